@@ -1,0 +1,81 @@
+#include "mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void *ah_calloc(size_t n, size_t sz, const char *what, ah_err *e) {
+    size_t bytes;
+    if (ah_mul_ok(&bytes, n, sz) || bytes > SIZE_MAX - 64) {
+        ah_fail(e, "%s: size %zu x %zu overflows", what, n, sz);
+        return NULL;
+    }
+    if (bytes == 0) bytes = 64;
+    size_t rounded = (bytes + 63) & ~(size_t)63;   // aligned_alloc wants a multiple of 64
+    void *p = aligned_alloc(64, rounded);
+    if (!p) {
+        ah_fail(e, "%s: out of memory allocating %.1f MiB", what, rounded / 1048576.0);
+        return NULL;
+    }
+    memset(p, 0, rounded);
+    return p;
+}
+
+void ah_free(void *p) { free(p); }
+
+char *ah_read_file(const char *path, size_t *len, ah_err *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ah_fail(e, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) != 0) {
+        ah_fail(e, "%s: cannot seek: %s", path, strerror(errno));
+        fclose(f);
+        return NULL;
+    }
+    long size = ftell(f);
+    if (size < 0) {
+        ah_fail(e, "%s: not a regular file", path);
+        fclose(f);
+        return NULL;
+    }
+    rewind(f);
+    char *buf = malloc((size_t)size + 1);
+    if (!buf) {
+        ah_fail(e, "%s: out of memory reading %ld bytes", path, size);
+        fclose(f);
+        return NULL;
+    }
+    size_t got = fread(buf, 1, (size_t)size, f);
+    if (got != (size_t)size) {
+        ah_fail(e, "%s: short read (%zu of %ld bytes)%s", path, got, size,
+                ferror(f) ? ": read error" : "");
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[size] = '\0';
+    if (len) *len = (size_t)size;
+    return buf;
+}
+
+int ah_path_join(char *out, size_t cap, const char *dir, const char *name) {
+    size_t dl = strlen(dir);
+    int slash = dl > 0 && dir[dl - 1] == '/';
+    int n = snprintf(out, cap, "%s%s%s", dir, slash ? "" : "/", name);
+    return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+}
+
+int ah_is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int ah_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}

@@ -1,0 +1,32 @@
+// mem.h — allocation with overflow-checked sizes, and whole-file reading.
+#ifndef AH_MEM_H
+#define AH_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+// *out = a * b; returns 0, or -1 when the product overflows size_t.
+static inline int ah_mul_ok(size_t *out, size_t a, size_t b) {
+    return __builtin_mul_overflow(a, b, out) ? -1 : 0;
+}
+
+// 64-byte aligned, zero-filled allocation of n elements of size sz; NULL (and e set) on
+// overflow or out of memory. `what` names the buffer in the error. Free with ah_free.
+void *ah_calloc(size_t n, size_t sz, const char *what, ah_err *e);
+void ah_free(void *p);
+
+// Reads a whole file into a NUL-terminated buffer (free with free()). *len excludes the NUL.
+// Errors name the path and tell a missing file from a read error.
+char *ah_read_file(const char *path, size_t *len, ah_err *e);
+
+// Joins a directory and a file name into out (size cap); returns -1 if it does not fit.
+int ah_path_join(char *out, size_t cap, const char *dir, const char *name);
+
+// 1 if path names an existing regular file, 0 otherwise.
+int ah_is_file(const char *path);
+// 1 if path names an existing directory.
+int ah_is_dir(const char *path);
+
+#endif

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs the whole suite: every unit test program (build/tests/test_*, cmocka) and every CLI
+# test script (tests/cli/*.sh). Exit code 77 from a test means "skipped" (e.g. ../shared absent)
+# and the test prints why. Ends with one summary line "tests: N passed, N failed, N skipped".
+#
+# Environment: AH_BIN (binary under test, default ./awq-harness), AH_TEST_DIR (unit test
+# programs, default build/tests), AH_VERBOSE=1 for chatty tests, AH_ONLY=pattern to filter.
+set -u
+cd "$(dirname "$0")/.."
+export AH_BIN="${AH_BIN:-./awq-harness}"
+test_dir="${AH_TEST_DIR:-build/tests}"
+pass=0; fail=0; skip=0; failed=()
+run_one() {   # name, command...
+  local name="$1"; shift
+  if [ -n "${AH_ONLY:-}" ] && [[ "$name" != *"$AH_ONLY"* ]]; then return; fi
+  local t0=$SECONDS out rc
+  out=$("$@" 2>&1); rc=$?
+  local dt=$((SECONDS - t0))
+  if [ $rc -eq 0 ]; then
+    pass=$((pass + 1)); printf 'PASS  %-40s %3ss\n' "$name" "$dt"
+    [ -n "${AH_VERBOSE:-}" ] && printf '%s\n' "$out"
+  elif [ $rc -eq 77 ]; then
+    skip=$((skip + 1)); printf 'SKIP  %-40s %s\n' "$name" "$(printf '%s' "$out" | tail -n 1)"
+  else
+    fail=$((fail + 1)); failed+=("$name"); printf 'FAIL  %-40s %3ss (exit %d)\n' "$name" "$dt" "$rc"
+    printf '%s\n' "$out" | tail -n 40 | sed 's/^/      /'
+  fi
+}
+for t in "$test_dir"/test_*; do
+  [ -x "$t" ] || continue
+  case "$t" in *.d) continue;; esac
+  run_one "unit/$(basename "$t")" "$t"
+done
+for t in tests/cli/*.sh; do
+  case "$t" in */lib.sh) continue;; esac
+  [ -f "$t" ] || continue
+  run_one "cli/$(basename "$t" .sh)" bash "$t"
+done
+echo
+if [ $fail -gt 0 ]; then echo "failed: ${failed[*]}"; fi
+echo "tests: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]
