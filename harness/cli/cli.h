@@ -1,0 +1,16 @@
+// cli.h — the subcommands main.c dispatches to. Each returns the process exit status and
+// prints its own errors (one line, "awq-harness: ..."); library code below them never prints.
+#ifndef AH_CLI_H
+#define AH_CLI_H
+
+int cmd_eval(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+
+// Shared helpers for subcommands.
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// Sets OpenMP and OpenBLAS thread counts (n <= 0: leave the defaults).
+void cli_set_threads(int n);
+// Parses a positive int option value; prints an error naming the option otherwise.
+int cli_int(const char *opt, const char *val, int lo, int hi, int *out);
+
+#endif

@@ -1,0 +1,146 @@
+// cmd_eval.c — `awq-harness eval`: perplexity of a checkpoint on a text source.
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/inputs.h"
+#include "core/progress.h"
+#include "eval/ppl.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
+
+static void eval_usage(FILE *f) {
+    fprintf(f,
+            "usage: awq-harness eval --model PATH --data SOURCE [options]\n"
+            "\n"
+            "  --model PATH        HuggingFace directory (config.json + safetensors) or llama2.c .bin\n"
+            "  --tokenizer PATH    tokenizer (default: the model directory, or tokenizer.bin beside a .bin)\n"
+            "  --data SOURCE       wikitext2:test | wikitext2:valid | text:FILE | jsonl:FILE |\n"
+            "                      ids:FILE (pre-tokenized, whitespace-separated ids)\n"
+            "  --wikitext-dir DIR  where wiki.test.raw / wiki.valid.raw live\n"
+            "                      (default $AH_WIKITEXT_DIR or ../shared/data/wikitext-2-raw)\n"
+            "  --seqlen N          window length (default: min(2048, the model's maximum))\n"
+            "  --max-windows K     evaluate only the first K windows\n"
+            "  --protocol P        gptq (default; the AWQ/GPTQ papers') | llamacpp\n"
+            "  --threads N         OpenMP and BLAS threads (default: all cores)\n"
+            "  --quiet             no progress output\n"
+            "\n"
+            "The last line of output is machine-readable key=value pairs.\n");
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *model_path = NULL, *tok_path = NULL, *data = NULL, *wt_dir = NULL;
+    int seqlen = 0, max_windows = 0, threads = 0, quiet = 0;
+    ppl_protocol protocol = PPL_GPTQ;
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},     {"tokenizer", required_argument, 0, 't'},
+        {"data", required_argument, 0, 'd'},      {"wikitext-dir", required_argument, 0, 'w'},
+        {"seqlen", required_argument, 0, 's'},    {"max-windows", required_argument, 0, 'k'},
+        {"protocol", required_argument, 0, 'p'},  {"threads", required_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 't': tok_path = optarg; break;
+        case 'd': data = optarg; break;
+        case 'w': wt_dir = optarg; break;
+        case 's': if (cli_int("--seqlen", optarg, 2, 1 << 20, &seqlen)) return 2; break;
+        case 'k': if (cli_int("--max-windows", optarg, 1, 1 << 30, &max_windows)) return 2; break;
+        case 'j': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
+        case 'p':
+            if (ppl_protocol_parse(optarg, &protocol)) {
+                cli_error("--protocol: expected gptq or llamacpp, got '%s'", optarg);
+                return 2;
+            }
+            break;
+        case 'q': quiet = 1; break;
+        case 'h': eval_usage(stdout); return 0;
+        default: eval_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        cli_error("eval: unexpected argument '%s'", argv[optind]);
+        return 2;
+    }
+    if (!model_path || !data) {
+        cli_error("eval: --model and --data are required (see 'awq-harness eval --help')");
+        return 2;
+    }
+    cli_set_threads(threads);
+
+    ah_err e = {{0}};
+    int status = 1;
+    model *m = NULL;
+    tok_tokenizer *tok = NULL;
+    cli_ids in = {0};
+    ppl_result r = {0};
+    char tpath[4096], desc[256];
+    double t0 = ah_now();
+
+    if (!(m = model_load(model_path, &e))) goto fail;
+    int pretokenized = strncmp(data, "ids:", 4) == 0;
+    snprintf(tpath, sizeof tpath, "(none: pre-tokenized)");
+    if (!pretokenized) {
+        if (cli_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e)) goto fail;
+        if (!(tok = tok_load(tpath, &e))) goto fail;
+    }
+    if (tok && tok_vocab_size(tok) > m->cfg.vocab_size) {
+        ah_fail(&e, "%s: tokenizer has %d tokens but the model's vocabulary is %d", tpath,
+                tok_vocab_size(tok), m->cfg.vocab_size);
+        goto fail;
+    }
+    if (cli_load_ids(&in, tok, data, wt_dir, protocol == PPL_LLAMACPP, 1, &e)) goto fail;
+    if (seqlen == 0) seqlen = m->cfg.max_seq < 2048 ? m->cfg.max_seq : 2048;
+    if (seqlen > m->cfg.max_seq) {
+        ah_fail(&e, "--seqlen %d is longer than the model allows (%s: max %d)", seqlen,
+                model_path, m->cfg.max_seq);
+        goto fail;
+    }
+
+    model_describe(m, desc, sizeof desc);
+    if (!quiet) {
+        fprintf(stderr, "model: %s (%s, %s)\n", model_path, desc, m->format);
+        fprintf(stderr, "tokenizer: %s (%s)\n", tpath, tok ? tok_kind(tok) : "-");
+        fprintf(stderr, "data: %s: %zu bytes, %zu tokens, %zu windows of %d (protocol %s)\n",
+                data, in.text_len, in.n, ppl_window_count(in.n, seqlen), seqlen,
+                ppl_protocol_name(protocol));
+    }
+    ppl_opts po = {
+        .protocol = protocol, .seqlen = seqlen, .max_windows = max_windows,
+        .bos_id = tok ? tok_bos_id(tok) : m->cfg.bos_id, .quiet = quiet,
+    };
+    if (ppl_evaluate(&r, m, in.ids, in.n, &po, &e)) goto fail;
+
+    double secs = ah_now() - t0;
+    double evaluated = (double)r.windows * seqlen;
+    double tps = r.seconds > 0 ? evaluated / r.seconds : 0;
+    if (protocol == PPL_LLAMACPP)
+        printf("perplexity: %.4f +/- %.5f (llamacpp, %d windows of %d, %ld scored tokens)\n",
+               r.ppl, r.stderr_ppl, r.windows, seqlen, r.scored);
+    else
+        printf("perplexity: %.4f (gptq, %d windows of %d, %ld scored tokens)\n", r.ppl,
+               r.windows, seqlen, r.scored);
+    printf("tokens: %zu in the data, %.0f evaluated; %.1f tokens/s; %.2f s total; peak memory "
+           "%.1f MiB\n", in.n, evaluated, tps, secs, ah_peak_rss_mb());
+    printf("ppl=%.6f tokens=%zu windows=%d seqlen=%d protocol=%s", r.ppl, in.n, r.windows,
+           seqlen, ppl_protocol_name(protocol));
+    if (protocol == PPL_LLAMACPP) printf(" ppl_stderr=%.6f", r.stderr_ppl);
+    printf(" nll=%.8f seconds=%.3f tok_per_s=%.1f peak_rss_mb=%.1f\n", r.nll_mean, secs, tps,
+           ah_peak_rss_mb());
+    status = 0;
+    goto done;
+fail:
+    cli_error("%s", e.msg);
+done:
+    ppl_result_free(&r);
+    cli_ids_free(&in);
+    tok_free(tok);
+    model_free(m);
+    return status;
+}

@@ -1,0 +1,35 @@
+#include "core/blas.h"
+#include <errno.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("awq-harness: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cli_set_threads(int n) {
+    if (n <= 0) return;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int cli_int(const char *opt, const char *val, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(val, &end, 10);
+    if (errno || end == val || *end || x < lo || x > hi) {
+        cli_error("%s: expected an integer in [%d, %d], got '%s'", opt, lo, hi, val);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}

@@ -1,0 +1,99 @@
+// inputs.c — the steps every subcommand shares: resolve the tokenizer of a model, load a
+// text source, tokenize it.
+#include "cli/inputs.h"
+
+#include <libgen.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "text/dataset.h"
+
+int cli_tokenizer_path(char *out, size_t cap, const char *model_path, const char *given,
+                       ah_err *e) {
+    if (given) {
+        if ((size_t)snprintf(out, cap, "%s", given) >= cap) return ah_fail(e, "tokenizer path too long");
+        return 0;
+    }
+    if (ah_is_dir(model_path)) {
+        if ((size_t)snprintf(out, cap, "%s", model_path) >= cap) return ah_fail(e, "model path too long");
+        return 0;
+    }
+    // llama2.c checkpoints: tokenizer.bin beside the .bin, as llama2.c's own layout has it.
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", model_path);
+    if (ah_path_join(out, cap, dirname(tmp), "tokenizer.bin") == 0 && ah_is_file(out)) return 0;
+    return ah_fail(e, "%s: a llama2.c checkpoint needs --tokenizer (no tokenizer.bin beside it)",
+                   model_path);
+}
+
+// ids:FILE — whitespace-separated decimal token ids, already tokenized (BOS included if wanted).
+static int read_ids(cli_ids *out, const char *path, ah_err *e) {
+    char *text = ah_read_file(path, NULL, e);
+    if (!text) return -1;
+    size_t cap = 1024, n = 0;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    char *p = text;
+    while (ids) {
+        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
+        if (!*p) break;
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > INT32_MAX) {
+            ah_fail(e, "%s: token %zu is not a non-negative integer", path, n + 1);
+            free(ids);
+            free(text);
+            return -1;
+        }
+        if (n == cap) {
+            int32_t *grown = realloc(ids, 2 * cap * sizeof *ids);
+            if (!grown) break;
+            ids = grown;
+            cap *= 2;
+        }
+        ids[n++] = (int32_t)v;
+        p = end;
+    }
+    free(text);
+    if (!ids || (n == cap && *p)) {
+        free(ids);
+        return ah_fail(e, "%s: out of memory", path);
+    }
+    if (n == 0) {
+        free(ids);
+        return ah_fail(e, "%s: no token ids", path);
+    }
+    out->ids = ids;
+    out->n = n;
+    return 0;
+}
+
+int cli_load_ids(cli_ids *out, const tok_tokenizer *tok, const char *spec, const char *wt_dir,
+                 int raw_wikitext, int add_special, ah_err *e) {
+    memset(out, 0, sizeof *out);
+    if (strncmp(spec, "ids:", 4) == 0) return read_ids(out, spec + 4, e);
+    char raw_spec[4200];
+    const char *use = spec;
+    // llama.cpp's protocol tokenizes the raw WikiText file as it is, not the rebuilt rows.
+    if (raw_wikitext && strncmp(spec, "wikitext2:", 10) == 0) {
+        const char *dir = wt_dir ? wt_dir : getenv("AH_WIKITEXT_DIR");
+        if (!dir) dir = DS_DEFAULT_WIKITEXT_DIR;
+        snprintf(raw_spec, sizeof raw_spec, "text:%s/wiki.%s.raw", dir, spec + 10);
+        use = raw_spec;
+    }
+    if (ds_load_text(use, wt_dir, &out->text, &out->text_len, e)) return -1;
+    if (tok_encode(tok, out->text, out->text_len, add_special, &out->ids, &out->n, e)) {
+        free(out->text);
+        out->text = NULL;
+        return ah_wrap(e, "%s", spec);
+    }
+    return 0;
+}
+
+void cli_ids_free(cli_ids *x) {
+    free(x->text);
+    free(x->ids);
+    memset(x, 0, sizeof *x);
+}

@@ -1,0 +1,61 @@
+// ppl.h — perplexity, layer-major: every window passes block 0, then block 1, ...
+//
+// Memory: one block of fp32 weights + the hidden states of all windows (W, T, C) + one
+// window's activations, never the whole model in fp32 (ARCHITECTURE.md, "Memory").
+//
+// Protocols (METHODS.md):
+//   PPL_GPTQ      W = n / T non-overlapping windows of the token stream (tail dropped); each
+//                 window scores its T-1 shifted targets; ppl = exp(mean over windows of the
+//                 window's mean NLL). What the GPTQ and AWQ papers report.
+//   PPL_LLAMACPP  windows of T with the first token replaced by BOS (when the tokenizer
+//                 adds one, as llama.cpp does); only positions
+//                 T/2 .. T-2 are scored (predicting T/2+1 .. T-1); ppl = exp(mean NLL over all
+//                 scored tokens), reported with llama.cpp's standard error.
+#ifndef AH_PPL_H
+#define AH_PPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "model/forward.h"
+#include "model/model.h"
+
+typedef enum { PPL_GPTQ, PPL_LLAMACPP } ppl_protocol;
+
+// Called with each block's fp32 weights after loading and before the windows pass through it:
+// the place where a method quantizes the block in place. Return -1 (with e set) to abort.
+typedef int (*ppl_block_fn)(void *ctx, int layer, block_f32 *b, ah_err *e);
+
+typedef struct {
+    ppl_protocol protocol;
+    int seqlen;            // T
+    int max_windows;       // 0 = all
+    int bos_id;            // PPL_LLAMACPP: first token of each window; -1 = keep it (no BOS)
+    int quiet;             // no progress output
+    ppl_block_fn block_fn; // optional
+    void *block_ctx;
+} ppl_opts;
+
+typedef struct {
+    double ppl;
+    double nll_mean;       // mean NLL in nats (the log of ppl)
+    double stderr_ppl;     // llama.cpp's +- (PPL_LLAMACPP), else 0
+    int windows;
+    long scored;           // NLL terms averaged
+    double *nll_per_window;   // [windows] mean NLL of each window (malloc'd)
+    double seconds;
+} ppl_result;
+
+// Evaluates ids[n] (already tokenized, BOS included as the tokenizer adds it).
+int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
+                 const ppl_opts *o, ah_err *e);
+void ppl_result_free(ppl_result *r);
+
+// Number of windows the protocol will use for n tokens (before max_windows).
+size_t ppl_window_count(size_t n, int seqlen);
+
+const char *ppl_protocol_name(ppl_protocol p);
+int ppl_protocol_parse(const char *s, ppl_protocol *p);
+
+#endif

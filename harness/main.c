@@ -1,0 +1,40 @@
+// main.c — the awq-harness command line. The only place that prints errors and exits.
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define AH_VERSION "0.1.0"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "awq-harness %s — activation-aware weight quantization research harness\n"
+            "\n"
+            "usage: awq-harness COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  eval      perplexity of a checkpoint on a text source\n"
+            "  tokenize  token ids of a text source (for checking tokenizers)\n"
+            "\n"
+            "Run 'awq-harness COMMAND --help' for a command's options.\n",
+            AH_VERSION);
+}
+
+int main(int argc, char **argv) {
+    // Library code checks GSL's return codes itself; GSL must never abort the process.
+    gsl_set_error_handler_off();
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("awq-harness %s\n", AH_VERSION);
+        return 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (try --help)", cmd);
+    return 2;
+}

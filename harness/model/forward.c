@@ -1,0 +1,300 @@
+// forward.c — one decoder block, the embedding and the LM head, in fp32.
+//
+// Written to be read top to bottom beside HF's modeling_llama.py / modeling_opt.py and
+// llama2.c's run.c. Dims legend in model.h.
+#include "model/forward.h"
+
+#include "core/blas.h"
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+// ----------------------------------------------------------------------------
+// state
+
+fwd_state *fwd_state_new(const model_config *c, int T, ah_err *e) {
+    fwd_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        ah_fail(e, "out of memory (forward state)");
+        return NULL;
+    }
+    size_t t = (size_t)T, C = (size_t)c->dim, Q = (size_t)c->n_heads * c->head_dim,
+           KV = (size_t)c->n_kv_heads * c->head_dim, F = (size_t)c->hidden_dim,
+           D2 = (size_t)c->head_dim / 2;
+    s->T = T;
+    s->nthreads = omp_get_max_threads();
+    // Scores: one (T, T) buffer per thread, but never more threads than heads.
+    size_t score_bufs = (size_t)(s->nthreads < c->n_heads ? s->nthreads : c->n_heads);
+    if (!(s->xn = ah_calloc(t * C, sizeof(float), "activations", e)) ||
+        !(s->q = ah_calloc(t * Q, sizeof(float), "activations", e)) ||
+        !(s->k = ah_calloc(t * KV, sizeof(float), "activations", e)) ||
+        !(s->v = ah_calloc(t * KV, sizeof(float), "activations", e)) ||
+        !(s->att = ah_calloc(t * Q, sizeof(float), "activations", e)) ||
+        !(s->scores = ah_calloc(score_bufs * t * t, sizeof(float), "attention scores", e)) ||
+        !(s->h1 = ah_calloc(t * F, sizeof(float), "MLP activations", e)) ||
+        !(s->h2 = ah_calloc(t * F, sizeof(float), "MLP activations", e)) ||
+        !(s->rope_cos = ah_calloc(t * (D2 ? D2 : 1), sizeof(float), "rotary table", e)) ||
+        !(s->rope_sin = ah_calloc(t * (D2 ? D2 : 1), sizeof(float), "rotary table", e)) ||
+        !(s->logits = ah_calloc((size_t)FWD_LOGIT_ROWS * c->vocab_size, sizeof(float), "logits", e))) {
+        fwd_state_free(s);
+        return NULL;
+    }
+    s->nthreads = (int)score_bufs;
+    // Rotary table as HF computes it in fp32: inv_freq[i] = 1 / theta^(2i/D),
+    // angle = pos * inv_freq (fp32 product), then cos/sin.
+    for (size_t i = 0; i < D2; i++) {
+        float inv_freq = (float)(1.0 / pow((double)c->rope_theta, (double)(2 * i) / c->head_dim));
+        for (size_t p = 0; p < t; p++) {
+            float angle = (float)p * inv_freq;
+            s->rope_cos[p * D2 + i] = cosf(angle);
+            s->rope_sin[p * D2 + i] = sinf(angle);
+        }
+    }
+    return s;
+}
+
+void fwd_state_free(fwd_state *s) {
+    if (!s) return;
+    ah_free(s->xn); ah_free(s->q); ah_free(s->k); ah_free(s->v); ah_free(s->att);
+    ah_free(s->scores); ah_free(s->h1); ah_free(s->h2);
+    ah_free(s->rope_cos); ah_free(s->rope_sin); ah_free(s->logits);
+    free(s);
+}
+
+// ----------------------------------------------------------------------------
+// elementwise layers
+
+// out (T, C) = rmsnorm(x (T, C)) * w (C)
+static void rmsnorm(float *out, const float *x, const float *w, int T, int C, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * C;
+        float *ot = out + (size_t)t * C;
+        float ss = 0.0f;
+        for (int i = 0; i < C; i++) ss += xt[i] * xt[i];
+        float r = 1.0f / sqrtf(ss / C + eps);
+        for (int i = 0; i < C; i++) ot[i] = w[i] * (xt[i] * r);
+    }
+}
+
+// out (T, C) = (x - mean) / sqrt(var + eps) * w + b, biased variance as torch.
+static void layernorm(float *out, const float *x, const float *w, const float *b, int T, int C,
+                      float eps) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * C;
+        float *ot = out + (size_t)t * C;
+        float mean = 0.0f, var = 0.0f;
+        for (int i = 0; i < C; i++) mean += xt[i];
+        mean /= C;
+        for (int i = 0; i < C; i++) var += (xt[i] - mean) * (xt[i] - mean);
+        var /= C;
+        float r = 1.0f / sqrtf(var + eps);
+        for (int i = 0; i < C; i++) ot[i] = (xt[i] - mean) * r * w[i] + (b ? b[i] : 0.0f);
+    }
+}
+
+static void norm(float *out, const float *x, const float *w, const float *b,
+                 const model_config *c, int T) {
+    if (c->arch->norm == NORM_RMS) rmsnorm(out, x, w, T, c->dim, c->norm_eps);
+    else layernorm(out, x, w, b, T, c->dim, c->norm_eps);
+}
+
+// y (T, O) = x (T, In) @ W^T (O, In) + b (O); accumulate: y += instead of y =.
+static void linear(float *y, const float *x, const float *W, const float *b, int T, int In,
+                   int O, int accumulate) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, W, In,
+                accumulate ? 1.0f : 0.0f, y, O);
+    if (b) {
+#pragma omp parallel for schedule(static)
+        for (int t = 0; t < T; t++)
+            for (int o = 0; o < O; o++) y[(size_t)t * O + o] += b[o];
+    }
+}
+
+// Rotary position embedding on x (T, n_heads * D), in place.
+// ROPE_HALF pairs (i, i + D/2) as HF's rotate_half; ROPE_INTERLEAVED pairs (2i, 2i+1).
+static void rope(float *x, const fwd_state *s, int T, int n_heads, int D, arch_rope kind) {
+    int D2 = D / 2;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T; t++) {
+        const float *cs = s->rope_cos + (size_t)t * D2, *sn = s->rope_sin + (size_t)t * D2;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * n_heads + h) * D;
+            for (int i = 0; i < D2; i++) {
+                int a = kind == ROPE_HALF ? i : 2 * i, b = kind == ROPE_HALF ? i + D2 : 2 * i + 1;
+                float x1 = v[a], x2 = v[b];
+                v[a] = x1 * cs[i] - x2 * sn[i];
+                v[b] = x2 * cs[i] + x1 * sn[i];
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// attention
+
+// att (T, H*D) = causal softmax(q k^T / sqrt(D)) v, per head; kv head g = h / (H/G).
+static void attention(fwd_state *s, const model_config *c, int T) {
+    int H = c->n_heads, G = c->n_kv_heads, D = c->head_dim, group = H / G;
+    float scale = 1.0f / sqrtf((float)D);
+    int nbuf = s->nthreads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nbuf)
+    for (int h = 0; h < H; h++) {
+        float *S = s->scores + (size_t)omp_get_thread_num() * T * T;   // (T, T)
+        const float *qh = s->q + (size_t)h * D;
+        const float *kh = s->k + (size_t)(h / group) * D;
+        const float *vh = s->v + (size_t)(h / group) * D;
+        // S = scale * q_h (T, D) @ k_h^T (D, T); rows strided by H*D / G*D.
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, H * D, kh,
+                    G * D, 0.0f, S, T);
+        for (int i = 0; i < T; i++) {   // causal softmax over j <= i; zero the future
+            float *row = S + (size_t)i * T;
+            float mx = row[0];
+            for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
+            float sum = 0.0f;
+            for (int j = 0; j <= i; j++) {
+                row[j] = expf(row[j] - mx);
+                sum += row[j];
+            }
+            float inv = 1.0f / sum;
+            for (int j = 0; j <= i; j++) row[j] *= inv;
+            for (int j = i + 1; j < T; j++) row[j] = 0.0f;
+        }
+        // att_h (T, D) = S (T, T) @ v_h (T, D)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, S, T, vh, G * D,
+                    0.0f, s->att + (size_t)h * D, H * D);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// block
+
+static void capture(fwd_state *s, fwd_input which, const float *x, int T, int In) {
+    if (s->capture) s->capture(s->capture_ctx, which, x, T, In);
+}
+
+void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T) {
+    int C = c->dim, Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim,
+        F = c->hidden_dim;
+    const float *const *w = (const float *const *)b->w;
+
+    // --- attention: x = x + o(attn(norm(x)))   (post-norm: x = norm(x + o(attn(x))))
+    const float *ain = x;
+    if (c->norm_before) {
+        norm(s->xn, x, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, T);
+        ain = s->xn;
+    }
+    capture(s, FWD_IN_QKV, ain, T, C);
+    linear(s->q, ain, w[L_Q], w[L_Q_B], T, C, Q, 0);
+    linear(s->k, ain, w[L_K], w[L_K_B], T, C, KV, 0);
+    linear(s->v, ain, w[L_V], w[L_V_B], T, C, KV, 0);
+    if (c->arch->rope != ROPE_NONE) {
+        rope(s->q, s, T, c->n_heads, c->head_dim, c->arch->rope);
+        rope(s->k, s, T, c->n_kv_heads, c->head_dim, c->arch->rope);
+    }
+    attention(s, c, T);
+    capture(s, FWD_IN_O, s->att, T, Q);
+    linear(x, s->att, w[L_O], w[L_O_B], T, Q, C, 1);   // residual add through beta = 1
+    if (!c->norm_before) {
+        memcpy(s->xn, x, (size_t)T * C * sizeof(float));
+        norm(x, s->xn, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, T);
+    }
+
+    // --- MLP: x = x + down(act(gate(n)) * up(n))  or  x + fc2(relu(fc1(n)))
+    const float *min = x;
+    if (c->norm_before) {
+        norm(s->xn, x, w[L_MLP_NORM], w[L_MLP_NORM_B], c, T);
+        min = s->xn;
+    }
+    capture(s, FWD_IN_GATE_UP, min, T, C);
+    size_t TF = (size_t)T * F;
+    linear(s->h2, min, w[L_UP], w[L_UP_B], T, C, F, 0);
+    if (c->arch->mlp == MLP_SWIGLU) {
+        linear(s->h1, min, w[L_GATE], w[L_GATE_B], T, C, F, 0);
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < TF; i++) {
+            float g = s->h1[i];
+            s->h2[i] *= g / (1.0f + expf(-g));   // silu(gate) * up
+        }
+    } else if (c->arch->mlp == MLP_RELU) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < TF; i++) s->h2[i] = s->h2[i] > 0.0f ? s->h2[i] : 0.0f;
+    } else {   // GELU, tanh approximation (GPT-2's gelu_new)
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < TF; i++) {
+            float u = s->h2[i];
+            s->h2[i] = 0.5f * u * (1.0f + tanhf(0.7978845608f * (u + 0.044715f * u * u * u)));
+        }
+    }
+    capture(s, FWD_IN_DOWN, s->h2, T, F);
+    linear(x, s->h2, w[L_DOWN], w[L_DOWN_B], T, F, C, 1);
+    if (!c->norm_before) {
+        memcpy(s->xn, x, (size_t)T * C * sizeof(float));
+        norm(x, s->xn, w[L_MLP_NORM], w[L_MLP_NORM_B], c, T);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// embedding and head
+
+void fwd_embed(float *x, const model *m, const int32_t *tokens, int T) {
+    const model_config *c = &m->cfg;
+    int C = c->dim;
+    const model_weight *pos = &m->global[G_POS_EMBED];
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T; t++) {
+        float *xt = x + (size_t)t * C;
+        model_embed_row(xt, &m->global[G_EMBED], tokens[t], C);
+        if (pos->data) {
+            float row[C];
+            model_embed_row(row, pos, t + c->arch->pos_offset, C);
+            for (int i = 0; i < C; i++) xt[i] += row[i];
+        }
+    }
+}
+
+// Final norm of x (T, C) into x itself (through s->xn as scratch).
+static void final_norm(float *x, fwd_state *s, const model_config *c, const float *norm_w,
+                       const float *norm_b, int T) {
+    norm(s->xn, x, norm_w, norm_b, c, T);
+    memcpy(x, s->xn, (size_t)T * c->dim * sizeof(float));
+}
+
+void fwd_score(double *sum, double *sum_sq, long *count, float *x, fwd_state *s,
+               const model_config *c, const float *head, const float *norm_w,
+               const float *norm_b, const int32_t *tokens, int T, int first) {
+    int C = c->dim, V = c->vocab_size;
+    final_norm(x, s, c, norm_w, norm_b, T);
+    double total = 0.0, total_sq = 0.0;
+    for (int p0 = first; p0 < T - 1; p0 += FWD_LOGIT_ROWS) {
+        int rows = T - 1 - p0 < FWD_LOGIT_ROWS ? T - 1 - p0 : FWD_LOGIT_ROWS;
+        // logits (rows, V) = x[p0 : p0+rows] (rows, C) @ head^T (C, V)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, 1.0f,
+                    x + (size_t)p0 * C, C, head, C, 0.0f, s->logits, V);
+#pragma omp parallel for schedule(static) reduction(+ : total, total_sq)
+        for (int r = 0; r < rows; r++) {
+            const float *l = s->logits + (size_t)r * V;
+            float mx = l[0];
+            for (int j = 1; j < V; j++) mx = l[j] > mx ? l[j] : mx;
+            double se = 0.0;
+            for (int j = 0; j < V; j++) se += exp((double)(l[j] - mx));
+            double nll = (double)mx + log(se) - (double)l[tokens[p0 + r + 1]];
+            total += nll;
+            total_sq += nll * nll;
+        }
+    }
+    *sum += total;
+    *sum_sq += total_sq;
+    *count += T - 1 - first;
+}
+
+void fwd_logits(float *out, float *x, fwd_state *s, const model_config *c, const float *head,
+                const float *norm_w, const float *norm_b, int T, int rows) {
+    final_norm(x, s, c, norm_w, norm_b, T);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, c->vocab_size, c->dim, 1.0f, x,
+                c->dim, head, c->dim, 0.0f, out, c->vocab_size);
+}

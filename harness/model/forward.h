@@ -1,0 +1,63 @@
+// forward.h — fp32 forward pass of one decoder block over one window, and the LM head.
+//
+// Dims legend (see model.h): T tokens, C width, H heads, G kv heads, D head_dim, F MLP width,
+// V vocabulary. All tensors row-major fp32. Matrix products go through CBLAS; attention heads
+// run in parallel (OpenMP), each with its own (T, T) score buffer.
+#ifndef AH_FORWARD_H
+#define AH_FORWARD_H
+
+#include "model/model.h"
+
+// The inputs of every linear of a block, offered to a capture hook as the block runs
+// (calibration statistics, AWQ). x is (T, I) where I is the linear's input width.
+typedef enum {
+    FWD_IN_QKV,       // normed block input, feeds q, k, v      (T, C)
+    FWD_IN_O,         // attention output, feeds o_proj         (T, H*D)
+    FWD_IN_GATE_UP,   // normed residual, feeds gate/up (fc1)   (T, C)
+    FWD_IN_DOWN,      // MLP hidden, feeds down (fc2)           (T, F)
+    FWD_IN_COUNT
+} fwd_input;
+
+typedef void (*fwd_capture_fn)(void *ctx, fwd_input which, const float *x, int T, int In);
+
+typedef struct {
+    int T;             // window length the buffers are sized for
+    float *xn;         // (T, C)   normed input
+    float *q;          // (T, H*D)
+    float *k, *v;      // (T, G*D)
+    float *att;        // (T, H*D) attention output (input of o_proj)
+    float *scores;     // (nthreads, T, T) per-thread attention scratch
+    int nthreads;
+    float *h1, *h2;    // (T, F)   MLP gate / up activations
+    float *rope_cos;   // (T, D/2)
+    float *rope_sin;   // (T, D/2)
+    float *logits;     // (LOGIT_ROWS, V) LM-head chunk
+    fwd_capture_fn capture;   // optional hook, NULL = none
+    void *capture_ctx;
+} fwd_state;
+
+#define FWD_LOGIT_ROWS 64
+
+fwd_state *fwd_state_new(const model_config *c, int T, ah_err *e);
+void fwd_state_free(fwd_state *s);   // NULL-safe
+
+// x (T, C) <- block(x), in place. b holds this layer's fp32 weights.
+void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T);
+
+// Embeds tokens (T) into x (T, C): token embedding (+ learned positions for OPT).
+void fwd_embed(float *x, const model *m, const int32_t *tokens, int T);
+
+// LM head scoring of one window: final norm, logits = x @ head^T in row chunks, and the
+// negative log-likelihood of tokens[p+1] given positions 0..p for p in [first, T-2].
+// head (V, C) fp32, norm_w / norm_b (C) fp32 (norm_b may be NULL).
+// Adds into *sum and *sum_sq (per-token NLL and its square) and *count. x is clobbered.
+void fwd_score(double *sum, double *sum_sq, long *count, float *x, fwd_state *s,
+               const model_config *c, const float *head, const float *norm_w,
+               const float *norm_b, const int32_t *tokens, int T, int first);
+
+// Full logits for the first `rows` positions of a window (tests and debugging):
+// out (rows, V). x is clobbered.
+void fwd_logits(float *out, float *x, fwd_state *s, const model_config *c, const float *head,
+                const float *norm_w, const float *norm_b, int T, int rows);
+
+#endif

@@ -1,0 +1,250 @@
+// model.c — binding checkpoint tensors to roles, shape checks, per-block fp32 conversion.
+#include "model/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/half.h"
+#include "core/mem.h"
+
+int model_llama2c_bind(model *m, ah_err *e);   // llama2c.c
+
+
+// Expected shape of a layer role under cfg; ndim 0 = role unused.
+static int role_shape(const model_config *c, arch_layer_role r, int64_t shape[2]) {
+    int64_t C = c->dim, Q = (int64_t)c->n_heads * c->head_dim,
+            KV = (int64_t)c->n_kv_heads * c->head_dim, F = c->hidden_dim;
+    switch (r) {
+    case L_ATTN_NORM: case L_ATTN_NORM_B: case L_MLP_NORM: case L_MLP_NORM_B:
+    case L_O_B: case L_DOWN_B:
+        shape[0] = C; return 1;
+    case L_Q: shape[0] = Q; shape[1] = C; return 2;
+    case L_Q_B: shape[0] = Q; return 1;
+    case L_K: case L_V: shape[0] = KV; shape[1] = C; return 2;
+    case L_K_B: case L_V_B: shape[0] = KV; return 1;
+    case L_O: shape[0] = C; shape[1] = Q; return 2;
+    case L_GATE: case L_UP: shape[0] = F; shape[1] = C; return 2;
+    case L_GATE_B: case L_UP_B: shape[0] = F; return 1;
+    case L_DOWN: shape[0] = C; shape[1] = F; return 2;
+    default: return 0;
+    }
+}
+
+static int global_shape(const model_config *c, arch_global g, int64_t shape[2]) {
+    switch (g) {
+    case G_EMBED: case G_LM_HEAD: shape[0] = c->vocab_size; shape[1] = c->dim; return 2;
+    case G_POS_EMBED: shape[0] = (int64_t)c->max_seq + c->arch->pos_offset; shape[1] = c->dim; return 2;
+    case G_FINAL_NORM: case G_FINAL_NORM_B: shape[0] = c->dim; return 1;
+    default: return 0;
+    }
+}
+
+// Binds one named safetensors tensor into w after checking dtype and shape.
+// slot: index into m->names (globals first, then layer-major roles).
+static int bind_st(model *m, model_weight *w, size_t slot, const char *pattern, int layer,
+                   int ndim, const int64_t shape[2], ah_err *e) {
+    char *name = m->names + slot * MODEL_NAME_CAP;
+    size_t plen = strlen(pattern);
+    int optional = plen > 0 && pattern[plen - 1] == '?';
+    char pat[MODEL_NAME_CAP];
+    snprintf(pat, sizeof pat, "%.*s", (int)(plen - optional), pattern);
+    snprintf(name, MODEL_NAME_CAP, pat, layer);
+    w->name = name;
+    const st_tensor *t = st_find(m->st, name);
+    if (!t) {
+        if (optional) return 0;
+        return ah_fail(e, "%s: tensor '%s' missing", m->path, name);
+    }
+    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
+        return ah_fail(e, "%s: tensor '%s' has dtype %s; expected F32, F16 or BF16", t->file,
+                       name, st_dtype_name(t->dtype));
+    int ok = t->ndim == ndim && t->shape[0] == shape[0] && (ndim < 2 || t->shape[1] == shape[1]);
+    if (!ok) {
+        char got[96] = "", *p = got;
+        for (int i = 0; i < t->ndim && p < got + sizeof got - 24; i++)
+            p += sprintf(p, "%s%lld", i ? "," : "", (long long)t->shape[i]);
+        return ah_fail(e, "%s: tensor '%s' has shape [%s]; config.json implies [%lld%s%lld]",
+                       t->file, name, got, (long long)shape[0], ndim > 1 ? "," : "",
+                       ndim > 1 ? (long long)shape[1] : 0LL);
+    }
+    w->dtype = t->dtype;
+    w->data = t->data;
+    w->ndim = ndim;
+    w->shape[0] = shape[0];
+    w->shape[1] = ndim > 1 ? shape[1] : 1;
+    return 0;
+}
+
+static int bind_hf(model *m, ah_err *e) {
+    const arch_desc *a = m->cfg.arch;
+    int64_t shape[2];
+    for (int g = 0; g < G_COUNT; g++) {
+        if (!a->global_names[g]) continue;
+        int nd = global_shape(&m->cfg, g, shape);
+        if (bind_st(m, &m->global[g], (size_t)g, a->global_names[g], 0, nd, shape, e)) return -1;
+    }
+    if (!m->global[G_LM_HEAD].data && !m->cfg.tied_embeddings)
+        return ah_fail(e, "%s: tensor 'lm_head.weight' missing and tie_word_embeddings is false",
+                       m->path);
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int r = 0; r < L_COUNT; r++) {
+            if (!a->layer_names[r]) continue;
+            int nd = role_shape(&m->cfg, r, shape);
+            size_t i = (size_t)l * L_COUNT + r;
+            if (bind_st(m, &m->layer[i], G_COUNT + i, a->layer_names[r], l, nd, shape, e))
+                return -1;
+        }
+    return 0;
+}
+
+static int load_hf(model *m, ah_err *e) {
+    char cfg_path[4200];
+    if (ah_path_join(cfg_path, sizeof cfg_path, m->path, "config.json"))
+        return ah_fail(e, "%s: path too long", m->path);
+    if (!ah_is_file(cfg_path))
+        return ah_fail(e, "%s: not a checkpoint directory (no config.json)", m->path);
+    char *text = ah_read_file(cfg_path, NULL, e);
+    if (!text) return -1;
+    int rc = model_config_parse(&m->cfg, text, cfg_path, e);
+    free(text);
+    if (rc) return -1;
+    m->st = st_open(m->path, e);
+    if (!m->st) return -1;
+    snprintf(m->format, sizeof m->format, "safetensors");
+    return 0;
+}
+
+model *model_load(const char *path, ah_err *e) {
+    model *m = calloc(1, sizeof *m);
+    if (!m) {
+        ah_fail(e, "%s: out of memory", path);
+        return NULL;
+    }
+    if (strlen(path) >= sizeof m->path) {
+        ah_fail(e, "model path too long");
+        free(m);
+        return NULL;
+    }
+    strcpy(m->path, path);
+    int rc;
+    if (ah_is_dir(path)) {
+        rc = load_hf(m, e);
+    } else if (ah_is_file(path)) {
+        rc = model_llama2c_bind(m, e);   // sets cfg, map, and binds roles itself
+    } else {
+        rc = ah_fail(e, "%s: no such file or directory", path);
+    }
+    if (rc == 0 && !m->layer) {
+        m->layer = calloc((size_t)m->cfg.n_layers * L_COUNT, sizeof *m->layer);
+        m->names = calloc(((size_t)m->cfg.n_layers * L_COUNT + G_COUNT), MODEL_NAME_CAP);
+        if (!m->layer || !m->names) rc = ah_fail(e, "%s: out of memory", path);
+        else rc = bind_hf(m, e);
+    }
+    if (rc) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+size_t model_weight_numel(const model_weight *w) {
+    return w->data ? (size_t)w->shape[0] * (size_t)(w->ndim > 1 ? w->shape[1] : 1) : 0;
+}
+
+int model_weight_f32(float *out, const model_weight *w, ah_err *e) {
+    size_t n = model_weight_numel(w);
+    switch (w->dtype) {
+    case ST_F32: memcpy(out, w->data, n * sizeof(float)); break;
+    case ST_F16: {
+        const uint16_t *s = w->data;
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+        for (size_t i = 0; i < n; i++) out[i] = ah_f16_to_f32(s[i]);
+        break;
+    }
+    case ST_BF16: {
+        const uint16_t *s = w->data;
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+        for (size_t i = 0; i < n; i++) out[i] = ah_bf16_to_f32(s[i]);
+        break;
+    }
+    default: return ah_fail(e, "tensor '%s': dtype %s is not a float type", w->name, st_dtype_name(w->dtype));
+    }
+    // A single pass to find non-finite values: reported with the tensor name and position.
+    size_t bad = n;
+#pragma omp parallel for reduction(min : bad) schedule(static) if (n > (1 << 16))
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(out[i]) && i < bad) bad = i;
+    if (bad < n) {
+        size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1;
+        return ah_fail(e, "tensor '%s': non-finite value %g at [%zu, %zu]", w->name, out[bad],
+                       bad / cols, bad % cols);
+    }
+    return 0;
+}
+
+void model_embed_row(float *out, const model_weight *w, int id, int C) {
+    size_t off = (size_t)id * (size_t)C;
+    switch (w->dtype) {
+    case ST_F16: ah_f16_to_f32_n(out, (const uint16_t *)w->data + off, (size_t)C); break;
+    case ST_BF16: ah_bf16_to_f32_n(out, (const uint16_t *)w->data + off, (size_t)C); break;
+    default: memcpy(out, (const float *)w->data + off, (size_t)C * sizeof(float)); break;
+    }
+}
+
+block_f32 *block_f32_new(const model *m, ah_err *e) {
+    block_f32 *b = calloc(1, sizeof *b);
+    if (!b) {
+        ah_fail(e, "out of memory (block)");
+        return NULL;
+    }
+    size_t total = 0;
+    for (int r = 0; r < L_COUNT; r++) {
+        b->numel[r] = model_weight_numel(model_lw(m, 0, r));
+        total += (b->numel[r] + 15) & ~(size_t)15;   // keep each tensor 64-byte aligned
+    }
+    b->arena = ah_calloc(total, sizeof(float), "block weights", e);
+    if (!b->arena) {
+        free(b);
+        return NULL;
+    }
+    float *p = b->arena;
+    for (int r = 0; r < L_COUNT; r++) {
+        if (b->numel[r] == 0) continue;
+        b->w[r] = p;
+        p += (b->numel[r] + 15) & ~(size_t)15;
+    }
+    return b;
+}
+
+void block_f32_free(block_f32 *b) {
+    if (!b) return;
+    ah_free(b->arena);
+    free(b);
+}
+
+int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
+    for (int r = 0; r < L_COUNT; r++) {
+        if (!b->w[r]) continue;
+        if (model_weight_f32(b->w[r], model_lw(m, layer, r), e)) return -1;
+    }
+    return 0;
+}
+
+void model_free(model *m) {
+    if (!m) return;
+    st_close(m->st);
+    if (m->map) munmap(m->map, m->map_len);
+    free(m->layer);
+    free(m->names);
+    free(m);
+}
+
+void model_describe(const model *m, char *buf, size_t cap) {
+    const model_config *c = &m->cfg;
+    snprintf(buf, cap, "%s: %d layers, C=%d, H=%d, G=%d, D=%d, F=%d, V=%d, max_seq=%d%s",
+             c->arch->model_type, c->n_layers, c->dim, c->n_heads, c->n_kv_heads, c->head_dim,
+             c->hidden_dim, c->vocab_size, c->max_seq, c->tied_embeddings ? ", tied head" : "");
+}

@@ -1,0 +1,95 @@
+// model.h — a loaded checkpoint: config, weights borrowed from the mmap'd file(s), and the
+// conversion of one block at a time to fp32.
+//
+// Dims legend used throughout model/ and eval/:
+//   T  tokens in a window        C  model width (hidden_size)
+//   H  attention heads            G  key/value heads (GQA: H % G == 0)
+//   D  head_dim                   F  MLP width (intermediate_size / ffn_dim)
+//   V  vocabulary size
+#ifndef AH_MODEL_H
+#define AH_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "io/safetensors.h"
+#include "model/arch.h"
+
+typedef struct {
+    const arch_desc *arch;
+    int dim;              // C
+    int hidden_dim;       // F
+    int n_layers;
+    int n_heads;          // H
+    int n_kv_heads;       // G
+    int head_dim;         // D
+    int vocab_size;       // V
+    int max_seq;          // longest window the model allows (max_position_embeddings)
+    float norm_eps;
+    float rope_theta;
+    int tied_embeddings;  // lm_head shares G_EMBED
+    int norm_before;      // pre-norm blocks (all but OPT-350m style post-norm)
+    int bos_id, eos_id;   // from config.json when given, else -1
+} model_config;
+
+// A weight as stored: dtype and data borrowed from the mapping; shape (rows, cols) or (n).
+typedef struct {
+    const char *name;     // tensor name (owned by the model)
+    st_dtype dtype;
+    const void *data;     // NULL when the tensor is absent
+    int ndim;
+    int64_t shape[2];
+} model_weight;
+
+#define MODEL_NAME_CAP 128   // bytes reserved per tensor name in model.names
+
+typedef struct {
+    model_config cfg;
+    char path[4096];          // what the user gave
+    char format[16];          // "safetensors" or "llama2c"
+    st_set *st;               // safetensors set (HF directory), else NULL
+    void *map;                // llama2.c file mapping, else NULL
+    size_t map_len;
+    model_weight global[G_COUNT];
+    model_weight *layer;      // [n_layers][L_COUNT]
+    char *names;              // [G_COUNT + n_layers*L_COUNT][MODEL_NAME_CAP] tensor names
+} model;
+
+// Loads a HuggingFace directory (config.json + safetensors) or a llama2.c .bin file.
+// Every tensor the family needs is bound and shape-checked against the config here, so a
+// missing or misshapen tensor is reported before any work starts.
+model *model_load(const char *path, ah_err *e);
+void model_free(model *m);   // NULL-safe
+
+// Parses config.json text into cfg (file names the source for messages).
+int model_config_parse(model_config *cfg, const char *json_text, const char *file, ah_err *e);
+
+static inline const model_weight *model_lw(const model *m, int layer, arch_layer_role r) {
+    return &m->layer[(size_t)layer * L_COUNT + r];
+}
+
+// One block's weights widened to fp32. w[r] is NULL for roles the family lacks.
+// The storage is allocated once (block_f32_new) and reused for every layer.
+typedef struct {
+    float *w[L_COUNT];
+    size_t numel[L_COUNT];
+    float *arena;
+} block_f32;
+
+block_f32 *block_f32_new(const model *m, ah_err *e);
+void block_f32_free(block_f32 *b);   // NULL-safe
+// Converts layer `layer` into b. Rejects NaN/inf weights with the tensor name.
+int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e);
+
+// Widens any bound weight into out (numel floats); checks for NaN/inf.
+int model_weight_f32(float *out, const model_weight *w, ah_err *e);
+size_t model_weight_numel(const model_weight *w);
+
+// Embedding row for token id (C floats), widened into out.
+void model_embed_row(float *out, const model_weight *w, int id, int C);
+
+// One-line description: "llama: 5 layers, C=64, H=8, G=4, F=172, V=512, max_seq=512".
+void model_describe(const model *m, char *buf, size_t cap);
+
+#endif

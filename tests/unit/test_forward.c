@@ -1,0 +1,110 @@
+// test_forward.c — the C forward pass against the PyTorch reference (tools/ref_model.py) on
+// every committed fixture: logits of the first positions of window 0 must match
+// ref_logits.safetensors (written by tools/make-fixtures) within fp32 tolerance.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/mem.h"
+#include "io/safetensors.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "testutil.h"
+
+#define SEQ 64   // the fixtures' window length (expected.json "seqlen")
+
+// Reads the first n whitespace-separated ids of a file.
+static int32_t *read_ids(const char *path, size_t n) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    int32_t *ids = calloc(n, sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        if (fscanf(f, "%d", &ids[i]) != 1) {
+            free(ids);
+            ids = NULL;
+            break;
+        }
+    fclose(f);
+    return ids;
+}
+
+// Runs window 0 of the fixture through every block and returns logits (rows, V).
+static float *run_window(const model *m, const int32_t *tokens, int rows) {
+    ah_err e = {{0}};
+    const model_config *c = &m->cfg;
+    fwd_state *s = fwd_state_new(c, SEQ, &e);
+    block_f32 *b = block_f32_new(m, &e);
+    float *x = calloc((size_t)SEQ * c->dim, sizeof(float));
+    assert_non_null(s);
+    assert_non_null(b);
+    fwd_embed(x, m, tokens, SEQ);
+    for (int l = 0; l < c->n_layers; l++) {
+        assert_int_equal(block_f32_load(b, m, l, &e), 0);
+        fwd_block(x, s, b, c, SEQ);
+    }
+    const model_weight *hw = m->global[G_LM_HEAD].data ? &m->global[G_LM_HEAD] : &m->global[G_EMBED];
+    float *head = calloc(model_weight_numel(hw), sizeof(float));
+    float *nw = calloc(c->dim, sizeof(float)), *nb = NULL;
+    assert_int_equal(model_weight_f32(head, hw, &e), 0);
+    assert_int_equal(model_weight_f32(nw, &m->global[G_FINAL_NORM], &e), 0);
+    if (m->global[G_FINAL_NORM_B].data) {
+        nb = calloc(c->dim, sizeof(float));
+        assert_int_equal(model_weight_f32(nb, &m->global[G_FINAL_NORM_B], &e), 0);
+    }
+    float *out = calloc((size_t)rows * c->vocab_size, sizeof(float));
+    fwd_logits(out, x, s, c, head, nw, nb, SEQ, rows);
+    free(head); free(nw); free(nb); free(x);
+    block_f32_free(b);
+    fwd_state_free(s);
+    return out;
+}
+
+static void check_fixture(const char *name, const char *model_file) {
+    char dir[256], mpath[512], ids_path[512], ref_path[512];
+    snprintf(dir, sizeof dir, "tests/fixtures/%s", name);
+    snprintf(mpath, sizeof mpath, "%s%s%s", dir, model_file ? "/" : "", model_file ? model_file : "");
+    snprintf(ids_path, sizeof ids_path, "%s/ids.txt", dir);
+    snprintf(ref_path, sizeof ref_path, "%s/ref_logits.safetensors", dir);
+    ah_err e = {{0}};
+    model *m = model_load(mpath, &e);
+    if (!m) fail_msg("%s: %s", name, e.msg);
+    st_set *ref = st_open(ref_path, &e);
+    if (!ref) fail_msg("%s: %s", name, e.msg);
+    const st_tensor *t = st_find(ref, "logits");
+    assert_non_null(t);
+    assert_int_equal(t->ndim, 2);
+    assert_int_equal(t->shape[1], m->cfg.vocab_size);
+    int rows = (int)t->shape[0];
+    int32_t *ids = read_ids(ids_path, SEQ);
+    assert_non_null(ids);
+    float *got = run_window(m, ids, rows);
+    float *want = calloc(t->numel, sizeof(float));
+    assert_int_equal(st_to_f32(want, t, &e), 0);
+    // fp32 vs fp32 with different summation orders: logits of O(1..10) agree to ~1e-5.
+    int rc = check_tensor(name, got, want, t->numel, 2e-4, 1e-4);
+    free(got); free(want); free(ids);
+    st_close(ref);
+    model_free(m);
+    assert_int_equal(rc, 0);
+}
+
+static void test_llama_gqa(void **st) { (void)st; check_fixture("llama-gqa", NULL); }
+static void test_llama_mha_f16(void **st) { (void)st; check_fixture("llama-mha-f16", NULL); }
+static void test_qwen2(void **st) { (void)st; check_fixture("qwen2", NULL); }
+static void test_opt(void **st) { (void)st; check_fixture("opt", NULL); }
+static void test_llama2c(void **st) { (void)st; check_fixture("llama2c", "model.bin"); }
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llama_gqa), cmocka_unit_test(test_llama_mha_f16),
+        cmocka_unit_test(test_qwen2),     cmocka_unit_test(test_opt),
+        cmocka_unit_test(test_llama2c),
+    };
+    return cmocka_run_group_tests_name("forward", tests, NULL, NULL);
+}
