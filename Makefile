@@ -10,13 +10,20 @@
 #   make clean
 
 CC      ?= cc
+# OPT: optimisation and instrumentation (the sanitizer build overrides it).
 # No -ffast-math anywhere: the harness must detect NaN and inf in weights and activations.
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Wno-unused-parameter -MMD -MP
+OPT     ?= -O2 -g
+CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Wno-unused-parameter -MMD -MP
 CFLAGS  += -Iharness $(shell pkg-config --cflags hdf5 gsl jansson libpcre2-8 inih 2>/dev/null)
-CFLAGS  += -I/usr/include/hdf5/serial -I/usr/include/x86_64-linux-gnu/openblas-openmp
-LDLIBS  += -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lgsl -lopenblas -ljansson -lpcre2-8 \
-           -linih -lcrypto -lm -fopenmp
+CFLAGS  += -I/usr/include/hdf5/serial
+# OpenBLAS built for OpenMP, linked by path: Debian's default alternative may be the pthread
+# build, which keeps a second thread pool and oversubscribes the cores when called from inside
+# our OpenMP regions. The OpenMP build shares libgomp's pool and runs single-threaded when
+# called from a parallel region (attention heads).
+BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
+LDLIBS  += -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lgsl \
+           -L$(BLAS_DIR) -l:libopenblas.so.0 -Wl,-rpath,$(BLAS_DIR) \
+           -ljansson -lpcre2-8 -linih -lcrypto -lm -fopenmp
 
 BUILD   := build
 SRC     := $(filter-out harness/main.c,$(wildcard harness/*/*.c))
@@ -25,7 +32,7 @@ MAIN_OBJ := $(BUILD)/harness/main.o
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all deps test asan test-asan demo bench clean tests
 
@@ -55,7 +62,7 @@ test: deps
 
 # The sanitizer build lives in its own tree so it never mixes with the optimised objects.
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" \
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="$(ASAN_OPT)" \
 	    build-asan/awq-harness-bin tests-asan
 	@cp build-asan/awq-harness-bin awq-harness-asan
 

@@ -7,12 +7,15 @@
 //
 // Usage:
 //   node tools/tokref.js --tokenizer PATH (--text FILE | --wikitext2 RAW_FILE | --string S)
-//                        [--no-special] [--bos ID] [--format ids|summary]
+//                        [--no-special] [--bos ID] [--add-special TOKEN]... [--format ids|summary]
 //   PATH: a tokenizer.json file, or a directory holding tokenizer.json, or one holding
 //         vocab.json + merges.txt (byte-level BPE as GPT2TokenizerFast builds it).
 //   --wikitext2 RAW: rebuild HF rows from a raw WikiText-2 split (one line = one row; a line
 //         holding a single space is the empty row) and join them with "\n\n".
 //   --bos ID: prepend ID (for vocab.json + merges.txt tokenizers that add a BOS, e.g. OPT's 2).
+//   --add-special TOKEN: register TOKEN as a special (added) token before encoding, as
+//         transformers does for a vocab.json + merges.txt tokenizer's named special tokens
+//         (e.g. OPT's "</s>"), so that TOKEN inside the text becomes its one id.
 //   --format ids (default): one id per line.  summary: "count=N sha256=HEX" where HEX is the
 //         SHA-256 of the ids as little-endian int32 — the form committed for large texts.
 'use strict';
@@ -22,7 +25,7 @@ const crypto = require('crypto');
 const tk = require('tokenizers');
 
 function parseArgs(argv) {
-  const a = { special: true, format: 'ids', bos: null };
+  const a = { special: true, format: 'ids', bos: null, addSpecial: [] };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i];
     const v = () => { if (i + 1 >= argv.length) throw new Error(`${k} needs a value`); return argv[++i]; };
@@ -32,6 +35,7 @@ function parseArgs(argv) {
     else if (k === '--wikitext2') a.text = wikitextRows(fs.readFileSync(v(), 'utf8'));
     else if (k === '--no-special') a.special = false;
     else if (k === '--bos') a.bos = parseInt(v(), 10);
+    else if (k === '--add-special') a.addSpecial.push(v());
     else if (k === '--format') a.format = v();
     else throw new Error(`unknown argument ${k}`);
   }
@@ -61,6 +65,7 @@ async function load(p) {
 async function main() {
   const a = parseArgs(process.argv);
   const tok = await load(a.tokenizer);
+  if (a.addSpecial.length) tok.addSpecialTokens(a.addSpecial);
   const enc = await tok.encode(a.text, null, { addSpecialTokens: a.special });
   let ids = Array.from(enc.getIds());
   if (a.bos !== null) ids = [a.bos].concat(ids);

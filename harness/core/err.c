@@ -22,6 +22,7 @@ int ah_wrap(ah_err *e, const char *fmt, ...) {
     va_end(ap);
     char old[sizeof e->msg];
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+    // The prefix is at most 511 bytes; the old message keeps whatever room is left.
+    snprintf(e->msg, sizeof e->msg, "%.511s: %.510s", prefix, old);
     return -1;
 }

@@ -60,7 +60,8 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         for (size_t w = 0; w < W; w++) tokens[w * T] = o->bos_id;
 
     if (!(hidden = ah_calloc(WT, C * sizeof(float), "hidden states", e))) goto done;
-    if (!(s = fwd_state_new(c, T, e)) || !(blk = block_f32_new(m, e))) goto done;
+    int B = fwd_batch_windows(T, W);
+    if (!(s = fwd_state_new(c, T, B, e)) || !(blk = block_f32_new(m, e))) goto done;
 
     ah_progress prog;
     ah_progress_start(&prog, "eval", c->n_layers + 2, o->quiet);
@@ -70,7 +71,10 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
     for (int l = 0; l < c->n_layers; l++) {
         if (block_f32_load(blk, m, l, e)) goto done_prog;
         if (o->block_fn && o->block_fn(o->block_ctx, l, blk, e)) goto done_prog;
-        for (size_t w = 0; w < W; w++) fwd_block(hidden + w * T * C, s, blk, c, T);
+        for (size_t w = 0; w < W; w += (size_t)B) {
+            int nb = W - w < (size_t)B ? (int)(W - w) : B;
+            fwd_block(hidden + w * T * C, s, blk, c, T, nb);
+        }
         char stage[48];
         snprintf(stage, sizeof stage, "block %d/%d", l + 1, c->n_layers);
         ah_progress_step(&prog, 1, stage);

@@ -15,27 +15,36 @@
 // ----------------------------------------------------------------------------
 // state
 
-fwd_state *fwd_state_new(const model_config *c, int T, ah_err *e) {
+int fwd_batch_windows(int T, size_t windows) {
+    size_t b = FWD_BATCH_TOKENS / (size_t)T;
+    if (b < 1) b = 1;
+    if (b > windows) b = windows;
+    return b < 1 ? 1 : (int)b;
+}
+
+fwd_state *fwd_state_new(const model_config *c, int T, int B, ah_err *e) {
     fwd_state *s = calloc(1, sizeof *s);
     if (!s) {
         ah_fail(e, "out of memory (forward state)");
         return NULL;
     }
-    size_t t = (size_t)T, C = (size_t)c->dim, Q = (size_t)c->n_heads * c->head_dim,
+    size_t t = (size_t)T, n = (size_t)T * (size_t)B, C = (size_t)c->dim, Q = (size_t)c->n_heads * c->head_dim,
            KV = (size_t)c->n_kv_heads * c->head_dim, F = (size_t)c->hidden_dim,
            D2 = (size_t)c->head_dim / 2;
     s->T = T;
+    s->B = B;
     s->nthreads = omp_get_max_threads();
-    // Scores: one (T, T) buffer per thread, but never more threads than heads.
-    size_t score_bufs = (size_t)(s->nthreads < c->n_heads ? s->nthreads : c->n_heads);
-    if (!(s->xn = ah_calloc(t * C, sizeof(float), "activations", e)) ||
-        !(s->q = ah_calloc(t * Q, sizeof(float), "activations", e)) ||
-        !(s->k = ah_calloc(t * KV, sizeof(float), "activations", e)) ||
-        !(s->v = ah_calloc(t * KV, sizeof(float), "activations", e)) ||
-        !(s->att = ah_calloc(t * Q, sizeof(float), "activations", e)) ||
+    // Scores: one (T, T) buffer per thread, never more than (window, head) pairs.
+    size_t pairs = (size_t)B * c->n_heads;
+    size_t score_bufs = (size_t)s->nthreads < pairs ? (size_t)s->nthreads : pairs;
+    if (!(s->xn = ah_calloc(n * C, sizeof(float), "activations", e)) ||
+        !(s->q = ah_calloc(n * Q, sizeof(float), "activations", e)) ||
+        !(s->k = ah_calloc(n * KV, sizeof(float), "activations", e)) ||
+        !(s->v = ah_calloc(n * KV, sizeof(float), "activations", e)) ||
+        !(s->att = ah_calloc(n * Q, sizeof(float), "activations", e)) ||
         !(s->scores = ah_calloc(score_bufs * t * t, sizeof(float), "attention scores", e)) ||
-        !(s->h1 = ah_calloc(t * F, sizeof(float), "MLP activations", e)) ||
-        !(s->h2 = ah_calloc(t * F, sizeof(float), "MLP activations", e)) ||
+        !(s->h1 = ah_calloc(n * F, sizeof(float), "MLP activations", e)) ||
+        !(s->h2 = ah_calloc(n * F, sizeof(float), "MLP activations", e)) ||
         !(s->rope_cos = ah_calloc(t * (D2 ? D2 : 1), sizeof(float), "rotary table", e)) ||
         !(s->rope_sin = ah_calloc(t * (D2 ? D2 : 1), sizeof(float), "rotary table", e)) ||
         !(s->logits = ah_calloc((size_t)FWD_LOGIT_ROWS * c->vocab_size, sizeof(float), "logits", e))) {
@@ -115,13 +124,14 @@ static void linear(float *y, const float *x, const float *W, const float *b, int
     }
 }
 
-// Rotary position embedding on x (T, n_heads * D), in place.
+// Rotary position embedding on x (N, n_heads * D), in place; row r is position r % T.
 // ROPE_HALF pairs (i, i + D/2) as HF's rotate_half; ROPE_INTERLEAVED pairs (2i, 2i+1).
-static void rope(float *x, const fwd_state *s, int T, int n_heads, int D, arch_rope kind) {
+static void rope(float *x, const fwd_state *s, int N, int T, int n_heads, int D, arch_rope kind) {
     int D2 = D / 2;
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < T; t++) {
-        const float *cs = s->rope_cos + (size_t)t * D2, *sn = s->rope_sin + (size_t)t * D2;
+    for (int t = 0; t < N; t++) {
+        size_t p = (size_t)(t % T);
+        const float *cs = s->rope_cos + p * D2, *sn = s->rope_sin + p * D2;
         for (int h = 0; h < n_heads; h++) {
             float *v = x + ((size_t)t * n_heads + h) * D;
             for (int i = 0; i < D2; i++) {
@@ -137,17 +147,20 @@ static void rope(float *x, const fwd_state *s, int T, int n_heads, int D, arch_r
 // ----------------------------------------------------------------------------
 // attention
 
-// att (T, H*D) = causal softmax(q k^T / sqrt(D)) v, per head; kv head g = h / (H/G).
-static void attention(fwd_state *s, const model_config *c, int T) {
+// att (T, H*D) = causal softmax(q k^T / sqrt(D)) v for each of B windows and each head;
+// kv head g = h / (H/G). One (window, head) pair per task.
+static void attention(fwd_state *s, const model_config *c, int T, int B) {
     int H = c->n_heads, G = c->n_kv_heads, D = c->head_dim, group = H / G;
     float scale = 1.0f / sqrtf((float)D);
     int nbuf = s->nthreads;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nbuf)
-    for (int h = 0; h < H; h++) {
+    for (int task = 0; task < B * H; task++) {
+        int bw = task / H, h = task % H;
         float *S = s->scores + (size_t)omp_get_thread_num() * T * T;   // (T, T)
-        const float *qh = s->q + (size_t)h * D;
-        const float *kh = s->k + (size_t)(h / group) * D;
-        const float *vh = s->v + (size_t)(h / group) * D;
+        size_t row0 = (size_t)bw * T;   // first row of this window
+        const float *qh = s->q + row0 * H * D + (size_t)h * D;
+        const float *kh = s->k + row0 * G * D + (size_t)(h / group) * D;
+        const float *vh = s->v + row0 * G * D + (size_t)(h / group) * D;
         // S = scale * q_h (T, D) @ k_h^T (D, T); rows strided by H*D / G*D.
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, H * D, kh,
                     G * D, 0.0f, S, T);
@@ -166,7 +179,7 @@ static void attention(fwd_state *s, const model_config *c, int T) {
         }
         // att_h (T, D) = S (T, T) @ v_h (T, D)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, S, T, vh, G * D,
-                    0.0f, s->att + (size_t)h * D, H * D);
+                    0.0f, s->att + row0 * H * D + (size_t)h * D, H * D);
     }
 }
 
@@ -177,64 +190,64 @@ static void capture(fwd_state *s, fwd_input which, const float *x, int T, int In
     if (s->capture) s->capture(s->capture_ctx, which, x, T, In);
 }
 
-void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T) {
+void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T, int B) {
     int C = c->dim, Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim,
-        F = c->hidden_dim;
+        F = c->hidden_dim, N = T * B;
     const float *const *w = (const float *const *)b->w;
 
     // --- attention: x = x + o(attn(norm(x)))   (post-norm: x = norm(x + o(attn(x))))
     const float *ain = x;
     if (c->norm_before) {
-        norm(s->xn, x, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, T);
+        norm(s->xn, x, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
         ain = s->xn;
     }
-    capture(s, FWD_IN_QKV, ain, T, C);
-    linear(s->q, ain, w[L_Q], w[L_Q_B], T, C, Q, 0);
-    linear(s->k, ain, w[L_K], w[L_K_B], T, C, KV, 0);
-    linear(s->v, ain, w[L_V], w[L_V_B], T, C, KV, 0);
+    capture(s, FWD_IN_QKV, ain, N, C);
+    linear(s->q, ain, w[L_Q], w[L_Q_B], N, C, Q, 0);
+    linear(s->k, ain, w[L_K], w[L_K_B], N, C, KV, 0);
+    linear(s->v, ain, w[L_V], w[L_V_B], N, C, KV, 0);
     if (c->arch->rope != ROPE_NONE) {
-        rope(s->q, s, T, c->n_heads, c->head_dim, c->arch->rope);
-        rope(s->k, s, T, c->n_kv_heads, c->head_dim, c->arch->rope);
+        rope(s->q, s, N, T, c->n_heads, c->head_dim, c->arch->rope);
+        rope(s->k, s, N, T, c->n_kv_heads, c->head_dim, c->arch->rope);
     }
-    attention(s, c, T);
-    capture(s, FWD_IN_O, s->att, T, Q);
-    linear(x, s->att, w[L_O], w[L_O_B], T, Q, C, 1);   // residual add through beta = 1
+    attention(s, c, T, B);
+    capture(s, FWD_IN_O, s->att, N, Q);
+    linear(x, s->att, w[L_O], w[L_O_B], N, Q, C, 1);   // residual add through beta = 1
     if (!c->norm_before) {
-        memcpy(s->xn, x, (size_t)T * C * sizeof(float));
-        norm(x, s->xn, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, T);
+        memcpy(s->xn, x, (size_t)N * C * sizeof(float));
+        norm(x, s->xn, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
     }
 
     // --- MLP: x = x + down(act(gate(n)) * up(n))  or  x + fc2(relu(fc1(n)))
     const float *min = x;
     if (c->norm_before) {
-        norm(s->xn, x, w[L_MLP_NORM], w[L_MLP_NORM_B], c, T);
+        norm(s->xn, x, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
         min = s->xn;
     }
-    capture(s, FWD_IN_GATE_UP, min, T, C);
-    size_t TF = (size_t)T * F;
-    linear(s->h2, min, w[L_UP], w[L_UP_B], T, C, F, 0);
+    capture(s, FWD_IN_GATE_UP, min, N, C);
+    size_t NF = (size_t)N * F;
+    linear(s->h2, min, w[L_UP], w[L_UP_B], N, C, F, 0);
     if (c->arch->mlp == MLP_SWIGLU) {
-        linear(s->h1, min, w[L_GATE], w[L_GATE_B], T, C, F, 0);
+        linear(s->h1, min, w[L_GATE], w[L_GATE_B], N, C, F, 0);
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < TF; i++) {
+        for (size_t i = 0; i < NF; i++) {
             float g = s->h1[i];
             s->h2[i] *= g / (1.0f + expf(-g));   // silu(gate) * up
         }
     } else if (c->arch->mlp == MLP_RELU) {
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < TF; i++) s->h2[i] = s->h2[i] > 0.0f ? s->h2[i] : 0.0f;
+        for (size_t i = 0; i < NF; i++) s->h2[i] = s->h2[i] > 0.0f ? s->h2[i] : 0.0f;
     } else {   // GELU, tanh approximation (GPT-2's gelu_new)
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < TF; i++) {
+        for (size_t i = 0; i < NF; i++) {
             float u = s->h2[i];
             s->h2[i] = 0.5f * u * (1.0f + tanhf(0.7978845608f * (u + 0.044715f * u * u * u)));
         }
     }
-    capture(s, FWD_IN_DOWN, s->h2, T, F);
-    linear(x, s->h2, w[L_DOWN], w[L_DOWN_B], T, F, C, 1);
+    capture(s, FWD_IN_DOWN, s->h2, N, F);
+    linear(x, s->h2, w[L_DOWN], w[L_DOWN_B], N, F, C, 1);
     if (!c->norm_before) {
-        memcpy(s->xn, x, (size_t)T * C * sizeof(float));
-        norm(x, s->xn, w[L_MLP_NORM], w[L_MLP_NORM_B], c, T);
+        memcpy(s->xn, x, (size_t)N * C * sizeof(float));
+        norm(x, s->xn, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
     }
 }
 

@@ -18,17 +18,22 @@ typedef enum {
     FWD_IN_COUNT
 } fwd_input;
 
-typedef void (*fwd_capture_fn)(void *ctx, fwd_input which, const float *x, int T, int In);
+// x is (N, In) for N = B*T rows of the current batch.
+typedef void (*fwd_capture_fn)(void *ctx, fwd_input which, const float *x, int N, int In);
 
+// Windows are processed B at a time: the linears see (B*T, C) rows, which keeps the GEMMs
+// large enough to use the cores on small models; attention runs per (window, head) pair.
+// Below, N = B*T rows.
 typedef struct {
     int T;             // window length the buffers are sized for
-    float *xn;         // (T, C)   normed input
-    float *q;          // (T, H*D)
-    float *k, *v;      // (T, G*D)
-    float *att;        // (T, H*D) attention output (input of o_proj)
+    int B;             // windows per batch the buffers are sized for
+    float *xn;         // (N, C)   normed input
+    float *q;          // (N, H*D)
+    float *k, *v;      // (N, G*D)
+    float *att;        // (N, H*D) attention output (input of o_proj)
     float *scores;     // (nthreads, T, T) per-thread attention scratch
     int nthreads;
-    float *h1, *h2;    // (T, F)   MLP gate / up activations
+    float *h1, *h2;    // (N, F)   MLP gate / up activations
     float *rope_cos;   // (T, D/2)
     float *rope_sin;   // (T, D/2)
     float *logits;     // (LOGIT_ROWS, V) LM-head chunk
@@ -38,11 +43,16 @@ typedef struct {
 
 #define FWD_LOGIT_ROWS 64
 
-fwd_state *fwd_state_new(const model_config *c, int T, ah_err *e);
+// Buffers for up to B windows of T tokens.
+fwd_state *fwd_state_new(const model_config *c, int T, int B, ah_err *e);
 void fwd_state_free(fwd_state *s);   // NULL-safe
+// How many windows of T to batch: about FWD_BATCH_TOKENS rows per GEMM, at least 1.
+int fwd_batch_windows(int T, size_t windows);
+#define FWD_BATCH_TOKENS 4096
 
-// x (T, C) <- block(x), in place. b holds this layer's fp32 weights.
-void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T);
+// x (B*T, C) <- block(x), in place, for B (<= s->B) independent windows of T tokens.
+// b holds this layer's fp32 weights.
+void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T, int B);
 
 // Embeds tokens (T) into x (T, C): token embedding (+ learned positions for OPT).
 void fwd_embed(float *x, const model *m, const int32_t *tokens, int T);

@@ -38,7 +38,7 @@ static int32_t *read_ids(const char *path, size_t n) {
 static float *run_window(const model *m, const int32_t *tokens, int rows) {
     ah_err e = {{0}};
     const model_config *c = &m->cfg;
-    fwd_state *s = fwd_state_new(c, SEQ, &e);
+    fwd_state *s = fwd_state_new(c, SEQ, 1, &e);
     block_f32 *b = block_f32_new(m, &e);
     float *x = calloc((size_t)SEQ * c->dim, sizeof(float));
     assert_non_null(s);
@@ -46,7 +46,7 @@ static float *run_window(const model *m, const int32_t *tokens, int rows) {
     fwd_embed(x, m, tokens, SEQ);
     for (int l = 0; l < c->n_layers; l++) {
         assert_int_equal(block_f32_load(b, m, l, &e), 0);
-        fwd_block(x, s, b, c, SEQ);
+        fwd_block(x, s, b, c, SEQ, 1);
     }
     const model_weight *hw = m->global[G_LM_HEAD].data ? &m->global[G_LM_HEAD] : &m->global[G_EMBED];
     float *head = calloc(model_weight_numel(hw), sizeof(float));
