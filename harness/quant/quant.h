@@ -1,0 +1,63 @@
+// quant.h — weight quantizers: per output row, in groups of g input channels.
+//
+// A quantizer is a pure function of (weights, config): no hidden state, so AWQ and GPTQ call
+// the same code. Formulas (METHODS.md; b = bits, all rounding half-to-even = rintf):
+//   QUANT_MINMAX  asymmetric with zero point (what the AWQ paper calls RTN):
+//                 scale = max(max - min, 1e-5) / (2^b - 1)
+//                 zero  = clamp(-round(min / scale), 0, 2^b - 1)
+//                 q     = clamp(round(w / scale) + zero, 0, 2^b - 1);  w_hat = (q - zero) * scale
+//                 The range is NOT widened to include 0.
+//   QUANT_RTN     symmetric, no zero point: scale = max|w| / (2^(b-1) - 1),
+//                 q = clamp(round(w / scale), -2^(b-1), 2^(b-1) - 1); w_hat = q * scale.
+//                 An all-zero group has scale 0 and reproduces zeros exactly.
+//   QUANT_GPTQ_RTN  the GPTQ paper's RTN baseline: asymmetric like MINMAX but with the range
+//                 widened to include 0 (min = min(min, 0), max = max(max, 0)) and
+//                 scale = (max - min) / (2^b - 1), zero = round(-min / scale); a group with
+//                 max == min == 0 uses min = -1, max = +1 as the GPTQ code does.
+// Groups: g > 0 splits each row into ceil(cols / g) groups; when g does not divide cols the
+// last group is shorter (cols % g channels). g = -1 is one group per row.
+#ifndef AH_QUANT_H
+#define AH_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+typedef enum { QUANT_RTN, QUANT_MINMAX, QUANT_GPTQ_RTN } quant_kind;
+
+typedef struct {
+    quant_kind kind;
+    int bits;        // 2..8
+    int group;       // > 0, or -1 for whole rows
+} quant_cfg;
+
+// Validates a config: bits in 2..8, group > 0 or -1. Error names the bad field.
+int quant_cfg_check(const quant_cfg *q, ah_err *e);
+const char *quant_kind_name(quant_kind k);          // "rtn", "minmax", "gptq-rtn"
+int quant_kind_parse(const char *s, quant_kind *k);  // -1 when unknown
+
+// Groups per row for cols input channels.
+size_t quant_groups(size_t cols, int group);
+
+// Fake quantization in place: W (rows, cols) <- dequant(quant(W)). OpenMP over rows.
+void quant_fake(float *W, size_t rows, size_t cols, const quant_cfg *q);
+
+// Integer codes for export. codes (rows, cols): unsigned code q in [0, 2^b) (RTN stores
+// q + 2^(b-1) so every kind is unsigned); scale (rows, groups); zero (rows, groups) as the
+// unsigned code that represents 0.0 (RTN: 2^(b-1)). Dequantization for every kind:
+//   w_hat = (code - zero) * scale
+// which reproduces quant_fake bit for bit.
+void quant_codes(uint8_t *codes, float *scale, float *zero, const float *W, size_t rows,
+                 size_t cols, const quant_cfg *q);
+void quant_dequant(float *W, const uint8_t *codes, const float *scale, const float *zero,
+                   size_t rows, size_t cols, const quant_cfg *q);
+
+// Packs codes of `bits` bits into bytes, little-endian within a byte: for bits <= 4 two codes
+// per byte at bits 4 (b = 3, 4) or four per byte at b = 2 — in general floor(8 / b) codes per
+// byte, first code in the lowest bits; b > 4 uses one byte per code. Returns bytes written.
+size_t quant_pack(uint8_t *out, const uint8_t *codes, size_t n, int bits);
+void quant_unpack(uint8_t *codes, const uint8_t *packed, size_t n, int bits);
+size_t quant_packed_size(size_t n, int bits);
+
+#endif
