@@ -66,5 +66,17 @@ for proto in gptq llamacpp; do
   check llama2c "$proto" -- --model "$FIX/llama2c/model.bin" --tokenizer "$FIX/llama2c/tokenizer.bin"
 done
 
+# The C tokenizer's ids of eval.txt must be exactly the reference's (ids_sha256 is the SHA-256
+# of the reference ids as little-endian int32, the same digest `tokenize --format summary` prints).
+for name in llama-gqa llama-mha-f16 qwen2 opt llama2c; do
+  tokpath="$FIX/$name"; [ "$name" = llama2c ] && tokpath="$FIX/llama2c/tokenizer.bin"
+  want=$(jget "$FIX/$name/expected.json" gptq ids_sha256)
+  got=$("$AH_BIN" tokenize --tokenizer "$tokpath" --data "$DATA" --format summary 2>&1)
+  if [ "${got##*sha256=}" != "$want" ]; then
+    echo "MISMATCH $name: token ids differ from the reference ($got; want sha256=$want)"
+    errors=$((errors + 1))
+  fi
+done
+
 [ $errors -eq 0 ] || fail "$errors fixture evaluation(s) differ from the reference"
 echo "all fixtures match the reference"
