@@ -115,6 +115,10 @@ _LINEAR = re.compile(r"(^|\.)layers\.\d+\.(self_attn\.(q_proj|k_proj|v_proj|o_pr
                      r"|mlp\.(gate_proj|up_proj|down_proj)|fc1|fc2)\.weight$")
 
 
+_COPY = ("config.json", "generation_config.json", "special_tokens_map.json", "vocab.json",
+         "merges.txt")
+
+
 def fake_checkpoint(path, out, kind, bits, group):
     if os.path.isdir(path):
         ref_model.load_model(path)       # validates the checkpoint the same way the reference does
@@ -127,8 +131,8 @@ def fake_checkpoint(path, out, kind, bits, group):
         if n == 0:
             raise ValueError(f"{path}: no decoder-block linear weights found")
         os.makedirs(out, exist_ok=True)
-        for fn in os.listdir(path):
-            if fn.endswith(".json") and fn != "model.safetensors.index.json":
+        for fn in os.listdir(path):   # config and tokenizer files (not reference results)
+            if fn in _COPY or fn.startswith("tokenizer"):
                 shutil.copy(os.path.join(path, fn), os.path.join(out, fn))
         meta = {"quant": json.dumps({"kind": kind, "bits": bits, "group": group,
                                      "source": os.path.abspath(path), "tool": "ref_quant.py"})}

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/inputs.h"
+#include "cli/method_opts.h"
 #include "core/progress.h"
 #include "eval/ppl.h"
 #include "model/model.h"
@@ -26,23 +27,29 @@ static void eval_usage(FILE *f) {
             "  --protocol P        gptq (default; the AWQ/GPTQ papers') | llamacpp\n"
             "  --threads N         OpenMP and BLAS threads (default: all cores)\n"
             "  --quiet             no progress output\n"
-            "\n"
-            "The last line of output is machine-readable key=value pairs.\n");
+            "\n");
+    cli_method_usage(f);
+    fprintf(f, "\nThe last line of output is machine-readable key=value pairs.\n");
 }
 
 int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *data = NULL, *wt_dir = NULL;
     int seqlen = 0, max_windows = 0, threads = 0, quiet = 0;
     ppl_protocol protocol = PPL_GPTQ;
-    static const struct option opts[] = {
+    static const struct option own[] = {
         {"model", required_argument, 0, 'm'},     {"tokenizer", required_argument, 0, 't'},
         {"data", required_argument, 0, 'd'},      {"wikitext-dir", required_argument, 0, 'w'},
         {"seqlen", required_argument, 0, 's'},    {"max-windows", required_argument, 0, 'k'},
         {"protocol", required_argument, 0, 'p'},  {"threads", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
     };
-    int c;
+    enum { N_OWN = sizeof own / sizeof own[0] };
+    struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
+    memcpy(opts, own, sizeof own);
+    memcpy(opts + N_OWN, CLI_METHOD_OPTIONS, (CLI_METHOD_OPTION_COUNT + 1) * sizeof *opts);
+    cli_method_opts mo;
+    cli_method_defaults(&mo);
+    int c, h;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -61,7 +68,12 @@ int cmd_eval(int argc, char **argv) {
             break;
         case 'q': quiet = 1; break;
         case 'h': eval_usage(stdout); return 0;
-        default: eval_usage(stderr); return 2;
+        default:
+            if ((h = cli_method_option(&mo, c, optarg)) < 0) return 2;
+            if (h == 0) {
+                eval_usage(stderr);
+                return 2;
+            }
         }
     }
     if (optind < argc) {
@@ -72,6 +84,7 @@ int cmd_eval(int argc, char **argv) {
         cli_error("eval: --model and --data are required (see 'awq-harness eval --help')");
         return 2;
     }
+    if (cli_method_finish(&mo)) return 2;
     cli_set_threads(threads);
 
     ah_err e = {{0}};
@@ -80,6 +93,8 @@ int cmd_eval(int argc, char **argv) {
     tok_tokenizer *tok = NULL;
     cli_ids in = {0};
     ppl_result r = {0};
+    calib_set cs = {0};
+    qpass *qp = NULL;
     char tpath[4096], desc[256];
     double t0 = ah_now();
 
@@ -103,6 +118,9 @@ int cmd_eval(int argc, char **argv) {
         goto fail;
     }
 
+    if (cli_calib_set(&cs, &mo, tok, m, wt_dir, &e)) goto fail;
+    if (!(qp = qpass_new(m, &mo.mc, cs.n ? &cs : NULL, &e))) goto fail;
+
     model_describe(m, desc, sizeof desc);
     if (!quiet) {
         fprintf(stderr, "model: %s (%s, %s)\n", model_path, desc, m->format);
@@ -110,10 +128,17 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "data: %s: %zu bytes, %zu tokens, %zu windows of %d (protocol %s)\n",
                 data, in.text_len, in.n, ppl_window_count(in.n, seqlen), seqlen,
                 ppl_protocol_name(protocol));
+        if (mo.mc.kind != METHOD_FP16)
+            fprintf(stderr, "method: %s, %d bits, group %d%s\n", method_name(mo.mc.kind),
+                    mo.mc.q.bits, mo.mc.q.group, mo.mc.kind == METHOD_SALIENT ? ", salient channels kept FP" : "");
+        if (cs.n)
+            fprintf(stderr, "calibration: %s: %d sequences of %d tokens (of %zu), seed %lu\n",
+                    mo.calib, cs.n, cs.len, cs.source_tokens, mo.seed);
     }
     ppl_opts po = {
         .protocol = protocol, .seqlen = seqlen, .max_windows = max_windows,
         .bos_id = tok ? tok_bos_id(tok) : m->cfg.bos_id, .quiet = quiet,
+        .block_fn = qpass_block, .block_ctx = qp,
     };
     if (ppl_evaluate(&r, m, in.ids, in.n, &po, &e)) goto fail;
 
@@ -131,6 +156,7 @@ int cmd_eval(int argc, char **argv) {
     printf("ppl=%.6f tokens=%zu windows=%d seqlen=%d protocol=%s", r.ppl, in.n, r.windows,
            seqlen, ppl_protocol_name(protocol));
     if (protocol == PPL_LLAMACPP) printf(" ppl_stderr=%.6f", r.stderr_ppl);
+    cli_method_kv(stdout, &mo, &cs, mo.mc.kind == METHOD_FP16 ? NULL : qp);
     printf(" nll=%.8f seconds=%.3f tok_per_s=%.1f peak_rss_mb=%.1f\n", r.nll_mean, secs, tps,
            ah_peak_rss_mb());
     status = 0;
@@ -139,6 +165,8 @@ fail:
     cli_error("%s", e.msg);
 done:
     ppl_result_free(&r);
+    qpass_free(qp);
+    calib_set_free(&cs);
     cli_ids_free(&in);
     tok_free(tok);
     model_free(m);

@@ -1,0 +1,180 @@
+#include "calib/calib.h"
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+// ----------------------------------------------------------------------------
+// calibration sequences
+
+int calib_set_make(calib_set *cs, const int32_t *ids, size_t n_ids, int want, int len,
+                   uint64_t seed, const char *what, ah_err *e) {
+    memset(cs, 0, sizeof *cs);
+    if (len < 2) return ah_fail(e, "calibration sequence length %d too short", len);
+    if (want < 1) return ah_fail(e, "calibration needs at least one sequence (asked for %d)", want);
+    size_t blocks = n_ids / (size_t)len;
+    if (blocks == 0)
+        return ah_fail(e, "%s: %zu tokens is less than one calibration sequence of %d", what,
+                       n_ids, len);
+    int n = blocks < (size_t)want ? (int)blocks : want;
+    size_t *all = malloc(blocks * sizeof *all), *pick = malloc((size_t)n * sizeof *pick);
+    cs->tokens = ah_calloc((size_t)n * len, sizeof *cs->tokens, "calibration tokens", e);
+    if (!all || !pick || !cs->tokens) {
+        free(all);
+        free(pick);
+        ah_free(cs->tokens);
+        cs->tokens = NULL;
+        return ah_fail(e, "out of memory (calibration)");
+    }
+    for (size_t i = 0; i < blocks; i++) all[i] = i;
+    // gsl_ran_choose keeps the chosen blocks in stream order; same seed, same choice.
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, (unsigned long)seed);
+    gsl_ran_choose(rng, pick, (size_t)n, all, blocks, sizeof *all);
+    gsl_rng_free(rng);
+    for (int i = 0; i < n; i++)
+        memcpy(cs->tokens + (size_t)i * len, ids + pick[i] * len, (size_t)len * sizeof *ids);
+    free(all);
+    free(pick);
+    cs->n = n;
+    cs->len = len;
+    cs->source_tokens = n_ids;
+    cs->seed = seed;
+    return 0;
+}
+
+void calib_set_free(calib_set *cs) {
+    if (!cs) return;
+    ah_free(cs->tokens);
+    memset(cs, 0, sizeof *cs);
+}
+
+// ----------------------------------------------------------------------------
+// capture
+
+static int input_width(const model_config *c, fwd_input which) {
+    switch (which) {
+    case FWD_IN_QKV: case FWD_IN_GATE_UP: return c->dim;
+    case FWD_IN_O: return c->n_heads * c->head_dim;
+    case FWD_IN_DOWN: return c->hidden_dim;
+    default: return 0;
+    }
+}
+
+calib_run *calib_run_new(const model *m, const calib_set *cs, ah_err *e) {
+    calib_run *r = calloc(1, sizeof *r);
+    if (!r) {
+        ah_fail(e, "out of memory (calibration)");
+        return NULL;
+    }
+    const model_config *c = &m->cfg;
+    if (cs->len > c->max_seq) {
+        ah_fail(e, "calibration sequence length %d is longer than the model allows (%d)",
+                cs->len, c->max_seq);
+        free(r);
+        return NULL;
+    }
+    r->m = m;
+    r->cs = cs;
+    r->batch = fwd_batch_windows(cs->len, (size_t)cs->n);
+    size_t NL = (size_t)cs->n * cs->len;
+    if (!(r->hidden = ah_calloc(NL * (size_t)c->dim, sizeof(float), "calibration hidden states", e)) ||
+        !(r->s = fwd_state_new(c, cs->len, r->batch, e)))
+        goto fail;
+    for (int k = 0; k < FWD_IN_COUNT; k++) {
+        calib_input *in = &r->in[k];
+        in->width = input_width(c, k);
+        size_t I = (size_t)in->width;
+        if (!(in->abs_sum = ah_calloc(I, sizeof(double), "calibration statistics", e)) ||
+            !(in->abs_max = ah_calloc(I, sizeof(float), "calibration statistics", e)) ||
+            !(in->sample = ah_calloc((size_t)CALIB_SAMPLE_TOKENS * I, sizeof(float),
+                                     "calibration sample", e)))
+            goto fail;
+    }
+    for (int i = 0; i < cs->n; i++)
+        fwd_embed(r->hidden + (size_t)i * cs->len * c->dim, m, cs->tokens + (size_t)i * cs->len,
+                  cs->len);
+    return r;
+fail:
+    calib_run_free(r);
+    return NULL;
+}
+
+void calib_run_free(calib_run *r) {
+    if (!r) return;
+    for (int k = 0; k < FWD_IN_COUNT; k++) {
+        ah_free(r->in[k].abs_sum);
+        ah_free(r->in[k].abs_max);
+        ah_free(r->in[k].sample);
+    }
+    ah_free(r->hidden);
+    fwd_state_free(r->s);
+    free(r);
+}
+
+// The forward pass's capture hook: fold rows x (N, I) into the statistics of `which`.
+static void capture(void *ctx, fwd_input which, const float *x, int N, int I) {
+    calib_input *in = &((calib_run *)ctx)->in[which];
+    long bad = 0;
+    // Channels are independent: parallel over channels, rows in order (deterministic sums).
+#pragma omp parallel for schedule(static) reduction(+ : bad)
+    for (int j = 0; j < I; j++) {
+        double sum = 0.0;
+        float mx = in->abs_max[j];
+        for (int t = 0; t < N; t++) {
+            float a = fabsf(x[(size_t)t * I + j]);
+            if (!isfinite(a)) {
+                bad++;
+                continue;
+            }
+            sum += a;
+            mx = a > mx ? a : mx;
+        }
+        in->abs_sum[j] += sum;
+        in->abs_max[j] = mx;
+    }
+    int room = CALIB_SAMPLE_TOKENS - in->sample_rows;
+    int take = N < room ? N : room;
+    if (take > 0) {
+        memcpy(in->sample + (size_t)in->sample_rows * I, x, (size_t)take * I * sizeof(float));
+        in->sample_rows += take;
+    }
+    in->tokens += N;
+    in->nonfinite += bad;
+}
+
+int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e) {
+    const model_config *c = &r->m->cfg;
+    for (int k = 0; k < FWD_IN_COUNT; k++) {
+        calib_input *in = &r->in[k];
+        memset(in->abs_sum, 0, (size_t)in->width * sizeof(double));
+        memset(in->abs_max, 0, (size_t)in->width * sizeof(float));
+        in->tokens = 0;
+        in->sample_rows = 0;
+        in->nonfinite = 0;
+    }
+    r->s->capture = capture;
+    r->s->capture_ctx = r;
+    int L = r->cs->len, N = r->cs->n;
+    for (int i = 0; i < N; i += r->batch) {
+        int nb = N - i < r->batch ? N - i : r->batch;
+        fwd_block(r->hidden + (size_t)i * L * c->dim, r->s, b, c, L, nb);
+    }
+    r->s->capture = NULL;
+    static const char *NAMES[FWD_IN_COUNT] = {"q/k/v input", "o_proj input", "gate/up input",
+                                              "down_proj input"};
+    for (int k = 0; k < FWD_IN_COUNT; k++)
+        if (r->in[k].nonfinite)
+            return ah_fail(e, "calibration: layer %d %s holds %ld NaN/inf values", layer,
+                           NAMES[k], r->in[k].nonfinite);
+    return 0;
+}
+
+void calib_input_mean_abs(const calib_input *in, float *out) {
+    double n = in->tokens > 0 ? (double)in->tokens : 1.0;
+    for (int j = 0; j < in->width; j++) out[j] = (float)(in->abs_sum[j] / n);
+}

@@ -1,0 +1,72 @@
+// calib.h — calibration capture: statistics of the input of every linear, gathered block by
+// block as the calibration sequences pass through the model (the piece the salient-channel
+// baseline, AWQ and GPTQ all stand on).
+//
+// Layer-major, like evaluation: the calibration hidden states (N, L, C) are held between
+// blocks; calib_block() runs them through one block's fp32 weights, recording per input
+// channel mean |x| and max |x| for each linear group (q/k/v, o, gate/up, down) and keeping
+// the first CALIB_SAMPLE_TOKENS rows of each input for error metrics and searches.
+// The hidden states that reach block l+1 are block l's output with the weights calib_block
+// was given: FP weights (the default, no error propagation) when it runs before quantizing.
+#ifndef AH_CALIB_H
+#define AH_CALIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "model/forward.h"
+#include "model/model.h"
+
+// Rows of each linear's input kept verbatim (AWQ's clip search uses at most 512 tokens).
+#define CALIB_SAMPLE_TOKENS 512
+
+// Calibration sequences: N sequences of L tokens cut from one tokenized text.
+typedef struct {
+    int n;              // N sequences
+    int len;            // L tokens each
+    int32_t *tokens;    // (N, L)
+    size_t source_tokens;   // tokens in the whole source text
+    uint64_t seed;
+} calib_set;
+
+// Cuts the token stream ids[n_ids] into non-overlapping blocks of len tokens and picks
+// `want` of them at random (seeded, GSL's mt19937), in stream order. Fewer blocks than
+// `want` -> all of them; fewer than one -> an error naming `what` (the source).
+int calib_set_make(calib_set *cs, const int32_t *ids, size_t n_ids, int want, int len,
+                   uint64_t seed, const char *what, ah_err *e);
+void calib_set_free(calib_set *cs);
+
+// Statistics of one linear group's input over the calibration tokens of one block.
+typedef struct {
+    int width;          // I: input channels
+    long tokens;        // rows seen
+    double *abs_sum;    // [I] sum over tokens of |x|  (mean |x| = abs_sum / tokens)
+    float *abs_max;     // [I] max over tokens of |x|
+    float *sample;      // (sample_rows, I) the first rows seen, verbatim
+    int sample_rows;
+    long nonfinite;     // NaN / inf values seen (never folded into the statistics)
+} calib_input;
+
+// The running capture: hidden states of the calibration set and this block's statistics.
+typedef struct {
+    const model *m;
+    const calib_set *cs;
+    float *hidden;                  // (N, L, C)
+    fwd_state *s;                   // sized for B sequences of L
+    int batch;                      // B
+    calib_input in[FWD_IN_COUNT];   // statistics of the block last run
+} calib_run;
+
+calib_run *calib_run_new(const model *m, const calib_set *cs, ah_err *e);
+void calib_run_free(calib_run *r);   // NULL-safe
+
+// Runs every calibration sequence through block b (fp32 weights of one layer), replacing the
+// hidden states with the block's output and r->in with this block's statistics.
+// Fails (naming the layer and input) when an input holds NaN or inf.
+int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e);
+
+// mean |x| per channel into out[I].
+void calib_input_mean_abs(const calib_input *in, float *out);
+
+#endif

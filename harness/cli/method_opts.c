@@ -1,0 +1,148 @@
+#include "cli/method_opts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/inputs.h"
+
+enum { OPT_METHOD = 1000, OPT_BITS, OPT_GROUP, OPT_SALIENT_PCT, OPT_SALIENT_BY, OPT_CALIB,
+       OPT_CALIB_SAMPLES, OPT_CALIB_SEQLEN, OPT_SEED };
+
+const struct option CLI_METHOD_OPTIONS[] = {
+    {"method", required_argument, 0, OPT_METHOD},
+    {"bits", required_argument, 0, OPT_BITS},
+    {"group", required_argument, 0, OPT_GROUP},
+    {"salient-pct", required_argument, 0, OPT_SALIENT_PCT},
+    {"salient-by", required_argument, 0, OPT_SALIENT_BY},
+    {"calib", required_argument, 0, OPT_CALIB},
+    {"calib-samples", required_argument, 0, OPT_CALIB_SAMPLES},
+    {"calib-seqlen", required_argument, 0, OPT_CALIB_SEQLEN},
+    {"seed", required_argument, 0, OPT_SEED},
+    {0, 0, 0, 0},
+};
+
+void cli_method_defaults(cli_method_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->mc.kind = METHOD_FP16;
+    o->mc.q.bits = 4;
+    o->mc.q.group = 128;
+    o->mc.by = SALIENT_ACTIVATION;
+    o->calib_samples = 128;
+}
+
+void cli_method_usage(FILE *f) {
+    fprintf(f,
+            "quantization (applied to every linear inside the decoder blocks):\n"
+            "  --method M          fp16 (default: no quantization) | rtn | minmax | gptq-rtn | salient\n"
+            "  --bits B            2..8 (default 4)\n"
+            "  --group G           input channels per group, or -1 for whole rows (default 128;\n"
+            "                      a row whose width G does not divide ends with a shorter group)\n"
+            "  --salient-pct P     salient: %% of input channels kept in full precision (0..100)\n"
+            "  --salient-by S      activation (default; needs --calib) | weight | random\n"
+            "  --calib SOURCE      calibration text (same sources as --data); gives output-error metrics\n"
+            "  --calib-samples N   calibration sequences (default 128)\n"
+            "  --calib-seqlen L    tokens per sequence (default min(512, the model's maximum))\n"
+            "  --seed S            calibration sampling and random channels (default 0)\n");
+}
+
+static int parse_double(const char *opt, const char *val, double *out) {
+    char *end;
+    double x = strtod(val, &end);
+    if (end == val || *end) {
+        cli_error("%s: expected a number, got '%s'", opt, val);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int cli_method_option(cli_method_opts *o, int code, const char *arg) {
+    switch (code) {
+    case OPT_METHOD:
+        if (method_parse(arg, &o->mc.kind)) {
+            cli_error("--method: expected fp16, rtn, minmax, gptq-rtn or salient, got '%s'", arg);
+            return -1;
+        }
+        o->method_given = 1;
+        return 1;
+    case OPT_BITS:
+        // Range checked in cli_method_finish so the message names the valid range once.
+        if (cli_int("--bits", arg, -1000000, 1000000, &o->mc.q.bits)) return -1;
+        o->bits_given = 1;
+        return 1;
+    case OPT_GROUP:
+        if (cli_int("--group", arg, -1000000, 1 << 30, &o->mc.q.group)) return -1;
+        o->group_given = 1;
+        return 1;
+    case OPT_SALIENT_PCT: return parse_double("--salient-pct", arg, &o->mc.salient_pct) ? -1 : 1;
+    case OPT_SALIENT_BY:
+        if (salient_by_parse(arg, &o->mc.by)) {
+            cli_error("--salient-by: expected activation, weight or random, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case OPT_CALIB: o->calib = arg; return 1;
+    case OPT_CALIB_SAMPLES: return cli_int("--calib-samples", arg, 1, 1 << 20, &o->calib_samples) ? -1 : 1;
+    case OPT_CALIB_SEQLEN: return cli_int("--calib-seqlen", arg, 2, 1 << 20, &o->calib_seqlen) ? -1 : 1;
+    case OPT_SEED: {
+        int s;
+        if (cli_int("--seed", arg, 0, 2147483647, &s)) return -1;
+        o->seed = (unsigned long)s;
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+int cli_method_finish(cli_method_opts *o) {
+    ah_err e = {{0}};
+    o->mc.seed = o->seed;
+    if (o->mc.kind == METHOD_FP16 && (o->bits_given || o->group_given)) {
+        cli_error("--bits/--group given without --method (the default method fp16 quantizes nothing)");
+        return -1;
+    }
+    if (o->mc.kind != METHOD_SALIENT && o->mc.salient_pct != 0) {
+        cli_error("--salient-pct applies to --method salient only");
+        return -1;
+    }
+    if (method_cfg_check(&o->mc, &e)) {
+        cli_error("%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_calib_set(calib_set *cs, const cli_method_opts *o, const tok_tokenizer *tok,
+                  const model *m, const char *wt_dir, ah_err *e) {
+    memset(cs, 0, sizeof *cs);
+    if (!o->calib) return 0;
+    if (!tok) return ah_fail(e, "--calib needs a tokenizer");
+    int len = o->calib_seqlen ? o->calib_seqlen : (m->cfg.max_seq < 512 ? m->cfg.max_seq : 512);
+    if (len > m->cfg.max_seq)
+        return ah_fail(e, "--calib-seqlen %d is longer than the model allows (%d)", len, m->cfg.max_seq);
+    cli_ids in;
+    if (cli_load_ids(&in, tok, o->calib, wt_dir, 0, 1, e)) return ah_wrap(e, "calibration");
+    int rc = calib_set_make(cs, in.ids, in.n, o->calib_samples, len, o->seed, o->calib, e);
+    cli_ids_free(&in);
+    return rc;
+}
+
+void cli_method_kv(FILE *f, const cli_method_opts *o, const calib_set *cs, const qpass *p) {
+    const method_cfg *mc = &o->mc;
+    fprintf(f, " method=%s", method_name(mc->kind));
+    if (mc->kind == METHOD_FP16) return;
+    fprintf(f, " bits=%d group=%d", mc->q.bits, mc->q.group);
+    if (mc->kind == METHOD_SALIENT)
+        fprintf(f, " salient_pct=%g salient_by=%s", mc->salient_pct, salient_by_name(mc->by));
+    if (cs && cs->n > 0)
+        fprintf(f, " calib=%s calib_samples=%d calib_seqlen=%d seed=%lu", o->calib, cs->n,
+                cs->len, o->seed);
+    if (p) {
+        int n;
+        double w, out;
+        qpass_summary(p, &n, &w, &out);
+        fprintf(f, " linears=%d weight_mse=%.6g", n, w);
+        if (out >= 0) fprintf(f, " output_mse=%.6g", out);
+    }
+}

@@ -1,0 +1,41 @@
+// method_opts.h — the quantization options `eval` and `quantize` share, and the steps they
+// share: calibration set from a text source, the quantization pass, the key=value fields.
+#ifndef AH_CLI_METHOD_OPTS_H
+#define AH_CLI_METHOD_OPTS_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "calib/calib.h"
+#include "quant/pass.h"
+#include "text/tokenizer.h"
+
+typedef struct {
+    method_cfg mc;
+    int method_given, bits_given, group_given;
+    const char *calib;        // calibration source spec, NULL = none
+    int calib_samples;        // default 128
+    int calib_seqlen;         // default min(512, model max)
+    unsigned long seed;       // default 0
+} cli_method_opts;
+
+// getopt_long entries for the options above (codes >= 1000), terminated by a zero entry.
+extern const struct option CLI_METHOD_OPTIONS[];
+#define CLI_METHOD_OPTION_COUNT 9
+void cli_method_defaults(cli_method_opts *o);
+// Handles one option code; returns 1 if it was a method option, 0 if not, -1 on a bad value
+// (error printed).
+int cli_method_option(cli_method_opts *o, int code, const char *arg);
+// Validates after parsing (bits/group/pct ranges). Prints and returns -1 on error.
+int cli_method_finish(cli_method_opts *o);
+void cli_method_usage(FILE *f);
+
+// Tokenizes the calibration source and picks the calibration sequences. Does nothing (and
+// returns 0 with cs->n = 0) when no --calib was given.
+int cli_calib_set(calib_set *cs, const cli_method_opts *o, const tok_tokenizer *tok,
+                  const model *m, const char *wt_dir, ah_err *e);
+
+// " method=minmax bits=4 group=64 ..." fields for the machine-readable line.
+void cli_method_kv(FILE *f, const cli_method_opts *o, const calib_set *cs, const qpass *p);
+
+#endif

@@ -1,0 +1,156 @@
+#include "quant/method.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/half.h"
+#include "core/mem.h"
+
+static const char *METHOD_NAMES[] = {
+    [METHOD_FP16] = "fp16", [METHOD_RTN] = "rtn", [METHOD_MINMAX] = "minmax",
+    [METHOD_GPTQ_RTN] = "gptq-rtn", [METHOD_SALIENT] = "salient",
+};
+static const char *SALIENT_NAMES[] = {
+    [SALIENT_ACTIVATION] = "activation", [SALIENT_WEIGHT] = "weight", [SALIENT_RANDOM] = "random",
+};
+
+const char *method_name(method_kind k) { return k <= METHOD_SALIENT ? METHOD_NAMES[k] : "?"; }
+const char *salient_by_name(salient_by b) { return b <= SALIENT_RANDOM ? SALIENT_NAMES[b] : "?"; }
+
+int method_parse(const char *s, method_kind *k) {
+    for (int i = 0; i <= METHOD_SALIENT; i++)
+        if (strcmp(s, METHOD_NAMES[i]) == 0) {
+            *k = (method_kind)i;
+            return 0;
+        }
+    return -1;
+}
+
+int salient_by_parse(const char *s, salient_by *b) {
+    for (int i = 0; i <= SALIENT_RANDOM; i++)
+        if (strcmp(s, SALIENT_NAMES[i]) == 0) {
+            *b = (salient_by)i;
+            return 0;
+        }
+    return -1;
+}
+
+int method_cfg_check(method_cfg *mc, ah_err *e) {
+    switch (mc->kind) {
+    case METHOD_FP16: return 0;
+    case METHOD_RTN: mc->q.kind = QUANT_RTN; break;
+    case METHOD_GPTQ_RTN: mc->q.kind = QUANT_GPTQ_RTN; break;
+    case METHOD_MINMAX: case METHOD_SALIENT: mc->q.kind = QUANT_MINMAX; break;
+    }
+    if (quant_cfg_check(&mc->q, e)) return -1;
+    if (!(mc->salient_pct >= 0.0 && mc->salient_pct <= 100.0))
+        return ah_fail(e, "salient percentage %g outside [0, 100]", mc->salient_pct);
+    return 0;
+}
+
+int method_needs_calib(const method_cfg *mc) {
+    return mc->kind == METHOD_SALIENT && mc->by == SALIENT_ACTIVATION && mc->salient_pct > 0;
+}
+
+int method_role_input(arch_layer_role r) {
+    switch (r) {
+    case L_Q: case L_K: case L_V: return FWD_IN_QKV;
+    case L_O: return FWD_IN_O;
+    case L_GATE: case L_UP: return FWD_IN_GATE_UP;
+    case L_DOWN: return FWD_IN_DOWN;
+    default: return -1;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// application
+
+// W rounded to the checkpoint's stored dtype, as an exported checkpoint would hold it.
+static void round_to_dtype(float *W, size_t n, st_dtype d) {
+    if (d == ST_F16) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) W[i] = ah_f16_to_f32(ah_f32_to_f16(W[i]));
+    } else if (d == ST_BF16) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) W[i] = ah_bf16_to_f32(ah_f32_to_bf16(W[i]));
+    }
+}
+
+// mean over the sample rows and outputs of (x (W - W_hat)^T)^2; diff (rows, cols) scratch.
+static double output_mse(const calib_input *in, const float *W, const float *W_hat, float *diff,
+                         float *y, int rows, int cols) {
+    size_t n = (size_t)rows * cols;
+    for (size_t i = 0; i < n; i++) diff[i] = W[i] - W_hat[i];
+    int S = in->sample_rows;
+    // y (S, rows) = x (S, cols) @ diff^T (cols, rows)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, rows, cols, 1.0f, in->sample, cols,
+                diff, cols, 0.0f, y, rows);
+    double sum = 0.0;
+    for (size_t i = 0; i < (size_t)S * rows; i++) sum += (double)y[i] * y[i];
+    return sum / ((double)S * rows);
+}
+
+int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int layer,
+                       const calib_run *run, method_metrics *metrics, method_sink_fn sink,
+                       void *sink_ctx, ah_err *e) {
+    if (mc->kind == METHOD_FP16) return 0;
+    if (method_needs_calib(mc) && !run)
+        return ah_fail(e, "method salient by activation needs calibration data (--calib)");
+    size_t max_n = 0, max_cols = 0, max_rows = 0;
+    for (int r = 0; r < L_COUNT; r++) {
+        if (!arch_role_is_linear(r) || !b->w[r]) continue;
+        const model_weight *w = model_lw(m, layer, r);
+        if (b->numel[r] > max_n) max_n = b->numel[r];
+        if ((size_t)w->shape[1] > max_cols) max_cols = (size_t)w->shape[1];
+        if ((size_t)w->shape[0] > max_rows) max_rows = (size_t)w->shape[0];
+    }
+    int rc = -1;
+    float *orig = ah_calloc(max_n, sizeof(float), "quantization scratch", e);
+    float *diff = ah_calloc(max_n, sizeof(float), "quantization scratch", e);
+    float *y = ah_calloc((size_t)CALIB_SAMPLE_TOKENS * max_rows, sizeof(float), "quantization scratch", e);
+    float *act = ah_calloc(max_cols, sizeof(float), "quantization scratch", e);
+    int *keep = ah_calloc(max_cols, sizeof(int), "quantization scratch", e);
+    if (!orig || !diff || !y || !act || !keep) goto done;
+
+    for (int r = 0; r < L_COUNT; r++) {
+        if (!arch_role_is_linear(r) || !b->w[r]) continue;
+        const model_weight *mw = model_lw(m, layer, r);
+        int rows = (int)mw->shape[0], cols = (int)mw->shape[1];
+        size_t n = (size_t)rows * cols;
+        float *W = b->w[r];
+        const calib_input *in = run ? &run->in[method_role_input(r)] : NULL;
+        memcpy(orig, W, n * sizeof(float));
+        if (in && mc->by == SALIENT_ACTIVATION) calib_input_mean_abs(in, act);
+        int kept = method_salient_columns(keep, W, rows, cols, act, mc, layer, r);
+        if (kept < 0) {
+            ah_fail(e, "out of memory (salient channels)");
+            goto done;
+        }
+        quant_fake(W, (size_t)rows, (size_t)cols, &mc->q);
+        for (int i = 0; i < rows; i++)   // kept columns back to full precision
+            for (int k = 0; k < kept; k++) W[(size_t)i * cols + keep[k]] = orig[(size_t)i * cols + keep[k]];
+        round_to_dtype(W, n, mw->dtype);
+
+        method_metrics *mm = &metrics[r];
+        mm->layer = layer;
+        mm->role = r;
+        mm->rows = rows;
+        mm->cols = cols;
+        mm->kept = kept;
+        double se = 0.0;
+        for (size_t i = 0; i < n; i++) se += (double)(W[i] - orig[i]) * (W[i] - orig[i]);
+        mm->weight_mse = se / (double)n;
+        mm->output_mse = (in && in->sample_rows > 0) ? output_mse(in, orig, W, diff, y, rows, cols) : -1.0;
+        if (sink && sink(sink_ctx, layer, r, W, orig, rows, cols, keep, kept, e)) goto done;
+    }
+    rc = 0;
+done:
+    ah_free(orig);
+    ah_free(diff);
+    ah_free(y);
+    ah_free(act);
+    ah_free(keep);
+    return rc;
+}

@@ -1,0 +1,75 @@
+// method.h — a quantization method applied to one block's fp32 weights, in place.
+//
+// Methods: fp16 (nothing: the FP baseline), rtn / minmax / gptq-rtn (the quantizers of
+// quant.h on every linear of the block), salient (minmax, then p% of each linear's input
+// channels — whole columns of W — restored to full precision: AWQ paper, Table 1).
+// Only the linears inside decoder blocks are quantized; embeddings and the LM head stay FP.
+//
+// After quantizing, weights are rounded to the checkpoint's stored dtype (F16 / BF16), as an
+// exported checkpoint stores them, so evaluating on the fly and evaluating an exported
+// checkpoint give the same numbers.
+#ifndef AH_METHOD_H
+#define AH_METHOD_H
+
+#include <stdint.h>
+
+#include "calib/calib.h"
+#include "core/err.h"
+#include "model/model.h"
+#include "quant/quant.h"
+
+typedef enum { METHOD_FP16, METHOD_RTN, METHOD_MINMAX, METHOD_GPTQ_RTN, METHOD_SALIENT } method_kind;
+typedef enum { SALIENT_ACTIVATION, SALIENT_WEIGHT, SALIENT_RANDOM } salient_by;
+
+typedef struct {
+    method_kind kind;
+    quant_cfg q;           // quantizer (salient: minmax)
+    double salient_pct;    // p in [0, 100]: % of input channels kept in full precision
+    salient_by by;
+    uint64_t seed;         // random channel choice
+} method_cfg;
+
+const char *method_name(method_kind k);          // "fp16", "rtn", "minmax", "gptq-rtn", "salient"
+int method_parse(const char *s, method_kind *k);
+const char *salient_by_name(salient_by b);        // "activation", "weight", "random"
+int salient_by_parse(const char *s, salient_by *b);
+// Checks the config and fills q.kind from the method. Errors name the option.
+int method_cfg_check(method_cfg *mc, ah_err *e);
+// 1 when the method needs calibration statistics (salient by activation).
+int method_needs_calib(const method_cfg *mc);
+
+// Error metrics of one quantized linear.
+typedef struct {
+    int layer;
+    arch_layer_role role;
+    int rows, cols;
+    int kept;              // input channels kept in full precision
+    double weight_mse;     // mean (W - W_hat)^2
+    double output_mse;     // mean over calibration rows and outputs of (x W^T - x W_hat^T)^2;
+                           // -1 when no calibration inputs were captured
+} method_metrics;
+
+// The linear input group (fwd_input) feeding a role.
+int method_role_input(arch_layer_role r);
+
+// Which input channels of W (rows, cols) to keep in full precision: sorted column indices
+// into keep_idx (at most cols), returns their count. act_mean[cols] is needed for
+// SALIENT_ACTIVATION; the random choice is seeded by (seed, layer, role).
+int method_salient_columns(int *keep_idx, const float *W, int rows, int cols,
+                           const float *act_mean, const method_cfg *mc, int layer,
+                           arch_layer_role role);
+
+// Callback receiving every quantized linear (for export): the fake-quantized W_hat in fp32,
+// the original quantizer codes / scales / zeros, and the kept column indices.
+typedef int (*method_sink_fn)(void *ctx, int layer, arch_layer_role role, const float *W_hat,
+                              const float *W_orig, int rows, int cols, const int *keep_idx,
+                              int kept, ah_err *e);
+
+// Quantizes every linear of block b in place. run: calibration capture for this block (may
+// be NULL when the method does not need it; then output_mse = -1). metrics: out[L_COUNT]
+// (entries for non-linear roles are left untouched). sink may be NULL.
+int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int layer,
+                       const calib_run *run, method_metrics *metrics, method_sink_fn sink,
+                       void *sink_ctx, ah_err *e);
+
+#endif

@@ -1,0 +1,31 @@
+// pass.h — one layer-major quantization pass: for each block, (1) run the calibration
+// sequences through the FP block, capturing its linears' inputs, then (2) quantize the block
+// in place with the method. Plugs into ppl_evaluate as its block hook, so calibration,
+// quantization and evaluation all share one fp32 conversion of each block.
+#ifndef AH_PASS_H
+#define AH_PASS_H
+
+#include "calib/calib.h"
+#include "quant/method.h"
+
+typedef struct {
+    const model *m;
+    method_cfg mc;
+    calib_run *run;              // NULL when no calibration set was given
+    method_metrics *metrics;     // [n_layers][L_COUNT]
+    method_sink_fn sink;         // optional (export)
+    void *sink_ctx;
+} qpass;
+
+// cs may be NULL (then output-error metrics are not computed); required when the method
+// needs activation statistics.
+qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_err *e);
+void qpass_free(qpass *p);   // NULL-safe
+
+// ppl_block_fn-compatible: calibrate then quantize block `layer` in place.
+int qpass_block(void *ctx, int layer, block_f32 *b, ah_err *e);
+
+// Mean weight and output MSE over all quantized linears (output: -1 without calibration).
+void qpass_summary(const qpass *p, int *n_linears, double *weight_mse, double *output_mse);
+
+#endif
