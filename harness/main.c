@@ -14,7 +14,8 @@ static void usage(FILE *f) {
             "usage: awq-harness COMMAND [options]\n"
             "\n"
             "commands:\n"
-            "  eval      perplexity of a checkpoint on a text source\n"
+            "  eval      perplexity of a checkpoint on a text source (optionally quantized)\n"
+            "  quantize  quantize a checkpoint and write it (fake-quant + packed integers)\n"
             "  tokenize  token ids of a text source (for checking tokenizers)\n"
             "\n"
             "Run 'awq-harness COMMAND --help' for a command's options.\n",
@@ -35,6 +36,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
+    if (strcmp(cmd, "quantize") == 0) return cmd_quantize(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try --help)", cmd);
     return 2;
 }

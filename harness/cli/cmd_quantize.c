@@ -1,0 +1,191 @@
+// cmd_quantize.c — `awq-harness quantize`: quantize a checkpoint and write it out (the
+// fake-quantized checkpoint, the packed integer form and a manifest; see quant/export.h).
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/inputs.h"
+#include "cli/method_opts.h"
+#include "core/progress.h"
+#include "quant/export.h"
+
+static void quantize_usage(FILE *f) {
+    fprintf(f,
+            "usage: awq-harness quantize --model PATH --method M --bits B --group G --out DIR [options]\n"
+            "\n"
+            "  --model PATH        HuggingFace directory or llama2.c .bin\n"
+            "  --tokenizer PATH    for --calib and to copy beside a llama2.c output\n"
+            "  --out DIR           output directory (created; files in it are replaced)\n"
+            "  --wikitext-dir DIR  for wikitext2: calibration sources\n"
+            "  --threads N, --quiet\n"
+            "\n");
+    cli_method_usage(f);
+}
+
+// The manifest: what was done, how the files are laid out, and the per-linear metrics.
+static char *manifest(const model *m, const cli_method_opts *o, const calib_set *cs,
+                      const qpass *p) {
+    const method_cfg *mc = &o->mc;
+    json_t *root = json_object(), *lin = json_array();
+    json_object_set_new(root, "harness", json_string("awq-harness 0.1.0"));
+    json_object_set_new(root, "source_model", json_string(m->path));
+    json_object_set_new(root, "source_format", json_string(m->format));
+    json_object_set_new(root, "model_type", json_string(m->cfg.arch->model_type));
+    json_object_set_new(root, "method", json_string(method_name(mc->kind)));
+    json_object_set_new(root, "quantizer", json_string(quant_kind_name(mc->q.kind)));
+    json_object_set_new(root, "bits", json_integer(mc->q.bits));
+    json_object_set_new(root, "group_size", json_integer(mc->q.group));
+    json_object_set_new(root, "ragged_last_group",
+                        json_string("a row whose width the group size does not divide ends with a shorter group"));
+    if (mc->kind == METHOD_SALIENT) {
+        json_object_set_new(root, "salient_pct", json_real(mc->salient_pct));
+        json_object_set_new(root, "salient_by", json_string(salient_by_name(mc->by)));
+    }
+    json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
+    if (cs->n) {
+        json_t *c = json_object();
+        json_object_set_new(c, "source", json_string(o->calib));
+        json_object_set_new(c, "samples", json_integer(cs->n));
+        json_object_set_new(c, "seqlen", json_integer(cs->len));
+        json_object_set_new(c, "source_tokens", json_integer((json_int_t)cs->source_tokens));
+        json_object_set_new(root, "calibration", c);
+    }
+    json_object_set_new(root, "packed_layout", json_string(
+        "quantized.safetensors, per linear NAME: NAME.qweight U8 (rows, packed_cols): codes packed "
+        "row by row, floor(8/bits) codes per byte, first code in the lowest bits; NAME.scales F32 "
+        "(rows, groups); NAME.zeros U8 (rows, groups): the code of 0.0; optional NAME.fp_columns I32 "
+        "(k) and NAME.fp_values F32 (rows, k): input channels kept in full precision. "
+        "w = (code - zero) * scale, rounded to the source dtype, then fp_columns <- fp_values."));
+    for (size_t i = 0; i < (size_t)m->cfg.n_layers * L_COUNT; i++) {
+        const method_metrics *mm = &p->metrics[i];
+        if (mm->rows == 0) continue;
+        json_t *x = json_object();
+        json_object_set_new(x, "name", json_string(model_lw(m, mm->layer, mm->role)->name));
+        json_object_set_new(x, "layer", json_integer(mm->layer));
+        json_object_set_new(x, "role", json_string(arch_layer_role_name(mm->role)));
+        json_object_set_new(x, "shape", json_pack("[ii]", mm->rows, mm->cols));
+        json_object_set_new(x, "fp_columns", json_integer(mm->kept));
+        json_object_set_new(x, "weight_mse", json_real(mm->weight_mse));
+        if (mm->output_mse >= 0) json_object_set_new(x, "output_mse", json_real(mm->output_mse));
+        json_array_append_new(lin, x);
+    }
+    json_object_set_new(root, "linears", lin);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return text;
+}
+
+int cmd_quantize(int argc, char **argv) {
+    const char *model_path = NULL, *tok_path = NULL, *out = NULL, *wt_dir = NULL;
+    int threads = 0, quiet = 0;
+    static const struct option own[] = {
+        {"model", required_argument, 0, 'm'}, {"tokenizer", required_argument, 0, 't'},
+        {"out", required_argument, 0, 'o'},   {"wikitext-dir", required_argument, 0, 'w'},
+        {"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+    };
+    enum { N_OWN = sizeof own / sizeof own[0] };
+    struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
+    memcpy(opts, own, sizeof own);
+    memcpy(opts + N_OWN, CLI_METHOD_OPTIONS, (CLI_METHOD_OPTION_COUNT + 1) * sizeof *opts);
+    cli_method_opts mo;
+    cli_method_defaults(&mo);
+    int c, h;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 't': tok_path = optarg; break;
+        case 'o': out = optarg; break;
+        case 'w': wt_dir = optarg; break;
+        case 'j': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
+        case 'q': quiet = 1; break;
+        case 'h': quantize_usage(stdout); return 0;
+        default:
+            if ((h = cli_method_option(&mo, c, optarg)) < 0) return 2;
+            if (h == 0) {
+                quantize_usage(stderr);
+                return 2;
+            }
+        }
+    }
+    if (optind < argc) {
+        cli_error("quantize: unexpected argument '%s'", argv[optind]);
+        return 2;
+    }
+    if (!model_path || !out || !mo.method_given) {
+        cli_error("quantize: --model, --method and --out are required (see 'awq-harness quantize --help')");
+        return 2;
+    }
+    if (mo.mc.kind == METHOD_FP16) {
+        cli_error("quantize: --method fp16 quantizes nothing; choose rtn, minmax, gptq-rtn or salient");
+        return 2;
+    }
+    if (cli_method_finish(&mo)) return 2;
+    cli_set_threads(threads);
+
+    ah_err e = {{0}};
+    int status = 1;
+    model *m = NULL;
+    tok_tokenizer *tok = NULL;
+    calib_set cs = {0};
+    qpass *qp = NULL;
+    qexport *qx = NULL;
+    block_f32 *blk = NULL;
+    char *man = NULL;
+    char tpath[4096];
+    int have_tok = 0;
+
+    if (!(m = model_load(model_path, &e))) goto fail;
+    // The tokenizer is needed for calibration, and copied beside a llama2.c output.
+    have_tok = cli_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e) == 0;
+    if (mo.calib) {
+        if (!have_tok) goto fail;
+        if (!(tok = tok_load(tpath, &e))) goto fail;
+    }
+    if (cli_calib_set(&cs, &mo, tok, m, wt_dir, &e)) goto fail;
+    if (!(qp = qpass_new(m, &mo.mc, cs.n ? &cs : NULL, &e))) goto fail;
+    if (!(qx = qexport_new(m, &mo.mc, &e))) goto fail;
+    qp->sink = qexport_sink;
+    qp->sink_ctx = qx;
+    if (!(blk = block_f32_new(m, &e))) goto fail;
+
+    ah_progress prog;
+    ah_progress_start(&prog, "quantize", m->cfg.n_layers, quiet);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        char stage[48];
+        if (block_f32_load(blk, m, l, &e) || qpass_block(qp, l, blk, &e)) {
+            ah_progress_end(&prog);
+            goto fail;
+        }
+        snprintf(stage, sizeof stage, "block %d/%d", l + 1, m->cfg.n_layers);
+        ah_progress_step(&prog, 1, stage);
+    }
+    ah_progress_end(&prog);
+    if (!(man = manifest(m, &mo, &cs, qp))) {
+        ah_fail(&e, "out of memory (manifest)");
+        goto fail;
+    }
+    if (qexport_write(qx, out, have_tok ? tpath : NULL, man, &e)) goto fail;
+
+    printf("quantized %s -> %s\n", model_path, out);
+    printf("out=%s", out);
+    cli_method_kv(stdout, &mo, &cs, qp);
+    printf("\n");
+    status = 0;
+    goto done;
+fail:
+    cli_error("%s", e.msg);
+done:
+    free(man);
+    block_f32_free(blk);
+    qexport_free(qx);
+    qpass_free(qp);
+    calib_set_free(&cs);
+    tok_free(tok);
+    model_free(m);
+    return status;
+}

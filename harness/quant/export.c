@@ -1,0 +1,306 @@
+#include "quant/export.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/half.h"
+#include "core/mem.h"
+
+// One quantized linear as it will be written.
+typedef struct {
+    const model_weight *src;   // the source tensor (name, dtype, shape)
+    void *fake;                // (rows, cols) in the source dtype
+    uint8_t *packed;           // (rows, packed_cols)
+    float *scales;             // (rows, groups)
+    uint8_t *zeros;            // (rows, groups)
+    int32_t *fp_columns;       // (kept)
+    float *fp_values;          // (rows, kept)
+    int kept;
+} qlinear;
+
+struct qexport {
+    const model *m;
+    method_cfg mc;
+    qlinear *lin;              // [n_layers][L_COUNT]
+};
+
+qexport *qexport_new(const model *m, const method_cfg *mc, ah_err *e) {
+    qexport *x = calloc(1, sizeof *x);
+    if (x) x->lin = calloc((size_t)m->cfg.n_layers * L_COUNT, sizeof *x->lin);
+    if (!x || !x->lin) {
+        free(x);
+        ah_fail(e, "out of memory (export)");
+        return NULL;
+    }
+    x->m = m;
+    x->mc = *mc;
+    return x;
+}
+
+void qexport_free(qexport *x) {
+    if (!x) return;
+    for (size_t i = 0; i < (size_t)x->m->cfg.n_layers * L_COUNT; i++) {
+        qlinear *q = &x->lin[i];
+        free(q->fake); free(q->packed); free(q->scales); free(q->zeros);
+        free(q->fp_columns); free(q->fp_values);
+    }
+    free(x->lin);
+    free(x);
+}
+
+// fp32 values into the source dtype's bytes (exact: W_hat was already rounded to it).
+static void to_dtype(void *out, const float *w, size_t n, st_dtype d) {
+    if (d == ST_F16) for (size_t i = 0; i < n; i++) ((uint16_t *)out)[i] = ah_f32_to_f16(w[i]);
+    else if (d == ST_BF16) for (size_t i = 0; i < n; i++) ((uint16_t *)out)[i] = ah_f32_to_bf16(w[i]);
+    else memcpy(out, w, n * sizeof(float));
+}
+
+int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
+                 const float *W_orig, int rows, int cols, const int *keep_idx, int kept,
+                 ah_err *e) {
+    qexport *x = ctx;
+    qlinear *q = &x->lin[(size_t)layer * L_COUNT + role];
+    q->src = model_lw(x->m, layer, role);
+    size_t n = (size_t)rows * cols, G = quant_groups((size_t)cols, x->mc.q.group);
+    size_t pc = quant_packed_size((size_t)cols, x->mc.q.bits);
+    q->fake = malloc(n * st_dtype_size(q->src->dtype));
+    q->packed = malloc((size_t)rows * pc);
+    q->scales = malloc((size_t)rows * G * sizeof(float));
+    q->zeros = malloc((size_t)rows * G);
+    uint8_t *codes = malloc(n);
+    float *zf = malloc((size_t)rows * G * sizeof(float));
+    q->fp_columns = malloc((size_t)(kept ? kept : 1) * sizeof(int32_t));
+    q->fp_values = malloc((size_t)rows * (kept ? kept : 1) * sizeof(float));
+    if (!q->fake || !q->packed || !q->scales || !q->zeros || !codes || !zf || !q->fp_columns ||
+        !q->fp_values) {
+        free(codes);
+        free(zf);
+        return ah_fail(e, "out of memory exporting '%s'", q->src->name);
+    }
+    to_dtype(q->fake, W_hat, n, q->src->dtype);
+    quant_codes(codes, q->scales, zf, W_orig, (size_t)rows, (size_t)cols, &x->mc.q);
+    for (size_t i = 0; i < (size_t)rows * G; i++) q->zeros[i] = (uint8_t)zf[i];
+    for (int r = 0; r < rows; r++)
+        quant_pack(q->packed + (size_t)r * pc, codes + (size_t)r * cols, (size_t)cols, x->mc.q.bits);
+    q->kept = kept;
+    for (int k = 0; k < kept; k++) q->fp_columns[k] = keep_idx[k];
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < kept; k++)
+            q->fp_values[(size_t)r * kept + k] = W_hat[(size_t)r * cols + keep_idx[k]];
+    free(codes);
+    free(zf);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// files
+
+static int copy_file(const char *from, const char *to, ah_err *e) {
+    size_t len;
+    char *buf = ah_read_file(from, &len, e);
+    if (!buf) return -1;
+    FILE *f = fopen(to, "wb");
+    if (!f) {
+        free(buf);
+        return ah_fail(e, "%s: cannot create: %s", to, strerror(errno));
+    }
+    size_t w = fwrite(buf, 1, len, f);
+    int bad = w != len || fclose(f) != 0;
+    free(buf);
+    return bad ? ah_fail(e, "%s: write failed (disk full?)", to) : 0;
+}
+
+static int write_text(const char *path, const char *text, ah_err *e) {
+    FILE *f = fopen(path, "w");
+    if (!f) return ah_fail(e, "%s: cannot create: %s", path, strerror(errno));
+    int bad = fputs(text, f) < 0;
+    bad |= fclose(f) != 0;
+    return bad ? ah_fail(e, "%s: write failed (disk full?)", path) : 0;
+}
+
+// The source's non-weight files a loader needs beside the weights.
+static const char *HF_SIDE_FILES[] = {
+    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+    "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model",
+};
+
+static int write_hf(qexport *x, const char *dir, ah_err *e) {
+    const model *m = x->m;
+    size_t n = st_count(m->st);
+    st_write_tensor *t = calloc(n, sizeof *t);
+    if (!t) return ah_fail(e, "out of memory (export)");
+    for (size_t i = 0; i < n; i++) {
+        const st_tensor *s = st_at(m->st, i);
+        t[i].name = s->name;
+        t[i].dtype = s->dtype;
+        t[i].ndim = s->ndim;
+        memcpy(t[i].shape, s->shape, sizeof t[i].shape);
+        t[i].data = s->data;
+        for (size_t j = 0; j < (size_t)m->cfg.n_layers * L_COUNT; j++)   // replaced?
+            if (x->lin[j].src && x->lin[j].src->data == s->data) t[i].data = x->lin[j].fake;
+    }
+    char path[4200];
+    ah_path_join(path, sizeof path, dir, "model.safetensors");
+    int rc = st_write(path, t, n, "{\"format\": \"pt\"}", e);
+    free(t);
+    if (rc) return -1;
+    for (size_t i = 0; i < sizeof HF_SIDE_FILES / sizeof HF_SIDE_FILES[0]; i++) {
+        char from[4200], to[4200];
+        ah_path_join(from, sizeof from, m->path, HF_SIDE_FILES[i]);
+        ah_path_join(to, sizeof to, dir, HF_SIDE_FILES[i]);
+        if (ah_is_file(from) && copy_file(from, to, e)) return -1;
+    }
+    return 0;
+}
+
+// llama2.c: the source file with each quantized tensor overwritten at its offset (all F32).
+static int write_llama2c(qexport *x, const char *dir, const char *tokenizer_path, ah_err *e) {
+    const model *m = x->m;
+    char *buf = malloc(m->map_len);
+    if (!buf) return ah_fail(e, "out of memory (export)");
+    memcpy(buf, m->map, m->map_len);
+    for (size_t j = 0; j < (size_t)m->cfg.n_layers * L_COUNT; j++) {
+        const qlinear *q = &x->lin[j];
+        if (!q->src) continue;
+        size_t off = (size_t)((const char *)q->src->data - (const char *)m->map);
+        memcpy(buf + off, q->fake, model_weight_numel(q->src) * sizeof(float));
+    }
+    char path[4200], tmp[4300];
+    ah_path_join(path, sizeof path, dir, "model.bin");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    int bad = !f || fwrite(buf, 1, m->map_len, f) != m->map_len;
+    if (f) bad |= fclose(f) != 0;
+    free(buf);
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return ah_fail(e, "%s: write failed (disk full?)", path);
+    }
+    if (tokenizer_path && ah_is_file(tokenizer_path)) {
+        ah_path_join(path, sizeof path, dir, "tokenizer.bin");
+        if (copy_file(tokenizer_path, path, e)) return -1;
+    }
+    return 0;
+}
+
+static int write_packed(qexport *x, const char *dir, ah_err *e) {
+    const model *m = x->m;
+    size_t L = (size_t)m->cfg.n_layers * L_COUNT, n = 0;
+    st_write_tensor *t = calloc(L * 5, sizeof *t);
+    char *names = calloc(L * 5, MODEL_NAME_CAP + 16);
+    if (!t || !names) {
+        free(t);
+        free(names);
+        return ah_fail(e, "out of memory (export)");
+    }
+    static const char *SUFFIX[] = {"qweight", "scales", "zeros", "fp_columns", "fp_values"};
+    for (size_t j = 0; j < L; j++) {
+        const qlinear *q = &x->lin[j];
+        if (!q->src) continue;
+        int64_t rows = q->src->shape[0], cols = q->src->shape[1];
+        int64_t G = (int64_t)quant_groups((size_t)cols, x->mc.q.group);
+        int64_t pc = (int64_t)quant_packed_size((size_t)cols, x->mc.q.bits);
+        const struct { st_dtype d; int nd; int64_t s0, s1; const void *p; } parts[] = {
+            {ST_U8, 2, rows, pc, q->packed}, {ST_F32, 2, rows, G, q->scales},
+            {ST_U8, 2, rows, G, q->zeros},   {ST_I32, 1, q->kept, 0, q->fp_columns},
+            {ST_F32, 2, rows, q->kept, q->fp_values},
+        };
+        for (int k = 0; k < 5; k++) {
+            if (k >= 3 && q->kept == 0) continue;
+            char *nm = names + n * (MODEL_NAME_CAP + 16);
+            snprintf(nm, MODEL_NAME_CAP + 16, "%s.%s", q->src->name, SUFFIX[k]);
+            t[n] = (st_write_tensor){.name = nm, .dtype = parts[k].d, .ndim = parts[k].nd,
+                                     .shape = {parts[k].s0, parts[k].s1}, .data = parts[k].p};
+            n++;
+        }
+    }
+    char path[4200];
+    ah_path_join(path, sizeof path, dir, "quantized.safetensors");
+    int rc = st_write(path, t, n, NULL, e);
+    free(t);
+    free(names);
+    return rc;
+}
+
+int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,
+                  const char *manifest_json, ah_err *e) {
+    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
+        return ah_fail(e, "%s: cannot create directory: %s", out_dir, strerror(errno));
+    if (!ah_is_dir(out_dir)) return ah_fail(e, "%s: not a directory", out_dir);
+    int rc = x->m->st ? write_hf(x, out_dir, e) : write_llama2c(x, out_dir, tokenizer_path, e);
+    if (rc || write_packed(x, out_dir, e)) return -1;
+    char path[4200];
+    ah_path_join(path, sizeof path, out_dir, "manifest.json");
+    return write_text(path, manifest_json, e);
+}
+
+// ----------------------------------------------------------------------------
+// reading the integer form back
+
+static const st_tensor *need(const st_set *s, const char *name, const char *suffix,
+                             ah_err *e) {
+    char full[MODEL_NAME_CAP + 32];
+    snprintf(full, sizeof full, "%s.%s", name, suffix);
+    const st_tensor *t = st_find(s, full);
+    if (!t) ah_fail(e, "quantized.safetensors: tensor '%s' missing", full);
+    return t;
+}
+
+int qexport_dequant(float *out, const st_set *packed, const char *name, int rows, int cols,
+                    int bits, int group, st_dtype source_dtype, ah_err *e) {
+    const st_tensor *qw = need(packed, name, "qweight", e), *sc = need(packed, name, "scales", e),
+                    *zp = need(packed, name, "zeros", e);
+    if (!qw || !sc || !zp) return -1;
+    size_t G = quant_groups((size_t)cols, group), pc = quant_packed_size((size_t)cols, bits);
+    if (qw->nbytes != (size_t)rows * pc || sc->numel != (size_t)rows * G || zp->numel != (size_t)rows * G)
+        return ah_fail(e, "quantized.safetensors: '%s' has shapes that do not match %dx%d, %d bits, group %d",
+                       name, rows, cols, bits, group);
+    uint8_t *codes = malloc((size_t)rows * cols);
+    float *scales = malloc(sc->numel * sizeof(float)), *zeros = malloc(zp->numel * sizeof(float));
+    if (!codes || !scales || !zeros) {
+        free(codes); free(scales); free(zeros);
+        return ah_fail(e, "out of memory");
+    }
+    for (int r = 0; r < rows; r++)
+        quant_unpack(codes + (size_t)r * cols, (const uint8_t *)qw->data + (size_t)r * pc,
+                     (size_t)cols, bits);
+    memcpy(scales, sc->data, sc->numel * sizeof(float));
+    for (size_t i = 0; i < zp->numel; i++) zeros[i] = ((const uint8_t *)zp->data)[i];
+    quant_cfg q = {.kind = QUANT_MINMAX, .bits = bits, .group = group};
+    quant_dequant(out, codes, scales, zeros, (size_t)rows, (size_t)cols, &q);
+    free(codes); free(scales); free(zeros);
+    size_t n = (size_t)rows * cols;
+    if (source_dtype == ST_F16) for (size_t i = 0; i < n; i++) out[i] = ah_f16_to_f32(ah_f32_to_f16(out[i]));
+    if (source_dtype == ST_BF16) for (size_t i = 0; i < n; i++) out[i] = ah_bf16_to_f32(ah_f32_to_bf16(out[i]));
+    char full[MODEL_NAME_CAP + 32];
+    snprintf(full, sizeof full, "%s.fp_columns", name);
+    const st_tensor *fc = st_find(packed, full);
+    if (fc) {
+        const st_tensor *fv = need(packed, name, "fp_values", e);
+        if (!fv) return -1;
+        size_t k = fc->numel;
+        if (fv->numel != (size_t)rows * k) return ah_fail(e, "quantized.safetensors: '%s' fp_values shape", name);
+        // Tensors after U8 ones may sit at unaligned offsets: copy before reading.
+        int32_t *idx = malloc(k * sizeof *idx);
+        float *val = malloc((size_t)rows * k * sizeof *val);
+        if (!idx || !val) {
+            free(idx);
+            free(val);
+            return ah_fail(e, "out of memory");
+        }
+        memcpy(idx, fc->data, k * sizeof *idx);
+        memcpy(val, fv->data, (size_t)rows * k * sizeof *val);
+        int bad = 0;
+        for (size_t j = 0; j < k; j++) bad |= idx[j] < 0 || idx[j] >= cols;
+        if (!bad)
+            for (int r = 0; r < rows; r++)
+                for (size_t j = 0; j < k; j++) out[(size_t)r * cols + idx[j]] = val[(size_t)r * k + j];
+        free(idx);
+        free(val);
+        if (bad) return ah_fail(e, "quantized.safetensors: '%s' fp_columns out of range", name);
+    }
+    return 0;
+}

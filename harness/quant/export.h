@@ -1,0 +1,46 @@
+// export.h — writing a quantized checkpoint.
+//
+// An output directory holds:
+//   model.safetensors     (HF input) every tensor of the source, quantized linears replaced by
+//                         their fake-quantized values in the source dtype; config.json and the
+//                         tokenizer files copied: HuggingFace and the harness load it as is.
+//   model.bin             (llama2.c input) the same, in llama2.c's layout, with tokenizer.bin.
+//   quantized.safetensors the integer form, per quantized linear NAME (its tensor name):
+//       NAME.qweight   U8  (rows, packed_cols)  codes packed by quant_pack, row by row
+//                                                 (packed_cols = quant_packed_size(cols, bits))
+//       NAME.scales    F32 (rows, groups)
+//       NAME.zeros     U8  (rows, groups)       the code that represents 0.0
+//       NAME.fp_columns I32 (k)                 salient input channels kept in full precision
+//       NAME.fp_values  F32 (rows, k)           their values (as stored in the checkpoint)
+//     Dequantization: w = (code - zero) * scale per (row, group), rounded to the source dtype,
+//     then columns fp_columns replaced by fp_values. This reproduces model.safetensors bit for
+//     bit (qexport_dequant; tested).
+//   manifest.json         what was done: method, bits, group, quantizer, salient settings,
+//                         calibration, per-linear error metrics, the layout above.
+#ifndef AH_EXPORT_H
+#define AH_EXPORT_H
+
+#include "io/safetensors.h"
+#include "quant/method.h"
+
+typedef struct qexport qexport;
+
+qexport *qexport_new(const model *m, const method_cfg *mc, ah_err *e);
+void qexport_free(qexport *x);   // NULL-safe
+
+// method_sink_fn: keeps one quantized linear (fake values in the source dtype and the
+// integer form computed from W_orig).
+int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
+                 const float *W_orig, int rows, int cols, const int *keep_idx, int kept,
+                 ah_err *e);
+
+// Writes everything into out_dir (created if missing). manifest_json is the manifest text.
+// tokenizer_path: the tokenizer in use (file or directory) to copy beside the weights.
+int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,
+                  const char *manifest_json, ah_err *e);
+
+// Rebuilds one linear's weights from quantized.safetensors: out (rows, cols).
+int qexport_dequant(float *out, const st_set *packed, const char *name, int rows, int cols,
+                    int bits, int group, st_dtype source_dtype, ah_err *e);
+
+#endif
