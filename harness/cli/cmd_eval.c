@@ -45,8 +45,7 @@ int cmd_eval(int argc, char **argv) {
     };
     enum { N_OWN = sizeof own / sizeof own[0] };
     struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
-    memcpy(opts, own, sizeof own);
-    memcpy(opts + N_OWN, CLI_METHOD_OPTIONS, (CLI_METHOD_OPTION_COUNT + 1) * sizeof *opts);
+    cli_method_merge_options(opts, own, N_OWN);
     cli_method_opts mo;
     cli_method_defaults(&mo);
     int c, h;

@@ -22,6 +22,11 @@ const struct option CLI_METHOD_OPTIONS[] = {
     {0, 0, 0, 0},
 };
 
+void cli_method_merge_options(struct option *out, const struct option *own, size_t n_own) {
+    memcpy(out, own, n_own * sizeof *out);
+    memcpy(out + n_own, CLI_METHOD_OPTIONS, (CLI_METHOD_OPTION_COUNT + 1) * sizeof *out);
+}
+
 void cli_method_defaults(cli_method_opts *o) {
     memset(o, 0, sizeof *o);
     o->mc.kind = METHOD_FP16;

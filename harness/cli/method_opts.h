@@ -23,6 +23,9 @@ typedef struct {
 extern const struct option CLI_METHOD_OPTIONS[];
 #define CLI_METHOD_OPTION_COUNT 9
 void cli_method_defaults(cli_method_opts *o);
+// out = own[0..n_own) followed by CLI_METHOD_OPTIONS (with its terminator); out must hold
+// n_own + CLI_METHOD_OPTION_COUNT + 1 entries.
+void cli_method_merge_options(struct option *out, const struct option *own, size_t n_own);
 // Handles one option code; returns 1 if it was a method option, 0 if not, -1 on a bad value
 // (error printed).
 int cli_method_option(cli_method_opts *o, int code, const char *arg);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
 
 // Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF — the
@@ -37,40 +38,23 @@ bad:
     return 0;
 }
 
-// Growable output text.
-typedef struct sbuf { char *p; size_t n, cap; } sbuf;
-static int sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->n + n + 1) nc *= 2;
-        char *q = realloc(b->p, nc);
-        if (!q) return -1;
-        b->p = q;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-    return 0;
-}
-
 // HF wikitext-2-raw-v1 rows: every line of the raw file is a row keeping its "\n"; a line that
 // is a single space is the empty row. The evaluation code joins rows with "\n\n".
-static int wikitext_rows(const char *raw, size_t len, sbuf *out) {
+static int wikitext_rows(const char *raw, size_t len, ah_buf *out) {
     size_t i = 0, row = 0;
     while (i < len) {
         size_t j = i;
         while (j < len && raw[j] != '\n') j++;
-        if (row++ && sb_put(out, "\n\n", 2)) return -1;
-        if (!(j - i == 1 && raw[i] == ' ') && (sb_put(out, raw + i, j - i) || sb_put(out, "\n", 1)))
+        if (row++ && ah_buf_put(out, "\n\n", 2)) return -1;
+        if (!(j - i == 1 && raw[i] == ' ') && (ah_buf_put(out, raw + i, j - i) || ah_buf_put(out, "\n", 1)))
             return -1;
         i = j + 1;
     }
-    if (!out->p && sb_put(out, "", 0)) return -1;
+    if (!out->p && ah_buf_put(out, "", 0)) return -1;
     return 0;
 }
 
-static int jsonl_rows(const char *path, const char *raw, size_t len, sbuf *out, ah_err *e) {
+static int jsonl_rows(const char *path, const char *raw, size_t len, ah_buf *out, ah_err *e) {
     size_t i = 0, line = 0, rows = 0;
     while (i < len) {
         size_t j = i;
@@ -87,14 +71,14 @@ static int jsonl_rows(const char *path, const char *raw, size_t len, sbuf *out, 
                 return ah_fail(e, "%s: line %zu: %s", path, line,
                                o ? "no string field \"text\"" : je.text);
             }
-            int rc = (rows++ && sb_put(out, "\n\n", 2)) ||
-                     sb_put(out, json_string_value(txt), json_string_length(txt));
+            int rc = (rows++ && ah_buf_put(out, "\n\n", 2)) ||
+                     ah_buf_put(out, json_string_value(txt), json_string_length(txt));
             json_decref(o);
             if (rc) return ah_fail(e, "%s: out of memory", path);
         }
         i = j + 1;
     }
-    if (!out->p && sb_put(out, "", 0)) return ah_fail(e, "%s: out of memory", path);
+    if (!out->p && ah_buf_put(out, "", 0)) return ah_fail(e, "%s: out of memory", path);
     return 0;
 }
 
@@ -134,7 +118,7 @@ int ds_load_text(const char *spec, const char *wikitext_dir, char **text, size_t
         *len = rawlen;
         return 0;
     }
-    sbuf out = {0};
+    ah_buf out = {0};
     int rc = kind == 0 ? (wikitext_rows(raw, rawlen, &out) ? ah_fail(e, "%s: out of memory", path) : 0)
                        : jsonl_rows(path, raw, rawlen, &out, e);
     free(raw);

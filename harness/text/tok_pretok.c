@@ -3,6 +3,8 @@
 // split into pieces (regex Split, ByteLevel, Digits, Metaspace), then BPE on every piece.
 #include "text/tok_internal.h"
 
+#include "core/buf.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,22 +61,7 @@ pcre2_code *tok_regex_compile(const char *pattern, size_t len, const char *src, 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Growable byte buffer and piece list
-
-typedef struct buf { char *p; size_t n, cap; } buf;
-static int buf_put(buf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->n + n + 1) nc *= 2;
-        char *q = realloc(b->p, nc);
-        if (!q) return -1;
-        b->p = q;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    return 0;
-}
+// Piece list
 
 typedef struct span { size_t s, e; int m; } span;   // [s, e) in the segment; m = is a match
 typedef struct spans { span *v; size_t n, cap; } spans;
@@ -94,17 +81,17 @@ static int spans_push(spans *a, size_t s, size_t e, int m) {
 // Normalizers
 
 // Replaces every occurrence of a by b in *in (HF Replace with a String pattern).
-static int replace_all(buf *in, const char *a, size_t al, const char *b, size_t bl) {
-    buf o = {0};
+static int replace_all(ah_buf *in, const char *a, size_t al, const char *b, size_t bl) {
+    ah_buf o = {0};
     size_t i = 0;
     while (i < in->n) {
         if (i + al <= in->n && memcmp(in->p + i, a, al) == 0) {
-            if (buf_put(&o, b, bl)) goto oom;
+            if (ah_buf_put(&o, b, bl)) goto oom;
             i += al;
         } else {
             size_t j = i + 1;
             while (j < in->n && in->p[j] != a[0]) j++;
-            if (buf_put(&o, in->p + i, j - i)) goto oom;
+            if (ah_buf_put(&o, in->p + i, j - i)) goto oom;
             i = j;
         }
     }
@@ -155,12 +142,12 @@ static int nfc_check(const tok_tokenizer *t, const char *s, size_t len, ah_err *
     return 0;
 }
 
-static int normalize(const tok_tokenizer *t, buf *b, ah_err *e) {
+static int normalize(const tok_tokenizer *t, ah_buf *b, ah_err *e) {
     for (size_t k = 0; k < t->n_norm; k++) {
         const tok_norm *nm = &t->norm[k];
         if (nm->type == TOK_NORM_PREPEND && b->n > 0) {
-            buf o = {0};
-            if (buf_put(&o, nm->a, nm->alen) || buf_put(&o, b->p, b->n)) { free(o.p); goto oom; }
+            ah_buf o = {0};
+            if (ah_buf_put(&o, nm->a, nm->alen) || ah_buf_put(&o, b->p, b->n)) { free(o.p); goto oom; }
             free(b->p);
             *b = o;
         } else if (nm->type == TOK_NORM_REPLACE && nm->alen > 0) {
@@ -267,19 +254,19 @@ static int apply_behavior(spans *m, int behavior, int invert, spans *out) {
 int tok_encode_segment(const tok_tokenizer *t, tok_work *w, const char *s, size_t len,
                        int at_start, tok_ids *out, ah_err *e) {
     if (len == 0) return 0;
-    buf b = {0};
+    ah_buf b = {0};
     spans cur = {0}, nxt = {0}, m = {0};
     pcre2_match_data *md = NULL;
     int rc = -1;
-    if (buf_put(&b, s, len)) goto oom;
+    if (ah_buf_put(&b, s, len)) goto oom;
     if (normalize(t, &b, e)) goto done;
     if (b.n == 0) { rc = 0; goto done; }
 
     // The first pre-tokenizer may edit the text (prefix space, Metaspace replacement).
     if (t->n_pre && t->pre[0].type == TOK_PRE_BYTELEVEL && t->pre[0].add_prefix_space &&
         b.p[0] != ' ') {
-        buf o = {0};
-        if (buf_put(&o, " ", 1) || buf_put(&o, b.p, b.n)) { free(o.p); goto oom; }
+        ah_buf o = {0};
+        if (ah_buf_put(&o, " ", 1) || ah_buf_put(&o, b.p, b.n)) { free(o.p); goto oom; }
         free(b.p);
         b = o;
     }
@@ -289,8 +276,8 @@ int tok_encode_segment(const tok_tokenizer *t, tok_work *w, const char *s, size_
         int want = p->prepend_scheme == TOK_PREPEND_ALWAYS ||
                    (p->prepend_scheme == TOK_PREPEND_FIRST && at_start);
         if (want && !(b.n >= p->repl_len && memcmp(b.p, p->repl, p->repl_len) == 0)) {
-            buf o = {0};
-            if (buf_put(&o, p->repl, p->repl_len) || buf_put(&o, b.p, b.n)) { free(o.p); goto oom; }
+            ah_buf o = {0};
+            if (ah_buf_put(&o, p->repl, p->repl_len) || ah_buf_put(&o, b.p, b.n)) { free(o.p); goto oom; }
             free(b.p);
             b = o;
         }
