@@ -19,18 +19,31 @@
     [G_FINAL_NORM] = "model.norm.weight",                              \
     [G_LM_HEAD] = "lm_head.weight?"
 
+// Llama family scaling groups: norm -> q,k,v (attention loss), v -> o, norm -> gate,up (MLP
+// loss), up -> down.
+#define LLAMA_GROUPS                                                                          \
+    .groups = {                                                                               \
+        {"qkv", FWD_IN_QKV, L_ATTN_NORM, L_ATTN_NORM_B, {L_Q, L_K, L_V}, 3, LOSS_ATTENTION, 0}, \
+        {"o", FWD_IN_O, L_V, L_V_B, {L_O}, 1, LOSS_LINEAR, 1},                                 \
+        {"gate_up", FWD_IN_GATE_UP, L_MLP_NORM, L_MLP_NORM_B, {L_GATE, L_UP}, 2, LOSS_MLP, 0}, \
+        {"down", FWD_IN_DOWN, L_UP, L_UP_B, {L_DOWN}, 1, LOSS_LINEAR, 0},                      \
+    },                                                                                        \
+    .n_groups = 4
+
 static const arch_desc ARCHS[] = {
     {
         .model_type = "llama",   // Llama-1/2/3, TinyLlama, SmolLM, Vicuna
         .norm = NORM_RMS, .rope = ROPE_HALF, .mlp = MLP_SWIGLU,
         .global_names = { LLAMA_GLOBAL_NAMES },
         .layer_names = { LLAMA_LAYER_NAMES },
+        LLAMA_GROUPS,
     },
     {
         .model_type = "mistral",   // Llama layout; sliding window irrelevant below 4096 tokens
         .norm = NORM_RMS, .rope = ROPE_HALF, .mlp = MLP_SWIGLU,
         .global_names = { LLAMA_GLOBAL_NAMES },
         .layer_names = { LLAMA_LAYER_NAMES },
+        LLAMA_GROUPS,
     },
     {
         .model_type = "qwen2",   // Llama layout plus q/k/v biases
@@ -42,6 +55,7 @@ static const arch_desc ARCHS[] = {
             [L_K_B] = "model.layers.%d.self_attn.k_proj.bias",
             [L_V_B] = "model.layers.%d.self_attn.v_proj.bias",
         },
+        LLAMA_GROUPS,
     },
     {
         .model_type = "opt",   // LayerNorm with bias, learned positions (offset 2), ReLU fc1/fc2
@@ -71,6 +85,14 @@ static const arch_desc ARCHS[] = {
             [L_DOWN] = "model.decoder.layers.%d.fc2.weight",
             [L_DOWN_B] = "model.decoder.layers.%d.fc2.bias",
         },
+        // OPT: llm-awq measures the LayerNorm -> fc1 group on fc1's own output.
+        .groups = {
+            {"qkv", FWD_IN_QKV, L_ATTN_NORM, L_ATTN_NORM_B, {L_Q, L_K, L_V}, 3, LOSS_ATTENTION, 0},
+            {"o", FWD_IN_O, L_V, L_V_B, {L_O}, 1, LOSS_LINEAR, 1},
+            {"fc1", FWD_IN_GATE_UP, L_MLP_NORM, L_MLP_NORM_B, {L_UP}, 1, LOSS_LINEAR, 0},
+            {"fc2", FWD_IN_DOWN, L_UP, L_UP_B, {L_DOWN}, 1, LOSS_LINEAR, 0},
+        },
+        .n_groups = 4,
     },
 };
 
@@ -81,6 +103,7 @@ static const arch_desc LLAMA2C = {
     .norm = NORM_RMS, .rope = ROPE_INTERLEAVED, .mlp = MLP_SWIGLU,
     .global_names = { LLAMA_GLOBAL_NAMES },
     .layer_names = { LLAMA_LAYER_NAMES },
+    LLAMA_GROUPS,
 };
 
 const arch_desc *arch_find(const char *model_type) {

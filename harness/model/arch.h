@@ -39,6 +39,37 @@ typedef enum {
     L_COUNT
 } arch_layer_role;
 
+// The inputs of a block's linears: the capture points of the forward pass (forward.h).
+typedef enum {
+    FWD_IN_QKV,       // normed block input, feeds q, k, v      (T, C)
+    FWD_IN_O,         // attention output, feeds o_proj         (T, H*D)
+    FWD_IN_GATE_UP,   // normed residual, feeds gate/up (fc1)   (T, C)
+    FWD_IN_DOWN,      // MLP hidden, feeds down (fc2)           (T, F)
+    FWD_IN_COUNT
+} fwd_input;
+
+// What an AWQ scaling group's loss is measured on.
+typedef enum {
+    LOSS_ATTENTION,   // the attention module's output (after o_proj)
+    LOSS_MLP,         // the MLP's output (after down)
+    LOSS_LINEAR,      // the output of the group's first linear
+} arch_loss;
+
+// An AWQ scaling group (METHODS.md, docs/AWQ.md): the linears fed by one input, scaled by s
+// per input channel, and the previous op that absorbs 1/s so the block's function is kept.
+typedef struct {
+    const char *name;            // "qkv", "o", "gate_up", "down" (records, messages)
+    fwd_input input;             // what the linears read
+    arch_layer_role prev;        // norm weight (L_*_NORM) or previous linear (rows divided)
+    arch_layer_role prev_bias;   // its bias (divided too when present)
+    arch_layer_role linears[3];  // columns multiplied by s
+    int n_linears;
+    arch_loss loss;
+    int needs_square_attn;       // only when v and o shapes match (no GQA): the v -> o group
+} arch_scale_group;
+
+#define ARCH_MAX_GROUPS 4
+
 typedef struct {
     const char *model_type;           // config.json "model_type" this entry serves
     arch_norm norm;
@@ -50,6 +81,8 @@ typedef struct {
     // treated as zero / tied), e.g. lm_head when embeddings are tied.
     const char *global_names[G_COUNT];
     const char *layer_names[L_COUNT];
+    arch_scale_group groups[ARCH_MAX_GROUPS];   // AWQ scaling groups, in block order
+    int n_groups;
 } arch_desc;
 
 // The entry for a config.json model_type, or NULL when unknown.

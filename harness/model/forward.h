@@ -8,16 +8,8 @@
 
 #include "model/model.h"
 
-// The inputs of every linear of a block, offered to a capture hook as the block runs
-// (calibration statistics, AWQ). x is (T, I) where I is the linear's input width.
-typedef enum {
-    FWD_IN_QKV,       // normed block input, feeds q, k, v      (T, C)
-    FWD_IN_O,         // attention output, feeds o_proj         (T, H*D)
-    FWD_IN_GATE_UP,   // normed residual, feeds gate/up (fc1)   (T, C)
-    FWD_IN_DOWN,      // MLP hidden, feeds down (fc2)           (T, F)
-    FWD_IN_COUNT
-} fwd_input;
-
+// The inputs of every linear of a block (fwd_input, declared in arch.h) are offered to a
+// capture hook as the block runs (calibration statistics, AWQ).
 // x is (N, In) for N = B*T rows of the current batch.
 typedef void (*fwd_capture_fn)(void *ctx, fwd_input which, const float *x, int N, int In);
 
