@@ -113,7 +113,7 @@ static void norm(float *out, const float *x, const float *w, const float *b,
 }
 
 // y (T, O) = x (T, In) @ W^T (O, In) + b (O); accumulate: y += instead of y =.
-static void linear(float *y, const float *x, const float *W, const float *b, int T, int In,
+void fwd_linear(float *y, const float *x, const float *W, const float *b, int T, int In,
                    int O, int accumulate) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, W, In,
                 accumulate ? 1.0f : 0.0f, y, O);
@@ -190,44 +190,32 @@ static void capture(fwd_state *s, fwd_input which, const float *x, int T, int In
     if (s->capture) s->capture(s->capture_ctx, which, x, T, In);
 }
 
-void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T, int B) {
-    int C = c->dim, Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim,
-        F = c->hidden_dim, N = T * B;
-    const float *const *w = (const float *const *)b->w;
-
-    // --- attention: x = x + o(attn(norm(x)))   (post-norm: x = norm(x + o(attn(x))))
-    const float *ain = x;
-    if (c->norm_before) {
-        norm(s->xn, x, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
-        ain = s->xn;
-    }
-    capture(s, FWD_IN_QKV, ain, N, C);
-    linear(s->q, ain, w[L_Q], w[L_Q_B], N, C, Q, 0);
-    linear(s->k, ain, w[L_K], w[L_K_B], N, C, KV, 0);
-    linear(s->v, ain, w[L_V], w[L_V_B], N, C, KV, 0);
+void fwd_attention(float *out, int accumulate, const float *in, fwd_state *s,
+                   const block_f32 *b, const model_config *c, int T, int B) {
+    int C = c->dim, Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim, N = T * B;
+    float *const *w = b->w;
+    capture(s, FWD_IN_QKV, in, N, C);
+    fwd_linear(s->q, in, w[L_Q], w[L_Q_B], N, C, Q, 0);
+    fwd_linear(s->k, in, w[L_K], w[L_K_B], N, C, KV, 0);
+    fwd_linear(s->v, in, w[L_V], w[L_V_B], N, C, KV, 0);
     if (c->arch->rope != ROPE_NONE) {
         rope(s->q, s, N, T, c->n_heads, c->head_dim, c->arch->rope);
         rope(s->k, s, N, T, c->n_kv_heads, c->head_dim, c->arch->rope);
     }
     attention(s, c, T, B);
     capture(s, FWD_IN_O, s->att, N, Q);
-    linear(x, s->att, w[L_O], w[L_O_B], N, Q, C, 1);   // residual add through beta = 1
-    if (!c->norm_before) {
-        memcpy(s->xn, x, (size_t)N * C * sizeof(float));
-        norm(x, s->xn, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
-    }
+    fwd_linear(out, s->att, w[L_O], w[L_O_B], N, Q, C, accumulate);
+}
 
-    // --- MLP: x = x + down(act(gate(n)) * up(n))  or  x + fc2(relu(fc1(n)))
-    const float *min = x;
-    if (c->norm_before) {
-        norm(s->xn, x, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
-        min = s->xn;
-    }
-    capture(s, FWD_IN_GATE_UP, min, N, C);
+void fwd_mlp(float *out, int accumulate, const float *in, fwd_state *s, const block_f32 *b,
+             const model_config *c, int T, int B) {
+    int C = c->dim, F = c->hidden_dim, N = T * B;
+    float *const *w = b->w;
+    capture(s, FWD_IN_GATE_UP, in, N, C);
     size_t NF = (size_t)N * F;
-    linear(s->h2, min, w[L_UP], w[L_UP_B], N, C, F, 0);
+    fwd_linear(s->h2, in, w[L_UP], w[L_UP_B], N, C, F, 0);
     if (c->arch->mlp == MLP_SWIGLU) {
-        linear(s->h1, min, w[L_GATE], w[L_GATE_B], N, C, F, 0);
+        fwd_linear(s->h1, in, w[L_GATE], w[L_GATE_B], N, C, F, 0);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < NF; i++) {
             float g = s->h1[i];
@@ -244,9 +232,28 @@ void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c
         }
     }
     capture(s, FWD_IN_DOWN, s->h2, N, F);
-    linear(x, s->h2, w[L_DOWN], w[L_DOWN_B], N, F, C, 1);
-    if (!c->norm_before) {
+    fwd_linear(out, s->h2, w[L_DOWN], w[L_DOWN_B], N, F, C, accumulate);
+}
+
+void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T, int B) {
+    int C = c->dim, N = T * B;
+    float *const *w = b->w;
+    // attention: x = x + o(attn(norm(x)))   (post-norm: x = norm(x + o(attn(x))))
+    if (c->norm_before) {
+        norm(s->xn, x, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
+        fwd_attention(x, 1, s->xn, s, b, c, T, B);   // residual add through beta = 1
+    } else {
         memcpy(s->xn, x, (size_t)N * C * sizeof(float));
+        fwd_attention(s->xn, 1, x, s, b, c, T, B);
+        norm(x, s->xn, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
+    }
+    // MLP: x = x + down(act(gate(n)) * up(n))  or  x + fc2(relu(fc1(n)))
+    if (c->norm_before) {
+        norm(s->xn, x, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
+        fwd_mlp(x, 1, s->xn, s, b, c, T, B);
+    } else {
+        memcpy(s->xn, x, (size_t)N * C * sizeof(float));
+        fwd_mlp(s->xn, 1, x, s, b, c, T, B);
         norm(x, s->xn, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
     }
 }

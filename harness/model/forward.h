@@ -46,6 +46,18 @@ int fwd_batch_windows(int T, size_t windows);
 // b holds this layer's fp32 weights.
 void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T, int B);
 
+// The block's parts, for AWQ's per-module losses. N = T*B rows; accumulate: out += instead
+// of out =. The capture hook (if set) sees the inputs of the linears as in fwd_block.
+// out (N, C) (+)= o_proj(causal attention(q, k, v of in)); in (N, C) the attention input.
+void fwd_attention(float *out, int accumulate, const float *in, fwd_state *s,
+                   const block_f32 *b, const model_config *c, int T, int B);
+// out (N, C) (+)= down(act(gate(in)) * up(in))  or  fc2(act(fc1(in))).
+void fwd_mlp(float *out, int accumulate, const float *in, fwd_state *s, const block_f32 *b,
+             const model_config *c, int T, int B);
+// y (N, O) (+)= x (N, In) @ W^T (O, In) + b (O); b may be NULL.
+void fwd_linear(float *y, const float *x, const float *W, const float *b, int N, int In, int O,
+                int accumulate);
+
 // Embeds tokens (T) into x (T, C): token embedding (+ learned positions for OPT).
 void fwd_embed(float *x, const model *m, const int32_t *tokens, int T);
 
