@@ -65,7 +65,7 @@ static int input_width(const model_config *c, fwd_input which) {
     }
 }
 
-calib_run *calib_run_new(const model *m, const calib_set *cs, ah_err *e) {
+calib_run *calib_run_new(const model *m, const calib_set *cs, size_t sample_rows, ah_err *e) {
     calib_run *r = calloc(1, sizeof *r);
     if (!r) {
         ah_fail(e, "out of memory (calibration)");
@@ -82,6 +82,9 @@ calib_run *calib_run_new(const model *m, const calib_set *cs, ah_err *e) {
     r->cs = cs;
     r->batch = fwd_batch_windows(cs->len, (size_t)cs->n);
     size_t NL = (size_t)cs->n * cs->len;
+    if (sample_rows == 0) sample_rows = CALIB_SAMPLE_TOKENS;
+    if (sample_rows > NL) sample_rows = NL;
+    long stride = (long)(NL / CALIB_CLIP_TOKENS);
     if (!(r->hidden = ah_calloc(NL * (size_t)c->dim, sizeof(float), "calibration hidden states", e)) ||
         !(r->s = fwd_state_new(c, cs->len, r->batch, e)))
         goto fail;
@@ -89,10 +92,13 @@ calib_run *calib_run_new(const model *m, const calib_set *cs, ah_err *e) {
         calib_input *in = &r->in[k];
         in->width = input_width(c, k);
         size_t I = (size_t)in->width;
+        in->sample_cap = (int)sample_rows;
+        in->clip_stride = stride > 1 ? stride : 1;
         if (!(in->abs_sum = ah_calloc(I, sizeof(double), "calibration statistics", e)) ||
             !(in->abs_max = ah_calloc(I, sizeof(float), "calibration statistics", e)) ||
-            !(in->sample = ah_calloc((size_t)CALIB_SAMPLE_TOKENS * I, sizeof(float),
-                                     "calibration sample", e)))
+            !(in->sample = ah_calloc(sample_rows * I, sizeof(float), "calibration sample", e)) ||
+            !(in->clip = ah_calloc((size_t)CALIB_CLIP_TOKENS * I, sizeof(float),
+                                   "calibration clip sample", e)))
             goto fail;
     }
     for (int i = 0; i < cs->n; i++)
@@ -110,6 +116,7 @@ void calib_run_free(calib_run *r) {
         ah_free(r->in[k].abs_sum);
         ah_free(r->in[k].abs_max);
         ah_free(r->in[k].sample);
+        ah_free(r->in[k].clip);
     }
     ah_free(r->hidden);
     fwd_state_free(r->s);
@@ -137,11 +144,18 @@ static void capture(void *ctx, fwd_input which, const float *x, int N, int I) {
         in->abs_sum[j] += sum;
         in->abs_max[j] = mx;
     }
-    int room = CALIB_SAMPLE_TOKENS - in->sample_rows;
+    int room = in->sample_cap - in->sample_rows;
     int take = N < room ? N : room;
     if (take > 0) {
         memcpy(in->sample + (size_t)in->sample_rows * I, x, (size_t)take * I * sizeof(float));
         in->sample_rows += take;
+    }
+    // Strided clip rows: global row index r = tokens seen before this batch + t.
+    for (long r = ((in->tokens + in->clip_stride - 1) / in->clip_stride) * in->clip_stride;
+         r < in->tokens + N && in->clip_rows < CALIB_CLIP_TOKENS; r += in->clip_stride) {
+        memcpy(in->clip + (size_t)in->clip_rows * I, x + (size_t)(r - in->tokens) * I,
+               (size_t)I * sizeof(float));
+        in->clip_rows++;
     }
     in->tokens += N;
     in->nonfinite += bad;
@@ -155,6 +169,7 @@ int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e) {
         memset(in->abs_max, 0, (size_t)in->width * sizeof(float));
         in->tokens = 0;
         in->sample_rows = 0;
+        in->clip_rows = 0;
         in->nonfinite = 0;
     }
     r->s->capture = capture;

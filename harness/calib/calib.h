@@ -18,8 +18,10 @@
 #include "model/forward.h"
 #include "model/model.h"
 
-// Rows of each linear's input kept verbatim (AWQ's clip search uses at most 512 tokens).
+// Rows of each linear's input kept verbatim by default (error metrics).
 #define CALIB_SAMPLE_TOKENS 512
+// Rows kept for AWQ's clip search: every stride-th token, stride = max(1, floor(N*L / 512)).
+#define CALIB_CLIP_TOKENS 512
 
 // Calibration sequences: N sequences of L tokens cut from one tokenized text.
 typedef struct {
@@ -43,8 +45,13 @@ typedef struct {
     long tokens;        // rows seen
     double *abs_sum;    // [I] sum over tokens of |x|  (mean |x| = abs_sum / tokens)
     float *abs_max;     // [I] max over tokens of |x|
-    float *sample;      // (sample_rows, I) the first rows seen, verbatim
+    float *sample;      // (sample_rows, I) the first rows seen, verbatim (whole sequences
+                        // when the capacity is a multiple of L)
     int sample_rows;
+    int sample_cap;
+    float *clip;        // (clip_rows, I) every clip_stride-th row
+    int clip_rows;
+    long clip_stride;
     long nonfinite;     // NaN / inf values seen (never folded into the statistics)
 } calib_input;
 
@@ -58,7 +65,9 @@ typedef struct {
     calib_input in[FWD_IN_COUNT];   // statistics of the block last run
 } calib_run;
 
-calib_run *calib_run_new(const model *m, const calib_set *cs, ah_err *e);
+// sample_rows: rows of each input to keep verbatim (0 = CALIB_SAMPLE_TOKENS); AWQ asks for
+// K*L to hold K whole sequences for its module losses.
+calib_run *calib_run_new(const model *m, const calib_set *cs, size_t sample_rows, ah_err *e);
 void calib_run_free(calib_run *r);   // NULL-safe
 
 // Runs every calibration sequence through block b (fp32 weights of one layer), replacing the

@@ -21,7 +21,7 @@ qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_e
         qpass_free(p);
         return NULL;
     }
-    if (cs && mc->kind != METHOD_FP16 && !(p->run = calib_run_new(m, cs, e))) {
+    if (cs && mc->kind != METHOD_FP16 && !(p->run = calib_run_new(m, cs, 0, e))) {
         qpass_free(p);
         return NULL;
     }
