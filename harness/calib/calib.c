@@ -189,6 +189,15 @@ int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e) {
     return 0;
 }
 
+void calib_advance(calib_run *r, const block_f32 *b) {
+    const model_config *c = &r->m->cfg;
+    int L = r->cs->len, N = r->cs->n;
+    for (int i = 0; i < N; i += r->batch) {
+        int nb = N - i < r->batch ? N - i : r->batch;
+        fwd_block(r->hidden + (size_t)i * L * c->dim, r->s, b, c, L, nb);
+    }
+}
+
 void calib_input_mean_abs(const calib_input *in, float *out) {
     double n = in->tokens > 0 ? (double)in->tokens : 1.0;
     for (int j = 0; j < in->width; j++) out[j] = (float)(in->abs_sum[j] / n);

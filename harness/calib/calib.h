@@ -75,6 +75,10 @@ void calib_run_free(calib_run *r);   // NULL-safe
 // Fails (naming the layer and input) when an input holds NaN or inf.
 int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e);
 
+// Runs the calibration hidden states through block b without capturing (propagate =
+// quantized: the next block then sees this block's quantization error).
+void calib_advance(calib_run *r, const block_f32 *b);
+
 // mean |x| per channel into out[I].
 void calib_input_mean_abs(const calib_input *in, float *out);
 

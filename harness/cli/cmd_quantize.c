@@ -149,6 +149,7 @@ int cmd_quantize(int argc, char **argv) {
     if (!(qp = qpass_new(m, &mo.mc, cs.n ? &cs : NULL, &e))) goto fail;
     if (!(qx = qexport_new(m, &mo.mc, &e))) goto fail;
     qp->sink = qexport_sink;
+    qp->block_sink = qexport_block;
     qp->sink_ctx = qx;
     if (!(blk = block_f32_new(m, &e))) goto fail;
 

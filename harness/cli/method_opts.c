@@ -7,7 +7,8 @@
 #include "cli/inputs.h"
 
 enum { OPT_METHOD = 1000, OPT_BITS, OPT_GROUP, OPT_SALIENT_PCT, OPT_SALIENT_BY, OPT_CALIB,
-       OPT_CALIB_SAMPLES, OPT_CALIB_SEQLEN, OPT_SEED };
+       OPT_CALIB_SAMPLES, OPT_CALIB_SEQLEN, OPT_SEED, OPT_SCALE_RULE, OPT_ALPHA, OPT_GRID,
+       OPT_GRID_ONE, OPT_CLIP, OPT_AWQ_SAMPLES, OPT_PROPAGATE };
 
 const struct option CLI_METHOD_OPTIONS[] = {
     {"method", required_argument, 0, OPT_METHOD},
@@ -19,6 +20,13 @@ const struct option CLI_METHOD_OPTIONS[] = {
     {"calib-samples", required_argument, 0, OPT_CALIB_SAMPLES},
     {"calib-seqlen", required_argument, 0, OPT_CALIB_SEQLEN},
     {"seed", required_argument, 0, OPT_SEED},
+    {"scale-rule", required_argument, 0, OPT_SCALE_RULE},
+    {"alpha", required_argument, 0, OPT_ALPHA},
+    {"grid", required_argument, 0, OPT_GRID},
+    {"grid-include-one", no_argument, 0, OPT_GRID_ONE},
+    {"clip", required_argument, 0, OPT_CLIP},
+    {"awq-samples", required_argument, 0, OPT_AWQ_SAMPLES},
+    {"propagate", required_argument, 0, OPT_PROPAGATE},
     {0, 0, 0, 0},
 };
 
@@ -33,13 +41,14 @@ void cli_method_defaults(cli_method_opts *o) {
     o->mc.q.bits = 4;
     o->mc.q.group = 128;
     o->mc.by = SALIENT_ACTIVATION;
+    awq_defaults(&o->mc.awq);
     o->calib_samples = 128;
 }
 
 void cli_method_usage(FILE *f) {
     fprintf(f,
             "quantization (applied to every linear inside the decoder blocks):\n"
-            "  --method M          fp16 (default: no quantization) | rtn | minmax | gptq-rtn | salient\n"
+            "  --method M          fp16 (default: no quantization) | rtn | minmax | gptq-rtn | salient | awq\n"
             "  --bits B            2..8 (default 4)\n"
             "  --group G           input channels per group, or -1 for whole rows (default 128;\n"
             "                      a row whose width G does not divide ends with a shorter group)\n"
@@ -48,7 +57,15 @@ void cli_method_usage(FILE *f) {
             "  --calib SOURCE      calibration text (same sources as --data); gives output-error metrics\n"
             "  --calib-samples N   calibration sequences (default 128)\n"
             "  --calib-seqlen L    tokens per sequence (default min(512, the model's maximum))\n"
-            "  --seed S            calibration sampling and random channels (default 0)\n");
+            "  --seed S            calibration sampling and random channels (default 0)\n"
+            "AWQ (--method awq; docs/AWQ.md):\n"
+            "  --scale-rule R      search (default: s = x_mean^alpha, best alpha on the grid) |\n"
+            "                      duo (s = x_mean^alpha / w_mean^(1-alpha)) | fixed (s = x_max^alpha / max|W|)\n"
+            "  --alpha A           a fixed alpha in [0, 1] (required for fixed; no search otherwise)\n"
+            "  --grid N            alpha grid i/N, i = 0..N-1 (default 20); --grid-include-one adds 1.0\n"
+            "  --clip on|off       clip search after scaling (default on)\n"
+            "  --awq-samples K     calibration sequences for the search losses (default: all)\n"
+            "  --propagate P       fp (default: next block calibrated on FP outputs) | quantized\n");
 }
 
 static int parse_double(const char *opt, const char *val, double *out) {
@@ -96,6 +113,30 @@ int cli_method_option(cli_method_opts *o, int code, const char *arg) {
         o->seed = (unsigned long)s;
         return 1;
     }
+    case OPT_SCALE_RULE:
+        if (awq_rule_parse(arg, &o->mc.awq.rule)) {
+            cli_error("--scale-rule: expected search, duo or fixed, got '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case OPT_ALPHA: return parse_double("--alpha", arg, &o->mc.awq.alpha) ? -1 : 1;
+    case OPT_GRID: return cli_int("--grid", arg, 1, AWQ_MAX_GRID - 1, &o->mc.awq.grid_points) ? -1 : 1;
+    case OPT_GRID_ONE: o->mc.awq.grid_include_one = 1; return 1;
+    case OPT_CLIP:
+        if (strcmp(arg, "on") && strcmp(arg, "off")) {
+            cli_error("--clip: expected on or off, got '%s'", arg);
+            return -1;
+        }
+        o->mc.awq.clip = strcmp(arg, "on") == 0;
+        return 1;
+    case OPT_AWQ_SAMPLES: return cli_int("--awq-samples", arg, 1, 1 << 20, &o->mc.awq.samples) ? -1 : 1;
+    case OPT_PROPAGATE:
+        if (strcmp(arg, "fp") && strcmp(arg, "quantized")) {
+            cli_error("--propagate: expected fp or quantized, got '%s'", arg);
+            return -1;
+        }
+        o->mc.propagate_quantized = strcmp(arg, "quantized") == 0;
+        return 1;
     default: return 0;
     }
 }
@@ -105,6 +146,10 @@ int cli_method_finish(cli_method_opts *o) {
     o->mc.seed = o->seed;
     if (o->mc.kind == METHOD_FP16 && (o->bits_given || o->group_given)) {
         cli_error("--bits/--group given without --method (the default method fp16 quantizes nothing)");
+        return -1;
+    }
+    if (o->mc.kind != METHOD_AWQ && (o->mc.awq.rule != AWQ_SEARCH || o->mc.awq.alpha >= 0)) {
+        cli_error("--scale-rule/--alpha apply to --method awq only");
         return -1;
     }
     if (o->mc.kind != METHOD_SALIENT && o->mc.salient_pct != 0) {
@@ -140,6 +185,24 @@ void cli_method_kv(FILE *f, const cli_method_opts *o, const calib_set *cs, const
     fprintf(f, " bits=%d group=%d", mc->q.bits, mc->q.group);
     if (mc->kind == METHOD_SALIENT)
         fprintf(f, " salient_pct=%g salient_by=%s", mc->salient_pct, salient_by_name(mc->by));
+    if (mc->kind == METHOD_AWQ) {
+        fprintf(f, " scale_rule=%s", awq_rule_name(mc->awq.rule));
+        if (mc->awq.alpha >= 0) fprintf(f, " alpha=%g", mc->awq.alpha);
+        else fprintf(f, " alpha=search grid=%d%s", mc->awq.grid_points, mc->awq.grid_include_one ? "+1" : "");
+        fprintf(f, " clip=%s propagate=%s", mc->awq.clip ? "on" : "off",
+                mc->propagate_quantized ? "quantized" : "fp");
+        if (p && p->awq) {   // mean chosen alpha over the scaling groups applied
+            double sum = 0.0;
+            int n = 0;
+            for (int l = 0; l < p->m->cfg.n_layers; l++)
+                for (int g = 0; g < ARCH_MAX_GROUPS; g++)
+                    if (p->awq[l].group[g].applied) {
+                        sum += p->awq[l].group[g].alpha;
+                        n++;
+                    }
+            if (n) fprintf(f, " alpha_mean=%.4f", sum / n);
+        }
+    }
     if (cs && cs->n > 0)
         fprintf(f, " calib=%s calib_samples=%d calib_seqlen=%d seed=%lu", o->calib, cs->n,
                 cs->len, o->seed);

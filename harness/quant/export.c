@@ -12,7 +12,7 @@
 // One quantized linear as it will be written.
 typedef struct {
     const model_weight *src;   // the source tensor (name, dtype, shape)
-    void *fake;                // (rows, cols) in the source dtype
+    void *fake;                // (rows, cols) in the source dtype (or a norm / bias as it ends)
     uint8_t *packed;           // (rows, packed_cols)
     float *scales;             // (rows, groups)
     uint8_t *zeros;            // (rows, groups)
@@ -92,6 +92,19 @@ int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
             q->fp_values[(size_t)r * kept + k] = W_hat[(size_t)r * cols + keep_idx[k]];
     free(codes);
     free(zf);
+    return 0;
+}
+
+int qexport_block(void *ctx, int layer, const block_f32 *b, ah_err *e) {
+    qexport *x = ctx;
+    for (int r = 0; r < L_COUNT; r++) {
+        qlinear *q = &x->lin[(size_t)layer * L_COUNT + r];
+        if (!b->w[r] || arch_role_is_linear(r) || q->fake) continue;
+        q->src = model_lw(x->m, layer, r);
+        q->fake = malloc(b->numel[r] * st_dtype_size(q->src->dtype));
+        if (!q->fake) return ah_fail(e, "out of memory exporting '%s'", q->src->name);
+        to_dtype(q->fake, b->w[r], b->numel[r], q->src->dtype);
+    }
     return 0;
 }
 
@@ -199,7 +212,7 @@ static int write_packed(qexport *x, const char *dir, ah_err *e) {
     static const char *SUFFIX[] = {"qweight", "scales", "zeros", "fp_columns", "fp_values"};
     for (size_t j = 0; j < L; j++) {
         const qlinear *q = &x->lin[j];
-        if (!q->src) continue;
+        if (!q->src || !q->packed) continue;   // norms and biases have no integer form
         int64_t rows = q->src->shape[0], cols = q->src->shape[1];
         int64_t G = (int64_t)quant_groups((size_t)cols, x->mc.q.group);
         int64_t pc = (int64_t)quant_packed_size((size_t)cols, x->mc.q.bits);

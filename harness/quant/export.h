@@ -34,6 +34,10 @@ int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
                  const float *W_orig, int rows, int cols, const int *keep_idx, int kept,
                  ah_err *e);
 
+// method_block_sink_fn: keeps the block's other tensors (norm weights, biases) as they are
+// after AWQ folding, in the source dtype.
+int qexport_block(void *ctx, int layer, const block_f32 *b, ah_err *e);
+
 // Writes everything into out_dir (created if missing). manifest_json is the manifest text.
 // tokenizer_path: the tokenizer in use (file or directory) to copy beside the weights.
 int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,

@@ -10,17 +10,17 @@
 
 static const char *METHOD_NAMES[] = {
     [METHOD_FP16] = "fp16", [METHOD_RTN] = "rtn", [METHOD_MINMAX] = "minmax",
-    [METHOD_GPTQ_RTN] = "gptq-rtn", [METHOD_SALIENT] = "salient",
+    [METHOD_GPTQ_RTN] = "gptq-rtn", [METHOD_SALIENT] = "salient", [METHOD_AWQ] = "awq",
 };
 static const char *SALIENT_NAMES[] = {
     [SALIENT_ACTIVATION] = "activation", [SALIENT_WEIGHT] = "weight", [SALIENT_RANDOM] = "random",
 };
 
-const char *method_name(method_kind k) { return k <= METHOD_SALIENT ? METHOD_NAMES[k] : "?"; }
+const char *method_name(method_kind k) { return k <= METHOD_AWQ ? METHOD_NAMES[k] : "?"; }
 const char *salient_by_name(salient_by b) { return b <= SALIENT_RANDOM ? SALIENT_NAMES[b] : "?"; }
 
 int method_parse(const char *s, method_kind *k) {
-    for (int i = 0; i <= METHOD_SALIENT; i++)
+    for (int i = 0; i <= METHOD_AWQ; i++)
         if (strcmp(s, METHOD_NAMES[i]) == 0) {
             *k = (method_kind)i;
             return 0;
@@ -42,8 +42,9 @@ int method_cfg_check(method_cfg *mc, ah_err *e) {
     case METHOD_FP16: return 0;
     case METHOD_RTN: mc->q.kind = QUANT_RTN; break;
     case METHOD_GPTQ_RTN: mc->q.kind = QUANT_GPTQ_RTN; break;
-    case METHOD_MINMAX: case METHOD_SALIENT: mc->q.kind = QUANT_MINMAX; break;
+    case METHOD_MINMAX: case METHOD_SALIENT: case METHOD_AWQ: mc->q.kind = QUANT_MINMAX; break;
     }
+    if (mc->kind == METHOD_AWQ && awq_cfg_check(&mc->awq, e)) return -1;
     if (quant_cfg_check(&mc->q, e)) return -1;
     if (!(mc->salient_pct >= 0.0 && mc->salient_pct <= 100.0))
         return ah_fail(e, "salient percentage %g outside [0, 100]", mc->salient_pct);
@@ -51,7 +52,8 @@ int method_cfg_check(method_cfg *mc, ah_err *e) {
 }
 
 int method_needs_calib(const method_cfg *mc) {
-    return mc->kind == METHOD_SALIENT && mc->by == SALIENT_ACTIVATION && mc->salient_pct > 0;
+    return mc->kind == METHOD_AWQ ||
+           (mc->kind == METHOD_SALIENT && mc->by == SALIENT_ACTIVATION && mc->salient_pct > 0);
 }
 
 int method_role_input(arch_layer_role r) {
@@ -78,12 +80,18 @@ static void round_to_dtype(float *W, size_t n, st_dtype d) {
     }
 }
 
+void method_round_block(block_f32 *b, const model *m, int layer) {
+    for (int r = 0; r < L_COUNT; r++)
+        if (b->w[r]) round_to_dtype(b->w[r], b->numel[r], model_lw(m, layer, r)->dtype);
+}
+
 // mean over the sample rows and outputs of (x (W - W_hat)^T)^2; diff (rows, cols) scratch.
 static double output_mse(const calib_input *in, const float *W, const float *W_hat, float *diff,
                          float *y, int rows, int cols) {
     size_t n = (size_t)rows * cols;
     for (size_t i = 0; i < n; i++) diff[i] = W[i] - W_hat[i];
-    int S = in->sample_rows;
+    // The first CALIB_SAMPLE_TOKENS rows (AWQ keeps more; the metric stays the same size).
+    int S = in->sample_rows < CALIB_SAMPLE_TOKENS ? in->sample_rows : CALIB_SAMPLE_TOKENS;
     // y (S, rows) = x (S, cols) @ diff^T (cols, rows)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, rows, cols, 1.0f, in->sample, cols,
                 diff, cols, 0.0f, y, rows);
@@ -97,7 +105,7 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
                        void *sink_ctx, ah_err *e) {
     if (mc->kind == METHOD_FP16) return 0;
     if (method_needs_calib(mc) && !run)
-        return ah_fail(e, "method salient by activation needs calibration data (--calib)");
+        return ah_fail(e, "method %s needs calibration data (--calib)", method_name(mc->kind));
     size_t max_n = 0, max_cols = 0, max_rows = 0;
     for (int r = 0; r < L_COUNT; r++) {
         if (!arch_role_is_linear(r) || !b->w[r]) continue;

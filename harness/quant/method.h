@@ -2,7 +2,8 @@
 //
 // Methods: fp16 (nothing: the FP baseline), rtn / minmax / gptq-rtn (the quantizers of
 // quant.h on every linear of the block), salient (minmax, then p% of each linear's input
-// channels — whole columns of W — restored to full precision: AWQ paper, Table 1).
+// channels — whole columns of W — restored to full precision: AWQ paper, Table 1), awq
+// (scales searched, folded and clipped by awq/awq.h, then minmax: quant/pass.c runs it).
 // Only the linears inside decoder blocks are quantized; embeddings and the LM head stay FP.
 //
 // After quantizing, weights are rounded to the checkpoint's stored dtype (F16 / BF16), as an
@@ -13,12 +14,14 @@
 
 #include <stdint.h>
 
+#include "awq/awq.h"
 #include "calib/calib.h"
 #include "core/err.h"
 #include "model/model.h"
 #include "quant/quant.h"
 
-typedef enum { METHOD_FP16, METHOD_RTN, METHOD_MINMAX, METHOD_GPTQ_RTN, METHOD_SALIENT } method_kind;
+typedef enum { METHOD_FP16, METHOD_RTN, METHOD_MINMAX, METHOD_GPTQ_RTN, METHOD_SALIENT,
+               METHOD_AWQ } method_kind;
 typedef enum { SALIENT_ACTIVATION, SALIENT_WEIGHT, SALIENT_RANDOM } salient_by;
 
 typedef struct {
@@ -27,6 +30,8 @@ typedef struct {
     double salient_pct;    // p in [0, 100]: % of input channels kept in full precision
     salient_by by;
     uint64_t seed;         // random channel choice
+    awq_cfg awq;           // METHOD_AWQ: scale rule, grid, clip (then quantized with minmax)
+    int propagate_quantized;   // next block's calibration input from the quantized block
 } method_cfg;
 
 const char *method_name(method_kind k);          // "fp16", "rtn", "minmax", "gptq-rtn", "salient"
@@ -64,6 +69,14 @@ int method_salient_columns(int *keep_idx, const float *W, int rows, int cols,
 typedef int (*method_sink_fn)(void *ctx, int layer, arch_layer_role role, const float *W_hat,
                               const float *W_orig, int rows, int cols, const int *keep_idx,
                               int kept, ah_err *e);
+
+// Rounds every tensor of block b to the checkpoint's stored dtype (F16 / BF16), as an
+// exported checkpoint holds it (a no-op for tensors that were not changed, and for F32).
+void method_round_block(block_f32 *b, const model *m, int layer);
+
+// Called with each finished block (after scaling, clipping and quantization): export keeps the
+// tensors that are not quantized linears but may have changed (AWQ's folded norms, biases).
+typedef int (*method_block_sink_fn)(void *ctx, int layer, const block_f32 *b, ah_err *e);
 
 // Quantizes every linear of block b in place. run: calibration capture for this block (may
 // be NULL when the method does not need it; then output_mse = -1). metrics: out[L_COUNT]

@@ -1,6 +1,9 @@
 #include "quant/pass.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
 
 qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_err *e) {
     if (method_needs_calib(mc) && !cs) {
@@ -21,7 +24,25 @@ qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_e
         qpass_free(p);
         return NULL;
     }
-    if (cs && mc->kind != METHOD_FP16 && !(p->run = calib_run_new(m, cs, 0, e))) {
+    // AWQ's losses need K whole calibration sequences of every linear input.
+    size_t keep = 0;
+    if (mc->kind == METHOD_AWQ && cs) {
+        int K = mc->awq.samples > 0 && mc->awq.samples < cs->n ? mc->awq.samples : cs->n;
+        keep = (size_t)K * cs->len;
+    }
+    if (cs && mc->kind != METHOD_FP16 && !(p->run = calib_run_new(m, cs, keep, e))) {
+        qpass_free(p);
+        return NULL;
+    }
+    if (mc->kind == METHOD_AWQ &&
+        !(p->awq = calloc((size_t)m->cfg.n_layers, sizeof *p->awq))) {
+        ah_fail(e, "out of memory");
+        qpass_free(p);
+        return NULL;
+    }
+    if (p->run && mc->propagate_quantized &&
+        !(p->saved_hidden = ah_calloc((size_t)cs->n * cs->len * m->cfg.dim, sizeof(float),
+                                      "calibration hidden states", e))) {
         qpass_free(p);
         return NULL;
     }
@@ -31,6 +52,10 @@ qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_e
 void qpass_free(qpass *p) {
     if (!p) return;
     calib_run_free(p->run);
+    if (p->awq)
+        for (int l = 0; l < p->m->cfg.n_layers; l++) awq_result_free(&p->awq[l]);
+    free(p->awq);
+    ah_free(p->saved_hidden);
     free(p->metrics);
     free(p);
 }
@@ -38,11 +63,24 @@ void qpass_free(qpass *p) {
 int qpass_block(void *ctx, int layer, block_f32 *b, ah_err *e) {
     qpass *p = ctx;
     if (p->mc.kind == METHOD_FP16) return 0;
-    // Calibration inputs of this block come from the FP output of the previous one: the
-    // capture runs before the block is quantized.
+    size_t hidden_bytes = p->run ? (size_t)p->run->cs->n * p->run->cs->len * p->m->cfg.dim * sizeof(float) : 0;
+    if (p->saved_hidden) memcpy(p->saved_hidden, p->run->hidden, hidden_bytes);
+    // Calibration inputs of this block: the capture runs on the FP block, before any change.
     if (p->run && calib_block(p->run, b, layer, e)) return -1;
-    return method_apply_block(&p->mc, b, p->m, layer, p->run,
-                              p->metrics + (size_t)layer * L_COUNT, p->sink, p->sink_ctx, e);
+    if (p->mc.kind == METHOD_AWQ &&
+        awq_block(&p->mc.awq, &p->mc.q, b, p->m, layer, p->run, &p->awq[layer], e))
+        return -1;
+    if (method_apply_block(&p->mc, b, p->m, layer, p->run, p->metrics + (size_t)layer * L_COUNT,
+                           p->sink, p->sink_ctx, e))
+        return -1;
+    // AWQ changed norms and biases in fp32: hold them as the checkpoint's dtype would.
+    if (p->mc.kind == METHOD_AWQ) method_round_block(b, p->m, layer);
+    if (p->block_sink && p->block_sink(p->sink_ctx, layer, b, e)) return -1;
+    if (p->saved_hidden) {   // propagate = quantized: the next block sees this one's error
+        memcpy(p->run->hidden, p->saved_hidden, hidden_bytes);
+        calib_advance(p->run, b);
+    }
+    return 0;
 }
 
 void qpass_summary(const qpass *p, int *n_linears, double *weight_mse, double *output_mse) {

@@ -13,8 +13,11 @@ typedef struct {
     method_cfg mc;
     calib_run *run;              // NULL when no calibration set was given
     method_metrics *metrics;     // [n_layers][L_COUNT]
-    method_sink_fn sink;         // optional (export)
+    method_sink_fn sink;         // optional (export): every quantized linear
+    method_block_sink_fn block_sink;   // optional (export): every finished block
     void *sink_ctx;
+    awq_block_result *awq;       // [n_layers] (METHOD_AWQ), else NULL
+    float *saved_hidden;         // propagate = quantized: calibration input of the block
 } qpass;
 
 // cs may be NULL (then output-error metrics are not computed); required when the method
@@ -22,7 +25,9 @@ typedef struct {
 qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_err *e);
 void qpass_free(qpass *p);   // NULL-safe
 
-// ppl_block_fn-compatible: calibrate then quantize block `layer` in place.
+// ppl_block_fn-compatible: calibrate, (AWQ: search, fold, clip), then quantize block `layer`
+// in place. With propagate = quantized the calibration states are then rerun through the
+// quantized block.
 int qpass_block(void *ctx, int layer, block_f32 *b, ah_err *e);
 
 // Mean weight and output MSE over all quantized linears (output: -1 without calibration).

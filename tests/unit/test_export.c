@@ -34,6 +34,7 @@ static void check_export(const char *fixture, method_kind kind, int bits, int gr
     assert_non_null(x);
     assert_non_null(b);
     p->sink = qexport_sink;
+    p->block_sink = qexport_block;
     p->sink_ctx = x;
     for (int l = 0; l < m->cfg.n_layers; l++) {
         assert_int_equal(block_f32_load(b, m, l, &e), 0);

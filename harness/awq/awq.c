@@ -1,0 +1,302 @@
+// awq.c — scale rules, the alpha search with per-module losses, and the block driver.
+//
+// Symbols as in the paper / docs/AWQ.md: x_mean (mean |x| per input channel), x_max,
+// w_mean (duo rule), s (scales), alpha. Dims: K*L = rows of the loss inputs (K sequences of
+// L tokens), I = group input width, O = output width of the inspected module.
+#include "awq/awq.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awq/fold.h"
+#include "core/mem.h"
+#include "model/forward.h"
+
+static const char *RULE_NAMES[] = {[AWQ_SEARCH] = "search", [AWQ_DUO] = "duo", [AWQ_FIXED] = "fixed"};
+
+const char *awq_rule_name(awq_rule r) { return r <= AWQ_FIXED ? RULE_NAMES[r] : "?"; }
+
+int awq_rule_parse(const char *s, awq_rule *r) {
+    for (int i = 0; i <= AWQ_FIXED; i++)
+        if (strcmp(s, RULE_NAMES[i]) == 0) {
+            *r = (awq_rule)i;
+            return 0;
+        }
+    return -1;
+}
+
+void awq_defaults(awq_cfg *a) {
+    memset(a, 0, sizeof *a);
+    a->rule = AWQ_SEARCH;
+    a->grid_points = 20;
+    a->alpha = -1.0;
+    a->clip = 1;
+}
+
+int awq_cfg_check(const awq_cfg *a, ah_err *e) {
+    if (a->grid_points < 1 || a->grid_points + a->grid_include_one > AWQ_MAX_GRID)
+        return ah_fail(e, "AWQ grid of %d points outside 1..%d", a->grid_points, AWQ_MAX_GRID - 1);
+    if (a->rule == AWQ_FIXED && a->alpha < 0)
+        return ah_fail(e, "scale rule fixed needs an alpha (--alpha)");
+    if (a->alpha > 1.0 || (a->alpha < 0 && a->alpha != -1.0))
+        return ah_fail(e, "alpha %g outside [0, 1]", a->alpha);
+    if (a->samples < 0) return ah_fail(e, "AWQ samples %d must be >= 0", a->samples);
+    return 0;
+}
+
+void awq_result_free(awq_block_result *r) {
+    for (int g = 0; g < ARCH_MAX_GROUPS; g++) free(r->group[g].scales);
+    for (int k = 0; k < L_COUNT; k++) free(r->clip[k]);
+    memset(r, 0, sizeof *r);
+}
+
+// ----------------------------------------------------------------------------
+// scale rules
+
+// s /= sqrt(max(s) * min(s)) after clamping at 1e-4 (the reference's normalisation).
+static void normalise(float *s, int n) {
+    float mx = 0.0f, mn = INFINITY;
+    for (int j = 0; j < n; j++) {
+        if (!(s[j] >= 1e-4f)) s[j] = 1e-4f;   // also catches NaN
+        mx = s[j] > mx ? s[j] : mx;
+        mn = s[j] < mn ? s[j] : mn;
+    }
+    float d = sqrtf(mx * mn);
+    for (int j = 0; j < n; j++) s[j] /= d;
+}
+
+// w_mean[j]: mean over every row of every linear of |W[i,j]| / max |W[i, quant group of j]|.
+static void weight_mean(float *w_mean, const block_f32 *b, const model_config *c,
+                        const arch_scale_group *g, int group_size) {
+    int I = awq_group_width(c, g);
+    double *acc = calloc((size_t)I, sizeof *acc);
+    long rows_total = 0;
+    int gs = group_size > 0 ? group_size : I;
+    for (int k = 0; k < g->n_linears; k++) {
+        const float *W = b->w[g->linears[k]];
+        size_t rows = b->numel[g->linears[k]] / (size_t)I;
+        for (size_t i = 0; i < rows; i++)
+            for (int j0 = 0; j0 < I; j0 += gs) {
+                int j1 = j0 + gs < I ? j0 + gs : I;
+                float m = 0.0f;
+                for (int j = j0; j < j1; j++) m = fabsf(W[i * I + j]) > m ? fabsf(W[i * I + j]) : m;
+                if (m > 0)
+                    for (int j = j0; j < j1; j++) acc[j] += fabsf(W[i * I + j]) / m;
+            }
+        rows_total += (long)rows;
+    }
+    for (int j = 0; j < I; j++) w_mean[j] = (float)(acc[j] / (double)rows_total);
+    free(acc);
+}
+
+// Scales for one alpha under the rule.
+static void rule_scales(float *s, const awq_cfg *a, double alpha, const float *x_mean,
+                        const float *x_max, const float *w_mean, const float *w_colmax, int I) {
+    for (int j = 0; j < I; j++) {
+        switch (a->rule) {
+        case AWQ_SEARCH: s[j] = powf(x_mean[j], (float)alpha); break;
+        case AWQ_DUO:
+            s[j] = powf(x_mean[j], (float)alpha) / (powf(w_mean[j], (float)(1.0 - alpha)) + 1e-4f);
+            break;
+        case AWQ_FIXED:
+            s[j] = w_colmax[j] > 0 ? powf(x_max[j], (float)alpha) / w_colmax[j] : 1.0f;
+            break;
+        }
+    }
+    normalise(s, I);
+}
+
+// ----------------------------------------------------------------------------
+// the inspected module's output
+
+typedef struct {
+    const model *m;
+    const arch_scale_group *g;
+    fwd_state *s;
+    const float *x;    // (K*L, I) the group's captured input
+    int K, L, batch;
+    int out_width;     // O
+} module_ctx;
+
+// y (K*L, O) = the output of the module group g feeds, with the weights of b.
+static void module_out(float *y, const module_ctx *mc, const block_f32 *b) {
+    const model_config *c = &mc->m->cfg;
+    int I = awq_group_width(c, mc->g), L = mc->L;
+    for (int i = 0; i < mc->K; i += mc->batch) {
+        int nb = mc->K - i < mc->batch ? mc->K - i : mc->batch;
+        const float *x = mc->x + (size_t)i * L * I;
+        float *out = y + (size_t)i * L * mc->out_width;
+        switch (mc->g->loss) {
+        case LOSS_ATTENTION: fwd_attention(out, 0, x, mc->s, b, c, L, nb); break;
+        case LOSS_MLP: fwd_mlp(out, 0, x, mc->s, b, c, L, nb); break;
+        case LOSS_LINEAR: {
+            arch_layer_role r = mc->g->linears[0];   // its bias is the next role (L_O -> L_O_B)
+            fwd_linear(out, x, b->w[r], b->w[r + 1], nb * L, I, mc->out_width, 0);
+            break;
+        }
+        }
+    }
+}
+
+static double mse(const float *a, const float *b, size_t n) {
+    double s = 0.0;
+#pragma omp parallel for reduction(+ : s) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        s += d * d;
+    }
+    return s / (double)n;
+}
+
+// ----------------------------------------------------------------------------
+// one group: search alpha, return the chosen scales
+
+static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg *q,
+                        const block_f32 *b, const model *m, const arch_scale_group *g,
+                        const calib_input *in, fwd_state *fs, int L, int batch, ah_err *e) {
+    const model_config *c = &m->cfg;
+    int I = awq_group_width(c, g), rc = -1;
+    int K = a->samples > 0 ? a->samples : in->sample_rows / L;
+    if (K * L > in->sample_rows) K = in->sample_rows / L;
+    float *x_mean = malloc((size_t)I * sizeof(float)), *w_mean = malloc((size_t)I * sizeof(float)),
+          *w_colmax = calloc((size_t)I, sizeof(float)), *s = malloc((size_t)I * sizeof(float));
+    gr->scales = malloc((size_t)I * sizeof(float));
+    int O = g->loss == LOSS_LINEAR ? (int)(b->numel[g->linears[0]] / (size_t)I) : c->dim;
+    size_t ny = (size_t)K * L * O;
+    float *y_fp = NULL, *y = NULL, *cand[3] = {0};
+    block_f32 view = *b;   // shallow copy: the group's linears point at candidates
+    if (!x_mean || !w_mean || !w_colmax || !s || !gr->scales) goto oom;
+    calib_input_mean_abs(in, x_mean);
+    for (int j = 0; j < I; j++)
+        if (!isfinite(x_mean[j])) {
+            ah_fail(e, "AWQ: non-finite activation statistic in group %s", g->name);
+            goto done;
+        }
+    weight_mean(w_mean, b, c, g, q->group);
+    for (int k = 0; k < g->n_linears; k++) {
+        const float *W = b->w[g->linears[k]];
+        size_t rows = b->numel[g->linears[k]] / (size_t)I;
+        for (size_t i = 0; i < rows; i++)
+            for (int j = 0; j < I; j++)
+                w_colmax[j] = fabsf(W[i * I + j]) > w_colmax[j] ? fabsf(W[i * I + j]) : w_colmax[j];
+    }
+
+    // The grid (a fixed alpha is a one-point grid).
+    gr->n_alpha = 0;
+    if (a->alpha >= 0) {
+        gr->alphas[gr->n_alpha++] = (float)a->alpha;
+    } else {
+        for (int i = 0; i < a->grid_points; i++) gr->alphas[gr->n_alpha++] = (float)i / a->grid_points;
+        if (a->grid_include_one) gr->alphas[gr->n_alpha++] = 1.0f;
+    }
+    gr->width = I;
+    if (gr->n_alpha == 1 || K == 0) {   // nothing to compare: take the (first) alpha as is
+        gr->alpha = gr->alphas[0];
+        gr->loss[0] = -1.0;
+        rule_scales(gr->scales, a, gr->alpha, x_mean, in->abs_max, w_mean, w_colmax, I);
+        rc = 0;
+        goto done;
+    }
+
+    if (!(y_fp = ah_calloc(ny, sizeof(float), "AWQ module output", e)) ||
+        !(y = ah_calloc(ny, sizeof(float), "AWQ module output", e)))
+        goto done;
+    for (int k = 0; k < g->n_linears; k++)
+        if (!(cand[k] = ah_calloc(b->numel[g->linears[k]], sizeof(float), "AWQ candidate", e))) goto done;
+    for (int k = 0; k < g->n_linears; k++) view.w[g->linears[k]] = cand[k];
+    module_ctx mc = {.m = m, .g = g, .s = fs, .x = in->sample, .K = K, .L = L, .batch = batch,
+                     .out_width = O};
+    module_out(y_fp, &mc, b);
+
+    double best = INFINITY;
+    for (int ai = 0; ai < gr->n_alpha; ai++) {
+        rule_scales(s, a, gr->alphas[ai], x_mean, in->abs_max, w_mean, w_colmax, I);
+        // Candidate W' = Q(W * s) / s for every linear of the group.
+        for (int k = 0; k < g->n_linears; k++) {
+            const float *W = b->w[g->linears[k]];
+            size_t rows = b->numel[g->linears[k]] / (size_t)I;
+            float *Wc = cand[k];
+#pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < rows; i++)
+                for (int j = 0; j < I; j++) Wc[i * I + j] = W[i * I + j] * s[j];
+            quant_fake(Wc, rows, (size_t)I, q);
+#pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < rows; i++)
+                for (int j = 0; j < I; j++) Wc[i * I + j] /= s[j];
+        }
+        module_out(y, &mc, &view);
+        gr->loss[ai] = mse(y_fp, y, ny);
+        if (gr->loss[ai] < best) {   // strict: ties keep the smaller alpha
+            best = gr->loss[ai];
+            gr->alpha = gr->alphas[ai];
+            memcpy(gr->scales, s, (size_t)I * sizeof(float));
+        }
+    }
+    if (!isfinite(best)) {
+        ah_fail(e, "AWQ: group %s: every candidate gave a non-finite loss", g->name);
+        goto done;
+    }
+    rc = 0;
+    goto done;
+oom:
+    ah_fail(e, "out of memory (AWQ search)");
+done:
+    free(x_mean); free(w_mean); free(w_colmax); free(s);
+    ah_free(y_fp); ah_free(y);
+    for (int k = 0; k < 3; k++) ah_free(cand[k]);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// block driver
+
+int awq_block(const awq_cfg *a, const quant_cfg *q, block_f32 *b, const model *m, int layer,
+              const calib_run *run, awq_block_result *res, ah_err *e) {
+    const model_config *c = &m->cfg;
+    const arch_desc *ad = c->arch;
+    memset(res, 0, sizeof *res);
+    if (ad->n_groups == 0)
+        return ah_fail(e, "AWQ: architecture %s has no scaling groups", ad->model_type);
+    // 1. Scales for every group, from the ORIGINAL block and captures (groups independent).
+    for (int gi = 0; gi < ad->n_groups; gi++) {
+        const arch_scale_group *g = &ad->groups[gi];
+        if (!awq_group_applies(c, g)) continue;
+        res->group[gi].applied = 1;
+        if (search_group(&res->group[gi], a, q, b, m, g, &run->in[g->input], run->s, run->cs->len,
+                         run->batch, e))
+            return ah_wrap(e, "layer %d", layer);
+    }
+    // 2. Fold them all.
+    for (int gi = 0; gi < ad->n_groups; gi++)
+        if (res->group[gi].applied) awq_fold_group(b, c, &ad->groups[gi], res->group[gi].scales);
+    if (!a->clip) return 0;
+    // 3. Clip every linear but q and k, with its scaled clip inputs x / s.
+    for (int gi = 0; gi < ad->n_groups; gi++) {
+        const arch_scale_group *g = &ad->groups[gi];
+        const calib_input *in = &run->in[g->input];
+        int I = awq_group_width(c, g), R = in->clip_rows;
+        if (R == 0) continue;
+        float *X = malloc((size_t)R * I * sizeof(float));
+        if (!X) return ah_fail(e, "out of memory (AWQ clip)");
+        const float *sc = res->group[gi].applied ? res->group[gi].scales : NULL;
+        for (int r = 0; r < R; r++)
+            for (int j = 0; j < I; j++)
+                X[(size_t)r * I + j] = sc ? in->clip[(size_t)r * I + j] / sc[j] : in->clip[(size_t)r * I + j];
+        for (int k = 0; k < g->n_linears; k++) {
+            arch_layer_role role = g->linears[k];
+            if (role == L_Q || role == L_K) continue;   // attention scores: AWQ leaves them
+            int rows = (int)(b->numel[role] / (size_t)I);
+            size_t G = quant_groups((size_t)I, q->group);
+            res->clip[role] = malloc((size_t)rows * G * sizeof(float));
+            res->clip_groups[role] = (int)G;
+            if (!res->clip[role]) {
+                free(X);
+                return ah_fail(e, "out of memory (AWQ clip)");
+            }
+            awq_clip_linear(b->w[role], res->clip[role], rows, I, X, R, q);
+        }
+        free(X);
+    }
+    return 0;
+}

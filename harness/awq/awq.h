@@ -1,0 +1,61 @@
+// awq.h — activation-aware weight quantization on one block (docs/AWQ.md is the contract).
+//
+// For each scaling group of the family (model/arch.h): pick per-input-channel scales s from
+// the calibration statistics (rule search | duo | fixed), fold them into the block (fold.h),
+// then optionally clip the scaled weights (every linear but q and k). The block's linears are
+// quantized afterwards by the method (quant/method.h) exactly as the baselines are.
+#ifndef AH_AWQ_H
+#define AH_AWQ_H
+
+#include "calib/calib.h"
+#include "model/model.h"
+#include "quant/quant.h"
+
+typedef enum { AWQ_SEARCH, AWQ_DUO, AWQ_FIXED } awq_rule;
+
+typedef struct {
+    awq_rule rule;
+    int grid_points;       // alpha = i / grid_points, i = 0 .. grid_points-1 (default 20)
+    int grid_include_one;  // also try alpha = 1.0 (default 0, as llm-awq)
+    double alpha;          // >= 0: one fixed alpha (required for AWQ_FIXED); < 0: the grid
+    int clip;              // clip search after scaling
+    int samples;           // calibration sequences used for the losses (0 = all)
+} awq_cfg;
+
+#define AWQ_MAX_GRID 101
+
+// What AWQ chose for one scaling group of one layer.
+typedef struct {
+    int applied;           // 0 when the group does not apply (v -> o with GQA)
+    int width;             // number of scales
+    float alpha;           // chosen alpha
+    int n_alpha;           // grid points tried
+    float alphas[AWQ_MAX_GRID];
+    double loss[AWQ_MAX_GRID];   // loss for each alpha tried
+    float *scales;         // [width] (malloc'd; awq_result_free)
+} awq_group_result;
+
+typedef struct {
+    awq_group_result group[ARCH_MAX_GROUPS];
+    float *clip[L_COUNT];  // per linear: thresholds (rows, groups), NULL when not clipped
+    int clip_groups[L_COUNT];
+} awq_block_result;
+
+const char *awq_rule_name(awq_rule r);   // "search", "duo", "fixed"
+int awq_rule_parse(const char *s, awq_rule *r);
+void awq_defaults(awq_cfg *a);
+int awq_cfg_check(const awq_cfg *a, ah_err *e);
+void awq_result_free(awq_block_result *r);
+
+// Runs AWQ on block b in place (scales folded, weights clipped; not yet quantized).
+// run: the FP capture of this block (calib_block) holding at least `samples` whole sequences
+// in each input's sample. s: forward scratch sized for (L, batch) of the calibration set.
+int awq_block(const awq_cfg *a, const quant_cfg *q, block_f32 *b, const model *m, int layer,
+              const calib_run *run, awq_block_result *res, ah_err *e);
+
+// Clip search for one linear W (rows, cols) given its (already scaled) input rows X (R, cols).
+// Writes the chosen thresholds (rows, groups) into t and clamps W. (clip.c)
+void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int R,
+                     const quant_cfg *q);
+
+#endif

@@ -1,0 +1,84 @@
+// clip.c — AWQ's clip search: per (output row, quant group), the clamp threshold that best
+// keeps the group's partial dot products with the calibration inputs (docs/AWQ.md, step 4).
+//
+// Dims: W (rows, cols), X (R, cols) clip rows (inputs already divided by the AWQ scales),
+// g = group width, G = groups per row. For each group the partial outputs
+// org (R, rows) = X_G @ W_G^T and, per shrink step k, cand = X_G @ Q(clamp(W_G, t_k))^T come
+// from GEMMs; the error per row is mean over R of (cand - org)^2.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awq/awq.h"
+#include "core/blas.h"
+
+#define CLIP_STEPS 10    // shrink 1 - k/20, k = 0..9: 1.00 .. 0.55
+#define CLIP_GRID 20
+
+void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int R,
+                     const quant_cfg *q) {
+    int gs = q->group > 0 ? q->group : cols;
+    size_t G = quant_groups((size_t)cols, q->group);
+    float *Wg = malloc((size_t)rows * gs * sizeof(float));     // (rows, g) contiguous
+    float *Wq = malloc((size_t)rows * gs * sizeof(float));
+    float *org = malloc((size_t)R * rows * sizeof(float));     // (R, rows)
+    float *cand = malloc((size_t)R * rows * sizeof(float));
+    float *mx = malloc((size_t)rows * sizeof(float)), *best_t = malloc((size_t)rows * sizeof(float));
+    double *best = malloc((size_t)rows * sizeof(double));
+    if (!Wg || !Wq || !org || !cand || !mx || !best_t || !best) goto done;   // leave W as is
+    quant_cfg row_q = *q;
+    row_q.group = -1;   // each (rows, g) row is exactly one quant group
+
+    for (size_t gi = 0; gi < G; gi++) {
+        int j0 = (int)gi * gs, w = cols - j0 < gs ? cols - j0 : gs;
+        for (int i = 0; i < rows; i++) {
+            float m = 0.0f;
+            for (int j = 0; j < w; j++) {
+                float v = W[(size_t)i * cols + j0 + j];
+                Wg[(size_t)i * w + j] = v;
+                m = fabsf(v) > m ? fabsf(v) : m;
+            }
+            mx[i] = m;
+            best[i] = INFINITY;
+            best_t[i] = m;
+        }
+        // org (R, rows) = X[:, G] (R, w) @ Wg^T (w, rows)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, rows, w, 1.0f, X + j0, cols, Wg,
+                    w, 0.0f, org, rows);
+        for (int k = 0; k < CLIP_STEPS; k++) {
+            for (int i = 0; i < rows; i++) {
+                float th = mx[i] * (1.0f - (float)k / CLIP_GRID);
+                for (int j = 0; j < w; j++) {
+                    float v = Wg[(size_t)i * w + j];
+                    Wq[(size_t)i * w + j] = v > th ? th : (v < -th ? -th : v);
+                }
+            }
+            quant_fake(Wq, (size_t)rows, (size_t)w, &row_q);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, rows, w, 1.0f, X + j0, cols,
+                        Wq, w, 0.0f, cand, rows);
+#pragma omp parallel for schedule(static)
+            for (int i = 0; i < rows; i++) {
+                double err = 0.0;
+                for (int r = 0; r < R; r++) {
+                    double d = (double)cand[(size_t)r * rows + i] - org[(size_t)r * rows + i];
+                    err += d * d;
+                }
+                err /= R;
+                if (err < best[i]) {   // strict: ties keep the larger threshold
+                    best[i] = err;
+                    best_t[i] = mx[i] * (1.0f - (float)k / CLIP_GRID);
+                }
+            }
+        }
+        for (int i = 0; i < rows; i++) {
+            float th = best_t[i];
+            t[(size_t)i * G + gi] = th;
+            for (int j = 0; j < w; j++) {
+                float *v = &W[(size_t)i * cols + j0 + j];
+                *v = *v > th ? th : (*v < -th ? -th : *v);
+            }
+        }
+    }
+done:
+    free(Wg); free(Wq); free(org); free(cand); free(mx); free(best_t); free(best);
+}
