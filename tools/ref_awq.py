@@ -361,7 +361,9 @@ def clip_linear(W, x, a):
         Wg = W[:, c0:c1]
         xg = x[:, c0:c1]
         m = Wg.abs().amax(dim=1, keepdim=True)
-        ref = xg @ Wg.t()                                       # (n, R)
+        # float64 dot products (docs/AWQ.md step 4): summation order then cannot flip near-ties
+        xd = xg.double()
+        ref = xd @ Wg.t().double()                              # (n, R)
         best = torch.full((R,), math.inf, dtype=torch.float64)
         bk = torch.zeros(R, dtype=torch.long)
         bt = m.clone()
@@ -369,7 +371,7 @@ def clip_linear(W, x, a):
             t = m * torch.tensor(1.0 - k / 20.0, dtype=torch.float32)
             Wc = torch.maximum(torch.minimum(Wg, t), -t)
             q = ref_quant._fake_group(Wc, a.quantizer, a.bits)
-            err = ((xg @ q.t() - ref).double() ** 2).mean(0)
+            err = ((xd @ q.t().double() - ref) ** 2).mean(0)
             better = err < best
             best = torch.where(better, err, best)
             bk = torch.where(better, torch.full_like(bk, k), bk)

@@ -54,15 +54,16 @@ void awq_result_free(awq_block_result *r) {
 // ----------------------------------------------------------------------------
 // scale rules
 
-// s /= sqrt(max(s) * min(s)) after clamping at 1e-4 (the reference's normalisation).
-static void normalise(float *s, int n) {
-    float mx = 0.0f, mn = INFINITY;
+// s /= sqrt(max(s) * min(s)) after clamping at 1e-4 (the reference's normalisation), in
+// float64; the caller rounds once to fp32 (as tools/ref_awq.py does).
+static void normalise(double *s, int n) {
+    double mx = 0.0, mn = INFINITY;
     for (int j = 0; j < n; j++) {
-        if (!(s[j] >= 1e-4f)) s[j] = 1e-4f;   // also catches NaN
+        if (!(s[j] >= 1e-4)) s[j] = 1e-4;   // also catches NaN
         mx = s[j] > mx ? s[j] : mx;
         mn = s[j] < mn ? s[j] : mn;
     }
-    float d = sqrtf(mx * mn);
+    double d = sqrt(mx * mn);
     for (int j = 0; j < n; j++) s[j] /= d;
 }
 
@@ -90,21 +91,22 @@ static void weight_mean(float *w_mean, const block_f32 *b, const model_config *c
     free(acc);
 }
 
-// Scales for one alpha under the rule.
-static void rule_scales(float *s, const awq_cfg *a, double alpha, const float *x_mean,
-                        const float *x_max, const float *w_mean, const float *w_colmax, int I) {
+// Scales for one alpha under the rule, computed in float64 and rounded once to fp32.
+// tmp: [I] scratch.
+static void rule_scales(float *s, double *tmp, const awq_cfg *a, double alpha,
+                        const float *x_mean, const float *x_max, const float *w_mean,
+                        const float *w_colmax, int I) {
     for (int j = 0; j < I; j++) {
         switch (a->rule) {
-        case AWQ_SEARCH: s[j] = powf(x_mean[j], (float)alpha); break;
-        case AWQ_DUO:
-            s[j] = powf(x_mean[j], (float)alpha) / (powf(w_mean[j], (float)(1.0 - alpha)) + 1e-4f);
-            break;
-        case AWQ_FIXED:
-            s[j] = w_colmax[j] > 0 ? powf(x_max[j], (float)alpha) / w_colmax[j] : 1.0f;
+        case AWQ_SEARCH: tmp[j] = pow(x_mean[j], alpha); break;
+        case AWQ_DUO: tmp[j] = pow(x_mean[j], alpha) / (pow(w_mean[j], 1.0 - alpha) + 1e-4); break;
+        case AWQ_FIXED:   // an all-zero weight column: the clamp value (the channel is unused)
+            tmp[j] = w_colmax[j] > 0 ? pow(x_max[j], alpha) / w_colmax[j] : 1e-4;
             break;
         }
     }
-    normalise(s, I);
+    normalise(tmp, I);
+    for (int j = 0; j < I; j++) s[j] = (float)tmp[j];
 }
 
 // ----------------------------------------------------------------------------
@@ -161,12 +163,13 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
     if (K * L > in->sample_rows) K = in->sample_rows / L;
     float *x_mean = malloc((size_t)I * sizeof(float)), *w_mean = malloc((size_t)I * sizeof(float)),
           *w_colmax = calloc((size_t)I, sizeof(float)), *s = malloc((size_t)I * sizeof(float));
+    double *tmp = malloc((size_t)I * sizeof(double));
     gr->scales = malloc((size_t)I * sizeof(float));
     int O = g->loss == LOSS_LINEAR ? (int)(b->numel[g->linears[0]] / (size_t)I) : c->dim;
     size_t ny = (size_t)K * L * O;
     float *y_fp = NULL, *y = NULL, *cand[3] = {0};
     block_f32 view = *b;   // shallow copy: the group's linears point at candidates
-    if (!x_mean || !w_mean || !w_colmax || !s || !gr->scales) goto oom;
+    if (!x_mean || !w_mean || !w_colmax || !s || !tmp || !gr->scales) goto oom;
     calib_input_mean_abs(in, x_mean);
     for (int j = 0; j < I; j++)
         if (!isfinite(x_mean[j])) {
@@ -194,7 +197,7 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
     if (gr->n_alpha == 1 || K == 0) {   // nothing to compare: take the (first) alpha as is
         gr->alpha = gr->alphas[0];
         gr->loss[0] = -1.0;
-        rule_scales(gr->scales, a, gr->alpha, x_mean, in->abs_max, w_mean, w_colmax, I);
+        rule_scales(gr->scales, tmp, a, gr->alpha, x_mean, in->abs_max, w_mean, w_colmax, I);
         rc = 0;
         goto done;
     }
@@ -211,7 +214,7 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
 
     double best = INFINITY;
     for (int ai = 0; ai < gr->n_alpha; ai++) {
-        rule_scales(s, a, gr->alphas[ai], x_mean, in->abs_max, w_mean, w_colmax, I);
+        rule_scales(s, tmp, a, gr->alphas[ai], x_mean, in->abs_max, w_mean, w_colmax, I);
         // Candidate W' = Q(W * s) / s for every linear of the group.
         for (int k = 0; k < g->n_linears; k++) {
             const float *W = b->w[g->linears[k]];
@@ -242,7 +245,7 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
 oom:
     ah_fail(e, "out of memory (AWQ search)");
 done:
-    free(x_mean); free(w_mean); free(w_colmax); free(s);
+    free(x_mean); free(w_mean); free(w_colmax); free(s); free(tmp);
     ah_free(y_fp); ah_free(y);
     for (int k = 0; k < 3; k++) ah_free(cand[k]);
     return rc;

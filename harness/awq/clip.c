@@ -4,7 +4,8 @@
 // Dims: W (rows, cols), X (R, cols) clip rows (inputs already divided by the AWQ scales),
 // g = group width, G = groups per row. For each group the partial outputs
 // org (R, rows) = X_G @ W_G^T and, per shrink step k, cand = X_G @ Q(clamp(W_G, t_k))^T come
-// from GEMMs; the error per row is mean over R of (cand - org)^2.
+// from GEMMs in float64 (the fp32 values widened exactly; fp32 sums in different orders flip
+// near-ties between implementations); the error per row is mean over R of (cand - org)^2.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,15 @@ void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int
     size_t G = quant_groups((size_t)cols, q->group);
     float *Wg = malloc((size_t)rows * gs * sizeof(float));     // (rows, g) contiguous
     float *Wq = malloc((size_t)rows * gs * sizeof(float));
-    float *org = malloc((size_t)R * rows * sizeof(float));     // (R, rows)
-    float *cand = malloc((size_t)R * rows * sizeof(float));
+    double *Wd = malloc((size_t)rows * gs * sizeof(double));   // Wg or Wq widened
+    double *Xd = malloc((size_t)R * cols * sizeof(double));    // X widened
+    double *org = malloc((size_t)R * rows * sizeof(double));   // (R, rows)
+    double *cand = malloc((size_t)R * rows * sizeof(double));
     float *mx = malloc((size_t)rows * sizeof(float)), *best_t = malloc((size_t)rows * sizeof(float));
     double *best = malloc((size_t)rows * sizeof(double));
-    if (!Wg || !Wq || !org || !cand || !mx || !best_t || !best) goto done;   // leave W as is
+    if (!Wg || !Wq || !Wd || !Xd || !org || !cand || !mx || !best_t || !best)
+        goto done;   // out of memory: leave W unclipped
+    for (size_t i = 0; i < (size_t)R * cols; i++) Xd[i] = X[i];
     quant_cfg row_q = *q;
     row_q.group = -1;   // each (rows, g) row is exactly one quant group
 
@@ -43,8 +48,9 @@ void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int
             best_t[i] = m;
         }
         // org (R, rows) = X[:, G] (R, w) @ Wg^T (w, rows)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, rows, w, 1.0f, X + j0, cols, Wg,
-                    w, 0.0f, org, rows);
+        for (size_t i = 0; i < (size_t)rows * w; i++) Wd[i] = Wg[i];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, rows, w, 1.0, Xd + j0, cols, Wd,
+                    w, 0.0, org, rows);
         for (int k = 0; k < CLIP_STEPS; k++) {
             for (int i = 0; i < rows; i++) {
                 float th = mx[i] * (1.0f - (float)k / CLIP_GRID);
@@ -54,13 +60,14 @@ void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int
                 }
             }
             quant_fake(Wq, (size_t)rows, (size_t)w, &row_q);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, rows, w, 1.0f, X + j0, cols,
-                        Wq, w, 0.0f, cand, rows);
+            for (size_t i = 0; i < (size_t)rows * w; i++) Wd[i] = Wq[i];
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, rows, w, 1.0, Xd + j0, cols,
+                        Wd, w, 0.0, cand, rows);
 #pragma omp parallel for schedule(static)
             for (int i = 0; i < rows; i++) {
                 double err = 0.0;
                 for (int r = 0; r < R; r++) {
-                    double d = (double)cand[(size_t)r * rows + i] - org[(size_t)r * rows + i];
+                    double d = cand[(size_t)r * rows + i] - org[(size_t)r * rows + i];
                     err += d * d;
                 }
                 err /= R;
@@ -80,5 +87,6 @@ void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int
         }
     }
 done:
-    free(Wg); free(Wq); free(org); free(cand); free(mx); free(best_t); free(best);
+    free(Wg); free(Wq); free(Wd); free(Xd); free(org); free(cand); free(mx); free(best_t);
+    free(best);
 }

@@ -12,7 +12,7 @@
 // calibration sequences
 
 int calib_set_make(calib_set *cs, const int32_t *ids, size_t n_ids, int want, int len,
-                   uint64_t seed, const char *what, ah_err *e) {
+                   uint64_t seed, int first_blocks, const char *what, ah_err *e) {
     memset(cs, 0, sizeof *cs);
     if (len < 2) return ah_fail(e, "calibration sequence length %d too short", len);
     if (want < 1) return ah_fail(e, "calibration needs at least one sequence (asked for %d)", want);
@@ -32,10 +32,14 @@ int calib_set_make(calib_set *cs, const int32_t *ids, size_t n_ids, int want, in
     }
     for (size_t i = 0; i < blocks; i++) all[i] = i;
     // gsl_ran_choose keeps the chosen blocks in stream order; same seed, same choice.
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, (unsigned long)seed);
-    gsl_ran_choose(rng, pick, (size_t)n, all, blocks, sizeof *all);
-    gsl_rng_free(rng);
+    if (first_blocks) {
+        memcpy(pick, all, (size_t)n * sizeof *pick);
+    } else {
+        gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(rng, (unsigned long)seed);
+        gsl_ran_choose(rng, pick, (size_t)n, all, blocks, sizeof *all);
+        gsl_rng_free(rng);
+    }
     for (int i = 0; i < n; i++)
         memcpy(cs->tokens + (size_t)i * len, ids + pick[i] * len, (size_t)len * sizeof *ids);
     free(all);

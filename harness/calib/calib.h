@@ -33,10 +33,11 @@ typedef struct {
 } calib_set;
 
 // Cuts the token stream ids[n_ids] into non-overlapping blocks of len tokens and picks
-// `want` of them at random (seeded, GSL's mt19937), in stream order. Fewer blocks than
+// `want` of them: at random (seeded, GSL's mt19937, kept in stream order), or the first
+// `want` when first_blocks is set (reproducible across implementations). Fewer blocks than
 // `want` -> all of them; fewer than one -> an error naming `what` (the source).
 int calib_set_make(calib_set *cs, const int32_t *ids, size_t n_ids, int want, int len,
-                   uint64_t seed, const char *what, ah_err *e);
+                   uint64_t seed, int first_blocks, const char *what, ah_err *e);
 void calib_set_free(calib_set *cs);
 
 // Statistics of one linear group's input over the calibration tokens of one block.

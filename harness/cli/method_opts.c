@@ -8,7 +8,7 @@
 
 enum { OPT_METHOD = 1000, OPT_BITS, OPT_GROUP, OPT_SALIENT_PCT, OPT_SALIENT_BY, OPT_CALIB,
        OPT_CALIB_SAMPLES, OPT_CALIB_SEQLEN, OPT_SEED, OPT_SCALE_RULE, OPT_ALPHA, OPT_GRID,
-       OPT_GRID_ONE, OPT_CLIP, OPT_AWQ_SAMPLES, OPT_PROPAGATE };
+       OPT_GRID_ONE, OPT_CLIP, OPT_AWQ_SAMPLES, OPT_PROPAGATE, OPT_CALIB_PICK };
 
 const struct option CLI_METHOD_OPTIONS[] = {
     {"method", required_argument, 0, OPT_METHOD},
@@ -27,6 +27,7 @@ const struct option CLI_METHOD_OPTIONS[] = {
     {"clip", required_argument, 0, OPT_CLIP},
     {"awq-samples", required_argument, 0, OPT_AWQ_SAMPLES},
     {"propagate", required_argument, 0, OPT_PROPAGATE},
+    {"calib-pick", required_argument, 0, OPT_CALIB_PICK},
     {0, 0, 0, 0},
 };
 
@@ -57,6 +58,7 @@ void cli_method_usage(FILE *f) {
             "  --calib SOURCE      calibration text (same sources as --data); gives output-error metrics\n"
             "  --calib-samples N   calibration sequences (default 128)\n"
             "  --calib-seqlen L    tokens per sequence (default min(512, the model's maximum))\n"
+            "  --calib-pick P      random (default: seeded choice of blocks) | first (the first N blocks)\n"
             "  --seed S            calibration sampling and random channels (default 0)\n"
             "AWQ (--method awq; docs/AWQ.md):\n"
             "  --scale-rule R      search (default: s = x_mean^alpha, best alpha on the grid) |\n"
@@ -137,6 +139,13 @@ int cli_method_option(cli_method_opts *o, int code, const char *arg) {
         }
         o->mc.propagate_quantized = strcmp(arg, "quantized") == 0;
         return 1;
+    case OPT_CALIB_PICK:
+        if (strcmp(arg, "first") && strcmp(arg, "random")) {
+            cli_error("--calib-pick: expected first or random, got '%s'", arg);
+            return -1;
+        }
+        o->calib_first = strcmp(arg, "first") == 0;
+        return 1;
     default: return 0;
     }
 }
@@ -173,7 +182,8 @@ int cli_calib_set(calib_set *cs, const cli_method_opts *o, const tok_tokenizer *
         return ah_fail(e, "--calib-seqlen %d is longer than the model allows (%d)", len, m->cfg.max_seq);
     cli_ids in;
     if (cli_load_ids(&in, tok, o->calib, wt_dir, 0, 1, e)) return ah_wrap(e, "calibration");
-    int rc = calib_set_make(cs, in.ids, in.n, o->calib_samples, len, o->seed, o->calib, e);
+    int rc = calib_set_make(cs, in.ids, in.n, o->calib_samples, len, o->seed, o->calib_first,
+                            o->calib, e);
     cli_ids_free(&in);
     return rc;
 }
@@ -201,6 +211,15 @@ void cli_method_kv(FILE *f, const cli_method_opts *o, const calib_set *cs, const
                         n++;
                     }
             if (n) fprintf(f, " alpha_mean=%.4f", sum / n);
+            // Every chosen alpha, layer by layer, groups in table order (applied ones only).
+            fputs(" alphas=", f);
+            const char *sep = "";
+            for (int l = 0; l < p->m->cfg.n_layers; l++)
+                for (int g = 0; g < ARCH_MAX_GROUPS; g++)
+                    if (p->awq[l].group[g].applied) {
+                        fprintf(f, "%s%g", sep, p->awq[l].group[g].alpha);
+                        sep = ",";
+                    }
         }
     }
     if (cs && cs->n > 0)

@@ -17,11 +17,12 @@ typedef struct {
     int calib_samples;        // default 128
     int calib_seqlen;         // default min(512, model max)
     unsigned long seed;       // default 0
+    int calib_first;          // --calib-pick first: the first blocks, not a seeded random choice
 } cli_method_opts;
 
 // getopt_long entries for the options above (codes >= 1000), terminated by a zero entry.
 extern const struct option CLI_METHOD_OPTIONS[];
-#define CLI_METHOD_OPTION_COUNT 16
+#define CLI_METHOD_OPTION_COUNT 17
 void cli_method_defaults(cli_method_opts *o);
 // out = own[0..n_own) followed by CLI_METHOD_OPTIONS (with its terminator); out must hold
 // n_own + CLI_METHOD_OPTION_COUNT + 1 entries.

@@ -12,7 +12,9 @@
 // One quantized linear as it will be written.
 typedef struct {
     const model_weight *src;   // the source tensor (name, dtype, shape)
-    void *fake;                // (rows, cols) in the source dtype (or a norm / bias as it ends)
+    void *fake;                // quantized linear (rows, cols) in the source dtype, or a norm /
+                               // bias as the block ends, in F32 (fake_dtype)
+    st_dtype fake_dtype;
     uint8_t *packed;           // (rows, packed_cols)
     float *scales;             // (rows, groups)
     uint8_t *zeros;            // (rows, groups)
@@ -66,6 +68,7 @@ int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
     q->src = model_lw(x->m, layer, role);
     size_t n = (size_t)rows * cols, G = quant_groups((size_t)cols, x->mc.q.group);
     size_t pc = quant_packed_size((size_t)cols, x->mc.q.bits);
+    q->fake_dtype = q->src->dtype;
     q->fake = malloc(n * st_dtype_size(q->src->dtype));
     q->packed = malloc((size_t)rows * pc);
     q->scales = malloc((size_t)rows * G * sizeof(float));
@@ -100,10 +103,22 @@ int qexport_block(void *ctx, int layer, const block_f32 *b, ah_err *e) {
     for (int r = 0; r < L_COUNT; r++) {
         qlinear *q = &x->lin[(size_t)layer * L_COUNT + r];
         if (!b->w[r] || arch_role_is_linear(r) || q->fake) continue;
-        q->src = model_lw(x->m, layer, r);
-        q->fake = malloc(b->numel[r] * st_dtype_size(q->src->dtype));
+        // Unchanged tensors are copied from the source as they are; changed ones (AWQ's folded
+        // norms and biases) are kept exact in F32 rather than rounded to the source dtype.
+        const model_weight *src = model_lw(x->m, layer, r);
+        float *orig = malloc(b->numel[r] * sizeof(float));
+        if (!orig || model_weight_f32(orig, src, e)) {
+            free(orig);
+            return orig ? -1 : ah_fail(e, "out of memory exporting '%s'", src->name);
+        }
+        int changed = memcmp(orig, b->w[r], b->numel[r] * sizeof(float)) != 0;
+        free(orig);
+        if (!changed) continue;
+        q->src = src;
+        q->fake_dtype = ST_F32;
+        q->fake = malloc(b->numel[r] * sizeof(float));
         if (!q->fake) return ah_fail(e, "out of memory exporting '%s'", q->src->name);
-        to_dtype(q->fake, b->w[r], b->numel[r], q->src->dtype);
+        memcpy(q->fake, b->w[r], b->numel[r] * sizeof(float));
     }
     return 0;
 }
@@ -153,7 +168,10 @@ static int write_hf(qexport *x, const char *dir, ah_err *e) {
         memcpy(t[i].shape, s->shape, sizeof t[i].shape);
         t[i].data = s->data;
         for (size_t j = 0; j < (size_t)m->cfg.n_layers * L_COUNT; j++)   // replaced?
-            if (x->lin[j].src && x->lin[j].src->data == s->data) t[i].data = x->lin[j].fake;
+            if (x->lin[j].src && x->lin[j].src->data == s->data) {
+                t[i].data = x->lin[j].fake;
+                t[i].dtype = x->lin[j].fake_dtype;
+            }
     }
     char path[4200];
     ah_path_join(path, sizeof path, dir, "model.safetensors");

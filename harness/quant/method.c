@@ -80,11 +80,6 @@ static void round_to_dtype(float *W, size_t n, st_dtype d) {
     }
 }
 
-void method_round_block(block_f32 *b, const model *m, int layer) {
-    for (int r = 0; r < L_COUNT; r++)
-        if (b->w[r]) round_to_dtype(b->w[r], b->numel[r], model_lw(m, layer, r)->dtype);
-}
-
 // mean over the sample rows and outputs of (x (W - W_hat)^T)^2; diff (rows, cols) scratch.
 static double output_mse(const calib_input *in, const float *W, const float *W_hat, float *diff,
                          float *y, int rows, int cols) {

@@ -70,12 +70,9 @@ typedef int (*method_sink_fn)(void *ctx, int layer, arch_layer_role role, const 
                               const float *W_orig, int rows, int cols, const int *keep_idx,
                               int kept, ah_err *e);
 
-// Rounds every tensor of block b to the checkpoint's stored dtype (F16 / BF16), as an
-// exported checkpoint holds it (a no-op for tensors that were not changed, and for F32).
-void method_round_block(block_f32 *b, const model *m, int layer);
-
 // Called with each finished block (after scaling, clipping and quantization): export keeps the
-// tensors that are not quantized linears but may have changed (AWQ's folded norms, biases).
+// tensors that are not quantized linears but may have changed (AWQ's folded norms, biases),
+// in fp32 so no rounding is added to them.
 typedef int (*method_block_sink_fn)(void *ctx, int layer, const block_f32 *b, ah_err *e);
 
 // Quantizes every linear of block b in place. run: calibration capture for this block (may

@@ -73,8 +73,6 @@ int qpass_block(void *ctx, int layer, block_f32 *b, ah_err *e) {
     if (method_apply_block(&p->mc, b, p->m, layer, p->run, p->metrics + (size_t)layer * L_COUNT,
                            p->sink, p->sink_ctx, e))
         return -1;
-    // AWQ changed norms and biases in fp32: hold them as the checkpoint's dtype would.
-    if (p->mc.kind == METHOD_AWQ) method_round_block(b, p->m, layer);
     if (p->block_sink && p->block_sink(p->sink_ctx, layer, b, e)) return -1;
     if (p->saved_hidden) {   // propagate = quantized: the next block sees this one's error
         memcpy(p->run->hidden, p->saved_hidden, hidden_bytes);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# test_awq_reference.sh — the C AWQ against the independent PyTorch reference
+# (tools/ref_awq.py, results committed in tests/fixtures/awq/ by tools/make-awq-fixtures):
+# for every fixture family and configuration (3 and 4 bits, group 32, rules search / duo /
+# fixed, clip on / off, propagate fp / quantized) the C harness must choose the same alpha for
+# every scaling group of every layer, and give the same final perplexity within 1e-3.
+#
+# Known near-ties. The two implementations capture the same activations up to the last fp32
+# bit (torch's LayerNorm / attention and ours sum in different orders), so where two choices
+# are nearly equally good either can win; with propagate = quantized such a flip in layer 0's
+# clipping also shifts layer 1's inputs. Three configurations meet one (measured below). For
+# those the test checks instead that every differing alpha is a near-tie on the reference's own
+# loss curve (within 2% of its minimum), and that the perplexities agree within 1e-2:
+#   llama2c-b4-g32-search-clip-propq  layer 1 qkv: C 0.25, ref 0.35 (ref losses 0.0015429 vs
+#                                     0.0015372, +0.4%)
+#   opt-b4-g32-search-clip-propq      layer 1 o: C 0.7, ref 0.3 (ref losses 0.0009443 vs
+#                                     0.0009312, +1.4%; C's own curve: 0.0009218 vs 0.000926)
+#   opt-b3-g32-duo-clip               alphas equal; one clip row of layer 0 v_proj (k = 0 vs 1)
+NEAR_TIES="llama2c-b4-g32-search-clip-propq.json opt-b4-g32-search-clip-propq.json opt-b3-g32-duo-clip.json"
+cd "$(dirname "$0")/../.." || exit 1
+. tests/cli/lib.sh
+[ -x "$AH_BIN" ] || fail "binary $AH_BIN not found (run make)"
+[ -x /usr/bin/python3 ] || skip "/usr/bin/python3 (reads the JSON expectations) absent"
+FIX=tests/fixtures
+# One line per expected file: file, model args, method args, expected alphas, expected ppl.
+plan=$(/usr/bin/python3 - "$FIX" <<'PY'
+import glob, json, os, sys
+fix = sys.argv[1]
+for path in sorted(glob.glob(os.path.join(fix, "awq", "*.json"))):
+    d = json.load(open(path))
+    c = d["config"]
+    name = os.path.basename(d["model"].rstrip("/"))
+    if d["model"].endswith(".bin"):
+        margs = f"--model {d['model']} --tokenizer {os.path.dirname(d['model'])}/tokenizer.bin"
+    else:
+        margs = f"--model {d['model']}"
+    a = [f"--bits {c['bits']}", f"--group {c['group']}", f"--scale-rule {c['rule']}",
+         f"--clip {c['clip']}", f"--propagate {c['propagate']}", f"--awq-samples {c['awq_samples']}"]
+    if c["alpha"] is not None:
+        a.append(f"--alpha {c['alpha']}")
+    cal = d["calib"]
+    a += [f"--calib text:{cal['source']}", f"--calib-samples {len(cal['blocks'])}",
+          f"--calib-seqlen {cal['seqlen']}", "--calib-pick first"]
+    assert cal["blocks"] == list(range(len(cal["blocks"]))), "C picks the first blocks only"
+    alphas = ",".join(f"{g['alpha']:g}" for L in d["layers"] for g in L["groups"].values())
+    print(f"{path}|{margs}|{' '.join(a)}|{alphas}|{d['ppl']}|{d['eval']['seqlen']}")
+PY
+) || fail "could not read the expectations"
+n=0; errors=0
+while IFS='|' read -r file margs args want_alphas want_ppl seqlen; do
+  n=$((n + 1))
+  # shellcheck disable=SC2086
+  line=$("$AH_BIN" eval --quiet $margs --data "text:$FIX/text/eval.txt" --seqlen "$seqlen" \
+         --method awq $args 2>&1 | tail -n 1)
+  got_alphas=$(kv alphas "$line"); got_ppl=$(kv ppl "$line")
+  base=$(basename "$file")
+  if [[ " $NEAR_TIES " == *" $base "* ]]; then
+    if ! /usr/bin/python3 - "$file" "$got_alphas" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); got = [float(x) for x in sys.argv[2].split(",")]
+groups = [g for L in d["layers"] for g in L["groups"].values()]
+assert len(got) == len(groups), "group count differs"
+for a, g in zip(got, groups):
+    if abs(a - g["alpha"]) > 1e-9:
+        i = min(range(len(g["grid"])), key=lambda k: abs(g["grid"][k] - a))
+        lo = min(g["loss"])
+        assert g["loss"][i] <= lo * 1.02, f"alpha {a} is not a near-tie of {g['alpha']}"
+PY
+    then echo "MISMATCH $base: alphas $got_alphas are not near-ties of $want_alphas"; errors=$((errors + 1))
+    elif [ -z "$got_ppl" ] || ! rel_close "$got_ppl" "$want_ppl" 1e-2; then
+      echo "MISMATCH $base (near-tie): ppl C $got_ppl, reference $want_ppl"; errors=$((errors + 1))
+    fi
+    continue
+  fi
+  if [ "$got_alphas" != "$want_alphas" ]; then
+    echo "MISMATCH $(basename "$file"): alphas C $got_alphas, reference $want_alphas"; errors=$((errors + 1))
+  elif [ -z "$got_ppl" ] || ! rel_close "$got_ppl" "$want_ppl" 1e-3; then
+    echo "MISMATCH $(basename "$file"): ppl C $got_ppl, reference $want_ppl"; errors=$((errors + 1))
+  elif [ -n "${AH_VERBOSE:-}" ]; then
+    echo "ok $(basename "$file"): alphas $got_alphas ppl $got_ppl (reference $want_ppl)"
+  fi
+done <<<"$plan"
+[ "$n" -gt 0 ] || fail "no expectation files in $FIX/awq"
+[ $errors -eq 0 ] || fail "$errors of $n AWQ configurations differ from the reference"
+echo "C AWQ matches the PyTorch reference: $n configurations, alphas exact and ppl within 1e-3 except the 3 listed near-ties"
