@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh — what `make bench` runs. The benchmark suite is not built yet (issue 8);
-# for now it times FP evaluation of stories260K when ../shared/data is present.
+# for now it times FP evaluation of stories260K and the AWQ search (bench/awq_search.sh)
+# when ../shared/data is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${AH_SHARED_DATA:-../shared/data}"
@@ -12,3 +13,4 @@ for t in 1 2; do
   ./awq-harness eval --quiet --threads "$t" --model "$SHARED/stories260K/stories260K.bin" \
     --tokenizer "$SHARED/stories260K/tok512.bin" --data "text:$text" | tail -n 1
 done
+bash bench/awq_search.sh

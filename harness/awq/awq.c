@@ -11,6 +11,7 @@
 
 #include "awq/fold.h"
 #include "core/mem.h"
+#include "core/progress.h"
 #include "model/forward.h"
 
 static const char *RULE_NAMES[] = {[AWQ_SEARCH] = "search", [AWQ_DUO] = "duo", [AWQ_FIXED] = "fixed"};
@@ -46,7 +47,12 @@ int awq_cfg_check(const awq_cfg *a, ah_err *e) {
 }
 
 void awq_result_free(awq_block_result *r) {
-    for (int g = 0; g < ARCH_MAX_GROUPS; g++) free(r->group[g].scales);
+    for (int g = 0; g < ARCH_MAX_GROUPS; g++) {
+        free(r->group[g].scales);
+        free(r->group[g].x_mean);
+        free(r->group[g].x_max);
+        free(r->group[g].x_p99);
+    }
     for (int k = 0; k < L_COUNT; k++) free(r->clip[k]);
     memset(r, 0, sizeof *r);
 }
@@ -169,8 +175,16 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
     size_t ny = (size_t)K * L * O;
     float *y_fp = NULL, *y = NULL, *cand[3] = {0};
     block_f32 view = *b;   // shallow copy: the group's linears point at candidates
-    if (!x_mean || !w_mean || !w_colmax || !s || !tmp || !gr->scales) goto oom;
+    gr->x_mean = malloc((size_t)I * sizeof(float));
+    gr->x_max = malloc((size_t)I * sizeof(float));
+    gr->x_p99 = malloc((size_t)I * sizeof(float));
+    if (!x_mean || !w_mean || !w_colmax || !s || !tmp || !gr->scales || !gr->x_mean ||
+        !gr->x_max || !gr->x_p99)
+        goto oom;
     calib_input_mean_abs(in, x_mean);
+    memcpy(gr->x_mean, x_mean, (size_t)I * sizeof(float));
+    memcpy(gr->x_max, in->abs_max, (size_t)I * sizeof(float));
+    memcpy(gr->x_p99, in->abs_p99, (size_t)I * sizeof(float));
     for (int j = 0; j < I; j++)
         if (!isfinite(x_mean[j])) {
             ah_fail(e, "AWQ: non-finite activation statistic in group %s", g->name);
@@ -259,6 +273,7 @@ int awq_block(const awq_cfg *a, const quant_cfg *q, block_f32 *b, const model *m
     const model_config *c = &m->cfg;
     const arch_desc *ad = c->arch;
     memset(res, 0, sizeof *res);
+    double t0 = ah_now();
     if (ad->n_groups == 0)
         return ah_fail(e, "AWQ: architecture %s has no scaling groups", ad->model_type);
     // 1. Scales for every group, from the ORIGINAL block and captures (groups independent).
@@ -273,7 +288,10 @@ int awq_block(const awq_cfg *a, const quant_cfg *q, block_f32 *b, const model *m
     // 2. Fold them all.
     for (int gi = 0; gi < ad->n_groups; gi++)
         if (res->group[gi].applied) awq_fold_group(b, c, &ad->groups[gi], res->group[gi].scales);
-    if (!a->clip) return 0;
+    if (!a->clip) {
+        res->seconds = ah_now() - t0;
+        return 0;
+    }
     // 3. Clip every linear but q and k, with its scaled clip inputs x / s.
     for (int gi = 0; gi < ad->n_groups; gi++) {
         const arch_scale_group *g = &ad->groups[gi];
@@ -301,5 +319,6 @@ int awq_block(const awq_cfg *a, const quant_cfg *q, block_f32 *b, const model *m
         }
         free(X);
     }
+    res->seconds = ah_now() - t0;
     return 0;
 }

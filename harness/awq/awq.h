@@ -33,12 +33,14 @@ typedef struct {
     float alphas[AWQ_MAX_GRID];
     double loss[AWQ_MAX_GRID];   // loss for each alpha tried
     float *scales;         // [width] (malloc'd; awq_result_free)
+    float *x_mean, *x_max, *x_p99;   // [width] the input statistics the rules used
 } awq_group_result;
 
 typedef struct {
     awq_group_result group[ARCH_MAX_GROUPS];
     float *clip[L_COUNT];  // per linear: thresholds (rows, groups), NULL when not clipped
     int clip_groups[L_COUNT];
+    double seconds;        // time spent in awq_block for this layer
 } awq_block_result;
 
 const char *awq_rule_name(awq_rule r);   // "search", "duo", "fixed"

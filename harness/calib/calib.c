@@ -2,6 +2,8 @@
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort_float.h>
+#include <gsl/gsl_statistics_float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +102,7 @@ calib_run *calib_run_new(const model *m, const calib_set *cs, size_t sample_rows
         in->clip_stride = stride > 1 ? stride : 1;
         if (!(in->abs_sum = ah_calloc(I, sizeof(double), "calibration statistics", e)) ||
             !(in->abs_max = ah_calloc(I, sizeof(float), "calibration statistics", e)) ||
+            !(in->abs_p99 = ah_calloc(I, sizeof(float), "calibration statistics", e)) ||
             !(in->sample = ah_calloc(sample_rows * I, sizeof(float), "calibration sample", e)) ||
             !(in->clip = ah_calloc((size_t)CALIB_CLIP_TOKENS * I, sizeof(float),
                                    "calibration clip sample", e)))
@@ -119,6 +122,7 @@ void calib_run_free(calib_run *r) {
     for (int k = 0; k < FWD_IN_COUNT; k++) {
         ah_free(r->in[k].abs_sum);
         ah_free(r->in[k].abs_max);
+        ah_free(r->in[k].abs_p99);
         ah_free(r->in[k].sample);
         ah_free(r->in[k].clip);
     }
@@ -184,6 +188,24 @@ int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e) {
         fwd_block(r->hidden + (size_t)i * L * c->dim, r->s, b, c, L, nb);
     }
     r->s->capture = NULL;
+    // 99th percentile of |x| per channel over the strided clip rows (up to 512 tokens).
+    for (int k = 0; k < FWD_IN_COUNT; k++) {
+        calib_input *in = &r->in[k];
+        int R = in->clip_rows, I = in->width;
+        if (R == 0) continue;
+#pragma omp parallel
+        {
+            float *col = malloc((size_t)R * sizeof *col);
+#pragma omp for schedule(static)
+            for (int j = 0; j < I; j++) {
+                if (!col) continue;
+                for (int t = 0; t < R; t++) col[t] = fabsf(in->clip[(size_t)t * I + j]);
+                gsl_sort_float(col, 1, (size_t)R);
+                in->abs_p99[j] = (float)gsl_stats_float_quantile_from_sorted_data(col, 1, (size_t)R, 0.99);
+            }
+            free(col);
+        }
+    }
     static const char *NAMES[FWD_IN_COUNT] = {"q/k/v input", "o_proj input", "gate/up input",
                                               "down_proj input"};
     for (int k = 0; k < FWD_IN_COUNT; k++)

@@ -46,6 +46,7 @@ typedef struct {
     long tokens;        // rows seen
     double *abs_sum;    // [I] sum over tokens of |x|  (mean |x| = abs_sum / tokens)
     float *abs_max;     // [I] max over tokens of |x|
+    float *abs_p99;     // [I] 99th percentile of |x| over the clip rows (GSL quantile)
     float *sample;      // (sample_rows, I) the first rows seen, verbatim (whole sequences
                         // when the capacity is a multiple of L)
     int sample_rows;

@@ -45,6 +45,26 @@ static char *manifest(const model *m, const cli_method_opts *o, const calib_set 
         json_object_set_new(root, "salient_by", json_string(salient_by_name(mc->by)));
     }
     json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
+    if (mc->kind == METHOD_AWQ) {
+        json_t *a = json_object(), *chosen = json_array();
+        json_object_set_new(a, "scale_rule", json_string(awq_rule_name(mc->awq.rule)));
+        json_object_set_new(a, "alpha", mc->awq.alpha >= 0 ? json_real(mc->awq.alpha) : json_string("search"));
+        json_object_set_new(a, "grid_points", json_integer(mc->awq.grid_points));
+        json_object_set_new(a, "grid_include_one", json_boolean(mc->awq.grid_include_one));
+        json_object_set_new(a, "clip", json_boolean(mc->awq.clip));
+        json_object_set_new(a, "propagate", json_string(mc->propagate_quantized ? "quantized" : "fp"));
+        json_object_set_new(a, "files", json_string("awq.safetensors: scales, alpha, loss curve, statistics, clip thresholds"));
+        for (int l = 0; l < m->cfg.n_layers; l++) {
+            json_t *row = json_object();
+            for (int g = 0; g < m->cfg.arch->n_groups; g++)
+                if (p->awq[l].group[g].applied)
+                    json_object_set_new(row, m->cfg.arch->groups[g].name,
+                                        json_real(p->awq[l].group[g].alpha));
+            json_array_append_new(chosen, row);
+        }
+        json_object_set_new(a, "chosen_alpha", chosen);
+        json_object_set_new(root, "awq", a);
+    }
     if (cs->n) {
         json_t *c = json_object();
         json_object_set_new(c, "source", json_string(o->calib));
@@ -170,6 +190,7 @@ int cmd_quantize(int argc, char **argv) {
         goto fail;
     }
     if (qexport_write(qx, out, have_tok ? tpath : NULL, man, &e)) goto fail;
+    if (qp->awq && qexport_write_awq(out, m, qp->awq, &e)) goto fail;
 
     printf("quantized %s -> %s\n", model_path, out);
     printf("out=%s", out);

@@ -202,8 +202,10 @@ void cli_method_kv(FILE *f, const cli_method_opts *o, const calib_set *cs, const
         fprintf(f, " clip=%s propagate=%s", mc->awq.clip ? "on" : "off",
                 mc->propagate_quantized ? "quantized" : "fp");
         if (p && p->awq) {   // mean chosen alpha over the scaling groups applied
-            double sum = 0.0;
+            double sum = 0.0, secs = 0.0;
             int n = 0;
+            for (int l = 0; l < p->m->cfg.n_layers; l++) secs += p->awq[l].seconds;
+            fprintf(f, " awq_seconds=%.3f", secs);
             for (int l = 0; l < p->m->cfg.n_layers; l++)
                 for (int g = 0; g < ARCH_MAX_GROUPS; g++)
                     if (p->awq[l].group[g].applied) {

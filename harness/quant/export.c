@@ -268,6 +268,53 @@ int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,
     return write_text(path, manifest_json, e);
 }
 
+int qexport_write_awq(const char *out_dir, const model *m, const awq_block_result *res,
+                      ah_err *e) {
+    const arch_desc *ad = m->cfg.arch;
+    size_t cap = (size_t)m->cfg.n_layers * (ARCH_MAX_GROUPS * 7 + L_COUNT), n = 0;
+    st_write_tensor *t = calloc(cap, sizeof *t);
+    char *names = calloc(cap, MODEL_NAME_CAP + 32);
+    if (!t || !names) {
+        free(t);
+        free(names);
+        return ah_fail(e, "out of memory (AWQ export)");
+    }
+#define ADD(dt, nd, s0, s1, ptr, ...)                                                         \
+    do {                                                                                      \
+        char *nm_ = names + n * (MODEL_NAME_CAP + 32);                                        \
+        snprintf(nm_, MODEL_NAME_CAP + 32, __VA_ARGS__);                                      \
+        t[n++] = (st_write_tensor){.name = nm_, .dtype = dt, .ndim = nd, .shape = {s0, s1},    \
+                                   .data = ptr};                                              \
+    } while (0)
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const awq_block_result *r = &res[l];
+        for (int gi = 0; gi < ad->n_groups; gi++) {
+            const awq_group_result *g = &r->group[gi];
+            const char *gn = ad->groups[gi].name;
+            if (!g->applied) continue;
+            ADD(ST_F32, 1, g->width, 0, g->scales, "layers.%d.%s.scales", l, gn);
+            ADD(ST_F32, 1, 1, 0, &g->alpha, "layers.%d.%s.alpha", l, gn);
+            ADD(ST_F32, 1, g->n_alpha, 0, g->alphas, "layers.%d.%s.alphas", l, gn);
+            ADD(ST_F64, 1, g->n_alpha, 0, g->loss, "layers.%d.%s.loss", l, gn);
+            ADD(ST_F32, 1, g->width, 0, g->x_mean, "layers.%d.%s.x_mean", l, gn);
+            ADD(ST_F32, 1, g->width, 0, g->x_max, "layers.%d.%s.x_max", l, gn);
+            ADD(ST_F32, 1, g->width, 0, g->x_p99, "layers.%d.%s.x_p99", l, gn);
+        }
+        for (int k = 0; k < L_COUNT; k++) {
+            if (!r->clip[k]) continue;
+            const model_weight *w = model_lw(m, l, k);
+            ADD(ST_F32, 2, w->shape[0], r->clip_groups[k], r->clip[k], "%s.clip", w->name);
+        }
+    }
+#undef ADD
+    char path[4200];
+    ah_path_join(path, sizeof path, out_dir, "awq.safetensors");
+    int rc = st_write(path, t, n, NULL, e);
+    free(t);
+    free(names);
+    return rc;
+}
+
 // ----------------------------------------------------------------------------
 // reading the integer form back
 

@@ -15,6 +15,15 @@
 //     Dequantization: w = (code - zero) * scale per (row, group), rounded to the source dtype,
 //     then columns fp_columns replaced by fp_values. This reproduces model.safetensors bit for
 //     bit (qexport_dequant; tested).
+//   awq.safetensors       (--method awq) per layer l and scaling group G (qkv, o, gate_up,
+//                         down; OPT: qkv, o, fc1, fc2):
+//       layers.l.G.scales  F32 (width)   the chosen per-input-channel scales s
+//       layers.l.G.alpha   F32 (1)       the chosen alpha
+//       layers.l.G.alphas  F32 (n)       the alphas tried;  layers.l.G.loss F64 (n): their losses
+//                                        (-1 when a fixed alpha was not searched)
+//       layers.l.G.x_mean / x_max / x_p99  F32 (width)  input statistics (mean |x|, max |x|,
+//                                        99th percentile of |x| over the clip rows)
+//       NAME.clip          F32 (rows, groups)  clip thresholds of linear NAME (clip on)
 //   manifest.json         what was done: method, bits, group, quantizer, salient settings,
 //                         calibration, per-linear error metrics, the layout above.
 #ifndef AH_EXPORT_H
@@ -42,6 +51,10 @@ int qexport_block(void *ctx, int layer, const block_f32 *b, ah_err *e);
 // tokenizer_path: the tokenizer in use (file or directory) to copy beside the weights.
 int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,
                   const char *manifest_json, ah_err *e);
+
+// Writes awq.safetensors (layout above) from the per-layer AWQ results.
+int qexport_write_awq(const char *out_dir, const model *m, const awq_block_result *res,
+                      ah_err *e);
 
 // Rebuilds one linear's weights from quantized.safetensors: out (rows, cols).
 int qexport_dequant(float *out, const st_set *packed, const char *name, int rows, int cols,

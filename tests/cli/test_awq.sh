@@ -29,6 +29,10 @@ m="$FIX/llama-mha-f16"
 args=(--method awq --bits 4 --group 32 "${CAL[@]}")
 fly=$(kv ppl "$("$AH_BIN" eval --quiet --model "$m" --data "$DATA" --seqlen 64 "${args[@]}" | tail -n 1)")
 "$AH_BIN" quantize --quiet --model "$m" "${args[@]}" --out "$tmp/q" >/dev/null || fail "quantize --method awq failed"
+for f in awq.safetensors quantized.safetensors manifest.json; do
+  [ -s "$tmp/q/$f" ] || { echo "FAIL quantize --method awq wrote no $f"; errors=$((errors + 1)); }
+done
+grep -q '"chosen_alpha"' "$tmp/q/manifest.json" || { echo "FAIL manifest lacks chosen_alpha"; errors=$((errors + 1)); }
 disk=$(kv ppl "$("$AH_BIN" eval --quiet --model "$tmp/q" --data "$DATA" --seqlen 64 | tail -n 1)")
 [ -n "$fly" ] && [ "$fly" = "$disk" ] || { echo "FAIL awq round trip: on the fly $fly, exported $disk"; errors=$((errors + 1)); }
 # Every rule and clip setting, and propagate = quantized.
