@@ -12,6 +12,8 @@
 
 #include "core/mem.h"
 
+#define ATT_ROWS 64   // query rows per block of the causal attention
+
 // ----------------------------------------------------------------------------
 // state
 
@@ -42,7 +44,8 @@ fwd_state *fwd_state_new(const model_config *c, int T, int B, ah_err *e) {
         !(s->k = ah_calloc(n * KV, sizeof(float), "activations", e)) ||
         !(s->v = ah_calloc(n * KV, sizeof(float), "activations", e)) ||
         !(s->att = ah_calloc(n * Q, sizeof(float), "activations", e)) ||
-        !(s->scores = ah_calloc(score_bufs * t * t, sizeof(float), "attention scores", e)) ||
+        !(s->scores = ah_calloc(score_bufs * (t < ATT_ROWS ? t : ATT_ROWS) * t, sizeof(float),
+                                "attention scores", e)) ||
         !(s->h1 = ah_calloc(n * F, sizeof(float), "MLP activations", e)) ||
         !(s->h2 = ah_calloc(n * F, sizeof(float), "MLP activations", e)) ||
         !(s->rope_cos = ah_calloc(t * (D2 ? D2 : 1), sizeof(float), "rotary table", e)) ||
@@ -156,30 +159,36 @@ static void attention(fwd_state *s, const model_config *c, int T, int B) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nbuf)
     for (int task = 0; task < B * H; task++) {
         int bw = task / H, h = task % H;
-        float *S = s->scores + (size_t)omp_get_thread_num() * T * T;   // (T, T)
+        // (ATT_ROWS, T) per thread: one row block's scores at a time
+        float *S = s->scores + (size_t)omp_get_thread_num() * (T < ATT_ROWS ? T : ATT_ROWS) * T;
         size_t row0 = (size_t)bw * T;   // first row of this window
         const float *qh = s->q + row0 * H * D + (size_t)h * D;
         const float *kh = s->k + row0 * G * D + (size_t)(h / group) * D;
         const float *vh = s->v + row0 * G * D + (size_t)(h / group) * D;
-        // S = scale * q_h (T, D) @ k_h^T (D, T); rows strided by H*D / G*D.
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, H * D, kh,
-                    G * D, 0.0f, S, T);
-        for (int i = 0; i < T; i++) {   // causal softmax over j <= i; zero the future
-            float *row = S + (size_t)i * T;
-            float mx = row[0];
-            for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
-            float sum = 0.0f;
-            for (int j = 0; j <= i; j++) {
-                row[j] = expf(row[j] - mx);
-                sum += row[j];
+        // Causal attention in row blocks of ATT_ROWS: block [i0, i1) needs keys 0 .. i1-1 only,
+        // so the GEMMs skip the masked upper triangle (about half the work at long T).
+        for (int i0 = 0; i0 < T; i0 += ATT_ROWS) {
+            int i1 = i0 + ATT_ROWS < T ? i0 + ATT_ROWS : T, nr = i1 - i0;
+            // S (nr, i1) = scale * q_h[i0:i1] (nr, D) @ k_h[0:i1]^T (D, i1); row stride i1
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, i1, D, scale,
+                        qh + (size_t)i0 * H * D, H * D, kh, G * D, 0.0f, S, i1);
+            for (int i = i0; i < i1; i++) {   // softmax over j <= i; zero j in (i, i1)
+                float *row = S + (size_t)(i - i0) * i1;
+                float mx = row[0];
+                for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
+                float sum = 0.0f;
+                for (int j = 0; j <= i; j++) {
+                    row[j] = expf(row[j] - mx);
+                    sum += row[j];
+                }
+                float inv = 1.0f / sum;
+                for (int j = 0; j <= i; j++) row[j] *= inv;
+                for (int j = i + 1; j < i1; j++) row[j] = 0.0f;
             }
-            float inv = 1.0f / sum;
-            for (int j = 0; j <= i; j++) row[j] *= inv;
-            for (int j = i + 1; j < T; j++) row[j] = 0.0f;
+            // att_h[i0:i1] (nr, D) = S (nr, i1) @ v_h[0:i1] (i1, D)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, D, i1, 1.0f, S, i1, vh,
+                        G * D, 0.0f, s->att + (row0 + i0) * H * D + (size_t)h * D, H * D);
         }
-        // att_h (T, D) = S (T, T) @ v_h (T, D)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, S, T, vh, G * D,
-                    0.0f, s->att + row0 * H * D + (size_t)h * D, H * D);
     }
 }
 
