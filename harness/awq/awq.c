@@ -14,12 +14,13 @@
 #include "core/progress.h"
 #include "model/forward.h"
 
-static const char *RULE_NAMES[] = {[AWQ_SEARCH] = "search", [AWQ_DUO] = "duo", [AWQ_FIXED] = "fixed"};
+static const char *RULE_NAMES[] = {[AWQ_SEARCH] = "search", [AWQ_DUO] = "duo",
+                                   [AWQ_FIXED] = "fixed", [AWQ_SALIENT] = "salient"};
 
-const char *awq_rule_name(awq_rule r) { return r <= AWQ_FIXED ? RULE_NAMES[r] : "?"; }
+const char *awq_rule_name(awq_rule r) { return r <= AWQ_SALIENT ? RULE_NAMES[r] : "?"; }
 
 int awq_rule_parse(const char *s, awq_rule *r) {
-    for (int i = 0; i <= AWQ_FIXED; i++)
+    for (int i = 0; i <= AWQ_SALIENT; i++)
         if (strcmp(s, RULE_NAMES[i]) == 0) {
             *r = (awq_rule)i;
             return 0;
@@ -33,6 +34,8 @@ void awq_defaults(awq_cfg *a) {
     a->grid_points = 20;
     a->alpha = -1.0;
     a->clip = 1;
+    a->salient_scale = 2.0;
+    a->scale_pct = 1.0;
 }
 
 int awq_cfg_check(const awq_cfg *a, ah_err *e) {
@@ -43,6 +46,10 @@ int awq_cfg_check(const awq_cfg *a, ah_err *e) {
     if (a->alpha > 1.0 || (a->alpha < 0 && a->alpha != -1.0))
         return ah_fail(e, "alpha %g outside [0, 1]", a->alpha);
     if (a->samples < 0) return ah_fail(e, "AWQ samples %d must be >= 0", a->samples);
+    if (a->rule == AWQ_SALIENT && !(a->salient_scale > 0 && a->salient_scale < 1e6))
+        return ah_fail(e, "salient scale %g must be positive", a->salient_scale);
+    if (a->rule == AWQ_SALIENT && !(a->scale_pct >= 0 && a->scale_pct <= 100))
+        return ah_fail(e, "scaled channel percentage %g outside [0, 100]", a->scale_pct);
     return 0;
 }
 
@@ -109,6 +116,7 @@ static void rule_scales(float *s, double *tmp, const awq_cfg *a, double alpha,
         case AWQ_FIXED:   // an all-zero weight column: the clamp value (the channel is unused)
             tmp[j] = w_colmax[j] > 0 ? pow(x_max[j], alpha) / w_colmax[j] : 1e-4;
             break;
+        case AWQ_SALIENT: tmp[j] = 1.0; break;   // handled before any grid (search_group)
         }
     }
     normalise(tmp, I);
@@ -199,6 +207,24 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
                 w_colmax[j] = fabsf(W[i * I + j]) > w_colmax[j] ? fabsf(W[i * I + j]) : w_colmax[j];
     }
 
+    gr->width = I;
+    if (a->rule == AWQ_SALIENT) {   // top scale_pct % channels by mean |x| get salient_scale
+        int k = (int)floor(a->scale_pct / 100.0 * I + 0.5);
+        if (k < 1 && a->scale_pct > 0) k = 1;
+        for (int j = 0; j < I; j++) gr->scales[j] = 1.0f;
+        for (int n = 0; n < k; n++) {   // k passes of a max search: k is small (1% of I)
+            int best_j = -1;
+            for (int j = 0; j < I; j++)
+                if (gr->scales[j] == 1.0f && (best_j < 0 || x_mean[j] > x_mean[best_j])) best_j = j;
+            if (best_j < 0) break;
+            gr->scales[best_j] = (float)a->salient_scale;
+        }
+        gr->n_alpha = 1;
+        gr->alphas[0] = gr->alpha = 0.0f;
+        gr->loss[0] = -1.0;
+        rc = 0;
+        goto done;
+    }
     // The grid (a fixed alpha is a one-point grid).
     gr->n_alpha = 0;
     if (a->alpha >= 0) {

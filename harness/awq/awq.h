@@ -11,7 +11,9 @@
 #include "model/model.h"
 #include "quant/quant.h"
 
-typedef enum { AWQ_SEARCH, AWQ_DUO, AWQ_FIXED } awq_rule;
+// AWQ_SALIENT: the paper's Tables 2-3 ablation: the top scale_pct % input channels by mean
+// |x| get s = salient_scale, every other channel s = 1 (no search, no normalisation).
+typedef enum { AWQ_SEARCH, AWQ_DUO, AWQ_FIXED, AWQ_SALIENT } awq_rule;
 
 typedef struct {
     awq_rule rule;
@@ -20,6 +22,8 @@ typedef struct {
     double alpha;          // >= 0: one fixed alpha (required for AWQ_FIXED); < 0: the grid
     int clip;              // clip search after scaling
     int samples;           // calibration sequences used for the losses (0 = all)
+    double salient_scale;  // AWQ_SALIENT: s of the salient channels (default 2)
+    double scale_pct;      // AWQ_SALIENT: % of channels scaled (default 1)
 } awq_cfg;
 
 #define AWQ_MAX_GRID 101
@@ -43,7 +47,7 @@ typedef struct {
     double seconds;        // time spent in awq_block for this layer
 } awq_block_result;
 
-const char *awq_rule_name(awq_rule r);   // "search", "duo", "fixed"
+const char *awq_rule_name(awq_rule r);   // "search", "duo", "fixed", "salient"
 int awq_rule_parse(const char *s, awq_rule *r);
 void awq_defaults(awq_cfg *a);
 int awq_cfg_check(const awq_cfg *a, ah_err *e);

@@ -224,6 +224,20 @@ void calib_advance(calib_run *r, const block_f32 *b) {
     }
 }
 
+void calib_input_scale(calib_input *in, const float *s) {
+    int I = in->width;
+    for (int j = 0; j < I; j++) {
+        in->abs_sum[j] /= s[j];
+        in->abs_max[j] /= s[j];
+        in->abs_p99[j] /= s[j];
+    }
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < in->sample_rows; t++)
+        for (int j = 0; j < I; j++) in->sample[(size_t)t * I + j] /= s[j];
+    for (int t = 0; t < in->clip_rows; t++)
+        for (int j = 0; j < I; j++) in->clip[(size_t)t * I + j] /= s[j];
+}
+
 void calib_input_mean_abs(const calib_input *in, float *out) {
     double n = in->tokens > 0 ? (double)in->tokens : 1.0;
     for (int j = 0; j < in->width; j++) out[j] = (float)(in->abs_sum[j] / n);

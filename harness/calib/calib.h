@@ -81,6 +81,11 @@ int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e);
 // quantized: the next block then sees this block's quantization error).
 void calib_advance(calib_run *r, const block_f32 *b);
 
+// After AWQ folds scales s into a group, its linears see x / s: divides the statistics and the
+// kept rows of `in` by s per channel, so later selections and error metrics use what the
+// scaled linears actually receive.
+void calib_input_scale(calib_input *in, const float *s);
+
 // mean |x| per channel into out[I].
 void calib_input_mean_abs(const calib_input *in, float *out);
 

@@ -8,7 +8,8 @@
 
 enum { OPT_METHOD = 1000, OPT_BITS, OPT_GROUP, OPT_SALIENT_PCT, OPT_SALIENT_BY, OPT_CALIB,
        OPT_CALIB_SAMPLES, OPT_CALIB_SEQLEN, OPT_SEED, OPT_SCALE_RULE, OPT_ALPHA, OPT_GRID,
-       OPT_GRID_ONE, OPT_CLIP, OPT_AWQ_SAMPLES, OPT_PROPAGATE, OPT_CALIB_PICK };
+       OPT_GRID_ONE, OPT_CLIP, OPT_AWQ_SAMPLES, OPT_PROPAGATE, OPT_CALIB_PICK, OPT_SALIENT_SCALE,
+       OPT_SCALE_PCT };
 
 const struct option CLI_METHOD_OPTIONS[] = {
     {"method", required_argument, 0, OPT_METHOD},
@@ -28,6 +29,8 @@ const struct option CLI_METHOD_OPTIONS[] = {
     {"awq-samples", required_argument, 0, OPT_AWQ_SAMPLES},
     {"propagate", required_argument, 0, OPT_PROPAGATE},
     {"calib-pick", required_argument, 0, OPT_CALIB_PICK},
+    {"salient-scale", required_argument, 0, OPT_SALIENT_SCALE},
+    {"scale-pct", required_argument, 0, OPT_SCALE_PCT},
     {0, 0, 0, 0},
 };
 
@@ -62,7 +65,11 @@ void cli_method_usage(FILE *f) {
             "  --seed S            calibration sampling and random channels (default 0)\n"
             "AWQ (--method awq; docs/AWQ.md):\n"
             "  --scale-rule R      search (default: s = x_mean^alpha, best alpha on the grid) |\n"
-            "                      duo (s = x_mean^alpha / w_mean^(1-alpha)) | fixed (s = x_max^alpha / max|W|)\n"
+            "                      duo (s = x_mean^alpha / w_mean^(1-alpha)) | fixed (s = x_max^alpha / max|W|) |\n"
+            "                      salient (s = --salient-scale on the top --scale-pct %% channels by mean |x|, else 1)\n"
+            "  --salient-scale S   salient rule: the scale of the salient channels (default 2)\n"
+            "  --scale-pct P       salient rule: %% of channels scaled (default 1)\n"
+            "  --salient-pct P     with awq: also keep P%% of channels in full precision after scaling\n"
             "  --alpha A           a fixed alpha in [0, 1] (required for fixed; no search otherwise)\n"
             "  --grid N            alpha grid i/N, i = 0..N-1 (default 20); --grid-include-one adds 1.0\n"
             "  --clip on|off       clip search after scaling (default on)\n"
@@ -139,6 +146,8 @@ int cli_method_option(cli_method_opts *o, int code, const char *arg) {
         }
         o->mc.propagate_quantized = strcmp(arg, "quantized") == 0;
         return 1;
+    case OPT_SALIENT_SCALE: return parse_double("--salient-scale", arg, &o->mc.awq.salient_scale) ? -1 : 1;
+    case OPT_SCALE_PCT: return parse_double("--scale-pct", arg, &o->mc.awq.scale_pct) ? -1 : 1;
     case OPT_CALIB_PICK:
         if (strcmp(arg, "first") && strcmp(arg, "random")) {
             cli_error("--calib-pick: expected first or random, got '%s'", arg);
@@ -161,8 +170,8 @@ int cli_method_finish(cli_method_opts *o) {
         cli_error("--scale-rule/--alpha apply to --method awq only");
         return -1;
     }
-    if (o->mc.kind != METHOD_SALIENT && o->mc.salient_pct != 0) {
-        cli_error("--salient-pct applies to --method salient only");
+    if (o->mc.kind != METHOD_SALIENT && o->mc.kind != METHOD_AWQ && o->mc.salient_pct != 0) {
+        cli_error("--salient-pct applies to --method salient and awq only");
         return -1;
     }
     if (method_cfg_check(&o->mc, &e)) {
@@ -193,11 +202,13 @@ void cli_method_kv(FILE *f, const cli_method_opts *o, const calib_set *cs, const
     fprintf(f, " method=%s", method_name(mc->kind));
     if (mc->kind == METHOD_FP16) return;
     fprintf(f, " bits=%d group=%d", mc->q.bits, mc->q.group);
-    if (mc->kind == METHOD_SALIENT)
+    if (mc->kind == METHOD_SALIENT || (mc->kind == METHOD_AWQ && mc->salient_pct > 0))
         fprintf(f, " salient_pct=%g salient_by=%s", mc->salient_pct, salient_by_name(mc->by));
     if (mc->kind == METHOD_AWQ) {
         fprintf(f, " scale_rule=%s", awq_rule_name(mc->awq.rule));
-        if (mc->awq.alpha >= 0) fprintf(f, " alpha=%g", mc->awq.alpha);
+        if (mc->awq.rule == AWQ_SALIENT)
+            fprintf(f, " salient_scale=%g scale_pct=%g", mc->awq.salient_scale, mc->awq.scale_pct);
+        else if (mc->awq.alpha >= 0) fprintf(f, " alpha=%g", mc->awq.alpha);
         else fprintf(f, " alpha=search grid=%d%s", mc->awq.grid_points, mc->awq.grid_include_one ? "+1" : "");
         fprintf(f, " clip=%s propagate=%s", mc->awq.clip ? "on" : "off",
                 mc->propagate_quantized ? "quantized" : "fp");

@@ -22,7 +22,7 @@ typedef struct {
 
 // getopt_long entries for the options above (codes >= 1000), terminated by a zero entry.
 extern const struct option CLI_METHOD_OPTIONS[];
-#define CLI_METHOD_OPTION_COUNT 17
+#define CLI_METHOD_OPTION_COUNT 19
 void cli_method_defaults(cli_method_opts *o);
 // out = own[0..n_own) followed by CLI_METHOD_OPTIONS (with its terminator); out must hold
 // n_own + CLI_METHOD_OPTION_COUNT + 1 entries.

@@ -67,9 +67,14 @@ int qpass_block(void *ctx, int layer, block_f32 *b, ah_err *e) {
     if (p->saved_hidden) memcpy(p->saved_hidden, p->run->hidden, hidden_bytes);
     // Calibration inputs of this block: the capture runs on the FP block, before any change.
     if (p->run && calib_block(p->run, b, layer, e)) return -1;
-    if (p->mc.kind == METHOD_AWQ &&
-        awq_block(&p->mc.awq, &p->mc.q, b, p->m, layer, p->run, &p->awq[layer], e))
-        return -1;
+    if (p->mc.kind == METHOD_AWQ) {
+        if (awq_block(&p->mc.awq, &p->mc.q, b, p->m, layer, p->run, &p->awq[layer], e)) return -1;
+        // The folded linears see x / s: salient selection and error metrics must too.
+        const arch_desc *ad = p->m->cfg.arch;
+        for (int g = 0; g < ad->n_groups; g++)
+            if (p->awq[layer].group[g].applied)
+                calib_input_scale(&p->run->in[ad->groups[g].input], p->awq[layer].group[g].scales);
+    }
     if (method_apply_block(&p->mc, b, p->m, layer, p->run, p->metrics + (size_t)layer * L_COUNT,
                            p->sink, p->sink_ctx, e))
         return -1;

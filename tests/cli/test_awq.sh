@@ -37,7 +37,8 @@ disk=$(kv ppl "$("$AH_BIN" eval --quiet --model "$tmp/q" --data "$DATA" --seqlen
 [ -n "$fly" ] && [ "$fly" = "$disk" ] || { echo "FAIL awq round trip: on the fly $fly, exported $disk"; errors=$((errors + 1)); }
 # Every rule and clip setting, and propagate = quantized.
 for extra in "--scale-rule duo" "--scale-rule fixed --alpha 0.5" "--scale-rule search --alpha 0.25" \
-             "--clip off" "--grid 5 --grid-include-one" "--propagate quantized"; do
+             "--clip off" "--grid 5 --grid-include-one" "--propagate quantized" \
+             "--scale-rule salient --salient-scale 2 --scale-pct 1" "--salient-pct 1"; do
   # shellcheck disable=SC2086
   line=$("$AH_BIN" eval --quiet --model "$FIX/opt" --data "$DATA" --seqlen 64 --method awq --bits 3 \
          --group 32 "${CAL[@]}" $extra 2>"$tmp/err" | tail -n 1)
@@ -58,5 +59,6 @@ bad 'fixed needs an alpha' --method awq --scale-rule fixed "${CAL[@]}"
 bad 'alpha 1\.5 outside' --method awq --alpha 1.5 "${CAL[@]}"
 bad 'apply to --method awq only' --method minmax --alpha 0.5
 bad '--clip' --method awq --clip maybe "${CAL[@]}"
+bad 'salient scale 0 must be positive' --method awq --scale-rule salient --salient-scale 0 "${CAL[@]}"
 [ $errors -eq 0 ] || fail "$errors AWQ check(s) failed"
 echo "AWQ runs on every family; round trip exact; rules, clip, propagate and bad options as expected"

@@ -86,5 +86,34 @@ PY
   fi
 done <<<"$plan"
 [ "$n" -gt 0 ] || fail "no expectation files in $FIX/awq"
+
+# The chosen scales themselves (not only alpha): quantize --method awq writes awq.safetensors;
+# every applied group's scales must equal the reference's within 1e-4 (fp32 last-bit noise).
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+for cfg in llama-mha-f16-b4-g32-search-clip opt-b3-g32-search-noclip llama2c-b3-g32-duo-noclip; do
+  IFS='|' read -r file margs args _ _ _ < <(grep "/$cfg.json|" <<<"$plan")
+  # shellcheck disable=SC2086
+  "$AH_BIN" quantize --quiet $margs --method awq $args --out "$tmp/$cfg" >/dev/null 2>"$tmp/err" ||
+    { echo "MISMATCH $cfg: quantize failed: $(cat "$tmp/err")"; errors=$((errors + 1)); continue; }
+  /usr/bin/python3 - "$file" "$tmp/$cfg/awq.safetensors" <<'PY' || errors=$((errors + 1))
+import json, struct, sys
+import numpy as np
+d = json.load(open(sys.argv[1]))
+raw = open(sys.argv[2], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = json.loads(raw[8:8 + n])
+def tensor(name):
+    h = hdr[name]; b, e = h["data_offsets"]
+    return np.frombuffer(raw[8 + n + b:8 + n + e], dtype=np.float32)
+worst = 0.0
+for L in d["layers"]:
+    for g, r in L["groups"].items():
+        got = tensor(f"layers.{L['layer']}.{g}.scales"); want = np.asarray(r["scales"], np.float32)
+        rel = float(np.max(np.abs(got - want) / np.abs(want)))
+        worst = max(worst, rel)
+if worst > 1e-4:
+    print(f"MISMATCH {sys.argv[1]}: scales differ by up to {worst:.3g} relative"); sys.exit(1)
+PY
+done
 [ $errors -eq 0 ] || fail "$errors of $n AWQ configurations differ from the reference"
 echo "C AWQ matches the PyTorch reference: $n configurations, alphas exact and ppl within 1e-3 except the 3 listed near-ties"
