@@ -8,3 +8,9 @@ skip() { echo "skipped: $*"; exit 77; }
 kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
 # rel_close A B TOL: exit 0 when |A-B| <= TOL*|B|
 rel_close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN{d=a-b; if(d<0)d=-d; m=b<0?-b:b; exit !(d<=t*m)}'; }
+# fixture_model_args NAME: the --model (and, for the llama2.c fixture, --tokenizer) arguments of
+# a committed fixture under tests/fixtures/.
+fixture_model_args() {
+  if [ "$1" = llama2c ]; then echo "--model tests/fixtures/llama2c/model.bin --tokenizer tests/fixtures/llama2c/tokenizer.bin"
+  else echo "--model tests/fixtures/$1"; fi
+}

@@ -11,13 +11,9 @@ FIX=tests/fixtures
 DATA="text:$FIX/text/eval.txt"
 CAL=(--calib "text:$FIX/text/calib.txt" --calib-samples 8 --calib-seqlen 64)
 errors=0
-model_args() {
-  if [ "$1" = llama2c ]; then echo "--model $FIX/llama2c/model.bin --tokenizer $FIX/llama2c/tokenizer.bin"
-  else echo "--model $FIX/$1"; fi
-}
 for fx in llama-gqa llama-mha-f16 qwen2 opt llama2c; do
   # shellcheck disable=SC2046
-  line=$("$AH_BIN" eval --quiet $(model_args "$fx") --data "$DATA" --seqlen 64 --method awq \
+  line=$("$AH_BIN" eval --quiet $(fixture_model_args "$fx") --data "$DATA" --seqlen 64 --method awq \
          --bits 3 --group 32 "${CAL[@]}" 2>"$tmp/err" | tail -n 1)
   ppl=$(kv ppl "$line"); am=$(kv alpha_mean "$line")
   if [ -z "$ppl" ] || ! awk -v p="$ppl" -v a="$am" 'BEGIN{exit !(p > 1 && p < 1e9 && a >= 0 && a <= 1)}'; then

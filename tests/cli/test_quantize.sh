@@ -15,10 +15,6 @@ DATA="text:$FIX/text/eval.txt"
 CALIB="text:$FIX/text/calib.txt"
 errors=0
 
-model_args() {   # fixture -> --model (and --tokenizer) arguments
-  if [ "$1" = llama2c ]; then echo "--model $FIX/llama2c/model.bin --tokenizer $FIX/llama2c/tokenizer.bin"
-  else echo "--model $FIX/$1"; fi
-}
 
 # 1. round trips
 roundtrip() {   # fixture, method args...
@@ -26,9 +22,9 @@ roundtrip() {   # fixture, method args...
   local out="$tmp/q-$fx" on_fly from_disk tokarg=""
   rm -rf "$out"
   # shellcheck disable=SC2046
-  "$AH_BIN" quantize --quiet $(model_args "$fx") "$@" --out "$out" >/dev/null 2>"$tmp/err" ||
+  "$AH_BIN" quantize --quiet $(fixture_model_args "$fx") "$@" --out "$out" >/dev/null 2>"$tmp/err" ||
     { echo "FAIL $fx $*: quantize: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
-  on_fly=$("$AH_BIN" eval --quiet $(model_args "$fx") --data "$DATA" --seqlen 64 "$@" | tail -n 1)
+  on_fly=$("$AH_BIN" eval --quiet $(fixture_model_args "$fx") --data "$DATA" --seqlen 64 "$@" | tail -n 1)
   [ "$fx" = llama2c ] && tokarg="--tokenizer $out/tokenizer.bin"
   local m="$out"; [ "$fx" = llama2c ] && m="$out/model.bin"
   # shellcheck disable=SC2086
