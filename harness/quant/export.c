@@ -217,6 +217,17 @@ static int write_llama2c(qexport *x, const char *dir, const char *tokenizer_path
     return 0;
 }
 
+// Writes dir/file from tensors t[n] whose names live in `names`, then frees both.
+static int write_owned(const char *dir, const char *file, st_write_tensor *t, size_t n,
+                       char *names, ah_err *e) {
+    char path[4200];
+    ah_path_join(path, sizeof path, dir, file);
+    int rc = st_write(path, t, n, NULL, e);
+    free(t);
+    free(names);
+    return rc;
+}
+
 static int write_packed(qexport *x, const char *dir, ah_err *e) {
     const model *m = x->m;
     size_t L = (size_t)m->cfg.n_layers * L_COUNT, n = 0;
@@ -248,12 +259,7 @@ static int write_packed(qexport *x, const char *dir, ah_err *e) {
             n++;
         }
     }
-    char path[4200];
-    ah_path_join(path, sizeof path, dir, "quantized.safetensors");
-    int rc = st_write(path, t, n, NULL, e);
-    free(t);
-    free(names);
-    return rc;
+    return write_owned(dir, "quantized.safetensors", t, n, names, e);
 }
 
 int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,
@@ -307,12 +313,7 @@ int qexport_write_awq(const char *out_dir, const model *m, const awq_block_resul
         }
     }
 #undef ADD
-    char path[4200];
-    ah_path_join(path, sizeof path, out_dir, "awq.safetensors");
-    int rc = st_write(path, t, n, NULL, e);
-    free(t);
-    free(names);
-    return rc;
+    return write_owned(out_dir, "awq.safetensors", t, n, names, e);
 }
 
 // ----------------------------------------------------------------------------
