@@ -12,7 +12,9 @@
 // 1 when group g applies to this model (the v -> o group needs v and o shapes to match: no GQA).
 int awq_group_applies(const model_config *c, const arch_scale_group *g);
 // Input width of the group's linears (= number of scales).
-int awq_group_width(const model_config *c, const arch_scale_group *g);
+static inline int awq_group_width(const model_config *c, const arch_scale_group *g) {
+    return model_input_width(c, g->input);
+}
 
 // Folds s[width] into block b: linears' columns *= s, previous op /= s. s must be finite and
 // positive (the scale rules guarantee it).

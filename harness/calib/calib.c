@@ -62,15 +62,6 @@ void calib_set_free(calib_set *cs) {
 // ----------------------------------------------------------------------------
 // capture
 
-static int input_width(const model_config *c, fwd_input which) {
-    switch (which) {
-    case FWD_IN_QKV: case FWD_IN_GATE_UP: return c->dim;
-    case FWD_IN_O: return c->n_heads * c->head_dim;
-    case FWD_IN_DOWN: return c->hidden_dim;
-    default: return 0;
-    }
-}
-
 calib_run *calib_run_new(const model *m, const calib_set *cs, size_t sample_rows, ah_err *e) {
     calib_run *r = calloc(1, sizeof *r);
     if (!r) {
@@ -96,7 +87,7 @@ calib_run *calib_run_new(const model *m, const calib_set *cs, size_t sample_rows
         goto fail;
     for (int k = 0; k < FWD_IN_COUNT; k++) {
         calib_input *in = &r->in[k];
-        in->width = input_width(c, k);
+        in->width = model_input_width(c, k);
         size_t I = (size_t)in->width;
         in->sample_cap = (int)sample_rows;
         in->clip_stride = stride > 1 ? stride : 1;

@@ -33,6 +33,15 @@ static int role_shape(const model_config *c, arch_layer_role r, int64_t shape[2]
     }
 }
 
+int model_input_width(const model_config *c, fwd_input which) {
+    switch (which) {
+    case FWD_IN_QKV: case FWD_IN_GATE_UP: return c->dim;
+    case FWD_IN_O: return c->n_heads * c->head_dim;
+    case FWD_IN_DOWN: return c->hidden_dim;
+    default: return 0;
+    }
+}
+
 static int global_shape(const model_config *c, arch_global g, int64_t shape[2]) {
     switch (g) {
     case G_EMBED: case G_LM_HEAD: shape[0] = c->vocab_size; shape[1] = c->dim; return 2;
@@ -114,7 +123,10 @@ static int load_hf(model *m, ah_err *e) {
     m->st = st_open(m->path, e);
     if (!m->st) return -1;
     snprintf(m->format, sizeof m->format, "safetensors");
-    return 0;
+    m->layer = calloc((size_t)m->cfg.n_layers * L_COUNT, sizeof *m->layer);
+    m->names = calloc((size_t)m->cfg.n_layers * L_COUNT + G_COUNT, MODEL_NAME_CAP);
+    if (!m->layer || !m->names) return ah_fail(e, "%s: out of memory", m->path);
+    return bind_hf(m, e);
 }
 
 model *model_load(const char *path, ah_err *e) {
@@ -133,15 +145,9 @@ model *model_load(const char *path, ah_err *e) {
     if (ah_is_dir(path)) {
         rc = load_hf(m, e);
     } else if (ah_is_file(path)) {
-        rc = model_llama2c_bind(m, e);   // sets cfg, map, and binds roles itself
+        rc = model_llama2c_bind(m, e);   // sets cfg and the mapping, binds roles by offset
     } else {
         rc = ah_fail(e, "%s: no such file or directory", path);
-    }
-    if (rc == 0 && !m->layer) {
-        m->layer = calloc((size_t)m->cfg.n_layers * L_COUNT, sizeof *m->layer);
-        m->names = calloc(((size_t)m->cfg.n_layers * L_COUNT + G_COUNT), MODEL_NAME_CAP);
-        if (!m->layer || !m->names) rc = ah_fail(e, "%s: out of memory", path);
-        else rc = bind_hf(m, e);
     }
     if (rc) {
         model_free(m);

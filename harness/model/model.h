@@ -62,6 +62,9 @@ typedef struct {
 model *model_load(const char *path, ah_err *e);
 void model_free(model *m);   // NULL-safe
 
+// Input width of the linears fed by `which`: C for q/k/v and gate/up, H*D for o, F for down.
+int model_input_width(const model_config *c, fwd_input which);
+
 // Parses config.json text into cfg (file names the source for messages).
 int model_config_parse(model_config *cfg, const char *json_text, const char *file, ah_err *e);
 
