@@ -41,6 +41,18 @@ all: awq-harness
 awq-harness: $(OBJ) $(MAIN_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The git commit recorded in results files: build/git-commit.h is rewritten only when the
+# commit (or dirtiness) changes, so version.o rebuilds exactly then.
+GIT_COMMIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+$(BUILD)/git-commit.h: FORCE
+	@mkdir -p $(BUILD)
+	@echo '#define AH_GIT_COMMIT "$(GIT_COMMIT)"' > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@
+$(BUILD)/harness/core/version.o: $(BUILD)/git-commit.h
+$(BUILD)/harness/core/version.o: CFLAGS += -I$(BUILD)
+.PHONY: FORCE
+FORCE:
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<

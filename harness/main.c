@@ -5,7 +5,7 @@
 
 #include "cli/cli.h"
 
-#define AH_VERSION "0.1.0"
+#include "core/version.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -17,6 +17,8 @@ static void usage(FILE *f) {
             "  eval      perplexity of a checkpoint on a text source (optionally quantized)\n"
             "  quantize  quantize a checkpoint and write it (fake-quant + packed integers)\n"
             "  tokenize  token ids of a text source (for checking tokenizers)\n"
+            "  run       run an experiment (INI sweep) into an HDF5 results file\n"
+            "  merge     join results files (shards of a sweep) into one\n"
             "\n"
             "Run 'awq-harness COMMAND --help' for a command's options.\n",
             AH_VERSION);
@@ -37,6 +39,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "quantize") == 0) return cmd_quantize(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try --help)", cmd);
     return 2;
 }

@@ -13,6 +13,7 @@
 #include "core/mem.h"
 #include "core/progress.h"
 #include "model/forward.h"
+#include "quant/method.h"
 
 static const char *RULE_NAMES[] = {[AWQ_SEARCH] = "search", [AWQ_DUO] = "duo",
                                    [AWQ_FIXED] = "fixed", [AWQ_SALIENT] = "salient"};
@@ -346,5 +347,49 @@ int awq_block(const awq_cfg *a, const quant_cfg *q, block_f32 *b, const model *m
         free(X);
     }
     res->seconds = ah_now() - t0;
+    return 0;
+}
+
+static float *copy_floats(const float *src, size_t n) {
+    if (!src) return NULL;
+    float *d = malloc(n * sizeof *d);
+    if (d) memcpy(d, src, n * sizeof *d);
+    return d;
+}
+
+int awq_block_apply(const awq_block_result *pre, const quant_cfg *q, block_f32 *b,
+                    const model *m, awq_block_result *res, ah_err *e) {
+    const model_config *c = &m->cfg;
+    const arch_desc *ad = c->arch;
+    memset(res, 0, sizeof *res);
+    for (int gi = 0; gi < ad->n_groups; gi++) {
+        const awq_group_result *src = &pre->group[gi];
+        awq_group_result *g = &res->group[gi];
+        int applies = awq_group_applies(c, &ad->groups[gi]);
+        int width = awq_group_width(c, &ad->groups[gi]);
+        if (src->applied != applies || (applies && (src->width != width || !src->scales)))
+            return ah_fail(e, "stored AWQ result does not fit group %s (width %d)",
+                           ad->groups[gi].name, width);
+        *g = *src;
+        g->scales = copy_floats(src->scales, (size_t)width);
+        g->x_mean = copy_floats(src->x_mean, (size_t)width);
+        g->x_max = copy_floats(src->x_max, (size_t)width);
+        g->x_p99 = copy_floats(src->x_p99, (size_t)width);
+        if (applies && !g->scales) return ah_fail(e, "out of memory");
+        if (applies) awq_fold_group(b, c, &ad->groups[gi], g->scales);
+    }
+    for (int r = 0; r < L_COUNT; r++) {
+        if (!pre->clip[r]) continue;
+        int I = model_input_width(c, (fwd_input)method_role_input((arch_layer_role)r));
+        int rows = b->w[r] ? (int)(b->numel[r] / (size_t)I) : 0;
+        size_t G = quant_groups((size_t)I, q->group);
+        if (!rows || pre->clip_groups[r] != (int)G)
+            return ah_fail(e, "stored AWQ clip thresholds of %s do not fit (%d groups, want %zu)",
+                           arch_layer_role_name((arch_layer_role)r), pre->clip_groups[r], G);
+        res->clip[r] = copy_floats(pre->clip[r], (size_t)rows * G);
+        res->clip_groups[r] = (int)G;
+        if (!res->clip[r]) return ah_fail(e, "out of memory");
+        awq_clamp_linear(b->w[r], res->clip[r], rows, I, q->group);
+    }
     return 0;
 }

@@ -59,6 +59,15 @@ void awq_result_free(awq_block_result *r);
 int awq_block(const awq_cfg *a, const quant_cfg *q, block_f32 *b, const model *m, int layer,
               const calib_run *run, awq_block_result *res, ah_err *e);
 
+// Applies a stored result (a cached search) to the FP block b: folds its scales and clamps the
+// clipped linears to its thresholds, which is what awq_block did to the same block. Copies
+// pre into res (seconds = 0); fails when pre does not fit this model.
+int awq_block_apply(const awq_block_result *pre, const quant_cfg *q, block_f32 *b,
+                    const model *m, awq_block_result *res, ah_err *e);
+
+// Clamps W (rows, cols) to [-t, t] per (row, quant group): t (rows, groups). (clip.c)
+void awq_clamp_linear(float *W, const float *t, int rows, int cols, int group);
+
 // Clip search for one linear W (rows, cols) given its (already scaled) input rows X (R, cols).
 // Writes the chosen thresholds (rows, groups) into t and clamps W. (clip.c)
 void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int R,

@@ -77,16 +77,23 @@ void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int
                 }
             }
         }
-        for (int i = 0; i < rows; i++) {
-            float th = best_t[i];
-            t[(size_t)i * G + gi] = th;
-            for (int j = 0; j < w; j++) {
-                float *v = &W[(size_t)i * cols + j0 + j];
-                *v = *v > th ? th : (*v < -th ? -th : *v);
-            }
-        }
+        for (int i = 0; i < rows; i++) t[(size_t)i * G + gi] = best_t[i];
     }
+    // Groups are disjoint columns, so clamping after the search equals clamping as it goes.
+    awq_clamp_linear(W, t, rows, cols, q->group);
 done:
     free(Wg); free(Wq); free(Wd); free(Xd); free(org); free(cand); free(mx); free(best_t);
     free(best);
+}
+
+void awq_clamp_linear(float *W, const float *t, int rows, int cols, int group) {
+    int gs = group > 0 ? group : cols;
+    size_t G = quant_groups((size_t)cols, group);
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            float th = t[(size_t)i * G + (size_t)(j / gs)];
+            float *v = &W[(size_t)i * cols + j];
+            *v = *v > th ? th : (*v < -th ? -th : *v);
+        }
 }

@@ -70,10 +70,54 @@ static int read_ids(cli_ids *out, const char *path, ah_err *e) {
     return 0;
 }
 
-int cli_load_ids(cli_ids *out, const tok_tokenizer *tok, const char *spec, const char *wt_dir,
+// A trailing "@START:END" selects bytes [START, END) of the text (either may be empty; a
+// negative START counts from the end): "text:f.txt@0:100000", "text:f.txt@-300000:".
+// Returns 1 and fills lo/hi (hi = -1: to the end) when spec ends with one.
+static int byte_range(const char *spec, size_t *cut, long *lo, long *hi) {
+    const char *at = strrchr(spec, '@');
+    if (!at) return 0;
+    char *end;
+    const char *p = at + 1;
+    *lo = 0;
+    *hi = -1;
+    if (*p != ':') {
+        *lo = strtol(p, &end, 10);
+        if (end == p) return 0;
+        p = end;
+    }
+    if (*p++ != ':') return 0;
+    if (*p) {
+        *hi = strtol(p, &end, 10);
+        if (end == p || *end || *hi < 0) return 0;
+    }
+    *cut = (size_t)(at - spec);
+    return 1;
+}
+
+static int slice_text(cli_ids *out, const char *spec, long lo, long hi, ah_err *e) {
+    long n = (long)out->text_len;
+    if (lo < 0) lo = n + lo < 0 ? 0 : n + lo;
+    if (hi < 0 || hi > n) hi = n;
+    if (lo >= hi) return ah_fail(e, "%s: byte range is empty (the text has %ld bytes)", spec, n);
+    memmove(out->text, out->text + lo, (size_t)(hi - lo));
+    out->text[hi - lo] = '\0';
+    out->text_len = (size_t)(hi - lo);
+    return 0;
+}
+
+int cli_load_ids(cli_ids *out, const tok_tokenizer *tok, const char *spec_in, const char *wt_dir,
                  int raw_wikitext, int add_special, ah_err *e) {
     memset(out, 0, sizeof *out);
-    if (strncmp(spec, "ids:", 4) == 0) return read_ids(out, spec + 4, e);
+    if (strncmp(spec_in, "ids:", 4) == 0) return read_ids(out, spec_in + 4, e);
+    char spec_buf[4200];
+    const char *spec = spec_in;
+    size_t cut;
+    long lo, hi;
+    int ranged = byte_range(spec_in, &cut, &lo, &hi);
+    if (ranged) {
+        snprintf(spec_buf, sizeof spec_buf, "%.*s", (int)cut, spec_in);
+        spec = spec_buf;
+    }
     char raw_spec[4200];
     const char *use = spec;
     // llama.cpp's protocol tokenizes the raw WikiText file as it is, not the rebuilt rows.
@@ -84,10 +128,14 @@ int cli_load_ids(cli_ids *out, const tok_tokenizer *tok, const char *spec, const
         use = raw_spec;
     }
     if (ds_load_text(use, wt_dir, &out->text, &out->text_len, e)) return -1;
+    if (ranged && slice_text(out, spec_in, lo, hi, e)) {
+        cli_ids_free(out);
+        return -1;
+    }
     if (tok_encode(tok, out->text, out->text_len, add_special, &out->ids, &out->n, e)) {
         free(out->text);
         out->text = NULL;
-        return ah_wrap(e, "%s", spec);
+        return ah_wrap(e, "%s", spec_in);
     }
     return 0;
 }

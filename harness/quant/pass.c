@@ -56,6 +56,13 @@ void qpass_free(qpass *p) {
         for (int l = 0; l < p->m->cfg.n_layers; l++) awq_result_free(&p->awq[l]);
     free(p->awq);
     ah_free(p->saved_hidden);
+    if (p->act_mean)
+        for (int i = 0; i < p->m->cfg.n_layers * FWD_IN_COUNT; i++) {
+            free(p->act_mean[i]);
+            free(p->act_max[i]);
+        }
+    free(p->act_mean);
+    free(p->act_max);
     free(p->metrics);
     free(p);
 }
@@ -67,8 +74,23 @@ int qpass_block(void *ctx, int layer, block_f32 *b, ah_err *e) {
     if (p->saved_hidden) memcpy(p->saved_hidden, p->run->hidden, hidden_bytes);
     // Calibration inputs of this block: the capture runs on the FP block, before any change.
     if (p->run && calib_block(p->run, b, layer, e)) return -1;
-    if (p->mc.kind == METHOD_AWQ) {
+    if (p->act_mean) {
+        const model_config *c = &p->m->cfg;
+        for (int k = 0; k < FWD_IN_COUNT; k++) {
+            const calib_input *in = &p->run->in[k];
+            float *mean = p->act_mean[layer * FWD_IN_COUNT + k], *mx = p->act_max[layer * FWD_IN_COUNT + k];
+            int w = model_input_width(c, (fwd_input)k);
+            if (in->width != w || !in->abs_sum) continue;
+            calib_input_mean_abs(in, mean);
+            memcpy(mx, in->abs_max, (size_t)w * sizeof *mx);
+        }
+    }
+    if (p->mc.kind == METHOD_AWQ && p->awq_preset) {
+        if (awq_block_apply(&p->awq_preset[layer], &p->mc.q, b, p->m, &p->awq[layer], e)) return -1;
+    } else if (p->mc.kind == METHOD_AWQ) {
         if (awq_block(&p->mc.awq, &p->mc.q, b, p->m, layer, p->run, &p->awq[layer], e)) return -1;
+    }
+    if (p->mc.kind == METHOD_AWQ) {
         // The folded linears see x / s: salient selection and error metrics must too.
         const arch_desc *ad = p->m->cfg.arch;
         for (int g = 0; g < ad->n_groups; g++)
@@ -82,6 +104,21 @@ int qpass_block(void *ctx, int layer, block_f32 *b, ah_err *e) {
     if (p->saved_hidden) {   // propagate = quantized: the next block sees this one's error
         memcpy(p->run->hidden, p->saved_hidden, hidden_bytes);
         calib_advance(p->run, b);
+    }
+    return 0;
+}
+
+int qpass_keep_stats(qpass *p, ah_err *e) {
+    if (!p->run) return ah_fail(e, "activation statistics need a calibration set");
+    size_t n = (size_t)p->m->cfg.n_layers * FWD_IN_COUNT;
+    p->act_mean = calloc(n, sizeof *p->act_mean);
+    p->act_max = calloc(n, sizeof *p->act_max);
+    if (!p->act_mean || !p->act_max) return ah_fail(e, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        int w = model_input_width(&p->m->cfg, (fwd_input)(i % FWD_IN_COUNT));
+        p->act_mean[i] = calloc((size_t)w, sizeof(float));
+        p->act_max[i] = calloc((size_t)w, sizeof(float));
+        if (!p->act_mean[i] || !p->act_max[i]) return ah_fail(e, "out of memory");
     }
     return 0;
 }

@@ -18,6 +18,11 @@ typedef struct {
     void *sink_ctx;
     awq_block_result *awq;       // [n_layers] (METHOD_AWQ), else NULL
     float *saved_hidden;         // propagate = quantized: calibration input of the block
+    // Optional (experiment records, AWQ cache):
+    const awq_block_result *awq_preset;   // [n_layers] AWQ results to apply instead of
+                                          // searching (a cached search); NULL = search
+    float **act_mean, **act_max; // [n_layers * FWD_IN_COUNT] FP input statistics of every
+                                 // block (qpass_keep_stats), [width] each; NULL = not kept
 } qpass;
 
 // cs may be NULL (then output-error metrics are not computed); required when the method
@@ -29,6 +34,10 @@ void qpass_free(qpass *p);   // NULL-safe
 // in place. With propagate = quantized the calibration states are then rerun through the
 // quantized block.
 int qpass_block(void *ctx, int layer, block_f32 *b, ah_err *e);
+
+// Keeps each block's FP input statistics (mean |x|, max |x| per channel of every linear
+// input) in p->act_mean / p->act_max. Needs a calibration set.
+int qpass_keep_stats(qpass *p, ah_err *e);
 
 // Mean weight and output MSE over all quantized linears (output: -1 without calibration).
 void qpass_summary(const qpass *p, int *n_linears, double *weight_mse, double *output_mse);

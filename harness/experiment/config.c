@@ -1,0 +1,551 @@
+// config.c — experiment INI files through libinih: sections, includes, ${VAR} expansion,
+// sweep axis lists and ranges, and errors that name the file and line.
+//
+// libinih does not pass line numbers to the handler in Debian's build, so lines are counted
+// by our reader function: inih reads one line, then calls the handler for it, so the count
+// at handler time is the line of the key.
+#include "experiment/config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <ini.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+
+#define MAX_INCLUDE_DEPTH 8
+
+static const char *AXIS_NAMES[AX_COUNT] = {
+    "method", "bits", "group_size", "alpha", "scale_rule", "clip", "propagate",
+    "salient_pct", "salient_by", "salient_scale", "scale_pct", "grid",
+};
+
+const char *exp_axis_name(exp_axis a) { return a < AX_COUNT ? AXIS_NAMES[a] : "?"; }
+
+// Allowed words of the string axes (NULL-terminated).
+static const char *const METHOD_WORDS[] = {"fp16", "rtn", "minmax", "gptq-rtn", "salient", "awq", NULL};
+static const char *const RULE_WORDS[] = {"search", "duo", "fixed", "salient", NULL};
+static const char *const CLIP_WORDS[] = {"on", "off", NULL};
+static const char *const PROPAGATE_WORDS[] = {"fp", "quantized", NULL};
+static const char *const SALIENT_BY_WORDS[] = {"activation", "weight", "random", NULL};
+
+static const char *const PLOT_KEYS[] = {"kind", "x", "y", "series", "filter", "title", "logx",
+                                        "logy", "xlabel", "ylabel", "run", "layers", NULL};
+
+typedef struct parse_ctx {
+    exp_config *c;
+    const char *file;       // current file
+    int line;               // lines read from the current file
+    FILE *fp;               // current stream (file mode), else NULL
+    const char *str;        // current text (string mode)
+    size_t str_pos;
+    int depth;
+    int long_line;          // a line did not fit the reader's buffer
+    // first error
+    int err_line;
+    char err_file[EXP_PATH_MAX];
+    char err_msg[768];
+    int failed;
+    char last_section[96];
+    char last_key[48];
+    int last_line;
+    int last_continues;     // previous value ended with ',' (the list goes on)
+    ah_buf *text;           // every file read
+} parse_ctx;
+
+static int fail_at(parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail_at(parse_ctx *p, const char *fmt, ...) {
+    if (p->failed) return 0;
+    p->failed = 1;
+    p->err_line = p->line;
+    snprintf(p->err_file, sizeof p->err_file, "%s", p->file);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err_msg, sizeof p->err_msg, fmt, ap);
+    va_end(ap);
+    return 0;   // inih: handler error
+}
+
+// ---- readers: count lines, refuse lines longer than inih's buffer -------------------------
+
+static char *count_line(parse_ctx *p, char *got, int num) {
+    if (!got) return NULL;
+    p->line++;
+    size_t len = strlen(got);
+    if (len + 1 >= (size_t)num && got[len - 1] != '\n' && !p->long_line) {
+        p->long_line = 1;
+        fail_at(p, "line longer than %d characters (split a list over several lines: end a "
+                   "line with ',' and indent the next)", num - 2);
+    }
+    ah_buf_put(p->text, got, len);
+    return got;
+}
+
+static char *file_reader(char *str, int num, void *stream) {
+    parse_ctx *p = stream;
+    return count_line(p, fgets(str, num, p->fp), num);
+}
+
+static char *string_reader(char *str, int num, void *stream) {
+    parse_ctx *p = stream;
+    const char *s = p->str + p->str_pos;
+    if (!*s || num < 2) return NULL;
+    size_t n = 0;
+    while (s[n] && s[n] != '\n' && n + 1 < (size_t)num - 1) n++;
+    if (s[n] == '\n') n++;
+    memcpy(str, s, n);
+    str[n] = '\0';
+    p->str_pos += n;
+    return count_line(p, str, num);
+}
+
+// ---- values ---------------------------------------------------------------------------------
+
+// ${VAR} and ${VAR:-default} from the environment into out.
+static int expand_env(parse_ctx *p, const char *v, char *out, size_t cap) {
+    size_t o = 0;
+    for (const char *s = v; *s;) {
+        if (s[0] == '$' && s[1] == '{') {
+            const char *end = strchr(s, '}');
+            if (!end) return fail_at(p, "unterminated ${ in '%s'", v), -1;
+            char name[128], def[512] = "";
+            size_t len = (size_t)(end - s - 2);
+            if (len >= sizeof name) return fail_at(p, "variable name too long in '%s'", v), -1;
+            memcpy(name, s + 2, len);
+            name[len] = '\0';
+            int has_def = 0;
+            char *colon = strstr(name, ":-");
+            if (colon) {
+                snprintf(def, sizeof def, "%s", colon + 2);
+                *colon = '\0';
+                has_def = 1;
+            }
+            const char *val = getenv(name);
+            if (!val || !*val) {
+                if (!has_def)
+                    return fail_at(p, "environment variable %s is not set (write ${%s:-DEFAULT} "
+                                      "for a default)", name, name), -1;
+                val = def;
+            }
+            size_t vl = strlen(val);
+            if (o + vl >= cap) return fail_at(p, "value too long after expanding ${%s}", name), -1;
+            memcpy(out + o, val, vl);
+            o += vl;
+            s = end + 1;
+        } else {
+            if (o + 1 >= cap) return fail_at(p, "value too long"), -1;
+            out[o++] = *s++;
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static int set_string(parse_ctx *p, char *dst, size_t cap, const char *v, const char *key) {
+    if (!*v) return fail_at(p, "%s: empty value", key), -1;
+    if (strlen(v) >= cap) return fail_at(p, "%s: value longer than %zu characters", key, cap - 1), -1;
+    snprintf(dst, cap, "%s", v);
+    return 0;
+}
+
+static int parse_int(parse_ctx *p, const char *key, const char *v, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno) return fail_at(p, "%s: expected an integer, got '%s'", key, v), -1;
+    if (x < lo || x > hi) return fail_at(p, "%s: %ld is outside %ld..%ld", key, x, lo, hi), -1;
+    *out = (int)x;
+    return 0;
+}
+
+static int parse_bool(parse_ctx *p, const char *key, const char *v, int *out) {
+    if (!strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1")) *out = 1;
+    else if (!strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0")) *out = 0;
+    else return fail_at(p, "%s: expected yes or no, got '%s'", key, v), -1;
+    return 0;
+}
+
+static int word_index(const char *const *words, const char *w) {
+    for (int i = 0; words[i]; i++)
+        if (!strcmp(words[i], w)) return i;
+    return -1;
+}
+
+static void join_words(const char *const *words, char *out, size_t cap) {
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; words[i] && o < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "", words[i]);
+}
+
+// Rounds to 9 significant digits so 0:1:0.1 gives 0.3, not 0.30000000000000004.
+static double tidy(double x) {
+    char b[32];
+    snprintf(b, sizeof b, "%.9g", x);
+    return strtod(b, NULL);
+}
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+    return s;
+}
+
+static int add_num(parse_ctx *p, exp_axis_values *ax, const char *key, double x) {
+    if (ax->n >= EXP_MAX_VALUES) return fail_at(p, "%s: more than %d values", key, EXP_MAX_VALUES), -1;
+    ax->num[ax->n] = x;
+    ax->str[ax->n][0] = '\0';
+    ax->n++;
+    return 0;
+}
+
+static int parse_number(parse_ctx *p, const char *key, const char *s, double *x) {
+    char *end;
+    errno = 0;
+    *x = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(*x))
+        return fail_at(p, "%s: expected a number or START:STOP:STEP, got '%s'", key, s), -1;
+    return 0;
+}
+
+// One list item of a numeric axis: a number or START:STOP:STEP (STOP included).
+static int numeric_item(parse_ctx *p, exp_axis_values *ax, const char *key, char *item) {
+    char *c1 = strchr(item, ':');
+    if (!c1) {
+        double x;
+        if (parse_number(p, key, item, &x)) return -1;
+        return add_num(p, ax, key, x);
+    }
+    char *c2 = strchr(c1 + 1, ':');
+    if (!c2) return fail_at(p, "%s: range '%s' needs START:STOP:STEP", key, item), -1;
+    *c1 = *c2 = '\0';
+    double a, b, step;
+    if (parse_number(p, key, trim(item), &a) || parse_number(p, key, trim(c1 + 1), &b) ||
+        parse_number(p, key, trim(c2 + 1), &step))
+        return -1;
+    if (step <= 0 || b < a)
+        return fail_at(p, "%s: range %g:%g:%g must have STOP >= START and STEP > 0", key, a, b, step), -1;
+    double count = floor((b - a) / step + 1e-9) + 1;
+    if (count > EXP_MAX_VALUES)
+        return fail_at(p, "%s: range %g:%g:%g has %.0f values (at most %d)", key, a, b, step, count,
+                       EXP_MAX_VALUES), -1;
+    for (int i = 0; i < (int)count; i++)
+        if (add_num(p, ax, key, tidy(a + i * step))) return -1;
+    return 0;
+}
+
+static int sweep_value(parse_ctx *p, exp_axis a, const char *key, const char *value) {
+    exp_axis_values *ax = &p->c->axes[a];
+    int continuing = p->last_continues && !strcmp(p->last_key, key) && !strcmp(p->last_section, "sweep");
+    if (ax->given && !continuing)
+        return fail_at(p, "%s given twice in [sweep] (first at line %d); write one list", key, ax->line), -1;
+    if (!ax->given) {
+        ax->given = 1;
+        ax->n = 0;
+        snprintf(ax->file, sizeof ax->file, "%s", p->file);
+        ax->line = p->line;
+    }
+    char buf[1024];
+    if (strlen(value) >= sizeof buf) return fail_at(p, "%s: list too long", key), -1;
+    snprintf(buf, sizeof buf, "%s", value);
+    const char *const *words = a == AX_METHOD ? METHOD_WORDS : a == AX_SCALE_RULE ? RULE_WORDS
+                             : a == AX_CLIP ? CLIP_WORDS : a == AX_PROPAGATE ? PROPAGATE_WORDS
+                             : a == AX_SALIENT_BY ? SALIENT_BY_WORDS : NULL;
+    char *save = NULL;
+    int items = 0;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *item = trim(tok);
+        if (!*item) continue;
+        items++;
+        if (words) {
+            if (word_index(words, item) < 0) {
+                char allowed[256];
+                join_words(words, allowed, sizeof allowed);
+                return fail_at(p, "%s: unknown value '%s' (expected %s)", key, item, allowed), -1;
+            }
+            if (ax->n >= EXP_MAX_VALUES) return fail_at(p, "%s: more than %d values", key, EXP_MAX_VALUES), -1;
+            snprintf(ax->str[ax->n], sizeof ax->str[0], "%s", item);
+            ax->num[ax->n++] = NAN;
+        } else if (a == AX_ALPHA && !strcmp(item, "search")) {
+            if (ax->n >= EXP_MAX_VALUES) return fail_at(p, "%s: more than %d values", key, EXP_MAX_VALUES), -1;
+            snprintf(ax->str[ax->n], sizeof ax->str[0], "search");
+            ax->num[ax->n++] = NAN;
+        } else if (a == AX_GROUP && !strcmp(item, "row")) {
+            if (add_num(p, ax, key, -1)) return -1;
+        } else if (numeric_item(p, ax, key, item)) {
+            return -1;
+        }
+    }
+    if (items == 0 && !continuing) return fail_at(p, "%s: empty list", key), -1;
+    return 0;
+}
+
+// ---- sections -------------------------------------------------------------------------------
+
+static int load_file(parse_ctx *p, const char *path);
+
+static int handle_include(parse_ctx *p, const char *value) {
+    char full[EXP_PATH_MAX], dir[EXP_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", p->file);
+    if (value[0] == '/' || strchr(p->file, '/') == NULL)
+        snprintf(full, sizeof full, "%s", value);
+    else
+        snprintf(full, sizeof full, "%s/%s", dirname(dir), value);
+    if (p->depth >= MAX_INCLUDE_DEPTH)
+        return fail_at(p, "include: more than %d levels (an include cycle?) at '%s'",
+                       MAX_INCLUDE_DEPTH, value);
+    // The included file is parsed with its own line count and name, then we resume here.
+    parse_ctx saved = *p;
+    p->depth++;
+    int rc = load_file(p, full);
+    int failed = p->failed;
+    char err_file[EXP_PATH_MAX], err_msg[768];
+    int err_line = p->err_line;
+    memcpy(err_file, p->err_file, sizeof err_file);
+    memcpy(err_msg, p->err_msg, sizeof err_msg);
+    ah_buf *text = p->text;
+    *p = saved;
+    p->text = text;
+    p->last_key[0] = '\0';
+    p->last_continues = 0;
+    if (failed) {
+        p->failed = 1;
+        p->err_line = err_line;
+        memcpy(p->err_file, err_file, sizeof err_file);
+        memcpy(p->err_msg, err_msg, sizeof err_msg);
+        return 0;
+    }
+    if (rc < 0) return fail_at(p, "include: cannot read '%s': %s", full, strerror(errno));
+    return 1;
+}
+
+static int experiment_key(parse_ctx *p, const char *k, const char *v) {
+    exp_config *c = p->c;
+    if (!strcmp(k, "name")) {
+        for (const char *s = v; *s; s++)
+            if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
+                return fail_at(p, "name: '%s' may hold only letters, digits, '-', '_' and '.'", v);
+        return set_string(p, c->name, sizeof c->name, v, k) ? 0 : 1;
+    }
+    if (!strcmp(k, "description")) return set_string(p, c->description, sizeof c->description, v, k) ? 0 : 1;
+    if (!strcmp(k, "output")) return set_string(p, c->output, sizeof c->output, v, k) ? 0 : 1;
+    if (!strcmp(k, "cache")) return set_string(p, c->cache_dir, sizeof c->cache_dir, v, k) ? 0 : 1;
+    if (!strcmp(k, "seed")) {
+        int s;
+        if (parse_int(p, k, v, 0, 2147483647, &s)) return 0;
+        c->seed = (uint64_t)s;
+        return 1;
+    }
+    if (!strcmp(k, "threads")) return parse_int(p, k, v, 0, 1024, &c->threads) ? 0 : 1;
+    if (!strcmp(k, "record_layers")) return parse_bool(p, k, v, &c->record_layers) ? 0 : 1;
+    return fail_at(p, "unknown key '%s' in [experiment] (name, description, output, cache, seed, "
+                      "threads, record_layers, include)", k);
+}
+
+static int model_key(parse_ctx *p, const char *k, const char *v) {
+    exp_config *c = p->c;
+    if (!strcmp(k, "path")) return set_string(p, c->model_path, sizeof c->model_path, v, k) ? 0 : 1;
+    if (!strcmp(k, "tokenizer")) return set_string(p, c->tokenizer, sizeof c->tokenizer, v, k) ? 0 : 1;
+    if (!strcmp(k, "name")) return set_string(p, c->model_name, sizeof c->model_name, v, k) ? 0 : 1;
+    if (!strcmp(k, "hf_id")) return set_string(p, c->hf_id, sizeof c->hf_id, v, k) ? 0 : 1;
+    return fail_at(p, "unknown key '%s' in [model] (path, tokenizer, name, hf_id, include)", k);
+}
+
+static int calibration_key(parse_ctx *p, const char *k, const char *v) {
+    exp_config *c = p->c;
+    if (!strcmp(k, "data")) return set_string(p, c->calib, sizeof c->calib, v, k) ? 0 : 1;
+    if (!strcmp(k, "samples")) return parse_int(p, k, v, 1, 1 << 20, &c->calib_samples) ? 0 : 1;
+    if (!strcmp(k, "seqlen")) return parse_int(p, k, v, 2, 1 << 20, &c->calib_seqlen) ? 0 : 1;
+    if (!strcmp(k, "awq_samples")) return parse_int(p, k, v, 1, 1 << 20, &c->awq_samples) ? 0 : 1;
+    if (!strcmp(k, "pick")) {
+        if (strcmp(v, "first") && strcmp(v, "random"))
+            return fail_at(p, "pick: expected random or first, got '%s'", v);
+        c->calib_first = !strcmp(v, "first");
+        return 1;
+    }
+    return fail_at(p, "unknown key '%s' in [calibration] (data, samples, seqlen, pick, "
+                      "awq_samples, include)", k);
+}
+
+static int evaluation_key(parse_ctx *p, const char *k, const char *v) {
+    exp_config *c = p->c;
+    if (!strcmp(k, "data")) return set_string(p, c->eval_data, sizeof c->eval_data, v, k) ? 0 : 1;
+    if (!strcmp(k, "seqlen")) return parse_int(p, k, v, 2, 1 << 20, &c->seqlen) ? 0 : 1;
+    if (!strcmp(k, "max_windows")) return parse_int(p, k, v, 0, 1 << 30, &c->max_windows) ? 0 : 1;
+    if (!strcmp(k, "wikitext_dir")) return set_string(p, c->wikitext_dir, sizeof c->wikitext_dir, v, k) ? 0 : 1;
+    if (!strcmp(k, "protocol")) {
+        if (ppl_protocol_parse(v, &c->protocol))
+            return fail_at(p, "protocol: expected gptq or llamacpp, got '%s'", v);
+        return 1;
+    }
+    return fail_at(p, "unknown key '%s' in [evaluation] (data, seqlen, max_windows, protocol, "
+                      "wikitext_dir, include)", k);
+}
+
+static int plot_key(parse_ctx *p, const char *section, const char *k, const char *v) {
+    exp_config *c = p->c;
+    const char *name = section + 5;
+    if (!*name || strlen(name) >= sizeof c->plots[0].name)
+        return fail_at(p, "[%s]: a plot needs a name of 1-63 characters ([plot.NAME])", section);
+    if (word_index(PLOT_KEYS, k) < 0) {
+        char allowed[256];
+        join_words(PLOT_KEYS, allowed, sizeof allowed);
+        return fail_at(p, "unknown key '%s' in [%s] (%s)", k, section, allowed);
+    }
+    exp_plot *pl = NULL;
+    for (int i = 0; i < c->n_plots; i++)
+        if (!strcmp(c->plots[i].name, name)) pl = &c->plots[i];
+    if (!pl) {
+        if (c->n_plots >= EXP_MAX_PLOTS) return fail_at(p, "more than %d plots", EXP_MAX_PLOTS);
+        pl = &c->plots[c->n_plots++];
+        memset(pl, 0, sizeof *pl);
+        snprintf(pl->name, sizeof pl->name, "%s", name);
+    }
+    for (int i = 0; i < pl->n; i++)
+        if (!strcmp(pl->key[i], k)) return fail_at(p, "%s given twice in [%s]", k, section);
+    if (pl->n >= EXP_MAX_PLOT_KEYS || strlen(v) >= sizeof pl->value[0])
+        return fail_at(p, "[%s]: too many keys or value too long", section);
+    snprintf(pl->key[pl->n], sizeof pl->key[0], "%s", k);
+    snprintf(pl->value[pl->n], sizeof pl->value[0], "%s", v);
+    pl->n++;
+    return 1;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *raw) {
+    parse_ctx *p = user;
+    if (p->failed) return 1;   // report only the first error
+    char value[2048];
+    if (expand_env(p, raw, value, sizeof value)) return 0;
+    int rc;
+    if (!strcmp(name, "include")) rc = handle_include(p, value);
+    else if (!*section) rc = fail_at(p, "'%s' before any [section]", name);
+    else if (!strcmp(section, "experiment")) rc = experiment_key(p, name, value);
+    else if (!strcmp(section, "model")) rc = model_key(p, name, value);
+    else if (!strcmp(section, "calibration")) rc = calibration_key(p, name, value);
+    else if (!strcmp(section, "evaluation")) rc = evaluation_key(p, name, value);
+    else if (!strcmp(section, "sweep")) {
+        int a = 0;
+        while (a < AX_COUNT && strcmp(AXIS_NAMES[a], name)) a++;
+        if (a == AX_COUNT) {
+            char allowed[256];
+            join_words(AXIS_NAMES, allowed, sizeof allowed);
+            rc = fail_at(p, "unknown key '%s' in [sweep] (%s)", name, allowed);
+        } else {
+            rc = sweep_value(p, (exp_axis)a, name, value) ? 0 : 1;
+        }
+    } else if (!strncmp(section, "plot.", 5)) rc = plot_key(p, section, name, value);
+    else rc = fail_at(p, "unknown section [%s] (experiment, model, calibration, evaluation, "
+                         "sweep, plot.NAME)", section);
+    snprintf(p->last_section, sizeof p->last_section, "%s", section);
+    snprintf(p->last_key, sizeof p->last_key, "%s", name);
+    size_t n = strlen(value);
+    p->last_continues = n > 0 && value[n - 1] == ',';
+    return rc;
+}
+
+static int finish_parse(parse_ctx *p, int rc, ah_err *e) {
+    if (p->failed) return ah_fail(e, "%s:%d: %s", p->err_file, p->err_line, p->err_msg);
+    if (rc > 0)
+        return ah_fail(e, "%s:%d: not an INI line (expected [section], key = value, or a ; comment)",
+                       p->file, rc);
+    return 0;
+}
+
+// Parses one file in place of the current stream (includes recurse through here).
+static int load_file(parse_ctx *p, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    p->file = path;
+    p->fp = f;
+    p->line = 0;
+    p->long_line = 0;
+    char marker[EXP_PATH_MAX + 16];
+    int ml = snprintf(marker, sizeof marker, "; --- %s\n", path);
+    ah_buf_put(p->text, marker, (size_t)ml);
+    int rc = ini_parse_stream(file_reader, p, handler, p);
+    fclose(f);
+    if (!p->failed && rc > 0) {
+        p->failed = 1;
+        p->err_line = rc;
+        snprintf(p->err_file, sizeof p->err_file, "%s", path);
+        snprintf(p->err_msg, sizeof p->err_msg,
+                 "not an INI line (expected [section], key = value, or a ; comment)");
+    }
+    return 0;
+}
+
+static void defaults(exp_config *c) {
+    memset(c, 0, sizeof *c);
+    c->calib_samples = 128;
+    c->record_layers = 1;
+    c->protocol = PPL_GPTQ;
+}
+
+static int finish_config(exp_config *c, parse_ctx *p, ah_err *e) {
+    c->ini_text = p->text->p ? p->text->p : strdup("");
+    p->text->p = NULL;
+    const char *src = c->source;
+    if (!c->name[0]) {   // default name: the file name without .ini
+        const char *base = strrchr(src, '/');
+        snprintf(c->name, sizeof c->name, "%.127s", base ? base + 1 : src);
+        char *dot = strrchr(c->name, '.');
+        if (dot) *dot = '\0';
+    }
+    if (!c->model_path[0]) return ah_fail(e, "%s: [model] path is required", src);
+    if (!c->eval_data[0]) return ah_fail(e, "%s: [evaluation] data is required", src);
+    if (!c->output[0]) snprintf(c->output, sizeof c->output, "results/%s.h5", c->name);
+    if (!c->cache_dir[0]) {
+        char tmp[EXP_PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s", c->output);
+        snprintf(c->cache_dir, sizeof c->cache_dir, "%s/cache", dirname(tmp));
+    }
+    if (!c->model_name[0]) {
+        char tmp[EXP_PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s", c->model_path);
+        size_t n = strlen(tmp);
+        while (n > 1 && tmp[n - 1] == '/') tmp[--n] = '\0';
+        snprintf(c->model_name, sizeof c->model_name, "%.127s", basename(tmp));
+    }
+    return 0;
+}
+
+int exp_config_load(exp_config *c, const char *path, ah_err *e) {
+    defaults(c);
+    snprintf(c->source, sizeof c->source, "%s", path);
+    ah_buf text = {0};
+    parse_ctx p = {.c = c, .text = &text};
+    if (load_file(&p, path) < 0) {
+        free(text.p);
+        return ah_fail(e, "%s: cannot read: %s", path, strerror(errno));
+    }
+    if (finish_parse(&p, 0, e)) {
+        free(text.p);
+        return -1;
+    }
+    return finish_config(c, &p, e);
+}
+
+int exp_config_load_string(exp_config *c, const char *text, const char *name, ah_err *e) {
+    defaults(c);
+    snprintf(c->source, sizeof c->source, "%s", name);
+    ah_buf buf = {0};
+    parse_ctx p = {.c = c, .file = name, .str = text, .text = &buf};
+    int rc = ini_parse_stream(string_reader, &p, handler, &p);
+    if (finish_parse(&p, rc, e)) {
+        free(buf.p);
+        return -1;
+    }
+    return finish_config(c, &p, e);
+}
+
+void exp_config_free(exp_config *c) {
+    if (!c) return;
+    free(c->ini_text);
+    c->ini_text = NULL;
+}

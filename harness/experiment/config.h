@@ -1,0 +1,94 @@
+// config.h — an experiment as its INI file describes it (docs/EXPERIMENTS.md is the user guide).
+//
+//   [experiment]   name, output, seed, threads, cache, record_layers, description
+//   [model]        path, tokenizer, name, hf_id
+//   [calibration]  data, samples, seqlen, pick, awq_samples
+//   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir
+//   [sweep]        method, bits, group_size, alpha, scale_rule, clip, propagate, salient_pct,
+//                  salient_by, salient_scale, scale_pct, grid: comma lists, numbers may be
+//                  ranges START:STOP:STEP (STOP included)
+//   [plot.NAME]    a figure the `plot` command draws from the results (kept as key/values)
+//   include = FILE in any section reads FILE there (relative to the including file).
+// Values may use ${VAR} and ${VAR:-default} (environment). Other paths are relative to the
+// directory the harness runs in.
+#ifndef AH_EXP_CONFIG_H
+#define AH_EXP_CONFIG_H
+
+#include <stdint.h>
+
+#include "core/err.h"
+#include "eval/ppl.h"
+
+#define EXP_PATH_MAX 1024
+#define EXP_MAX_VALUES 64   // values per sweep axis
+#define EXP_MAX_PLOTS 32
+#define EXP_MAX_PLOT_KEYS 16
+
+typedef enum {
+    AX_METHOD, AX_BITS, AX_GROUP, AX_ALPHA, AX_SCALE_RULE, AX_CLIP, AX_PROPAGATE,
+    AX_SALIENT_PCT, AX_SALIENT_BY, AX_SALIENT_SCALE, AX_SCALE_PCT, AX_GRID, AX_COUNT
+} exp_axis;
+
+// One sweep axis: its values in the order written. Numeric axes fill num[]; string axes
+// str[]; alpha may mix (str "search" with num NaN).
+typedef struct {
+    int n;
+    int given;                 // written in the INI (else the defaults of sweep.c)
+    double num[EXP_MAX_VALUES];
+    char str[EXP_MAX_VALUES][16];
+    char file[EXP_PATH_MAX];   // where it was written (errors found later name it)
+    int line;
+} exp_axis_values;
+
+typedef struct {
+    char name[64];
+    int n;
+    char key[EXP_MAX_PLOT_KEYS][32];
+    char value[EXP_MAX_PLOT_KEYS][256];
+} exp_plot;
+
+typedef struct {
+    char source[EXP_PATH_MAX];        // the INI file given
+    // [experiment]
+    char name[128];
+    char description[256];
+    char output[EXP_PATH_MAX];        // default results/<name>.h5
+    char cache_dir[EXP_PATH_MAX];     // default <dir of output>/cache
+    uint64_t seed;
+    int threads;                      // 0 = all cores
+    int record_layers;                // per-layer metadata in records (default 1)
+    // [model]
+    char model_path[EXP_PATH_MAX];
+    char tokenizer[EXP_PATH_MAX];     // "" = beside the model
+    char model_name[128];             // for tables and plots (default: the path's last part)
+    char hf_id[128];                  // HuggingFace id (tools/fetch-model), informational
+    // [calibration]
+    char calib[EXP_PATH_MAX];         // source spec; "" = no calibration
+    int calib_samples;                // default 128
+    int calib_seqlen;                 // 0 = min(512, model max)
+    int calib_first;                  // pick = first
+    int awq_samples;                  // 0 = all
+    // [evaluation]
+    char eval_data[EXP_PATH_MAX];
+    int seqlen;                       // 0 = min(2048, model max)
+    int max_windows;                  // 0 = all
+    ppl_protocol protocol;
+    char wikitext_dir[EXP_PATH_MAX];
+    // [sweep]
+    exp_axis_values axes[AX_COUNT];
+    // [plot.*]
+    exp_plot plots[EXP_MAX_PLOTS];
+    int n_plots;
+    // Every file read, concatenated with "; --- FILE" markers (stored in results files).
+    char *ini_text;
+} exp_config;
+
+const char *exp_axis_name(exp_axis a);   // the INI key: "method", "group_size", ...
+
+// Parses an experiment file (and its includes). Errors: "FILE:LINE: message".
+int exp_config_load(exp_config *c, const char *path, ah_err *e);
+// Parses INI text as if read from file `name` (tests).
+int exp_config_load_string(exp_config *c, const char *text, const char *name, ah_err *e);
+void exp_config_free(exp_config *c);
+
+#endif

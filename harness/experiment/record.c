@@ -1,0 +1,198 @@
+// record.c — writing one run's record (record.h; schema in results/README.md).
+//
+// Parameters that do not apply to a run's method are not written (fp16 has no bits), so the
+// /summary table shows "" / NaN there rather than a misleading default.
+#include "experiment/record.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "awq/fold.h"
+#include "core/version.h"
+#include "store/store.h"
+
+int exp_salient_log_init(exp_salient_log *s, const model *m, ah_err *e) {
+    s->n_slots = m->cfg.n_layers * L_COUNT;
+    s->idx = calloc((size_t)s->n_slots, sizeof *s->idx);
+    s->n = calloc((size_t)s->n_slots, sizeof *s->n);
+    if (!s->idx || !s->n) return ah_fail(e, "out of memory");
+    return 0;
+}
+
+void exp_salient_log_free(exp_salient_log *s) {
+    if (!s->idx) return;
+    for (int i = 0; i < s->n_slots; i++) free(s->idx[i]);
+    free(s->idx);
+    free(s->n);
+    s->idx = NULL;
+    s->n = NULL;
+}
+
+int exp_salient_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
+                     const float *W_orig, int rows, int cols, const int *keep_idx, int kept,
+                     ah_err *e) {
+    exp_salient_log *s = ctx;
+    if (kept <= 0) return 0;
+    int slot = layer * L_COUNT + (int)role;
+    free(s->idx[slot]);
+    if (!(s->idx[slot] = malloc((size_t)kept * sizeof(int)))) return ah_fail(e, "out of memory");
+    memcpy(s->idx[slot], keep_idx, (size_t)kept * sizeof(int));
+    s->n[slot] = kept;
+    return 0;
+}
+
+#define TRY(x) do { if (x) goto fail; } while (0)
+
+static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
+    const exp_config *c = r->cfg;
+    const method_cfg *mc = &r->run->mc;
+    char now[32];
+    time_t t = time(NULL);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    TRY(store_run_attr_str(w, "", "experiment", c->name, e));
+    TRY(store_run_attr_int(w, "", "run_index", r->run->index, e));
+    TRY(store_run_attr_str(w, "", "key", r->key, e));
+    TRY(store_run_attr_str(w, "", "created", now, e));
+    TRY(store_run_attr_str(w, "", "git_commit", ah_git_commit(), e));
+    TRY(store_run_attr_str(w, "", "harness_version", AH_VERSION, e));
+    TRY(store_run_attr_str(w, "", "model", c->model_path, e));
+    TRY(store_run_attr_str(w, "", "model_name", c->model_name, e));
+    TRY(store_run_attr_str(w, "", "model_sha256", r->model_hash, e));
+    TRY(store_run_attr_str(w, "", "arch", r->m->cfg.arch->model_type, e));
+    TRY(store_run_attr_str(w, "", "method", method_name(mc->kind), e));
+    if (mc->kind != METHOD_FP16) {
+        TRY(store_run_attr_int(w, "", "bits", mc->q.bits, e));
+        TRY(store_run_attr_int(w, "", "group_size", mc->q.group, e));
+        TRY(store_run_attr_int(w, "", "zero_point", mc->q.kind != QUANT_RTN, e));
+        TRY(store_run_attr_str(w, "", "quantizer", quant_kind_name(mc->q.kind), e));
+    }
+    if (mc->kind == METHOD_SALIENT || (mc->kind == METHOD_AWQ && mc->salient_pct > 0)) {
+        TRY(store_run_attr_real(w, "", "salient_pct", mc->salient_pct, e));
+        TRY(store_run_attr_str(w, "", "salient_by", salient_by_name(mc->by), e));
+    } else if (mc->kind == METHOD_MINMAX || mc->kind == METHOD_AWQ) {
+        TRY(store_run_attr_real(w, "", "salient_pct", 0.0, e));
+    }
+    if (mc->kind == METHOD_AWQ) {
+        const awq_cfg *a = &mc->awq;
+        TRY(store_run_attr_str(w, "", "scale_rule", awq_rule_name(a->rule), e));
+        TRY(store_run_attr_str(w, "", "clip", a->clip ? "on" : "off", e));
+        TRY(store_run_attr_str(w, "", "propagate", mc->propagate_quantized ? "quantized" : "fp", e));
+        if (a->rule == AWQ_SALIENT) {
+            TRY(store_run_attr_real(w, "", "salient_scale", a->salient_scale, e));
+            TRY(store_run_attr_real(w, "", "scale_pct", a->scale_pct, e));
+        } else if (a->alpha >= 0) {
+            TRY(store_run_attr_real(w, "", "alpha", a->alpha, e));
+            TRY(store_run_attr_str(w, "", "alpha_mode", "fixed", e));
+        } else {
+            TRY(store_run_attr_str(w, "", "alpha_mode", "search", e));
+            TRY(store_run_attr_int(w, "", "grid", a->grid_points, e));
+        }
+        TRY(store_run_attr_int(w, "", "awq_samples", a->samples, e));
+        TRY(store_run_attr_real(w, "", "awq_seconds", r->awq_seconds, e));
+    }
+    if (r->cs && r->cs->n) {
+        TRY(store_run_attr_str(w, "", "calib", c->calib, e));
+        TRY(store_run_attr_str(w, "", "calib_sha256", r->calib_hash, e));
+        TRY(store_run_attr_int(w, "", "calib_samples", r->cs->n, e));
+        TRY(store_run_attr_int(w, "", "calib_seqlen", r->cs->len, e));
+        TRY(store_run_attr_str(w, "", "calib_pick", c->calib_first ? "first" : "random", e));
+    }
+    TRY(store_run_attr_int(w, "", "seed", (long long)c->seed, e));
+    TRY(store_run_attr_str(w, "", "eval_data", c->eval_data, e));
+    TRY(store_run_attr_str(w, "", "eval_sha256", r->eval_hash, e));
+    TRY(store_run_attr_int(w, "", "eval_tokens", (long long)r->eval_tokens, e));
+    TRY(store_run_attr_int(w, "", "seqlen", r->seqlen, e));
+    TRY(store_run_attr_str(w, "", "protocol", ppl_protocol_name(c->protocol), e));
+    TRY(store_run_attr_int(w, "", "max_windows", c->max_windows, e));
+    TRY(store_run_attr_int(w, "", "windows", r->ppl->windows, e));
+    TRY(store_run_attr_int(w, "", "threads", r->threads, e));
+    TRY(store_run_attr_real(w, "", "seconds", r->seconds, e));
+    TRY(store_run_attr_real(w, "", "eval_seconds", r->ppl->seconds, e));
+    TRY(store_run_attr_str(w, "", "cache", r->cache, e));
+    TRY(store_run_attr_real(w, "", "ppl", r->ppl->ppl, e));
+    TRY(store_run_attr_real(w, "", "nll", r->ppl->nll_mean, e));
+    if (r->qp) {
+        int n;
+        double wm, om;
+        qpass_summary(r->qp, &n, &wm, &om);
+        TRY(store_run_attr_real(w, "", "weight_mse", wm, e));
+        if (om >= 0) TRY(store_run_attr_real(w, "", "output_mse", om, e));
+    }
+    size_t W = (size_t)r->ppl->windows;
+    TRY(store_run_f64(w, "", "ppl", &r->ppl->ppl, 0, NULL, e));
+    TRY(store_run_f64(w, "", "nll_per_window", r->ppl->nll_per_window, 1, &W, e));
+    return 0;
+fail:
+    return -1;
+}
+
+// layers/<l>/<linear>/ for every quantized linear.
+static int write_layers(store_run_writer *w, const exp_record *r, ah_err *e) {
+    const qpass *p = r->qp;
+    const model *m = r->m;
+    const model_config *c = &m->cfg;
+    const arch_desc *ad = c->arch;
+    char g[96];
+    for (int l = 0; l < c->n_layers; l++)
+        for (int role = 0; role < L_COUNT; role++) {
+            const method_metrics *mm = &p->metrics[l * L_COUNT + role];
+            if (mm->rows == 0) continue;
+            int in = method_role_input((arch_layer_role)role);
+            size_t width = (size_t)mm->cols;
+            snprintf(g, sizeof g, "layers/%d/%s", l, arch_layer_role_name((arch_layer_role)role));
+            TRY(store_run_attr_int(w, g, "rows", mm->rows, e));
+            TRY(store_run_attr_int(w, g, "cols", mm->cols, e));
+            TRY(store_run_attr_real(w, g, "weight_mse", mm->weight_mse, e));
+            if (mm->output_mse >= 0) TRY(store_run_attr_real(w, g, "output_mse", mm->output_mse, e));
+            TRY(store_run_attr_int(w, g, "kept", mm->kept, e));
+            // Which linear input this is: qkv (normed block input), o, gate_up, down.
+            static const char *const INPUT_NAMES[FWD_IN_COUNT] = {"qkv", "o", "gate_up", "down"};
+            if (in >= 0) TRY(store_run_attr_str(w, g, "input", INPUT_NAMES[in], e));
+            int slot = l * L_COUNT + role;
+            if (r->salient && r->salient->idx && r->salient->idx[slot]) {
+                size_t k = (size_t)r->salient->n[slot];
+                TRY(store_run_i32(w, g, "salient_idx", r->salient->idx[slot], 1, &k, e));
+            }
+            if (p->act_mean && in >= 0) {
+                TRY(store_run_f32(w, g, "act_mean", p->act_mean[l * FWD_IN_COUNT + in], 1, &width, e));
+                TRY(store_run_f32(w, g, "act_max", p->act_max[l * FWD_IN_COUNT + in], 1, &width, e));
+            }
+            if (!p->awq) continue;
+            const awq_block_result *ar = &p->awq[l];
+            for (int gi = 0; gi < ad->n_groups; gi++) {
+                const arch_scale_group *sg = &ad->groups[gi];
+                const awq_group_result *gr = &ar->group[gi];
+                int member = 0;
+                for (int k = 0; k < sg->n_linears; k++) member |= (int)sg->linears[k] == role;
+                if (!member || !gr->applied) continue;
+                size_t na = (size_t)gr->n_alpha, wd = (size_t)gr->width;
+                TRY(store_run_attr_str(w, g, "scale_group", sg->name, e));
+                TRY(store_run_attr_real(w, g, "alpha", gr->alpha, e));
+                TRY(store_run_f32(w, g, "scales", gr->scales, 1, &wd, e));
+                if (na) {
+                    TRY(store_run_f32(w, g, "alphas", gr->alphas, 1, &na, e));
+                    TRY(store_run_f64(w, g, "loss_vs_alpha", gr->loss, 1, &na, e));
+                }
+            }
+            if (ar->clip[role]) {
+                size_t dims[2] = {(size_t)mm->rows, (size_t)ar->clip_groups[role]};
+                TRY(store_run_f32(w, g, "clip", ar->clip[role], 2, dims, e));
+            }
+        }
+    return 0;
+fail:
+    return -1;
+}
+
+int exp_record_write(const char *path, const exp_record *r, ah_err *e) {
+    store_run_writer *w = store_run_begin(path, e);
+    if (!w) return -1;
+    if (write_params(w, r, e)) goto fail;
+    if (r->qp && r->cfg->record_layers && write_layers(w, r, e)) goto fail;
+    return store_run_finish(w, e);
+fail:
+    store_run_abort(w);
+    return ah_wrap(e, "writing run %s", r->run->id);
+}

@@ -1,0 +1,46 @@
+// record.h — one run's HDF5 record (results/README.md documents every field).
+#ifndef AH_EXP_RECORD_H
+#define AH_EXP_RECORD_H
+
+#include "calib/calib.h"
+#include "eval/ppl.h"
+#include "experiment/config.h"
+#include "experiment/sweep.h"
+#include "quant/pass.h"
+
+// Kept input-channel indices of every quantized linear (salient retention), gathered by
+// exp_salient_sink during the pass.
+typedef struct {
+    int n_slots;     // n_layers * L_COUNT
+    int **idx;       // [n_slots] sorted column indices, NULL when none kept
+    int *n;          // [n_slots]
+} exp_salient_log;
+
+int exp_salient_log_init(exp_salient_log *s, const model *m, ah_err *e);
+void exp_salient_log_free(exp_salient_log *s);
+// method_sink_fn: records keep_idx of each linear.
+int exp_salient_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
+                     const float *W_orig, int rows, int cols, const int *keep_idx, int kept,
+                     ah_err *e);
+
+typedef struct {
+    const exp_config *cfg;
+    const exp_run *run;
+    const model *m;
+    const char *model_hash, *eval_hash, *calib_hash;   // calib_hash "" when not calibrated
+    const char *key;             // the run key
+    const ppl_result *ppl;
+    const qpass *qp;             // NULL for fp16
+    const calib_set *cs;         // NULL when not calibrated
+    const exp_salient_log *salient;
+    size_t eval_tokens;
+    int seqlen;
+    int threads;
+    double seconds, awq_seconds;
+    const char *cache;           // "computed" or "awq-cached"
+} exp_record;
+
+// Writes the run file at path (atomically, through store_run_*).
+int exp_record_write(const char *path, const exp_record *r, ah_err *e);
+
+#endif

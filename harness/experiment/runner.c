@@ -1,0 +1,381 @@
+// runner.c — executing planned runs (runner.h).
+#include "experiment/runner.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/inputs.h"
+#include "core/hash.h"
+#include "core/progress.h"
+#include "experiment/awq_cache.h"
+#include "experiment/keys.h"
+#include "experiment/record.h"
+#include "store/store.h"
+
+// mkdir -p
+static int make_dirs(const char *path, ah_err *e) {
+    char tmp[EXP_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *s = tmp + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(tmp, 0777) && errno != EEXIST) return ah_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
+        *s = '/';
+    }
+    if (mkdir(tmp, 0777) && errno != EEXIST) return ah_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
+    return 0;
+}
+
+static int file_exists(const char *p) { return access(p, R_OK) == 0; }
+
+// Inputs every run shares, loaded once.
+typedef struct {
+    model *m;
+    tok_tokenizer *tok;
+    cli_ids eval;
+    calib_set cs;
+    char model_hash[65], eval_hash[65], calib_hash[65];
+    int seqlen;
+} shared_inputs;
+
+static void shared_free(shared_inputs *s) {
+    calib_set_free(&s->cs);
+    cli_ids_free(&s->eval);
+    tok_free(s->tok);
+    model_free(s->m);
+}
+
+static int needs_calibration(const exp_config *c, const exp_plan *plan) {
+    if (!c->calib[0]) return 0;
+    for (int i = 0; i < plan->n; i++)
+        if (plan->runs[i].mc.kind != METHOD_FP16) return 1;   // metrics for every method
+    return 0;
+}
+
+// A group size that does not divide a linear's input width leaves a shorter last group in each
+// row (docs/AWQ.md); legal, but rarely what a sweep meant, so say so once per size.
+static void warn_groups(const exp_config *c, const exp_plan *plan, const model *m, int quiet) {
+    int warned[64] = {0}, n_warned = 0;
+    for (int i = 0; i < plan->n && !quiet; i++) {
+        const method_cfg *mc = &plan->runs[i].mc;
+        if (mc->kind == METHOD_FP16 || mc->q.group <= 0) continue;
+        int seen = 0;
+        for (int j = 0; j < n_warned; j++) seen |= warned[j] == mc->q.group;
+        if (seen || n_warned == 64) continue;
+        warned[n_warned++] = mc->q.group;
+        for (int k = 0; k < FWD_IN_COUNT; k++) {
+            int w = model_input_width(&m->cfg, (fwd_input)k);
+            if (w % mc->q.group == 0) continue;
+            fprintf(stderr, "note: %s: group_size %d does not divide the %s linears' input width "
+                            "%d; each row ends with a group of %d\n", c->source, mc->q.group,
+                    k == FWD_IN_QKV ? "q/k/v" : k == FWD_IN_O ? "o" : k == FWD_IN_GATE_UP ? "gate/up" : "down",
+                    w, w % mc->q.group);
+        }
+    }
+}
+
+static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *plan, int quiet,
+                       ah_err *e) {
+    memset(s, 0, sizeof *s);
+    char tpath[EXP_PATH_MAX];
+    const char *wt = c->wikitext_dir[0] ? c->wikitext_dir : NULL;
+    if (!(s->m = model_load(c->model_path, e))) return -1;
+    warn_groups(c, plan, s->m, quiet);
+    if (cli_tokenizer_path(tpath, sizeof tpath, c->model_path, c->tokenizer[0] ? c->tokenizer : NULL, e))
+        return -1;
+    if (strncmp(c->eval_data, "ids:", 4) || c->calib[0])
+        if (!(s->tok = tok_load(tpath, e))) return -1;
+    if (cli_load_ids(&s->eval, s->tok, c->eval_data, wt, c->protocol == PPL_LLAMACPP, 1, e))
+        return ah_wrap(e, "[evaluation] data");
+    s->seqlen = c->seqlen ? c->seqlen : (s->m->cfg.max_seq < 2048 ? s->m->cfg.max_seq : 2048);
+    if (s->seqlen > s->m->cfg.max_seq)
+        return ah_fail(e, "%s: [evaluation] seqlen %d is longer than the model allows (%d)",
+                       c->source, s->seqlen, s->m->cfg.max_seq);
+    if (ppl_window_count(s->eval.n, s->seqlen) == 0)
+        return ah_fail(e, "%s: %zu tokens make no window of %d", c->eval_data, s->eval.n, s->seqlen);
+    if (!quiet) fprintf(stderr, "hashing weights and data (cache keys)...\n");
+    exp_model_hash(s->m, s->model_hash);
+    exp_ids_hash(s->eval.ids, s->eval.n, s->eval_hash);
+    snprintf(s->calib_hash, sizeof s->calib_hash, "-");
+    if (needs_calibration(c, plan)) {
+        int len = c->calib_seqlen ? c->calib_seqlen : (s->m->cfg.max_seq < 512 ? s->m->cfg.max_seq : 512);
+        if (len > s->m->cfg.max_seq)
+            return ah_fail(e, "%s: [calibration] seqlen %d is longer than the model allows (%d)",
+                           c->source, len, s->m->cfg.max_seq);
+        cli_ids in;
+        if (cli_load_ids(&in, s->tok, c->calib, wt, 0, 1, e)) return ah_wrap(e, "[calibration] data");
+        int rc = calib_set_make(&s->cs, in.ids, in.n, c->calib_samples, len, c->seed,
+                                c->calib_first, c->calib, e);
+        cli_ids_free(&in);
+        if (rc) return -1;
+        exp_ids_hash(s->cs.tokens, (size_t)s->cs.n * s->cs.len, s->calib_hash);
+    }
+    return 0;
+}
+
+// ---- one run ----------------------------------------------------------------------------------
+
+typedef struct {
+    qpass *qp;                       // NULL for fp16
+    volatile sig_atomic_t *stop;
+    ah_progress *bar;
+    int layers;
+    char stage[160];
+} block_hook;
+
+// ppl_block_fn: stop check, progress, then the quantization pass.
+static int run_block(void *ctx, int layer, block_f32 *b, ah_err *e) {
+    block_hook *h = ctx;
+    if (h->stop && *h->stop) return ah_fail(e, "interrupted");
+    if (h->bar) {
+        char s[200];
+        snprintf(s, sizeof s, "%s block %d/%d", h->stage, layer + 1, h->layers);
+        ah_progress_step(h->bar, layer ? 1 : 0, s);
+    }
+    return h->qp ? qpass_block(h->qp, layer, b, e) : 0;
+}
+
+typedef struct {
+    double ppl, seconds;
+    exp_done_how how;
+    char cache[16];
+} run_outcome;
+
+static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, const char *key,
+                       const char *run_path, const exp_run_opts *o, ah_progress *bar,
+                       run_outcome *out, ah_err *e) {
+    const method_cfg *mc = &r->mc;
+    int quantized = mc->kind != METHOD_FP16;
+    int calibrated = quantized && s->cs.n > 0;
+    qpass *qp = NULL;
+    ppl_result pr = {0};
+    exp_salient_log slog = {0};
+    awq_block_result *preset = NULL;
+    char awq_path[EXP_PATH_MAX + 128] = "", awq_key[65];
+    int rc = -1;
+    double t0 = ah_now();
+    snprintf(out->cache, sizeof out->cache, "computed");
+
+    if (quantized) {
+        if (!(qp = qpass_new(s->m, mc, calibrated ? &s->cs : NULL, e))) goto done;
+        if (calibrated && qpass_keep_stats(qp, e)) goto done;
+        if (exp_salient_log_init(&slog, s->m, e)) goto done;
+        qp->sink = exp_salient_sink;
+        qp->sink_ctx = &slog;
+    }
+    if (mc->kind == METHOD_AWQ) {
+        exp_awq_key(mc, s->model_hash, s->calib_hash, awq_key);
+        snprintf(awq_path, sizeof awq_path, "%s/awq/%s.h5", c->cache_dir, awq_key);
+        if (o->use_cache && file_exists(awq_path)) {
+            if (!(preset = calloc((size_t)s->m->cfg.n_layers, sizeof *preset))) {
+                ah_fail(e, "out of memory");
+                goto done;
+            }
+            if (awq_cache_load(awq_path, awq_key, s->m, preset, e)) {
+                // A damaged cache entry is not fatal: search again and overwrite it.
+                if (!o->quiet) fprintf(stderr, "warning: %s; searching again\n", e->msg);
+                free(preset);
+                preset = NULL;
+            } else {
+                qp->awq_preset = preset;
+                snprintf(out->cache, sizeof out->cache, "awq-cached");
+            }
+        }
+    }
+    block_hook hook = {.qp = qp, .stop = o->stop, .bar = bar, .layers = s->m->cfg.n_layers};
+    snprintf(hook.stage, sizeof hook.stage, "%s", r->id);
+    ppl_opts po = {
+        .protocol = c->protocol, .seqlen = s->seqlen, .max_windows = c->max_windows,
+        .bos_id = s->tok ? tok_bos_id(s->tok) : s->m->cfg.bos_id, .quiet = 1,
+        .block_fn = run_block, .block_ctx = &hook,
+    };
+    if (ppl_evaluate(&pr, s->m, s->eval.ids, s->eval.n, &po, e)) goto done;
+    if (bar) ah_progress_step(bar, 1, hook.stage);
+
+    double awq_secs = 0.0;
+    if (qp && qp->awq && !preset)
+        for (int l = 0; l < s->m->cfg.n_layers; l++) awq_secs += qp->awq[l].seconds;
+    if (mc->kind == METHOD_AWQ && !preset && o->use_cache &&
+        awq_cache_save(awq_path, awq_key, s->m, qp->awq, e))
+        goto done;
+    exp_record rec = {
+        .cfg = c, .run = r, .m = s->m, .model_hash = s->model_hash, .eval_hash = s->eval_hash,
+        .calib_hash = calibrated ? s->calib_hash : "", .key = key, .ppl = &pr, .qp = qp,
+        .cs = calibrated ? &s->cs : NULL, .salient = &slog, .eval_tokens = s->eval.n,
+        .seqlen = s->seqlen, .threads = omp_get_max_threads(), .seconds = ah_now() - t0,
+        .awq_seconds = awq_secs, .cache = out->cache,
+    };
+    if (exp_record_write(run_path, &rec, e)) goto done;
+    out->ppl = pr.ppl;
+    out->seconds = rec.seconds;
+    out->how = EXP_DONE_COMPUTED;
+    rc = 0;
+done:
+    if (preset) {
+        for (int l = 0; l < s->m->cfg.n_layers; l++) awq_result_free(&preset[l]);
+        free(preset);
+        if (qp) qp->awq_preset = NULL;
+    }
+    exp_salient_log_free(&slog);
+    ppl_result_free(&pr);
+    qpass_free(qp);
+    return rc;
+}
+
+static void run_key(const exp_config *c, const exp_run *r, const shared_inputs *s, char hex[65]) {
+    char canon[512], buf[2048];
+    exp_method_canonical(&r->mc, canon, sizeof canon);
+    int calibrated = r->mc.kind != METHOD_FP16 && s->cs.n > 0;
+    int n = snprintf(buf, sizeof buf, "run v1|model=%s|eval=%s|seqlen=%d|protocol=%s|max_windows=%d|"
+                     "calib=%s|layers=%d|%s", s->model_hash, s->eval_hash, s->seqlen,
+                     ppl_protocol_name(c->protocol), c->max_windows,
+                     calibrated ? s->calib_hash : "-", c->record_layers && r->mc.kind != METHOD_FP16,
+                     canon);
+    ah_sha256_hex(buf, (size_t)n, hex);
+}
+
+// ---- the table ------------------------------------------------------------------------------
+
+static void print_table(const exp_plan *plan, const run_outcome *res, const int *done, FILE *f) {
+    double fp = -1;
+    for (int i = 0; i < plan->n; i++)
+        if (done[i] && plan->runs[i].mc.kind == METHOD_FP16) fp = res[i].ppl;
+    fprintf(f, "\n%-36s %-58s %10s %9s %9s  %s\n", "run", "parameters", "ppl", "vs fp16", "seconds", "");
+    for (int i = 0; i < plan->n; i++) {
+        char desc[160], delta[32] = "";
+        exp_run_describe(&plan->runs[i].mc, desc, sizeof desc);
+        if (!done[i]) {
+            fprintf(f, "%-36s %-58s %10s\n", plan->runs[i].id, desc, "(not run)");
+            continue;
+        }
+        if (fp > 0 && plan->runs[i].mc.kind != METHOD_FP16)
+            snprintf(delta, sizeof delta, "%+.3f", res[i].ppl - fp);
+        const char *how = res[i].how == EXP_DONE_RESUMED ? "(already in the results file)"
+                        : res[i].how == EXP_DONE_CACHED ? "(from the run cache)"
+                        : strcmp(res[i].cache, "awq-cached") == 0 ? "(AWQ search from the cache)" : "";
+        fprintf(f, "%-36s %-58s %10.4f %9s %9.1f  %s\n", plan->runs[i].id, desc, res[i].ppl, delta,
+                res[i].seconds, how);
+    }
+}
+
+// ---- the experiment ---------------------------------------------------------------------------
+
+int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o, ah_err *e) {
+    const char *output = o->output ? o->output : c->output;
+    char dir[EXP_PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s", output);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        if (make_dirs(dir, e)) return -1;
+    }
+    snprintf(dir, sizeof dir, "%s/runs", c->cache_dir);
+    if (make_dirs(dir, e)) return -1;
+    snprintf(dir, sizeof dir, "%s/awq", c->cache_dir);
+    if (make_dirs(dir, e)) return -1;
+
+    shared_inputs s;
+    store *st = NULL;
+    run_outcome *res = calloc((size_t)plan->n + 1, sizeof *res);
+    int *done = calloc((size_t)plan->n + 1, sizeof *done);
+    int status = -1, n_done = 0;
+    if (!res || !done) {
+        free(res);
+        free(done);
+        return ah_fail(e, "out of memory");
+    }
+    if (load_shared(&s, c, plan, o->quiet, e)) goto out;
+    if (!o->quiet) {
+        char desc[256];
+        model_describe(s.m, desc, sizeof desc);
+        fprintf(stderr, "model: %s (%s)\neval: %s, %zu tokens, %zu windows of %d\n", c->model_path,
+                desc, c->eval_data, s.eval.n, ppl_window_count(s.eval.n, s.seqlen), s.seqlen);
+        if (s.cs.n)
+            fprintf(stderr, "calibration: %s, %d sequences of %d tokens\n", c->calib, s.cs.n, s.cs.len);
+        fprintf(stderr, "results: %s (cache %s)\n", output, c->cache_dir);
+    }
+    store_meta meta = {.experiment = c->name, .experiment_ini = c->ini_text};
+    if (!(st = store_open(output, &meta, e))) goto out;
+
+    ah_progress bar;
+    int tty = isatty(STDERR_FILENO) && !o->quiet;
+    // Units: one per block of every run plus one for finishing it (bar on a terminal only).
+    ah_progress_start(&bar, "run", (long)plan->n * (s.m->cfg.n_layers + 1), !tty);
+    status = 0;
+    for (int i = 0; i < plan->n; i++) {
+        const exp_run *r = &plan->runs[i];
+        char key[65], run_path[EXP_PATH_MAX + 128];
+        run_key(c, r, &s, key);
+        snprintf(run_path, sizeof run_path, "%s/runs/%s.h5", c->cache_dir, key);
+        if (o->stop && *o->stop) {
+            status = 1;
+            break;
+        }
+        if (!tty && !o->quiet)
+            fprintf(stderr, "[%d/%d] %s ...\n", i + 1, plan->n, r->id);
+        run_outcome *out = &res[i];
+        if (o->resume && store_has_run(st, r->id, key)) {
+            out->how = EXP_DONE_RESUMED;
+        } else if (o->use_cache && file_exists(run_path)) {
+            if (store_commit(st, r->id, run_path, e)) {
+                status = -1;
+                break;
+            }
+            out->how = EXP_DONE_CACHED;
+        } else {
+            char tmp_path[EXP_PATH_MAX + 160];
+            const char *path = run_path;
+            if (!o->use_cache) {   // the run file is only a staging area: removed after commit
+                snprintf(tmp_path, sizeof tmp_path, "%s/runs/uncached-%d-%s.h5", c->cache_dir,
+                         (int)getpid(), key);
+                path = tmp_path;
+            }
+            if (compute_run(c, r, &s, key, path, o, tty ? &bar : NULL, out, e)) {
+                if (o->stop && *o->stop) status = 1;
+                else {
+                    ah_wrap(e, "run %s", r->id);
+                    status = -1;
+                }
+                break;
+            }
+            int rc = store_commit(st, r->id, path, e);
+            if (!o->use_cache) unlink(path);
+            if (rc) {
+                status = -1;
+                break;
+            }
+        }
+        if (out->how != EXP_DONE_COMPUTED) {
+            // The result as committed (resumed and cached runs did no work here).
+            ah_err ignore;
+            if (store_run_attr_real_get(output, r->id, "", "ppl", &out->ppl, &ignore)) out->ppl = NAN;
+            if (store_run_attr_real_get(output, r->id, "", "seconds", &out->seconds, &ignore))
+                out->seconds = 0;
+            if (tty) ah_progress_step(&bar, s.m->cfg.n_layers + 1, r->id);
+        }
+        done[i] = 1;
+        n_done++;
+        if (!tty && !o->quiet)
+            fprintf(stderr, "[%d/%d] %s: ppl %.4f (%s, %.1f s)\n", i + 1, plan->n, r->id, out->ppl,
+                    out->how == EXP_DONE_RESUMED ? "already complete" :
+                    out->how == EXP_DONE_CACHED ? "run cache" : out->cache, out->seconds);
+    }
+    if (tty) fputc('\n', stderr);
+    print_table(plan, res, done, stdout);
+    printf("\n%d of %d runs complete in %s\n", n_done, plan->n, output);
+    if (status == 1)
+        fprintf(stderr, "interrupted: %d runs are safely in %s; run the same command again to "
+                        "resume\n", n_done, output);
+out:
+    store_close(st);
+    shared_free(&s);
+    free(res);
+    free(done);
+    return status;
+}

@@ -1,0 +1,49 @@
+// sweep.h — the planned runs of an experiment: its [sweep] axes crossed per method.
+//
+// An axis is crossed only with the methods it applies to, so no run is planned twice:
+//   fp16                 nothing (one run)
+//   rtn, gptq-rtn        bits x group_size
+//   minmax, salient      bits x group_size x salient_pct (x salient_by when pct > 0);
+//                        minmax with pct > 0 is the salient baseline (AWQ paper Table 1)
+//   awq                  bits x group_size x scale_rule x clip x propagate x salient_pct
+//                        (x salient_by when pct > 0), and per rule:
+//                          search, duo  alpha ("search" = grid search; a number = that alpha)
+//                                       x grid (only when searched)
+//                          fixed        alpha (numbers only; "search" skipped)
+//                          salient      salient_scale x scale_pct
+// Defaults for axes not written: bits 4, group_size 128, alpha search, scale_rule search
+// (always search, also when alpha lists numbers: then x_mean^alpha at each), clip on,
+// propagate fp, salient_pct 0, salient_by activation, salient_scale 2, scale_pct 1, grid 20.
+// Runs with the same effective parameters (the same id) are planned once.
+#ifndef AH_EXP_SWEEP_H
+#define AH_EXP_SWEEP_H
+
+#include "experiment/config.h"
+#include "quant/method.h"
+
+typedef struct {
+    char id[64];     // stable name from the effective parameters: "awq-w3-g128-search"
+    int index;       // position in the whole plan (0-based), before sharding
+    method_cfg mc;   // complete and checked
+} exp_run;
+
+typedef struct {
+    int n;
+    exp_run *runs;
+} exp_plan;
+
+// Expands c's sweep. Errors name the INI file and the line of the axis at fault.
+int exp_plan_build(exp_plan *p, const exp_config *c, ah_err *e);
+void exp_plan_free(exp_plan *p);
+
+// Keeps every n-th run starting at i (0 <= i < n): the runs of shard i of n.
+void exp_plan_shard(exp_plan *p, int i, int n);
+
+// Stable id of a method configuration (also used for runs given on the command line).
+void exp_run_id(const method_cfg *mc, char *id, size_t cap);
+// "awq  w3 g128  rule=search clip=on" — one line for plans and tables.
+void exp_run_describe(const method_cfg *mc, char *buf, size_t cap);
+// 1 when the run needs the calibration set (AWQ, salient by activation).
+int exp_run_needs_calib(const exp_run *r);
+
+#endif

@@ -1,0 +1,175 @@
+// store_merge.c — joining the results files of shards (store_merge); see store.h.
+//
+// The output is built fresh as "<out>.tmp.<pid>" (root attributes of the first input, every
+// complete run copied with H5Ocopy, /summary rebuilt) and renamed over out at the end, so out
+// may be one of the inputs and an error leaves out as it was. All ids and keys are gathered and
+// checked before anything is copied.
+#include "store/store_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    char *id, *key;
+    int input;   // index into inputs
+} merge_run;
+
+static int cmp_run(const void *a, const void *b) {
+    const merge_run *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->input > y->input) - (x->input < y->input);
+}
+
+// Copies one attribute of the source root onto the destination root (op_data), whatever its
+// type: read through the native type, written with the file type.
+static herr_t copy_attr_cb(hid_t loc, const char *name, const H5A_info_t *info, void *op_data) {
+    (void)info;
+    hid_t dst = *(hid_t *)op_data;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT), ft = -1, mt = -1, sp = -1, na = -1;
+    void *buf = NULL;
+    herr_t rc = -1;
+    if (a < 0 || (ft = H5Aget_type(a)) < 0 || (sp = H5Aget_space(a)) < 0 ||
+        (mt = H5Tget_native_type(ft, H5T_DIR_ASCEND)) < 0)
+        goto done;
+    hssize_t npts = H5Sget_simple_extent_npoints(sp);
+    size_t sz = H5Tget_size(mt);
+    if (npts < 0 || !(buf = calloc(npts ? (size_t)npts : 1, sz))) goto done;
+    if (H5Aread(a, mt, buf) < 0) goto done;
+    na = H5Acreate2(dst, name, ft, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (na >= 0 && H5Awrite(na, mt, buf) >= 0) rc = 0;
+    if (H5Tis_variable_str(mt) > 0 || H5Tdetect_class(mt, H5T_VLEN) > 0)
+        H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, buf);
+done:
+    free(buf);
+    if (na >= 0) H5Aclose(na);
+    if (mt >= 0) H5Tclose(mt);
+    if (sp >= 0) H5Sclose(sp);
+    if (ft >= 0) H5Tclose(ft);
+    if (a >= 0) H5Aclose(a);
+    return rc;
+}
+
+// Appends the complete runs of input i (open as f) to *runs.
+static int gather(hid_t f, const char *path, int i, merge_run **runs, int *nruns, int *cap, ah_err *e) {
+    char **ids = NULL;
+    int nids = 0, rc = 0;
+    if (H5Lexists(f, "runs", H5P_DEFAULT) <= 0 || st_link_names(f, "runs", &ids, &nids))
+        return ah_fail(e, "%s: no /runs group", path);
+    for (int k = 0; k < nids && !rc; k++) {
+        char obj[STORE_STR_MAX + 8];
+        if ((rc = st_check_id(path, ids[k], e))) break;
+        snprintf(obj, sizeof obj, "runs/%s", ids[k]);
+        if (!st_is_complete(f, obj)) continue;   // a half-written run is never merged
+        if (*nruns == *cap) {
+            int nc = *cap ? 2 * *cap : 64;
+            merge_run *nr = realloc(*runs, (size_t)nc * sizeof *nr);
+            if (!nr) {
+                rc = ah_fail(e, "%s: out of memory", path);
+                break;
+            }
+            *runs = nr;
+            *cap = nc;
+        }
+        st_value v;
+        char *key = st_attr_get(f, obj, "key", &v) == 0 && v.kind == SV_STR ? v.s : strdup("");
+        if (key == v.s) v.s = NULL;
+        st_value_free(&v);
+        if (!key) {
+            rc = ah_fail(e, "%s: out of memory", path);
+            break;
+        }
+        (*runs)[(*nruns)++] = (merge_run){ids[k], key, i};
+        ids[k] = NULL;   // owned by runs now
+    }
+    st_names_free(ids, nids);
+    return rc;
+}
+
+int store_merge(const char *out, const char *const *inputs, int n, ah_err *e) {
+    st5_quiet();
+    if (!out || !*out || !inputs || n < 1) return ah_fail(e, "merge: no output or no input files");
+    int lock_fd = -1, rc = -1, nruns = 0, cap = 0;
+    // A sweep committing into out at the same time would lose its runs at our rename.
+    if (st_lock(out, &lock_fd, e)) return -1;
+    merge_run *runs = NULL;
+    char *tmp = NULL;
+    hid_t *in = malloc((size_t)n * sizeof *in), dst = -1, root = -1, src_root = -1, dst_runs = -1;
+    if (!in) {
+        ah_fail(e, "merge: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) in[i] = -1;
+    for (int i = 0; i < n; i++) {
+        if ((in[i] = st5_open(inputs[i], H5F_ACC_RDONLY, e)) < 0 || st_check_schema(in[i], inputs[i], e) ||
+            gather(in[i], inputs[i], i, &runs, &nruns, &cap, e))
+            goto done;
+    }
+    if (nruns) qsort(runs, (size_t)nruns, sizeof *runs, cmp_run);
+    for (int k = 1; k < nruns; k++)
+        if (strcmp(runs[k].id, runs[k - 1].id) == 0 && strcmp(runs[k].key, runs[k - 1].key) != 0) {
+            ah_fail(e, "merge: run '%s' differs between %s and %s (different key)", runs[k].id,
+                    inputs[runs[k - 1].input], inputs[runs[k].input]);
+            goto done;
+        }
+
+    if (!(tmp = st_tmp_name(out, e)) || (dst = st5_create(tmp, e)) < 0) goto done;
+    root = H5Gopen2(dst, "/", H5P_DEFAULT);
+    src_root = H5Gopen2(in[0], "/", H5P_DEFAULT);
+    if (root < 0 || src_root < 0 ||
+        H5Aiterate2(src_root, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attr_cb, &root) < 0) {
+        ah_fail(e, "%s: cannot copy the root attributes of %s", out, inputs[0]);
+        goto done;
+    }
+    if ((dst_runs = H5Gcreate2(dst, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
+        ah_fail(e, "%s: cannot create /runs", tmp);
+        goto done;
+    }
+    for (int k = 0; k < nruns; k++) {
+        if (k && strcmp(runs[k].id, runs[k - 1].id) == 0) continue;   // same key: taken once
+        char obj[STORE_STR_MAX + 8];
+        snprintf(obj, sizeof obj, "runs/%s", runs[k].id);
+        if (H5Ocopy(in[runs[k].input], obj, dst_runs, runs[k].id, H5P_DEFAULT, H5P_DEFAULT) < 0) {
+            char why[256];
+            st5_why(why, sizeof why);
+            ah_fail(e, "%s: cannot copy /runs/%s into %s (%s)", inputs[runs[k].input], runs[k].id, out, why);
+            goto done;
+        }
+    }
+    H5Gclose(dst_runs);
+    dst_runs = -1;
+    if (st_summary_rebuild(dst, out, e)) goto done;
+    H5Gclose(root);
+    root = -1;
+    herr_t cr = H5Fclose(dst);
+    dst = -1;
+    if (cr < 0) {
+        ah_fail(e, "%s: closing failed", tmp);
+        goto done;
+    }
+    H5Gclose(src_root);
+    src_root = -1;
+    for (int i = 0; i < n; i++) {   // out may be one of them: let go of it before the rename
+        H5Fclose(in[i]);
+        in[i] = -1;
+    }
+    rc = st_publish(tmp, out, e);
+done:
+    if (dst_runs >= 0) H5Gclose(dst_runs);
+    if (src_root >= 0) H5Gclose(src_root);
+    if (root >= 0) H5Gclose(root);
+    if (dst >= 0) H5Fclose(dst);
+    for (int i = 0; in && i < n; i++)
+        if (in[i] >= 0) H5Fclose(in[i]);
+    free(in);
+    if (rc && tmp) unlink(tmp);
+    free(tmp);
+    for (int k = 0; k < nruns; k++) {
+        free(runs[k].id);
+        free(runs[k].key);
+    }
+    free(runs);
+    close(lock_fd);
+    return rc;
+}
