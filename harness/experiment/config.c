@@ -52,10 +52,12 @@ typedef struct parse_ctx {
     char err_msg[768];
     int failed;
     char last_section[96];
+    char cur_section[96];   // section of the key being handled
     char last_key[48];
     int last_line;
     int last_continues;     // previous value ended with ',' (the list goes on)
-    ah_buf *text;           // every file read
+    ah_buf *text;           // every file read, includes expanded in place
+    size_t line_start;      // offset in text of the line being parsed
 } parse_ctx;
 
 static int fail_at(parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -82,6 +84,7 @@ static char *count_line(parse_ctx *p, char *got, int num) {
         fail_at(p, "line longer than %d characters (split a list over several lines: end a "
                    "line with ',' and indent the next)", num - 2);
     }
+    p->line_start = p->text->n;
     ah_buf_put(p->text, got, len);
     return got;
 }
@@ -300,6 +303,11 @@ static int handle_include(parse_ctx *p, const char *value) {
     if (p->depth >= MAX_INCLUDE_DEPTH)
         return fail_at(p, "include: more than %d levels (an include cycle?) at '%s'",
                        MAX_INCLUDE_DEPTH, value);
+    // The stored text replaces the include line by the file's lines, so it parses alone.
+    p->text->n = p->line_start;
+    char note[EXP_PATH_MAX + 32];
+    int nl = snprintf(note, sizeof note, "; include = %s\n", value);
+    ah_buf_put(p->text, note, (size_t)nl);
     // The included file is parsed with its own line count and name, then we resume here.
     parse_ctx saved = *p;
     p->depth++;
@@ -312,6 +320,10 @@ static int handle_include(parse_ctx *p, const char *value) {
     ah_buf *text = p->text;
     *p = saved;
     p->text = text;
+    if (p->cur_section[0]) {   // back in the including file's section
+        nl = snprintf(note, sizeof note, "; --- back in %s\n[%s]\n", p->file, p->cur_section);
+        ah_buf_put(p->text, note, (size_t)nl);
+    }
     p->last_key[0] = '\0';
     p->last_continues = 0;
     if (failed) {
@@ -344,8 +356,9 @@ static int experiment_key(parse_ctx *p, const char *k, const char *v) {
     }
     if (!strcmp(k, "threads")) return parse_int(p, k, v, 0, 1024, &c->threads) ? 0 : 1;
     if (!strcmp(k, "record_layers")) return parse_bool(p, k, v, &c->record_layers) ? 0 : 1;
+    if (!strcmp(k, "published")) return set_string(p, c->published, sizeof c->published, v, k) ? 0 : 1;
     return fail_at(p, "unknown key '%s' in [experiment] (name, description, output, cache, seed, "
-                      "threads, record_layers, include)", k);
+                      "threads, record_layers, published, include)", k);
 }
 
 static int model_key(parse_ctx *p, const char *k, const char *v) {
@@ -421,6 +434,7 @@ static int handler(void *user, const char *section, const char *name, const char
     parse_ctx *p = user;
     if (p->failed) return 1;   // report only the first error
     char value[2048];
+    snprintf(p->cur_section, sizeof p->cur_section, "%s", section);
     if (expand_env(p, raw, value, sizeof value)) return 0;
     int rc;
     if (!strcmp(name, "include")) rc = handle_include(p, value);

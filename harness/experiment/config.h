@@ -1,6 +1,6 @@
 // config.h — an experiment as its INI file describes it (docs/EXPERIMENTS.md is the user guide).
 //
-//   [experiment]   name, output, seed, threads, cache, record_layers, description
+//   [experiment]   name, output, seed, threads, cache, record_layers, description, published
 //   [model]        path, tokenizer, name, hf_id
 //   [calibration]  data, samples, seqlen, pick, awq_samples
 //   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir
@@ -57,6 +57,7 @@ typedef struct {
     uint64_t seed;
     int threads;                      // 0 = all cores
     int record_layers;                // per-layer metadata in records (default 1)
+    char published[EXP_PATH_MAX];     // published numbers to compare with (`report`), "" = none
     // [model]
     char model_path[EXP_PATH_MAX];
     char tokenizer[EXP_PATH_MAX];     // "" = beside the model
@@ -79,7 +80,8 @@ typedef struct {
     // [plot.*]
     exp_plot plots[EXP_MAX_PLOTS];
     int n_plots;
-    // Every file read, concatenated with "; --- FILE" markers (stored in results files).
+    // Every file read, includes expanded in place ("; --- FILE" markers), so the text parses
+    // on its own (exp_config_load_string): stored in results files for plot and report.
     char *ini_text;
 } exp_config;
 
