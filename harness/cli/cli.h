@@ -8,6 +8,8 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 // Shared helpers for subcommands.
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

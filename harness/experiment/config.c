@@ -20,9 +20,9 @@
 
 #define MAX_INCLUDE_DEPTH 8
 
-static const char *AXIS_NAMES[AX_COUNT] = {
+static const char *const AXIS_NAMES[AX_COUNT + 1] = {   // NULL-terminated
     "method", "bits", "group_size", "alpha", "scale_rule", "clip", "propagate",
-    "salient_pct", "salient_by", "salient_scale", "scale_pct", "grid",
+    "salient_pct", "salient_by", "salient_scale", "scale_pct", "grid", NULL,
 };
 
 const char *exp_axis_name(exp_axis a) { return a < AX_COUNT ? AXIS_NAMES[a] : "?"; }
@@ -99,8 +99,8 @@ static char *string_reader(char *str, int num, void *stream) {
     const char *s = p->str + p->str_pos;
     if (!*s || num < 2) return NULL;
     size_t n = 0;
-    while (s[n] && s[n] != '\n' && n + 1 < (size_t)num - 1) n++;
-    if (s[n] == '\n') n++;
+    while (s[n] && s[n] != '\n' && n < (size_t)num - 1) n++;   // as fgets: at most num-1
+    if (s[n] == '\n' && n < (size_t)num - 1) n++;
     memcpy(str, s, n);
     str[n] = '\0';
     p->str_pos += n;
@@ -182,8 +182,10 @@ static int word_index(const char *const *words, const char *w) {
 static void join_words(const char *const *words, char *out, size_t cap) {
     size_t o = 0;
     out[0] = '\0';
-    for (int i = 0; words[i] && o < cap; i++)
-        o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "", words[i]);
+    for (int i = 0; words[i] && o + 1 < cap; i++) {
+        int n = snprintf(out + o, cap - o, "%s%s", i ? ", " : "", words[i]);
+        o = n < 0 || (size_t)n >= cap - o ? cap - 1 : o + (size_t)n;
+    }
 }
 
 // Rounds to 9 significant digits so 0:1:0.1 gives 0.3, not 0.30000000000000004.

@@ -109,7 +109,8 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     TRY(store_run_attr_int(w, "", "windows", r->ppl->windows, e));
     TRY(store_run_attr_int(w, "", "threads", r->threads, e));
     TRY(store_run_attr_real(w, "", "seconds", r->seconds, e));
-    TRY(store_run_attr_real(w, "", "eval_seconds", r->ppl->seconds, e));
+    TRY(store_run_attr_real(w, "", "eval_seconds", r->ppl->seconds - r->quant_seconds, e));
+    if (r->qp) TRY(store_run_attr_real(w, "", "quant_seconds", r->quant_seconds, e));
     TRY(store_run_attr_str(w, "", "cache", r->cache, e));
     TRY(store_run_attr_real(w, "", "ppl", r->ppl->ppl, e));
     TRY(store_run_attr_real(w, "", "nll", r->ppl->nll_mean, e));

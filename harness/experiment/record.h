@@ -37,6 +37,7 @@ typedef struct {
     int seqlen;
     int threads;
     double seconds, awq_seconds;
+    double quant_seconds;        // calibration + AWQ + quantization, inside the evaluation pass
     const char *cache;           // "computed" or "awq-cached"
 } exp_record;
 

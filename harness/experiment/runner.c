@@ -127,6 +127,7 @@ typedef struct {
     ah_progress *bar;
     int layers;
     char stage[160];
+    double seconds;                  // time inside the hook: calibration + quantization
 } block_hook;
 
 // ppl_block_fn: stop check, progress, then the quantization pass.
@@ -138,7 +139,11 @@ static int run_block(void *ctx, int layer, block_f32 *b, ah_err *e) {
         snprintf(s, sizeof s, "%s block %d/%d", h->stage, layer + 1, h->layers);
         ah_progress_step(h->bar, layer ? 1 : 0, s);
     }
-    return h->qp ? qpass_block(h->qp, layer, b, e) : 0;
+    if (!h->qp) return 0;
+    double t0 = ah_now();
+    int rc = qpass_block(h->qp, layer, b, e);
+    h->seconds += ah_now() - t0;
+    return rc;
 }
 
 typedef struct {
@@ -209,7 +214,7 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         .calib_hash = calibrated ? s->calib_hash : "", .key = key, .ppl = &pr, .qp = qp,
         .cs = calibrated ? &s->cs : NULL, .salient = &slog, .eval_tokens = s->eval.n,
         .seqlen = s->seqlen, .threads = omp_get_max_threads(), .seconds = ah_now() - t0,
-        .awq_seconds = awq_secs, .cache = out->cache,
+        .awq_seconds = awq_secs, .quant_seconds = hook.seconds, .cache = out->cache,
     };
     if (exp_record_write(run_path, &rec, e)) goto done;
     out->ppl = pr.ppl;
@@ -246,20 +251,19 @@ static void print_table(const exp_plan *plan, const run_outcome *res, const int 
     double fp = -1;
     for (int i = 0; i < plan->n; i++)
         if (done[i] && plan->runs[i].mc.kind == METHOD_FP16) fp = res[i].ppl;
-    fprintf(f, "\n%-36s %-58s %10s %9s %9s  %s\n", "run", "parameters", "ppl", "vs fp16", "seconds", "");
+    fprintf(f, "\n%-40s %12s %10s %9s  %s\n", "run", "perplexity", "vs fp16", "seconds", "");
     for (int i = 0; i < plan->n; i++) {
-        char desc[160], delta[32] = "";
-        exp_run_describe(&plan->runs[i].mc, desc, sizeof desc);
+        char delta[32] = "";
         if (!done[i]) {
-            fprintf(f, "%-36s %-58s %10s\n", plan->runs[i].id, desc, "(not run)");
+            fprintf(f, "%-40s %12s\n", plan->runs[i].id, "(not run)");
             continue;
         }
         if (fp > 0 && plan->runs[i].mc.kind != METHOD_FP16)
             snprintf(delta, sizeof delta, "%+.3f", res[i].ppl - fp);
-        const char *how = res[i].how == EXP_DONE_RESUMED ? "(already in the results file)"
-                        : res[i].how == EXP_DONE_CACHED ? "(from the run cache)"
-                        : strcmp(res[i].cache, "awq-cached") == 0 ? "(AWQ search from the cache)" : "";
-        fprintf(f, "%-36s %-58s %10.4f %9s %9.1f  %s\n", plan->runs[i].id, desc, res[i].ppl, delta,
+        const char *how = res[i].how == EXP_DONE_RESUMED ? "already in the results file"
+                        : res[i].how == EXP_DONE_CACHED ? "from the run cache"
+                        : strcmp(res[i].cache, "awq-cached") == 0 ? "AWQ search from the cache" : "";
+        fprintf(f, "%-40s %12.4f %10s %9.1f  %s\n", plan->runs[i].id, res[i].ppl, delta,
                 res[i].seconds, how);
     }
 }

@@ -1,0 +1,151 @@
+// cmd_report.c — `awq-harness report RESULTS.h5`: a paper-style table of a results file, with
+// the published numbers beside ours when the experiment names them (docs/REPORTS.md).
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "experiment/config.h"
+#include "report/report.h"
+#include "store/store.h"
+
+static void report_usage(FILE *f) {
+    fprintf(f,
+            "usage: awq-harness report RESULTS.h5 [options]\n"
+            "\n"
+            "  --format F         md (default) | tex | csv\n"
+            "  --rows LIST        /summary columns that make a row (default: every run parameter\n"
+            "                     not in --cols; labels show those that vary: \"AWQ (duo)\", \"s=2\")\n"
+            "  --cols LIST        /summary columns that make a column (default bits,group_size)\n"
+            "  --metric M         the cell value: ppl (default) | nll | seconds | awq_seconds\n"
+            "  --digits N         decimals (default 2; 4 for csv)\n"
+            "  --published FILE   published numbers to print beside ours (default: the file the\n"
+            "                     experiment's [experiment] published names, if any)\n"
+            "  --no-published     do not compare with published numbers\n"
+            "\n"
+            "Rows are methods, columns (bits, group) combinations, cells perplexities; the FP16\n"
+            "run is the reference row and the best quantized value per column is marked (bold in\n"
+            "md and tex, '*' in csv). The published-numbers format and examples are in\n"
+            "docs/REPORTS.md.\n");
+}
+
+// The published-numbers file the experiment stored in the results file names, "" if none.
+// Notes (not errors) go to stderr: a report without the comparison is still a report.
+static void published_from_ini(const store_summary *s, const char *results, char *out, size_t cap) {
+    out[0] = '\0';
+    if (!s->experiment_ini || !strstr(s->experiment_ini, "published")) return;
+    exp_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) return;
+    ah_err e = {{0}};
+    char name[1200];
+    snprintf(name, sizeof name, "%s:experiment_ini", results);
+    if (exp_config_load_string(cfg, s->experiment_ini, name, &e)) {
+        fprintf(stderr, "note: cannot parse the experiment stored in %s (%s); no published "
+                        "numbers (give --published FILE)\n", results, e.msg);
+    } else if (cfg->published[0]) {
+        snprintf(out, cap, "%s", cfg->published);
+    }
+    exp_config_free(cfg);
+    free(cfg);
+}
+
+int cmd_report(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"format", required_argument, 0, 'f'},  {"rows", required_argument, 0, 'r'},
+        {"cols", required_argument, 0, 'c'},    {"metric", required_argument, 0, 'm'},
+        {"digits", required_argument, 0, 'd'},  {"published", required_argument, 0, 'p'},
+        {"no-published", no_argument, 0, 'P'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    report_format fmt = REPORT_MD;
+    report_opts ro = {0};
+    const char *published = NULL;
+    int digits = -1, no_pub = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (report_format_parse(optarg, &fmt)) {
+                cli_error("--format: expected md, tex or csv, got '%s'", optarg);
+                return 2;
+            }
+            break;
+        case 'r': ro.rows = optarg; break;
+        case 'c': ro.cols = optarg; break;
+        case 'm': ro.metric = optarg; break;
+        case 'd': if (cli_int("--digits", optarg, 0, 12, &digits)) return 2; break;
+        case 'p': published = optarg; break;
+        case 'P': no_pub = 1; break;
+        case 'h': report_usage(stdout); return 0;
+        default: report_usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        cli_error("report: expected one results file (see 'awq-harness report --help')");
+        return 2;
+    }
+    const char *path = argv[optind];
+    ah_err e = {{0}};
+    store_summary s;
+    if (store_summary_read(path, &s, &e)) {
+        cli_error("%s", e.msg);
+        return 1;
+    }
+    int status = 1;
+    report_table t = {0};
+    report_published pub = {0};
+    ah_buf out = {0};
+    char model[256] = "", pub_path[EXP_PATH_MAX] = "";
+    if (s.n > 0) {
+        ah_err ignore;
+        if (store_run_attr_str_get(path, s.rows[0].id, "", "model_name", model, sizeof model, &ignore))
+            model[0] = '\0';
+    }
+    ro.model = model;
+    ro.file = path;
+    if (report_build(&t, &s, &ro, &e)) {
+        cli_error("%s: %s", path, e.msg);
+        goto done;
+    }
+    if (!no_pub) {
+        if (published) {
+            snprintf(pub_path, sizeof pub_path, "%s", published);
+        } else {
+            published_from_ini(&s, path, pub_path, sizeof pub_path);
+            if (pub_path[0] && access(pub_path, R_OK) != 0) {
+                fprintf(stderr, "note: the experiment's published numbers %s are not readable from "
+                                "here (paths are relative to the directory the harness runs in; "
+                                "give --published FILE)\n", pub_path);
+                pub_path[0] = '\0';
+            }
+        }
+    }
+    if (pub_path[0]) {
+        if (report_published_load(&pub, pub_path, &e) || report_attach_published(&t, &s, &pub, &e)) {
+            cli_error("%s", e.msg);
+            goto done;
+        }
+    }
+    if (report_render(&out, &t, fmt, digits, &e)) {
+        cli_error("%s", e.msg);
+        goto done;
+    }
+    fputs(out.p ? out.p : "", stdout);
+    // CSV stays a pure table: its sources and notes go to stderr.
+    if (fmt == REPORT_CSV) {
+        for (int i = 0; i < t.n_sources; i++) {
+            if (t.n_sources == 1) fprintf(stderr, "paper: %s\n", t.sources[i]);
+            else fprintf(stderr, "[%d] %s\n", i + 1, t.sources[i]);
+        }
+        if (t.notes.p) fputs(t.notes.p, stderr);
+    }
+    status = 0;
+done:
+    free(out.p);
+    report_published_free(&pub);
+    report_table_free(&t);
+    store_summary_free(&s);
+    return status;
+}

@@ -1,0 +1,481 @@
+// plot.c — the plot driver (plot.h): reads /summary and the stored experiment INI, works out
+// which plots to draw, parses [plot.NAME] options, and holds the row helpers the kinds share.
+#include "plot/plot_internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    const char *name;
+    pl_kind_fn fn;
+} kind_entry;
+
+static const kind_entry KINDS[] = {
+    {"ppl_vs_alpha", pl_ppl_vs_alpha}, {"ppl_vs_group", pl_ppl_vs_group},
+    {"ppl_vs_bits", pl_ppl_vs_bits},   {"salient_bars", pl_salient_bars},
+    {"layer_alpha", pl_layer_alpha},   {"scale_hist", pl_scale_hist},
+    {"loss_vs_alpha", pl_loss_vs_alpha},
+};
+#define NKINDS ((int)(sizeof KINDS / sizeof KINDS[0]))
+
+const char *const PLOT_KINDS[] = {"ppl_vs_alpha", "ppl_vs_group", "ppl_vs_bits", "salient_bars",
+                                  "layer_alpha",  "scale_hist",   "loss_vs_alpha"};
+const int PLOT_NKINDS = NKINDS;
+
+static pl_kind_fn kind_fn(const char *kind) {
+    for (int i = 0; i < NKINDS; i++)
+        if (!strcmp(KINDS[i].name, kind)) return KINDS[i].fn;
+    return strcmp(kind, "line") ? NULL : pl_line;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rows
+
+double pl_num(const store_row *r, const char *col) {
+    int i = store_column_index(col);
+    return i < 0 || store_summary_columns[i].type == STORE_COL_STR ? NAN : r->num[i];
+}
+
+const char *pl_str(const store_row *r, const char *col) {
+    int i = store_column_index(col);
+    return i < 0 || store_summary_columns[i].type != STORE_COL_STR ? "" : r->str[i];
+}
+
+static int cond_match(const pl_cond *k, const store_row *r) {
+    const store_column *col = &store_summary_columns[k->col];
+    for (int i = 0; i < k->n; i++) {
+        const char *v = k->val[i];
+        if (col->type == STORE_COL_STR) {
+            if (!strcmp(r->str[k->col], v)) return 1;
+            continue;
+        }
+        double x = r->num[k->col], want;
+        if (!strcmp(v, "row") && !strcmp(col->name, "group_size")) want = -1;
+        else if (!*v || !strcasecmp(v, "nan") || !strcmp(v, "none")) {
+            if (isnan(x)) return 1;
+            continue;
+        } else want = strtod(v, NULL);
+        if (fabs(x - want) <= 1e-9 * fmax(1.0, fabs(want))) return 1;
+    }
+    return 0;
+}
+
+int pl_keep(const pl_spec *p, const store_row *r) {
+    for (int i = 0; i < p->n_cond; i++)
+        if (!cond_match(&p->cond[i], r)) return 0;
+    return 1;
+}
+
+int pl_is_searched_awq(const store_row *r) {
+    const char *rule = pl_str(r, "scale_rule");
+    return !strcmp(pl_str(r, "method"), "awq") && isnan(pl_num(r, "alpha")) &&
+           (!*rule || !strcmp(rule, "search") || !strcmp(rule, "duo"));
+}
+
+#define APPEND(...) do { if (o < cap) o += (size_t)snprintf(buf + o, cap - o, __VA_ARGS__); } while (0)
+
+void pl_variant(const store_row *r, int flags, char *buf, size_t cap) {
+    size_t o = 0;
+    const char *m = pl_str(r, "method");
+    buf[0] = '\0';
+    APPEND("%s", *m ? m : "?");
+    if (!strcmp(m, "awq")) {
+        const char *rule = pl_str(r, "scale_rule");
+        if (!(flags & PL_V_NORULE) && *rule && strcmp(rule, "search")) {
+            if (!strcmp(rule, "salient"))
+                APPEND(" salient-rule s=%g top=%g%%", pl_num(r, "salient_scale"), pl_num(r, "scale_pct"));
+            else APPEND(" %s", rule);
+        }
+        if ((flags & PL_V_ALPHA) && !isnan(pl_num(r, "alpha"))) APPEND(" alpha=%g", pl_num(r, "alpha"));
+        if (!strcmp(pl_str(r, "clip"), "off")) APPEND(" no-clip");
+        if (!strcmp(pl_str(r, "propagate"), "quantized")) APPEND(" prop-quantized");
+    }
+    double pct = pl_num(r, "salient_pct");
+    if (pct > 0) APPEND(" keep %g%% %s", pct, pl_str(r, "salient_by"));
+}
+
+void pl_bits_group(const store_row *r, char *buf, size_t cap) {
+    double b = pl_num(r, "bits"), g = pl_num(r, "group_size");
+    if (isnan(b)) snprintf(buf, cap, "fp16");
+    else if (g == -1) snprintf(buf, cap, "w%g per-row", b);
+    else snprintf(buf, cap, "w%g g%g", b, g);
+}
+
+static int mkdir_p(const char *dir, ah_err *e) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *s = tmp + 1; ; s++) {
+        if (*s != '/' && *s) continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return ah_fail(e, "cannot create %s: %s", tmp, strerror(errno));
+        struct stat st;
+        if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode)) return ah_fail(e, "%s is not a directory", tmp);
+        *s = c;
+        if (!c) break;
+    }
+    return 0;
+}
+
+int pl_out_path(const pl_ctx *c, const char *name, char *buf, size_t cap, ah_err *e) {
+    if (mkdir_p(c->dir, e)) return -1;
+    int n = snprintf(buf, cap, "%s/%s.%s", c->dir, name, gp_format_ext(c->fmt));
+    if (n < 0 || (size_t)n >= cap) return ah_fail(e, "%s/%s: path too long", c->dir, name);
+    return 0;
+}
+
+void pl_drawn(const pl_ctx *c, const char *name, const char *path) {
+    if (c->note) c->note(c->ctx, PLOT_DRAWN, name, path);
+}
+
+int pl_pick_run(const pl_ctx *c, const pl_spec *p, const store_row **out, char *why, size_t wcap) {
+    *out = NULL;
+    for (int i = 0; i < c->s->n; i++) {
+        const store_row *r = &c->s->rows[i];
+        if (p->run[0] ? !strcmp(r->id, p->run) : pl_is_searched_awq(r) && pl_keep(p, r)) {
+            *out = r;
+            break;
+        }
+    }
+    if (*out && (*out != NULL) && strcmp(pl_str(*out, "method"), "awq")) {
+        snprintf(why, wcap, "run %s is not an AWQ run", p->run);
+        return 1;
+    }
+    if (*out) return 0;
+    if (p->run[0]) snprintf(why, wcap, "no run %s in the file", p->run);
+    else snprintf(why, wcap, "no AWQ run with a searched alpha%s (method = awq, alpha = search)",
+                  p->n_cond ? " passing the filter" : "");
+    return 1;
+}
+
+void pl_ppl_label(const pl_ctx *c, char *buf, size_t cap) {
+    snprintf(buf, cap, "perplexity (%s, lower is better)", c->dataset[0] ? c->dataset : "evaluation text");
+}
+
+// ---------------------------------------------------------------------------------------------
+// context
+
+// A readable name for an evaluation source spec: "wikitext2:test" -> "WikiText-2 test",
+// "text:DIR/tinystories_val.txt@0:100000" -> "TinyStories val".
+static void dataset_name(const char *spec, char *buf, size_t cap) {
+    buf[0] = '\0';
+    if (!spec || !*spec) return;
+    if (!strncmp(spec, "wikitext2:", 10)) {
+        snprintf(buf, cap, "WikiText-2 %s", spec + 10);
+        return;
+    }
+    const char *p = strchr(spec, ':');
+    p = p ? p + 1 : spec;
+    const char *slash = strrchr(p, '/');
+    if (slash) p = slash + 1;
+    char base[128];
+    size_t n = strcspn(p, "@");
+    snprintf(base, sizeof base, "%.*s", (int)(n < sizeof base ? n : sizeof base - 1), p);
+    char *dot = strrchr(base, '.');
+    if (dot && dot != base) *dot = '\0';
+    for (char *s = base; *s; s++)
+        if (*s == '_' || *s == '-') *s = ' ';
+    static const struct { const char *prefix, *name; } K[] = {
+        {"tinystories", "TinyStories"}, {"wiki", "WikiText-2"}, {"c4", "C4"}, {"ptb", "PTB"},
+        {"pile", "Pile"},
+    };
+    for (size_t i = 0; i < sizeof K / sizeof K[0]; i++) {
+        size_t k = strlen(K[i].prefix);
+        if (!strncasecmp(base, K[i].prefix, k)) {
+            const char *rest = base + k;
+            if (!strcmp(K[i].name, "WikiText-2")) rest = strstr(base, "test") ? " test" : strstr(base, "valid") ? " valid" : "";
+            snprintf(buf, cap, "%s%s", K[i].name, rest);
+            return;
+        }
+    }
+    snprintf(buf, cap, "%s", base);
+}
+
+static void build_ctx(pl_ctx *c, const plot_opts *o) {
+    const store_summary *s = c->s;
+    c->fp16 = NAN;
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(pl_str(&s->rows[i], "method"), "fp16")) c->fp16 = pl_num(&s->rows[i], "ppl");
+    if (s->n) {
+        ah_err e;
+        if (store_run_attr_str_get(c->file, s->rows[0].id, "", "model_name", c->model, sizeof c->model, &e))
+            c->model[0] = '\0';
+        dataset_name(pl_str(&s->rows[0], "eval_data"), c->dataset, sizeof c->dataset);
+    }
+    if (!c->model[0] && c->cfg) snprintf(c->model, sizeof c->model, "%s", c->cfg->model_name);
+    // seqlen and windows, when every run has the same
+    double seq = s->n ? pl_num(&s->rows[0], "seqlen") : NAN, win = s->n ? pl_num(&s->rows[0], "windows") : NAN;
+    for (int i = 1; i < s->n; i++) {
+        if (pl_num(&s->rows[i], "seqlen") != seq) seq = NAN;
+        if (pl_num(&s->rows[i], "windows") != win) win = NAN;
+    }
+    char *b = c->subtitle;
+    size_t cap = sizeof c->subtitle, o2 = 0;
+    const char *parts[2] = {c->model, c->dataset};
+    for (int i = 0; i < 2; i++)
+        if (parts[i][0] && o2 < cap) o2 += (size_t)snprintf(b + o2, cap - o2, "%s%s", o2 ? " · " : "", parts[i]);
+    if (!isnan(seq) && o2 < cap) o2 += (size_t)snprintf(b + o2, cap - o2, "%sseqlen %g", o2 ? " · " : "", seq);
+    if (!isnan(win) && o2 < cap) o2 += (size_t)snprintf(b + o2, cap - o2, " · %g windows", win);
+    if (s->experiment[0] && o2 < cap) snprintf(b + o2, cap - o2, "%sexperiment %s", o2 ? " · " : "", s->experiment);
+    // output folder: OUT/<experiment> (the file's name when the experiment has none)
+    char exp[256];
+    if (s->experiment[0]) snprintf(exp, sizeof exp, "%s", s->experiment);
+    else {
+        const char *base = strrchr(o->results, '/');
+        snprintf(exp, sizeof exp, "%s", base ? base + 1 : o->results);
+        char *dot = strrchr(exp, '.');
+        if (dot && dot != exp) *dot = '\0';
+    }
+    for (char *p = exp; *p; p++)
+        if (*p == '/' || (unsigned char)*p < 32) *p = '_';
+    snprintf(c->dir, sizeof c->dir, "%s/%s", o->out_dir && *o->out_dir ? o->out_dir : "plots", exp);
+}
+
+// ---------------------------------------------------------------------------------------------
+// [plot.NAME] options
+
+static int parse_bool(const char *v, int *out) {
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcasecmp(v, "on") || !strcmp(v, "1")) *out = 1;
+    else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcasecmp(v, "off") || !strcmp(v, "0")) *out = 0;
+    else if (!strcasecmp(v, "auto")) *out = -1;
+    else return -1;
+    return 0;
+}
+
+static int numeric_column(const char *name, const char *key, const char *plot, int *out, ah_err *e) {
+    int i = store_column_index(name);
+    if (i < 0) return ah_fail(e, "[plot.%s] %s: no summary column '%s'", plot, key, name);
+    if (out) *out = i;
+    if (store_summary_columns[i].type == STORE_COL_STR)
+        return ah_fail(e, "[plot.%s] %s: column '%s' is not numeric", plot, key, name);
+    return 0;
+}
+
+static int parse_filter(pl_spec *p, const char *v, ah_err *e) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq) return ah_fail(e, "[plot.%s] filter: expected COLUMN=VALUE, got '%s'", p->name, t);
+        *eq = '\0';
+        int col = store_column_index(t);
+        if (col < 0) return ah_fail(e, "[plot.%s] filter: no summary column '%s'", p->name, t);
+        if (p->n_cond >= PL_MAX_COND) return ah_fail(e, "[plot.%s] filter: too many conditions", p->name);
+        pl_cond *k = &p->cond[p->n_cond++];
+        k->col = col;
+        k->n = 0;
+        char *s2 = NULL;
+        for (char *v2 = strtok_r(eq + 1, ",", &s2); v2; v2 = strtok_r(NULL, ",", &s2)) {
+            if (k->n >= 8) return ah_fail(e, "[plot.%s] filter: too many values for %s", p->name, t);
+            snprintf(k->val[k->n++], sizeof k->val[0], "%s", v2);
+        }
+        if (!k->n) snprintf(k->val[k->n++], sizeof k->val[0], "%s", "");
+    }
+    return 0;
+}
+
+static int parse_layers(pl_spec *p, const char *v, ah_err *e) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+        char *end;
+        long l = strtol(t, &end, 10);
+        if (end == t || *end || l < 0 || l > 100000)
+            return ah_fail(e, "[plot.%s] layers: expected layer numbers, got '%s'", p->name, t);
+        if (p->n_layers >= PL_MAX_LAYERS) return ah_fail(e, "[plot.%s] layers: too many", p->name);
+        p->layers[p->n_layers++] = (int)l;
+    }
+    return 0;
+}
+
+static void spec_defaults(pl_spec *p, const char *name, const char *kind) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%.63s", name);
+    snprintf(p->kind, sizeof p->kind, "%.31s", kind);
+    p->logx = p->logy = -1;
+}
+
+static int spec_from_decl(pl_spec *p, const exp_plot *d, ah_err *e) {
+    spec_defaults(p, d->name, "");
+    for (int i = 0; i < d->n; i++) {
+        const char *k = d->key[i], *v = d->value[i];
+        if (!strcmp(k, "kind")) snprintf(p->kind, sizeof p->kind, "%s", v);
+        else if (!strcmp(k, "title")) snprintf(p->title, sizeof p->title, "%s", v);
+        else if (!strcmp(k, "xlabel")) snprintf(p->xlabel, sizeof p->xlabel, "%s", v);
+        else if (!strcmp(k, "ylabel")) snprintf(p->ylabel, sizeof p->ylabel, "%s", v);
+        else if (!strcmp(k, "run")) snprintf(p->run, sizeof p->run, "%s", v);
+        else if (!strcmp(k, "logx") || !strcmp(k, "logy")) {
+            if (parse_bool(v, k[3] == 'x' ? &p->logx : &p->logy))
+                return ah_fail(e, "[plot.%s] %s: expected yes or no, got '%s'", p->name, k, v);
+        } else if (!strcmp(k, "x")) {
+            if (numeric_column(v, k, p->name, NULL, e)) return -1;
+            snprintf(p->x, sizeof p->x, "%s", v);
+        } else if (!strcmp(k, "y")) {
+            if (numeric_column(v, k, p->name, NULL, e)) return -1;
+            snprintf(p->y, sizeof p->y, "%s", v);
+        } else if (!strcmp(k, "series")) {
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            char *save = NULL;
+            for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+                int col = store_column_index(t);
+                if (col < 0) return ah_fail(e, "[plot.%s] series: no summary column '%s'", p->name, t);
+                if (p->n_series >= 4) return ah_fail(e, "[plot.%s] series: at most 4 columns", p->name);
+                p->series[p->n_series++] = col;
+            }
+        } else if (!strcmp(k, "filter")) {
+            if (parse_filter(p, v, e)) return -1;
+        } else if (!strcmp(k, "layers")) {
+            if (parse_layers(p, v, e)) return -1;
+        }
+    }
+    if (!p->kind[0]) return ah_fail(e, "[plot.%s]: no kind (line or a standard kind)", p->name);
+    if (!kind_fn(p->kind)) {
+        char list[256];
+        size_t o = 0;
+        for (int i = 0; i < NKINDS; i++) o += (size_t)snprintf(list + o, sizeof list - o, "%s, ", KINDS[i].name);
+        snprintf(list + o, sizeof list - o, "line");
+        return ah_fail(e, "[plot.%s] kind: unknown '%s' (%s)", p->name, p->kind, list);
+    }
+    if (!strcmp(p->kind, "line") && (!p->x[0] || !p->y[0]))
+        return ah_fail(e, "[plot.%s]: kind = line needs x and y (summary columns)", p->name);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// driver
+
+static void note(const pl_ctx *c, plot_event ev, const char *name, const char *text) {
+    if (c->note) c->note(c->ctx, ev, name, text);
+}
+
+typedef struct {
+    char name[64];
+    const exp_plot *decl;   // NULL: a standard kind with defaults
+} plan_item;
+
+// The [plot.*] sections of INI text alone (after a stub [model] and [evaluation], which the
+// parser requires): files written before includes were stored expanded keep `include =` lines
+// that do not resolve where the plot runs. malloc'd, NULL when out of memory.
+static char *plots_only(const char *ini) {
+    static const char STUB[] = "[model]\npath = -\n[evaluation]\ndata = -\n";
+    size_t n = strlen(ini), o = sizeof STUB - 1;
+    char *out = malloc(n + sizeof STUB + 1);
+    if (!out) return NULL;
+    memcpy(out, STUB, o);
+    int keep = 0;
+    for (const char *l = ini; *l;) {
+        size_t len = strcspn(l, "\n");
+        const char *t = l;
+        while (t < l + len && (*t == ' ' || *t == '\t')) t++;
+        if (*t == '[') keep = !strncmp(t, "[plot.", 6);
+        if (keep) {
+            memcpy(out + o, l, len);
+            o += len;
+            out[o++] = '\n';
+        }
+        l += len + (l[len] == '\n');
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int plot_results(const plot_opts *o, plot_counts *n, ah_err *e) {
+    memset(n, 0, sizeof *n);
+    pl_ctx c;
+    memset(&c, 0, sizeof c);
+    c.file = o->results;
+    c.fmt = o->fmt;
+    c.note = o->note;
+    c.ctx = o->ctx;
+    if (gp_find(c.gnuplot, sizeof c.gnuplot, e)) return -1;
+    store_summary s;
+    if (store_summary_read(o->results, &s, e)) return -1;
+    c.s = &s;
+    exp_config *cfg = NULL;
+    if (s.experiment_ini) {
+        ah_err ce = {{0}};
+        if (!(cfg = calloc(1, sizeof *cfg))) {
+            store_summary_free(&s);
+            return ah_fail(e, "out of memory");
+        }
+        char *sub = NULL;
+        if (exp_config_load_string(cfg, s.experiment_ini, "experiment_ini", &ce) &&
+            (!(sub = plots_only(s.experiment_ini)) || exp_config_load_string(cfg, sub, "experiment_ini", &ce))) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "declared [plot.*] sections not read: the stored experiment INI "
+                                      "does not parse: %s", ce.msg);
+            note(&c, PLOT_WARNING, "", msg);
+            free(cfg);
+            cfg = NULL;
+        }
+        free(sub);
+    }
+    c.cfg = cfg;
+    build_ctx(&c, o);
+
+    // The plan: standard kinds (a [plot.NAME] of the same name replaces one), then the rest
+    // of the declared plots in INI order.
+    plan_item items[NKINDS + EXP_MAX_PLOTS];
+    int ni = 0;
+    for (int k = 0; k < NKINDS; k++) {
+        items[ni].decl = NULL;
+        snprintf(items[ni].name, sizeof items[ni].name, "%s", KINDS[k].name);
+        for (int d = 0; cfg && d < cfg->n_plots; d++)
+            if (!strcmp(cfg->plots[d].name, KINDS[k].name)) items[ni].decl = &cfg->plots[d];
+        ni++;
+    }
+    for (int d = 0; cfg && d < cfg->n_plots; d++) {
+        if (kind_fn(cfg->plots[d].name) && strcmp(cfg->plots[d].name, "line")) continue;
+        items[ni].decl = &cfg->plots[d];
+        snprintf(items[ni].name, sizeof items[ni].name, "%s", cfg->plots[d].name);
+        ni++;
+    }
+    int rc = 0, found = !o->only;
+    for (int i = 0; i < ni; i++) found |= o->only && !strcmp(o->only, items[i].name);
+    if (!found) {
+        char list[1024];
+        size_t l = 0;
+        for (int i = 0; i < ni && l < sizeof list; i++)
+            l += (size_t)snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", items[i].name);
+        rc = ah_fail(e, "no plot named '%s' (%s has: %s)", o->only, o->results, list);
+        goto done;
+    }
+    for (int i = 0; i < ni; i++) {
+        if (o->only && strcmp(o->only, items[i].name)) continue;
+        pl_spec p;
+        ah_err pe = {{0}};
+        char why[512] = "";
+        if (items[i].decl) {
+            if (spec_from_decl(&p, items[i].decl, &pe)) {
+                note(&c, PLOT_FAILED, items[i].name, pe.msg);
+                n->failed++;
+                continue;
+            }
+        } else {
+            spec_defaults(&p, items[i].name, items[i].name);
+        }
+        int r = kind_fn(p.kind)(&c, &p, why, sizeof why, &pe);
+        if (r == 0) {
+            n->drawn++;
+        } else if (r == 1) {
+            note(&c, PLOT_SKIPPED, p.name, why);
+            n->skipped++;
+        } else {
+            note(&c, PLOT_FAILED, p.name, pe.msg);
+            n->failed++;
+        }
+    }
+done:
+    if (cfg) exp_config_free(cfg);
+    free(cfg);
+    store_summary_free(&s);
+    return rc;
+}

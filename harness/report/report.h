@@ -1,0 +1,108 @@
+// report.h — paper-style tables from a results file's /summary (docs/REPORTS.md).
+//
+// A table has one row per method variant and one column per (bits, group) combination by
+// default; a cell is one run's metric (perplexity unless asked otherwise). Which /summary
+// columns key the rows and the columns is configurable:
+//   cols  default "bits,group_size"
+//   rows  default: every run parameter that is not a column (method, bits, group_size,
+//         scale_rule, alpha, clip, propagate, salient_pct, salient_by, salient_scale,
+//         scale_pct, calib, eval_data, seqlen); the label shows only those that vary
+//         ("AWQ", "AWQ (duo)", "1% FP16 (act.)", "s=2", "MinMax clip=off").
+// FP16 runs are the reference: a parameter they lack (bits, group_size) matches every column,
+// so the FP16 row is filled across the table. The lowest finite value per column among the
+// other rows is "best". Two runs falling in one cell is an error naming both and the
+// parameters they differ in.
+//
+// Published numbers (report_published_load) are matched to cells by run id or by row and
+// column labels; each matched column gets the paper's value and ours minus the paper's.
+//
+// Library code: it fills structures and text buffers and returns errors through ah_err;
+// printing is the caller's (cmd_report.c).
+#ifndef AH_REPORT_H
+#define AH_REPORT_H
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "store/store.h"
+
+#define REPORT_LABEL_CAP 128
+#define REPORT_SOURCE_CAP 256
+
+// ---- published numbers --------------------------------------------------------------------
+
+// One published number: a run id, or a row and a column label, with its value and source.
+typedef struct {
+    char run[STORE_STR_CAP];          // run id ("" when given by labels)
+    char row[REPORT_LABEL_CAP];       // row label ("" when given by run id)
+    char col[REPORT_LABEL_CAP];       // column label ("" when given by run id)
+    double value;
+    char source[REPORT_SOURCE_CAP];   // citation: paper, table
+    char note[REPORT_SOURCE_CAP];     // optional remark ("" when none)
+    int line;                         // line in the file (for errors and notes)
+    int matched;                      // cells it was placed in (report_attach_published)
+} report_pub;
+
+typedef struct {
+    char path[1024];
+    int n;
+    report_pub *e;   // [n]
+} report_published;
+
+// Reads a published-numbers file: CSV or TSV (tab-separated when the header line holds a
+// tab), '#' comment lines and blank lines ignored, a header line naming the columns
+// run, row, column, value, source, note (any order; value and source required, and run or
+// both row and column; note optional). CSV fields may be double-quoted ("" inside quotes is
+// one quote). Errors name the file and line.
+int report_published_load(report_published *p, const char *path, ah_err *e);
+void report_published_free(report_published *p);   // NULL-safe
+
+// ---- the table ----------------------------------------------------------------------------
+
+typedef enum { REPORT_MD, REPORT_TEX, REPORT_CSV } report_format;
+
+// "md", "tex", "csv" -> *f; -1 when unknown.
+int report_format_parse(const char *s, report_format *f);
+
+typedef struct {
+    const char *rows;     // comma list of /summary columns; NULL or "auto" = the default above
+    const char *cols;     // comma list; NULL = "bits,group_size"
+    const char *metric;   // a numeric /summary column; NULL = "ppl"
+    const char *model;    // model name for the caption (NULL = none)
+    const char *file;     // results file name for the caption (NULL = none)
+} report_opts;
+
+typedef struct {
+    int run;             // index into the summary's rows, -1 when the cell is empty
+    double value;        // the metric (NaN when empty)
+    int best;            // lowest finite value of its column among non-reference rows
+    int has_pub;         // a published number was matched here
+    double pub;
+    int pub_source;      // index into report_table.sources
+} report_cell;
+
+typedef struct {
+    int n_rows, n_cols;
+    char row_header[REPORT_LABEL_CAP];     // "Method", or the row fields ("bits, clip")
+    char (*row_label)[REPORT_LABEL_CAP];   // [n_rows]
+    int *row_ref;                          // [n_rows] 1 for FP16 reference rows
+    char (*col_label)[REPORT_LABEL_CAP];   // [n_cols]
+    int *col_pub;                          // [n_cols] 1 when any cell of the column has a published number
+    report_cell *cell;                     // [n_rows * n_cols], row-major
+    char metric[32];
+    char caption[768];
+    int n_sources;
+    char (*sources)[REPORT_SOURCE_CAP];    // distinct sources of matched published numbers
+    ah_buf notes;                          // lines for below the table ("" when none)
+} report_table;
+
+// Builds the table from a summary. Errors: an unknown column name, no runs, two runs in a cell.
+int report_build(report_table *t, const store_summary *s, const report_opts *o, ah_err *e);
+// Places published numbers in the table's cells (by run id, else by labels, compared without
+// case and surrounding blanks). Numbers that match no cell are listed in t->notes.
+int report_attach_published(report_table *t, const store_summary *s, report_published *p,
+                            ah_err *e);
+// Appends the table in format f to out. digits < 0: 2 for md and tex, 4 for csv.
+int report_render(ah_buf *out, const report_table *t, report_format f, int digits, ah_err *e);
+void report_table_free(report_table *t);   // NULL-safe
+
+#endif

@@ -1,0 +1,279 @@
+// test_experiment.c — experiment/: INI parsing (sections, ${VAR}, includes), sweep expansion
+// (counts and contents for a config with every axis, no axis crossed with a method it does not
+// apply to), and every INI error case with its file and line.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "experiment/config.h"
+#include "experiment/sweep.h"
+
+#define HEAD "[model]\npath = m\n[evaluation]\ndata = text:e.txt\n[calibration]\ndata = text:c.txt\n"
+
+static int has_id(const exp_plan *p, const char *id) {
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->runs[i].id, id)) return 1;
+    return 0;
+}
+
+static const exp_run *find(const exp_plan *p, const char *id) {
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->runs[i].id, id)) return &p->runs[i];
+    return NULL;
+}
+
+static void every_axis(void **state) {
+    (void)state;
+    const char *ini = HEAD
+        "[sweep]\n"
+        "method = fp16, rtn, minmax, awq\n"
+        "bits = 3, 4\n"
+        "group_size = 64, 128, -1\n"
+        "salient_pct = 0, 1\n"
+        "salient_by = activation, weight\n"
+        "scale_rule = search, fixed, salient\n"
+        "alpha = search, 0:1:0.5\n"
+        "clip = on, off\n"
+        "propagate = fp, quantized\n"
+        "salient_scale = 1, 2\n"
+        "scale_pct = 1\n"
+        "grid = 10, 20\n";
+    exp_config c;
+    exp_plan p;
+    ah_err e = {{0}};
+    assert_int_equal(exp_config_load_string(&c, ini, "t.ini", &e), 0);
+    assert_int_equal(exp_plan_build(&p, &c, &e), 0);
+    // fp16 1; rtn bits*groups = 6; minmax 6 * (pct 0 + pct 1 x 2 by) = 18;
+    // awq per (bits, group): search: clip 2 x prop 2 x (grid 2 + alpha 0, 0.5, 1) x salient 3 = 60,
+    // fixed: 2 x 2 x 3 alphas x 3 = 36, salient rule: 2 x 2 x 2 scales x 1 pct x 3 = 24 -> 120 x 6.
+    assert_int_equal(p.n, 1 + 6 + 18 + 720);
+    int rtn = 0, fp = 0;
+    for (int i = 0; i < p.n; i++) {
+        rtn += p.runs[i].mc.kind == METHOD_RTN;
+        fp += p.runs[i].mc.kind == METHOD_FP16;
+        assert_int_equal(p.runs[i].index, i);
+        for (int j = 0; j < i; j++) assert_string_not_equal(p.runs[i].id, p.runs[j].id);
+    }
+    assert_int_equal(rtn, 6);   // not crossed with alpha, rules, clip, salient...
+    assert_int_equal(fp, 1);
+    assert_true(has_id(&p, "rtn-w4-row"));
+    assert_true(has_id(&p, "minmax-w3-g64-keep1-wei"));
+    assert_false(has_id(&p, "rtn-w3-g64-keep1-wei"));
+    const exp_run *r = find(&p, "awq-w3-g64-fixed-a0.5-noclip-pq-keep1-wei");
+    assert_non_null(r);
+    assert_int_equal(r->mc.kind, METHOD_AWQ);
+    assert_int_equal(r->mc.awq.rule, AWQ_FIXED);
+    assert_true(r->mc.awq.alpha == 0.5);
+    assert_int_equal(r->mc.awq.clip, 0);
+    assert_int_equal(r->mc.propagate_quantized, 1);
+    assert_true(r->mc.salient_pct == 1.0);
+    assert_int_equal(r->mc.by, SALIENT_WEIGHT);
+    assert_int_equal(r->mc.q.group, 64);
+    r = find(&p, "awq-w4-row-s2-top1");
+    assert_non_null(r);
+    assert_int_equal(r->mc.awq.rule, AWQ_SALIENT);
+    assert_true(r->mc.awq.salient_scale == 2.0);
+    assert_int_equal(r->mc.q.group, -1);
+    r = find(&p, "awq-w3-g128-search10");
+    assert_non_null(r);
+    assert_int_equal(r->mc.awq.grid_points, 10);
+    assert_true(r->mc.awq.alpha < 0);
+    assert_true(has_id(&p, "awq-w3-g128-search"));   // grid 20 is the default, unnamed
+    assert_true(has_id(&p, "awq-w3-g128-a0"));       // search rule at a fixed alpha
+    assert_false(has_id(&p, "awq-w3-g128-fixed-search"));
+    // grid is not crossed with fixed alphas
+    assert_false(has_id(&p, "awq-w3-g128-a0.5-search10"));
+
+    // Sharding: every 3rd run from 1, indices kept from the whole plan.
+    int n = p.n;
+    exp_plan_shard(&p, 1, 3);
+    assert_int_equal(p.n, (n + 1) / 3);   // indices 1, 4, 7, ... below n
+    for (int i = 0; i < p.n; i++) assert_int_equal(p.runs[i].index % 3, 1);
+    exp_plan_free(&p);
+    exp_config_free(&c);
+}
+
+static void ranges_and_defaults(void **state) {
+    (void)state;
+    exp_config c;
+    exp_plan p;
+    ah_err e = {{0}};
+    const char *ini = HEAD "[sweep]\nmethod = awq\nalpha = 0:1:0.1,\n  search\nbits = 3\n";
+    assert_int_equal(exp_config_load_string(&c, ini, "r.ini", &e), 0);
+    const exp_axis_values *a = &c.axes[AX_ALPHA];
+    assert_int_equal(a->n, 12);   // continuation line appended
+    assert_true(a->num[3] == 0.3);   // tidy: not 0.30000000000000004
+    assert_true(a->num[10] == 1.0);
+    assert_true(isnan(a->num[11]));
+    assert_int_equal(exp_plan_build(&p, &c, &e), 0);
+    assert_int_equal(p.n, 12);
+    assert_int_equal(p.runs[0].mc.q.group, 128);   // defaults
+    assert_int_equal(p.runs[0].mc.awq.clip, 1);
+    assert_string_equal(c.name, "r");
+    assert_string_equal(c.output, "results/r.h5");
+    assert_string_equal(c.cache_dir, "results/cache");
+    exp_plan_free(&p);
+    exp_config_free(&c);
+
+    // ${VAR} and ${VAR:-default}
+    setenv("AH_TEST_MODEL", "/x/model", 1);
+    unsetenv("AH_TEST_UNSET");
+    ini = "[model]\npath = ${AH_TEST_MODEL}\ntokenizer = ${AH_TEST_UNSET:-/y/tok}\n[evaluation]\ndata = ids:z\n";
+    assert_int_equal(exp_config_load_string(&c, ini, "v.ini", &e), 0);
+    assert_string_equal(c.model_path, "/x/model");
+    assert_string_equal(c.tokenizer, "/y/tok");
+    assert_string_equal(c.model_name, "model");
+    exp_config_free(&c);
+}
+
+static char g_dir[256];
+
+static void write_file(const char *rel, const char *text) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", g_dir, rel);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void includes(void **state) {
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/ah-exp-XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/blocks", g_dir);
+    mkdir(sub, 0777);
+    write_file("blocks/model.ini", "[model]\npath = /m/x\nname = tiny\n");
+    write_file("blocks/data.ini", "include = model.ini\n[evaluation]\ndata = text:/e\nseqlen = 64\n");
+    write_file("main.ini", "[experiment]\nname = inc\ninclude = blocks/data.ini\nseed = 7\n"
+                           "[sweep]\nmethod = rtn\n");
+    char main_path[300];
+    snprintf(main_path, sizeof main_path, "%s/main.ini", g_dir);
+    exp_config c;
+    ah_err e = {{0}};
+    assert_int_equal(exp_config_load(&c, main_path, &e), 0);
+    assert_string_equal(c.model_path, "/m/x");   // include of an include, relative to it
+    assert_string_equal(c.model_name, "tiny");
+    assert_int_equal(c.seqlen, 64);
+    assert_int_equal((int)c.seed, 7);            // back in [experiment] after the include
+    // The stored text parses alone to the same experiment.
+    exp_config c2;
+    assert_int_equal(exp_config_load_string(&c2, c.ini_text, "stored", &e), 0);
+    assert_string_equal(c2.model_path, "/m/x");
+    assert_int_equal((int)c2.seed, 7);
+    assert_int_equal(c2.seqlen, 64);
+    exp_config_free(&c2);
+    exp_config_free(&c);
+
+    // A cycle is stopped, naming the file and line of the include.
+    write_file("a.ini", "[experiment]\ninclude = b.ini\n");
+    write_file("b.ini", "[experiment]\ninclude = a.ini\n");
+    char a_path[300];
+    snprintf(a_path, sizeof a_path, "%s/a.ini", g_dir);
+    assert_int_equal(exp_config_load(&c, a_path, &e), -1);
+    assert_non_null(strstr(e.msg, "include"));
+    assert_non_null(strstr(e.msg, ".ini:2:"));
+    exp_config_free(&c);
+    // A missing include names the including file and line.
+    write_file("m.ini", "[model]\npath = x\n\ninclude = nothere.ini\n");
+    snprintf(a_path, sizeof a_path, "%s/m.ini", g_dir);
+    assert_int_equal(exp_config_load(&c, a_path, &e), -1);
+    assert_non_null(strstr(e.msg, "m.ini:4:"));
+    assert_non_null(strstr(e.msg, "nothere.ini"));
+    exp_config_free(&c);
+    // An error inside an included file names that file.
+    write_file("bad.ini", "[model]\npath = x\nwidth = 3\n");
+    write_file("top.ini", "[experiment]\ninclude = bad.ini\n");
+    snprintf(a_path, sizeof a_path, "%s/top.ini", g_dir);
+    assert_int_equal(exp_config_load(&c, a_path, &e), -1);
+    assert_non_null(strstr(e.msg, "bad.ini:3:"));
+    exp_config_free(&c);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+// Each bad INI fails with "t.ini:LINE:" and a message containing `want`.
+typedef struct {
+    const char *ini;
+    int line;          // 0: the error is about the whole file (no line)
+    const char *want;
+    int at_plan;       // detected when planning, not parsing
+} bad_case;
+
+static void ini_errors(void **state) {
+    (void)state;
+    unsetenv("AH_TEST_UNSET");
+    char long_line[400];
+    snprintf(long_line, sizeof long_line, HEAD "[sweep]\nalpha = %0300d\n", 1);
+    const bad_case cases[] = {
+        {"[model]\npath = m\n[sweep]\nwidth = 3\n", 4, "unknown key 'width' in [sweep]", 0},
+        {"[model]\npath = m\n[sweeps]\nmethod = rtn\n", 4, "unknown section [sweeps]", 0},
+        {"[experiment]\nthreads = many\n", 2, "threads: expected an integer", 0},
+        {HEAD "[sweep]\nmethod = rtn, foo\n", 8, "unknown value 'foo'", 0},
+        {HEAD "[sweep]\nbits = 3\nbits = 4\n", 9, "bits given twice", 0},
+        {"path = m\n[model]\n", 1, "before any [section]", 0},
+        {HEAD "this is not ini\n", 7, "not an INI line", 0},
+        {HEAD "[sweep]\nalpha = 1:0:0.1\n", 8, "STOP >= START", 0},
+        {HEAD "[sweep]\nalpha = 0:1\n", 8, "START:STOP:STEP", 0},
+        {HEAD "[sweep]\nsalient_pct = lots\n", 8, "expected a number", 0},
+        {"[model]\npath = ${AH_TEST_UNSET}\n", 2, "AH_TEST_UNSET is not set", 0},
+        {"[calibration]\npick = best\n", 2, "pick: expected random or first", 0},
+        {"[evaluation]\nprotocol = lm-eval\n", 2, "protocol: expected gptq or llamacpp", 0},
+        {"[experiment]\nname = a b\n", 2, "name: 'a b' may hold only", 0},
+        {"[plot.x]\ncolour = red\n", 2, "unknown key 'colour' in [plot.x]", 0},
+        {"[experiment]\nrecord_layers = maybe\n", 2, "expected yes or no", 0},
+        {long_line, 8, "line longer than", 0},
+        {HEAD "[sweep]\nmethod = rtn\nbits = 3, 9\n", 9, "bits: 9 is not a whole number of bits in 2..8", 1},
+        {HEAD "[sweep]\nmethod = rtn\ngroup_size = 0\n", 9, "group_size: 0 is not a group size", 1},
+        {HEAD "[sweep]\nmethod = awq\n\nalpha = 1.5\n", 10, "alpha: 1.5 is outside [0, 1]", 1},
+        {HEAD "[sweep]\nmethod = awq\nscale_rule = fixed\n", 9, "rule fixed needs numeric alpha", 1},
+        {HEAD "[sweep]\nmethod = salient\n", 8, "needs a salient_pct list", 1},
+        {"[model]\npath = m\n[evaluation]\ndata = ids:x\n[sweep]\nmethod = awq\n", 0,
+         "needs calibration data", 1},
+        {"[evaluation]\ndata = ids:x\n", 0, "[model] path is required", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        exp_config c;
+        exp_plan p;
+        ah_err e = {{0}};
+        int rc = exp_config_load_string(&c, cases[i].ini, "t.ini", &e);
+        if (cases[i].at_plan) {
+            if (rc != 0) fprintf(stderr, "case %zu: parse failed: %s\n", i, e.msg);
+            assert_int_equal(rc, 0);
+            rc = exp_plan_build(&p, &c, &e);
+        }
+        if (rc != -1 || !strstr(e.msg, cases[i].want)) fprintf(stderr, "case %zu: got '%s'\n", i, e.msg);
+        assert_int_equal(rc, -1);
+        assert_non_null(strstr(e.msg, cases[i].want));
+        char where[32];
+        snprintf(where, sizeof where, "t.ini:%d:", cases[i].line);
+        if (cases[i].line) {
+            if (strncmp(e.msg, where, strlen(where))) fprintf(stderr, "case %zu: got '%s'\n", i, e.msg);
+            assert_true(strncmp(e.msg, where, strlen(where)) == 0);
+        } else {
+            assert_non_null(strstr(e.msg, "t.ini"));
+        }
+        exp_config_free(&c);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_axis),
+        cmocka_unit_test(ranges_and_defaults),
+        cmocka_unit_test(includes),
+        cmocka_unit_test(ini_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
