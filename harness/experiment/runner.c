@@ -201,6 +201,10 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         .block_fn = run_block, .block_ctx = &hook,
     };
     if (ppl_evaluate(&pr, s->m, s->eval.ids, s->eval.n, &po, e)) goto done;
+    if (!isfinite(pr.ppl)) {   // never recorded as a result
+        ah_fail(e, "perplexity is %g (non-finite): the quantized model overflows", pr.ppl);
+        goto done;
+    }
     if (bar) ah_progress_step(bar, 1, hook.stage);
 
     double awq_secs = 0.0;
@@ -255,7 +259,8 @@ static void print_table(const exp_plan *plan, const run_outcome *res, const int 
     for (int i = 0; i < plan->n; i++) {
         char delta[32] = "";
         if (!done[i]) {
-            fprintf(f, "%-40s %12s\n", plan->runs[i].id, "(not run)");
+            fprintf(f, "%-40s %12s\n", plan->runs[i].id,
+                    strcmp(res[i].cache, "failed") ? "(not run)" : "(failed)");
             continue;
         }
         if (fp > 0 && plan->runs[i].mc.kind != METHOD_FP16)
@@ -288,7 +293,7 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
     store *st = NULL;
     run_outcome *res = calloc((size_t)plan->n + 1, sizeof *res);
     int *done = calloc((size_t)plan->n + 1, sizeof *done);
-    int status = -1, n_done = 0;
+    int status = -1, n_done = 0, n_failed = 0;
     if (!res || !done) {
         free(res);
         free(done);
@@ -341,12 +346,18 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
                 path = tmp_path;
             }
             if (compute_run(c, r, &s, key, path, o, tty ? &bar : NULL, out, e)) {
-                if (o->stop && *o->stop) status = 1;
-                else {
-                    ah_wrap(e, "run %s", r->id);
-                    status = -1;
+                if (o->stop && *o->stop) {
+                    status = 1;
+                    break;
                 }
-                break;
+                // One failed run (NaN perplexity, a bad tensor) does not stop the sweep: it is
+                // reported, not committed, and the command exits non-zero at the end.
+                if (tty) fputc('\n', stderr);
+                fprintf(stderr, "run %s failed: %s\n", r->id, e->msg);
+                snprintf(out->cache, sizeof out->cache, "failed");
+                n_failed++;
+                if (tty) ah_progress_step(&bar, s.m->cfg.n_layers + 1, r->id);
+                continue;
             }
             int rc = store_commit(st, r->id, path, e);
             if (!o->use_cache) unlink(path);
@@ -371,6 +382,11 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
                     out->how == EXP_DONE_CACHED ? "run cache" : out->cache, out->seconds);
     }
     if (tty) fputc('\n', stderr);
+    if (status == 0 && n_failed) {
+        ah_fail(e, "%d of %d runs failed (their errors are above); the others are in %s",
+                n_failed, plan->n, output);
+        status = -1;
+    }
     print_table(plan, res, done, stdout);
     printf("\n%d of %d runs complete in %s\n", n_done, plan->n, output);
     if (status == 1)
