@@ -167,9 +167,21 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     double t0 = ah_now();
     snprintf(out->cache, sizeof out->cache, "computed");
 
+    // Methods that do not use calibration statistics (rtn, minmax, ...) still get output-error
+    // metrics, measured on the first CALIB_SAMPLE_TOKENS calibration rows as for every method:
+    // with propagate = fp those rows depend only on the first sequences, so a prefix of the
+    // calibration set gives the same metrics at a fraction of the cost.
+    calib_set metric_cs;
+    const calib_set *use_cs = calibrated ? &s->cs : NULL;
+    if (calibrated && !method_needs_calib(mc) && !mc->propagate_quantized) {
+        metric_cs = s->cs;
+        int need = (CALIB_SAMPLE_TOKENS + s->cs.len - 1) / s->cs.len;
+        if (need < metric_cs.n) metric_cs.n = need;
+        use_cs = &metric_cs;
+    }
     if (quantized) {
-        if (!(qp = qpass_new(s->m, mc, calibrated ? &s->cs : NULL, e))) goto done;
-        if (calibrated && qpass_keep_stats(qp, e)) goto done;
+        if (!(qp = qpass_new(s->m, mc, use_cs, e))) goto done;
+        if (use_cs == &s->cs && qpass_keep_stats(qp, e)) goto done;
         if (exp_salient_log_init(&slog, s->m, e)) goto done;
         qp->sink = exp_salient_sink;
         qp->sink_ctx = &slog;
@@ -216,7 +228,7 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     exp_record rec = {
         .cfg = c, .run = r, .m = s->m, .model_hash = s->model_hash, .eval_hash = s->eval_hash,
         .calib_hash = calibrated ? s->calib_hash : "", .key = key, .ppl = &pr, .qp = qp,
-        .cs = calibrated ? &s->cs : NULL, .salient = &slog, .eval_tokens = s->eval.n,
+        .cs = use_cs, .salient = &slog, .eval_tokens = s->eval.n,
         .seqlen = s->seqlen, .threads = omp_get_max_threads(), .seconds = ah_now() - t0,
         .awq_seconds = awq_secs, .quant_seconds = hook.seconds, .cache = out->cache,
     };
@@ -241,7 +253,7 @@ static void run_key(const exp_config *c, const exp_run *r, const shared_inputs *
     char canon[512], buf[2048];
     exp_method_canonical(&r->mc, canon, sizeof canon);
     int calibrated = r->mc.kind != METHOD_FP16 && s->cs.n > 0;
-    int n = snprintf(buf, sizeof buf, "run v1|model=%s|eval=%s|seqlen=%d|protocol=%s|max_windows=%d|"
+    int n = snprintf(buf, sizeof buf, "run v2|model=%s|eval=%s|seqlen=%d|protocol=%s|max_windows=%d|"
                      "calib=%s|layers=%d|%s", s->model_hash, s->eval_hash, s->seqlen,
                      ppl_protocol_name(c->protocol), c->max_windows,
                      calibrated ? s->calib_hash : "-", c->record_layers && r->mc.kind != METHOD_FP16,
