@@ -120,7 +120,7 @@ static void preamble(gp *g, gp_format f) {
                  "set border 3 lw 1.2 lc rgb '#444444'\n"
                  "set tics nomirror out scale 0.7\n"
                  "set grid xtics ytics lw 1 lc rgb '#e4e4e4' dt 1\n"
-                 "set key outside right top vertical Left reverse samplen 2.5 spacing 1.25 "
+                 "set key outside right top vertical Left reverse samplen 4 spacing 1.25 "
                  "width 1 noautotitle\n"
                  "set pointsize 1.2\n"
                  "set title font ',16'\n"

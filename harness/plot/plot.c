@@ -142,7 +142,7 @@ int pl_pick_run(const pl_ctx *c, const pl_spec *p, const store_row **out, char *
             break;
         }
     }
-    if (*out && (*out != NULL) && strcmp(pl_str(*out, "method"), "awq")) {
+    if (*out && strcmp(pl_str(*out, "method"), "awq")) {
         snprintf(why, wcap, "run %s is not an AWQ run", p->run);
         return 1;
     }
@@ -306,20 +306,22 @@ static int spec_from_decl(pl_spec *p, const exp_plot *d, ah_err *e) {
     spec_defaults(p, d->name, "");
     for (int i = 0; i < d->n; i++) {
         const char *k = d->key[i], *v = d->value[i];
-        if (!strcmp(k, "kind")) snprintf(p->kind, sizeof p->kind, "%s", v);
-        else if (!strcmp(k, "title")) snprintf(p->title, sizeof p->title, "%s", v);
+        if (!strcmp(k, "kind")) {
+            if (strlen(v) >= sizeof p->kind) return ah_fail(e, "[plot.%s] kind: unknown '%s'", p->name, v);
+            snprintf(p->kind, sizeof p->kind, "%.31s", v);
+        } else if (!strcmp(k, "title")) snprintf(p->title, sizeof p->title, "%s", v);
         else if (!strcmp(k, "xlabel")) snprintf(p->xlabel, sizeof p->xlabel, "%s", v);
         else if (!strcmp(k, "ylabel")) snprintf(p->ylabel, sizeof p->ylabel, "%s", v);
-        else if (!strcmp(k, "run")) snprintf(p->run, sizeof p->run, "%s", v);
+        else if (!strcmp(k, "run")) snprintf(p->run, sizeof p->run, "%.64s", v);   // ids are shorter
         else if (!strcmp(k, "logx") || !strcmp(k, "logy")) {
             if (parse_bool(v, k[3] == 'x' ? &p->logx : &p->logy))
                 return ah_fail(e, "[plot.%s] %s: expected yes or no, got '%s'", p->name, k, v);
         } else if (!strcmp(k, "x")) {
             if (numeric_column(v, k, p->name, NULL, e)) return -1;
-            snprintf(p->x, sizeof p->x, "%s", v);
+            snprintf(p->x, sizeof p->x, "%.31s", v);   // a column name: short
         } else if (!strcmp(k, "y")) {
             if (numeric_column(v, k, p->name, NULL, e)) return -1;
-            snprintf(p->y, sizeof p->y, "%s", v);
+            snprintf(p->y, sizeof p->y, "%.31s", v);
         } else if (!strcmp(k, "series")) {
             char buf[256];
             snprintf(buf, sizeof buf, "%s", v);
@@ -336,6 +338,8 @@ static int spec_from_decl(pl_spec *p, const exp_plot *d, ah_err *e) {
             if (parse_layers(p, v, e)) return -1;
         }
     }
+    if (!p->kind[0] && kind_fn(p->name) && strcmp(p->name, "line"))   // [plot.ppl_vs_bits]: that kind
+        snprintf(p->kind, sizeof p->kind, "%.31s", p->name);
     if (!p->kind[0]) return ah_fail(e, "[plot.%s]: no kind (line or a standard kind)", p->name);
     if (!kind_fn(p->kind)) {
         char list[256];

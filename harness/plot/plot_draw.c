@@ -93,8 +93,11 @@ void pl_plot_lines(gp *g, const pl_series *s, int n, const pl_ref *r, int nr, in
     for (int i = 0; i < nr; i++) longest = strlen(r[i].label) > longest ? strlen(r[i].label) : longest;
     pl_key_place(g, longest);
     if (logy < 0) logy = lo > 0 && hi / lo > 10;
-    if (logy && lo > 0) gp_printf(g, "set logscale y\nset mytics 10\n");
-    gp_printf(g, "set autoscale xfix\nset offsets graph 0.03, graph 0.03, graph 0.06, graph 0.06\n");
+    if (logy && lo > 0) {   // labelled tics also when the range spans less than a decade
+        gp_printf(g, "set logscale y\n");
+        pl_log_tics(g, 'y', lo / 1.25, hi * 1.25);
+    }
+    gp_printf(g, "set autoscale fix\nset offsets graph 0.03, graph 0.03, graph 0.06, graph 0.06\n");
     // Reference lines are arrows across the whole plot (a constant function would only span the
     // data's x range), listed in the key by keyentry, and kept in the y range by invisible points.
     for (int i = 0; i < nr; i++)
@@ -160,11 +163,13 @@ void pl_group_axis(gp *g, pl_series *s, int n) {
 }
 
 void pl_log_tics(gp *g, char axis, double lo, double hi) {
-    static const double VFINE[] = {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9}, FINE[] = {1, 1.5, 2, 3, 5, 7},
+    static const double UFINE[] = {1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8, 2, 2.2, 2.5, 2.8, 3, 3.5, 4, 4.5, 5,
+                                   5.5, 6, 7, 8, 9},
+                        VFINE[] = {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9}, FINE[] = {1, 1.5, 2, 3, 5, 7},
                         MID[] = {1, 2, 5}, COARSE[] = {1};
     double dec = log10(hi / lo);
-    const double *m = dec < 0.7 ? VFINE : dec < 1.5 ? FINE : dec < 4 ? MID : COARSE;
-    int nm = dec < 0.7 ? 12 : dec < 1.5 ? 6 : dec < 4 ? 3 : 1, n = 0;
+    const double *m = dec < 0.35 ? UFINE : dec < 0.7 ? VFINE : dec < 1.5 ? FINE : dec < 4 ? MID : COARSE;
+    int nm = dec < 0.35 ? 22 : dec < 0.7 ? 12 : dec < 1.5 ? 6 : dec < 4 ? 3 : 1, n = 0;
     gp_printf(g, "set %ctics (", axis);
     for (int k = (int)floor(log10(lo)); k <= (int)ceil(log10(hi)); k++)
         for (int i = 0; i < nm; i++) {

@@ -3,10 +3,30 @@
 // layer_alpha, scale_hist, loss_vs_alpha.
 #include "plot/plot_internal.h"
 
+#include "core/buf.h"
+
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+// printf onto a growable buffer (keys and inline data of any length). -1 when out of memory.
+static int bput(ah_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bput(ah_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *t = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!t) return -1;
+    va_start(ap, fmt);
+    vsnprintf(t, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = ah_buf_put(b, t, (size_t)n);
+    free(t);
+    return rc;
+}
 
 #define MAX_GROUPS 8
 #define MAX_RUNS 24
@@ -131,13 +151,15 @@ typedef struct {
     double L, R, B, T, sx, sy, w, h;
 } panels;
 
-static void begin_panels(gp *g, const pl_spec *p, const char *xlabel, const char *ylabel, int n, panels *pn) {
+static void begin_panels(gp *g, const pl_spec *p, const char *xlabel, const char *ylabel, int n, int n_key,
+                         size_t longest, panels *pn) {
     pn->n = n;
     pn->cols = n <= 2 ? n : n <= 4 ? 2 : 3;
     pn->rows = (n + pn->cols - 1) / pn->cols;
-    pn->key_cell = n < pn->rows * pn->cols ? n : -1;
+    // an empty cell holds a short key; a long one goes right of the grid, as wide as its text
+    pn->key_cell = n < pn->rows * pn->cols && n_key * 2 <= 9 * (pn->rows - 1) + 5 ? n : -1;
     pn->L = 0.09;
-    pn->R = pn->key_cell >= 0 ? 0.97 : 0.76;
+    pn->R = pn->key_cell >= 0 ? 0.97 : fmax(0.5, 0.93 - 0.0085 * (double)longest - 0.06);
     pn->B = 0.12;
     pn->T = 0.82;
     pn->sx = 0.07;
@@ -149,7 +171,7 @@ static void begin_panels(gp *g, const pl_spec *p, const char *xlabel, const char
               gp_q(g, p->ylabel[0] ? p->ylabel : ylabel), (pn->B + pn->T) / 2);
     gp_printf(g, "set label 904 %s at screen %g, screen 0.035 center font ',13'\n",
               gp_q(g, p->xlabel[0] ? p->xlabel : xlabel), (pn->L + pn->R) / 2);
-    gp_printf(g, "set title font ',13'\nset multiplot\n");
+    gp_printf(g, "set title font ',13'\nunset key\nset multiplot\n");
 }
 
 static void panel(gp *g, const panels *pn, int i, const char *title) {
@@ -158,19 +180,33 @@ static void panel(gp *g, const panels *pn, int i, const char *title) {
     gp_printf(g, "set lmargin at screen %g\nset rmargin at screen %g\nset tmargin at screen %g\n"
                  "set bmargin at screen %g\nset title %s\n",
               x0, x0 + pn->w, y1, y1 - pn->h, gp_q(g, title));
-    if (i) return;
-    if (pn->key_cell >= 0) {
-        int kr = pn->key_cell / pn->cols, kc = pn->key_cell % pn->cols;
-        gp_printf(g, "set key at screen %g, screen %g left top\n", pn->L + kc * (pn->w + pn->sx) + 0.02,
-                  pn->T - kr * (pn->h + pn->sy));
-    } else {
-        gp_printf(g, "set key at screen 0.99, screen %g right top\n", pn->T);
-    }
 }
 
-// After the first panel is drawn: the figure's labels and the key are not drawn again.
+// After the first panel is drawn: the figure's labels are not drawn again.
 static void after_first_panel(gp *g) {
-    gp_printf(g, "unset label 901\nunset label 902\nunset label 903\nunset label 904\nunset key\n");
+    gp_printf(g, "unset label 901\nunset label 902\nunset label 903\nunset label 904\n");
+}
+
+// The grid's key as a panel of its own (the empty cell, else right of the grid): `entries` are
+// keyentry clauses. Ends the multiplot.
+static void key_panel(gp *g, const panels *pn, const char *entries) {
+    double x0, x1, y1;
+    if (pn->key_cell >= 0) {
+        int kr = pn->key_cell / pn->cols, kc = pn->key_cell % pn->cols;
+        x0 = pn->L + kc * (pn->w + pn->sx);
+        x1 = x0 + pn->w;
+        y1 = pn->T - kr * (pn->h + pn->sy);
+    } else {
+        x0 = pn->R + 0.01;
+        x1 = 0.995;
+        y1 = pn->T;
+    }
+    // keyentry alone trips an assertion in gnuplot 5.4: one invisible point comes along
+    gp_printf(g, "unset title\nunset border\nunset tics\nunset grid\nunset logscale\nunset arrow\n"
+                 "set xrange [0:1]\nset yrange [0:1]\nset lmargin at screen %g\nset rmargin at screen %g\n"
+                 "set tmargin at screen %g\nset bmargin at screen %g\nset key inside left top Left reverse\n"
+                 "$nokey << EOD\n-1 -1\nEOD\nplot $nokey using 1:2 with points notitle, %s\nunset multiplot\n",
+              x0, x1, y1, pn->B, entries);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,16 +269,16 @@ int pl_layer_alpha(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah
                       GP_COLORS[j % GP_NCOLORS], gp_q(g, group_label(rl[0].group[j])), j + 1 < rl[0].ng ? ", \\\n" : "\n");
     } else {         // a panel per group, one line per run (shifted a little so equal alphas stay visible)
         panels pn;
-        begin_panels(g, p, "decoder layer", "chosen alpha (s = mean|x|^alpha)", ng, &pn);
-        double w = fmin(0.5 / nr, 0.1);
+        size_t longest = 0;
+        for (int k = 0; k < nr; k++) longest = strlen(runs[k]->id) > longest ? strlen(runs[k]->id) : longest;
+        begin_panels(g, p, "decoder layer", "chosen alpha (s = mean|x|^alpha)", ng, nr, longest, &pn);
+        double w = fmin(0.3 / nr, 0.08);
         for (int gi = 0; gi < ng; gi++) {
             panel(g, &pn, gi, group_label(groups[gi]));
             gp_printf(g, "plot \\\n");
-            for (int k = 0; k < nr; k++) {
-                gp_printf(g, "  '-' using 1:2 with linespoints lw 1.5 pt %d ps 1.1 lc rgb '%s' title %s%s",
-                          k / GP_NCOLORS % 2 ? 5 : 7, GP_COLORS[k % GP_NCOLORS], gp_q(g, runs[k]->id),
-                          k + 1 < nr ? ", \\\n" : "\n");
-            }
+            for (int k = 0; k < nr; k++)
+                gp_printf(g, "  '-' using 1:2 with linespoints lw 1.5 pt %d ps 1.1 lc rgb '%s' notitle%s",
+                          k / GP_NCOLORS % 2 ? 5 : 7, GP_COLORS[k % GP_NCOLORS], k + 1 < nr ? ", \\\n" : "\n");
             for (int k = 0; k < nr; k++) {
                 int gk = -1;
                 for (int j = 0; j < rl[k].ng; j++)
@@ -255,7 +291,19 @@ int pl_layer_alpha(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah
             }
             if (gi == 0) after_first_panel(g);
         }
-        gp_printf(g, "unset multiplot\n");
+        ah_buf keys = {0};
+        int oom = 0;
+        for (int k = 0; k < nr; k++)
+            oom |= bput(&keys, "%skeyentry with linespoints lw 1.5 pt %d ps 1.1 lc rgb '%s' title %s", k ? ", " : "",
+                        k / GP_NCOLORS % 2 ? 5 : 7, GP_COLORS[k % GP_NCOLORS], gp_q(g, runs[k]->id));
+        if (oom) {
+            free(keys.p);
+            gp_close(g, NULL);
+            ah_fail(e, "out of memory");
+            goto done;
+        }
+        key_panel(g, &pn, keys.p);
+        free(keys.p);
     }
     if (gp_close(g, e)) goto done;
     pl_drawn(c, p->name, path);
@@ -359,6 +407,8 @@ done:
 
 // ---------------------------------------------------------------------------------------------
 
+#define CHOSEN_KEY "keyentry with points pt 6 ps 3 lw 2.5 lc rgb '#333333' title 'chosen alpha (lowest loss)'"
+
 int pl_loss_vs_alpha(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e) {
     const store_row *run;
     if (pl_pick_run(c, p, &run, why, wcap)) return 1;
@@ -405,18 +455,15 @@ int pl_loss_vs_alpha(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, 
     if (!g) goto done;
     gp_printf(g, "set xrange [-0.02:1.0]\nset xtics 0.2\nset offsets 0, 0, graph 0.08, graph 0.08\n");
     panels pn;
-    if (np > 1) begin_panels(g, p, "alpha (AWQ scales s = mean|x|^alpha)", yl, np, &pn);
+    if (np > 1) begin_panels(g, p, "alpha (AWQ scales s = mean|x|^alpha)", yl, np, nl + 1, 28, &pn);
     else gp_printf(g, "set key outside right top\n");
     int npanel = 0;
     for (int gi = 0; gi < rl.ng; gi++) {
         if (!have[gi]) continue;
         if (np > 1) panel(g, &pn, npanel, group_label(rl.group[gi]));
         // curves and chosen points: data inline per series
-        int ns = 0;
-        char cmd[8192];
-        size_t o = 0;
-        char data[65536];
-        size_t od = 0;
+        int ns = 0, oom = 0;
+        ah_buf cmd = {0}, data = {0};
         for (int li = 0; li < nl; li++) {
             const lg_entry *t = NULL;
             for (int q = 0; q < rl.n; q++)
@@ -437,26 +484,44 @@ int pl_loss_vs_alpha(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, 
                     if (fabs(a[i] - t->alpha) < fabs(a[best] - t->alpha)) best = (int)i;
                 char lab[64];
                 snprintf(lab, sizeof lab, "layer %d", layers[li]);
-                o += (size_t)snprintf(cmd + o, sizeof cmd - o, "%s'-' using 1:2 with linespoints lw 2 pt 7 ps 0.8 "
-                                      "lc rgb '%s' title %s, '-' using 1:2 with points pt 6 ps 3 lw 2.5 lc rgb '%s' notitle",
-                                      ns ? ", " : "", col, gp_q(g, lab), col);
-                for (size_t i = 0; i < na && od < sizeof data - 64; i++)
-                    od += (size_t)snprintf(data + od, sizeof data - od, "%.6g %.8g\n", a[i], l[i] / l[0]);
-                od += (size_t)snprintf(data + od, sizeof data - od, "e\n%.6g %.8g\ne\n", a[best], l[best] / l[0]);
+                oom |= bput(&cmd, "%s'-' using 1:2 with linespoints lw 2 pt 7 ps 0.8 lc rgb '%s' title %s, "
+                                  "'-' using 1:2 with points pt 6 ps 3 lw 2.5 lc rgb '%s' notitle",
+                            ns ? ", " : "", col, np > 1 ? "''" : gp_q(g, lab), col);
+                for (size_t i = 0; i < na; i++) oom |= bput(&data, "%.6g %.8g\n", a[i], l[i] / l[0]);
+                oom |= bput(&data, "e\n%.6g %.8g\ne\n", a[best], l[best] / l[0]);
                 ns++;
             }
             free(a);
             free(l);
         }
+        if (ns && np == 1) oom |= bput(&cmd, ", " CHOSEN_KEY);
+        if (ns && !oom) gp_printf(g, "plot %s\n%s", cmd.p, data.p);
+        free(cmd.p);
+        free(data.p);
+        if (oom) {
+            gp_close(g, NULL);
+            ah_fail(e, "out of memory");
+            goto done;
+        }
         if (!ns) continue;
-        if (npanel == 0)
-            o += (size_t)snprintf(cmd + o, sizeof cmd - o, ", keyentry with points pt 6 ps 3 lw 2.5 lc rgb '#333333' "
-                                  "title 'chosen alpha (lowest loss)'");
-        gp_printf(g, "plot %s\n%s", cmd, data);
         if (np > 1 && npanel == 0) after_first_panel(g);
         npanel++;
     }
-    if (np > 1) gp_printf(g, "unset multiplot\n");
+    if (np > 1) {
+        ah_buf keys = {0};
+        int oom = 0;
+        for (int li = 0; li < nl; li++)
+            oom |= bput(&keys, "keyentry with linespoints lw 2 pt 7 ps 0.8 lc rgb '%s' title 'layer %d', ",
+                        GP_COLORS[li % GP_NCOLORS], layers[li]);
+        oom |= bput(&keys, CHOSEN_KEY);
+        if (!oom) key_panel(g, &pn, keys.p);
+        free(keys.p);
+        if (oom) {
+            gp_close(g, NULL);
+            ah_fail(e, "out of memory");
+            goto done;
+        }
+    }
     if (gp_close(g, e)) goto done;
     pl_drawn(c, p->name, path);
     rc = 0;

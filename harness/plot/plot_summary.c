@@ -145,10 +145,11 @@ static int plain_run(const pl_spec *p, const store_row *r) {
 // group_size, named only when it takes more than one value). Colours by variant, dashes and
 // points by `other`.
 static int plain_series(const pl_ctx *c, const pl_spec *p, const char *xcol, const char *other,
-                        pl_series *s, int *ns, double *xs, int *nx, ah_err *e) {
+                        pl_series *s, int *ns, double *xs, int *nx, double *only_other, ah_err *e) {
     char vars[MAX_SERIES][128];
     double ov[16];
     int nv = 0, no = 0;
+    *only_other = NAN;
     *nx = 0;
     for (int i = 0; i < c->s->n; i++) {
         const store_row *r = &c->s->rows[i];
@@ -157,6 +158,7 @@ static int plain_series(const pl_ctx *c, const pl_spec *p, const char *xcol, con
         add_distinct(xs, nx, 64, pl_num(r, xcol));
     }
     sort_doubles(ov, no);
+    if (no == 1) *only_other = ov[0];
     for (int i = 0; i < c->s->n; i++) {
         const store_row *r = &c->s->rows[i];
         if (!plain_run(p, r)) continue;
@@ -193,7 +195,8 @@ int pl_ppl_vs_group(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, a
     pl_series s[MAX_SERIES];
     double xs[64];
     int ns = 0, nx = 0, rc = -1;
-    if (plain_series(c, p, "group_size", "bits", s, &ns, xs, &nx, e)) goto done;
+    double one;
+    if (plain_series(c, p, "group_size", "bits", s, &ns, xs, &nx, &one, e)) goto done;
     if (nx < 2 || most_points(s, ns) < 2) {
         char g[32];
         if (nx == 1 && xs[0] == -1) snprintf(g, sizeof g, "per-row");
@@ -210,7 +213,9 @@ int pl_ppl_vs_group(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, a
     fp16_ref(c, refs, &nr);
     char yl[256];
     pl_ppl_label(c, yl, sizeof yl);
-    rc = finish_lines(c, p, s, ns, refs, nr, "Perplexity vs quantization group size",
+    char title[128] = "Perplexity vs quantization group size";
+    if (!isnan(one)) snprintf(title, sizeof title, "Perplexity vs quantization group size, %g-bit weights", one);
+    rc = finish_lines(c, p, s, ns, refs, nr, title,
                       "group size (weights sharing one scale and zero point; log2 scale)", yl, NULL, 1, e);
 done:
     pl_series_free(s, ns);
@@ -221,7 +226,8 @@ int pl_ppl_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah
     pl_series s[MAX_SERIES];
     double xs[64];
     int ns = 0, nx = 0, rc = -1;
-    if (plain_series(c, p, "bits", "group_size", s, &ns, xs, &nx, e)) goto done;
+    double one;
+    if (plain_series(c, p, "bits", "group_size", s, &ns, xs, &nx, &one, e)) goto done;
     if (nx < 2 || most_points(s, ns) < 2) {
         if (nx == 1) snprintf(why, wcap, "every quantized run uses %g bits; a curve needs 2 or more (sweep "
                                          "bits = 2, 3, 4)", xs[0]);
@@ -237,7 +243,10 @@ int pl_ppl_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah
     fp16_ref(c, refs, &nr);
     char yl[256];
     pl_ppl_label(c, yl, sizeof yl);
-    rc = finish_lines(c, p, s, ns, refs, nr, "Perplexity vs weight bits", "weight bits (integer, per group)",
+    char title[128] = "Perplexity vs weight bits";
+    if (one == -1) snprintf(title, sizeof title, "Perplexity vs weight bits, per-row quantization");
+    else if (!isnan(one)) snprintf(title, sizeof title, "Perplexity vs weight bits, group size %g", one);
+    rc = finish_lines(c, p, s, ns, refs, nr, title, "weight bits (integer, per group)",
                       yl, extra, 0, e);
 done:
     pl_series_free(s, ns);
