@@ -116,10 +116,20 @@ void calib_run_free(calib_run *r) {
         ah_free(r->in[k].abs_p99);
         ah_free(r->in[k].sample);
         ah_free(r->in[k].clip);
+        ah_free(r->in[k].hess);
     }
     ah_free(r->hidden);
     fwd_state_free(r->s);
     free(r);
+}
+
+int calib_run_want_hessian(calib_run *r, ah_err *e) {
+    for (int k = 0; k < FWD_IN_COUNT; k++) {
+        calib_input *in = &r->in[k];
+        size_t I = (size_t)in->width;
+        if (!in->hess && !(in->hess = ah_calloc(I * I, sizeof(double), "GPTQ Hessian", e))) return -1;
+    }
+    return 0;
 }
 
 // The forward pass's capture hook: fold rows x (N, I) into the statistics of `which`.
@@ -158,6 +168,7 @@ static void capture(void *ctx, fwd_input which, const float *x, int N, int I) {
     }
     in->tokens += N;
     in->nonfinite += bad;
+    if (in->hess && !bad && calib_hess_accumulate(in->hess, x, N, I)) in->hess_oom = 1;
 }
 
 int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e) {
@@ -170,6 +181,8 @@ int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e) {
         in->sample_rows = 0;
         in->clip_rows = 0;
         in->nonfinite = 0;
+        in->hess_oom = 0;
+        if (in->hess) memset(in->hess, 0, (size_t)in->width * in->width * sizeof(double));
     }
     r->s->capture = capture;
     r->s->capture_ctx = r;
@@ -199,6 +212,16 @@ int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e) {
     }
     static const char *NAMES[FWD_IN_COUNT] = {"q/k/v input", "o_proj input", "gate/up input",
                                               "down_proj input"};
+    // Hessians: mirror the upper triangle and scale by 2 / N.
+    for (int k = 0; k < FWD_IN_COUNT; k++) {
+        calib_input *in = &r->in[k];
+        if (!in->hess) continue;
+        if (in->hess_oom) return ah_fail(e, "out of memory (GPTQ Hessian, layer %d)", layer);
+        size_t I = (size_t)in->width;
+        double f = in->tokens > 0 ? 2.0 / (double)in->tokens : 0.0;
+        for (size_t i = 0; i < I; i++)
+            for (size_t j = i; j < I; j++) in->hess[j * I + i] = in->hess[i * I + j] *= f;
+    }
     for (int k = 0; k < FWD_IN_COUNT; k++)
         if (r->in[k].nonfinite)
             return ah_fail(e, "calibration: layer %d %s holds %ld NaN/inf values", layer,
@@ -227,6 +250,9 @@ void calib_input_scale(calib_input *in, const float *s) {
         for (int j = 0; j < I; j++) in->sample[(size_t)t * I + j] /= s[j];
     for (int t = 0; t < in->clip_rows; t++)
         for (int j = 0; j < I; j++) in->clip[(size_t)t * I + j] /= s[j];
+    if (in->hess)
+        for (int i = 0; i < I; i++)
+            for (int j = 0; j < I; j++) in->hess[(size_t)i * I + j] /= (double)s[i] * s[j];
 }
 
 void calib_input_mean_abs(const calib_input *in, float *out) {

@@ -55,6 +55,9 @@ typedef struct {
     int clip_rows;
     long clip_stride;
     long nonfinite;     // NaN / inf values seen (never folded into the statistics)
+    int hess_oom;       // the accumulation ran out of memory (reported by calib_block)
+    double *hess;       // (I, I) GPTQ's H = 2/N sum x x^T over all N rows (calib_run_want_hessian;
+                        // NULL when not requested), full and symmetric after calib_block
 } calib_input;
 
 // The running capture: hidden states of the calibration set and this block's statistics.
@@ -71,6 +74,11 @@ typedef struct {
 // K*L to hold K whole sequences for its module losses.
 calib_run *calib_run_new(const model *m, const calib_set *cs, size_t sample_rows, ah_err *e);
 void calib_run_free(calib_run *r);   // NULL-safe
+// Also accumulate every input's Hessian H = 2/N sum x x^T in double (GPTQ): I*I doubles per
+// input group. Call once after calib_run_new.
+int calib_run_want_hessian(calib_run *r, ah_err *e);
+// (hess.c) Upper triangle of H (width, width) += x^T x for rows x (N, width); -1: out of memory.
+int calib_hess_accumulate(double *H, const float *x, int N, int width);
 
 // Runs every calibration sequence through block b (fp32 weights of one layer), replacing the
 // hidden states with the block's output and r->in with this block's statistics.
@@ -82,7 +90,7 @@ int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e);
 void calib_advance(calib_run *r, const block_f32 *b);
 
 // After AWQ folds scales s into a group, its linears see x / s: divides the statistics and the
-// kept rows of `in` by s per channel, so later selections and error metrics use what the
+// kept rows of `in` by s per channel (and the Hessian: H_ij / (s_i s_j)), so later selections and error metrics use what the
 // scaled linears actually receive.
 void calib_input_scale(calib_input *in, const float *s);
 

@@ -45,7 +45,17 @@ static char *manifest(const model *m, const cli_method_opts *o, const calib_set 
         json_object_set_new(root, "salient_by", json_string(salient_by_name(mc->by)));
     }
     json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
-    if (mc->kind == METHOD_AWQ) {
+    if (method_uses_gptq(mc->kind)) {
+        json_t *gq = json_object();
+        json_object_set_new(gq, "damp", json_real(mc->gptq.damp));
+        json_object_set_new(gq, "block_size", json_integer(mc->gptq.block_size));
+        json_object_set_new(gq, "act_order", json_boolean(mc->gptq.act_order));
+        json_object_set_new(gq, "codes", json_string(
+            "GPTQ's own codes, scales and zeros per group in the original column order (act_order: "
+            "static groups), so the same dequantization as every method"));
+        json_object_set_new(root, "gptq", gq);
+    }
+    if (method_uses_awq(mc->kind)) {
         json_t *a = json_object(), *chosen = json_array();
         json_object_set_new(a, "scale_rule", json_string(awq_rule_name(mc->awq.rule)));
         json_object_set_new(a, "alpha", mc->awq.alpha >= 0 ? json_real(mc->awq.alpha) : json_string("search"));

@@ -9,7 +9,7 @@
 enum { OPT_METHOD = 1000, OPT_BITS, OPT_GROUP, OPT_SALIENT_PCT, OPT_SALIENT_BY, OPT_CALIB,
        OPT_CALIB_SAMPLES, OPT_CALIB_SEQLEN, OPT_SEED, OPT_SCALE_RULE, OPT_ALPHA, OPT_GRID,
        OPT_GRID_ONE, OPT_CLIP, OPT_AWQ_SAMPLES, OPT_PROPAGATE, OPT_CALIB_PICK, OPT_SALIENT_SCALE,
-       OPT_SCALE_PCT };
+       OPT_SCALE_PCT, OPT_DAMP, OPT_BLOCK_SIZE, OPT_ACT_ORDER };
 
 const struct option CLI_METHOD_OPTIONS[] = {
     {"method", required_argument, 0, OPT_METHOD},
@@ -31,6 +31,9 @@ const struct option CLI_METHOD_OPTIONS[] = {
     {"calib-pick", required_argument, 0, OPT_CALIB_PICK},
     {"salient-scale", required_argument, 0, OPT_SALIENT_SCALE},
     {"scale-pct", required_argument, 0, OPT_SCALE_PCT},
+    {"damp", required_argument, 0, OPT_DAMP},
+    {"block-size", required_argument, 0, OPT_BLOCK_SIZE},
+    {"act-order", no_argument, 0, OPT_ACT_ORDER},
     {0, 0, 0, 0},
 };
 
@@ -46,13 +49,15 @@ void cli_method_defaults(cli_method_opts *o) {
     o->mc.q.group = 128;
     o->mc.by = SALIENT_ACTIVATION;
     awq_defaults(&o->mc.awq);
+    gptq_defaults(&o->mc.gptq);
     o->calib_samples = 128;
 }
 
 void cli_method_usage(FILE *f) {
     fprintf(f,
             "quantization (applied to every linear inside the decoder blocks):\n"
-            "  --method M          fp16 (default: no quantization) | rtn | minmax | gptq-rtn | salient | awq\n"
+            "  --method M          fp16 (default: no quantization) | rtn | minmax | gptq-rtn | salient | awq |\n"
+            "                      gptq | awq+gptq (gptq and awq+gptq need --calib)\n"
             "  --bits B            2..8 (default 4)\n"
             "  --group G           input channels per group, or -1 for whole rows (default 128;\n"
             "                      a row whose width G does not divide ends with a shorter group)\n"
@@ -74,7 +79,11 @@ void cli_method_usage(FILE *f) {
             "  --grid N            alpha grid i/N, i = 0..N-1 (default 20); --grid-include-one adds 1.0\n"
             "  --clip on|off       clip search after scaling (default on)\n"
             "  --awq-samples K     calibration sequences for the search losses (default: all)\n"
-            "  --propagate P       fp (default: next block calibrated on FP outputs) | quantized\n");
+            "  --propagate P       fp (default: next block calibrated on FP outputs) | quantized\n"
+            "GPTQ (--method gptq | awq+gptq; docs/GPTQ.md):\n"
+            "  --damp D            dampening: D * mean(diag H) added to H's diagonal (default 0.01)\n"
+            "  --block-size B      columns per lazy-update block (default 128)\n"
+            "  --act-order         quantize columns by descending diag H (static groups)\n");
 }
 
 static int parse_double(const char *opt, const char *val, double *out) {
@@ -92,7 +101,7 @@ int cli_method_option(cli_method_opts *o, int code, const char *arg) {
     switch (code) {
     case OPT_METHOD:
         if (method_parse(arg, &o->mc.kind)) {
-            cli_error("--method: expected fp16, rtn, minmax, gptq-rtn or salient, got '%s'", arg);
+            cli_error("--method: expected fp16, rtn, minmax, gptq-rtn, salient, awq, gptq or awq+gptq, got '%s'", arg);
             return -1;
         }
         o->method_given = 1;
@@ -148,6 +157,18 @@ int cli_method_option(cli_method_opts *o, int code, const char *arg) {
         return 1;
     case OPT_SALIENT_SCALE: return parse_double("--salient-scale", arg, &o->mc.awq.salient_scale) ? -1 : 1;
     case OPT_SCALE_PCT: return parse_double("--scale-pct", arg, &o->mc.awq.scale_pct) ? -1 : 1;
+    case OPT_DAMP:
+        if (parse_double("--damp", arg, &o->mc.gptq.damp)) return -1;
+        o->gptq_given = 1;
+        return 1;
+    case OPT_BLOCK_SIZE:
+        if (cli_int("--block-size", arg, 1, 1 << 20, &o->mc.gptq.block_size)) return -1;
+        o->gptq_given = 1;
+        return 1;
+    case OPT_ACT_ORDER:
+        o->mc.gptq.act_order = 1;
+        o->gptq_given = 1;
+        return 1;
     case OPT_CALIB_PICK:
         if (strcmp(arg, "first") && strcmp(arg, "random")) {
             cli_error("--calib-pick: expected first or random, got '%s'", arg);
@@ -166,8 +187,12 @@ int cli_method_finish(cli_method_opts *o) {
         cli_error("--bits/--group given without --method (the default method fp16 quantizes nothing)");
         return -1;
     }
-    if (o->mc.kind != METHOD_AWQ && (o->mc.awq.rule != AWQ_SEARCH || o->mc.awq.alpha >= 0)) {
-        cli_error("--scale-rule/--alpha apply to --method awq only");
+    if (!method_uses_awq(o->mc.kind) && (o->mc.awq.rule != AWQ_SEARCH || o->mc.awq.alpha >= 0)) {
+        cli_error("--scale-rule/--alpha apply to --method awq and awq+gptq only");
+        return -1;
+    }
+    if (!method_uses_gptq(o->mc.kind) && o->gptq_given) {
+        cli_error("--damp/--block-size/--act-order apply to --method gptq and awq+gptq only");
         return -1;
     }
     if (o->mc.kind != METHOD_SALIENT && o->mc.kind != METHOD_AWQ && o->mc.salient_pct != 0) {
@@ -204,7 +229,22 @@ void cli_method_kv(FILE *f, const cli_method_opts *o, const calib_set *cs, const
     fprintf(f, " bits=%d group=%d", mc->q.bits, mc->q.group);
     if (mc->kind == METHOD_SALIENT || (mc->kind == METHOD_AWQ && mc->salient_pct > 0))
         fprintf(f, " salient_pct=%g salient_by=%s", mc->salient_pct, salient_by_name(mc->by));
-    if (mc->kind == METHOD_AWQ) {
+    if (method_uses_gptq(mc->kind)) {
+        fprintf(f, " damp=%g block_size=%d act_order=%s", mc->gptq.damp, mc->gptq.block_size,
+                mc->gptq.act_order ? "on" : "off");
+        if (p) {   // the dampening finally used: the largest over the linears, and retries
+            double mx = 0.0;
+            int retried = 0;
+            for (size_t i = 0; i < (size_t)p->m->cfg.n_layers * L_COUNT; i++) {
+                const method_metrics *mm = &p->metrics[i];
+                if (mm->rows == 0) continue;
+                if (mm->gptq_damp > mx) mx = mm->gptq_damp;
+                retried += mm->gptq_retries > 0;
+            }
+            fprintf(f, " damp_max_used=%g damp_retried_linears=%d", mx, retried);
+        }
+    }
+    if (method_uses_awq(mc->kind)) {
         fprintf(f, " scale_rule=%s", awq_rule_name(mc->awq.rule));
         if (mc->awq.rule == AWQ_SALIENT)
             fprintf(f, " salient_scale=%g scale_pct=%g", mc->awq.salient_scale, mc->awq.scale_pct);

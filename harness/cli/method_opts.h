@@ -13,6 +13,7 @@
 typedef struct {
     method_cfg mc;
     int method_given, bits_given, group_given;
+    int gptq_given;           // --damp / --block-size / --act-order given
     const char *calib;        // calibration source spec, NULL = none
     int calib_samples;        // default 128
     int calib_seqlen;         // default min(512, model max)
@@ -22,7 +23,7 @@ typedef struct {
 
 // getopt_long entries for the options above (codes >= 1000), terminated by a zero entry.
 extern const struct option CLI_METHOD_OPTIONS[];
-#define CLI_METHOD_OPTION_COUNT 19
+#define CLI_METHOD_OPTION_COUNT 22
 void cli_method_defaults(cli_method_opts *o);
 // out = own[0..n_own) followed by CLI_METHOD_OPTIONS (with its terminator); out must hold
 // n_own + CLI_METHOD_OPTION_COUNT + 1 entries.

@@ -22,13 +22,15 @@
 
 static const char *const AXIS_NAMES[AX_COUNT + 1] = {   // NULL-terminated
     "method", "bits", "group_size", "alpha", "scale_rule", "clip", "propagate",
-    "salient_pct", "salient_by", "salient_scale", "scale_pct", "grid", NULL,
+    "salient_pct", "salient_by", "salient_scale", "scale_pct", "grid", "damp", "act_order",
+    "block_size", NULL,
 };
 
 const char *exp_axis_name(exp_axis a) { return a < AX_COUNT ? AXIS_NAMES[a] : "?"; }
 
 // Allowed words of the string axes (NULL-terminated).
-static const char *const METHOD_WORDS[] = {"fp16", "rtn", "minmax", "gptq-rtn", "salient", "awq", NULL};
+static const char *const METHOD_WORDS[] = {"fp16", "rtn", "minmax", "gptq-rtn", "salient", "awq",
+                                           "gptq", "awq+gptq", NULL};
 static const char *const RULE_WORDS[] = {"search", "duo", "fixed", "salient", NULL};
 static const char *const CLIP_WORDS[] = {"on", "off", NULL};
 static const char *const PROPAGATE_WORDS[] = {"fp", "quantized", NULL};
@@ -260,7 +262,8 @@ static int sweep_value(parse_ctx *p, exp_axis a, const char *key, const char *va
     if (strlen(value) >= sizeof buf) return fail_at(p, "%s: list too long", key), -1;
     snprintf(buf, sizeof buf, "%s", value);
     const char *const *words = a == AX_METHOD ? METHOD_WORDS : a == AX_SCALE_RULE ? RULE_WORDS
-                             : a == AX_CLIP ? CLIP_WORDS : a == AX_PROPAGATE ? PROPAGATE_WORDS
+                             : (a == AX_CLIP || a == AX_ACT_ORDER) ? CLIP_WORDS
+                             : a == AX_PROPAGATE ? PROPAGATE_WORDS
                              : a == AX_SALIENT_BY ? SALIENT_BY_WORDS : NULL;
     char *save = NULL;
     int items = 0;

@@ -5,7 +5,8 @@
 //   [calibration]  data, samples, seqlen, pick, awq_samples
 //   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir
 //   [sweep]        method, bits, group_size, alpha, scale_rule, clip, propagate, salient_pct,
-//                  salient_by, salient_scale, scale_pct, grid: comma lists, numbers may be
+//                  salient_by, salient_scale, scale_pct, grid, damp, act_order, block_size:
+//                  comma lists, numbers may be
 //                  ranges START:STOP:STEP (STOP included)
 //   [plot.NAME]    a figure the `plot` command draws from the results (kept as key/values)
 //   include = FILE in any section reads FILE there (relative to the including file).
@@ -26,7 +27,8 @@
 
 typedef enum {
     AX_METHOD, AX_BITS, AX_GROUP, AX_ALPHA, AX_SCALE_RULE, AX_CLIP, AX_PROPAGATE,
-    AX_SALIENT_PCT, AX_SALIENT_BY, AX_SALIENT_SCALE, AX_SCALE_PCT, AX_GRID, AX_COUNT
+    AX_SALIENT_PCT, AX_SALIENT_BY, AX_SALIENT_SCALE, AX_SCALE_PCT, AX_GRID, AX_DAMP, AX_ACT_ORDER,
+    AX_BLOCK_SIZE, AX_COUNT
 } exp_axis;
 
 // One sweep axis: its values in the order written. Numeric axes fill num[]; string axes

@@ -43,6 +43,10 @@ void exp_method_canonical(const method_cfg *mc, char *buf, size_t cap) {
              salient_by_name(mc->by), (unsigned long long)mc->seed, awq_rule_name(a->rule),
              a->grid_points, a->grid_include_one, a->alpha, a->clip, a->samples,
              a->salient_scale, a->scale_pct, mc->propagate_quantized);
+    size_t o = strlen(buf);
+    if (method_uses_gptq(mc->kind) && o < cap)   // only for GPTQ: other keys stay as they were
+        snprintf(buf + o, cap - o, " damp=%.9g block=%d act_order=%d", mc->gptq.damp,
+                 mc->gptq.block_size, mc->gptq.act_order);
 }
 
 void exp_awq_key(const method_cfg *mc, const char *model_hash, const char *calib_hash,
@@ -58,5 +62,10 @@ void exp_awq_key(const method_cfg *mc, const char *model_hash, const char *calib
     if (mc->propagate_quantized)   // later blocks' searches see this block's quantized output
         n += snprintf(s + n, sizeof s - (size_t)n, "|salient_pct=%.9g|by=%s|seed=%llu",
                       mc->salient_pct, salient_by_name(mc->by), (unsigned long long)mc->seed);
+    // awq+gptq with propagate = quantized: later searches see GPTQ's quantized blocks. (With
+    // propagate = fp its search is awq's exactly, so the two share cache entries.)
+    if (mc->propagate_quantized && mc->kind == METHOD_AWQ_GPTQ)
+        n += snprintf(s + n, sizeof s - (size_t)n, "|then=gptq|damp=%.9g|block=%d|act_order=%d",
+                      mc->gptq.damp, mc->gptq.block_size, mc->gptq.act_order);
     ah_sha256_hex(s, (size_t)n, hex);
 }

@@ -31,7 +31,8 @@ void exp_salient_log_free(exp_salient_log *s) {
 }
 
 int exp_salient_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
-                     const float *W_orig, int rows, int cols, const int *keep_idx, int kept,
+                     const float *W_orig, const method_codes *qc, int rows, int cols,
+                     const int *keep_idx, int kept,
                      ah_err *e) {
     exp_salient_log *s = ctx;
     if (kept <= 0) return 0;
@@ -74,7 +75,12 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     } else if (mc->kind == METHOD_MINMAX || mc->kind == METHOD_AWQ) {
         TRY(store_run_attr_real(w, "", "salient_pct", 0.0, e));
     }
-    if (mc->kind == METHOD_AWQ) {
+    if (method_uses_gptq(mc->kind)) {
+        TRY(store_run_attr_real(w, "", "damp", mc->gptq.damp, e));
+        TRY(store_run_attr_int(w, "", "block_size", mc->gptq.block_size, e));
+        TRY(store_run_attr_str(w, "", "act_order", mc->gptq.act_order ? "on" : "off", e));
+    }
+    if (method_uses_awq(mc->kind)) {
         const awq_cfg *a = &mc->awq;
         TRY(store_run_attr_str(w, "", "scale_rule", awq_rule_name(a->rule), e));
         TRY(store_run_attr_str(w, "", "clip", a->clip ? "on" : "off", e));
@@ -148,6 +154,11 @@ static int write_layers(store_run_writer *w, const exp_record *r, ah_err *e) {
             TRY(store_run_attr_real(w, g, "weight_mse", mm->weight_mse, e));
             if (mm->output_mse >= 0) TRY(store_run_attr_real(w, g, "output_mse", mm->output_mse, e));
             TRY(store_run_attr_int(w, g, "kept", mm->kept, e));
+            if (method_uses_gptq(r->run->mc.kind)) {   // the dampening actually used
+                TRY(store_run_attr_real(w, g, "gptq_damp", mm->gptq_damp, e));
+                TRY(store_run_attr_int(w, g, "gptq_retries", mm->gptq_retries, e));
+                TRY(store_run_attr_int(w, g, "gptq_dead", mm->gptq_dead, e));
+            }
             // Which linear input this is: qkv (normed block input), o, gate_up, down.
             static const char *const INPUT_NAMES[FWD_IN_COUNT] = {"qkv", "o", "gate_up", "down"};
             if (in >= 0) TRY(store_run_attr_str(w, g, "input", INPUT_NAMES[in], e));

@@ -186,7 +186,7 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         qp->sink = exp_salient_sink;
         qp->sink_ctx = &slog;
     }
-    if (mc->kind == METHOD_AWQ) {
+    if (method_uses_awq(mc->kind)) {
         exp_awq_key(mc, s->model_hash, s->calib_hash, awq_key);
         snprintf(awq_path, sizeof awq_path, "%s/awq/%s.h5", c->cache_dir, awq_key);
         if (o->use_cache && file_exists(awq_path)) {
@@ -222,7 +222,7 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     double awq_secs = 0.0;
     if (qp && qp->awq && !preset)
         for (int l = 0; l < s->m->cfg.n_layers; l++) awq_secs += qp->awq[l].seconds;
-    if (mc->kind == METHOD_AWQ && !preset && o->use_cache &&
+    if (method_uses_awq(mc->kind) && !preset && o->use_cache &&
         awq_cache_save(awq_path, awq_key, s->m, qp->awq, e))
         goto done;
     exp_record rec = {

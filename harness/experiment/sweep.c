@@ -27,10 +27,12 @@ static void view(axis_view *v, const exp_config *c, exp_axis a) {
     static const char *const DEF_STR[AX_COUNT] = {
         [AX_METHOD] = "fp16", [AX_ALPHA] = "search", [AX_SCALE_RULE] = "search",
         [AX_CLIP] = "on", [AX_PROPAGATE] = "fp", [AX_SALIENT_BY] = "activation",
+        [AX_ACT_ORDER] = "off",
     };
     static const double DEF_NUM[AX_COUNT] = {
         [AX_BITS] = 4, [AX_GROUP] = 128, [AX_SALIENT_PCT] = 0, [AX_SALIENT_SCALE] = 2,
-        [AX_SCALE_PCT] = 1, [AX_GRID] = 20,
+        [AX_SCALE_PCT] = 1, [AX_GRID] = 20, [AX_DAMP] = GPTQ_DEFAULT_DAMP,
+        [AX_BLOCK_SIZE] = GPTQ_DEFAULT_BLOCK,
     };
     v->n = 1;
     v->str[0] = DEF_STR[a] ? DEF_STR[a] : "";
@@ -81,6 +83,14 @@ static int check_axes(const exp_config *c, ah_err *e) {
     for (int i = 0; i < v.n; i++)
         if (v.num[i] != floor(v.num[i]) || v.num[i] < 1 || v.num[i] > AWQ_MAX_GRID - 2)
             return axis_fail(e, c, AX_GRID, "%g grid points is outside 1..99", v.num[i]);
+    view(&v, c, AX_DAMP);
+    for (int i = 0; i < v.n; i++)
+        if (!(v.num[i] > 0 && v.num[i] <= 1e3))
+            return axis_fail(e, c, AX_DAMP, "%g is not a relative dampening in (0, 1000]", v.num[i]);
+    view(&v, c, AX_BLOCK_SIZE);
+    for (int i = 0; i < v.n; i++)
+        if (v.num[i] != floor(v.num[i]) || v.num[i] < 1 || v.num[i] > (1 << 20))
+            return axis_fail(e, c, AX_BLOCK_SIZE, "%g is not a block size (a whole number >= 1)", v.num[i]);
     return 0;
 }
 
@@ -96,7 +106,7 @@ void exp_run_id(const method_cfg *mc, char *id, size_t cap) {
     else snprintf(g, sizeof g, "g%d", mc->q.group);
     const char *name = mc->kind == METHOD_SALIENT ? "minmax" : method_name(mc->kind);
     size_t o = (size_t)snprintf(id, cap, "%s-w%d-%s", name, mc->q.bits, g);
-    if (mc->kind == METHOD_AWQ) {
+    if (method_uses_awq(mc->kind)) {
         const awq_cfg *a = &mc->awq;
         if (a->rule == AWQ_SALIENT) {
             fmt_num(x, sizeof x, a->salient_scale);
@@ -116,6 +126,16 @@ void exp_run_id(const method_cfg *mc, char *id, size_t cap) {
         if (!a->clip) o += (size_t)snprintf(id + o, cap - o, "-noclip");
         if (mc->propagate_quantized) o += (size_t)snprintf(id + o, cap - o, "-pq");
     }
+    if (method_uses_gptq(mc->kind)) {   // only what differs from the defaults
+        const gptq_cfg *q = &mc->gptq;
+        if (q->act_order) o += (size_t)snprintf(id + o, cap - o, "-actorder");
+        if (q->damp != GPTQ_DEFAULT_DAMP) {
+            fmt_num(x, sizeof x, q->damp);
+            o += (size_t)snprintf(id + o, cap - o, "-damp%s", x);
+        }
+        if (q->block_size != GPTQ_DEFAULT_BLOCK)
+            o += (size_t)snprintf(id + o, cap - o, "-bs%d", q->block_size);
+    }
     if ((mc->kind == METHOD_SALIENT || mc->kind == METHOD_AWQ) && mc->salient_pct > 0) {
         fmt_num(x, sizeof x, mc->salient_pct);
         o += (size_t)snprintf(id + o, cap - o, "-keep%s-%.3s", x, salient_by_name(mc->by));
@@ -129,7 +149,10 @@ void exp_run_describe(const method_cfg *mc, char *buf, size_t cap) {
     }
     size_t o = (size_t)snprintf(buf, cap, "%-7s w%d g%-4d", method_name(mc->kind), mc->q.bits,
                                 mc->q.group);
-    if (mc->kind == METHOD_AWQ) {
+    if (method_uses_gptq(mc->kind) && o < cap)
+        o += (size_t)snprintf(buf + o, cap - o, " damp=%g block=%d act_order=%s", mc->gptq.damp,
+                              mc->gptq.block_size, mc->gptq.act_order ? "on" : "off");
+    if (method_uses_awq(mc->kind) && o < cap) {
         const awq_cfg *a = &mc->awq;
         o += (size_t)snprintf(buf + o, cap - o, " rule=%s", awq_rule_name(a->rule));
         if (a->rule == AWQ_SALIENT)
@@ -186,6 +209,29 @@ static int emit_salient(exp_plan *p, method_cfg mc, const exp_config *c, ah_err 
     return 0;
 }
 
+// damp x block_size x act_order (gptq, awq+gptq) on top of a base configuration.
+static int emit_gptq(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
+    axis_view damp, bs, ao;
+    view(&damp, c, AX_DAMP);
+    view(&bs, c, AX_BLOCK_SIZE);
+    view(&ao, c, AX_ACT_ORDER);
+    for (int i = 0; i < damp.n; i++)
+        for (int j = 0; j < bs.n; j++)
+            for (int k = 0; k < ao.n; k++) {
+                method_cfg m = mc;
+                m.gptq.damp = damp.num[i];
+                m.gptq.block_size = (int)bs.num[j];
+                m.gptq.act_order = !strcmp(ao.str[k], "on");
+                if (emit(p, m, c, e)) return -1;
+            }
+    return 0;
+}
+
+// The leaf of an AWQ configuration: salient_pct (awq) or the GPTQ axes (awq+gptq).
+static int emit_awq_leaf(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
+    return mc.kind == METHOD_AWQ_GPTQ ? emit_gptq(p, mc, c, e) : emit_salient(p, mc, c, e);
+}
+
 static int emit_awq(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
     axis_view rule, alpha, grid, clip, prop, sscale, spct;
     view(&rule, c, AX_SCALE_RULE);
@@ -209,7 +255,7 @@ static int emit_awq(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) 
                             m.awq.salient_scale = sscale.num[a];
                             m.awq.scale_pct = spct.num[b];
                             m.awq.alpha = -1;
-                            if (emit_salient(p, m, c, e)) return -1;
+                            if (emit_awq_leaf(p, m, c, e)) return -1;
                         }
                     continue;
                 }
@@ -221,7 +267,7 @@ static int emit_awq(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) 
                     m.awq.alpha = searched ? -1.0 : alpha.num[a];
                     for (int g = 0; g < (searched ? grid.n : 1); g++) {
                         m.awq.grid_points = searched ? (int)grid.num[g] : 20;
-                        if (emit_salient(p, m, c, e)) return -1;
+                        if (emit_awq_leaf(p, m, c, e)) return -1;
                     }
                 }
             }
@@ -247,6 +293,7 @@ int exp_plan_build(exp_plan *p, const exp_config *c, ah_err *e) {
         mc.seed = c->seed;
         mc.by = SALIENT_ACTIVATION;
         awq_defaults(&mc.awq);
+        gptq_defaults(&mc.gptq);
         mc.awq.samples = c->awq_samples;
         if (mc.kind == METHOD_FP16) {
             if (emit(p, mc, c, e)) goto fail;
@@ -261,7 +308,8 @@ int exp_plan_build(exp_plan *p, const exp_config *c, ah_err *e) {
                 mc.q.bits = (int)bits.num[b];
                 mc.q.group = (int)group.num[g];
                 int rc = 0;
-                if (mc.kind == METHOD_AWQ) rc = emit_awq(p, mc, c, e);
+                if (method_uses_awq(mc.kind)) rc = emit_awq(p, mc, c, e);
+                else if (mc.kind == METHOD_GPTQ) rc = emit_gptq(p, mc, c, e);
                 else if (mc.kind == METHOD_MINMAX || mc.kind == METHOD_SALIENT)
                     rc = emit_salient(p, mc, c, e);
                 else rc = emit(p, mc, c, e);

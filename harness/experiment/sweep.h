@@ -11,9 +11,14 @@
 //                                       x grid (only when searched)
 //                          fixed        alpha (numbers only; "search" skipped)
 //                          salient      salient_scale x scale_pct
+//   gptq                 bits x group_size x damp x block_size x act_order
+//   awq+gptq             the awq axes (without salient_pct) x damp x block_size x act_order
+//                        (ids: "gptq-w3-g128", "awq+gptq-w3-g128-search", plus "-actorder",
+//                        "-damp0.1", "-bs64" where not the defaults)
 // Defaults for axes not written: bits 4, group_size 128, alpha search, scale_rule search
 // (always search, also when alpha lists numbers: then x_mean^alpha at each), clip on,
-// propagate fp, salient_pct 0, salient_by activation, salient_scale 2, scale_pct 1, grid 20.
+// propagate fp, salient_pct 0, salient_by activation, salient_scale 2, scale_pct 1, grid 20,
+// damp 0.01, block_size 128, act_order off.
 // Runs with the same effective parameters (the same id) are planned once.
 #ifndef AH_EXP_SWEEP_H
 #define AH_EXP_SWEEP_H

@@ -61,7 +61,8 @@ static void to_dtype(void *out, const float *w, size_t n, st_dtype d) {
 }
 
 int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
-                 const float *W_orig, int rows, int cols, const int *keep_idx, int kept,
+                 const float *W_orig, const method_codes *qc, int rows, int cols,
+                 const int *keep_idx, int kept,
                  ah_err *e) {
     qexport *x = ctx;
     qlinear *q = &x->lin[(size_t)layer * L_COUNT + role];
@@ -84,7 +85,13 @@ int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
         return ah_fail(e, "out of memory exporting '%s'", q->src->name);
     }
     to_dtype(q->fake, W_hat, n, q->src->dtype);
-    quant_codes(codes, q->scales, zf, W_orig, (size_t)rows, (size_t)cols, &x->mc.q);
+    if (qc) {   // the method's own codes (GPTQ): W_hat = (code - zero) * scale already
+        memcpy(codes, qc->codes, n);
+        memcpy(q->scales, qc->scale, (size_t)rows * G * sizeof(float));
+        memcpy(zf, qc->zero, (size_t)rows * G * sizeof(float));
+    } else {
+        quant_codes(codes, q->scales, zf, W_orig, (size_t)rows, (size_t)cols, &x->mc.q);
+    }
     for (size_t i = 0; i < (size_t)rows * G; i++) q->zeros[i] = (uint8_t)zf[i];
     for (int r = 0; r < rows; r++)
         quant_pack(q->packed + (size_t)r * pc, codes + (size_t)r * cols, (size_t)cols, x->mc.q.bits);

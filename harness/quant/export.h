@@ -40,7 +40,8 @@ void qexport_free(qexport *x);   // NULL-safe
 // method_sink_fn: keeps one quantized linear (fake values in the source dtype and the
 // integer form computed from W_orig).
 int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
-                 const float *W_orig, int rows, int cols, const int *keep_idx, int kept,
+                 const float *W_orig, const method_codes *qc, int rows, int cols,
+                 const int *keep_idx, int kept,
                  ah_err *e);
 
 // method_block_sink_fn: keeps the block's other tensors (norm weights, biases) as they are

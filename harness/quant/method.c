@@ -1,6 +1,7 @@
 #include "quant/method.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,16 +12,19 @@
 static const char *METHOD_NAMES[] = {
     [METHOD_FP16] = "fp16", [METHOD_RTN] = "rtn", [METHOD_MINMAX] = "minmax",
     [METHOD_GPTQ_RTN] = "gptq-rtn", [METHOD_SALIENT] = "salient", [METHOD_AWQ] = "awq",
+    [METHOD_GPTQ] = "gptq", [METHOD_AWQ_GPTQ] = "awq+gptq",
 };
 static const char *SALIENT_NAMES[] = {
     [SALIENT_ACTIVATION] = "activation", [SALIENT_WEIGHT] = "weight", [SALIENT_RANDOM] = "random",
 };
 
-const char *method_name(method_kind k) { return k <= METHOD_AWQ ? METHOD_NAMES[k] : "?"; }
+const char *method_name(method_kind k) { return k <= METHOD_LAST ? METHOD_NAMES[k] : "?"; }
+int method_uses_awq(method_kind k) { return k == METHOD_AWQ || k == METHOD_AWQ_GPTQ; }
+int method_uses_gptq(method_kind k) { return k == METHOD_GPTQ || k == METHOD_AWQ_GPTQ; }
 const char *salient_by_name(salient_by b) { return b <= SALIENT_RANDOM ? SALIENT_NAMES[b] : "?"; }
 
 int method_parse(const char *s, method_kind *k) {
-    for (int i = 0; i <= METHOD_AWQ; i++)
+    for (int i = 0; i <= METHOD_LAST; i++)
         if (strcmp(s, METHOD_NAMES[i]) == 0) {
             *k = (method_kind)i;
             return 0;
@@ -42,9 +46,13 @@ int method_cfg_check(method_cfg *mc, ah_err *e) {
     case METHOD_FP16: return 0;
     case METHOD_RTN: mc->q.kind = QUANT_RTN; break;
     case METHOD_GPTQ_RTN: mc->q.kind = QUANT_GPTQ_RTN; break;
-    case METHOD_MINMAX: case METHOD_SALIENT: case METHOD_AWQ: mc->q.kind = QUANT_MINMAX; break;
+    case METHOD_MINMAX: case METHOD_SALIENT: case METHOD_AWQ: case METHOD_GPTQ:
+    case METHOD_AWQ_GPTQ: mc->q.kind = QUANT_MINMAX; break;
     }
-    if (mc->kind == METHOD_AWQ && awq_cfg_check(&mc->awq, e)) return -1;
+    if (method_uses_awq(mc->kind) && awq_cfg_check(&mc->awq, e)) return -1;
+    if (method_uses_gptq(mc->kind) && gptq_cfg_check(&mc->gptq, e)) return -1;
+    if (mc->kind == METHOD_AWQ_GPTQ && mc->salient_pct != 0)
+        return ah_fail(e, "salient percentage applies to salient and awq, not awq+gptq");
     if (quant_cfg_check(&mc->q, e)) return -1;
     if (!(mc->salient_pct >= 0.0 && mc->salient_pct <= 100.0))
         return ah_fail(e, "salient percentage %g outside [0, 100]", mc->salient_pct);
@@ -52,7 +60,7 @@ int method_cfg_check(method_cfg *mc, ah_err *e) {
 }
 
 int method_needs_calib(const method_cfg *mc) {
-    return mc->kind == METHOD_AWQ ||
+    return method_uses_awq(mc->kind) || method_uses_gptq(mc->kind) ||
            (mc->kind == METHOD_SALIENT && mc->by == SALIENT_ACTIVATION && mc->salient_pct > 0);
 }
 
@@ -110,12 +118,20 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
         if ((size_t)w->shape[0] > max_rows) max_rows = (size_t)w->shape[0];
     }
     int rc = -1;
+    uint8_t *codes = NULL;
+    float *gs = NULL, *gz = NULL;
     float *orig = ah_calloc(max_n, sizeof(float), "quantization scratch", e);
     float *diff = ah_calloc(max_n, sizeof(float), "quantization scratch", e);
     float *y = ah_calloc((size_t)CALIB_SAMPLE_TOKENS * max_rows, sizeof(float), "quantization scratch", e);
     float *act = ah_calloc(max_cols, sizeof(float), "quantization scratch", e);
     int *keep = ah_calloc(max_cols, sizeof(int), "quantization scratch", e);
     if (!orig || !diff || !y || !act || !keep) goto done;
+    const int gptq = method_uses_gptq(mc->kind);
+    size_t max_g = quant_groups(max_cols, mc->q.group);
+    if (gptq && (!(codes = ah_calloc(max_n, 1, "GPTQ codes", e)) ||
+                 !(gs = ah_calloc(max_rows * max_g, sizeof(float), "GPTQ scales", e)) ||
+                 !(gz = ah_calloc(max_rows * max_g, sizeof(float), "GPTQ zeros", e))))
+        goto done;
 
     for (int r = 0; r < L_COUNT; r++) {
         if (!arch_role_is_linear(r) || !b->w[r]) continue;
@@ -131,7 +147,24 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
             ah_fail(e, "out of memory (salient channels)");
             goto done;
         }
-        quant_fake(W, (size_t)rows, (size_t)cols, &mc->q);
+        gptq_info gi = {0};
+        method_codes qc = {codes, gs, gz};
+        if (gptq) {
+            if (!in || !in->hess) {
+                ah_fail(e, "method %s: no Hessian captured for layer %d", method_name(mc->kind), layer);
+                goto done;
+            }
+            if (gptq_quantize(W, rows, cols, in->hess, &mc->q, &mc->gptq, codes, gs, gz, &gi, e)) {
+                ah_wrap(e, "layer %d %s", layer, arch_layer_role_name((arch_layer_role)r));
+                goto done;
+            }
+            if (gi.retries)
+                fprintf(stderr, "warning: gptq layer %d %s: Hessian not positive definite with "
+                        "damp %g; used damp %g\n", layer, arch_layer_role_name((arch_layer_role)r),
+                        mc->gptq.damp, gi.damp_used);
+        } else {
+            quant_fake(W, (size_t)rows, (size_t)cols, &mc->q);
+        }
         for (int i = 0; i < rows; i++)   // kept columns back to full precision
             for (int k = 0; k < kept; k++) W[(size_t)i * cols + keep[k]] = orig[(size_t)i * cols + keep[k]];
         round_to_dtype(W, n, mw->dtype);
@@ -142,11 +175,15 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
         mm->rows = rows;
         mm->cols = cols;
         mm->kept = kept;
+        mm->gptq_damp = gptq ? gi.damp_used : 0.0;
+        mm->gptq_retries = gi.retries;
+        mm->gptq_dead = gi.dead;
         double se = 0.0;
         for (size_t i = 0; i < n; i++) se += (double)(W[i] - orig[i]) * (W[i] - orig[i]);
         mm->weight_mse = se / (double)n;
         mm->output_mse = (in && in->sample_rows > 0) ? output_mse(in, orig, W, diff, y, rows, cols) : -1.0;
-        if (sink && sink(sink_ctx, layer, r, W, orig, rows, cols, keep, kept, e)) goto done;
+        if (sink && sink(sink_ctx, layer, r, W, orig, gptq ? &qc : NULL, rows, cols, keep, kept, e))
+            goto done;
     }
     rc = 0;
 done:
@@ -155,5 +192,8 @@ done:
     ah_free(y);
     ah_free(act);
     ah_free(keep);
+    ah_free(codes);
+    ah_free(gs);
+    ah_free(gz);
     return rc;
 }

@@ -7,8 +7,11 @@
 
 qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_err *e) {
     if (method_needs_calib(mc) && !cs) {
-        ah_fail(e, "method %s by %s needs calibration data (--calib SOURCE)",
-                method_name(mc->kind), salient_by_name(mc->by));
+        if (mc->kind == METHOD_SALIENT)
+            ah_fail(e, "method %s by %s needs calibration data (--calib SOURCE)",
+                    method_name(mc->kind), salient_by_name(mc->by));
+        else
+            ah_fail(e, "method %s needs calibration data (--calib SOURCE)", method_name(mc->kind));
         return NULL;
     }
     qpass *p = calloc(1, sizeof *p);
@@ -26,7 +29,7 @@ qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_e
     }
     // AWQ's losses need K whole calibration sequences of every linear input.
     size_t keep = 0;
-    if (mc->kind == METHOD_AWQ && cs) {
+    if (method_uses_awq(mc->kind) && cs) {
         int K = mc->awq.samples > 0 && mc->awq.samples < cs->n ? mc->awq.samples : cs->n;
         keep = (size_t)K * cs->len;
     }
@@ -34,7 +37,11 @@ qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_e
         qpass_free(p);
         return NULL;
     }
-    if (mc->kind == METHOD_AWQ &&
+    if (p->run && method_uses_gptq(mc->kind) && calib_run_want_hessian(p->run, e)) {
+        qpass_free(p);
+        return NULL;
+    }
+    if (method_uses_awq(mc->kind) &&
         !(p->awq = calloc((size_t)m->cfg.n_layers, sizeof *p->awq))) {
         ah_fail(e, "out of memory");
         qpass_free(p);
@@ -85,13 +92,15 @@ int qpass_block(void *ctx, int layer, block_f32 *b, ah_err *e) {
             memcpy(mx, in->abs_max, (size_t)w * sizeof *mx);
         }
     }
-    if (p->mc.kind == METHOD_AWQ && p->awq_preset) {
+    const int awq = method_uses_awq(p->mc.kind);
+    if (awq && p->awq_preset) {
         if (awq_block_apply(&p->awq_preset[layer], &p->mc.q, b, p->m, &p->awq[layer], e)) return -1;
-    } else if (p->mc.kind == METHOD_AWQ) {
+    } else if (awq) {
         if (awq_block(&p->mc.awq, &p->mc.q, b, p->m, layer, p->run, &p->awq[layer], e)) return -1;
     }
-    if (p->mc.kind == METHOD_AWQ) {
-        // The folded linears see x / s: salient selection and error metrics must too.
+    if (awq) {
+        // The folded linears see x / s: salient selection, error metrics and GPTQ's Hessian
+        // (awq+gptq) must too.
         const arch_desc *ad = p->m->cfg.arch;
         for (int g = 0; g < ad->n_groups; g++)
             if (p->awq[layer].group[g].applied)

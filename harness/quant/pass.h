@@ -16,7 +16,7 @@ typedef struct {
     method_sink_fn sink;         // optional (export): every quantized linear
     method_block_sink_fn block_sink;   // optional (export): every finished block
     void *sink_ctx;
-    awq_block_result *awq;       // [n_layers] (METHOD_AWQ), else NULL
+    awq_block_result *awq;       // [n_layers] (METHOD_AWQ, METHOD_AWQ_GPTQ), else NULL
     float *saved_hidden;         // propagate = quantized: calibration input of the block
     // Optional (experiment records, AWQ cache):
     const awq_block_result *awq_preset;   // [n_layers] AWQ results to apply instead of

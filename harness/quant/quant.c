@@ -131,6 +131,10 @@ static void group_params(float *scale, float *zero, const float *w, size_t n, qu
     *zero = z;
 }
 
+void quant_group_params(float *scale, float *zero, const float *w, size_t n, const quant_cfg *q) {
+    group_params(scale, zero, w, n, q->kind, q->bits);
+}
+
 // code (n) as exact integer floats in [0, maxq] for one group w (n). scale == 0 (rtn all-zero
 // or subnormal-only group): every code is the zero point, no division.
 static void group_codes_f(float *code, const float *w, size_t n, float scale, float zero,

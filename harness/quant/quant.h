@@ -19,6 +19,7 @@
 #ifndef AH_QUANT_H
 #define AH_QUANT_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,18 @@ void quant_codes(uint8_t *codes, float *scale, float *zero, const float *W, size
                  size_t cols, const quant_cfg *q);
 void quant_dequant(float *W, const uint8_t *codes, const float *scale, const float *zero,
                    size_t rows, size_t cols, const quant_cfg *q);
+
+// One group's (scale, zero) from its n >= 1 weights w, exactly as quant_fake / quant_codes
+// compute them (GPTQ computes each group's parameters itself, from its error-updated weights).
+void quant_group_params(float *scale, float *zero, const float *w, size_t n, const quant_cfg *q);
+// One weight's code (an exact integer in [0, 2^b - 1], as a float) under (scale, zero): the
+// same operations as quant_codes (scale == 0: the zero point). w_hat = (code - zero) * scale.
+static inline float quant_code1(float w, float scale, float zero, float maxq) {
+    if (scale == 0.0f) return zero;
+    float c = rintf(w / scale) + zero;
+    c = c > 0.0f ? c : 0.0f;
+    return c < maxq ? c : maxq;
+}
 
 // Packs codes of `bits` bits into bytes, little-endian within a byte: for bits <= 4 two codes
 // per byte at bits 4 (b = 3, 4) or four per byte at b = 2 — in general floor(8 / b) codes per

@@ -138,6 +138,26 @@ static const char *empty_cell(report_format f) {
     return f == REPORT_MD ? "\xe2\x80\x94" : f == REPORT_TEX ? "--" : "";   // md: an em dash
 }
 
+// The value as printed, read back: best is decided on what the reader sees, so two values
+// that print alike are both marked.
+static double shown(double v, int digits) {
+    char b[64];
+    snprintf(b, sizeof b, "%.*f", digits, v);
+    return strtod(b, NULL);
+}
+
+// 1 when cell (i, j) holds its column's lowest printed value among the non-reference rows.
+static int is_best(const report_table *t, int i, int j, int digits) {
+    const report_cell *c = &t->cell[(size_t)i * t->n_cols + j];
+    if (t->row_ref[i] || c->run < 0 || !isfinite(c->value)) return 0;
+    double mine = shown(c->value, digits);
+    for (int k = 0; k < t->n_rows; k++) {
+        const report_cell *o = &t->cell[(size_t)k * t->n_cols + j];
+        if (!t->row_ref[k] && o->run >= 0 && isfinite(o->value) && shown(o->value, digits) < mine) return 0;
+    }
+    return 1;
+}
+
 // The body: label, then per column ours [, paper, diff].
 static int fill_body(grid *g, const report_table *t, report_format f, int digits) {
     char lab[1024], num[64], pub[64], dif[64];
@@ -151,7 +171,7 @@ static int fill_body(grid *g, const report_table *t, report_format f, int digits
             const report_cell *cl = &t->cell[(size_t)i * t->n_cols + j];
             if (cl->run < 0) snprintf(num, sizeof num, "%s", empty_cell(f));
             else number(num, sizeof num, cl->value, digits, 0);
-            int rc = !cl->best || cl->run < 0 ? grid_set(g, r, c, "%s", num)
+            int rc = !is_best(t, i, j, digits) ? grid_set(g, r, c, "%s", num)
                    : f == REPORT_MD ? grid_set(g, r, c, "**%s**", num)
                    : f == REPORT_TEX ? grid_set(g, r, c, "\\textbf{%s}", num)
                    : grid_set(g, r, c, "%s*", num);

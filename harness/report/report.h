@@ -10,8 +10,8 @@
 //         ("AWQ", "AWQ (duo)", "1% FP16 (act.)", "s=2", "MinMax clip=off").
 // FP16 runs are the reference: a parameter they lack (bits, group_size) matches every column,
 // so the FP16 row is filled across the table. The lowest finite value per column among the
-// other rows is "best". Two runs falling in one cell is an error naming both and the
-// parameters they differ in.
+// other rows is "best" (the renderers compare values as printed, so ties are all marked).
+// Two runs falling in one cell is an error naming both and the parameters they differ in.
 //
 // Published numbers (report_published_load) are matched to cells by run id or by row and
 // column labels; each matched column gets the paper's value and ours minus the paper's.
@@ -75,6 +75,7 @@ typedef struct {
     int run;             // index into the summary's rows, -1 when the cell is empty
     double value;        // the metric (NaN when empty)
     int best;            // lowest finite value of its column among non-reference rows
+                         // (exact; the renderers mark the lowest value as printed)
     int has_pub;         // a published number was matched here
     double pub;
     int pub_source;      // index into report_table.sources

@@ -46,6 +46,12 @@ static int in_list(const char *const *list, const char *w) {
     return 0;
 }
 
+// An outcome column (also any later "*_seconds" timing): never a row or column key.
+static int is_result(const char *name) {
+    size_t n = strlen(name);
+    return in_list(RESULTS, name) || (n >= 7 && !strcmp(name + n - 7, "seconds"));
+}
+
 static const char *col_name(int f) { return f == FIELD_ID ? "id" : store_summary_columns[f].name; }
 static int is_str(int f) { return f == FIELD_ID || store_summary_columns[f].type == STORE_COL_STR; }
 static const char *sval(const store_summary *s, int r, int f) {
@@ -60,6 +66,8 @@ static int same(const store_summary *s, int a, int b, int f) {
     double x = nval(s, a, f), y = nval(s, b, f);
     return (isnan(x) && isnan(y)) || x == y;
 }
+static int is_ref(const store_summary *s, int r);
+
 static int key_same(const store_summary *s, const key_def *k, int a, int b) {
     for (int i = 0; i < k->n; i++)
         if (!same(s, a, b, k->f[i])) return 0;
@@ -90,11 +98,11 @@ static int parse_key(key_def *k, const char *list, const char *what, ah_err *e) 
         while (end > t && end[-1] == ' ') *--end = '\0';
         if (!*t) continue;
         int f = field_index(t);
-        if (f == -1 || in_list(RESULTS, t)) {
+        if (f == -1 || is_result(t)) {
             char known[512] = "id";
             size_t o = 2;
             for (int i = 0; i < store_summary_ncolumns; i++)
-                if (!in_list(RESULTS, store_summary_columns[i].name) && o < sizeof known)
+                if (!is_result(store_summary_columns[i].name) && o < sizeof known)
                     o += (size_t)snprintf(known + o, sizeof known - o, ", %s", store_summary_columns[i].name);
             return ah_fail(e, "%s: '%s' is not a run parameter (one of: %s)", what, t, known);
         }
@@ -110,7 +118,8 @@ static int parse_key(key_def *k, const char *list, const char *what, ah_err *e) 
 // ---- ordering -------------------------------------------------------------------------------
 
 static int word_rank(const char *field, const char *v) {
-    static const char *const METHOD[] = {"fp16", "rtn", "gptq-rtn", "minmax", "salient", "awq", NULL};
+    static const char *const METHOD[] = {"fp16", "rtn", "gptq-rtn", "minmax", "salient", "gptq",
+                                         "awq", "awq+gptq", NULL};
     static const char *const RULE[] = {"salient", "fixed", "search", "duo", NULL};
     static const char *const BY[] = {"activation", "weight", "random", NULL};
     static const char *const CLIP[] = {"on", "off", NULL};
@@ -232,7 +241,10 @@ static void method_label(lbuf *b, const store_summary *s, int r, const key_def *
         if (key_has(k, "salient_pct") && get_field(s, r, "salient_pct", &x, &str)) add(b, "%g%% FP16", x);
         else add(b, "FP16 kept");
         if (key_has(k, "salient_by") && get_field(s, r, "salient_by", &x, &str)) add(b, " (%s)", by_label(str));
-    } else if (!strcmp(m, "awq")) {
+    } else if (!strcmp(m, "gptq")) {
+        add(b, "GPTQ");
+    } else if (!strcmp(m, "awq") || !strcmp(m, "awq+gptq")) {
+        int plus_gptq = !strcmp(m, "awq+gptq");
         const char *rule = "";
         if (key_has(k, "scale_rule")) get_field(s, r, "scale_rule", &x, &rule);
         if (!strcmp(rule, "salient")) {
@@ -247,6 +259,7 @@ static void method_label(lbuf *b, const store_summary *s, int r, const key_def *
         } else {
             add(b, "AWQ");
         }
+        if (plus_gptq) add(b, " + GPTQ");
         if (key_has(k, "alpha") && get_field(s, r, "alpha", &x, &str)) add(b, " alpha=%g", x);
         if (key_has(k, "salient_pct") && get_field(s, r, "salient_pct", &x, &str) && x > 0) {
             add(b, " + %g%% FP16", x);
@@ -298,13 +311,22 @@ static void key_label(char *out, size_t cap, const build_ctx *c, int r, const ke
         if (f == fb || f == fg || (has_method && in_list(BY_METHOD, n))) continue;
         if (all || f == FIELD_ID || varies[f]) field_label(&b, s, r, f);
     }
-    if (!out[0]) {   // nothing varies: name every field
-        for (int i = 0; i < k->n; i++) field_label(&b, s, r, k->f[i]);
+    if (!out[0]) {   // nothing varies: name every field, else the method
+        bits_group(&b, s, r, fb, fg);
+        for (int i = 0; i < k->n; i++)
+            if (k->f[i] != fb && k->f[i] != fg) field_label(&b, s, r, k->f[i]);
+        key_def m = {.n = 1, .f = {store_column_index("method")}};
+        if (!out[0] && m.f[0] >= 0) method_label(&b, s, r, &m, varies);
         if (!out[0]) snprintf(out, cap, "-");
     }
 }
 
 // ---- building -------------------------------------------------------------------------------
+
+// Runs a and b share a row: equal row keys, and both or neither the FP16 reference.
+static int same_row(const build_ctx *c, int a, int b) {
+    return is_ref(c->s, a) == is_ref(c->s, b) && key_same(c->s, &c->rows, a, b);
+}
 
 // An FP16 run fits the column of run col when every column field it has equals col's (the
 // fields it lacks, bits and group_size, match anything).
@@ -319,13 +341,13 @@ static int cell_clash(const build_ctx *c, int a, int b, const char *row, const c
     char diff[512] = "";
     size_t o = 0;
     for (int f = 0; f < store_summary_ncolumns; f++) {
-        if (in_list(RESULTS, col_name(f)) || !strcmp(col_name(f), "windows")) continue;
+        if (is_result(col_name(f)) || !strcmp(col_name(f), "windows")) continue;
         if (!same(s, a, b, f) && o < sizeof diff)
             o += (size_t)snprintf(diff + o, sizeof diff - o, "%s%s", o ? ", " : "", col_name(f));
     }
     if (o)
         return ah_fail(e, "runs %s and %s fall in one cell (row '%s', column '%s'): they differ in "
-                          "%s; add it to --rows or --cols", s->rows[a].id, s->rows[b].id, row, col, diff);
+                          "%s; add one of them to --rows or --cols", s->rows[a].id, s->rows[b].id, row, col, diff);
     return ah_fail(e, "runs %s and %s fall in one cell (row '%s', column '%s') and differ only in "
                       "parameters /summary does not hold (grid, seed, ...): use --rows id",
                    s->rows[a].id, s->rows[b].id, row, col);
@@ -412,7 +434,7 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
         }
     for (int r = 0; r < s->n; r++) {
         int i = 0;
-        while (i < t->n_rows && !key_same(s, &c.rows, c.row_rep[i], r)) i++;
+        while (i < t->n_rows && !same_row(&c, c.row_rep[i], r)) i++;
         if (i == t->n_rows) c.row_rep[t->n_rows++] = r;
     }
     g_sort = &c;
@@ -450,7 +472,7 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
     // whose defined fields it matches.
     for (int r = 0; r < s->n; r++) {
         int i = 0;
-        while (!key_same(s, &c.rows, c.row_rep[i], r)) i++;
+        while (!same_row(&c, c.row_rep[i], r)) i++;
         int ref = is_ref(s, r);
         for (int j = 0; j < t->n_cols; j++) {
             if (!(ref ? ref_fits(&c, r, c.col_rep[j]) : key_same(s, &c.cols, c.col_rep[j], r))) continue;

@@ -44,6 +44,43 @@ roundtrip llama-gqa --method rtn --bits 3 --group -1
 roundtrip qwen2 --method gptq-rtn --bits 2 --group 16
 roundtrip opt --method salient --bits 3 --group 32 --salient-pct 1 --salient-by activation --calib "$CALIB" --calib-samples 8 --calib-seqlen 64
 roundtrip llama-mha-f16 --method salient --bits 3 --group 24 --salient-pct 5 --salient-by random
+GC=(--calib "$CALIB" --calib-samples 8 --calib-seqlen 64)
+roundtrip llama-gqa --method gptq --bits 3 --group 32 "${GC[@]}"
+roundtrip llama-mha-f16 --method gptq --bits 4 --group 24 --act-order --block-size 16 "${GC[@]}"
+roundtrip qwen2 --method gptq --bits 3 --group -1 --damp 0.1 "${GC[@]}"
+roundtrip llama2c --method gptq --bits 4 --group 32 --act-order "${GC[@]}"
+roundtrip opt --method awq+gptq --bits 3 --group 32 "${GC[@]}"
+
+# GPTQ's exported codes: (code - zero) * scale from quantized.safetensors equals the fake
+# weights of model.safetensors (F32 fixture: no dtype rounding) bit for bit.
+gq="$tmp/q-gptq-codes"
+"$AH_BIN" quantize --quiet --model "$FIX/llama-gqa" --method gptq --bits 3 --group 24 --act-order \
+  "${GC[@]}" --out "$gq" >/dev/null 2>"$tmp/err" || { echo "FAIL gptq codes: quantize: $(cat "$tmp/err")"; errors=$((errors + 1)); }
+if [ -x /usr/bin/python3 ] && [ -s "$gq/quantized.safetensors" ]; then
+  /usr/bin/python3 - "$gq" <<'PY' || { echo "FAIL gptq codes do not dequantize to the exported weights"; errors=$((errors + 1)); }
+import json, struct, sys
+import numpy as np
+def load(path):
+    raw = open(path, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]; hdr = json.loads(raw[8:8 + n])
+    dt = {"F32": np.float32, "U8": np.uint8, "I32": np.int32}
+    return {k: np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
+                             dtype=dt[v["dtype"]]).reshape(v["shape"])
+            for k, v in hdr.items() if k != "__metadata__"}
+q = load(sys.argv[1] + "/quantized.safetensors"); m = load(sys.argv[1] + "/model.safetensors")
+bits, g, n = 3, 24, 0
+for name in m:
+    if name + ".qweight" not in q: continue
+    w = m[name]; rows, cols = w.shape
+    packed = q[name + ".qweight"]; codes = np.zeros((rows, cols), np.int64)
+    for c in range(cols):   # two 4-bit slots per byte at 3 bits
+        codes[:, c] = (packed[:, c // 2] >> (4 * (c % 2))) & 7
+    gi = np.arange(cols) // g
+    deq = ((codes.astype(np.float32) - q[name + ".zeros"][:, gi].astype(np.float32)) * q[name + ".scales"][:, gi]).astype(np.float32)
+    assert np.array_equal(deq, w), name
+    n += 1
+assert n == 14, n
+PY
+fi
 
 # 2. 8-bit minmax is nearly lossless; weight error falls with bits
 fp=$(kv ppl "$("$AH_BIN" eval --quiet --model "$FIX/llama-gqa" --data "$DATA" --seqlen 64 | tail -n 1)")
@@ -76,6 +113,9 @@ bad 'salient percentage -1' "${Q[@]}" --method salient --salient-pct -1 --salien
 bad 'needs calibration' "${Q[@]}" --method salient --salient-pct 1
 bad 'no config\.json' quantize --model "$tmp" --method minmax --out "$tmp/bad"
 bad '--method' "${Q[@]}" --method awq-typo
+bad 'apply to --method gptq' "${Q[@]}" --method minmax --damp 0.1
+bad 'damp -1' "${Q[@]}" --method gptq --damp -1 --calib "$CALIB"
+bad 'needs calibration' "${Q[@]}" --method gptq
 
 [ $errors -eq 0 ] || fail "$errors quantization check(s) failed"
 echo "quantize round trips, bit monotonicity and bad options all as expected"

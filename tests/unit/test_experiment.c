@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "experiment/config.h"
+#include "experiment/keys.h"
 #include "experiment/sweep.h"
 
 #define HEAD "[model]\npath = m\n[evaluation]\ndata = text:e.txt\n[calibration]\ndata = text:c.txt\n"
@@ -98,6 +99,53 @@ static void every_axis(void **state) {
     exp_plan_shard(&p, 1, 3);
     assert_int_equal(p.n, (n + 1) / 3);   // indices 1, 4, 7, ... below n
     for (int i = 0; i < p.n; i++) assert_int_equal(p.runs[i].index % 3, 1);
+    exp_plan_free(&p);
+    exp_config_free(&c);
+}
+
+// gptq and awq+gptq: damp x block_size x act_order cross only with them; ids name what differs
+// from the defaults; canonical keys hold the GPTQ parameters.
+static void gptq_axes(void **state) {
+    (void)state;
+    const char *ini = HEAD
+        "[sweep]\n"
+        "method = minmax, gptq, awq+gptq\n"
+        "bits = 3\n"
+        "group_size = 128\n"
+        "damp = 0.01, 0.1\n"
+        "act_order = off, on\n"
+        "clip = on, off\n";
+    exp_config c;
+    exp_plan p;
+    ah_err e = {{0}};
+    assert_int_equal(exp_config_load_string(&c, ini, "g.ini", &e), 0);
+    assert_int_equal(exp_plan_build(&p, &c, &e), 0);
+    // minmax 1; gptq 2 damp x 2 act_order = 4; awq+gptq 2 clip x 4 = 8.
+    assert_int_equal(p.n, 1 + 4 + 8);
+    assert_true(has_id(&p, "minmax-w3-g128"));
+    const exp_run *r = find(&p, "gptq-w3-g128");
+    assert_non_null(r);
+    assert_int_equal(r->mc.kind, METHOD_GPTQ);
+    assert_int_equal(r->mc.q.kind, QUANT_MINMAX);
+    assert_true(r->mc.gptq.damp == 0.01);
+    assert_int_equal(r->mc.gptq.block_size, 128);
+    assert_int_equal(r->mc.gptq.act_order, 0);
+    r = find(&p, "gptq-w3-g128-actorder-damp0.1");
+    assert_non_null(r);
+    assert_int_equal(r->mc.gptq.act_order, 1);
+    assert_true(r->mc.gptq.damp == 0.1);
+    r = find(&p, "awq+gptq-w3-g128-search");
+    assert_non_null(r);
+    assert_int_equal(r->mc.kind, METHOD_AWQ_GPTQ);
+    assert_int_equal(r->mc.awq.clip, 1);
+    assert_true(has_id(&p, "awq+gptq-w3-g128-search-noclip-actorder-damp0.1"));
+    char a[512], b[512];
+    exp_method_canonical(&find(&p, "gptq-w3-g128")->mc, a, sizeof a);
+    exp_method_canonical(&find(&p, "gptq-w3-g128-damp0.1")->mc, b, sizeof b);
+    assert_string_not_equal(a, b);
+    assert_non_null(strstr(b, "damp=0.1"));
+    exp_method_canonical(&find(&p, "minmax-w3-g128")->mc, a, sizeof a);
+    assert_null(strstr(a, "damp"));   // other methods' keys unchanged
     exp_plan_free(&p);
     exp_config_free(&c);
 }
@@ -239,6 +287,9 @@ static void ini_errors(void **state) {
         {HEAD "[sweep]\nmethod = awq\n\nalpha = 1.5\n", 10, "alpha: 1.5 is outside [0, 1]", 1},
         {HEAD "[sweep]\nmethod = awq\nscale_rule = fixed\n", 9, "rule fixed needs numeric alpha", 1},
         {HEAD "[sweep]\nmethod = salient\n", 8, "needs a salient_pct list", 1},
+        {HEAD "[sweep]\nmethod = gptq\ndamp = 0\n", 9, "damp: 0 is not a relative dampening", 1},
+        {HEAD "[sweep]\nmethod = gptq\nblock_size = 2.5\n", 9, "block_size: 2.5 is not a block size", 1},
+        {HEAD "[sweep]\nact_order = maybe\n", 8, "unknown value 'maybe'", 0},
         {"[model]\npath = m\n[evaluation]\ndata = ids:x\n[sweep]\nmethod = awq\n", 0,
          "needs calibration data", 1},
         {"[evaluation]\ndata = ids:x\n", 0, "[model] path is required", 0},
@@ -271,6 +322,7 @@ static void ini_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_axis),
+        cmocka_unit_test(gptq_axes),
         cmocka_unit_test(ranges_and_defaults),
         cmocka_unit_test(includes),
         cmocka_unit_test(ini_errors),
