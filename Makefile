@@ -84,7 +84,7 @@ build-asan/awq-harness-bin: $(OBJ) $(MAIN_OBJ)
 tests-asan: $(TEST_BIN)
 
 test-asan: deps asan
-	@AH_BIN=./awq-harness-asan AH_TEST_DIR=build-asan/tests bash tests/run.sh
+	@AH_QUICK=1 AH_BIN=./awq-harness-asan AH_TEST_DIR=build-asan/tests bash tests/run.sh
 
 demo: deps all
 	@bash tools/demo

@@ -3,7 +3,8 @@
 # test script (tests/cli/*.sh). Exit code 77 from a test means "skipped" (e.g. ../shared absent)
 # and the test prints why. Ends with one summary line "tests: N passed, N failed, N skipped".
 #
-# Environment: AH_BIN (binary under test, default ./awq-harness), AH_TEST_DIR (unit test
+# Environment: AH_BIN (binary under test, default ./awq-harness), AH_QUICK=1 (reference tests
+# check a subset of their configurations: the sanitizer pass), AH_TEST_DIR (unit test
 # programs, default build/tests), AH_VERBOSE=1 for chatty tests, AH_ONLY=pattern to filter.
 set -u
 cd "$(dirname "$0")/.."

@@ -51,8 +51,12 @@ for path in sorted(glob.glob(os.path.join(fix, "awq", "*.json"))):
     print(f"{path}|{margs}|{' '.join(a)}|{alphas}|{d['ppl']}|{d['eval']['seqlen']}")
 PY
 ) || fail "could not read the expectations"
-n=0; errors=0
+n=0; errors=0; k=0
+# AH_QUICK=1 (the sanitizer pass of `make test-asan`): every 5th configuration; the normal pass
+# checks them all. Memory errors do not depend on which alpha wins.
 while IFS='|' read -r file margs args want_alphas want_ppl seqlen; do
+  k=$((k + 1))
+  if [ -n "${AH_QUICK:-}" ] && [ $((k % 5)) -ne 1 ]; then continue; fi
   n=$((n + 1))
   # shellcheck disable=SC2086
   line=$("$AH_BIN" eval --quiet $margs --data "text:$FIX/text/eval.txt" --seqlen "$seqlen" \
