@@ -138,13 +138,14 @@ int cmd_generate(int argc, char **argv) {
         if (pass == 1) {
             if (cli_calib_set(&cs, &mo, tok, m, NULL, &e)) goto fail;
             if (!(qp = qpass_new(m, &mo.mc, cs.n ? &cs : NULL, &e))) goto fail;
+            printf("\n");
             fflush(stdout);
             fprintf(stderr, "quantizing (%s, %d bits, group %d)...\n", method_name(mo.mc.kind),
                     mo.mc.q.bits, mo.mc.q.group);
         }
         if (load_blocks(blocks, m, qp, &e)) goto fail;
         if (pass == 0) printf("=== fp16 ===\n");
-        else printf("\n\n=== %s w%d g%d ===\n", method_name(mo.mc.kind), mo.mc.q.bits, mo.mc.q.group);
+        else printf("\n=== %s w%d g%d ===\n", method_name(mo.mc.kind), mo.mc.q.bits, mo.mc.q.group);
         fputs(prompt, stdout);
         if (gen_run(m, blocks, ids, n_prompt, &go, out, &n_out, print_token, &pr, &e)) goto fail;
         free_blocks(blocks, m->cfg.n_layers);

@@ -85,6 +85,15 @@ static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *pl
     memset(s, 0, sizeof *s);
     char tpath[EXP_PATH_MAX];
     const char *wt = c->wikitext_dir[0] ? c->wikitext_dir : NULL;
+    if (access(c->model_path, F_OK) != 0) {   // say how to get it, not only that it is missing
+        const char *base = strrchr(c->model_path, '/');
+        base = base ? base + 1 : c->model_path;
+        if (c->hf_id[0])
+            return ah_fail(e, "%s: [model] path %s does not exist: it is HuggingFace %s; fetch it "
+                              "with `tools/fetch-model %s --name %s` (or set AH_MODELS)",
+                           c->source, c->model_path, c->hf_id, c->hf_id, base);
+        return ah_fail(e, "%s: [model] path %s does not exist", c->source, c->model_path);
+    }
     if (!(s->m = model_load(c->model_path, e))) return -1;
     warn_groups(c, plan, s->m, quiet);
     if (cli_tokenizer_path(tpath, sizeof tpath, c->model_path, c->tokenizer[0] ? c->tokenizer : NULL, e))
