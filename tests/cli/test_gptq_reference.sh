@@ -22,11 +22,20 @@ check() {   # fixture bits group act(0|1)
     rargs="--model $FIX/llama2c/model.bin --tokenizer-bin $FIX/llama2c/tokenizer.bin"
   else margs="--model $FIX/$fx"; rargs="$margs"; fi
   ids="$FIX/$fx/ids.txt"
+  # Calibration ids for the reference: the harness's tokenization of the calibration text (its
+  # tokenizers equal HuggingFace's on committed goldens: test_tokenizer); the npm reference
+  # tokenizer is not installed on a fresh clone.
+  local cal_ids="$tmp/$fx.calib.ids" cal_arg=()
+  if [ "$fx" != llama2c ]; then
+    "$AH_BIN" tokenize --tokenizer "$FIX/$fx" --format ids --data "text:$FIX/text/calib.txt" >"$cal_ids" ||
+      { echo "MISMATCH $name: tokenize failed"; errors=$((errors + 1)); return; }
+    cal_arg=(--calib-ids "$cal_ids")
+  fi
   [ "$act" = 1 ] && aflag=(--act-order)
   n=$((n + 1))
   # shellcheck disable=SC2086
   ref=$(/usr/bin/python3 tools/ref_gptq.py $rargs --ids "$ids" --seqlen 64 --calib-text "$FIX/text/calib.txt" \
-        "${CAL[@]}" --bits "$bits" --group "$group" "${aflag[@]}" --codes-out "$tmp/$name.npz" --threads 1 --quiet 2>"$tmp/err" | tail -n 1)
+        "${cal_arg[@]}" "${CAL[@]}" --bits "$bits" --group "$group" "${aflag[@]}" --codes-out "$tmp/$name.npz" --threads 1 --quiet 2>"$tmp/err" | tail -n 1)
   [ -n "$(kv ppl "$ref")" ] || { echo "MISMATCH $name: reference failed: $(tail -n 3 "$tmp/err")"; errors=$((errors + 1)); return; }
   local C=(--method gptq --bits "$bits" --group "$group" "${aflag[@]}" --calib "text:$FIX/text/calib.txt" "${CAL[@]}" --calib-pick first)
   # shellcheck disable=SC2086
