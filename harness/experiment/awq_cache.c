@@ -1,7 +1,6 @@
 // awq_cache.c — saving and loading AWQ search results (awq_cache.h).
 #include "experiment/awq_cache.h"
 
-#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,31 +58,29 @@ fail:
     return ah_wrap(e, "%s", path);
 }
 
-// ---- loading (plain HDF5 reads) --------------------------------------------------------------
+// ---- loading (through the store's run-file readers) ---------------------------------------
 
-static int attr_double(hid_t obj, const char *name, double *v) {
-    if (H5Aexists(obj, name) <= 0) return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    herr_t rc = H5Aread(a, H5T_NATIVE_DOUBLE, v);
-    H5Aclose(a);
-    return rc < 0 ? -1 : 0;
+// Dataset `name` of group g, exactly n values; NULL when absent or of another length (the
+// caller decides whether that is an error).
+static double *read_doubles(const char *path, const char *g, const char *name, size_t n) {
+    char ds[160];
+    snprintf(ds, sizeof ds, "%s/%s", g, name);
+    double *d = NULL;
+    size_t got = 0, dims[2];
+    ah_err ignore;
+    if (store_read_f64(path, NULL, ds, &d, &got, dims, &ignore)) return NULL;
+    if (got == n) return d;
+    free(d);
+    return NULL;
 }
 
-// Reads dataset `name` under obj into a new float (or double) array of exactly n elements.
-static void *read_array(hid_t obj, const char *name, size_t n, hid_t type, size_t elem) {
-    if (H5Lexists(obj, name, H5P_DEFAULT) <= 0) return NULL;
-    hid_t d = H5Dopen2(obj, name, H5P_DEFAULT);
-    if (d < 0) return NULL;
-    hid_t sp = H5Dget_space(d);
-    hssize_t got = H5Sget_simple_extent_npoints(sp);
-    void *buf = NULL;
-    if (got == (hssize_t)n && (buf = malloc(n * elem)) && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-        free(buf);
-        buf = NULL;
-    }
-    H5Sclose(sp);
-    H5Dclose(d);
-    return buf;
+// The same as floats (the file stores them as float32: the round trip is exact).
+static float *read_floats(const char *path, const char *g, const char *name, size_t n) {
+    double *d = read_doubles(path, g, name, n);
+    float *f = d ? malloc(n * sizeof *f) : NULL;
+    for (size_t i = 0; f && i < n; i++) f[i] = (float)d[i];
+    free(d);
+    return f;
 }
 
 int awq_cache_load(const char *path, const char *key, const model *m, awq_block_result *res,
@@ -91,86 +88,67 @@ int awq_cache_load(const char *path, const char *key, const model *m, awq_block_
     const model_config *c = &m->cfg;
     const arch_desc *ad = c->arch;
     memset(res, 0, (size_t)c->n_layers * sizeof *res);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return ah_fail(e, "%s: cannot open the AWQ cache entry", path);
-    int rc = -1;
-    char g[128];
-    hid_t root = H5Gopen2(f, "/", H5P_DEFAULT);
+    char g[128], stored_key[80];
     double nl = -1;
-    if (attr_double(root, "n_layers", &nl) || (int)nl != c->n_layers) {
-        ah_fail(e, "%s: AWQ cache entry is for %g layers, the model has %d", path, nl, c->n_layers);
-        goto done;
-    }
-    (void)key;   // the file name is the key; the attribute is for people reading the file
+    if (store_run_attr_str_get(path, NULL, "", "key", stored_key, sizeof stored_key, e) ||
+        store_run_attr_real_get(path, NULL, "", "n_layers", &nl, e))
+        return ah_wrap(e, "AWQ cache entry");
+    if (strcmp(stored_key, key))
+        return ah_fail(e, "%s: AWQ cache entry holds key %.12s..., expected %.12s...", path,
+                       stored_key, key);
+    if ((int)nl != c->n_layers)
+        return ah_fail(e, "%s: AWQ cache entry is for %g layers, the model has %d", path, nl,
+                       c->n_layers);
     for (int l = 0; l < c->n_layers; l++) {
         awq_block_result *r = &res[l];
         for (int gi = 0; gi < ad->n_groups; gi++) {
             awq_group_result *gr = &r->group[gi];
             snprintf(g, sizeof g, "layers/%d/%s", l, ad->groups[gi].name);
-            hid_t grp = H5Lexists(f, "layers", H5P_DEFAULT) > 0 ? H5Gopen2(f, g, H5P_DEFAULT) : -1;
-            if (grp < 0) {
-                ah_fail(e, "%s: missing group %s", path, g);
-                goto done;
+            double applied = 0, v = 0;
+            if (store_run_attr_real_get(path, NULL, g, "applied", &applied, e)) goto fail;
+            if (gi == 0 && !store_run_attr_real_get(path, NULL, g, "seconds", &v, e)) r->seconds = v;
+            if (!(gr->applied = applied != 0)) continue;
+            gr->width = awq_group_width(c, &ad->groups[gi]);
+            if (store_run_attr_real_get(path, NULL, g, "alpha", &v, e)) goto fail;
+            gr->alpha = (float)v;
+            if (store_run_attr_real_get(path, NULL, g, "n_alpha", &v, e)) goto fail;
+            gr->n_alpha = v > 0 && v <= AWQ_MAX_GRID ? (int)v : 0;
+            size_t wd = (size_t)gr->width;
+            gr->scales = read_floats(path, g, "scales", wd);
+            gr->x_mean = read_floats(path, g, "x_mean", wd);
+            gr->x_max = read_floats(path, g, "x_max", wd);
+            gr->x_p99 = read_floats(path, g, "x_p99", wd);
+            if (!gr->scales) {
+                ah_fail(e, "%s: %s/scales missing or not of length %d", path, g, gr->width);
+                goto fail;
             }
-            double applied = 0, secs = 0, alpha = 0, na = 0;
-            attr_double(grp, "applied", &applied);
-            if (gi == 0 && !attr_double(grp, "seconds", &secs)) r->seconds = secs;
-            gr->applied = applied != 0;
-            if (gr->applied) {
-                gr->width = awq_group_width(c, &ad->groups[gi]);
-                attr_double(grp, "alpha", &alpha);
-                attr_double(grp, "n_alpha", &na);
-                gr->alpha = (float)alpha;
-                gr->n_alpha = (int)na;
-                size_t wd = (size_t)gr->width;
-                gr->scales = read_array(grp, "scales", wd, H5T_NATIVE_FLOAT, sizeof(float));
-                gr->x_mean = read_array(grp, "x_mean", wd, H5T_NATIVE_FLOAT, sizeof(float));
-                gr->x_max = read_array(grp, "x_max", wd, H5T_NATIVE_FLOAT, sizeof(float));
-                gr->x_p99 = read_array(grp, "x_p99", wd, H5T_NATIVE_FLOAT, sizeof(float));
-                if (gr->n_alpha > 0 && gr->n_alpha <= AWQ_MAX_GRID) {
-                    float *al = read_array(grp, "alphas", (size_t)gr->n_alpha, H5T_NATIVE_FLOAT, sizeof(float));
-                    double *lo = read_array(grp, "loss", (size_t)gr->n_alpha, H5T_NATIVE_DOUBLE, sizeof(double));
-                    if (al) memcpy(gr->alphas, al, (size_t)gr->n_alpha * sizeof(float));
-                    if (lo) memcpy(gr->loss, lo, (size_t)gr->n_alpha * sizeof(double));
-                    free(al);
-                    free(lo);
-                }
+            float *al = gr->n_alpha ? read_floats(path, g, "alphas", (size_t)gr->n_alpha) : NULL;
+            double *lo = gr->n_alpha ? read_doubles(path, g, "loss", (size_t)gr->n_alpha) : NULL;
+            for (int i = 0; al && lo && i < gr->n_alpha; i++) {
+                gr->alphas[i] = al[i];
+                gr->loss[i] = lo[i];   // informational: the search curve, not used to apply
             }
-            H5Gclose(grp);
-            if (gr->applied && !gr->scales) {
-                ah_fail(e, "%s: %s/scales missing or of the wrong length (%d)", path, g, gr->width);
-                goto done;
-            }
+            free(al);
+            free(lo);
         }
-        snprintf(g, sizeof g, "layers/%d/clip", l);
-        if (H5Lexists(f, g, H5P_DEFAULT) <= 0) continue;
-        hid_t grp = H5Gopen2(f, g, H5P_DEFAULT);
         for (int role = 0; role < L_COUNT; role++) {
-            const char *name = arch_layer_role_name((arch_layer_role)role);
-            if (H5Lexists(grp, name, H5P_DEFAULT) <= 0) continue;
-            hid_t d = H5Dopen2(grp, name, H5P_DEFAULT);
-            hid_t sp = H5Dget_space(d);
-            hsize_t dims[2] = {0, 0};
-            int rank = H5Sget_simple_extent_ndims(sp);
-            if (rank == 2) H5Sget_simple_extent_dims(sp, dims, NULL);
-            H5Sclose(sp);
-            H5Dclose(d);
+            snprintf(g, sizeof g, "layers/%d/clip/%s", l, arch_layer_role_name((arch_layer_role)role));
+            double *d = NULL;
+            size_t n = 0, dims[2];
+            ah_err absent;
+            if (store_read_f64(path, NULL, g, &d, &n, dims, &absent)) continue;   // not clipped
             r->clip_groups[role] = (int)dims[1];
-            r->clip[role] = rank == 2 ? read_array(grp, name, (size_t)(dims[0] * dims[1]), H5T_NATIVE_FLOAT, sizeof(float)) : NULL;
+            r->clip[role] = malloc(n * sizeof(float));
+            for (size_t i = 0; r->clip[role] && i < n; i++) r->clip[role][i] = (float)d[i];
+            free(d);
             if (!r->clip[role]) {
-                H5Gclose(grp);
-                ah_fail(e, "%s: %s/%s unreadable", path, g, name);
-                goto done;
+                ah_fail(e, "out of memory (AWQ cache)");
+                goto fail;
             }
         }
-        H5Gclose(grp);
     }
-    rc = 0;
-done:
-    H5Gclose(root);
-    H5Fclose(f);
-    if (rc)
-        for (int l = 0; l < c->n_layers; l++) awq_result_free(&res[l]);
-    return rc;
+    return 0;
+fail:
+    for (int l = 0; l < c->n_layers; l++) awq_result_free(&res[l]);
+    return -1;
 }

@@ -166,8 +166,6 @@ void exp_run_describe(const method_cfg *mc, char *buf, size_t cap) {
         snprintf(buf + o, cap - o, " keep=%g%% by %s", mc->salient_pct, salient_by_name(mc->by));
 }
 
-int exp_run_needs_calib(const exp_run *r) { return method_needs_calib(&r->mc); }
-
 // Adds mc to the plan unless a run with the same id is already there.
 static int emit(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
     char id[64];

@@ -48,7 +48,5 @@ void exp_plan_shard(exp_plan *p, int i, int n);
 void exp_run_id(const method_cfg *mc, char *id, size_t cap);
 // "awq  w3 g128  rule=search clip=on" — one line for plans and tables.
 void exp_run_describe(const method_cfg *mc, char *buf, size_t cap);
-// 1 when the run needs the calibration set (AWQ, salient by activation).
-int exp_run_needs_calib(const exp_run *r);
 
 #endif
