@@ -8,6 +8,9 @@
 //                  salient_by, salient_scale, scale_pct, grid, damp, act_order, block_size:
 //                  comma lists, numbers may be
 //                  ranges START:STOP:STEP (STOP included)
+//   [sweep.NAME]   a named sub-sweep with the same keys; axes it does not write come from
+//                  [sweep]. With named sweeps the plan is their union (each crossed on its
+//                  own) and [sweep] only holds what they share.
 //   [plot.NAME]    a figure the `plot` command draws from the results (kept as key/values)
 //   include = FILE in any section reads FILE there (relative to the including file).
 // Values may use ${VAR} and ${VAR:-default} (environment). Other paths are relative to the
@@ -24,6 +27,7 @@
 #define EXP_MAX_VALUES 64   // values per sweep axis
 #define EXP_MAX_PLOTS 32
 #define EXP_MAX_PLOT_KEYS 16
+#define EXP_MAX_SWEEPS 16   // [sweep.NAME] sections
 
 typedef enum {
     AX_METHOD, AX_BITS, AX_GROUP, AX_ALPHA, AX_SCALE_RULE, AX_CLIP, AX_PROPAGATE,
@@ -41,6 +45,12 @@ typedef struct {
     char file[EXP_PATH_MAX];   // where it was written (errors found later name it)
     int line;
 } exp_axis_values;
+
+// [sweep.NAME]: the axes written in that section (given = 0 elsewhere: taken from [sweep]).
+typedef struct {
+    char name[64];
+    exp_axis_values axes[AX_COUNT];
+} exp_sweep;
 
 typedef struct {
     char name[64];
@@ -79,6 +89,9 @@ typedef struct {
     char wikitext_dir[EXP_PATH_MAX];
     // [sweep]
     exp_axis_values axes[AX_COUNT];
+    // [sweep.NAME] in the order first seen (heap, n_sweeps entries; NULL when none)
+    exp_sweep *sweeps;
+    int n_sweeps;
     // [plot.*]
     exp_plot plots[EXP_MAX_PLOTS];
     int n_plots;

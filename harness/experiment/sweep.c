@@ -276,8 +276,8 @@ static int emit_awq(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) 
     return 0;
 }
 
-int exp_plan_build(exp_plan *p, const exp_config *c, ah_err *e) {
-    memset(p, 0, sizeof *p);
+// Appends the runs of one sweep (c's axes) to p.
+static int plan_sweep(exp_plan *p, const exp_config *c, ah_err *e) {
     if (check_axes(c, e)) return -1;
     axis_view meth, bits, group, pct;
     view(&meth, c, AX_METHOD);
@@ -294,13 +294,11 @@ int exp_plan_build(exp_plan *p, const exp_config *c, ah_err *e) {
         gptq_defaults(&mc.gptq);
         mc.awq.samples = c->awq_samples;
         if (mc.kind == METHOD_FP16) {
-            if (emit(p, mc, c, e)) goto fail;
+            if (emit(p, mc, c, e)) return -1;
             continue;
         }
-        if (mc.kind == METHOD_SALIENT && !c->axes[AX_SALIENT_PCT].given) {
-            axis_fail(e, c, AX_METHOD, "method salient needs a salient_pct list");
-            goto fail;
-        }
+        if (mc.kind == METHOD_SALIENT && !c->axes[AX_SALIENT_PCT].given)
+            return axis_fail(e, c, AX_METHOD, "method salient needs a salient_pct list");
         for (int b = 0; b < bits.n; b++)
             for (int g = 0; g < group.n; g++) {
                 mc.q.bits = (int)bits.num[b];
@@ -311,8 +309,37 @@ int exp_plan_build(exp_plan *p, const exp_config *c, ah_err *e) {
                 else if (mc.kind == METHOD_MINMAX || mc.kind == METHOD_SALIENT)
                     rc = emit_salient(p, mc, c, e);
                 else rc = emit(p, mc, c, e);
-                if (rc) goto fail;
+                if (rc) return -1;
             }
+    }
+    return 0;
+}
+
+// [sweep.NAME] over [sweep]: a copy of c whose axes are the named sweep's where it writes them.
+// The copy shares c's pointers and is released with free() alone.
+static exp_config *named_sweep(const exp_config *c, const exp_sweep *sw) {
+    exp_config *sub = malloc(sizeof *sub);
+    if (!sub) return NULL;
+    memcpy(sub, c, sizeof *sub);
+    for (int a = 0; a < AX_COUNT; a++)
+        if (sw->axes[a].given) sub->axes[a] = sw->axes[a];
+    return sub;
+}
+
+int exp_plan_build(exp_plan *p, const exp_config *c, ah_err *e) {
+    memset(p, 0, sizeof *p);
+    if (c->n_sweeps == 0) {
+        if (plan_sweep(p, c, e)) goto fail;
+    }
+    for (int k = 0; k < c->n_sweeps; k++) {
+        exp_config *sub = named_sweep(c, &c->sweeps[k]);
+        if (!sub) {
+            ah_fail(e, "out of memory");
+            goto fail;
+        }
+        int rc = plan_sweep(p, sub, e);
+        free(sub);
+        if (rc) goto fail;   // the message names the axis line at fault
     }
     for (int i = 0; i < p->n; i++)
         if (method_needs_calib(&p->runs[i].mc) && !c->calib[0]) {

@@ -20,6 +20,8 @@
 // propagate fp, salient_pct 0, salient_by activation, salient_scale 2, scale_pct 1, grid 20,
 // damp 0.01, block_size 128, act_order off.
 // Runs with the same effective parameters (the same id) are planned once.
+// Named sweeps ([sweep.NAME], config.h): each is crossed on its own as above, with the axes it
+// does not write taken from [sweep]; the plan is their runs in section order, duplicates once.
 #ifndef AH_EXP_SWEEP_H
 #define AH_EXP_SWEEP_H
 

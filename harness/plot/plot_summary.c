@@ -343,9 +343,25 @@ static int salient_figure(const pl_ctx *c, const pl_spec *p, double bits, double
     pl_ppl_label(c, yl, sizeof yl);
     gp *g = pl_begin(c, p, path, title, "salient input channels kept in FP16 (% of each linear's inputs)", yl, e);
     if (!g) return -1;
+    // Bars from 0 hide differences of a few percent (a small model at 3 bits, where keeping 1%
+    // moves perplexity by 0.2%): when every value lies within 1.5x of the smallest, the axis
+    // starts just below it (its tics say where); otherwise at 0, as in the paper's table.
+    double lo = top;
+    for (int a = 0; a < np; a++)
+        for (int j = 0; j < ns; j++)
+            if (!isnan(val[a][j])) lo = fmin(lo, val[a][j]);
+    if (!isnan(ref0)) lo = fmin(lo, ref0);
+    if (!isnan(c->fp16)) lo = fmin(lo, c->fp16);
+    double y0 = 0, y1 = top * 1.15;
+    if (lo > 0 && top / lo < 1.5) {
+        double span = top > lo ? top - lo : 0.05 * top;
+        y0 = lo - 0.6 * span;
+        y1 = top + 0.4 * span;
+    }
     double w = 0.8 / ns;
     gp_printf(g, "set style fill solid 0.85 noborder\nset boxwidth %g absolute\n", w * 0.92);
-    gp_printf(g, "set xrange [-0.6:%g]\nset yrange [0:%g]\nset grid noxtics\nset xtics (", np - 0.4, top * 1.15);
+    gp_printf(g, "set xrange [-0.6:%g]\nset yrange [%.10g:%.10g]\nset grid noxtics\nset xtics (", np - 0.4,
+              y0, y1);
     for (int a = 0; a < np; a++) gp_printf(g, "%s'%g%%%%' %d", a ? ", " : "", pct[a], a);   // tic labels are formats
     gp_printf(g, ")\n");
     for (int j = 0; j < ns; j++) {

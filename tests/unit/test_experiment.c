@@ -252,6 +252,60 @@ static void includes(void **state) {
 }
 
 // Each bad INI fails with "t.ini:LINE:" and a message containing `want`.
+// [sweep.NAME]: each named sweep crossed on its own over the axes of [sweep], the plan their
+// union in section order with shared runs planned once.
+static void named_sweeps(void **state) {
+    (void)state;
+    const char *ini = HEAD
+        "[sweep]\n"
+        "group_size = 128\n"
+        "[sweep.main]\n"
+        "method = fp16, minmax, awq\n"
+        "bits = 3, 4\n"
+        "[sweep.alpha]\n"
+        "method = awq\n"
+        "bits = 3\n"
+        "alpha = 0, 1\n"
+        "[sweep.group]\n"
+        "method = minmax\n"
+        "bits = 3\n"
+        "group_size = 64, 128\n"
+        "[sweep.main]\n"          // a section met again adds to the same named sweep
+        "clip = off\n";
+    exp_config c;
+    exp_plan p;
+    ah_err e = {{0}};
+    assert_int_equal(exp_config_load_string(&c, ini, "t.ini", &e), 0);
+    assert_int_equal(c.n_sweeps, 3);
+    assert_string_equal(c.sweeps[0].name, "main");
+    assert_int_equal(exp_plan_build(&p, &c, &e), 0);
+    // main: fp16 + minmax x 2 bits + awq x 2 bits (clip off) = 5; alpha: 2 (clip on, the
+    // default: [sweep.main]'s clip is not shared); group: minmax-w3-g64 (g128 is main's) = 1.
+    static const char *const want[] = {
+        "fp16", "minmax-w3-g128", "minmax-w4-g128", "awq-w3-g128-search-noclip",
+        "awq-w4-g128-search-noclip", "awq-w3-g128-a0", "awq-w3-g128-a1", "minmax-w3-g64",
+    };
+    if (p.n != 8)
+        for (int i = 0; i < p.n; i++) fprintf(stderr, "run %d: %s\n", i, p.runs[i].id);
+    assert_int_equal(p.n, 8);
+    for (int i = 0; i < 8; i++) {
+        assert_string_equal(p.runs[i].id, want[i]);
+        assert_int_equal(p.runs[i].index, i);
+    }
+    assert_int_equal(find(&p, "awq-w3-g128-a1")->mc.awq.clip, 1);
+    assert_int_equal(find(&p, "minmax-w3-g64")->mc.q.group, 64);
+    exp_plan_free(&p);
+
+    // The text stored in results files parses to the same plan.
+    exp_config c2;
+    assert_int_equal(exp_config_load_string(&c2, c.ini_text, "stored", &e), 0);
+    assert_int_equal(exp_plan_build(&p, &c2, &e), 0);
+    assert_int_equal(p.n, 8);
+    exp_plan_free(&p);
+    exp_config_free(&c2);
+    exp_config_free(&c);
+}
+
 typedef struct {
     const char *ini;
     int line;          // 0: the error is about the whole file (no line)
@@ -293,6 +347,12 @@ static void ini_errors(void **state) {
         {"[model]\npath = m\n[evaluation]\ndata = ids:x\n[sweep]\nmethod = awq\n", 0,
          "needs calibration data", 1},
         {"[evaluation]\ndata = ids:x\n", 0, "[model] path is required", 0},
+        {HEAD "[sweep.]\nbits = 3\n", 8, "a named sweep needs a name", 0},
+        {HEAD "[sweep.a]\nbits = 3\n[sweep.b]\nbits = 4\n[sweep.a]\nbits = 2\n", 12,
+         "bits given twice in [sweep.a] (first at line 8)", 0},
+        {HEAD "[sweep.a]\nwidth = 3\n", 8, "unknown key 'width' in [sweep.a]", 0},
+        {HEAD "[sweep]\nmethod = awq\n[sweep.a]\nbits = 3\n[sweep.b]\nalpha = 2\n", 12,
+         "alpha: 2 is outside [0, 1]", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         exp_config c;
@@ -325,6 +385,7 @@ int main(void) {
         cmocka_unit_test(gptq_axes),
         cmocka_unit_test(ranges_and_defaults),
         cmocka_unit_test(includes),
+        cmocka_unit_test(named_sweeps),
         cmocka_unit_test(ini_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
