@@ -7,6 +7,8 @@
 #   make test-asan  the test suite against the sanitizer build
 #   make demo       deps + build + the quickstart on the bundled model (run, report, plots)
 #   make bench      performance benchmarks (never part of test)
+#   make fuzz       libFuzzer targets of the input parsers, FUZZ_SECONDS each (never part of
+#                   test or CI; tests/fuzz/README.md)
 #   make clean
 
 CC      ?= cc
@@ -31,6 +33,9 @@ OBJ     := $(SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/harness/main.o
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Fuzz targets (tests/fuzz/fuzz_*.c); the test suite replays their corpus through a plain main.
+FUZZ_TARGETS := safetensors config_json tokenizer_json tokenizer_bin tok_encode llama2c ini
+FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
 
 ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -62,7 +67,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(OBJ) $(LDLIBS) -lcmocka
 
-tests: awq-harness $(TEST_BIN)
+tests: awq-harness $(TEST_BIN) $(FUZZ_REPLAY_BIN)
 
 # deps: apt-get only when a package is missing, so a prepared machine pays nothing.
 deps:
@@ -81,7 +86,7 @@ asan:
 build-asan/awq-harness-bin: $(OBJ) $(MAIN_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-tests-asan: $(TEST_BIN)
+tests-asan: $(TEST_BIN) $(FUZZ_REPLAY_BIN)
 
 test-asan: deps asan
 	@AH_QUICK=1 AH_BIN=./awq-harness-asan AH_TEST_DIR=build-asan/tests bash tests/run.sh
@@ -94,7 +99,69 @@ demo: deps
 bench: deps all
 	@bash bench/run.sh
 
-clean:
-	rm -rf build build-asan awq-harness awq-harness-asan
+# Fuzz replay programs: a target's LLVMFuzzerTestOneInput + tests/fuzz/replay_main.c, built
+# with the normal compiler (and the sanitizer flags under make asan); tests/cli/fuzz_replay.sh
+# runs them over tests/fuzz/corpus/ and tests/fuzz/regressions/.
+$(BUILD)/tests/fuzz_replay_main.o: tests/fuzz/replay_main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
 
--include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_BIN:=.d)
+$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/tests/fuzz_replay_main.o $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz -o $@ $< $(BUILD)/tests/fuzz_replay_main.o $(OBJ) $(LDLIBS)
+
+# ---- fuzzing: make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="ini llama2c"] [-j2] ---------------
+# clang's libFuzzer with ASan + UBSan, in build-fuzz/ (never mixed with build/ or build-asan/).
+# The library is compiled with coverage instrumentation and without OpenMP (its pragmas are
+# ignored; omp_* calls resolve to libgomp) into an archive, so each target links only the
+# objects its parser reaches. Each target runs FUZZ_SECONDS from tests/fuzz/corpus/<t> +
+# tests/fuzz/regressions/<t>; new inputs go to build-fuzz/corpus/<t> (emptied first unless
+# FUZZ_KEEP=1), crashes to build-fuzz/artifacts/<t>/. FUZZ_MERGE=1 merges the new inputs that
+# add coverage into the committed corpus afterwards; FUZZ_FLAGS adds libFuzzer flags.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_DIR     := build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-unknown-pragmas \
+                $(filter-out -O2 -g -fopenmp,$(CFLAGS))
+FUZZ_LIB_OBJ := $(SRC:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_LIB     := $(FUZZ_DIR)/libharness.a
+FUZZ_LDLIBS  := $(filter-out -fopenmp,$(LDLIBS)) -lgomp
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+
+.PHONY: fuzz fuzz-deps fuzz-build
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=fuzz-run-%)
+	@bash tests/fuzz/summary.sh $(FUZZ_DIR) $(FUZZ_TARGETS)
+
+fuzz-deps:
+	@bash tools/install-deps --fuzz
+
+# Objects named here are kept (not intermediate files of the pattern chain).
+fuzz-build: $(FUZZ_LIB_OBJ) $(FUZZ_LIB) $(FUZZ_BIN)
+
+$(FUZZ_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/harness/core/version.o: $(BUILD)/git-commit.h
+$(FUZZ_DIR)/harness/core/version.o: FUZZ_CFLAGS += -I$(BUILD)
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_LIB) $(FUZZ_LDLIBS)
+
+# No prerequisites: `fuzz` built everything first, and a parser edited while targets run must
+# not relink a binary between two runs.
+fuzz-run-%:
+	@FUZZ_KEEP=$(FUZZ_KEEP) FUZZ_MERGE=$(FUZZ_MERGE) FUZZ_FLAGS="$(FUZZ_FLAGS)" bash tests/fuzz/run-one.sh $* $(FUZZ_SECONDS) $(FUZZ_DIR)
+
+clean:
+	rm -rf build build-asan build-fuzz awq-harness awq-harness-asan
+
+-include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_BIN:=.d) $(FUZZ_REPLAY_BIN:=.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_BIN:=.d)

@@ -1,5 +1,6 @@
 // main.c — the awq-harness command line. The only place that prints errors and exits.
 #include <gsl/gsl_errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ static void usage(FILE *f) {
             "  generate  continue a prompt with the FP and the quantized model\n"
             "  plot      figures from a results file (gnuplot): plots/<experiment>/*.png\n"
             "  report    paper-style table of a results file (md, tex, csv; published numbers)\n"
+            "  synth     a checkpoint of seeded random weights at the shapes of a config.json\n"
             "\n"
             "Run 'awq-harness COMMAND --help' for a command's options.\n",
             AH_VERSION);
@@ -30,6 +32,10 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     // Library code checks GSL's return codes itself; GSL must never abort the process.
     gsl_set_error_handler_off();
+    // Past a file-size limit (ulimit -f) the kernel sends SIGXFSZ, whose default action kills
+    // the process without a word. Ignored, the write fails with EFBIG instead and the store
+    // reports it ("<file>: write failed: File too large"), as it does a full disk.
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -47,6 +53,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try --help)", cmd);
     return 2;
 }

@@ -75,6 +75,16 @@ calib_run *calib_run_new(const model *m, const calib_set *cs, size_t sample_rows
         free(r);
         return NULL;
     }
+    // fwd_embed indexes the embedding by id unchecked: an ids: file or a tokenizer larger than
+    // the model would read past the tensor (eval checks the same in ppl_evaluate).
+    for (size_t i = 0, nt = (size_t)cs->n * (size_t)cs->len; i < nt; i++)
+        if (cs->tokens[i] < 0 || cs->tokens[i] >= c->vocab_size) {
+            ah_fail(e, "calibration token id %d (sequence %zu, position %zu) is outside the "
+                       "model's vocabulary (%d): tokenizer and model do not match", cs->tokens[i],
+                    i / (size_t)cs->len, i % (size_t)cs->len, c->vocab_size);
+            free(r);
+            return NULL;
+        }
     r->m = m;
     r->cs = cs;
     r->batch = fwd_batch_windows(cs->len, (size_t)cs->n);

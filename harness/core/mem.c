@@ -31,6 +31,16 @@ char *ah_read_file(const char *path, size_t *len, ah_err *e) {
         ah_fail(e, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
+    // A directory opens and "seeks" to LONG_MAX: refuse anything but a regular file before
+    // its size decides an allocation.
+    struct stat st;
+    int st_ok = fstat(fileno(f), &st) == 0;
+    if (!st_ok || !S_ISREG(st.st_mode)) {
+        ah_fail(e, "%s: %s", path, st_ok && S_ISDIR(st.st_mode) ? "is a directory, not a file"
+                                                                : "not a regular file");
+        fclose(f);
+        return NULL;
+    }
     if (fseek(f, 0, SEEK_END) != 0) {
         ah_fail(e, "%s: cannot seek: %s", path, strerror(errno));
         fclose(f);

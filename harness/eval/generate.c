@@ -51,6 +51,11 @@ int gen_run(const model *m, block_f32 *const *blocks, const int32_t *prompt, int
     if (n_prompt >= c->max_seq)
         return ah_fail(e, "generate: the prompt (%d tokens) fills the model's context (%d)", n_prompt,
                        c->max_seq);
+    for (int i = 0; i < n_prompt; i++)   // embedding rows are indexed unchecked
+        if (prompt[i] < 0 || prompt[i] >= c->vocab_size)
+            return ah_fail(e, "generate: prompt token id %d at position %d is outside the model's "
+                           "vocabulary (%d): tokenizer and model do not match", prompt[i], i,
+                           c->vocab_size);
     int rc = -1, V = c->vocab_size, C = c->dim;
     fwd_state *s = fwd_state_new(c, Tmax, 1, e);
     int32_t *seq = malloc((size_t)Tmax * sizeof *seq);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/buf.h"
 
@@ -247,11 +248,14 @@ static int numeric_item(parse_ctx *p, exp_axis_values *ax, const char *key, char
     return 0;
 }
 
-static int sweep_value(parse_ctx *p, exp_axis a, const char *key, const char *value) {
-    exp_axis_values *ax = &p->c->axes[a];
-    int continuing = p->last_continues && !strcmp(p->last_key, key) && !strcmp(p->last_section, "sweep");
+// One axis line of [sweep] or [sweep.NAME] (section), into that section's axes.
+static int sweep_value(parse_ctx *p, exp_axis_values *axes, const char *section, exp_axis a,
+                       const char *key, const char *value) {
+    exp_axis_values *ax = &axes[a];
+    int continuing = p->last_continues && !strcmp(p->last_key, key) && !strcmp(p->last_section, section);
     if (ax->given && !continuing)
-        return fail_at(p, "%s given twice in [sweep] (first at line %d); write one list", key, ax->line), -1;
+        return fail_at(p, "%s given twice in [%s] (first at line %d); write one list", key, section,
+                       ax->line), -1;
     if (!ax->given) {
         ax->given = 1;
         ax->n = 0;
@@ -435,6 +439,42 @@ static int plot_key(parse_ctx *p, const char *section, const char *k, const char
     return 1;
 }
 
+// The axes a [sweep] or [sweep.NAME] section writes into (a named sweep is created when first
+// seen); NULL after reporting an error.
+static exp_axis_values *sweep_axes(parse_ctx *p, const char *section) {
+    exp_config *c = p->c;
+    if (!strcmp(section, "sweep")) return c->axes;
+    const char *name = section + 6;
+    if (!*name || strlen(name) >= sizeof c->sweeps[0].name)
+        return fail_at(p, "[%s]: a named sweep needs a name of 1-63 characters ([sweep.NAME])", section), NULL;
+    for (int i = 0; i < c->n_sweeps; i++)
+        if (!strcmp(c->sweeps[i].name, name)) return c->sweeps[i].axes;
+    if (c->n_sweeps >= EXP_MAX_SWEEPS)
+        return fail_at(p, "[%s]: more than %d named sweeps", section, EXP_MAX_SWEEPS), NULL;
+    exp_sweep *grown = realloc(c->sweeps, (size_t)(c->n_sweeps + 1) * sizeof *grown);
+    if (!grown) return fail_at(p, "[%s]: out of memory", section), NULL;
+    c->sweeps = grown;
+    exp_sweep *sw = &c->sweeps[c->n_sweeps++];
+    memset(sw, 0, sizeof *sw);
+    snprintf(sw->name, sizeof sw->name, "%s", name);
+    return sw->axes;
+}
+
+// key = value in [sweep] / [sweep.NAME]: nonzero on success, 0 after an error (inih's handler
+// convention).
+static int sweep_key(parse_ctx *p, const char *section, const char *name, const char *value) {
+    int a = 0;
+    while (a < AX_COUNT && strcmp(AXIS_NAMES[a], name)) a++;
+    if (a == AX_COUNT) {
+        char allowed[256];
+        join_words(AXIS_NAMES, allowed, sizeof allowed);
+        return fail_at(p, "unknown key '%s' in [%s] (%s)", name, section, allowed);
+    }
+    exp_axis_values *axes = sweep_axes(p, section);
+    if (!axes) return 0;
+    return sweep_value(p, axes, section, (exp_axis)a, name, value) ? 0 : 1;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *raw) {
     parse_ctx *p = user;
     if (p->failed) return 1;   // report only the first error
@@ -448,19 +488,10 @@ static int handler(void *user, const char *section, const char *name, const char
     else if (!strcmp(section, "model")) rc = model_key(p, name, value);
     else if (!strcmp(section, "calibration")) rc = calibration_key(p, name, value);
     else if (!strcmp(section, "evaluation")) rc = evaluation_key(p, name, value);
-    else if (!strcmp(section, "sweep")) {
-        int a = 0;
-        while (a < AX_COUNT && strcmp(AXIS_NAMES[a], name)) a++;
-        if (a == AX_COUNT) {
-            char allowed[256];
-            join_words(AXIS_NAMES, allowed, sizeof allowed);
-            rc = fail_at(p, "unknown key '%s' in [sweep] (%s)", name, allowed);
-        } else {
-            rc = sweep_value(p, (exp_axis)a, name, value) ? 0 : 1;
-        }
-    } else if (!strncmp(section, "plot.", 5)) rc = plot_key(p, section, name, value);
+    else if (!strcmp(section, "sweep") || !strncmp(section, "sweep.", 6)) rc = sweep_key(p, section, name, value);
+    else if (!strncmp(section, "plot.", 5)) rc = plot_key(p, section, name, value);
     else rc = fail_at(p, "unknown section [%s] (experiment, model, calibration, evaluation, "
-                         "sweep, plot.NAME)", section);
+                         "sweep, sweep.NAME, plot.NAME)", section);
     snprintf(p->last_section, sizeof p->last_section, "%s", section);
     snprintf(p->last_key, sizeof p->last_key, "%s", name);
     size_t n = strlen(value);
@@ -480,10 +511,28 @@ static int finish_parse(parse_ctx *p, int rc, ah_err *e) {
 static int load_file(parse_ctx *p, const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
+    struct stat st;   // a directory opens fine and reads as empty: refuse it (callers use errno)
+    int err = fstat(fileno(f), &st) != 0 ? errno
+            : S_ISDIR(st.st_mode) ? EISDIR : !S_ISREG(st.st_mode) ? EINVAL : 0;
+    if (err) {
+        fclose(f);
+        errno = err;
+        return -1;
+    }
     p->file = path;
     p->fp = f;
     p->line = 0;
     p->long_line = 0;
+    // A NUL byte would silently cut its line short (fgets/strlen): refuse the file instead.
+    int ch, line = 1;
+    while ((ch = getc(f)) != EOF && ch != 0) line += ch == '\n';
+    if (ch == 0) {
+        p->line = line;
+        fail_at(p, "NUL byte in the file (not a text INI file)");
+        fclose(f);
+        return 0;
+    }
+    rewind(f);
     char marker[EXP_PATH_MAX + 16];
     int ml = snprintf(marker, sizeof marker, "; --- %s\n", path);
     ah_buf_put(p->text, marker, (size_t)ml);
@@ -545,9 +594,11 @@ int exp_config_load(exp_config *c, const char *path, ah_err *e) {
     }
     if (finish_parse(&p, 0, e)) {
         free(text.p);
+        exp_config_free(c);
         return -1;
     }
-    return finish_config(c, &p, e);
+    if (finish_config(c, &p, e)) return exp_config_free(c), -1;
+    return 0;
 }
 
 int exp_config_load_string(exp_config *c, const char *text, const char *name, ah_err *e) {
@@ -558,13 +609,18 @@ int exp_config_load_string(exp_config *c, const char *text, const char *name, ah
     int rc = ini_parse_stream(string_reader, &p, handler, &p);
     if (finish_parse(&p, rc, e)) {
         free(buf.p);
+        exp_config_free(c);
         return -1;
     }
-    return finish_config(c, &p, e);
+    if (finish_config(c, &p, e)) return exp_config_free(c), -1;
+    return 0;
 }
 
 void exp_config_free(exp_config *c) {
     if (!c) return;
     free(c->ini_text);
     c->ini_text = NULL;
+    free(c->sweeps);
+    c->sweeps = NULL;
+    c->n_sweeps = 0;
 }

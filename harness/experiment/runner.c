@@ -231,9 +231,11 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     double awq_secs = 0.0;
     if (qp && qp->awq && !preset)
         for (int l = 0; l < s->m->cfg.n_layers; l++) awq_secs += qp->awq[l].seconds;
+    // The AWQ cache only saves later work: a failed save (full disk, read-only cache) is a
+    // warning, the run itself is still recorded.
     if (method_uses_awq(mc->kind) && !preset && o->use_cache &&
         awq_cache_save(awq_path, awq_key, s->m, qp->awq, e))
-        goto done;
+        fprintf(stderr, "warning: %s: AWQ search not cached: %s\n", r->id, e->msg);
     exp_record rec = {
         .cfg = c, .run = r, .m = s->m, .model_hash = s->model_hash, .eval_hash = s->eval_hash,
         .calib_hash = calibrated ? s->calib_hash : "", .key = key, .ppl = &pr, .qp = qp,
@@ -309,6 +311,13 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
     if (make_dirs(dir, e)) return -1;
     snprintf(dir, sizeof dir, "%s/awq", c->cache_dir);
     if (make_dirs(dir, e)) return -1;
+    // Temporaries of killed runs (the results file's own are removed by store_open, under its
+    // lock; the caches may be shared by live processes, whose files stay).
+    int stale = store_clean_stale(dir);
+    snprintf(dir, sizeof dir, "%s/runs", c->cache_dir);
+    stale += store_clean_stale(dir);
+    if (stale && !o->quiet)
+        fprintf(stderr, "removed %d temporary files of killed runs from %s\n", stale, c->cache_dir);
 
     shared_inputs s;
     store *st = NULL;

@@ -7,7 +7,8 @@
 //   JSON_PARSER_MAX_DEPTH = 2048, so a hostile header cannot blow the stack)  ->  it is an
 //   object  ->  per tensor: known dtype, shape of <= ST_MAX_DIMS non-negative ints whose
 //   product (and byte size) does not overflow, data_offsets [begin, end] with
-//   begin <= end <= buffer size and end - begin == numel * dtype size.
+//   begin <= end <= buffer size and end - begin == numel * dtype size  ->  no two tensors'
+//   data ranges overlap.
 // Tensors keep the header's order (shards in index order); a name-sorted pointer array serves
 // st_find by bsearch.
 #include "io/safetensors.h"
@@ -205,6 +206,35 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     return 0;
 }
 
+static int cmp_by_data(const void *a, const void *b) {
+    const uint8_t *x = (*(const st_tensor *const *)a)->data, *y = (*(const st_tensor *const *)b)->data;
+    return x < y ? -1 : x > y;
+}
+
+// Tensors [first, s->n) of one file: no two data ranges overlap (the reference implementation
+// refuses this too; a hostile header could otherwise alias one tensor's bytes into another's).
+static int check_overlap(st_set *s, size_t first, const char *path, ah_err *e) {
+    size_t n = s->n - first;
+    if (n < 2) return 0;
+    const st_tensor **v = malloc(n * sizeof *v);
+    if (!v) return ah_fail(e, "%s: out of memory", path);
+    for (size_t i = 0; i < n; i++) v[i] = &s->t[first + i];
+    qsort(v, n, sizeof *v, cmp_by_data);
+    int rc = 0;
+    const st_tensor *prev = NULL;   // the non-empty tensor ending last so far
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (v[i]->nbytes == 0) continue;
+        if (prev && (const uint8_t *)v[i]->data < (const uint8_t *)prev->data + prev->nbytes)
+            rc = ah_fail(e, "%s: tensor '%s': data_offsets overlap those of tensor '%s'", path,
+                         v[i]->name, prev->name);
+        if (!prev || (const uint8_t *)v[i]->data + v[i]->nbytes >
+                         (const uint8_t *)prev->data + prev->nbytes)
+            prev = v[i];
+    }
+    free(v);
+    return rc;
+}
+
 // mmaps path, validates its header and appends its tensors to s.
 static int load_file(st_set *s, const char *path, ah_err *e) {
     if (grow((void **)&s->files, &s->cap_files, s->nfiles + 1, sizeof *s->files))
@@ -280,6 +310,7 @@ static int load_file(st_set *s, const char *path, ah_err *e) {
     const char *key;
     json_t *val;
     int rc = 0;
+    size_t first = s->n;
     json_object_foreach(root, key, val) {
         if (strcmp(key, "__metadata__") == 0) continue;
         st_tensor *t = &s->t[s->n];
@@ -297,6 +328,7 @@ static int load_file(st_set *s, const char *path, ah_err *e) {
         s->n++;
     }
     json_decref(root);
+    if (rc == 0) rc = check_overlap(s, first, path, e);
     return rc;
 }
 
@@ -444,6 +476,19 @@ st_set *st_open(const char *path, ah_err *e) {
     return s;
 }
 
+void st_release(const st_set *s, const void *p, size_t n) {
+    if (!s || !p || n == 0) return;
+    const uint8_t *b = p;
+    for (size_t i = 0; i < s->nfiles; i++) {
+        const uint8_t *m = s->files[i].map;
+        if (!m || b < m || n > s->files[i].size || (size_t)(b - m) > s->files[i].size - n) continue;
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t lo = (uintptr_t)b & ~(page - 1), hi = ((uintptr_t)(b + n) + page - 1) & ~(page - 1);
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);   // read-only private map: never loses data
+        return;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // widening
 
@@ -510,8 +555,9 @@ static int write_all(int fd, const void *p, size_t n, const char *path, ah_err *
 }
 
 // Builds the header object: "__metadata__" first, then tensors in the given order.
+// need_data: tensors must carry their data (st_write); st_write_fill produces it instead.
 static json_t *build_header(const char *path, const st_write_tensor *t, size_t n,
-                            const char *metadata_json, ah_err *e) {
+                            const char *metadata_json, int need_data, ah_err *e) {
     json_t *h = json_object();
     if (!h) {
         ah_fail(e, "%s: out of memory", path);
@@ -579,7 +625,7 @@ static json_t *build_header(const char *path, const st_write_tensor *t, size_t n
             ah_fail(e, "%s: tensor '%s': byte size overflows", path, name);
             goto fail;
         }
-        if (nbytes && !t[i].data) {
+        if (nbytes && !t[i].data && need_data) {
             json_decref(shape);
             ah_fail(e, "%s: tensor '%s': NULL data", path, name);
             goto fail;
@@ -601,11 +647,26 @@ fail:
     return NULL;
 }
 
-int st_write(const char *path, const st_write_tensor *t, size_t n, const char *metadata_json,
-             ah_err *e) {
+// Bytes per st_write_fill chunk: bounds the writer's memory whatever the tensor sizes.
+#define ST_FILL_CHUNK ((size_t)64 << 20)
+
+// Writes tensor i's nbytes: from t[i].data, or (fill set) produced chunk by chunk into buf.
+static int write_tensor(int fd, const st_write_tensor *t, size_t i, size_t nbytes, st_fill_fn fill,
+                        void *ctx, uint8_t *buf, const char *path, ah_err *e) {
+    if (!fill) return write_all(fd, t[i].data, nbytes, path, e);
+    for (size_t off = 0; off < nbytes; off += ST_FILL_CHUNK) {
+        size_t len = nbytes - off < ST_FILL_CHUNK ? nbytes - off : ST_FILL_CHUNK;
+        if (fill(ctx, i, buf, off, len, e)) return ah_wrap(e, "%s: tensor '%s'", path, t[i].name);
+        if (write_all(fd, buf, len, path, e)) return -1;
+    }
+    return 0;
+}
+
+static int write_file(const char *path, const st_write_tensor *t, size_t n,
+                      const char *metadata_json, st_fill_fn fill, void *ctx, ah_err *e) {
     if (!path) return ah_fail(e, "st_write: NULL path");
     if (n && !t) return ah_fail(e, "%s: NULL tensor list", path);
-    json_t *h = build_header(path, t, n, metadata_json, e);
+    json_t *h = build_header(path, t, n, metadata_json, fill == NULL, e);
     if (!h) return -1;
     char *text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
@@ -632,6 +693,11 @@ int st_write(const char *path, const st_write_tensor *t, size_t n, const char *m
     memcpy(tmp + pl, ".tmp", 5);
 
     int rc = 0;
+    uint8_t *buf = NULL;
+    if (fill && !(buf = malloc(ST_FILL_CHUNK))) {
+        rc = ah_fail(e, "%s: out of memory (write buffer)", path);
+        goto out;
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = ah_fail(e, "%s: cannot create %s: %s", path, tmp, strerror(errno));
@@ -641,7 +707,7 @@ int st_write(const char *path, const st_write_tensor *t, size_t n, const char *m
     for (size_t i = 0; i < n && rc == 0; i++) {
         size_t nbytes = st_dtype_size(t[i].dtype);
         for (int d = 0; d < t[i].ndim; d++) nbytes *= (size_t)t[i].shape[d];   // checked above
-        if (nbytes) rc = write_all(fd, t[i].data, nbytes, path, e);
+        if (nbytes) rc = write_tensor(fd, t, i, nbytes, fill, ctx, buf, path, e);
     }
     if (rc == 0 && fsync(fd) != 0) rc = ah_fail(e, "%s: fsync failed: %s", path, strerror(errno));
     if (close(fd) != 0 && rc == 0) rc = ah_fail(e, "%s: close failed: %s", path, strerror(errno));
@@ -660,7 +726,19 @@ int st_write(const char *path, const st_write_tensor *t, size_t n, const char *m
         free(dir);
     }
 out:
+    free(buf);
     free(tmp);
     free(hdr);
     return rc;
+}
+
+int st_write(const char *path, const st_write_tensor *t, size_t n, const char *metadata_json,
+             ah_err *e) {
+    return write_file(path, t, n, metadata_json, NULL, NULL, e);
+}
+
+int st_write_fill(const char *path, const st_write_tensor *t, size_t n,
+                  const char *metadata_json, st_fill_fn fill, void *ctx, ah_err *e) {
+    if (!fill) return ah_fail(e, "%s: st_write_fill without a fill function", path ? path : "?");
+    return write_file(path, t, n, metadata_json, fill, ctx, e);
 }

@@ -44,6 +44,12 @@ const st_tensor *st_at(const st_set *s, size_t i);
 const char *st_dtype_name(st_dtype d);
 size_t st_dtype_size(st_dtype d);
 
+// Drops this process's pages of bytes [p, p + n) of a mapped file (madvise MADV_DONTNEED; the
+// range is widened to whole pages). Mapped pages once touched count in the resident set until
+// then; the data stays readable (a later access faults it in again from the page cache), so
+// this only ever costs time. A no-op when the range is not inside one of s's files.
+void st_release(const st_set *s, const void *p, size_t n);
+
 // Widens a float tensor (F32/F16/BF16) into out[numel]. Errors for other dtypes.
 int st_to_f32(float *out, const st_tensor *t, ah_err *e);
 
@@ -58,5 +64,12 @@ typedef struct {
 } st_write_tensor;
 int st_write(const char *path, const st_write_tensor *t, size_t n, const char *metadata_json,
              ah_err *e);
+
+// Streaming write for outputs larger than memory: t[i].data is ignored (may be NULL) and
+// fill(ctx, i, buf, offset, len, e) produces bytes [offset, offset + len) of tensor i into buf,
+// in order, in chunks of at most 64 MiB; the writer holds one chunk at a time.
+typedef int (*st_fill_fn)(void *ctx, size_t i, void *buf, size_t offset, size_t len, ah_err *e);
+int st_write_fill(const char *path, const st_write_tensor *t, size_t n,
+                  const char *metadata_json, st_fill_fn fill, void *ctx, ah_err *e);
 
 #endif

@@ -35,7 +35,10 @@ static int get_float(const json_t *root, const char *key, double def, float *out
     }
     if (!json_is_number(v)) return ah_fail(e, "%s: field '%s' must be a number", file, key);
     double x = json_number_value(v);
-    if (!(x > 0 && x < 1e12)) return ah_fail(e, "%s: field '%s' = %g out of range", file, key, x);
+    // Checked after the narrowing too: 1e-85 is positive as a double but 0 as a float (an
+    // RMSNorm eps of 0 divides 0 by 0 on an all-zero row).
+    if (!(x > 0 && x < 1e12) || !((float)x > 0))
+        return ah_fail(e, "%s: field '%s' = %g out of range", file, key, x);
     *out = (float)x;
     return 0;
 }
@@ -77,6 +80,12 @@ static int parse_opt(model_config *c, const json_t *r, const char *f, ah_err *e)
 }
 
 static int parse_llama_like(model_config *c, const json_t *r, const char *f, ah_err *e) {
+    // Without an explicit head_dim it is hidden_size / heads, which must then be exact (a
+    // truncated quotient would give q/k/v shapes no checkpoint has, or 0 for heads > width).
+    json_t *hd = json_object_get(r, "head_dim");
+    if ((!hd || json_is_null(hd)) && c->dim % c->n_heads != 0)
+        return ah_fail(e, "%s: hidden_size %d is not a multiple of num_attention_heads %d (and no "
+                       "head_dim is given)", f, c->dim, c->n_heads);
     if (get_int(r, "intermediate_size", 0, 1, 1, MAX_DIM, &c->hidden_dim, f, e) ||
         get_int(r, "num_key_value_heads", c->n_heads, 0, 1, c->n_heads, &c->n_kv_heads, f, e) ||
         get_int(r, "head_dim", c->dim / c->n_heads, 0, 2, MAX_DIM, &c->head_dim, f, e) ||
@@ -91,6 +100,10 @@ static int parse_llama_like(model_config *c, const json_t *r, const char *f, ah_
         return ah_fail(e, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d",
                        f, c->n_heads, c->n_kv_heads);
     if (c->head_dim % 2 != 0) return ah_fail(e, "%s: head_dim %d must be even for rotary", f, c->head_dim);
+    // The attention width H*D sizes q/o and is an int everywhere: bound it like the others.
+    if ((long long)c->n_heads * c->head_dim > MAX_DIM)
+        return ah_fail(e, "%s: num_attention_heads %d x head_dim %d exceeds %d", f, c->n_heads,
+                       c->head_dim, MAX_DIM);
     c->norm_before = 1;
     return 0;
 }
@@ -126,7 +139,7 @@ int model_config_parse(model_config *c, const char *text, const char *file, ah_e
         goto done;
     if (c->arch->norm == NORM_LAYER ? parse_opt(c, r, file, e) : parse_llama_like(c, r, file, e))
         goto done;
-    if (c->head_dim * c->n_heads != c->dim && c->arch->norm == NORM_LAYER) {
+    if (c->arch->norm == NORM_LAYER && c->head_dim * c->n_heads != c->dim) {
         ah_fail(e, "%s: hidden_size %d is not a multiple of num_attention_heads %d", file, c->dim,
                 c->n_heads);
         goto done;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ const store_column store_summary_columns[] = {
 const int store_summary_ncolumns = (int)(sizeof store_summary_columns / sizeof store_summary_columns[0]);
 
 #define SUMMARY_CHUNK 64   // rows per /summary chunk
+#define COMMIT_SLACK (64 << 10)   // bytes reserved in a commit beyond the run and a /summary chunk
 
 struct store {
     char *path;
@@ -59,15 +61,25 @@ const char *st5_why(char *buf, size_t cap) {
     if (!desc) return buf;
     // A failed open carries "..., errno = 2, error message = 'No such file or directory', ...":
     // the quoted text is the useful part.
+    // A failed write (sec2 driver: "file write failed: ..., error message = 'File too large'")
+    // is named as such: a full disk or a file-size limit is the usual cause.
     const char *m = strstr(desc, "error message = '");
     if (m) {
+        const char *kind = strncmp(desc, "file write failed", 17) == 0 ? "write failed: " : "";
         m += strlen("error message = '");
         const char *q = strchr(m, '\'');
-        snprintf(buf, cap, "%.*s", q ? (int)(q - m) : (int)strlen(m), m);
+        snprintf(buf, cap, "%s%.*s", kind, q ? (int)(q - m) : (int)strlen(m), m);
     } else {
         snprintf(buf, cap, "%s", desc);
     }
     return buf;
+}
+
+int st5_fail(ah_err *e, const char *path, const char *what) {
+    char why[256];
+    st5_why(why, sizeof why);
+    if (strncmp(why, "write failed: ", 14) == 0) return ah_fail(e, "%s: %s (%s)", path, why, what);
+    return ah_fail(e, "%s: %s%s%s%s", path, what, why[0] ? " (" : "", why, why[0] ? ")" : "");
 }
 
 static hid_t make_fapl(void) {
@@ -106,6 +118,56 @@ hid_t st5_create(const char *path, ah_err *e) {
     return f;
 }
 
+hid_t st5_create_mem(const char *name, ah_err *e) {
+    hid_t fapl = make_fapl();
+    hid_t f = fapl < 0 || H5Pset_fapl_core(fapl, 1 << 20, 0) < 0 ? -1
+            : H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (f < 0) st5_fail(e, name, "cannot create an HDF5 file in memory");
+    if (fapl >= 0) H5Pclose(fapl);
+    return f;
+}
+
+// write(2) all of buf; -1 with errno set on failure.
+static int write_all(int fd, const char *buf, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int st5_save_image(hid_t f, const char *path, const char *tmp, ah_err *e) {
+    if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) return st5_fail(e, path, "cannot flush the in-memory file");
+    ssize_t n = H5Fget_file_image(f, NULL, 0);
+    char *buf = n > 0 ? malloc((size_t)n) : NULL;
+    if (!buf || H5Fget_file_image(f, buf, (size_t)n) != n) {
+        free(buf);
+        return st5_fail(e, path, "cannot take the file image");
+    }
+    int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        rc = ah_fail(e, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    } else {
+        // Other processes' cache cleaning (store_clean_stale) leaves a locked temporary alone.
+        flock(fd, LOCK_EX | LOCK_NB);
+        if (st_test_kill_due("run-mid-write")) {   // test-only: leave a torn temporary
+            if (write_all(fd, buf, (size_t)n / 2)) {}
+            st_test_kill_now();
+        }
+        int err = write_all(fd, buf, (size_t)n) ? errno : 0;
+        if (close(fd) && !err) err = errno;
+        if (err) {
+            rc = ah_fail(e, "%s: write failed: %s (temporary %s)", path, strerror(err), tmp);
+            unlink(tmp);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
 // ---------------------------------------------------------------------------------------------
 // files: temporaries, durable rename, lock
 
@@ -131,7 +193,7 @@ static const char *split_path(const char *path, char *dir, size_t cap) {
     return slash + 1;
 }
 
-int st_publish(const char *tmp, const char *path, ah_err *e) {
+int st_publish(const char *tmp, const char *path, const char *kill_stage, ah_err *e) {
     int fd = open(tmp, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ah_fail(e, "%s: cannot reopen for fsync: %s", tmp, strerror(errno));
     if (fsync(fd) != 0) {
@@ -140,8 +202,11 @@ int st_publish(const char *tmp, const char *path, ah_err *e) {
         return ah_fail(e, "%s: fsync failed: %s", tmp, strerror(err));
     }
     close(fd);
+    char stage[64];
+    if (kill_stage) st_test_kill(strcat(strcpy(stage, kill_stage), "-before-rename"));
     if (rename(tmp, path) != 0)
         return ah_fail(e, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (kill_stage) st_test_kill(strcat(strcpy(stage, kill_stage), "-after-rename"));
     // Makes the rename itself durable. Some file systems refuse fsync on a directory; the file
     // is in place by now, so that is not reported as a failed commit.
     char dir[4096];
@@ -189,14 +254,77 @@ static void remove_stale(const char *path) {
     closedir(d);
 }
 
-static int copy_file(const char *src, const char *dst, ah_err *e) {
+// Byte copy of results file src to its temporary dst. Errors name src (the file the user knows)
+// and the temporary.
+// The pid in a writer's temporary name: "<name>.tmp.<pid>" or "uncached-<pid>-<key>.h5"; 0
+// when name is neither.
+static long owner_pid(const char *name) {
+    const char *t = strstr(name, ".tmp."), *p = NULL;
+    char *end;
+    while (t) {   // the last ".tmp." (a name may contain the text twice)
+        p = t + 5;
+        t = strstr(p, ".tmp.");
+    }
+    if (p && *p && strspn(p, "0123456789") == strlen(p)) return strtol(p, NULL, 10);
+    if (strncmp(name, "uncached-", 9) == 0) {
+        long pid = strtol(name + 9, &end, 10);
+        if (end != name + 9 && *end == '-') return pid;
+    }
+    return 0;
+}
+
+int store_clean_stale(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        long pid = owner_pid(de->d_name);
+        if (pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   // alive (or not ours to judge)
+        // A process of another pid namespace (a container sharing the cache) holds HDF5's flock
+        // while it writes: leave such a file alone.
+        int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlinkat(dirfd(d), de->d_name, 0) == 0) removed++;
+        close(fd);
+    }
+    closedir(d);
+    return removed;
+}
+
+// posix_fallocate(fd, from, bytes); a file system that cannot (EOPNOTSUPP) is not an error.
+static int reserve_fd(int fd, off_t from, off_t bytes, const char *path, const char *tmp, ah_err *e) {
+    int err = posix_fallocate(fd, from, bytes);
+    if (err == 0 || err == EOPNOTSUPP || err == EINVAL) return 0;
+    return ah_fail(e, "%s: write failed: %s (reserving %lld bytes in %s)", path, strerror(err),
+                   (long long)bytes, tmp);
+}
+
+int st_reserve(const char *tmp, off_t bytes, const char *path, ah_err *e) {
+    int fd = open(tmp, O_WRONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int err = errno;
+        if (fd >= 0) close(fd);
+        return ah_fail(e, "%s: cannot reopen %s: %s", path, tmp, strerror(err));
+    }
+    int rc = reserve_fd(fd, st.st_size, bytes, path, tmp, e);
+    close(fd);
+    return rc;
+}
+
+// reserve: bytes allocated beyond the copy (posix_fallocate), so that HDF5's writes into the
+// copy cannot meet a full disk or a file-size limit (HDF5 1.10 crashes after a failed write);
+// HDF5 truncates the file to its real end when it closes it.
+static int copy_file(const char *src, const char *dst, off_t reserve, ah_err *e) {
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0) return ah_fail(e, "%s: cannot read: %s", src, strerror(errno));
     struct stat st;
     int out = fstat(in, &st) == 0 ? open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 0777) : -1;
     if (out < 0) {
         close(in);
-        return ah_fail(e, "%s: cannot create: %s", dst, strerror(errno));
+        return ah_fail(e, "%s: cannot create the temporary copy %s: %s", src, dst, strerror(errno));
     }
     enum { BUF = 1 << 20 };
     char *buf = malloc(BUF);
@@ -207,16 +335,22 @@ static int copy_file(const char *src, const char *dst, ah_err *e) {
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) rc = ah_fail(e, "%s: read failed: %s", src, strerror(errno));
         if (r <= 0) break;
+        if (st_test_kill_due("commit-mid-copy")) {   // test-only: leave a half-written copy
+            if (write(out, buf, (size_t)r / 2) < 0) {}
+            st_test_kill_now();
+        }
         for (ssize_t off = 0; off < r && !rc;) {
             ssize_t w = write(out, buf + off, (size_t)(r - off));
             if (w < 0 && errno == EINTR) continue;
-            if (w < 0) rc = ah_fail(e, "%s: write failed: %s", dst, strerror(errno));
+            if (w < 0) rc = ah_fail(e, "%s: write failed: %s (temporary copy %s)", src, strerror(errno), dst);
             else off += w;
         }
     }
     free(buf);
     close(in);
-    if (close(out) != 0 && !rc) rc = ah_fail(e, "%s: write failed: %s", dst, strerror(errno));
+    if (!rc && reserve > 0) rc = reserve_fd(out, st.st_size, reserve, src, dst, e);
+    if (close(out) != 0 && !rc)
+        rc = ah_fail(e, "%s: write failed: %s (temporary copy %s)", src, strerror(errno), dst);
     return rc;
 }
 
@@ -414,7 +548,7 @@ int st_summary_rebuild(hid_t file, const char *path, ah_err *e) {
 
     if ((d = reuse_summary(file, ft)) >= 0) {
         if (H5Dset_extent(d, &k) < 0) {
-            ah_fail(e, "%s: cannot resize /summary", path);
+            st5_fail(e, path, "cannot resize /summary");
             goto done;
         }
     } else {
@@ -423,17 +557,18 @@ int st_summary_rebuild(hid_t file, const char *path, ah_err *e) {
         dcpl = H5Pcreate(H5P_DATASET_CREATE);
         if (sp < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0 ||
             (d = H5Dcreate2(file, "summary", ft, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0) {
-            ah_fail(e, "%s: cannot create /summary", path);
+            st5_fail(e, path, "cannot create /summary");
             goto done;
         }
     }
     if (k && H5Dwrite(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) {
-        ah_fail(e, "%s: cannot write /summary", path);
+        st5_fail(e, path, "cannot write /summary");
         goto done;
     }
     rc = 0;
 done:
-    if (d >= 0) H5Dclose(d);
+    // Closing flushes the chunk cache: a full disk may show only here.
+    if (d >= 0 && H5Dclose(d) < 0 && rc == 0) rc = st5_fail(e, path, "cannot write /summary");
     if (dcpl >= 0) H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
     if (runs >= 0) H5Gclose(runs);
@@ -469,7 +604,7 @@ static int create_results(const char *path, const store_meta *meta, ah_err *e) {
     char *tmp = st_tmp_name(path, e);
     if (!tmp) return -1;
     int rc = -1;
-    hid_t f = st5_create(tmp, e), root = -1, runs = -1;
+    hid_t f = st5_create_mem(tmp, e), root = -1, runs = -1;   // saved by st5_save_image
     if (f < 0) goto done;
     char created[32];
     time_t now = time(NULL);
@@ -483,20 +618,22 @@ static int create_results(const char *path, const store_meta *meta, ah_err *e) {
         st_attr_put_str(root, "experiment", meta && meta->experiment ? meta->experiment : "") ||
         (meta && meta->experiment_ini && st_attr_put_str(root, "experiment_ini", meta->experiment_ini)) ||
         (runs = H5Gcreate2(f, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
-        ah_fail(e, "%s: cannot write the root attributes", tmp);
+        ah_fail(e, "%s: cannot write the root attributes", path);
         goto done;
     }
-    if (st_summary_rebuild(f, tmp, e)) goto done;
+    if (st_summary_rebuild(f, path, e)) goto done;
     H5Gclose(runs);
     H5Gclose(root);
     runs = root = -1;
+    int sr = st5_save_image(f, path, tmp, e);
     herr_t cr = H5Fclose(f);
     f = -1;
+    if (sr) goto done;
     if (cr < 0) {
-        ah_fail(e, "%s: closing failed", tmp);
+        st5_fail(e, path, "closing failed");
         goto done;
     }
-    rc = st_publish(tmp, path, e);
+    rc = st_publish(tmp, path, NULL, e);
 done:
     if (runs >= 0) H5Gclose(runs);
     if (root >= 0) H5Gclose(root);
@@ -571,34 +708,47 @@ int store_commit(store *s, const char *id, const char *run_path, ah_err *e) {
                        run_path, s->path);
     }
     int rc = -1;
+    char what[4200];
+    snprintf(what, sizeof what, "committing run %s", id);
+    // Room for what the commit adds: the run (twice its file, for HDF5's metadata), a new
+    // /summary chunk, and slack for B-tree nodes, heaps and object headers.
+    struct stat rst;
+    size_t off[1 + 64], row;
+    H5Tclose(st_summary_type(-1, off, &row));
+    off_t reserve = (stat(run_path, &rst) == 0 ? 2 * rst.st_size : 0) +
+                    (off_t)(SUMMARY_CHUNK * row) + COMMIT_SLACK;
     char *tmp = st_tmp_name(s->path, e);
-    if (!tmp || copy_file(s->path, tmp, e) || (dst = st5_open(tmp, H5F_ACC_RDWR, e)) < 0) goto done;
+    if (!tmp || copy_file(s->path, tmp, reserve, e)) goto done;
+    st_test_kill("commit-after-copy");
+    if ((dst = st5_open(tmp, H5F_ACC_RDWR, e)) < 0) goto done;
     if (H5Lexists(dst, "runs", H5P_DEFAULT) > 0) runs = H5Gopen2(dst, "runs", H5P_DEFAULT);
     else runs = H5Gcreate2(dst, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (runs < 0) {
-        ah_fail(e, "%s: cannot open /runs", s->path);
+        st5_fail(e, s->path, "cannot open /runs");
         goto done;
     }
     if (H5Lexists(runs, id, H5P_DEFAULT) > 0 && H5Ldelete(runs, id, H5P_DEFAULT) < 0) {
-        ah_fail(e, "%s: cannot replace /runs/%s", s->path, id);
+        snprintf(what, sizeof what, "cannot replace /runs/%s", id);
+        st5_fail(e, s->path, what);
         goto done;
     }
     if (H5Ocopy(src, ".", runs, id, H5P_DEFAULT, H5P_DEFAULT) < 0) {
-        char why[256];
-        st5_why(why, sizeof why);
-        ah_fail(e, "%s: cannot copy run file %s into /runs/%s (%s)", s->path, run_path, id, why);
+        snprintf(what, sizeof what, "cannot copy run file %s into /runs/%s", run_path, id);
+        st5_fail(e, s->path, what);
         goto done;
     }
     H5Gclose(runs);
     runs = -1;
+    st_test_kill("commit-after-h5ocopy");
     if (st_summary_rebuild(dst, s->path, e)) goto done;
+    st_test_kill("commit-after-summary");
     herr_t cr = H5Fclose(dst);
     dst = -1;
     if (cr < 0) {
-        ah_fail(e, "%s: closing failed", tmp);
+        st5_fail(e, s->path, what);
         goto done;
     }
-    rc = st_publish(tmp, s->path, e);
+    rc = st_publish(tmp, s->path, "commit", e);
 done:
     if (runs >= 0) H5Gclose(runs);
     if (dst >= 0) H5Fclose(dst);

@@ -25,6 +25,10 @@
 // is copied to a temporary beside it, the run group copied in (H5Ocopy), /summary rebuilt,
 // the temporary fsync'd and renamed over the results file. SIGKILL at any moment leaves either
 // the old or the new file, both complete. One writer per results file (flock on "<file>.lock").
+// A full disk never fails inside HDF5 (1.10 crashes after a failed write): files written from
+// scratch are built in memory and saved with write(2); a commit's temporary gets its room
+// reserved (posix_fallocate) before HDF5 writes into it. Errors name the file: "<file>: write
+// failed: No space left on device (...)".
 #ifndef AH_STORE_H
 #define AH_STORE_H
 
@@ -37,8 +41,9 @@
 
 typedef struct store_run_writer store_run_writer;
 
-// Creates run file `path` (written to path.tmp.<pid>, renamed on store_run_finish). Its root
-// group is the run; it starts with attributes harness_version and git_commit of this build.
+// Creates run file `path` (built in memory; written to path.tmp.<pid> and renamed by
+// store_run_finish). Its root group is the run; it starts with attributes harness_version and
+// git_commit of this build.
 store_run_writer *store_run_begin(const char *path, ah_err *e);
 // Attributes on group `group` ("" = the run's root group; "layers/3/q_proj" creates the
 // intermediate groups). A second write of the same attribute replaces it.
@@ -56,6 +61,13 @@ int store_run_i32(store_run_writer *w, const char *group, const char *name, cons
 int store_run_finish(store_run_writer *w, ah_err *e);
 // Discards the partial run file. NULL-safe.
 void store_run_abort(store_run_writer *w);
+
+// Removes what killed writers left in directory dir (a cache folder, shared by any number of
+// processes): temporaries "<name>.tmp.<pid>" and staging run files "uncached-<pid>-<key>.h5"
+// whose process is gone (kill(pid, 0) says ESRCH) and that nobody holds open through HDF5 (its
+// flock on the file is free). Files of live processes are left alone. Returns how many were
+// removed (0 when dir cannot be read).
+int store_clean_stale(const char *dir);
 
 // ---- the results file -----------------------------------------------------------------------
 

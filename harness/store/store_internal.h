@@ -1,9 +1,11 @@
-// store_internal.h — helpers shared by store.c, store_write.c, store_read.c and store_merge.c.
+// store_internal.h — helpers shared by store.c, store_write.c, store_read.c, store_merge.c and
+// store_testkill.c.
 // Not part of the store API.
 #ifndef AH_STORE_INTERNAL_H
 #define AH_STORE_INTERNAL_H
 
 #include <hdf5.h>
+#include <sys/types.h>
 
 #include "core/err.h"
 #include "store/store.h"
@@ -15,18 +17,56 @@
 void st5_quiet(void);
 // The innermost message of the current HDF5 error stack ("" when empty), for the tail of an
 // error message: it carries the errno text when a file could not be opened.
+// A failed write is given as "write failed: <errno text>".
 const char *st5_why(char *buf, size_t cap);
+// ah_fail with "<path>: write failed: <errno text> (<what>)" when the current HDF5 error stack
+// ends in a failed write (full disk, file-size limit), else "<path>: <what> (<why>)". Returns -1.
+int st5_fail(ah_err *e, const char *path, const char *what);
 // H5Fopen / H5Fcreate (truncating). Objects still open are closed with the file (so H5Fclose
 // really closes it before the fsync and rename), and HDF5's own file locking is skipped on file
 // systems that do not support it (NFS, Lustre) instead of failing the open. On failure the
 // result is negative and e names the file with the reason (e.g. the errno text).
 hid_t st5_open(const char *path, unsigned flags, ah_err *e);
 hid_t st5_create(const char *path, ah_err *e);
+// A new HDF5 file held in memory (core driver, no backing store); name only names it. Files
+// written from scratch are built this way and saved with st5_save_image: HDF5 1.10 crashes
+// (H5Ocopy, or H5Fclose at exit) after a failed write, so a full disk must fail in our write(2)
+// instead, where it is reported ("<path>: write failed: No space left on device").
+hid_t st5_create_mem(const char *name, ah_err *e);
+// Flushes in-memory file f and writes its image to tmp (created, truncated; removed again on
+// failure). path names the file in errors. f stays open: the caller closes it.
+int st5_save_image(hid_t f, const char *path, const char *tmp, ah_err *e);
+
+// Test-only kill points (store_testkill.c): with AH_TEST_KILL_AT=<stage>:<n> the process sends
+// itself SIGKILL the n-th time it reaches <stage>. Stages, in the order a run meets them:
+//   run-mid-write       a run file or AWQ cache entry (also a new results file) half written
+//                       to its temporary <file>.tmp.<pid>
+//   run-before-rename   that file closed, complete and fsync'd, not yet renamed into place
+//   run-after-rename    renamed into place (the run is in the cache, not in the results file)
+//   commit-mid-copy     the results file half copied to its temporary
+//   commit-after-copy   fully copied, not yet opened
+//   commit-after-h5ocopy the run group copied into the open temporary (torn on disk)
+//   commit-after-summary /summary rebuilt, temporary still open
+//   commit-before-rename temporary closed and fsync'd
+//   commit-after-rename the new results file in place, directory not yet fsync'd
+// st_test_kill_due returns 1 (once) when this is the chosen hit, for a caller that does half
+// of its work first; st_test_kill kills at once.
+int st_test_kill_due(const char *stage);
+void st_test_kill(const char *stage);
+void st_test_kill_now(void);
+
+// Extends file tmp by `bytes` allocated bytes (posix_fallocate) so that HDF5's writes into it
+// cannot meet a full disk or a file-size limit (HDF5 1.10 crashes after a failed write); HDF5
+// truncates the file to its real end when it closes it. path names the file in errors
+// ("<path>: write failed: No space left on device (reserving ...)").
+int st_reserve(const char *tmp, off_t bytes, const char *path, ah_err *e);
 
 // malloc'd "<path>.tmp.<pid>".
 char *st_tmp_name(const char *path, ah_err *e);
 // fsync(tmp), rename(tmp, path), fsync(dir of path). Leaves tmp in place on failure.
-int st_publish(const char *tmp, const char *path, ah_err *e);
+// kill_stage ("commit", "run" or NULL): the test kill points <kill_stage>-before-rename and
+// <kill_stage>-after-rename.
+int st_publish(const char *tmp, const char *path, const char *kill_stage, ah_err *e);
 // flock(LOCK_EX|LOCK_NB) on "<path>.lock"; *fd keeps it. Error when another process holds it.
 int st_lock(const char *path, int *fd, ah_err *e);
 

@@ -1,7 +1,7 @@
 // store_merge.c — joining the results files of shards (store_merge); see store.h.
 //
-// The output is built fresh as "<out>.tmp.<pid>" (root attributes of the first input, every
-// complete run copied with H5Ocopy, /summary rebuilt) and renamed over out at the end, so out
+// The output is built fresh as "<out>.tmp.<pid>" (root attributes of the first input, room for
+// all inputs reserved, every complete run copied with H5Ocopy, /summary rebuilt) and renamed over out at the end, so out
 // may be one of the inputs and an error leaves out as it was. All ids and keys are gathered and
 // checked before anything is copied.
 #include "store/store_internal.h"
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -114,7 +115,9 @@ int store_merge(const char *out, const char *const *inputs, int n, ah_err *e) {
             goto done;
         }
 
-    if (!(tmp = st_tmp_name(out, e)) || (dst = st5_create(tmp, e)) < 0) goto done;
+    // The skeleton (root attributes, /runs) is built in memory and saved; room for every input
+    // is reserved before HDF5 copies runs into it (see st_reserve: a full disk must fail here).
+    if (!(tmp = st_tmp_name(out, e)) || (dst = st5_create_mem(tmp, e)) < 0) goto done;
     root = H5Gopen2(dst, "/", H5P_DEFAULT);
     src_root = H5Gopen2(in[0], "/", H5P_DEFAULT);
     if (root < 0 || src_root < 0 ||
@@ -123,7 +126,24 @@ int store_merge(const char *out, const char *const *inputs, int n, ah_err *e) {
         goto done;
     }
     if ((dst_runs = H5Gcreate2(dst, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
-        ah_fail(e, "%s: cannot create /runs", tmp);
+        ah_fail(e, "%s: cannot create /runs", out);
+        goto done;
+    }
+    H5Gclose(dst_runs);
+    H5Gclose(root);
+    dst_runs = root = -1;
+    int sr = st5_save_image(dst, out, tmp, e);
+    H5Fclose(dst);
+    dst = -1;
+    off_t room = 256 << 10;
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(inputs[i], &st) == 0) room += st.st_size;
+    }
+    if (sr || st_reserve(tmp, room, out, e) || (dst = st5_open(tmp, H5F_ACC_RDWR, e)) < 0 ||
+        (root = H5Gopen2(dst, "/", H5P_DEFAULT)) < 0 ||
+        (dst_runs = H5Gopen2(dst, "runs", H5P_DEFAULT)) < 0) {
+        if (!sr && dst >= 0) st5_fail(e, out, "cannot reopen /runs");
         goto done;
     }
     for (int k = 0; k < nruns; k++) {
@@ -131,9 +151,9 @@ int store_merge(const char *out, const char *const *inputs, int n, ah_err *e) {
         char obj[STORE_STR_MAX + 8];
         snprintf(obj, sizeof obj, "runs/%s", runs[k].id);
         if (H5Ocopy(in[runs[k].input], obj, dst_runs, runs[k].id, H5P_DEFAULT, H5P_DEFAULT) < 0) {
-            char why[256];
-            st5_why(why, sizeof why);
-            ah_fail(e, "%s: cannot copy /runs/%s into %s (%s)", inputs[runs[k].input], runs[k].id, out, why);
+            char what[STORE_STR_MAX + 4200];
+            snprintf(what, sizeof what, "cannot copy /runs/%s of %s", runs[k].id, inputs[runs[k].input]);
+            st5_fail(e, out, what);
             goto done;
         }
     }
@@ -145,7 +165,7 @@ int store_merge(const char *out, const char *const *inputs, int n, ah_err *e) {
     herr_t cr = H5Fclose(dst);
     dst = -1;
     if (cr < 0) {
-        ah_fail(e, "%s: closing failed", tmp);
+        st5_fail(e, out, "closing failed");
         goto done;
     }
     H5Gclose(src_root);
@@ -154,7 +174,7 @@ int store_merge(const char *out, const char *const *inputs, int n, ah_err *e) {
         H5Fclose(in[i]);
         in[i] = -1;
     }
-    rc = st_publish(tmp, out, e);
+    rc = st_publish(tmp, out, NULL, e);
 done:
     if (dst_runs >= 0) H5Gclose(dst_runs);
     if (src_root >= 0) H5Gclose(src_root);

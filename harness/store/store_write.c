@@ -1,10 +1,13 @@
 // store_write.c — writing one run into its own run file (store_run_*); see store.h.
 //
-// The run file is built as "<path>.tmp.<pid>" and only renamed to path by store_run_finish,
-// after status = "complete" is set and the file fsync'd: a run file at its final path is always
-// whole, so it can serve directly as the content-keyed cache entry.
+// The run file is built in memory (st5_create_mem), written out by store_run_finish as
+// "<path>.tmp.<pid>" after status = "complete" is set, fsync'd and renamed to path: a run file at
+// its final path is always whole, so it can serve directly as the content-keyed cache entry,
+// and a full disk fails in one write(2) with a clear message, never inside HDF5.
 #include "store/store_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -83,9 +86,18 @@ store_run_writer *store_run_begin(const char *path, ah_err *e) {
         free(w);
         return NULL;
     }
-    if ((w->f = st5_create(w->tmp, e)) < 0) {
+    // The temporary is created now (empty) so that a wrong or unwritable folder is reported
+    // before the run is built; it is filled by store_run_finish.
+    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        ah_fail(e, "%s: cannot create %s: %s", path, w->tmp, strerror(errno));
         free(w->tmp);
         w->tmp = NULL;   // nothing was created
+        writer_free(w);
+        return NULL;
+    }
+    close(fd);
+    if ((w->f = st5_create_mem(w->tmp, e)) < 0) {
         writer_free(w);
         return NULL;
     }
@@ -138,7 +150,11 @@ static int put_attr(store_run_writer *w, const char *group, const char *name, at
     int rc = k == A_STR ? st_attr_put_str(g, name, s) : k == A_INT ? st_attr_put_i64(g, name, i)
                                                                    : st_attr_put_f64(g, name, r);
     H5Gclose(g);
-    if (rc) return ah_fail(e, "%s: %s: cannot write attribute '%s'", w->path, gname(group), name);
+    if (rc) {
+        char what[300];
+        snprintf(what, sizeof what, "%s: cannot write attribute '%s'", gname(group), name);
+        return st5_fail(e, w->path, what);
+    }
     return 0;
 }
 
@@ -191,16 +207,24 @@ static int put_dataset(store_run_writer *w, const char *group, const char *name,
         H5Pset_deflate(dcpl, 4);
     }
     int rc = -1;
+    char what[600];
     if (H5Lexists(g, name, H5P_DEFAULT) > 0 && H5Ldelete(g, name, H5P_DEFAULT) < 0) {
-        ah_fail(e, "%s: %s: cannot replace the existing dataset", path, ds);
+        snprintf(what, sizeof what, "%s: cannot replace the existing dataset", ds);
+        st5_fail(e, path, what);
     } else if (sp < 0 || (d = H5Dcreate2(g, name, ftype, sp, lcpl, dcpl, H5P_DEFAULT)) < 0) {
-        ah_fail(e, "%s: %s: cannot create dataset", path, ds);
+        snprintf(what, sizeof what, "%s: cannot create dataset", ds);
+        st5_fail(e, path, what);
     } else if (n && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
-        ah_fail(e, "%s: %s: cannot write dataset", path, ds);
+        snprintf(what, sizeof what, "dataset %s", ds);
+        st5_fail(e, path, what);
     } else {
         rc = 0;
     }
-    if (d >= 0) H5Dclose(d);
+    // Closing flushes the chunk cache: a full disk may show only here.
+    if (d >= 0 && H5Dclose(d) < 0 && rc == 0) {
+        snprintf(what, sizeof what, "dataset %s", ds);
+        rc = st5_fail(e, path, what);
+    }
     H5Pclose(lcpl);
     H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
@@ -230,12 +254,13 @@ int store_run_finish(store_run_writer *w, ah_err *e) {
     int rc = root < 0 || st_attr_put_str(root, "status", "complete") ? -1 : 0;
     if (root >= 0) H5Gclose(root);
     if (rc) {
-        ah_fail(e, "%s: cannot set status", w->tmp);
+        st5_fail(e, w->path, "cannot set status");
     } else {
-        herr_t cr = H5Fclose(w->f);
+        rc = st5_save_image(w->f, w->path, w->tmp, e);
+        herr_t cr = H5Fclose(w->f);   // in memory: nothing left to write
         w->f = -1;
-        if (cr < 0) rc = ah_fail(e, "%s: closing failed", w->tmp);
-        else rc = st_publish(w->tmp, w->path, e);
+        if (!rc && cr < 0) rc = st5_fail(e, w->path, "closing the run file failed");
+        if (!rc) rc = st_publish(w->tmp, w->path, "run", e);
     }
     if (rc == 0) {
         free(w->tmp);   // renamed: nothing left to remove

@@ -283,11 +283,15 @@ static int read_pre(tok_tokenizer *t, const json_t *p, int *bytelevel, ah_err *e
     return ah_fail(e, "%s: pre_tokenizer type '%s' not supported", t->src, type);
 }
 
-static int push_special(tok_tokenizer *t, int32_t id, int before, ah_err *e) {
+// id as read from JSON (range-checked here, before narrowing; tok_load_hf_json checks it
+// against the vocabulary once that is known).
+static int push_special(tok_tokenizer *t, json_int_t id, int before, ah_err *e) {
     size_t *n = before ? &t->n_prefix : &t->n_suffix;
     int32_t *v = before ? t->prefix : t->suffix;
     if (*n >= 4) return ah_fail(e, "%s: post_processor adds too many tokens", t->src);
-    v[(*n)++] = id;
+    if (id < 0 || id >= (1 << 24))
+        return ah_fail(e, "%s: post_processor token id %lld out of range", t->src, (long long)id);
+    v[(*n)++] = (int32_t)id;
     return 0;
 }
 
@@ -307,8 +311,8 @@ static int read_post(tok_tokenizer *t, const json_t *p, ah_err *e) {
         json_t *sep = json_array_get(json_object_get(p, "sep"), 1);
         if (!json_is_integer(cls) || !json_is_integer(sep))
             return ah_fail(e, "%s: %s without cls/sep ids", t->src, type);
-        return push_special(t, (int32_t)json_integer_value(cls), 1, e) ||
-               push_special(t, (int32_t)json_integer_value(sep), 0, e) ? -1 : 0;
+        return push_special(t, json_integer_value(cls), 1, e) ||
+               push_special(t, json_integer_value(sep), 0, e) ? -1 : 0;
     }
     if (!strcmp(type, "TemplateProcessing")) {
         json_t *single = json_object_get(p, "single"), *specials = json_object_get(p, "special_tokens");
@@ -330,7 +334,7 @@ static int read_post(tok_tokenizer *t, const json_t *p, ah_err *e) {
             json_array_foreach(ids, k, id) {
                 if (!json_is_integer(id))
                     return ah_fail(e, "%s: special token '%s' has a bad id", t->src, name);
-                if (push_special(t, (int32_t)json_integer_value(id), !seen_seq, e)) return -1;
+                if (push_special(t, json_integer_value(id), !seen_seq, e)) return -1;
             }
         }
         return 0;
@@ -388,6 +392,11 @@ int tok_load_hf_json(tok_tokenizer *t, const char *path, const char *dir, ah_err
         json_t *id = json_object_get(a, "id");
         const char *c = json_string_value(json_object_get(a, "content"));
         if (!json_is_integer(id) || !c) { ah_fail(e, "%s: added_tokens[%zu] invalid", path, i); goto done; }
+        if (json_integer_value(id) < 0 || json_integer_value(id) >= (1 << 24)) {   // before narrowing
+            ah_fail(e, "%s: added_tokens[%zu] '%s': id %lld out of range", path, i, c,
+                    (long long)json_integer_value(id));
+            goto done;
+        }
         if (tok_add_added(t, c, strlen(c), (int32_t)json_integer_value(id), jbool(a, "lstrip", 0),
                           jbool(a, "rstrip", 0), jbool(a, "single_word", 0), e))
             goto done;
@@ -398,6 +407,15 @@ int tok_load_hf_json(tok_tokenizer *t, const char *path, const char *dir, ah_err
     t->kind = bytelevel ? TOK_BYTELEVEL : TOK_SPM;
     if (read_post(t, json_object_get(j, "post_processor"), e)) goto done;
     if (tok_build_pieces(t, e)) goto done;
+    // Post-processor ids go straight into every encoding: each must be a token of this file.
+    for (size_t k = 0; k < t->n_prefix + t->n_suffix; k++) {
+        int32_t id = k < t->n_prefix ? t->prefix[k] : t->suffix[k - t->n_prefix];
+        if (id >= t->vocab_size || !t->piece[id]) {
+            ah_fail(e, "%s: post_processor adds token id %d, which is not in the vocabulary (%d "
+                       "ids)", path, id, t->vocab_size);
+            goto done;
+        }
+    }
     tok_build_byte_ids(t);
     t->bos_id = t->n_prefix ? t->prefix[0] : -1;
     tcfg = load_optional(dir, "tokenizer_config.json", &bad, e);

@@ -50,7 +50,13 @@ int tok_build_pieces(tok_tokenizer *t, ah_err *e) {
     for (size_t i = 0; i < t->vocab.n; i++) {
         const struct tok_sent *en = &t->vocab.ent[i];
         if (en->val < 0) return ah_fail(e, "%s: negative token id %d", t->src, en->val);
-        if (t->piece[en->val]) continue;   // two strings share an id: keep the first
+        // Two strings with one id make decoding ambiguous and the id count wrong; no real
+        // tokenizer checked has one (gpt2, llama2, smollm, qwen2, opt), a damaged file may.
+        if (t->piece[en->val])
+            return ah_fail(e, "%s: tokens '%.*s' and '%.*s' share id %d", t->src,
+                           (int)(t->piece_len[en->val] > 40 ? 40 : t->piece_len[en->val]),
+                           t->piece[en->val], (int)(en->len > 40 ? 40 : en->len),
+                           t->vocab.arena + en->off, en->val);
         t->piece[en->val] = t->vocab.arena + en->off;
         t->piece_len[en->val] = en->len;
     }
@@ -240,8 +246,8 @@ size_t tok_decode_piece(const tok_tokenizer *t, int32_t id, char *buf, size_t ca
     const char *p = t->piece[id];
     size_t n = t->piece_len[id], o = 0;
     for (size_t i = 0; i < t->n_added; i++)   // added tokens print as their content
-        if (t->added[i].id == id) {
-            o = n < cap ? n : cap;
+        if (t->added[i].id == id) {   // its own length: the vocab may hold another piece at id
+            o = t->added[i].len < cap ? t->added[i].len : cap;
             memcpy(buf, t->added[i].text, o);
             return o;
         }
