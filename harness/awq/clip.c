@@ -15,6 +15,7 @@
 
 #define CLIP_STEPS 10    // shrink 1 - k/20, k = 0..9: 1.00 .. 0.55
 #define CLIP_GRID 20
+#define CLIP_COLS 64     // output rows per task of the error reduction
 
 void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int R,
                      const quant_cfg *q) {
@@ -63,17 +64,27 @@ void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int
             for (size_t i = 0; i < (size_t)rows * w; i++) Wd[i] = Wq[i];
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, rows, w, 1.0, Xd + j0, cols,
                         Wd, w, 0.0, cand, rows);
+            // Per row i: err = mean over r of (cand - org)^2, summed over r in order (as a
+            // loop over r per row would), but walking the (R, rows) arrays row by row: blocks
+            // of CLIP_COLS rows per task, contiguous and vectorisable.
 #pragma omp parallel for schedule(static)
-            for (int i = 0; i < rows; i++) {
-                double err = 0.0;
+            for (int i0 = 0; i0 < rows; i0 += CLIP_COLS) {
+                int n = rows - i0 < CLIP_COLS ? rows - i0 : CLIP_COLS;
+                double err[CLIP_COLS] = {0};
                 for (int r = 0; r < R; r++) {
-                    double d = cand[(size_t)r * rows + i] - org[(size_t)r * rows + i];
-                    err += d * d;
+                    const double *cr = cand + (size_t)r * rows + i0, *orr = org + (size_t)r * rows + i0;
+#pragma omp simd
+                    for (int i = 0; i < n; i++) {
+                        double d = cr[i] - orr[i];
+                        err[i] += d * d;
+                    }
                 }
-                err /= R;
-                if (err < best[i]) {   // strict: ties keep the larger threshold
-                    best[i] = err;
-                    best_t[i] = mx[i] * (1.0f - (float)k / CLIP_GRID);
+                for (int i = 0; i < n; i++) {
+                    double e = err[i] / R;
+                    if (e < best[i0 + i]) {   // strict: ties keep the larger threshold
+                        best[i0 + i] = e;
+                        best_t[i0 + i] = mx[i0 + i] * (1.0f - (float)k / CLIP_GRID);
+                    }
                 }
             }
         }

@@ -171,7 +171,7 @@ int cmd_quantize(int argc, char **argv) {
     if (!(m = model_load(model_path, &e))) goto fail;
     // The tokenizer is needed for calibration, and copied beside a llama2.c output.
     have_tok = cli_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e) == 0;
-    if (mo.calib) {
+    if (mo.calib && strncmp(mo.calib, "ids:", 4) != 0) {   // ids: is pre-tokenized
         if (!have_tok) goto fail;
         if (!(tok = tok_load(tpath, &e))) goto fail;
     }
@@ -205,7 +205,7 @@ int cmd_quantize(int argc, char **argv) {
     printf("quantized %s -> %s\n", model_path, out);
     printf("out=%s", out);
     cli_method_kv(stdout, &mo, &cs, qp);
-    printf("\n");
+    printf(" peak_rss_mb=%.1f\n", ah_peak_rss_mb());
     status = 0;
     goto done;
 fail:

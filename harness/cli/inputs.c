@@ -56,8 +56,9 @@ static int read_ids(cli_ids *out, const char *path, ah_err *e) {
         ids[n++] = (int32_t)v;
         p = end;
     }
+    int oom = !ids || (n == cap && *p);   // realloc failed with ids left (read p before free)
     free(text);
-    if (!ids || (n == cap && *p)) {
+    if (oom) {
         free(ids);
         return ah_fail(e, "%s: out of memory", path);
     }

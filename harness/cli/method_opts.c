@@ -210,7 +210,8 @@ int cli_calib_set(calib_set *cs, const cli_method_opts *o, const tok_tokenizer *
                   const model *m, const char *wt_dir, ah_err *e) {
     memset(cs, 0, sizeof *cs);
     if (!o->calib) return 0;
-    if (!tok) return ah_fail(e, "--calib needs a tokenizer");
+    // Pre-tokenized ids (synthetic checkpoints have no tokenizer) need none.
+    if (!tok && strncmp(o->calib, "ids:", 4) != 0) return ah_fail(e, "--calib needs a tokenizer");
     int len = o->calib_seqlen ? o->calib_seqlen : (m->cfg.max_seq < 512 ? m->cfg.max_seq : 512);
     if (len > m->cfg.max_seq)
         return ah_fail(e, "--calib-seqlen %d is longer than the model allows (%d)", len, m->cfg.max_seq);

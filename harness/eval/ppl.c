@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/blas.h"
 #include "core/mem.h"
 #include "core/progress.h"
 
@@ -25,6 +26,102 @@ void ppl_result_free(ppl_result *r) {
     r->nll_per_window = NULL;
 }
 
+// First non-finite value of a block's output x (nb windows of T x C, the first being window
+// w0) as an error naming the layer: huge-but-finite weights (or a quantized block gone bad)
+// overflow float32 inside the block, and the NaN would otherwise surface only as a non-finite
+// perplexity with no hint of where it came from.
+static int check_block_output(const float *x, size_t nb, int T, size_t C, size_t w0, int layer,
+                              const model *m, ah_err *e) {
+    size_t n = nb * (size_t)T * C, bad = n;
+#pragma omp parallel for reduction(min : bad) schedule(static) if (n > (1 << 16))
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]) && i < bad) bad = i;
+    if (bad == n) return 0;
+    // The block's tensor prefix ("model.layers.3") from one of its names, for the message.
+    char block[MODEL_NAME_CAP] = "?", mark[24];
+    const char *nm = model_lw(m, layer, L_ATTN_NORM)->name;
+    snprintf(mark, sizeof mark, ".%d.", layer);
+    const char *cut = nm ? strstr(nm, mark) : NULL;
+    if (cut) snprintf(block, sizeof block, "%.*s", (int)(cut - nm) + (int)strlen(mark) - 1, nm);
+    size_t row = bad / C;
+    return ah_fail(e, "layer %d (%s.*): non-finite activation %g in the block output at window "
+                   "%zu, position %zu, channel %zu: the weights overflow float32", layer, block,
+                   x[bad], w0 + row / (size_t)T, row % (size_t)T, bad % C);
+}
+
+// LM head scoring in vocabulary chunks: head rows [v0, v0 + n) are widened to fp32 once per
+// chunk and scored against every window, with a running log-sum-exp per position. Memory is
+// one (PPL_VOCAB_CHUNK, C) head chunk and one (T, PPL_VOCAB_CHUNK) logit block, never the
+// whole fp32 head (V, C) nor a window's (T, V) logits (Llama-2-7B: 512 MiB and 250 MiB).
+// x (W, T, C) holds the final-normed states. For p in [first, T-2] of window w it adds
+// nll = max + log(sum exp(logit - max)) - logit[tokens[p+1]] to sum[w] (its square to sum_sq[w]).
+#define PPL_VOCAB_CHUNK 4096
+
+static int score_head(double *sum, double *sum_sq, long *count, const model *m, const float *x,
+                      const int32_t *tokens, size_t W, int T, int first, ah_err *e) {
+    const model_config *c = &m->cfg;
+    const model_weight *hw = m->global[G_LM_HEAD].data ? &m->global[G_LM_HEAD] : &m->global[G_EMBED];
+    size_t C = (size_t)c->dim, V = (size_t)c->vocab_size, P = (size_t)(T - 1 - first);
+    size_t VC = V < PPL_VOCAB_CHUNK ? V : PPL_VOCAB_CHUNK;
+    int rc = -1;
+    float *head = ah_calloc(VC * C, sizeof(float), "LM head chunk", e);
+    float *logits = ah_calloc(P * VC, sizeof(float), "logits", e);
+    float *mx = ah_calloc(W * P, sizeof(float), "log-sum-exp state", e);
+    float *target = ah_calloc(W * P, sizeof(float), "log-sum-exp state", e);
+    double *se = ah_calloc(W * P, sizeof(double), "log-sum-exp state", e);
+    if (!head || !logits || !mx || !target || !se) goto out;
+    for (size_t v0 = 0; v0 < V; v0 += VC) {
+        size_t n = V - v0 < VC ? V - v0 : VC;
+        if (model_weight_rows_f32(head, hw, v0, n, e)) goto out;
+        model_release(m, hw, v0, n);
+        for (size_t w = 0; w < W; w++) {
+            // logits (P, n) = x[w, first : T-1] (P, C) @ head^T (C, n)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)P, (int)n, (int)C, 1.0f,
+                        x + (w * T + first) * C, (int)C, head, (int)C, 0.0f, logits, (int)n);
+            const int32_t *next = tokens + w * T + first + 1;   // the token each row predicts
+#pragma omp parallel for schedule(static)
+            for (size_t p = 0; p < P; p++) {
+                const float *l = logits + p * n;
+                size_t i = w * P + p;
+                float cm;
+                double cs;
+                fwd_lse_chunk(l, n, &cm, &cs);   // max and sum of exp(l - cm)
+                if (v0 == 0) {
+                    mx[i] = cm;
+                    se[i] = cs;
+                } else if (cm > mx[i]) {   // merge the chunk's (max, sum) into the running pair
+                    se[i] = se[i] * exp((double)mx[i] - cm) + cs;
+                    mx[i] = cm;
+                } else {
+                    se[i] += cs * exp((double)cm - mx[i]);
+                }
+                size_t t = (size_t)next[p];
+                if (t >= v0 && t < v0 + n) target[i] = l[t - v0];
+            }
+        }
+    }
+    for (size_t w = 0; w < W; w++) {
+        double total = 0.0, total_sq = 0.0;
+        for (size_t p = 0; p < P; p++) {
+            size_t i = w * P + p;
+            double nll = (double)mx[i] + log(se[i]) - (double)target[i];
+            total += nll;
+            total_sq += nll * nll;
+        }
+        sum[w] += total;
+        sum_sq[w] += total_sq;
+        count[w] += (long)P;
+    }
+    rc = 0;
+out:
+    ah_free(head);
+    ah_free(logits);
+    ah_free(mx);
+    ah_free(target);
+    ah_free(se);
+    return rc;
+}
+
 int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
                  const ppl_opts *o, ah_err *e) {
     memset(r, 0, sizeof *r);
@@ -37,6 +134,9 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         if (ids[i] < 0 || ids[i] >= c->vocab_size)
             return ah_fail(e, "token id %d at position %zu is outside the model's vocabulary "
                            "(%d): tokenizer and model do not match", ids[i], i, c->vocab_size);
+    if (o->protocol == PPL_LLAMACPP && o->bos_id >= c->vocab_size)
+        return ah_fail(e, "BOS id %d is outside the model's vocabulary (%d): tokenizer and model "
+                       "do not match", o->bos_id, c->vocab_size);
     size_t W = ppl_window_count(n, T);
     if (o->max_windows > 0 && W > (size_t)o->max_windows) W = (size_t)o->max_windows;
     if (W == 0)
@@ -45,7 +145,7 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
     double t0 = ah_now();
     int rc = -1;
     size_t C = (size_t)c->dim, WT = W * (size_t)T;
-    float *hidden = NULL, *head = NULL, *fnorm = NULL, *fnorm_b = NULL;
+    float *hidden = NULL, *fnorm = NULL, *fnorm_b = NULL;
     int32_t *tokens = NULL;
     block_f32 *blk = NULL;
     fwd_state *s = NULL;
@@ -66,6 +166,9 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
     ah_progress prog;
     ah_progress_start(&prog, "eval", c->n_layers + 2, o->quiet);
     for (size_t w = 0; w < W; w++) fwd_embed(hidden + w * T * C, m, tokens + w * T, T);
+    // The embedding rows read are copied: their mapped pages need not stay resident.
+    model_release(m, &m->global[G_EMBED], 0, (size_t)c->vocab_size);
+    model_release(m, &m->global[G_POS_EMBED], 0, (size_t)m->global[G_POS_EMBED].shape[0]);
     ah_progress_step(&prog, 1, "embedding");
 
     for (int l = 0; l < c->n_layers; l++) {
@@ -74,19 +177,17 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         for (size_t w = 0; w < W; w += (size_t)B) {
             int nb = W - w < (size_t)B ? (int)(W - w) : B;
             fwd_block(hidden + w * T * C, s, blk, c, T, nb);
+            if (check_block_output(hidden + w * T * C, (size_t)nb, T, C, w, l, m, e))
+                goto done_prog;
         }
         char stage[48];
         snprintf(stage, sizeof stage, "block %d/%d", l + 1, c->n_layers);
         ah_progress_step(&prog, 1, stage);
     }
-    // The block weights are done with: free them before widening the LM head.
+    // The block weights are done with: free them before the LM head.
     block_f32_free(blk);
     blk = NULL;
 
-    const model_weight *hw = m->global[G_LM_HEAD].data ? &m->global[G_LM_HEAD] : &m->global[G_EMBED];
-    if (!(head = ah_calloc(model_weight_numel(hw), sizeof(float), "LM head", e)) ||
-        model_weight_f32(head, hw, e))
-        goto done_prog;
     if (!(fnorm = ah_calloc(C, sizeof(float), "final norm", e)) ||
         model_weight_f32(fnorm, &m->global[G_FINAL_NORM], e))
         goto done_prog;
@@ -104,15 +205,21 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         ah_fail(e, "out of memory (scores)");
         goto done_prog;
     }
-    for (size_t w = 0; w < W; w++)
-        fwd_score(&sum[w], &sum_sq[w], &count[w], hidden + w * T * C, s, c, head, fnorm,
-                  fnorm_b, tokens + w * T, T, first);
+    for (size_t w = 0; w < W; w++) fwd_final_norm(hidden + w * T * C, s, c, fnorm, fnorm_b, T);
+    if (score_head(sum, sum_sq, count, m, hidden, tokens, W, T, first, e)) goto done_prog;
     ah_progress_step(&prog, 1, "LM head");
 
+    const model_weight *hw = m->global[G_LM_HEAD].data ? &m->global[G_LM_HEAD] : &m->global[G_EMBED];
     double mean_of_means = 0.0, tot = 0.0, tot_sq = 0.0;
     long cnt = 0;
     for (size_t w = 0; w < W; w++) {
         r->nll_per_window[w] = sum[w] / count[w];
+        if (!isfinite(r->nll_per_window[w])) {   // block outputs were finite: the head overflowed
+            ah_fail(e, "perplexity is not finite: window %zu has mean NLL %g; the logits of '%s' "
+                       "(after '%s') overflow float32", w, r->nll_per_window[w], hw->name,
+                    m->global[G_FINAL_NORM].name);
+            goto done_prog;
+        }
         mean_of_means += r->nll_per_window[w];
         tot += sum[w];
         tot_sq += sum_sq[w];
@@ -141,7 +248,6 @@ done:
     if (rc) ppl_result_free(r);
     ah_free(tokens);
     ah_free(hidden);
-    ah_free(head);
     ah_free(fnorm);
     ah_free(fnorm_b);
     free(sum);

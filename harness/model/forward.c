@@ -15,6 +15,87 @@
 #define ATT_ROWS 64   // query rows per block of the causal attention
 
 // ----------------------------------------------------------------------------
+// elementwise kernels that call exp
+//
+// libm's expf, in the plain loop order. Not vectorised on purpose: the AWQ reference tests
+// compare alphas exactly and some of their near-ties flip on last-bit changes of the attention
+// output (a 1-2 ulp polynomial exp, or softmax sums in 8 lanes, moved
+// tests/fixtures/awq/opt-b4-g32-search-clip-propq's perplexity by 1.3%), so a vector exp would
+// have to give expf's bits exactly. bench/README.md has what that would buy (~14% of eval).
+#ifdef __clang__   // unoptimised (sanitizer, fuzzing) clang builds: "loop not vectorized" is fine
+#pragma clang diagnostic ignored "-Wpass-failed"
+#endif
+
+// row[0, n) <- softmax(row[0, n)); row[n, m) <- 0 (the masked part of a block).
+static void softmax_row(float *row, int n, int m) {
+    float mx = n ? row[0] : 0.0f;
+    for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) {
+        row[j] = expf(row[j] - mx);
+        sum += row[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < n; j++) row[j] *= inv;
+    for (int j = n; j < m; j++) row[j] = 0.0f;
+}
+
+// up (n) <- silu(gate) * up.
+static void swiglu_row(float *up, const float *gate, int n) {
+    for (int i = 0; i < n; i++) up[i] *= gate[i] / (1.0f + expf(-gate[i]));
+}
+
+void fwd_lse_chunk(const float *l, size_t n, float *max, double *sum) {
+    float mx = n ? l[0] : 0.0f;
+    for (size_t j = 1; j < n; j++) mx = l[j] > mx ? l[j] : mx;
+    double se = 0.0;
+    for (size_t j = 0; j < n; j++) se += (double)expf(l[j] - mx);
+    *max = mx;
+    *sum = se;
+}
+
+// -log softmax(l)[target] for one row of logits l (V): max + log sum exp(l - max) - l[target].
+static double row_nll(const float *l, int V, int target) {
+    float mx;
+    double se;
+    fwd_lse_chunk(l, (size_t)V, &mx, &se);
+    return (double)mx + log(se) - (double)l[target];
+}
+
+#if defined(__x86_64__) && !defined(AH_NO_CLONES)
+#define VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VEC_CLONES
+#endif
+
+// y[0, n) += b[0, n)
+VEC_CLONES static void add_row(float *y, const float *b, int n) {
+#pragma omp simd
+    for (int i = 0; i < n; i++) y[i] += b[i];
+}
+
+// h (n) <- relu(h + b); b may be NULL.
+VEC_CLONES static void relu_row(float *h, const float *b, int n) {
+    if (b) {
+#pragma omp simd
+        for (int i = 0; i < n; i++) {
+            float u = h[i] + b[i];
+            h[i] = u > 0.0f ? u : 0.0f;
+        }
+    } else {
+#pragma omp simd
+        for (int i = 0; i < n; i++) h[i] = h[i] > 0.0f ? h[i] : 0.0f;
+    }
+}
+
+// up (n) <- silu(gate + bg) * (up + bu); bg, bu may be NULL (Llama has no MLP biases).
+static void swiglu_bias_row(float *up, float *gate, const float *bg, const float *bu, int n) {
+    if (bg) add_row(gate, bg, n);
+    if (bu) add_row(up, bu, n);
+    swiglu_row(up, gate, n);
+}
+
+// ----------------------------------------------------------------------------
 // state
 
 int fwd_batch_windows(int T, size_t windows) {
@@ -122,8 +203,7 @@ void fwd_linear(float *y, const float *x, const float *W, const float *b, int T,
                 accumulate ? 1.0f : 0.0f, y, O);
     if (b) {
 #pragma omp parallel for schedule(static)
-        for (int t = 0; t < T; t++)
-            for (int o = 0; o < O; o++) y[(size_t)t * O + o] += b[o];
+        for (int t = 0; t < T; t++) add_row(y + (size_t)t * O, b, O);
     }
 }
 
@@ -172,19 +252,8 @@ static void attention(fwd_state *s, const model_config *c, int T, int B) {
             // S (nr, i1) = scale * q_h[i0:i1] (nr, D) @ k_h[0:i1]^T (D, i1); row stride i1
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, i1, D, scale,
                         qh + (size_t)i0 * H * D, H * D, kh, G * D, 0.0f, S, i1);
-            for (int i = i0; i < i1; i++) {   // softmax over j <= i; zero j in (i, i1)
-                float *row = S + (size_t)(i - i0) * i1;
-                float mx = row[0];
-                for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
-                float sum = 0.0f;
-                for (int j = 0; j <= i; j++) {
-                    row[j] = expf(row[j] - mx);
-                    sum += row[j];
-                }
-                float inv = 1.0f / sum;
-                for (int j = 0; j <= i; j++) row[j] *= inv;
-                for (int j = i + 1; j < i1; j++) row[j] = 0.0f;
-            }
+            for (int i = i0; i < i1; i++)   // softmax over j <= i; zero j in (i, i1)
+                softmax_row(S + (size_t)(i - i0) * i1, i + 1, i1);
             // att_h[i0:i1] (nr, D) = S (nr, i1) @ v_h[0:i1] (i1, D)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, D, i1, 1.0f, S, i1, vh,
                         G * D, 0.0f, s->att + (row0 + i0) * H * D + (size_t)h * D, H * D);
@@ -221,23 +290,27 @@ void fwd_mlp(float *out, int accumulate, const float *in, fwd_state *s, const bl
     int C = c->dim, F = c->hidden_dim, N = T * B;
     float *const *w = b->w;
     capture(s, FWD_IN_GATE_UP, in, N, C);
-    size_t NF = (size_t)N * F;
-    fwd_linear(s->h2, in, w[L_UP], w[L_UP_B], N, C, F, 0);
+    // The up / gate GEMMs leave their biases to the activation pass (one pass over (N, F)
+    // instead of three).
+    fwd_linear(s->h2, in, w[L_UP], NULL, N, C, F, 0);
+    const float *bu = w[L_UP_B];
     if (c->arch->mlp == MLP_SWIGLU) {
-        fwd_linear(s->h1, in, w[L_GATE], w[L_GATE_B], N, C, F, 0);
+        fwd_linear(s->h1, in, w[L_GATE], NULL, N, C, F, 0);
+        const float *bg = w[L_GATE_B];
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < NF; i++) {
-            float g = s->h1[i];
-            s->h2[i] *= g / (1.0f + expf(-g));   // silu(gate) * up
-        }
+        for (int t = 0; t < N; t++)   // silu(gate) * up
+            swiglu_bias_row(s->h2 + (size_t)t * F, s->h1 + (size_t)t * F, bg, bu, F);
     } else if (c->arch->mlp == MLP_RELU) {
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < NF; i++) s->h2[i] = s->h2[i] > 0.0f ? s->h2[i] : 0.0f;
+        for (int t = 0; t < N; t++) relu_row(s->h2 + (size_t)t * F, bu, F);
     } else {   // GELU, tanh approximation (GPT-2's gelu_new)
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < NF; i++) {
-            float u = s->h2[i];
-            s->h2[i] = 0.5f * u * (1.0f + tanhf(0.7978845608f * (u + 0.044715f * u * u * u)));
+        for (int t = 0; t < N; t++) {
+            float *h = s->h2 + (size_t)t * F;
+            for (int i = 0; i < F; i++) {
+                float u = h[i] + (bu ? bu[i] : 0.0f);
+                h[i] = 0.5f * u * (1.0f + tanhf(0.7978845608f * (u + 0.044715f * u * u * u)));
+            }
         }
     }
     capture(s, FWD_IN_DOWN, s->h2, N, F);
@@ -293,6 +366,11 @@ static void final_norm(float *x, fwd_state *s, const model_config *c, const floa
     memcpy(x, s->xn, (size_t)T * c->dim * sizeof(float));
 }
 
+void fwd_final_norm(float *x, fwd_state *s, const model_config *c, const float *norm_w,
+                    const float *norm_b, int T) {
+    final_norm(x, s, c, norm_w, norm_b, T);
+}
+
 void fwd_score(double *sum, double *sum_sq, long *count, float *x, fwd_state *s,
                const model_config *c, const float *head, const float *norm_w,
                const float *norm_b, const int32_t *tokens, int T, int first) {
@@ -306,12 +384,7 @@ void fwd_score(double *sum, double *sum_sq, long *count, float *x, fwd_state *s,
                     x + (size_t)p0 * C, C, head, C, 0.0f, s->logits, V);
 #pragma omp parallel for schedule(static) reduction(+ : total, total_sq)
         for (int r = 0; r < rows; r++) {
-            const float *l = s->logits + (size_t)r * V;
-            float mx = l[0];
-            for (int j = 1; j < V; j++) mx = l[j] > mx ? l[j] : mx;
-            double se = 0.0;
-            for (int j = 0; j < V; j++) se += exp((double)(l[j] - mx));
-            double nll = (double)mx + log(se) - (double)l[tokens[p0 + r + 1]];
+            double nll = row_nll(s->logits + (size_t)r * V, V, tokens[p0 + r + 1]);
             total += nll;
             total_sq += nll * nll;
         }

@@ -69,6 +69,15 @@ void fwd_score(double *sum, double *sum_sq, long *count, float *x, fwd_state *s,
                const model_config *c, const float *head, const float *norm_w,
                const float *norm_b, const int32_t *tokens, int T, int first);
 
+// The final norm of x (T, C) in place (s->xn is scratch): what fwd_score applies before the
+// head; for scoring the head in vocabulary chunks (eval/ppl.c).
+void fwd_final_norm(float *x, fwd_state *s, const model_config *c, const float *norm_w,
+                    const float *norm_b, int T);
+
+// One vocabulary chunk of a running log-sum-exp: *max = max of l (n), *sum = float64 sum of
+// exp(l - *max) (fp32 exponentials). NaN in l gives a NaN sum.
+void fwd_lse_chunk(const float *l, size_t n, float *max, double *sum);
+
 // Full logits for the first `rows` positions of a window (tests and debugging):
 // out (rows, V). x is clobbered.
 void fwd_logits(float *out, float *x, fwd_state *s, const model_config *c, const float *head,

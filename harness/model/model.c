@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/half.h"
 #include "core/mem.h"
@@ -14,7 +15,7 @@ int model_llama2c_bind(model *m, ah_err *e);   // llama2c.c
 
 
 // Expected shape of a layer role under cfg; ndim 0 = role unused.
-static int role_shape(const model_config *c, arch_layer_role r, int64_t shape[2]) {
+int model_role_shape(const model_config *c, arch_layer_role r, int64_t shape[2]) {
     int64_t C = c->dim, Q = (int64_t)c->n_heads * c->head_dim,
             KV = (int64_t)c->n_kv_heads * c->head_dim, F = c->hidden_dim;
     switch (r) {
@@ -42,7 +43,7 @@ int model_input_width(const model_config *c, fwd_input which) {
     }
 }
 
-static int global_shape(const model_config *c, arch_global g, int64_t shape[2]) {
+int model_global_shape(const model_config *c, arch_global g, int64_t shape[2]) {
     switch (g) {
     case G_EMBED: case G_LM_HEAD: shape[0] = c->vocab_size; shape[1] = c->dim; return 2;
     case G_POS_EMBED: shape[0] = (int64_t)c->max_seq + c->arch->pos_offset; shape[1] = c->dim; return 2;
@@ -92,7 +93,7 @@ static int bind_hf(model *m, ah_err *e) {
     int64_t shape[2];
     for (int g = 0; g < G_COUNT; g++) {
         if (!a->global_names[g]) continue;
-        int nd = global_shape(&m->cfg, g, shape);
+        int nd = model_global_shape(&m->cfg, g, shape);
         if (bind_st(m, &m->global[g], (size_t)g, a->global_names[g], 0, nd, shape, e)) return -1;
     }
     if (!m->global[G_LM_HEAD].data && !m->cfg.tied_embeddings)
@@ -101,7 +102,7 @@ static int bind_hf(model *m, ah_err *e) {
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int r = 0; r < L_COUNT; r++) {
             if (!a->layer_names[r]) continue;
-            int nd = role_shape(&m->cfg, r, shape);
+            int nd = model_role_shape(&m->cfg, r, shape);
             size_t i = (size_t)l * L_COUNT + r;
             if (bind_st(m, &m->layer[i], G_COUNT + i, a->layer_names[r], l, nd, shape, e))
                 return -1;
@@ -161,17 +162,22 @@ size_t model_weight_numel(const model_weight *w) {
 }
 
 int model_weight_f32(float *out, const model_weight *w, ah_err *e) {
-    size_t n = model_weight_numel(w);
+    return model_weight_rows_f32(out, w, 0, w->data ? (size_t)w->shape[0] : 0, e);
+}
+
+int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t nrows, ah_err *e) {
+    size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1, n = nrows * cols, off = r0 * cols;
+    if (n == 0 || !w->data) return 0;
     switch (w->dtype) {
-    case ST_F32: memcpy(out, w->data, n * sizeof(float)); break;
+    case ST_F32: memcpy(out, (const float *)w->data + off, n * sizeof(float)); break;
     case ST_F16: {
-        const uint16_t *s = w->data;
+        const uint16_t *s = (const uint16_t *)w->data + off;
 #pragma omp parallel for schedule(static) if (n > (1 << 16))
         for (size_t i = 0; i < n; i++) out[i] = ah_f16_to_f32(s[i]);
         break;
     }
     case ST_BF16: {
-        const uint16_t *s = w->data;
+        const uint16_t *s = (const uint16_t *)w->data + off;
 #pragma omp parallel for schedule(static) if (n > (1 << 16))
         for (size_t i = 0; i < n; i++) out[i] = ah_bf16_to_f32(s[i]);
         break;
@@ -183,12 +189,25 @@ int model_weight_f32(float *out, const model_weight *w, ah_err *e) {
 #pragma omp parallel for reduction(min : bad) schedule(static) if (n > (1 << 16))
     for (size_t i = 0; i < n; i++)
         if (!isfinite(out[i]) && i < bad) bad = i;
-    if (bad < n) {
-        size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1;
+    if (bad < n)
         return ah_fail(e, "tensor '%s': non-finite value %g at [%zu, %zu]", w->name, out[bad],
-                       bad / cols, bad % cols);
-    }
+                       r0 + bad / cols, bad % cols);
     return 0;
+}
+
+void model_release(const model *m, const model_weight *w, size_t r0, size_t nrows) {
+    if (!w->data || nrows == 0) return;
+    size_t esz = w->dtype == ST_F32 ? 4 : 2, cols = w->ndim > 1 ? (size_t)w->shape[1] : 1;
+    const uint8_t *p = (const uint8_t *)w->data + r0 * cols * esz;
+    size_t n = nrows * cols * esz;
+    if (m->st) {
+        st_release(m->st, p, n);
+    } else if (m->map && p >= (const uint8_t *)m->map && n <= m->map_len &&
+               (size_t)(p - (const uint8_t *)m->map) <= m->map_len - n) {
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)(p + n) + page - 1) & ~(page - 1);
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);   // read-only private map
+    }
 }
 
 void model_embed_row(float *out, const model_weight *w, int id, int C) {
@@ -234,7 +253,11 @@ void block_f32_free(block_f32 *b) {
 int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
     for (int r = 0; r < L_COUNT; r++) {
         if (!b->w[r]) continue;
-        if (model_weight_f32(b->w[r], model_lw(m, layer, r), e)) return -1;
+        const model_weight *w = model_lw(m, layer, r);
+        if (model_weight_f32(b->w[r], w, e)) return -1;
+        // Widened: the stored copy's pages leave the resident set, so a pass over the model
+        // holds one block, not every mapped page it has read (docs: bench/README.md, memory).
+        model_release(m, w, 0, (size_t)w->shape[0]);
     }
     return 0;
 }

@@ -65,6 +65,12 @@ void model_free(model *m);   // NULL-safe
 // Input width of the linears fed by `which`: C for q/k/v and gate/up, H*D for o, F for down.
 int model_input_width(const model_config *c, fwd_input which);
 
+// Shape a checkpoint must give a tensor under c: returns ndim (1 or 2; 0 = not a tensor of
+// that role) and fills shape. Layer roles per arch.h; globals: embeddings and head (V, C),
+// learned positions (max_seq + pos_offset, C), final norm (C).
+int model_role_shape(const model_config *c, arch_layer_role r, int64_t shape[2]);
+int model_global_shape(const model_config *c, arch_global g, int64_t shape[2]);
+
 // Parses config.json text into cfg (file names the source for messages).
 int model_config_parse(model_config *cfg, const char *json_text, const char *file, ah_err *e);
 
@@ -88,6 +94,11 @@ int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e);
 // Widens any bound weight into out (numel floats); checks for NaN/inf.
 int model_weight_f32(float *out, const model_weight *w, ah_err *e);
 size_t model_weight_numel(const model_weight *w);
+// Rows [r0, r0 + nrows) of a bound weight widened into out (nrows * cols floats); checks too.
+int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t nrows, ah_err *e);
+// Drops the resident pages of rows [r0, r0 + nrows) of a weight mapped from the checkpoint
+// (st_release); the weight stays readable. A no-op for weights not in the model's mapping.
+void model_release(const model *m, const model_weight *w, size_t r0, size_t nrows);
 
 // Embedding row for token id (C floats), widened into out.
 void model_embed_row(float *out, const model_weight *w, int id, int C);

@@ -5,21 +5,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/half.h"
 #include "core/mem.h"
 
-// One quantized linear as it will be written.
+// One quantized linear as it will be written. A quantized model does not fit in memory at
+// 7B scale (13.5 GB fake-quantized F16 + 3.4 GB of 4-bit codes), so each linear's parts go to
+// an unlinked spool file the moment the method hands them over; qexport_write streams them
+// from there (st_write_fill). Memory: one block's linears while they are produced.
+enum { P_FAKE, P_PACKED, P_SCALES, P_ZEROS, P_FP_COLUMNS, P_FP_VALUES, P_COUNT };
+
 typedef struct {
     const model_weight *src;   // the source tensor (name, dtype, shape)
-    void *fake;                // quantized linear (rows, cols) in the source dtype, or a norm /
-                               // bias as the block ends, in F32 (fake_dtype)
+    int64_t off[P_COUNT];      // spool offsets of the parts (-1: none):
+                               //   fake (rows, cols) in the source dtype, packed (rows,
+                               //   packed_cols) U8, scales F32 and zeros U8 (rows, groups),
+                               //   fp_columns I32 (kept), fp_values F32 (rows, kept)
+    void *fake;                // a norm / bias changed by AWQ folding, in F32 (fake_dtype), in
+                               // memory (a few KiB)
     st_dtype fake_dtype;
-    uint8_t *packed;           // (rows, packed_cols)
-    float *scales;             // (rows, groups)
-    uint8_t *zeros;            // (rows, groups)
-    int32_t *fp_columns;       // (kept)
-    float *fp_values;          // (rows, kept)
     int kept;
 } qlinear;
 
@@ -27,6 +32,8 @@ struct qexport {
     const model *m;
     method_cfg mc;
     qlinear *lin;              // [n_layers][L_COUNT]
+    int spool;                 // file descriptor of the unlinked spool file
+    int64_t spool_len;
 };
 
 qexport *qexport_new(const model *m, const method_cfg *mc, ah_err *e) {
@@ -39,18 +46,53 @@ qexport *qexport_new(const model *m, const method_cfg *mc, ah_err *e) {
     }
     x->m = m;
     x->mc = *mc;
+    for (size_t i = 0; i < (size_t)m->cfg.n_layers * L_COUNT; i++)
+        for (int k = 0; k < P_COUNT; k++) x->lin[i].off[k] = -1;
+    const char *dir = getenv("TMPDIR");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/awq-harness-export-XXXXXX", dir && *dir ? dir : "/tmp");
+    x->spool = mkstemp(path);
+    if (x->spool < 0) {
+        ah_fail(e, "%s: cannot create the export spool file: %s", path, strerror(errno));
+        free(x->lin);
+        free(x);
+        return NULL;
+    }
+    unlink(path);   // gone when closed, whatever happens
     return x;
 }
 
 void qexport_free(qexport *x) {
     if (!x) return;
-    for (size_t i = 0; i < (size_t)x->m->cfg.n_layers * L_COUNT; i++) {
-        qlinear *q = &x->lin[i];
-        free(q->fake); free(q->packed); free(q->scales); free(q->zeros);
-        free(q->fp_columns); free(q->fp_values);
-    }
+    for (size_t i = 0; i < (size_t)x->m->cfg.n_layers * L_COUNT; i++) free(x->lin[i].fake);
+    if (x->spool >= 0) close(x->spool);
     free(x->lin);
     free(x);
+}
+
+// Appends n bytes to the spool; *off receives their offset.
+static int spool_put(qexport *x, int64_t *off, const void *p, size_t n, ah_err *e) {
+    const uint8_t *c = p;
+    *off = x->spool_len;
+    for (size_t done = 0; done < n;) {
+        ssize_t w = pwrite(x->spool, c + done, n - done, (off_t)(x->spool_len + (int64_t)done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return ah_fail(e, "export spool: write failed: %s (disk full?)", strerror(errno));
+        done += (size_t)w;
+    }
+    x->spool_len += (int64_t)n;
+    return 0;
+}
+
+static int spool_get(const qexport *x, void *buf, int64_t off, size_t n, ah_err *e) {
+    uint8_t *c = buf;
+    for (size_t done = 0; done < n;) {
+        ssize_t r = pread(x->spool, c + done, n - done, (off_t)(off + (int64_t)done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return ah_fail(e, "export spool: read failed: %s", r < 0 ? strerror(errno) : "short file");
+        done += (size_t)r;
+    }
+    return 0;
 }
 
 // fp32 values into the source dtype's bytes (exact: W_hat was already rounded to it).
@@ -67,42 +109,46 @@ int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
     qexport *x = ctx;
     qlinear *q = &x->lin[(size_t)layer * L_COUNT + role];
     q->src = model_lw(x->m, layer, role);
-    size_t n = (size_t)rows * cols, G = quant_groups((size_t)cols, x->mc.q.group);
-    size_t pc = quant_packed_size((size_t)cols, x->mc.q.bits);
     q->fake_dtype = q->src->dtype;
-    q->fake = malloc(n * st_dtype_size(q->src->dtype));
-    q->packed = malloc((size_t)rows * pc);
-    q->scales = malloc((size_t)rows * G * sizeof(float));
-    q->zeros = malloc((size_t)rows * G);
-    uint8_t *codes = malloc(n);
-    float *zf = malloc((size_t)rows * G * sizeof(float));
-    q->fp_columns = malloc((size_t)(kept ? kept : 1) * sizeof(int32_t));
-    q->fp_values = malloc((size_t)rows * (kept ? kept : 1) * sizeof(float));
-    if (!q->fake || !q->packed || !q->scales || !q->zeros || !codes || !zf || !q->fp_columns ||
-        !q->fp_values) {
-        free(codes);
-        free(zf);
-        return ah_fail(e, "out of memory exporting '%s'", q->src->name);
+    q->kept = kept;
+    size_t n = (size_t)rows * cols, G = quant_groups((size_t)cols, x->mc.q.group);
+    size_t pc = quant_packed_size((size_t)cols, x->mc.q.bits), RG = (size_t)rows * G;
+    // This linear's parts, built here, then moved to the spool (P_* order).
+    size_t bytes[P_COUNT] = {n * st_dtype_size(q->src->dtype), (size_t)rows * pc, RG * sizeof(float),
+                             RG, (size_t)kept * sizeof(int32_t), (size_t)rows * kept * sizeof(float)};
+    void *part[P_COUNT] = {0};
+    int ok = 1;
+    for (int k = 0; k < P_COUNT; k++) ok &= (part[k] = malloc(bytes[k] ? bytes[k] : 1)) != NULL;
+    uint8_t *codes = malloc(n), *packed = part[P_PACKED], *zeros = part[P_ZEROS];
+    float *zf = malloc(RG * sizeof(float)), *scales = part[P_SCALES], *fp_values = part[P_FP_VALUES];
+    int32_t *fp_columns = part[P_FP_COLUMNS];
+    int rc = 0;
+    if (!ok || !codes || !zf) {
+        rc = ah_fail(e, "out of memory exporting '%s'", q->src->name);
+        goto out;
     }
-    to_dtype(q->fake, W_hat, n, q->src->dtype);
+    to_dtype(part[P_FAKE], W_hat, n, q->src->dtype);
     if (qc) {   // the method's own codes (GPTQ): W_hat = (code - zero) * scale already
         memcpy(codes, qc->codes, n);
-        memcpy(q->scales, qc->scale, (size_t)rows * G * sizeof(float));
-        memcpy(zf, qc->zero, (size_t)rows * G * sizeof(float));
+        memcpy(scales, qc->scale, RG * sizeof(float));
+        memcpy(zf, qc->zero, RG * sizeof(float));
     } else {
-        quant_codes(codes, q->scales, zf, W_orig, (size_t)rows, (size_t)cols, &x->mc.q);
+        quant_codes(codes, scales, zf, W_orig, (size_t)rows, (size_t)cols, &x->mc.q);
     }
-    for (size_t i = 0; i < (size_t)rows * G; i++) q->zeros[i] = (uint8_t)zf[i];
+    for (size_t i = 0; i < RG; i++) zeros[i] = (uint8_t)zf[i];
     for (int r = 0; r < rows; r++)
-        quant_pack(q->packed + (size_t)r * pc, codes + (size_t)r * cols, (size_t)cols, x->mc.q.bits);
-    q->kept = kept;
-    for (int k = 0; k < kept; k++) q->fp_columns[k] = keep_idx[k];
+        quant_pack(packed + (size_t)r * pc, codes + (size_t)r * cols, (size_t)cols, x->mc.q.bits);
+    for (int k = 0; k < kept; k++) fp_columns[k] = keep_idx[k];
     for (int r = 0; r < rows; r++)
         for (int k = 0; k < kept; k++)
-            q->fp_values[(size_t)r * kept + k] = W_hat[(size_t)r * cols + keep_idx[k]];
+            fp_values[(size_t)r * kept + k] = W_hat[(size_t)r * cols + keep_idx[k]];
+    for (int k = 0; k < P_COUNT && rc == 0; k++)
+        if (k < P_FP_COLUMNS || kept > 0) rc = spool_put(x, &q->off[k], part[k], bytes[k], e);
+out:
+    for (int k = 0; k < P_COUNT; k++) free(part[k]);
     free(codes);
     free(zf);
-    return 0;
+    return rc;
 }
 
 int qexport_block(void *ctx, int layer, const block_f32 *b, ah_err *e) {
@@ -162,28 +208,58 @@ static const char *HF_SIDE_FILES[] = {
     "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model",
 };
 
+// st_write_fill sources for the output tensors: a spooled part, an in-memory F32 tensor, or the
+// source checkpoint's mapped bytes (released once copied, so the copy does not keep them
+// resident).
+typedef struct {
+    const qexport *x;
+    const int64_t *spool_off;    // [n] spool offset, or -1
+    const void *const *mem;      // [n] bytes when spool_off is -1: in memory or in the source
+                                 // mapping (st_release ignores pointers outside it)
+} fill_ctx;
+
+static int fill_part(void *vctx, size_t i, void *buf, size_t off, size_t len, ah_err *e) {
+    const fill_ctx *c = vctx;
+    if (c->spool_off[i] >= 0) return spool_get(c->x, buf, c->spool_off[i] + (int64_t)off, len, e);
+    const uint8_t *src = (const uint8_t *)c->mem[i] + off;
+    memcpy(buf, src, len);
+    if (c->x->m->st) st_release(c->x->m->st, src, len);
+    return 0;
+}
+
 static int write_hf(qexport *x, const char *dir, ah_err *e) {
     const model *m = x->m;
     size_t n = st_count(m->st);
-    st_write_tensor *t = calloc(n, sizeof *t);
-    if (!t) return ah_fail(e, "out of memory (export)");
+    st_write_tensor *t = calloc(n ? n : 1, sizeof *t);
+    int64_t *soff = calloc(n ? n : 1, sizeof *soff);
+    const void **mem = calloc(n ? n : 1, sizeof *mem);
+    if (!t || !soff || !mem) {
+        free(t); free(soff); free(mem);
+        return ah_fail(e, "out of memory (export)");
+    }
     for (size_t i = 0; i < n; i++) {
         const st_tensor *s = st_at(m->st, i);
         t[i].name = s->name;
         t[i].dtype = s->dtype;
         t[i].ndim = s->ndim;
         memcpy(t[i].shape, s->shape, sizeof t[i].shape);
-        t[i].data = s->data;
-        for (size_t j = 0; j < (size_t)m->cfg.n_layers * L_COUNT; j++)   // replaced?
-            if (x->lin[j].src && x->lin[j].src->data == s->data) {
-                t[i].data = x->lin[j].fake;
-                t[i].dtype = x->lin[j].fake_dtype;
-            }
+        soff[i] = -1;
+        mem[i] = s->data;
+        for (size_t j = 0; j < (size_t)m->cfg.n_layers * L_COUNT; j++) {   // replaced?
+            const qlinear *q = &x->lin[j];
+            if (!q->src || q->src->data != s->data) continue;
+            t[i].dtype = q->fake_dtype;
+            if (q->off[P_FAKE] >= 0) soff[i] = q->off[P_FAKE];
+            else mem[i] = q->fake;
+        }
     }
+    fill_ctx fc = {.x = x, .spool_off = soff, .mem = mem};
     char path[4200];
     ah_path_join(path, sizeof path, dir, "model.safetensors");
-    int rc = st_write(path, t, n, "{\"format\": \"pt\"}", e);
+    int rc = st_write_fill(path, t, n, "{\"format\": \"pt\"}", fill_part, &fc, e);
     free(t);
+    free(soff);
+    free(mem);
     if (rc) return -1;
     for (size_t i = 0; i < sizeof HF_SIDE_FILES / sizeof HF_SIDE_FILES[0]; i++) {
         char from[4200], to[4200];
@@ -204,7 +280,13 @@ static int write_llama2c(qexport *x, const char *dir, const char *tokenizer_path
         const qlinear *q = &x->lin[j];
         if (!q->src) continue;
         size_t off = (size_t)((const char *)q->src->data - (const char *)m->map);
-        memcpy(buf + off, q->fake, model_weight_numel(q->src) * sizeof(float));
+        size_t nb = model_weight_numel(q->src) * sizeof(float);
+        if (q->off[P_FAKE] < 0) {
+            memcpy(buf + off, q->fake, nb);
+        } else if (spool_get(x, buf + off, q->off[P_FAKE], nb, e)) {
+            free(buf);
+            return -1;
+        }
     }
     char path[4200], tmp[4300];
     ah_path_join(path, sizeof path, dir, "model.bin");
@@ -239,34 +321,43 @@ static int write_packed(qexport *x, const char *dir, ah_err *e) {
     const model *m = x->m;
     size_t L = (size_t)m->cfg.n_layers * L_COUNT, n = 0;
     st_write_tensor *t = calloc(L * 5, sizeof *t);
+    int64_t *soff = calloc(L * 5, sizeof *soff);
     char *names = calloc(L * 5, MODEL_NAME_CAP + 16);
-    if (!t || !names) {
+    if (!t || !soff || !names) {
         free(t);
+        free(soff);
         free(names);
         return ah_fail(e, "out of memory (export)");
     }
     static const char *SUFFIX[] = {"qweight", "scales", "zeros", "fp_columns", "fp_values"};
     for (size_t j = 0; j < L; j++) {
         const qlinear *q = &x->lin[j];
-        if (!q->src || !q->packed) continue;   // norms and biases have no integer form
+        if (!q->src || q->off[P_PACKED] < 0) continue;   // norms and biases have no integer form
         int64_t rows = q->src->shape[0], cols = q->src->shape[1];
         int64_t G = (int64_t)quant_groups((size_t)cols, x->mc.q.group);
         int64_t pc = (int64_t)quant_packed_size((size_t)cols, x->mc.q.bits);
-        const struct { st_dtype d; int nd; int64_t s0, s1; const void *p; } parts[] = {
-            {ST_U8, 2, rows, pc, q->packed}, {ST_F32, 2, rows, G, q->scales},
-            {ST_U8, 2, rows, G, q->zeros},   {ST_I32, 1, q->kept, 0, q->fp_columns},
-            {ST_F32, 2, rows, q->kept, q->fp_values},
+        const struct { st_dtype d; int nd; int64_t s0, s1; } parts[] = {
+            {ST_U8, 2, rows, pc}, {ST_F32, 2, rows, G}, {ST_U8, 2, rows, G},
+            {ST_I32, 1, q->kept, 0}, {ST_F32, 2, rows, q->kept},
         };
         for (int k = 0; k < 5; k++) {
             if (k >= 3 && q->kept == 0) continue;
             char *nm = names + n * (MODEL_NAME_CAP + 16);
             snprintf(nm, MODEL_NAME_CAP + 16, "%s.%s", q->src->name, SUFFIX[k]);
             t[n] = (st_write_tensor){.name = nm, .dtype = parts[k].d, .ndim = parts[k].nd,
-                                     .shape = {parts[k].s0, parts[k].s1}, .data = parts[k].p};
+                                     .shape = {parts[k].s0, parts[k].s1}};
+            soff[n] = q->off[P_PACKED + k];
             n++;
         }
     }
-    return write_owned(dir, "quantized.safetensors", t, n, names, e);
+    fill_ctx fc = {.x = x, .spool_off = soff};
+    char path[4200];
+    ah_path_join(path, sizeof path, dir, "quantized.safetensors");
+    int rc = st_write_fill(path, t, n, NULL, fill_part, &fc, e);
+    free(t);
+    free(soff);
+    free(names);
+    return rc;
 }
 
 int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,

@@ -88,7 +88,8 @@ static void round_to_dtype(float *W, size_t n, st_dtype d) {
     }
 }
 
-// mean over the sample rows and outputs of (x (W - W_hat)^T)^2; diff (rows, cols) scratch.
+// mean over the sample rows and outputs of (x (W - W_hat)^T)^2; diff (rows, cols) scratch,
+// which may be W itself (overwritten).
 static double output_mse(const calib_input *in, const float *W, const float *W_hat, float *diff,
                          float *y, int rows, int cols) {
     size_t n = (size_t)rows * cols;
@@ -121,11 +122,10 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
     uint8_t *codes = NULL;
     float *gs = NULL, *gz = NULL;
     float *orig = ah_calloc(max_n, sizeof(float), "quantization scratch", e);
-    float *diff = ah_calloc(max_n, sizeof(float), "quantization scratch", e);
     float *y = ah_calloc((size_t)CALIB_SAMPLE_TOKENS * max_rows, sizeof(float), "quantization scratch", e);
     float *act = ah_calloc(max_cols, sizeof(float), "quantization scratch", e);
     int *keep = ah_calloc(max_cols, sizeof(int), "quantization scratch", e);
-    if (!orig || !diff || !y || !act || !keep) goto done;
+    if (!orig || !y || !act || !keep) goto done;
     const int gptq = method_uses_gptq(mc->kind);
     size_t max_g = quant_groups(max_cols, mc->q.group);
     if (gptq && (!(codes = ah_calloc(max_n, 1, "GPTQ codes", e)) ||
@@ -181,14 +181,15 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
         double se = 0.0;
         for (size_t i = 0; i < n; i++) se += (double)(W[i] - orig[i]) * (W[i] - orig[i]);
         mm->weight_mse = se / (double)n;
-        mm->output_mse = (in && in->sample_rows > 0) ? output_mse(in, orig, W, diff, y, rows, cols) : -1.0;
         if (sink && sink(sink_ctx, layer, r, W, orig, gptq ? &qc : NULL, rows, cols, keep, kept, e))
             goto done;
+        // orig is done with once exported: the output error's W - W_hat overwrites it in place
+        // (one fewer (rows, cols) scratch at the peak of quantization).
+        mm->output_mse = (in && in->sample_rows > 0) ? output_mse(in, orig, W, orig, y, rows, cols) : -1.0;
     }
     rc = 0;
 done:
     ah_free(orig);
-    ah_free(diff);
     ah_free(y);
     ah_free(act);
     ah_free(keep);

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# bench/throughput.sh — throughput of `eval` and of the AWQ search against the machine's GEMM
+# peak and against the PyTorch references (issue 8). Measures and prints; never fails on time.
+#
+#   bash bench/throughput.sh            (bench/run.sh calls it; needs /usr/bin/python3 + torch)
+#
+# Rows (printed as a table, each with the command that reproduces it; CSV in
+# bench/results/throughput.csv in the common format of bench/README.md, the 1-minute load
+# average and the single runs in the metric field):
+#   gemm      sgemm GFLOP/s of the BLAS as the harness links it (bench/gemm_peak), 1 and 2 threads
+#   eval      tokens/s of `eval` (C) and of tools/ref_model.py's forward (bench/ref_eval_time.py)
+#             on the same random-weight checkpoint, ids, windows and threads; runs alternate
+#             C, ref, C, ref, ...; medians of REPS runs; C's achieved GFLOP/s (model FLOPs,
+#             bench/README.md) and its % of the GEMM peak
+#   awq       AWQ seconds (search + fold + clip) of `eval --method awq` (awq_seconds) and of
+#             tools/ref_awq.py ("timing: awq"), alternating, medians
+#   scaling   1 vs 2 threads for eval and AWQ (C)
+# Environment: REPS (default 3), WINDOWS (eval windows of 2048, default 2), AWQ_SAMPLES
+# (default 8 sequences of 512 for the losses), MODELS ("opt llama"), THREADS ("1 2").
+# Checkpoints: `./awq-harness synth` when the binary has it, else bench/synth_ckpt.py
+# (random fp16 weights at the shapes of configs/ in ../shared/data: OPT-125m and
+# SmolLM2-135M for Llama; the AWQ rows use the first 2 layers, the time per layer is the same).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SHARED="${AH_SHARED_DATA:-../shared/data}"
+PY=/usr/bin/python3
+REPS=${REPS:-3}; WINDOWS=${WINDOWS:-2}; AWQ_SAMPLES=${AWQ_SAMPLES:-8}
+MODELS=${MODELS:-opt llama}; THREADS=${THREADS:-1 2}
+OUT=bench/results/throughput.csv
+[ -x ./awq-harness ] || { echo "throughput: ./awq-harness not built (make)"; exit 0; }
+$PY -c 'import torch' 2>/dev/null || { echo "throughput: $PY has no torch, skipped"; exit 0; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+BIN="$tmp/awq-harness"; cp ./awq-harness "$BIN"   # a concurrent `make` cannot swap it mid-run
+mkdir -p bench/results
+[ -f "$OUT" ] || echo "date,machine,benchmark,metric,value,unit,reference,ratio,command" >"$OUT"
+CPU=$(lscpu | sed -n 's/^Model name: *//p' | tr -d ',')
+load() { cut -d' ' -f1 /proc/loadavg; }
+kv() { tr ' ' '\n' | sed -n "s/^$1=//p" | tail -n 1; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
+row() {   # benchmark metric value unit reference command   (ratio = value / reference)
+  local ratio=""
+  [ -n "$5" ] && ratio=$(awk -v a="$3" -v b="$5" 'BEGIN {if (b > 0) printf "%.3f", a / b}')
+  echo "$(date -u +%F),$CPU,$1,$2 (load $(load)),$3,$4,$5,$ratio,\"$6\"" >>"$OUT"
+}
+printf '%-8s %-6s %3s  %-30s  %s\n' metric model thr result "reproduce"
+
+# --- GEMM peak ---------------------------------------------------------------------------
+cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iharness bench/gemm_peak.c -o "$tmp/gemm_peak" \
+   -L/usr/lib/x86_64-linux-gnu/openblas-openmp -l:libopenblas.so.0 \
+   -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp || { echo "gemm_peak: build failed"; exit 0; }
+declare -A PEAK
+for t in $THREADS; do
+  line=$("$tmp/gemm_peak" --threads "$t" | tail -n 1)
+  PEAK[$t]=$(kv peak_gflops <<<"$line"); core=$(kv core <<<"$line")
+  row "gemm peak $t thr" "sgemm best shape ($core)" "${PEAK[$t]}" GFLOP/s "" "bench/gemm_peak --threads $t"
+  printf '%-8s %-6s %3s  %-30s  %s\n' gemm - "$t" "${PEAK[$t]} GFLOP/s ($core)" \
+    "cc ... bench/gemm_peak.c (see bench/throughput.sh); ./gemm_peak --threads $t"
+done
+
+# --- checkpoints -------------------------------------------------------------------------
+make_ckpt() {   # name config layers
+  local dir="$tmp/$1"
+  if "$BIN" synth --help >/dev/null 2>&1; then
+    "$BIN" synth --config "$2" --dtype f16 --out "$dir" ${3:+--layers $3} >/dev/null 2>&1 && { echo "$dir"; return; }
+  fi
+  $PY bench/synth_ckpt.py "$2" "$dir" --dtype f16 ${3:+--layers $3} && echo "$dir"
+}
+declare -A CFG=([opt]="$SHARED/configs/opt-125m.config.json" [llama]="$SHARED/configs/SmolLM2-135M.config.json")
+$PY -c "import random; random.seed(1); print(' '.join(str(random.randrange(3, 49000)) for _ in range(2048 * $WINDOWS)))" >"$tmp/ids.txt"
+$PY -c "import random; random.seed(2); print(' '.join(str(random.randrange(3, 49000)) for _ in range(512 * 32)))" >"$tmp/calib.txt"
+
+# Model FLOPs per token at window T (bench/README.md): linears 2 * params, LM head 2 * V * C,
+# causal attention 2 * T' * (2 * H * D) per layer with T' = (T + 1) / 2 the mean context.
+flops_per_token() {   # config T
+  $PY - "$1" "$2" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); T = int(sys.argv[2])
+C = c["hidden_size"]; L = c["num_hidden_layers"]; V = c["vocab_size"]; H = c["num_attention_heads"]
+G = c.get("num_key_value_heads", H); D = C // H
+if c["model_type"] == "opt":
+    lin = 4 * C * C + 2 * C * c["ffn_dim"]
+else:
+    lin = C * H * D + 2 * C * G * D + H * D * C + 3 * C * c["intermediate_size"]
+att = 2 * 2 * H * D * (T + 1) / 2
+print(L * (2 * lin + att) + 2 * V * C)
+PY
+}
+
+for name in $MODELS; do
+  cfg=${CFG[$name]}
+  [ -f "$cfg" ] || { echo "throughput: $cfg absent, $name skipped"; continue; }
+  dir=$(make_ckpt "$name" "$cfg" "") || continue
+  fpt=$(flops_per_token "$cfg" 2048)
+  declare -A CTPS=()
+  for t in $THREADS; do
+    cs=(); rs=()
+    ccmd="./awq-harness eval --quiet --model DIR --data ids:IDS --seqlen 2048 --max-windows $WINDOWS --threads $t"
+    rcmd="$PY bench/ref_eval_time.py --model DIR --ids IDS --seqlen 2048 --max-windows $WINDOWS --threads $t"
+    for i in $(seq "$REPS"); do   # alternating: C, ref, C, ref, ...
+      v=$("$BIN" eval --quiet --model "$dir" --data "ids:$tmp/ids.txt" --seqlen 2048 \
+            --max-windows "$WINDOWS" --threads "$t" | tail -n 1 | kv tok_per_s)
+      cs+=("$v")
+      v=$($PY bench/ref_eval_time.py --model "$dir" --ids "$tmp/ids.txt" --seqlen 2048 \
+            --max-windows "$WINDOWS" --threads "$t" | tail -n 1 | kv tok_per_s)
+      rs+=("$v")
+    done
+    c=$(printf '%s\n' "${cs[@]}" | median); r=$(printf '%s\n' "${rs[@]}" | median)
+    CTPS[$t]=$c
+    gf=$(awk -v a="$c" -v f="$fpt" 'BEGIN {printf "%.1f", a * f / 1e9}')
+    pk=${PEAK[$t]:-${PEAK[1]}}
+    pct=$(awk -v g="$gf" -v p="$pk" 'BEGIN {printf "%.0f", 100 * g / p}')
+    ratio=$(awk -v a="$c" -v b="$r" 'BEGIN {printf "%.2f", a / b}')
+    row "eval $name $t thr" "tok/s C vs PyTorch median (C $(echo ${cs[*]} | tr ' ' '/') ref $(echo ${rs[*]} | tr ' ' '/'))" "$c" tok/s "$r" "$ccmd  vs  $rcmd"
+    row "eval $name $t thr" "achieved GFLOP/s vs GEMM peak" "$gf" GFLOP/s "$pk" "$ccmd"
+    printf '%-8s %-6s %3s  %-30s  %s\n' eval "$name" "$t" "C $c tok/s, ref $r (${ratio}x)" "$ccmd  vs  $rcmd"
+    printf '%-8s %-6s %3s  %-30s  %s\n' eval "$name" "$t" "$gf GFLOP/s = ${pct}% of peak $pk" "(model FLOPs x tok/s; bench/README.md)"
+  done
+  if [ -n "${CTPS[1]:-}" ] && [ -n "${CTPS[2]:-}" ]; then
+    row "scaling $name eval" "tok/s 2 threads vs 1" "${CTPS[2]}" tok/s "${CTPS[1]}" "(eval rows)"
+    printf '%-8s %-6s %3s  %-30s  %s\n' scaling "$name" 1-2 "eval $(awk -v a="${CTPS[2]}" -v b="${CTPS[1]}" 'BEGIN {printf "%.2f", a / b}')x" "(rows above)"
+  fi
+
+  # AWQ on the first 2 layers (same shapes; seconds per layer are what compare)
+  dir2=$(make_ckpt "$name-l2" "$cfg" 2) || continue
+  declare -A CAWQ=()
+  for t in $THREADS; do
+    cs=(); rs=()
+    ccmd="./awq-harness eval --quiet --model DIR2 --data ids:IDS --seqlen 2048 --max-windows 1 --threads $t --method awq --bits 4 --group 128 --calib ids:CALIB --calib-samples 32 --calib-pick first --awq-samples $AWQ_SAMPLES"
+    rcmd="$PY tools/ref_awq.py --model DIR2 --calib-ids CALIB --calib-seqlen 512 --calib-samples 32 --awq-samples $AWQ_SAMPLES --ids IDS --seqlen 2048 --max-windows 1 --bits 4 --group 128 --threads $t"
+    for i in $(seq "$REPS"); do
+      v=$("$BIN" eval --quiet --model "$dir2" --data "ids:$tmp/ids.txt" --seqlen 2048 --max-windows 1 \
+            --threads "$t" --method awq --bits 4 --group 128 --calib "ids:$tmp/calib.txt" \
+            --calib-samples 32 --calib-pick first --awq-samples "$AWQ_SAMPLES" | tail -n 1 | kv awq_seconds)
+      cs+=("$v")
+      v=$($PY tools/ref_awq.py --model "$dir2" --calib-ids "$tmp/calib.txt" --calib-seqlen 512 \
+            --calib-samples 32 --awq-samples "$AWQ_SAMPLES" --ids "$tmp/ids.txt" --seqlen 2048 \
+            --max-windows 1 --bits 4 --group 128 --threads "$t" 2>&1 >/dev/null |
+          sed -n 's/^timing: awq \([0-9.]*\) s.*/\1/p')
+      rs+=("$v")
+    done
+    c=$(printf '%s\n' "${cs[@]}" | median); r=$(printf '%s\n' "${rs[@]}" | median)
+    CAWQ[$t]=$c
+    row "awq $name $t thr" "seconds C vs PyTorch median (C $(echo ${cs[*]} | tr ' ' '/') ref $(echo ${rs[*]} | tr ' ' '/'))" "$c" s "$r" "$ccmd  vs  $rcmd"
+    printf '%-8s %-6s %3s  %-30s  %s\n' awq "$name" "$t" "C $c s, ref $r s ($(awk -v a="$r" -v b="$c" 'BEGIN {printf "%.2f", a / b}')x)" "$ccmd  vs  $rcmd"
+  done
+  if [ -n "${CAWQ[1]:-}" ] && [ -n "${CAWQ[2]:-}" ]; then
+    row "scaling $name awq" "seconds 1 thread vs 2" "${CAWQ[1]}" s "${CAWQ[2]}" "(awq rows)"
+    printf '%-8s %-6s %3s  %-30s  %s\n' scaling "$name" 1-2 "awq $(awk -v a="${CAWQ[1]}" -v b="${CAWQ[2]}" 'BEGIN {printf "%.2f", a / b}')x" "(rows above)"
+  fi
+done
+echo "written: $OUT (load average now $(load); DIR = checkpoint from bench/synth_ckpt.py, IDS / CALIB = random ids)"
