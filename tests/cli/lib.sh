@@ -14,3 +14,26 @@ fixture_model_args() {
   if [ "$1" = llama2c ]; then echo "--model tests/fixtures/llama2c/model.bin --tokenizer tests/fixtures/llama2c/tokenizer.bin"
   else echo "--model tests/fixtures/$1"; fi
 }
+
+# expect_error NAME PATTERN -- COMMAND...: exit 1 or 2, exactly one stderr line, that line
+# starts with "awq-harness: " and matches PATTERN (grep -E). Uses the caller's $tmp (scratch
+# files), counts failures in $errors and cases in $cases.
+expect_error() {
+  local name="$1" pattern="$2"; shift 3
+  cases=$((${cases:-0} + 1))
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$? lines
+  lines=$(wc -l <"$tmp/err")
+  if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then
+    echo "FAIL $name: exit $rc (want 1 or 2)"; sed 's/^/    /' "$tmp/err" | head -20; errors=$((${errors:-0} + 1)); return
+  fi
+  if [ "$lines" -ne 1 ] || ! grep -q '^awq-harness: ' "$tmp/err"; then
+    echo "FAIL $name: want one 'awq-harness: ...' line on stderr, got $lines:"
+    sed 's/^/    /' "$tmp/err" | head -20; errors=$((${errors:-0} + 1)); return
+  fi
+  if ! grep -Eq -- "$pattern" "$tmp/err"; then
+    echo "FAIL $name: message does not match /$pattern/: $(cat "$tmp/err")"; errors=$((${errors:-0} + 1)); return
+  fi
+  [ -n "${AH_VERBOSE:-}" ] && echo "ok   $name: $(cat "$tmp/err")"
+  return 0
+}

@@ -22,27 +22,7 @@ TEXT=$FIX/text/eval.txt
 C=$tmp/c
 errors=0 cases=0
 
-# expect_error NAME PATTERN -- COMMAND...: exit 1 or 2, exactly one stderr line, that line
-# starts with "awq-harness: " and matches PATTERN (grep -E). Same contract as test_bad_inputs.sh.
-expect_error() {
-  local name="$1" pattern="$2"; shift 3
-  cases=$((cases + 1))
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local rc=$? lines
-  lines=$(wc -l <"$tmp/err")
-  if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then
-    echo "FAIL $name: exit $rc (want 1 or 2)"; sed 's/^/    /' "$tmp/err" | head -20; errors=$((errors + 1)); return
-  fi
-  if [ "$lines" -ne 1 ] || ! grep -q '^awq-harness: ' "$tmp/err"; then
-    echo "FAIL $name: want one 'awq-harness: ...' line on stderr, got $lines:"
-    sed 's/^/    /' "$tmp/err" | head -20; errors=$((errors + 1)); return
-  fi
-  if ! grep -Eq -- "$pattern" "$tmp/err"; then
-    echo "FAIL $name: message does not match /$pattern/: $(cat "$tmp/err")"; errors=$((errors + 1)); return
-  fi
-  [ -n "${AH_VERBOSE:-}" ] && echo "ok   $name: $(cat "$tmp/err")"
-  return 0
-}
+# expect_error: tests/cli/lib.sh (the contract of every bad-input case).
 eval_on() { "$AH_BIN" eval --quiet --model "$1" --data "text:$TEXT" --seqlen 64 --max-windows 4 "${@:2}"; }
 eval_l2c() { "$AH_BIN" eval --quiet --model "$C/$1/model.bin" --tokenizer "$C/$1/tokenizer.bin" \
   --data "text:$TEXT" --seqlen 64 --max-windows 4; }
