@@ -17,7 +17,7 @@
 #   scaling   1 vs 2 threads for eval and AWQ (C)
 # Environment: REPS (default 3), WINDOWS (eval windows of 2048, default 2), AWQ_SAMPLES
 # (default 8 sequences of 512 for the losses), MODELS ("opt llama"), THREADS ("1 2").
-# Checkpoints: `./awq-harness synth` when the binary has it, else bench/synth_ckpt.py
+# Checkpoints: `./awq-harness synth` (random F16 weights; --layers for the AWQ rows)
 # (random fp16 weights at the shapes of configs/ in ../shared/data: OPT-125m and
 # SmolLM2-135M for Llama; the AWQ rows use the first 2 layers, the time per layer is the same).
 set -uo pipefail
@@ -60,10 +60,7 @@ done
 # --- checkpoints -------------------------------------------------------------------------
 make_ckpt() {   # name config layers
   local dir="$tmp/$1"
-  if "$BIN" synth --help >/dev/null 2>&1; then
-    "$BIN" synth --config "$2" --dtype f16 --out "$dir" ${3:+--layers $3} >/dev/null 2>&1 && { echo "$dir"; return; }
-  fi
-  $PY bench/synth_ckpt.py "$2" "$dir" --dtype f16 ${3:+--layers $3} && echo "$dir"
+  "$BIN" synth --quiet --config "$2" --dtype f16 --out "$dir" ${3:+--layers $3} >/dev/null && echo "$dir"
 }
 declare -A CFG=([opt]="$SHARED/configs/opt-125m.config.json" [llama]="$SHARED/configs/SmolLM2-135M.config.json")
 $PY -c "import random; random.seed(1); print(' '.join(str(random.randrange(3, 49000)) for _ in range(2048 * $WINDOWS)))" >"$tmp/ids.txt"
@@ -148,4 +145,4 @@ for name in $MODELS; do
     printf '%-8s %-6s %3s  %-30s  %s\n' scaling "$name" 1-2 "awq $(awk -v a="${CAWQ[1]}" -v b="${CAWQ[2]}" 'BEGIN {printf "%.2f", a / b}')x" "(rows above)"
   fi
 done
-echo "written: $OUT (load average now $(load); DIR = checkpoint from bench/synth_ckpt.py, IDS / CALIB = random ids)"
+echo "written: $OUT (load average now $(load); DIR = checkpoint from awq-harness synth, IDS / CALIB = random ids)"

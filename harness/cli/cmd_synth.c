@@ -20,6 +20,7 @@ static void synth_usage(FILE *f) {
             "  --std X           standard deviation of linear and embedding weights (default 0.02,\n"
             "                    HuggingFace's initializer_range); norms are 1, biases 0\n"
             "  --ids N           seeded random token ids written to DIR/ids.txt (default 8192; 0: none)\n"
+            "  --layers N        only the first N blocks (config.json says num_hidden_layers = N)\n"
             "  --threads N, --quiet\n"
             "\n"
             "DIR holds config.json, model.safetensors and ids.txt. There is no tokenizer: evaluate\n"
@@ -28,7 +29,7 @@ static void synth_usage(FILE *f) {
 
 int cmd_synth(int argc, char **argv) {
     const char *config = NULL, *out = NULL;
-    int threads = 0, quiet = 0, seed = 0, n_ids = 8192;
+    int threads = 0, quiet = 0, seed = 0, n_ids = 8192, layers = 0;
     synth_opts o;
     synth_defaults(&o);
     static const struct option opts[] = {
@@ -36,6 +37,7 @@ int cmd_synth(int argc, char **argv) {
         {"dtype", required_argument, 0, 'd'},  {"seed", required_argument, 0, 's'},
         {"std", required_argument, 0, 'x'},    {"ids", required_argument, 0, 'i'},
         {"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
+        {"layers", required_argument, 0, 'l'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };
     int c;
@@ -64,6 +66,7 @@ int cmd_synth(int argc, char **argv) {
             break;
         case 'i': if (cli_int("--ids", optarg, 0, 1 << 30, &n_ids)) return 2; break;
         case 'j': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
+        case 'l': if (cli_int("--layers", optarg, 1, 1 << 20, &layers)) return 2; break;
         case 'q': quiet = 1; break;
         case 'h': synth_usage(stdout); return 0;
         default: synth_usage(stderr); return 2;
@@ -80,6 +83,7 @@ int cmd_synth(int argc, char **argv) {
     cli_set_threads(threads);
     o.seed = (uint64_t)seed;
     o.n_ids = (size_t)n_ids;
+    o.layers = layers;
     o.quiet = quiet;
 
     ah_err e = {{0}};

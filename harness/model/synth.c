@@ -2,6 +2,7 @@
 #include "model/synth.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,17 @@ static int copy_bytes(const char *from, const char *to, ah_err *e) {
     return bad ? ah_fail(e, "%s: write failed: %s", to, strerror(errno)) : 0;
 }
 
+// config.json of a truncated model: the given config with num_hidden_layers = layers.
+static int write_config_layers(const char *from, const char *to, int layers, ah_err *e) {
+    json_error_t je;
+    json_t *root = json_load_file(from, 0, &je);
+    if (!root) return ah_fail(e, "%s:%d: %s", from, je.line, je.text);
+    int bad = json_object_set_new(root, "num_hidden_layers", json_integer(layers)) != 0 ||
+              json_dump_file(root, to, JSON_INDENT(2)) != 0;
+    json_decref(root);
+    return bad ? ah_fail(e, "%s: write failed: %s", to, strerror(errno)) : 0;
+}
+
 static int write_ids(const char *path, size_t n, uint64_t seed, int vocab, ah_err *e) {
     FILE *f = fopen(path, "w");
     if (!f) return ah_fail(e, "%s: cannot create: %s", path, strerror(errno));
@@ -144,6 +156,9 @@ int synth_write(const char *config_path, const char *out_dir, const synth_opts *
     int rc = model_config_parse(&c, text, config_path, e);
     free(text);
     if (rc) return -1;
+    if (o->layers < 0 || o->layers > c.n_layers)
+        return ah_fail(e, "synth: --layers %d: %s has %d layers", o->layers, config_path, c.n_layers);
+    if (o->layers) c.n_layers = o->layers;
     const arch_desc *a = c.arch;
 
     size_t cap = G_COUNT + (size_t)c.n_layers * L_COUNT, n = 0;
@@ -214,7 +229,8 @@ int synth_write(const char *config_path, const char *out_dir, const synth_opts *
         rc = ah_fail(e, "%s: path too long", out_dir);
         goto done;
     }
-    if ((rc = copy_bytes(config_path, path, e))) goto done;
+    rc = o->layers ? write_config_layers(config_path, path, o->layers, e) : copy_bytes(config_path, path, e);
+    if (rc) goto done;
     ah_path_join(path, sizeof path, out_dir, "ids.txt");
     if (o->n_ids && (rc = write_ids(path, o->n_ids, o->seed, c.vocab_size, e))) goto done;
 

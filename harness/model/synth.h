@@ -28,6 +28,8 @@ typedef struct {
     uint64_t seed;
     double std;         // standard deviation of the random weights (> 0)
     size_t n_ids;       // token ids written to ids.txt (0: no ids.txt)
+    int layers;         // 0: the config's layer count; else only the first `layers` blocks
+                        // (config.json written with num_hidden_layers = layers)
     int quiet;          // no progress output
 } synth_opts;
 

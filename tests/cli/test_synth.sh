@@ -120,6 +120,19 @@ done
 [ -f "$tmp/q/model.safetensors" ] && [ -f "$tmp/q/awq.safetensors" ] ||
   { echo "FAIL quantize awq: outputs missing"; errors=$((errors + 1)); }
 
+# --layers: the first N blocks, config.json saying so, and it evaluates.
+"$AH_BIN" synth --quiet --config "$FIX/llama-gqa/config.json" --layers 1 --out "$tmp/l1" >/dev/null 2>&1 ||
+  { echo "FAIL synth --layers 1"; errors=$((errors + 1)); }
+n_layer_tensors=$(/usr/bin/python3 -c "
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n]); print(len({k.split('.')[2] for k in h if k.startswith('model.layers.')}))" \
+  "$tmp/l1/model.safetensors" 2>/dev/null)
+grep -q '"num_hidden_layers": 1' "$tmp/l1/config.json" && [ "$n_layer_tensors" = 1 ] ||
+  { echo "FAIL synth --layers 1: config or tensors (layers with tensors: $n_layer_tensors)"; errors=$((errors + 1)); }
+"$AH_BIN" eval --quiet --model "$tmp/l1" --data "ids:$tmp/l1/ids.txt" --seqlen 64 --max-windows 1 \
+  >/dev/null 2>&1 || { echo "FAIL eval of the --layers 1 checkpoint"; errors=$((errors + 1)); }
+
 # 5: bad inputs
 printf '{"model_type": "gpt_neox", "hidden_size": 8}\n' >"$tmp/bad.json"
 bad() {   # expected-message-part, args...
@@ -131,6 +144,7 @@ bad "unknown model_type 'gpt_neox'" --config "$tmp/bad.json" --out "$tmp/b"
 bad "expected f16, bf16 or f32" --config "$FIX/opt/config.json" --dtype f8 --out "$tmp/b"
 bad "are required" --config "$FIX/opt/config.json"
 bad "no-such.json" --config "$tmp/no-such.json" --out "$tmp/b"
+bad "has 2 layers" --config "$FIX/llama-gqa/config.json" --layers 3 --out "$tmp/b"
 
 [ $errors -eq 0 ] || fail "$errors synth check(s) failed"
 echo "synth: shapes, dtypes, values, determinism, eval and quantize ok"
