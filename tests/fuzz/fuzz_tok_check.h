@@ -25,4 +25,34 @@ static inline int32_t *fuzz_encode_checked(const tok_tokenizer *t, const char *t
     return ids;
 }
 
+// The body of the tokenizer-file targets: the bytes as file `name`, loaded with tok_load as the
+// CLI does; on success `sample` is encoded with and without specials (and "" when
+// empty_too), then a text made of the first 64 pieces as the decoder prints them (added tokens
+// included: it reaches merges and added-token matching the sample may miss), with
+// `pieces_special`. Every encode goes through fuzz_encode_checked.
+static inline int fuzz_tokenizer_file(const char *name, const uint8_t *data, size_t size,
+                                      const char *sample, size_t sample_len, int empty_too,
+                                      int pieces_special) {
+    const char *path = fuzz_write_file(name, data, size);
+    ah_err e = {{0}};
+    tok_tokenizer *t = tok_load(path, &e);
+    if (!t) {
+        FUZZ_CHECK(e.msg[0] != '\0');
+        return 0;
+    }
+    FUZZ_CHECK(tok_vocab_size(t) > 0);
+    size_t n;
+    for (int special = 0; special < 2; special++) {
+        free(fuzz_encode_checked(t, sample, sample_len, special, &n));
+        if (empty_too) free(fuzz_encode_checked(t, "", 0, special, &n));
+    }
+    char text[2048];
+    size_t len = 0;
+    for (int32_t id = 0; id < tok_vocab_size(t) && id < 64 && len + 64 < sizeof text; id++)
+        len += tok_decode_piece(t, id, text + len, 64);
+    free(fuzz_encode_checked(t, text, len, pieces_special, &n));   // NULL when not valid UTF-8
+    tok_free(t);
+    return 0;
+}
+
 #endif

@@ -11,22 +11,5 @@
 static const char SAMPLE[] = "Once upon a time, Lily found 3 red balls.\n  \xc3\xa9\xf0\x9f\x99\x82 x";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const char *path = fuzz_write_file("tokenizer.bin", data, size);
-    ah_err e = {{0}};
-    tok_tokenizer *t = tok_load(path, &e);
-    if (!t) {
-        FUZZ_CHECK(e.msg[0] != '\0');
-        return 0;
-    }
-    FUZZ_CHECK(tok_vocab_size(t) > 0);
-    size_t n;
-    for (int special = 0; special < 2; special++)
-        free(fuzz_encode_checked(t, SAMPLE, sizeof SAMPLE - 1, special, &n));
-    char text[2048];
-    size_t len = 0;
-    for (int32_t id = 0; id < tok_vocab_size(t) && id < 64 && len + 64 < sizeof text; id++)
-        len += tok_decode_piece(t, id, text + len, 64);
-    free(fuzz_encode_checked(t, text, len, 0, &n));
-    tok_free(t);
-    return 0;
+    return fuzz_tokenizer_file("tokenizer.bin", data, size, SAMPLE, sizeof SAMPLE - 1, 0, 0);
 }

@@ -13,26 +13,5 @@ static const char SAMPLE[] = "Hello, world! It's 2026.\n  The  caf\xc3\xa9 \xe2\
                              "\xf0\x9f\x99\x82 <s></s><|endoftext|><unk> \t\r\n x";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const char *path = fuzz_write_file("tokenizer.json", data, size);
-    ah_err e = {{0}};
-    tok_tokenizer *t = tok_load(path, &e);
-    if (!t) {
-        FUZZ_CHECK(e.msg[0] != '\0');
-        return 0;
-    }
-    FUZZ_CHECK(tok_vocab_size(t) > 0);
-    size_t n;
-    for (int special = 0; special < 2; special++) {
-        free(fuzz_encode_checked(t, SAMPLE, sizeof SAMPLE - 1, special, &n));
-        free(fuzz_encode_checked(t, "", 0, special, &n));
-    }
-    // Text made of the first pieces as the decoder prints them (added tokens included): it
-    // reaches the merges and added-token matching that the sample text may miss.
-    char text[2048];
-    size_t len = 0;
-    for (int32_t id = 0; id < tok_vocab_size(t) && id < 64 && len + 64 < sizeof text; id++)
-        len += tok_decode_piece(t, id, text + len, 64);
-    free(fuzz_encode_checked(t, text, len, 1, &n));   // NULL when not valid UTF-8: fine
-    tok_free(t);
-    return 0;
+    return fuzz_tokenizer_file("tokenizer.json", data, size, SAMPLE, sizeof SAMPLE - 1, 1, 1);
 }
