@@ -10,46 +10,79 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fastexp.h"
 #include "core/mem.h"
 
-#define ATT_ROWS 64   // query rows per block of the causal attention
+#define ATT_ROWS 128   // query rows per block of the causal attention
 
 // ----------------------------------------------------------------------------
 // elementwise kernels that call exp
 //
-// libm's expf, in the plain loop order. Not vectorised on purpose: the AWQ reference tests
-// compare alphas exactly and some of their near-ties flip on last-bit changes of the attention
-// output (a 1-2 ulp polynomial exp, or softmax sums in 8 lanes, moved
-// tests/fixtures/awq/opt-b4-g32-search-clip-propq's perplexity by 1.3%), so a vector exp would
-// have to give expf's bits exactly. bench/README.md has what that would buy (~14% of eval).
-#ifdef __clang__   // unoptimised (sanitizer, fuzzing) clang builds: "loop not vectorized" is fine
-#pragma clang diagnostic ignored "-Wpass-failed"
-#endif
+// ah_expf (core/fastexp.h) vectorises and is the correctly rounded exp. The softmax sum stays
+// serial in float: the AWQ reference tests compare alphas exactly and some near-ties flip on
+// last-bit changes of the attention output (softmax sums in 8 lanes moved
+// tests/fixtures/awq/opt-b3-g32-search-clip's perplexity to 1.4e-3 off the reference).
 
-// row[0, n) <- softmax(row[0, n)); row[n, m) <- 0 (the masked part of a block).
-static void softmax_row(float *row, int n, int m) {
+// row[0, n) <- exp(row[0, n) - max(row[0, n))), the unnormalised softmax.
+AH_VEC_CLONES static void exp_shifted_row(float *row, int n) {
     float mx = n ? row[0] : 0.0f;
-    for (int j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-    float sum = 0.0f;
-    for (int j = 0; j < n; j++) {
-        row[j] = expf(row[j] - mx);
-        sum += row[j];
-    }
-    float inv = 1.0f / sum;
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+#pragma omp simd
+    for (int j = 0; j < n; j++) row[j] = ah_expf(row[j] - mx);
+}
+
+// row[0, n) *= inv; row[n, m) <- 0 (the masked part of a block).
+AH_VEC_CLONES static void scale_row(float *row, int n, int m, float inv) {
+#pragma omp simd
     for (int j = 0; j < n; j++) row[j] *= inv;
     for (int j = n; j < m; j++) row[j] = 0.0f;
 }
 
-// up (n) <- silu(gate) * up.
-static void swiglu_row(float *up, const float *gate, int n) {
-    for (int i = 0; i < n; i++) up[i] *= gate[i] / (1.0f + expf(-gate[i]));
+// Causal softmax of a block of nr rows of S (row stride ld): row r covers columns
+// [0, n0 + r + 1), the rest of its ld columns is set to 0. Each row's sum is the serial float
+// sum (the order the AWQ reference tests were matched with); 8 rows' sums run side by side so
+// their add latencies overlap instead of one chain of n dependent adds per row.
+static void softmax_causal_block(float *S, int nr, int ld, int n0) {
+    for (int r = 0; r < nr; r++) exp_shifted_row(S + (size_t)r * ld, n0 + r + 1);
+    float sum[8];
+    for (int r0 = 0; r0 < nr; r0 += 8) {
+        int k = nr - r0 < 8 ? nr - r0 : 8, common = n0 + r0 + 1;   // row r0 is the shortest
+        const float *base = S + (size_t)r0 * ld;
+        for (int r = 0; r < 8; r++) sum[r] = 0.0f;
+        if (k == 8) {
+            for (int j = 0; j < common; j++)
+                for (int r = 0; r < 8; r++) sum[r] += base[(size_t)r * ld + j];
+        } else {
+            for (int r = 0; r < k; r++)
+                for (int j = 0; j < common; j++) sum[r] += base[(size_t)r * ld + j];
+        }
+        for (int r = 1; r < k; r++)   // the tails beyond the shortest row, in order
+            for (int j = common; j < common + r; j++) sum[r] += base[(size_t)r * ld + j];
+        for (int r = 0; r < k; r++)
+            scale_row(S + (size_t)(r0 + r) * ld, n0 + r0 + r + 1, ld, 1.0f / sum[r]);
+    }
 }
 
-void fwd_lse_chunk(const float *l, size_t n, float *max, double *sum) {
+// up (n) <- silu(gate) * up.
+AH_VEC_CLONES static void swiglu_row(float *up, const float *gate, int n) {
+#pragma omp simd
+    for (int i = 0; i < n; i++) up[i] *= gate[i] / (1.0f + ah_expf(-gate[i]));
+}
+
+// The exps go into a buffer of 256 so the double sum keeps its serial order.
+AH_VEC_CLONES void fwd_lse_chunk(const float *l, size_t n, float *max, double *sum) {
     float mx = n ? l[0] : 0.0f;
-    for (size_t j = 1; j < n; j++) mx = l[j] > mx ? l[j] : mx;
+#pragma omp simd reduction(max : mx)
+    for (size_t j = 0; j < n; j++) mx = l[j] > mx ? l[j] : mx;
     double se = 0.0;
-    for (size_t j = 0; j < n; j++) se += (double)expf(l[j] - mx);
+    float e[256];
+    for (size_t j0 = 0; j0 < n; j0 += 256) {
+        size_t len = n - j0 < 256 ? n - j0 : 256;
+#pragma omp simd
+        for (size_t j = 0; j < len; j++) e[j] = ah_expf(l[j0 + j] - mx);
+        for (size_t j = 0; j < len; j++) se += (double)e[j];
+    }
     *max = mx;
     *sum = se;
 }
@@ -62,20 +95,14 @@ static double row_nll(const float *l, int V, int target) {
     return (double)mx + log(se) - (double)l[target];
 }
 
-#if defined(__x86_64__) && !defined(AH_NO_CLONES)
-#define VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VEC_CLONES
-#endif
-
 // y[0, n) += b[0, n)
-VEC_CLONES static void add_row(float *y, const float *b, int n) {
+AH_VEC_CLONES static void add_row(float *y, const float *b, int n) {
 #pragma omp simd
     for (int i = 0; i < n; i++) y[i] += b[i];
 }
 
 // h (n) <- relu(h + b); b may be NULL.
-VEC_CLONES static void relu_row(float *h, const float *b, int n) {
+AH_VEC_CLONES static void relu_row(float *h, const float *b, int n) {
     if (b) {
 #pragma omp simd
         for (int i = 0; i < n; i++) {
@@ -252,8 +279,7 @@ static void attention(fwd_state *s, const model_config *c, int T, int B) {
             // S (nr, i1) = scale * q_h[i0:i1] (nr, D) @ k_h[0:i1]^T (D, i1); row stride i1
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, i1, D, scale,
                         qh + (size_t)i0 * H * D, H * D, kh, G * D, 0.0f, S, i1);
-            for (int i = i0; i < i1; i++)   // softmax over j <= i; zero j in (i, i1)
-                softmax_row(S + (size_t)(i - i0) * i1, i + 1, i1);
+            softmax_causal_block(S, nr, i1, i0);   // softmax over j <= i; zero j in (i, i1)
             // att_h[i0:i1] (nr, D) = S (nr, i1) @ v_h[0:i1] (i1, D)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, D, i1, 1.0f, S, i1, vh,
                         G * D, 0.0f, s->att + (row0 + i0) * H * D + (size_t)h * D, H * D);
