@@ -172,27 +172,31 @@ static double mse(const float *a, const float *b, size_t n) {
 //
 // For a group whose loss is one linear's output, y_fp - y' = x (W - W')^T (the bias cancels),
 // so the loss mean((y_fp - y')^2) over the (n, O) outputs equals
-//   sum_o dW_o G dW_o^T / (n O),   dW = W - W' (O, I),   G = x^T x (I, I),
-// all in float64: one (n, I, I) product for G, then (O, I, I) per alpha instead of the
-// (n, I, O) GEMM per alpha. Worth it when n (K*L loss rows) is large against I: OPT-125m's
-// fc1 / o at K*L = 4096 rows, every linear group at the paper's 128 x 512. The value is the
-// same sum as the direct path; only the fp32 rounding of y_fp and y' (relative 1e-7 of |y|,
-// about 1e-5 of a loss) is gone.
+//   sum_o dW_o G dW_o^T / (n O) = ||dW L||_F^2 / (n O),
+//   dW = W - W' (O, I),   G = x^T x = L L^T (I, I),
+// all in float64: one (n, I, I) product for G and its Cholesky factor, then a triangular
+// (O, I, I) product per alpha instead of the (n, I, O) GEMM per alpha. Worth it when n (K*L loss
+// rows) is large against I: OPT-125m's fc1 / o at K*L = 2048 rows, every linear group at the
+// paper's 128 x 512. The value is the same sum as the direct path; only the fp32 rounding of
+// y_fp and y' (relative 1e-7 of |y|, about 1e-5 of a loss) is gone. A G that is not positive
+// definite (fewer rows than channels, a dead channel) keeps the symmetric product
+// dW G dW^T (twice the flops).
 
 #define GRAM_MAX_BYTES ((size_t)256 << 20)   // G (I, I) float64: I up to 5792
 #define GRAM_CHUNK 1024                      // rows of x widened to float64 at a time
 
-// Direct: n_alpha fp32 GEMMs of 2 n I O flops. Gram: n I^2 once plus 2 O I^2 per alpha, in
+// Direct: n_alpha fp32 GEMMs of 2 n I O flops. Gram: n I^2 once plus O I^2 per alpha, in
 // float64 (counted twice: half the fp32 GEMM rate).
 static int gram_cheaper(size_t n, int I, int O, int n_alpha) {
     if ((size_t)I * I * sizeof(double) > GRAM_MAX_BYTES) return 0;
     double direct = (double)n_alpha * 2.0 * (double)n * I * O;
-    double gram = 2.0 * ((double)n * I * I + (double)n_alpha * 2.0 * O * (double)I * I);
+    double gram = 2.0 * ((double)n * I * I + (double)n_alpha * O * (double)I * I);
     return gram < direct;
 }
 
 // G (I, I) upper triangle = x^T x for x (n, I), in float64.
 static int gram_build(double *G, const float *x, size_t n, int I) {
+    memset(G, 0, (size_t)I * I * sizeof(double));
     for (size_t r = 0; r < n; r += GRAM_CHUNK) {
         int rows = n - r < GRAM_CHUNK ? (int)(n - r) : GRAM_CHUNK;
         if (calib_hess_accumulate(G, x + r * (size_t)I, rows, I)) return -1;
@@ -200,17 +204,26 @@ static int gram_build(double *G, const float *x, size_t n, int I) {
     return 0;
 }
 
-// sum_o dW_o G dW_o^T / (n O) for dW = W - Wc (O, I); dW, M (O, I) float64 scratch.
-static double gram_loss(const double *G, const float *W, const float *Wc, double *dW, double *M,
-                        int O, int I, size_t n) {
+// The loss for dW = W - Wc (O, I). chol: G holds L (lower) and M is unused; else G holds x^T x
+// (upper) and M (O, I) is scratch. dW (O, I) float64 scratch.
+static double gram_loss(const double *G, int chol, const float *W, const float *Wc, double *dW,
+                        double *M, int O, int I, size_t n) {
     size_t m = (size_t)O * I;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < m; i++) dW[i] = (double)W[i] - (double)Wc[i];
-    // M (O, I) = dW (O, I) @ G (I, I), G symmetric (upper triangle stored)
-    cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, O, I, 1.0, G, I, dW, I, 0.0, M, I);
     double s = 0.0;
+    if (chol) {
+        // dW (O, I) <- dW @ L (I, I), in place
+        cblas_dtrmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, O, I, 1.0,
+                    G, I, dW, I);
 #pragma omp parallel for reduction(+ : s) schedule(static)
-    for (size_t i = 0; i < m; i++) s += M[i] * dW[i];
+        for (size_t i = 0; i < m; i++) s += dW[i] * dW[i];
+    } else {
+        // M (O, I) = dW (O, I) @ G (I, I), G symmetric (upper triangle stored)
+        cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, O, I, 1.0, G, I, dW, I, 0.0, M, I);
+#pragma omp parallel for reduction(+ : s) schedule(static)
+        for (size_t i = 0; i < m; i++) s += M[i] * dW[i];
+    }
     return s / ((double)n * O);
 }
 
@@ -293,13 +306,17 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
     }
 
     size_t n = (size_t)K * L;
-    int gram = g->loss == LOSS_LINEAR && gram_cheaper(n, I, O, gr->n_alpha);
+    int gram = g->loss == LOSS_LINEAR && gram_cheaper(n, I, O, gr->n_alpha), chol = 0;
     if (gram) {
         if (!(G = ah_calloc((size_t)I * I, sizeof(double), "AWQ Gram matrix", e)) ||
-            !(dW = ah_calloc((size_t)O * I, sizeof(double), "AWQ Gram scratch", e)) ||
-            !(M = ah_calloc((size_t)O * I, sizeof(double), "AWQ Gram scratch", e)))
+            !(dW = ah_calloc((size_t)O * I, sizeof(double), "AWQ Gram scratch", e)))
             goto done;
         if (gram_build(G, in->sample, n, I)) goto oom;
+        chol = awq_cholesky_lower(G, I) == 0;
+        if (!chol) {   // not positive definite: rebuild G (the attempt overwrote it)
+            if (!(M = ah_calloc((size_t)O * I, sizeof(double), "AWQ Gram scratch", e))) goto done;
+            if (gram_build(G, in->sample, n, I)) goto oom;
+        }
     } else if (!(y_fp = ah_calloc(ny, sizeof(float), "AWQ module output", e)) ||
                !(y = ah_calloc(ny, sizeof(float), "AWQ module output", e))) {
         goto done;
@@ -328,7 +345,7 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
                 for (int j = 0; j < I; j++) Wc[i * I + j] /= s[j];
         }
         if (gram) {
-            gr->loss[ai] = gram_loss(G, b->w[g->linears[0]], cand[0], dW, M, O, I, n);
+            gr->loss[ai] = gram_loss(G, chol, b->w[g->linears[0]], cand[0], dW, M, O, I, n);
         } else {
             module_out(y, &mc, &view);
             gr->loss[ai] = mse(y_fp, y, ny);

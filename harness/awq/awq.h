@@ -73,4 +73,9 @@ void awq_clamp_linear(float *W, const float *t, int rows, int cols, int group);
 void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int R,
                      const quant_cfg *q);
 
+// Lower Cholesky factor L of G (n, n) = L L^T in place, G given by its upper triangle
+// (row-major); the strict upper triangle is zeroed. -1 when G is not positive definite
+// (G is then overwritten). awq/gram_chol.c (GSL).
+int awq_cholesky_lower(double *G, int n);
+
 #endif

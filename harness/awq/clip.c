@@ -2,10 +2,13 @@
 // keeps the group's partial dot products with the calibration inputs (docs/AWQ.md, step 4).
 //
 // Dims: W (rows, cols), X (R, cols) clip rows (inputs already divided by the AWQ scales),
-// g = group width, G = groups per row. For each group the partial outputs
-// org (R, rows) = X_G @ W_G^T and, per shrink step k, cand = X_G @ Q(clamp(W_G, t_k))^T come
-// from GEMMs in float64 (the fp32 values widened exactly; fp32 sums in different orders flip
-// near-ties between implementations); the error per row is mean over R of (cand - org)^2.
+// g = group width, G = groups per row. The error of row i of a group at shrink step k is
+//   err_i = mean over r of (X_G Q(clamp(W_G, t_k))^T - X_G W_G^T)[r, i]^2
+//         = dW_i Gx dW_i^T / R,   dW = Q(clamp(W_G, t_k)) - W_G (rows, g),  Gx = X_G^T X_G (g, g),
+// in float64 (the fp32 values widened exactly; fp32 sums in different orders flip near-ties
+// between implementations). The Gram form costs rows g^2 per step instead of the direct
+// form's R rows g (R = 512 clip rows, g = 128: a quarter), and needs no cancellation of two
+// large partial outputs; equal thresholds' candidates give bit-equal errors, as before.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +18,6 @@
 
 #define CLIP_STEPS 10    // shrink 1 - k/20, k = 0..9: 1.00 .. 0.55
 #define CLIP_GRID 20
-#define CLIP_COLS 64     // output rows per task of the error reduction
 
 void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int R,
                      const quant_cfg *q) {
@@ -23,13 +25,13 @@ void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int
     size_t G = quant_groups((size_t)cols, q->group);
     float *Wg = malloc((size_t)rows * gs * sizeof(float));     // (rows, g) contiguous
     float *Wq = malloc((size_t)rows * gs * sizeof(float));
-    double *Wd = malloc((size_t)rows * gs * sizeof(double));   // Wg or Wq widened
+    double *dW = malloc((size_t)rows * gs * sizeof(double));   // Wq - Wg
+    double *M = malloc((size_t)rows * gs * sizeof(double));    // dW Gx
     double *Xd = malloc((size_t)R * cols * sizeof(double));    // X widened
-    double *org = malloc((size_t)R * rows * sizeof(double));   // (R, rows)
-    double *cand = malloc((size_t)R * rows * sizeof(double));
+    double *Gx = malloc((size_t)gs * gs * sizeof(double));
     float *mx = malloc((size_t)rows * sizeof(float)), *best_t = malloc((size_t)rows * sizeof(float));
     double *best = malloc((size_t)rows * sizeof(double));
-    if (!Wg || !Wq || !Wd || !Xd || !org || !cand || !mx || !best_t || !best)
+    if (!Wg || !Wq || !dW || !M || !Xd || !Gx || !mx || !best_t || !best)
         goto done;   // out of memory: leave W unclipped
     for (size_t i = 0; i < (size_t)R * cols; i++) Xd[i] = X[i];
     quant_cfg row_q = *q;
@@ -48,10 +50,8 @@ void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int
             best[i] = INFINITY;
             best_t[i] = m;
         }
-        // org (R, rows) = X[:, G] (R, w) @ Wg^T (w, rows)
-        for (size_t i = 0; i < (size_t)rows * w; i++) Wd[i] = Wg[i];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, rows, w, 1.0, Xd + j0, cols, Wd,
-                    w, 0.0, org, rows);
+        // Gx (w, w), upper triangle = X[:, G]^T (w, R) @ X[:, G] (R, w)
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, w, R, 1.0, Xd + j0, cols, 0.0, Gx, w);
         for (int k = 0; k < CLIP_STEPS; k++) {
             for (int i = 0; i < rows; i++) {
                 float th = mx[i] * (1.0f - (float)k / CLIP_GRID);
@@ -61,30 +61,18 @@ void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int
                 }
             }
             quant_fake(Wq, (size_t)rows, (size_t)w, &row_q);
-            for (size_t i = 0; i < (size_t)rows * w; i++) Wd[i] = Wq[i];
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, rows, w, 1.0, Xd + j0, cols,
-                        Wd, w, 0.0, cand, rows);
-            // Per row i: err = mean over r of (cand - org)^2, summed over r in order (as a
-            // loop over r per row would), but walking the (R, rows) arrays row by row: blocks
-            // of CLIP_COLS rows per task, contiguous and vectorisable.
+            for (size_t i = 0; i < (size_t)rows * w; i++) dW[i] = (double)Wq[i] - (double)Wg[i];
+            // M (rows, w) = dW (rows, w) @ Gx (w, w), Gx symmetric
+            cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, rows, w, 1.0, Gx, w, dW, w, 0.0, M, w);
 #pragma omp parallel for schedule(static)
-            for (int i0 = 0; i0 < rows; i0 += CLIP_COLS) {
-                int n = rows - i0 < CLIP_COLS ? rows - i0 : CLIP_COLS;
-                double err[CLIP_COLS] = {0};
-                for (int r = 0; r < R; r++) {
-                    const double *cr = cand + (size_t)r * rows + i0, *orr = org + (size_t)r * rows + i0;
-#pragma omp simd
-                    for (int i = 0; i < n; i++) {
-                        double d = cr[i] - orr[i];
-                        err[i] += d * d;
-                    }
-                }
-                for (int i = 0; i < n; i++) {
-                    double e = err[i] / R;
-                    if (e < best[i0 + i]) {   // strict: ties keep the larger threshold
-                        best[i0 + i] = e;
-                        best_t[i0 + i] = mx[i0 + i] * (1.0f - (float)k / CLIP_GRID);
-                    }
+            for (int i = 0; i < rows; i++) {
+                const double *mi = M + (size_t)i * w, *di = dW + (size_t)i * w;
+                double err = 0.0;
+                for (int j = 0; j < w; j++) err += mi[j] * di[j];
+                err /= R;
+                if (err < best[i]) {   // strict: ties keep the larger threshold
+                    best[i] = err;
+                    best_t[i] = mx[i] * (1.0f - (float)k / CLIP_GRID);
                 }
             }
         }
@@ -93,8 +81,7 @@ void awq_clip_linear(float *W, float *t, int rows, int cols, const float *X, int
     // Groups are disjoint columns, so clamping after the search equals clamping as it goes.
     awq_clamp_linear(W, t, rows, cols, q->group);
 done:
-    free(Wg); free(Wq); free(Wd); free(Xd); free(org); free(cand); free(mx); free(best_t);
-    free(best);
+    free(Wg); free(Wq); free(dW); free(M); free(Xd); free(Gx); free(mx); free(best_t); free(best);
 }
 
 void awq_clamp_linear(float *W, const float *t, int rows, int cols, int group) {

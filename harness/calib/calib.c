@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/simd.h"
 
 // ----------------------------------------------------------------------------
 // calibration sequences
@@ -142,27 +143,46 @@ int calib_run_want_hessian(calib_run *r, ah_err *e) {
     return 0;
 }
 
+#define CAPTURE_TILE 64   // channels per task: rows are walked once per tile, not per channel
+
+// Sums and maxima of |x| over rows [0, N) for channels [j0, j0 + n) of x (N, I), each channel
+// summed over rows in order (deterministic); returns the number of NaN/inf values skipped.
+AH_VEC_CLONES static long channel_stats_tile(double *abs_sum, float *abs_max, const float *x,
+                                             int N, int I, int j0, int n) {
+    double sum[CAPTURE_TILE];
+    float mx[CAPTURE_TILE];
+    long bad = 0;
+    for (int j = 0; j < n; j++) {
+        sum[j] = 0.0;
+        mx[j] = abs_max[j0 + j];
+    }
+    for (int t = 0; t < N; t++) {
+        const float *row = x + (size_t)t * I + j0;
+#pragma omp simd reduction(+ : bad)
+        for (int j = 0; j < n; j++) {
+            float a = fabsf(row[j]);
+            int ok = isfinite(a);
+            bad += !ok;
+            sum[j] += ok ? (double)a : 0.0;   // + 0.0 leaves a non-negative sum's bits unchanged
+            mx[j] = ok && a > mx[j] ? a : mx[j];
+        }
+    }
+    for (int j = 0; j < n; j++) {
+        abs_sum[j0 + j] += sum[j];
+        abs_max[j0 + j] = mx[j];
+    }
+    return bad;
+}
+
 // The forward pass's capture hook: fold rows x (N, I) into the statistics of `which`.
 static void capture(void *ctx, fwd_input which, const float *x, int N, int I) {
     calib_input *in = &((calib_run *)ctx)->in[which];
     long bad = 0;
-    // Channels are independent: parallel over channels, rows in order (deterministic sums).
+    // Channels are independent: parallel over tiles of channels.
 #pragma omp parallel for schedule(static) reduction(+ : bad)
-    for (int j = 0; j < I; j++) {
-        double sum = 0.0;
-        float mx = in->abs_max[j];
-        for (int t = 0; t < N; t++) {
-            float a = fabsf(x[(size_t)t * I + j]);
-            if (!isfinite(a)) {
-                bad++;
-                continue;
-            }
-            sum += a;
-            mx = a > mx ? a : mx;
-        }
-        in->abs_sum[j] += sum;
-        in->abs_max[j] = mx;
-    }
+    for (int j0 = 0; j0 < I; j0 += CAPTURE_TILE)
+        bad += channel_stats_tile(in->abs_sum, in->abs_max, x, N, I, j0,
+                                  I - j0 < CAPTURE_TILE ? I - j0 : CAPTURE_TILE);
     int room = in->sample_cap - in->sample_rows;
     int take = N < room ? N : room;
     if (take > 0) {

@@ -257,7 +257,7 @@ void cli_method_kv(FILE *f, const cli_method_opts *o, const calib_set *cs, const
             double sum = 0.0, secs = 0.0;
             int n = 0;
             for (int l = 0; l < p->m->cfg.n_layers; l++) secs += p->awq[l].seconds;
-            fprintf(f, " awq_seconds=%.3f", secs);
+            fprintf(f, " awq_seconds=%.3f quant_seconds=%.3f", secs, p->seconds);
             for (int l = 0; l < p->m->cfg.n_layers; l++)
                 for (int g = 0; g < ARCH_MAX_GROUPS; g++)
                     if (p->awq[l].group[g].applied) {

@@ -22,12 +22,7 @@
 
 #include <stdint.h>
 
-// Function multiversioning for kernels that use ah_expf: AVX-512, AVX2 + FMA, baseline.
-#if defined(__x86_64__) && !defined(AH_NO_CLONES)
-#define AH_VEC_CLONES __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
-#else
-#define AH_VEC_CLONES
-#endif
+#include "core/simd.h"
 
 typedef union {
     double d;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/progress.h"
 
 qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_err *e) {
     if (method_needs_calib(mc) && !cs) {
@@ -74,9 +75,18 @@ void qpass_free(qpass *p) {
     free(p);
 }
 
+static int calibrate_and_quantize(qpass *p, int layer, block_f32 *b, ah_err *e);
+
 int qpass_block(void *ctx, int layer, block_f32 *b, ah_err *e) {
     qpass *p = ctx;
     if (p->mc.kind == METHOD_FP16) return 0;
+    double t0 = ah_now();
+    int rc = calibrate_and_quantize(p, layer, b, e);
+    p->seconds += ah_now() - t0;
+    return rc;
+}
+
+static int calibrate_and_quantize(qpass *p, int layer, block_f32 *b, ah_err *e) {
     size_t hidden_bytes = p->run ? (size_t)p->run->cs->n * p->run->cs->len * p->m->cfg.dim * sizeof(float) : 0;
     if (p->saved_hidden) memcpy(p->saved_hidden, p->run->hidden, hidden_bytes);
     // Calibration inputs of this block: the capture runs on the FP block, before any change.

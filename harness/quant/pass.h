@@ -23,6 +23,8 @@ typedef struct {
                                           // searching (a cached search); NULL = search
     float **act_mean, **act_max; // [n_layers * FWD_IN_COUNT] FP input statistics of every
                                  // block (qpass_keep_stats), [width] each; NULL = not kept
+    double seconds;              // wall time in qpass_block: calibration forward + captures,
+                                 // AWQ, quantization (the scope of tools/ref_awq.py's timing)
 } qpass;
 
 // cs may be NULL (then output-error metrics are not computed); required when the method
