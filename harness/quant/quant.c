@@ -40,6 +40,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/simd.h"
+
 // ---------------------------------------------------------------------------------------------
 // config
 
@@ -90,10 +92,15 @@ static size_t group_len(size_t cols, int group) {
 // per-group kernels (the shared helpers: every entry point goes through these)
 
 // (scale, zero) of one group w (n), n >= 1. zero is an integer in [0, maxq] held in a float.
-static void group_params(float *scale, float *zero, const float *w, size_t n, quant_kind kind,
-                         int bits) {
+// Inlined into every caller so the min / max loop vectorises in the callers' AH_VEC_CLONES
+// versions. The vector min / max may pick -0.0 or +0.0 where both occur; every kind below
+// gives the same scale and zero for either (d = mx - mn, and z's clamp maps -0.0 to +0.0).
+__attribute__((always_inline)) static inline void group_params(float *scale, float *zero,
+                                                               const float *w, size_t n,
+                                                               quant_kind kind, int bits) {
     const float maxq = (float)((1 << bits) - 1);
     float mn = w[0], mx = w[0];
+#pragma omp simd reduction(min : mn) reduction(max : mx)
     for (size_t i = 1; i < n; i++) {
         mn = w[i] < mn ? w[i] : mn;
         mx = w[i] > mx ? w[i] : mx;
@@ -153,11 +160,13 @@ static void group_codes_f(float *code, const float *w, size_t n, float scale, fl
 
 // Fake quantization of one group in place: w (n) <- (code - zero) * scale, the code computed
 // by the same operations as group_codes_f.
-static void group_fake(float *w, size_t n, float scale, float zero, float maxq) {
+__attribute__((always_inline)) static inline void group_fake(float *w, size_t n, float scale,
+                                                             float zero, float maxq) {
     if (scale == 0.0f) {
         for (size_t i = 0; i < n; i++) w[i] = (zero - zero) * scale;
         return;
     }
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float c = rintf(w[i] / scale) + zero;
         c = c > 0.0f ? c : 0.0f;
@@ -171,21 +180,24 @@ static void group_fake(float *w, size_t n, float scale, float zero, float maxq) 
 
 #define PAR_MIN_ELEMS ((size_t)1 << 15)
 
+// row (C) <- dequant(quant(row)) per group of gl; G groups.
+AH_VEC_CLONES static void fake_row(float *row, size_t cols, size_t G, size_t gl, quant_kind kind,
+                                   int bits) {
+    const float maxq = (float)((1 << bits) - 1);
+    for (size_t j = 0; j < G; j++) {
+        size_t c0 = j * gl, n = cols - c0 < gl ? cols - c0 : gl;
+        float s, z;
+        group_params(&s, &z, row + c0, n, kind, bits);
+        group_fake(row + c0, n, s, z, maxq);
+    }
+}
+
 // W (R, C) <- dequant(quant(W)) per group.
 void quant_fake(float *W, size_t rows, size_t cols, const quant_cfg *q) {
     if (!cfg_ok(q) || !rows || !cols) return;
     const size_t G = quant_groups(cols, q->group), gl = group_len(cols, q->group);
-    const float maxq = (float)((1 << q->bits) - 1);
 #pragma omp parallel for schedule(static) if (rows * cols >= PAR_MIN_ELEMS)
-    for (size_t r = 0; r < rows; r++) {
-        float *row = W + r * cols;                      // (C)
-        for (size_t j = 0; j < G; j++) {
-            size_t c0 = j * gl, n = cols - c0 < gl ? cols - c0 : gl;
-            float s, z;
-            group_params(&s, &z, row + c0, n, q->kind, q->bits);
-            group_fake(row + c0, n, s, z, maxq);
-        }
-    }
+    for (size_t r = 0; r < rows; r++) fake_row(W + r * cols, cols, G, gl, q->kind, q->bits);
 }
 
 // codes (R, C), scale (R, G), zero (R, G) <- quant(W (R, C)).
