@@ -113,6 +113,7 @@ calib_run *calib_run_new(const model *m, const calib_set *cs, size_t sample_rows
     for (int i = 0; i < cs->n; i++)
         fwd_embed(r->hidden + (size_t)i * cs->len * c->dim, m, cs->tokens + (size_t)i * cs->len,
                   cs->len);
+    fwd_embed_release(m);
     return r;
 fail:
     calib_run_free(r);

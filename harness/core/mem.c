@@ -89,3 +89,21 @@ int ah_is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
+
+size_t ah_chunk_bytes(void) {
+    static size_t limit;   // read once; the same for every call of the process
+    if (!limit) {
+        const char *v = getenv("AH_TEST_CHUNK_BYTES");
+        long long b = v ? atoll(v) : 0;
+        limit = b > 0 ? (size_t)b : (size_t)16 << 20;
+    }
+    return limit;
+}
+
+size_t ah_chunk_rows(size_t rows, size_t row_bytes) {
+    // Never fewer than 64 rows: OpenBLAS's small-matrix kernels (M * N * K <= 1e6) sum in
+    // another order, so a GEMM over a few rows would not give the whole GEMM's bits.
+    size_t n = row_bytes ? ah_chunk_bytes() / row_bytes : rows;
+    n = n >= 64 ? n / 64 * 64 : 64;
+    return n < rows ? n : rows;
+}

@@ -24,6 +24,14 @@ char *ah_read_file(const char *path, size_t *len, ah_err *e);
 // Joins a directory and a file name into out (size cap); returns -1 if it does not fit.
 int ah_path_join(char *out, size_t cap, const char *dir, const char *name);
 
+// Rows per chunk for kernels that walk a big matrix of `rows` rows of `row_bytes` bytes in
+// chunks of rows, to bound the scratch they hold beside a block (AWQ candidates, quantization
+// scratch): at most 16 MiB, a multiple of 64 rows, at least 64 (see mem.c), at most rows.
+// AH_TEST_CHUNK_BYTES=<bytes> in the environment replaces the 16 MiB (tests: small models'
+// linears then take several chunks, which must give the same results as one).
+size_t ah_chunk_rows(size_t rows, size_t row_bytes);
+size_t ah_chunk_bytes(void);   // the limit itself
+
 // 1 if path names an existing regular file, 0 otherwise.
 int ah_is_file(const char *path);
 // 1 if path names an existing directory.

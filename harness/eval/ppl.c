@@ -166,9 +166,7 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
     ah_progress prog;
     ah_progress_start(&prog, "eval", c->n_layers + 2, o->quiet);
     for (size_t w = 0; w < W; w++) fwd_embed(hidden + w * T * C, m, tokens + w * T, T);
-    // The embedding rows read are copied: their mapped pages need not stay resident.
-    model_release(m, &m->global[G_EMBED], 0, (size_t)c->vocab_size);
-    model_release(m, &m->global[G_POS_EMBED], 0, (size_t)m->global[G_POS_EMBED].shape[0]);
+    fwd_embed_release(m);
     ah_progress_step(&prog, 1, "embedding");
 
     for (int l = 0; l < c->n_layers; l++) {

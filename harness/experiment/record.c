@@ -31,11 +31,10 @@ void exp_salient_log_free(exp_salient_log *s) {
 }
 
 int exp_salient_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
-                     const float *W_orig, const method_codes *qc, int rows, int cols,
-                     const int *keep_idx, int kept,
-                     ah_err *e) {
+                     const float *W_orig, const method_codes *qc, int r0, int n, int rows,
+                     int cols, const int *keep_idx, int kept, ah_err *e) {
     exp_salient_log *s = ctx;
-    if (kept <= 0) return 0;
+    if (kept <= 0 || r0 > 0) return 0;   // the same columns for every chunk
     int slot = layer * L_COUNT + (int)role;
     free(s->idx[slot]);
     if (!(s->idx[slot] = malloc((size_t)kept * sizeof(int)))) return ah_fail(e, "out of memory");

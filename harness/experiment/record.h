@@ -20,9 +20,8 @@ int exp_salient_log_init(exp_salient_log *s, const model *m, ah_err *e);
 void exp_salient_log_free(exp_salient_log *s);
 // method_sink_fn: records keep_idx of each linear.
 int exp_salient_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
-                     const float *W_orig, const method_codes *qc, int rows, int cols,
-                     const int *keep_idx, int kept,
-                     ah_err *e);
+                     const float *W_orig, const method_codes *qc, int r0, int n, int rows,
+                     int cols, const int *keep_idx, int kept, ah_err *e);
 
 typedef struct {
     const exp_config *cfg;

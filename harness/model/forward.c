@@ -228,10 +228,20 @@ void fwd_linear(float *y, const float *x, const float *W, const float *b, int T,
                    int O, int accumulate) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, W, In,
                 accumulate ? 1.0f : 0.0f, y, O);
-    if (b) {
+    if (b) fwd_add_bias(y, b, T, O);
+}
+
+// y (T, ldy)[:, 0:O] = x (T, In) @ W^T (O, In): the same product as fwd_linear's, into a
+// column slice of a wider output.
+void fwd_linear_cols(float *y, int ldy, const float *x, const float *W, int T, int In, int O) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, W, In, 0.0f,
+                y, ldy);
+}
+
+// y (T, O) += b (O) per row.
+void fwd_add_bias(float *y, const float *b, int T, int O) {
 #pragma omp parallel for schedule(static)
-        for (int t = 0; t < T; t++) add_row(y + (size_t)t * O, b, O);
-    }
+    for (int t = 0; t < T; t++) add_row(y + (size_t)t * O, b, O);
 }
 
 // Rotary position embedding on x (N, n_heads * D), in place; row r is position r % T.
@@ -302,6 +312,13 @@ void fwd_attention(float *out, int accumulate, const float *in, fwd_state *s,
     fwd_linear(s->q, in, w[L_Q], w[L_Q_B], N, C, Q, 0);
     fwd_linear(s->k, in, w[L_K], w[L_K_B], N, C, KV, 0);
     fwd_linear(s->v, in, w[L_V], w[L_V_B], N, C, KV, 0);
+    fwd_attention_tail(out, accumulate, s, b, c, T, B);
+}
+
+void fwd_attention_tail(float *out, int accumulate, fwd_state *s, const block_f32 *b,
+                        const model_config *c, int T, int B) {
+    int C = c->dim, Q = c->n_heads * c->head_dim, N = T * B;
+    float *const *w = b->w;
     if (c->arch->rope != ROPE_NONE) {
         rope(s->q, s, N, T, c->n_heads, c->head_dim, c->arch->rope);
         rope(s->k, s, N, T, c->n_kv_heads, c->head_dim, c->arch->rope);
@@ -319,9 +336,16 @@ void fwd_mlp(float *out, int accumulate, const float *in, fwd_state *s, const bl
     // The up / gate GEMMs leave their biases to the activation pass (one pass over (N, F)
     // instead of three).
     fwd_linear(s->h2, in, w[L_UP], NULL, N, C, F, 0);
+    if (c->arch->mlp == MLP_SWIGLU) fwd_linear(s->h1, in, w[L_GATE], NULL, N, C, F, 0);
+    fwd_mlp_tail(out, accumulate, s, b, c, T, B);
+}
+
+void fwd_mlp_tail(float *out, int accumulate, fwd_state *s, const block_f32 *b,
+                  const model_config *c, int T, int B) {
+    int C = c->dim, F = c->hidden_dim, N = T * B;
+    float *const *w = b->w;
     const float *bu = w[L_UP_B];
     if (c->arch->mlp == MLP_SWIGLU) {
-        fwd_linear(s->h1, in, w[L_GATE], NULL, N, C, F, 0);
         const float *bg = w[L_GATE_B];
 #pragma omp parallel for schedule(static)
         for (int t = 0; t < N; t++)   // silu(gate) * up
@@ -383,6 +407,11 @@ void fwd_embed(float *x, const model *m, const int32_t *tokens, int T) {
             for (int i = 0; i < C; i++) xt[i] += row[i];
         }
     }
+}
+
+void fwd_embed_release(const model *m) {
+    model_release(m, &m->global[G_EMBED], 0, (size_t)m->cfg.vocab_size);
+    model_release(m, &m->global[G_POS_EMBED], 0, (size_t)m->global[G_POS_EMBED].shape[0]);
 }
 
 // Final norm of x (T, C) into x itself (through s->xn as scratch).

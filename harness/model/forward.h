@@ -58,8 +58,28 @@ void fwd_mlp(float *out, int accumulate, const float *in, fwd_state *s, const bl
 void fwd_linear(float *y, const float *x, const float *W, const float *b, int N, int In, int O,
                 int accumulate);
 
+// The modules after their input projections, for AWQ's search, which computes the
+// projections itself from candidate weights in row chunks (awq.c). fwd_attention =
+// q, k, v projections (with biases) into s->q, s->k, s->v, then fwd_attention_tail (rope,
+// causal attention, o_proj). fwd_mlp = up into s->h2 and (gated) gate into s->h1, both without
+// biases (the activation pass adds them), then fwd_mlp_tail (activation, down). The tails do
+// not offer the projections' input to the capture hook; they do offer o_proj's and down's.
+void fwd_attention_tail(float *out, int accumulate, fwd_state *s, const block_f32 *b,
+                        const model_config *c, int T, int B);
+void fwd_mlp_tail(float *out, int accumulate, fwd_state *s, const block_f32 *b,
+                  const model_config *c, int T, int B);
+// y (N, ldy)[:, 0:O] = x (N, In) @ W^T (O, In), no bias: fwd_linear's product into a column
+// slice of a wider output (ldy >= O).
+void fwd_linear_cols(float *y, int ldy, const float *x, const float *W, int N, int In, int O);
+// y (N, O) += b (O) per row: fwd_linear's bias pass.
+void fwd_add_bias(float *y, const float *b, int N, int O);
+
 // Embeds tokens (T) into x (T, C): token embedding (+ learned positions for OPT).
 void fwd_embed(float *x, const model *m, const int32_t *tokens, int T);
+// After the last fwd_embed of a pass: the rows read were copied, so the embedding tables'
+// mapped pages need not stay resident (model_release; they are read again if needed, e.g. as
+// a tied LM head).
+void fwd_embed_release(const model *m);
 
 // LM head scoring of one window: final norm, logits = x @ head^T in row chunks, and the
 // negative log-likelihood of tokens[p+1] given positions 0..p for p in [first, T-2].

@@ -28,13 +28,33 @@ typedef struct {
     int kept;
 } qlinear;
 
+// The small parts of the linear being received (method_sink_fn hands a linear over in chunks
+// of rows): kept until its last chunk, then spooled. The fake values go to the spool chunk by
+// chunk, so a linear costs its packed codes (bits / 8 bytes per weight) beside the block, not
+// its whole export (3.5 bytes per weight at 4 bits).
+typedef struct {
+    uint8_t *packed;           // (rows, packed_cols)
+    float *scales;             // (rows, groups)
+    uint8_t *zeros;            // (rows, groups)
+    float *fp_values;          // (rows, kept)
+} qpending;
+
 struct qexport {
     const model *m;
     method_cfg mc;
     qlinear *lin;              // [n_layers][L_COUNT]
     int spool;                 // file descriptor of the unlinked spool file
     int64_t spool_len;
+    qpending pend;
 };
+
+static void pending_free(qpending *p) {
+    free(p->packed);
+    free(p->scales);
+    free(p->zeros);
+    free(p->fp_values);
+    memset(p, 0, sizeof *p);
+}
 
 qexport *qexport_new(const model *m, const method_cfg *mc, ah_err *e) {
     qexport *x = calloc(1, sizeof *x);
@@ -65,6 +85,7 @@ qexport *qexport_new(const model *m, const method_cfg *mc, ah_err *e) {
 void qexport_free(qexport *x) {
     if (!x) return;
     for (size_t i = 0; i < (size_t)x->m->cfg.n_layers * L_COUNT; i++) free(x->lin[i].fake);
+    pending_free(&x->pend);
     if (x->spool >= 0) close(x->spool);
     free(x->lin);
     free(x);
@@ -103,49 +124,69 @@ static void to_dtype(void *out, const float *w, size_t n, st_dtype d) {
 }
 
 int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
-                 const float *W_orig, const method_codes *qc, int rows, int cols,
-                 const int *keep_idx, int kept,
-                 ah_err *e) {
+                 const float *W_orig, const method_codes *qc, int r0, int n, int rows, int cols,
+                 const int *keep_idx, int kept, ah_err *e) {
     qexport *x = ctx;
     qlinear *q = &x->lin[(size_t)layer * L_COUNT + role];
-    q->src = model_lw(x->m, layer, role);
-    q->fake_dtype = q->src->dtype;
-    q->kept = kept;
-    size_t n = (size_t)rows * cols, G = quant_groups((size_t)cols, x->mc.q.group);
+    qpending *pd = &x->pend;
+    size_t G = quant_groups((size_t)cols, x->mc.q.group);
     size_t pc = quant_packed_size((size_t)cols, x->mc.q.bits), RG = (size_t)rows * G;
-    // This linear's parts, built here, then moved to the spool (P_* order).
-    size_t bytes[P_COUNT] = {n * st_dtype_size(q->src->dtype), (size_t)rows * pc, RG * sizeof(float),
-                             RG, (size_t)kept * sizeof(int32_t), (size_t)rows * kept * sizeof(float)};
-    void *part[P_COUNT] = {0};
-    int ok = 1;
-    for (int k = 0; k < P_COUNT; k++) ok &= (part[k] = malloc(bytes[k] ? bytes[k] : 1)) != NULL;
-    uint8_t *codes = malloc(n), *packed = part[P_PACKED], *zeros = part[P_ZEROS];
-    float *zf = malloc(RG * sizeof(float)), *scales = part[P_SCALES], *fp_values = part[P_FP_VALUES];
-    int32_t *fp_columns = part[P_FP_COLUMNS];
+    size_t len = (size_t)n * cols, g0 = (size_t)r0 * G;
+    if (r0 == 0) {   // first chunk: the linear's small parts, and where its fake values start
+        pending_free(pd);
+        q->src = model_lw(x->m, layer, role);
+        q->fake_dtype = q->src->dtype;
+        q->kept = kept;
+        q->off[P_FAKE] = x->spool_len;
+        pd->packed = malloc((size_t)rows * pc + 1);
+        pd->scales = malloc(RG * sizeof(float) + 1);
+        pd->zeros = malloc(RG + 1);
+        pd->fp_values = malloc((size_t)rows * kept * sizeof(float) + 1);
+    }
+    void *fake = malloc(len * st_dtype_size(q->src->dtype) + 1);
+    uint8_t *codes = malloc(len + 1);
+    float *zf = malloc((size_t)n * G * sizeof(float) + 1);
     int rc = 0;
-    if (!ok || !codes || !zf) {
+    if (!pd->packed || !pd->scales || !pd->zeros || !pd->fp_values || !fake || !codes || !zf) {
         rc = ah_fail(e, "out of memory exporting '%s'", q->src->name);
         goto out;
     }
-    to_dtype(part[P_FAKE], W_hat, n, q->src->dtype);
+    to_dtype(fake, W_hat, len, q->src->dtype);
+    int64_t fake_off = q->off[P_FAKE];   // chunks follow each other in the spool
+    if ((rc = spool_put(x, &fake_off, fake, len * st_dtype_size(q->src->dtype), e))) goto out;
+    const uint8_t *cc = codes;
     if (qc) {   // the method's own codes (GPTQ): W_hat = (code - zero) * scale already
-        memcpy(codes, qc->codes, n);
-        memcpy(scales, qc->scale, RG * sizeof(float));
-        memcpy(zf, qc->zero, RG * sizeof(float));
+        cc = qc->codes + (size_t)r0 * cols;
+        memcpy(pd->scales + g0, qc->scale + g0, (size_t)n * G * sizeof(float));
+        memcpy(zf, qc->zero + g0, (size_t)n * G * sizeof(float));
     } else {
-        quant_codes(codes, scales, zf, W_orig, (size_t)rows, (size_t)cols, &x->mc.q);
+        quant_codes(codes, pd->scales + g0, zf, W_orig, (size_t)n, (size_t)cols, &x->mc.q);
     }
-    for (size_t i = 0; i < RG; i++) zeros[i] = (uint8_t)zf[i];
-    for (int r = 0; r < rows; r++)
-        quant_pack(packed + (size_t)r * pc, codes + (size_t)r * cols, (size_t)cols, x->mc.q.bits);
-    for (int k = 0; k < kept; k++) fp_columns[k] = keep_idx[k];
-    for (int r = 0; r < rows; r++)
+    for (size_t i = 0; i < (size_t)n * G; i++) pd->zeros[g0 + i] = (uint8_t)zf[i];
+    for (int r = 0; r < n; r++)
+        quant_pack(pd->packed + (size_t)(r0 + r) * pc, cc + (size_t)r * cols, (size_t)cols,
+                   x->mc.q.bits);
+    for (int r = 0; r < n; r++)
         for (int k = 0; k < kept; k++)
-            fp_values[(size_t)r * kept + k] = W_hat[(size_t)r * cols + keep_idx[k]];
-    for (int k = 0; k < P_COUNT && rc == 0; k++)
-        if (k < P_FP_COLUMNS || kept > 0) rc = spool_put(x, &q->off[k], part[k], bytes[k], e);
+            pd->fp_values[(size_t)(r0 + r) * kept + k] = W_hat[(size_t)r * cols + keep_idx[k]];
+    if (r0 + n == rows) {   // last chunk: the small parts, in P_* order
+        int32_t *fp_columns = malloc((size_t)kept * sizeof(int32_t) + 1);
+        if (!fp_columns) {
+            rc = ah_fail(e, "out of memory exporting '%s'", q->src->name);
+            goto out;
+        }
+        for (int k = 0; k < kept; k++) fp_columns[k] = keep_idx[k];
+        const void *part[P_COUNT] = {NULL, pd->packed, pd->scales, pd->zeros, fp_columns,
+                                     pd->fp_values};
+        size_t bytes[P_COUNT] = {0, (size_t)rows * pc, RG * sizeof(float), RG,
+                                 (size_t)kept * sizeof(int32_t), (size_t)rows * kept * sizeof(float)};
+        for (int k = P_PACKED; k < P_COUNT && rc == 0; k++)
+            if (k < P_FP_COLUMNS || kept > 0) rc = spool_put(x, &q->off[k], part[k], bytes[k], e);
+        free(fp_columns);
+        pending_free(pd);
+    }
 out:
-    for (int k = 0; k < P_COUNT; k++) free(part[k]);
+    free(fake);
     free(codes);
     free(zf);
     return rc;

@@ -37,12 +37,11 @@ typedef struct qexport qexport;
 qexport *qexport_new(const model *m, const method_cfg *mc, ah_err *e);
 void qexport_free(qexport *x);   // NULL-safe
 
-// method_sink_fn: keeps one quantized linear (fake values in the source dtype and the
+// method_sink_fn: keeps one quantized linear, chunk by chunk (fake values in the source dtype and the
 // integer form computed from W_orig).
 int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
-                 const float *W_orig, const method_codes *qc, int rows, int cols,
-                 const int *keep_idx, int kept,
-                 ah_err *e);
+                 const float *W_orig, const method_codes *qc, int r0, int n, int rows, int cols,
+                 const int *keep_idx, int kept, ah_err *e);
 
 // method_block_sink_fn: keeps the block's other tensors (norm weights, biases) as they are
 // after AWQ folding, in the source dtype.

@@ -88,20 +88,36 @@ static void round_to_dtype(float *W, size_t n, st_dtype d) {
     }
 }
 
-// mean over the sample rows and outputs of (x (W - W_hat)^T)^2; diff (rows, cols) scratch,
-// which may be W itself (overwritten).
-static double output_mse(const calib_input *in, const float *W, const float *W_hat, float *diff,
-                         float *y, int rows, int cols) {
-    size_t n = (size_t)rows * cols;
-    for (size_t i = 0; i < n; i++) diff[i] = W[i] - W_hat[i];
-    // The first CALIB_SAMPLE_TOKENS rows (AWQ keeps more; the metric stays the same size).
-    int S = in->sample_rows < CALIB_SAMPLE_TOKENS ? in->sample_rows : CALIB_SAMPLE_TOKENS;
-    // y (S, rows) = x (S, cols) @ diff^T (cols, rows)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, rows, cols, 1.0f, in->sample, cols,
-                diff, cols, 0.0f, y, rows);
+// The output-error metric uses the first CALIB_SAMPLE_TOKENS sample rows (AWQ keeps more; the
+// metric stays the same size).
+static int output_rows(const calib_input *in) {
+    return in->sample_rows < CALIB_SAMPLE_TOKENS ? in->sample_rows : CALIB_SAMPLE_TOKENS;
+}
+
+// Output error of rows [r0, r0 + n) of a linear (rows, cols): y[:, r0:r0+n] (S, rows) =
+// x (S, cols) @ (W - W_hat)^T for the chunk (n, cols); diff (n, cols) scratch, which may be W
+// itself (overwritten). Every y value is the same dot product as a whole-linear GEMM's.
+static void output_error_rows(const calib_input *in, const float *W, const float *W_hat,
+                              float *diff, float *y, int r0, int n, int rows, int cols) {
+    size_t m = (size_t)n * cols;
+    for (size_t i = 0; i < m; i++) diff[i] = W[i] - W_hat[i];
+    int S = output_rows(in);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, n, cols, 1.0f, in->sample, cols,
+                diff, cols, 0.0f, y + r0, rows);
+}
+
+// mean over the sample rows and outputs of y (S, rows)^2, the output error of the whole linear.
+static double output_mse(const calib_input *in, const float *y, int rows) {
+    int S = output_rows(in);
     double sum = 0.0;
     for (size_t i = 0; i < (size_t)S * rows; i++) sum += (double)y[i] * y[i];
     return sum / ((double)S * rows);
+}
+
+// Rows per chunk of a linear of `cols` columns (ah_chunk_rows: 16 MiB of fp32 weights, a
+// whole linear of the small models).
+static int chunk_rows(int rows, int cols) {
+    return (int)ah_chunk_rows((size_t)rows, (size_t)cols * sizeof(float));
 }
 
 int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int layer,
@@ -110,23 +126,28 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
     if (mc->kind == METHOD_FP16) return 0;
     if (method_needs_calib(mc) && !run)
         return ah_fail(e, "method %s needs calibration data (--calib)", method_name(mc->kind));
-    size_t max_n = 0, max_cols = 0, max_rows = 0;
+    const int gptq = method_uses_gptq(mc->kind);
+    // orig holds the weights a chunk was quantized from: one chunk of rows, or (GPTQ, which
+    // quantizes a linear as a whole) the whole linear.
+    size_t max_orig = 0, max_cols = 0, max_rows = 0, max_n = 0;
     for (int r = 0; r < L_COUNT; r++) {
         if (!arch_role_is_linear(r) || !b->w[r]) continue;
         const model_weight *w = model_lw(m, layer, r);
+        int rows = (int)w->shape[0], cols = (int)w->shape[1];
+        size_t chunk = (size_t)(gptq ? rows : chunk_rows(rows, cols)) * cols;
+        if (chunk > max_orig) max_orig = chunk;
         if (b->numel[r] > max_n) max_n = b->numel[r];
-        if ((size_t)w->shape[1] > max_cols) max_cols = (size_t)w->shape[1];
-        if ((size_t)w->shape[0] > max_rows) max_rows = (size_t)w->shape[0];
+        if ((size_t)cols > max_cols) max_cols = (size_t)cols;
+        if ((size_t)rows > max_rows) max_rows = (size_t)rows;
     }
     int rc = -1;
     uint8_t *codes = NULL;
     float *gs = NULL, *gz = NULL;
-    float *orig = ah_calloc(max_n, sizeof(float), "quantization scratch", e);
+    float *orig = ah_calloc(max_orig, sizeof(float), "quantization scratch", e);
     float *y = ah_calloc((size_t)CALIB_SAMPLE_TOKENS * max_rows, sizeof(float), "quantization scratch", e);
     float *act = ah_calloc(max_cols, sizeof(float), "quantization scratch", e);
     int *keep = ah_calloc(max_cols, sizeof(int), "quantization scratch", e);
     if (!orig || !y || !act || !keep) goto done;
-    const int gptq = method_uses_gptq(mc->kind);
     size_t max_g = quant_groups(max_cols, mc->q.group);
     if (gptq && (!(codes = ah_calloc(max_n, 1, "GPTQ codes", e)) ||
                  !(gs = ah_calloc(max_rows * max_g, sizeof(float), "GPTQ scales", e)) ||
@@ -137,10 +158,9 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
         if (!arch_role_is_linear(r) || !b->w[r]) continue;
         const model_weight *mw = model_lw(m, layer, r);
         int rows = (int)mw->shape[0], cols = (int)mw->shape[1];
-        size_t n = (size_t)rows * cols;
         float *W = b->w[r];
         const calib_input *in = run ? &run->in[method_role_input(r)] : NULL;
-        memcpy(orig, W, n * sizeof(float));
+        int with_output = in && in->sample_rows > 0;
         if (in && mc->by == SALIENT_ACTIVATION) calib_input_mean_abs(in, act);
         int kept = method_salient_columns(keep, W, rows, cols, act, mc, layer, r);
         if (kept < 0) {
@@ -149,7 +169,8 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
         }
         gptq_info gi = {0};
         method_codes qc = {codes, gs, gz};
-        if (gptq) {
+        if (gptq) {   // the whole linear at once; then one "chunk" below
+            memcpy(orig, W, (size_t)rows * cols * sizeof(float));
             if (!in || !in->hess) {
                 ah_fail(e, "method %s: no Hessian captured for layer %d", method_name(mc->kind), layer);
                 goto done;
@@ -162,13 +183,30 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
                 fprintf(stderr, "warning: gptq layer %d %s: Hessian not positive definite with "
                         "damp %g; used damp %g\n", layer, arch_layer_role_name((arch_layer_role)r),
                         mc->gptq.damp, gi.damp_used);
-        } else {
-            quant_fake(W, (size_t)rows, (size_t)cols, &mc->q);
         }
-        for (int i = 0; i < rows; i++)   // kept columns back to full precision
-            for (int k = 0; k < kept; k++) W[(size_t)i * cols + keep[k]] = orig[(size_t)i * cols + keep[k]];
-        round_to_dtype(W, n, mw->dtype);
-
+        // Row chunks (rows are independent in every step below); the sums run in row order
+        // across chunks, as over the whole linear.
+        double se = 0.0;
+        int step = gptq ? rows : chunk_rows(rows, cols);
+        for (int r0 = 0; r0 < rows; r0 += step) {
+            int n = rows - r0 < step ? rows - r0 : step;
+            size_t len = (size_t)n * cols;
+            float *Wc = W + (size_t)r0 * cols;                    // (n, cols)
+            if (!gptq) {
+                memcpy(orig, Wc, len * sizeof(float));
+                quant_fake(Wc, (size_t)n, (size_t)cols, &mc->q);
+            }
+            for (int i = 0; i < n; i++)   // kept columns back to full precision
+                for (int k = 0; k < kept; k++) Wc[(size_t)i * cols + keep[k]] = orig[(size_t)i * cols + keep[k]];
+            round_to_dtype(Wc, len, mw->dtype);
+            for (size_t i = 0; i < len; i++) se += (double)(Wc[i] - orig[i]) * (Wc[i] - orig[i]);
+            if (sink && sink(sink_ctx, layer, r, Wc, orig, gptq ? &qc : NULL, r0, n, rows, cols,
+                             keep, kept, e))
+                goto done;
+            // orig is done with once exported: the output error's W - W_hat overwrites it in
+            // place (one fewer scratch at the peak of quantization).
+            if (with_output) output_error_rows(in, orig, Wc, orig, y, r0, n, rows, cols);
+        }
         method_metrics *mm = &metrics[r];
         mm->layer = layer;
         mm->role = r;
@@ -178,14 +216,8 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
         mm->gptq_damp = gptq ? gi.damp_used : 0.0;
         mm->gptq_retries = gi.retries;
         mm->gptq_dead = gi.dead;
-        double se = 0.0;
-        for (size_t i = 0; i < n; i++) se += (double)(W[i] - orig[i]) * (W[i] - orig[i]);
-        mm->weight_mse = se / (double)n;
-        if (sink && sink(sink_ctx, layer, r, W, orig, gptq ? &qc : NULL, rows, cols, keep, kept, e))
-            goto done;
-        // orig is done with once exported: the output error's W - W_hat overwrites it in place
-        // (one fewer (rows, cols) scratch at the peak of quantization).
-        mm->output_mse = (in && in->sample_rows > 0) ? output_mse(in, orig, W, orig, y, rows, cols) : -1.0;
+        mm->weight_mse = se / ((double)rows * cols);
+        mm->output_mse = with_output ? output_mse(in, y, rows) : -1.0;
     }
     rc = 0;
 done:

@@ -85,12 +85,15 @@ typedef struct {
     const float *scale, *zero;
 } method_codes;
 
-// Callback receiving every quantized linear (for export): the fake-quantized W_hat in fp32,
-// the weights it was quantized from (W_orig: quant_codes(W_orig) gives its codes, unless qc is
-// given: the method's own codes, GPTQ), and the kept column indices.
+// Callback receiving every quantized linear (for export) in chunks of rows, in row order:
+// rows [r0, r0 + n) of the linear's (rows, cols): the fake-quantized W_hat in fp32 and the
+// weights it was quantized from (W_orig: quant_codes(W_orig) gives its codes, unless qc is
+// given: the method's own codes, GPTQ, for the whole linear, indexed from row 0), both (n, cols),
+// and the kept column indices (the same for every chunk). Chunks bound the memory a big
+// linear needs beside the block (method_apply_block).
 typedef int (*method_sink_fn)(void *ctx, int layer, arch_layer_role role, const float *W_hat,
-                              const float *W_orig, const method_codes *qc, int rows, int cols,
-                              const int *keep_idx, int kept, ah_err *e);
+                              const float *W_orig, const method_codes *qc, int r0, int n,
+                              int rows, int cols, const int *keep_idx, int kept, ah_err *e);
 
 // Called with each finished block (after scaling, clipping and quantization): export keeps the
 // tensors that are not quantized linears but may have changed (AWQ's folded norms, biases),
