@@ -254,10 +254,18 @@ int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
     for (int r = 0; r < L_COUNT; r++) {
         if (!b->w[r]) continue;
         const model_weight *w = model_lw(m, layer, r);
-        if (model_weight_f32(b->w[r], w, e)) return -1;
-        // Widened: the stored copy's pages leave the resident set, so a pass over the model
-        // holds one block, not every mapped page it has read (docs: bench/README.md, memory).
-        model_release(m, w, 0, (size_t)w->shape[0]);
+        if (!w->data) continue;
+        // Widened chunk by chunk (ah_chunk_rows: 16 MiB of fp32), each chunk's stored pages
+        // leaving the resident set right after, so a pass over the model holds one block and
+        // at most a chunk of mapped pages, not every mapped page it has read, nor a whole
+        // tensor's (docs: bench/README.md, memory).
+        size_t rows = (size_t)w->shape[0], cols = b->numel[r] / (rows ? rows : 1);
+        size_t step = ah_chunk_rows(rows, cols * sizeof(float));
+        for (size_t r0 = 0; r0 < rows; r0 += step) {
+            size_t n = rows - r0 < step ? rows - r0 : step;
+            if (model_weight_rows_f32(b->w[r] + r0 * cols, w, r0, n, e)) return -1;
+            model_release(m, w, r0, n);
+        }
     }
     return 0;
 }
