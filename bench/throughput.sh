@@ -12,8 +12,10 @@
 #             on the same random-weight checkpoint, ids, windows and threads; runs alternate
 #             C, ref, C, ref, ...; medians of REPS runs; C's achieved GFLOP/s (model FLOPs,
 #             bench/README.md) and its % of the GEMM peak
-#   awq       AWQ seconds (search + fold + clip) of `eval --method awq` (awq_seconds) and of
-#             tools/ref_awq.py ("timing: awq"), alternating, medians
+#   awq       seconds of the whole AWQ quantization pass, the scope tools/ref_awq.py's
+#             "timing: awq" covers (calibration forward + captures, search, fold, clip, fake
+#             quantization): quant_seconds of `eval --method awq` against it, alternating,
+#             medians (awq_seconds, the search + fold + clip alone, in the metric field)
 #   scaling   1 vs 2 threads for eval and AWQ (C)
 # Environment: REPS (default 3), WINDOWS (eval windows of 2048, default 2), AWQ_SAMPLES
 # (default 8 sequences of 512 for the losses), MODELS ("opt llama"), THREADS ("1 2").
@@ -124,11 +126,12 @@ for name in $MODELS; do
     cs=(); rs=()
     ccmd="./awq-harness eval --quiet --model DIR2 --data ids:IDS --seqlen 2048 --max-windows 1 --threads $t --method awq --bits 4 --group 128 --calib ids:CALIB --calib-samples 32 --calib-pick first --awq-samples $AWQ_SAMPLES"
     rcmd="$PY tools/ref_awq.py --model DIR2 --calib-ids CALIB --calib-seqlen 512 --calib-samples 32 --awq-samples $AWQ_SAMPLES --ids IDS --seqlen 2048 --max-windows 1 --bits 4 --group 128 --threads $t"
+    as=()
     for i in $(seq "$REPS"); do
-      v=$("$BIN" eval --quiet --model "$dir2" --data "ids:$tmp/ids.txt" --seqlen 2048 --max-windows 1 \
+      line=$("$BIN" eval --quiet --model "$dir2" --data "ids:$tmp/ids.txt" --seqlen 2048 --max-windows 1 \
             --threads "$t" --method awq --bits 4 --group 128 --calib "ids:$tmp/calib.txt" \
-            --calib-samples 32 --calib-pick first --awq-samples "$AWQ_SAMPLES" | tail -n 1 | kv awq_seconds)
-      cs+=("$v")
+            --calib-samples 32 --calib-pick first --awq-samples "$AWQ_SAMPLES" | tail -n 1)
+      cs+=("$(kv quant_seconds <<<"$line")"); as+=("$(kv awq_seconds <<<"$line")")
       v=$($PY tools/ref_awq.py --model "$dir2" --calib-ids "$tmp/calib.txt" --calib-seqlen 512 \
             --calib-samples 32 --awq-samples "$AWQ_SAMPLES" --ids "$tmp/ids.txt" --seqlen 2048 \
             --max-windows 1 --bits 4 --group 128 --threads "$t" 2>&1 >/dev/null |
@@ -137,7 +140,7 @@ for name in $MODELS; do
     done
     c=$(printf '%s\n' "${cs[@]}" | median); r=$(printf '%s\n' "${rs[@]}" | median)
     CAWQ[$t]=$c
-    row "awq $name $t thr" "seconds C vs PyTorch median (C $(echo ${cs[*]} | tr ' ' '/') ref $(echo ${rs[*]} | tr ' ' '/'))" "$c" s "$r" "$ccmd  vs  $rcmd"
+    row "awq $name $t thr" "quant pass seconds C vs PyTorch median (C $(echo ${cs[*]} | tr ' ' '/') ref $(echo ${rs[*]} | tr ' ' '/'); C search+clip alone $(echo ${as[*]} | tr ' ' '/'))" "$c" s "$r" "$ccmd  vs  $rcmd"
     printf '%-8s %-6s %3s  %-30s  %s\n' awq "$name" "$t" "C $c s, ref $r s ($(awk -v a="$r" -v b="$c" 'BEGIN {printf "%.2f", a / b}')x)" "$ccmd  vs  $rcmd"
   done
   if [ -n "${CAWQ[1]:-}" ] && [ -n "${CAWQ[2]:-}" ]; then
