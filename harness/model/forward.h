@@ -23,7 +23,7 @@ typedef struct {
     float *q;          // (N, H*D)
     float *k, *v;      // (N, G*D)
     float *att;        // (N, H*D) attention output (input of o_proj)
-    float *scores;     // (nthreads, min(T, 64), T) per-thread attention scratch (one row block)
+    float *scores;     // (nthreads, min(T, 128), T) per-thread attention scratch (one row block)
     int nthreads;
     float *h1, *h2;    // (N, F)   MLP gate / up activations
     float *rope_cos;   // (T, D/2)
