@@ -24,11 +24,17 @@
 // last-bit changes of the attention output (softmax sums in 8 lanes moved
 // tests/fixtures/awq/opt-b3-g32-search-clip's perplexity to 1.4e-3 off the reference).
 
+// max(x[0, n)), 0 for n = 0; inlined so it vectorises in its callers' clones.
+__attribute__((always_inline)) static inline float row_max(const float *x, size_t n) {
+    float mx = n ? x[0] : 0.0f;
+#pragma omp simd reduction(max : mx)
+    for (size_t j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    return mx;
+}
+
 // row[0, n) <- exp(row[0, n) - max(row[0, n))), the unnormalised softmax.
 AH_VEC_CLONES static void exp_shifted_row(float *row, int n) {
-    float mx = n ? row[0] : 0.0f;
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    float mx = row_max(row, (size_t)n);
 #pragma omp simd
     for (int j = 0; j < n; j++) row[j] = ah_expf(row[j] - mx);
 }
@@ -73,9 +79,7 @@ AH_VEC_CLONES static void swiglu_row(float *up, const float *gate, int n) {
 
 // The exps go into a buffer of 256 so the double sum keeps its serial order.
 AH_VEC_CLONES void fwd_lse_chunk(const float *l, size_t n, float *max, double *sum) {
-    float mx = n ? l[0] : 0.0f;
-#pragma omp simd reduction(max : mx)
-    for (size_t j = 0; j < n; j++) mx = l[j] > mx ? l[j] : mx;
+    float mx = row_max(l, n);
     double se = 0.0;
     float e[256];
     for (size_t j0 = 0; j0 < n; j0 += 256) {
