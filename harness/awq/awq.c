@@ -134,7 +134,7 @@ static void rule_scales(float *s, double *tmp, const awq_cfg *a, double alpha,
 // builds one chunk of at most that many bytes of a linear's rows at a time (ah_chunk_rows) and
 // multiplies it into the matching output columns of the module's projection buffers
 // (s->q / k / v, s->h1 / h2, or the linear's output), then runs the rest of the module
-// (fwd_attention_tail, fwd_mlp_tail) on them. Each output value is the same dot product over
+// (fwd_attention_tail, fwd_mlp_tail) on them (module_out). Each output value is the same dot product over
 // the same input width as with the whole candidate (OpenBLAS blocks the sum over the input
 // width independently of the output columns); groups that fit (every group of the test
 // models, unless AH_TEST_CHUNK_BYTES says otherwise) take the whole-candidate calls unchanged.
@@ -166,31 +166,10 @@ typedef struct {
     const float *x;    // (K*L, I) the group's captured input
     int K, L, batch;
     int out_width;     // O
-    // chunked candidates (module_out_chunked)
-    const float *scales;   // (I) this alpha's s
+    // candidates built in row chunks (module_out with scales)
     const quant_cfg *q;
     float *chunk;          // (max chunk rows, I) one chunk of candidate rows
 } module_ctx;
-
-// y (K*L, O) = the output of the module group g feeds, with the weights of b.
-static void module_out(float *y, const module_ctx *mc, const block_f32 *b) {
-    const model_config *c = &mc->m->cfg;
-    int I = awq_group_width(c, mc->g), L = mc->L;
-    for (int i = 0; i < mc->K; i += mc->batch) {
-        int nb = mc->K - i < mc->batch ? mc->K - i : mc->batch;
-        const float *x = mc->x + (size_t)i * L * I;
-        float *out = y + (size_t)i * L * mc->out_width;
-        switch (mc->g->loss) {
-        case LOSS_ATTENTION: fwd_attention(out, 0, x, mc->s, b, c, L, nb); break;
-        case LOSS_MLP: fwd_mlp(out, 0, x, mc->s, b, c, L, nb); break;
-        case LOSS_LINEAR: {
-            arch_layer_role r = mc->g->linears[0];   // its bias is the next role (L_O -> L_O_B)
-            fwd_linear(out, x, b->w[r], b->w[r + 1], nb * L, I, mc->out_width, 0);
-            break;
-        }
-        }
-    }
-}
 
 static int in_group(const arch_scale_group *g, arch_layer_role r) {
     for (int k = 0; k < g->n_linears; k++)
@@ -199,29 +178,31 @@ static int in_group(const arch_scale_group *g, arch_layer_role r) {
 }
 
 // dst (N, O) = x (N, I) @ W_r'^T (+ bias) for role r of b, W_r (O, I): with its candidate
-// built chunk by chunk when r is in the group, with W_r itself otherwise. bias may be NULL.
+// Q(W_r * s) / s built chunk by chunk when scales s are given and r is in the group, with W_r
+// itself otherwise. bias may be NULL.
 static void project(float *dst, const float *x, int N, arch_layer_role r, const float *bias,
-                    const module_ctx *mc, const block_f32 *b, int I) {
+                    const module_ctx *mc, const block_f32 *b, const float *scales, int I) {
     const float *W = b->w[r];
     size_t rows = b->numel[r] / (size_t)I;
-    if (!in_group(mc->g, r)) {
+    if (!scales || !in_group(mc->g, r)) {
         fwd_linear(dst, x, W, bias, N, I, (int)rows, 0);
         return;
     }
     size_t cr = chunk_rows(rows, I);
     for (size_t r0 = 0; r0 < rows; r0 += cr) {
         size_t n = rows - r0 < cr ? rows - r0 : cr;
-        candidate_rows(mc->chunk, W + r0 * I, n, I, mc->scales, mc->q);
+        candidate_rows(mc->chunk, W + r0 * I, n, I, scales, mc->q);
         fwd_linear_cols(dst + r0, (int)rows, x, mc->chunk, N, I, (int)n);   // columns r0..r0+n
     }
     if (bias) fwd_add_bias(dst, bias, N, (int)rows);
 }
 
-// y (K*L, O) = module_out's output with the candidates of mc->scales, built in row chunks
-// per batch (the projection buffers hold one batch; rebuilding costs about O·I per batch
-// against the GEMMs' 2·N·I·O flops). The search sets no capture hook, so
-// skipping fwd_attention / fwd_mlp's capture of the projections' input changes nothing.
-static void module_out_chunked(float *y, const module_ctx *mc, const block_f32 *b) {
+// y (K*L, O) = the output of the module group g feeds (fwd_attention / fwd_mlp / the linear,
+// as the forward pass computes them), with the weights of b, or, given scales, with the
+// group's candidates for them built in row chunks per batch (the projection buffers hold one
+// batch; rebuilding costs about O·I per batch against the GEMMs' 2·N·I·O flops). The search
+// sets no capture hook, so the projections' input is offered to none.
+static void module_out(float *y, const module_ctx *mc, const block_f32 *b, const float *scales) {
     const model_config *c = &mc->m->cfg;
     int I = awq_group_width(c, mc->g), L = mc->L;
     fwd_state *s = mc->s;
@@ -231,19 +212,19 @@ static void module_out_chunked(float *y, const module_ctx *mc, const block_f32 *
         float *out = y + (size_t)i * L * mc->out_width;
         switch (mc->g->loss) {
         case LOSS_ATTENTION:
-            project(s->q, x, N, L_Q, b->w[L_Q_B], mc, b, I);
-            project(s->k, x, N, L_K, b->w[L_K_B], mc, b, I);
-            project(s->v, x, N, L_V, b->w[L_V_B], mc, b, I);
+            project(s->q, x, N, L_Q, b->w[L_Q_B], mc, b, scales, I);
+            project(s->k, x, N, L_K, b->w[L_K_B], mc, b, scales, I);
+            project(s->v, x, N, L_V, b->w[L_V_B], mc, b, scales, I);
             fwd_attention_tail(out, 0, s, b, c, L, nb);
             break;
         case LOSS_MLP:   // up / gate biases: added by the activation pass, as in fwd_mlp
-            project(s->h2, x, N, L_UP, NULL, mc, b, I);
-            if (c->arch->mlp == MLP_SWIGLU) project(s->h1, x, N, L_GATE, NULL, mc, b, I);
+            project(s->h2, x, N, L_UP, NULL, mc, b, scales, I);
+            if (c->arch->mlp == MLP_SWIGLU) project(s->h1, x, N, L_GATE, NULL, mc, b, scales, I);
             fwd_mlp_tail(out, 0, s, b, c, L, nb);
             break;
         case LOSS_LINEAR: {
             arch_layer_role r = mc->g->linears[0];   // its bias is the next role (L_O -> L_O_B)
-            project(out, x, N, r, b->w[r + 1], mc, b, I);
+            project(out, x, N, r, b->w[r + 1], mc, b, scales, I);
             break;
         }
         }
@@ -415,7 +396,7 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
         goto done;
     }
     // Whole candidates when they fit in ah_chunk_bytes() (and for the Gram path, which takes
-    // dW whole); else one chunk buffer (see module_out_chunked).
+    // dW whole); else one chunk buffer (see module_out).
     size_t cand_n = 0, chunk_n = 0;
     for (int k = 0; k < g->n_linears; k++) {
         size_t rows = b->numel[g->linears[k]] / (size_t)I, cr = chunk_rows(rows, I);
@@ -432,14 +413,14 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
         for (int k = 0; k < g->n_linears; k++) view.w[g->linears[k]] = cand[k];
     }
     module_ctx mc = {.m = m, .g = g, .s = fs, .x = in->sample, .K = K, .L = L, .batch = batch,
-                     .out_width = O, .scales = s, .q = q, .chunk = cand[0]};
-    if (!gram) module_out(y_fp, &mc, b);
+                     .out_width = O, .q = q, .chunk = cand[0]};
+    if (!gram) module_out(y_fp, &mc, b, NULL);
 
     double best = INFINITY;
     for (int ai = 0; ai < gr->n_alpha; ai++) {
         rule_scales(s, tmp, a, gr->alphas[ai], x_mean, in->abs_max, w_mean, w_colmax, I);
         if (chunked) {   // candidates built chunk by chunk inside
-            module_out_chunked(y, &mc, b);
+            module_out(y, &mc, b, s);
             gr->loss[ai] = mse(y_fp, y, ny);
         } else {
             // Candidate W' = Q(W * s) / s for every linear of the group.
@@ -449,7 +430,7 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
             if (gram) {
                 gr->loss[ai] = gram_loss(G, chol, b->w[g->linears[0]], cand[0], dW, M, O, I, n);
             } else {
-                module_out(y, &mc, &view);
+                module_out(y, &mc, &view, NULL);
                 gr->loss[ai] = mse(y_fp, y, ny);
             }
         }
