@@ -7,7 +7,8 @@
 // For each shape (M, N, K) of an OPT-125m / Llama-style block at a 2048-token window, plus a
 // large square GEMM, prints the best of R timed calls (after one warm-up) in GFLOP/s
 // (2*M*N*K flops per call). The last line is key=value: peak_gflops= the best shape,
-// core= the kernel set OpenBLAS picked (SkylakeX = AVX-512, Haswell = AVX2).
+// core= the kernel set OpenBLAS runs (SkylakeX = AVX-512, Haswell = AVX2), chosen as the
+// harness chooses it (ah_blas_select, AH_BLAS_CORE; build with harness/core/blas.c and err.c).
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,6 @@
 
 #include "core/blas.h"
 
-char *openblas_get_corename(void);
 void openblas_set_num_threads(int n);
 
 static double now(void) {
@@ -34,6 +34,11 @@ int main(int argc, char **argv) {
             fprintf(stderr, "usage: %s [--threads N] [--reps R]\n", argv[0]);
             return 2;
         }
+    }
+    ah_err e = {{0}};
+    if (ah_blas_select(&e)) {
+        fprintf(stderr, "gemm_peak: %s\n", e.msg);
+        return 1;
     }
     if (threads > 0) {
         omp_set_num_threads(threads);
@@ -68,7 +73,7 @@ int main(int argc, char **argv) {
     memset(Cm, 0, maxc * sizeof(float));
     double peak = 0;
     const char *peak_name = "";
-    printf("OpenBLAS core %s, %d thread(s)\n", openblas_get_corename(), omp_get_max_threads());
+    printf("OpenBLAS core %s, %d thread(s)\n", ah_blas_core(), omp_get_max_threads());
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int M = shapes[s].M, N = shapes[s].N, K = shapes[s].K;
         double best = 1e30;
@@ -87,7 +92,7 @@ int main(int argc, char **argv) {
         }
     }
     printf("peak_gflops=%.1f peak_shape=\"%s\" threads=%d core=%s\n", peak, peak_name,
-           omp_get_max_threads(), openblas_get_corename());
+           omp_get_max_threads(), ah_blas_core());
     free(A);
     free(Bm);
     free(Cm);

@@ -47,7 +47,7 @@ row() {   # benchmark metric value unit reference command   (ratio = value / ref
 printf '%-8s %-6s %3s  %-30s  %s\n' metric model thr result "reproduce"
 
 # --- GEMM peak ---------------------------------------------------------------------------
-cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iharness bench/gemm_peak.c -o "$tmp/gemm_peak" \
+cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iharness bench/gemm_peak.c harness/core/blas.c harness/core/err.c -o "$tmp/gemm_peak" \
    -L/usr/lib/x86_64-linux-gnu/openblas-openmp -l:libopenblas.so.0 \
    -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp || { echo "gemm_peak: build failed"; exit 0; }
 declare -A PEAK
@@ -58,6 +58,11 @@ for t in $THREADS; do
   printf '%-8s %-6s %3s  %-30s  %s\n' gemm - "$t" "${PEAK[$t]} GFLOP/s ($core)" \
     "cc ... bench/gemm_peak.c (see bench/throughput.sh); ./gemm_peak --threads $t"
 done
+
+# The PyTorch references run on the same OpenBLAS kernel set as the harness (torch 1.13's
+# products go through Debian's OpenBLAS, which reads OPENBLAS_CORETYPE; the harness chooses its
+# own, core/blas.c), so neither side is measured on the AVX2 kernels while the other has AVX-512.
+export OPENBLAS_CORETYPE="$core"
 
 # --- checkpoints -------------------------------------------------------------------------
 make_ckpt() {   # name config layers
@@ -94,7 +99,7 @@ for name in $MODELS; do
   for t in $THREADS; do
     cs=(); rs=()
     ccmd="./awq-harness eval --quiet --model DIR --data ids:IDS --seqlen 2048 --max-windows $WINDOWS --threads $t"
-    rcmd="$PY bench/ref_eval_time.py --model DIR --ids IDS --seqlen 2048 --max-windows $WINDOWS --threads $t"
+    rcmd="OPENBLAS_CORETYPE=$core $PY bench/ref_eval_time.py --model DIR --ids IDS --seqlen 2048 --max-windows $WINDOWS --threads $t"
     for i in $(seq "$REPS"); do   # alternating: C, ref, C, ref, ...
       v=$("$BIN" eval --quiet --model "$dir" --data "ids:$tmp/ids.txt" --seqlen 2048 \
             --max-windows "$WINDOWS" --threads "$t" | tail -n 1 | kv tok_per_s)
@@ -125,7 +130,7 @@ for name in $MODELS; do
   for t in $THREADS; do
     cs=(); rs=()
     ccmd="./awq-harness eval --quiet --model DIR2 --data ids:IDS --seqlen 2048 --max-windows 1 --threads $t --method awq --bits 4 --group 128 --calib ids:CALIB --calib-samples 32 --calib-pick first --awq-samples $AWQ_SAMPLES"
-    rcmd="$PY tools/ref_awq.py --model DIR2 --calib-ids CALIB --calib-seqlen 512 --calib-samples 32 --awq-samples $AWQ_SAMPLES --ids IDS --seqlen 2048 --max-windows 1 --bits 4 --group 128 --threads $t"
+    rcmd="OPENBLAS_CORETYPE=$core $PY tools/ref_awq.py --model DIR2 --calib-ids CALIB --calib-seqlen 512 --calib-samples 32 --awq-samples $AWQ_SAMPLES --ids IDS --seqlen 2048 --max-windows 1 --bits 4 --group 128 --threads $t"
     as=()
     for i in $(seq "$REPS"); do
       line=$("$BIN" eval --quiet --model "$dir2" --data "ids:$tmp/ids.txt" --seqlen 2048 --max-windows 1 \

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 
+#include "core/blas.h"
 #include "core/version.h"
 
 static void usage(FILE *f) {
@@ -43,6 +44,13 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "--version") == 0) {
         printf("awq-harness %s\n", AH_VERSION);
         return 0;
+    }
+    // The BLAS kernel set, before the first BLAS call (core/blas.c: OpenBLAS's own choice is
+    // often the AVX2 one on AVX-512 machines).
+    ah_err e = {{0}};
+    if (ah_blas_select(&e)) {
+        cli_error("%s", e.msg);
+        return 2;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);

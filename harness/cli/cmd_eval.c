@@ -1,5 +1,6 @@
 // cmd_eval.c — `awq-harness eval`: perplexity of a checkpoint on a text source.
 #include <getopt.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/inputs.h"
 #include "cli/method_opts.h"
+#include "core/blas.h"
 #include "core/progress.h"
 #include "eval/ppl.h"
 #include "model/model.h"
@@ -124,6 +126,7 @@ int cmd_eval(int argc, char **argv) {
     if (!quiet) {
         fprintf(stderr, "model: %s (%s, %s)\n", model_path, desc, m->format);
         fprintf(stderr, "tokenizer: %s (%s)\n", tpath, tok ? tok_kind(tok) : "-");
+        fprintf(stderr, "blas: OpenBLAS %s kernels, %d threads\n", ah_blas_core(), omp_get_max_threads());
         fprintf(stderr, "data: %s: %zu bytes, %zu tokens, %zu windows of %d (protocol %s)\n",
                 data, in.text_len, in.n, ppl_window_count(in.n, seqlen), seqlen,
                 ppl_protocol_name(protocol));
@@ -156,8 +159,8 @@ int cmd_eval(int argc, char **argv) {
            seqlen, ppl_protocol_name(protocol));
     if (protocol == PPL_LLAMACPP) printf(" ppl_stderr=%.6f", r.stderr_ppl);
     cli_method_kv(stdout, &mo, &cs, mo.mc.kind == METHOD_FP16 ? NULL : qp);
-    printf(" nll=%.8f seconds=%.3f tok_per_s=%.1f peak_rss_mb=%.1f\n", r.nll_mean, secs, tps,
-           ah_peak_rss_mb());
+    printf(" nll=%.8f seconds=%.3f tok_per_s=%.1f peak_rss_mb=%.1f blas_core=%s threads=%d\n",
+           r.nll_mean, secs, tps, ah_peak_rss_mb(), ah_blas_core(), omp_get_max_threads());
     status = 0;
     goto done;
 fail:

@@ -1,4 +1,4 @@
-// blas.h — the one place the CBLAS header is included.
+// blas.h — the one place the CBLAS header is included, and the choice of OpenBLAS kernels.
 //
 // OpenBLAS's cblas.h pulls in <complex.h>, which defines the macro I (the imaginary unit).
 // A variable or parameter named I then silently becomes a complex constant that converts to
@@ -8,5 +8,18 @@
 
 #include <cblas.h>
 #undef I
+
+#include "core/err.h"
+
+// Chooses the kernel set OpenBLAS runs, from AH_BLAS_CORE (blas.c says why):
+//   auto (default)  the widest the CPU runs: SkylakeX with AVX-512 (F CD BW DQ VL), Haswell
+//                   with AVX2 + FMA; overrides OPENBLAS_CORETYPE and OpenBLAS's detection
+//   openblas        whatever OpenBLAS chose (its detection, or OPENBLAS_CORETYPE)
+//   NAME            that OpenBLAS kernel set (SkylakeX, Haswell, Zen, ...)
+// Call once, before any BLAS call. -1 when a named set cannot be had.
+int ah_blas_select(ah_err *e);
+
+// The kernel set OpenBLAS runs now ("SkylakeX", "Haswell", ...).
+const char *ah_blas_core(void);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "awq/fold.h"
+#include "core/blas.h"
 #include "core/version.h"
 #include "store/store.h"
 
@@ -113,6 +114,7 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     TRY(store_run_attr_int(w, "", "max_windows", c->max_windows, e));
     TRY(store_run_attr_int(w, "", "windows", r->ppl->windows, e));
     TRY(store_run_attr_int(w, "", "threads", r->threads, e));
+    TRY(store_run_attr_str(w, "", "blas_core", ah_blas_core(), e));
     TRY(store_run_attr_real(w, "", "seconds", r->seconds, e));
     TRY(store_run_attr_real(w, "", "eval_seconds", r->ppl->seconds - r->quant_seconds, e));
     if (r->qp) TRY(store_run_attr_real(w, "", "quant_seconds", r->quant_seconds, e));

@@ -99,7 +99,7 @@ def need(obj, names, what):
 need(f.attrs, ["schema_version", "harness_version", "git_commit", "created", "experiment", "experiment_ini"], "root attrs")
 common = ["experiment", "run_index", "key", "status", "created", "git_commit", "harness_version", "model",
           "model_name", "model_sha256", "arch", "method", "seed", "eval_data", "eval_sha256", "eval_tokens",
-          "seqlen", "protocol", "max_windows", "windows", "threads", "seconds", "eval_seconds", "cache", "ppl", "nll"]
+          "seqlen", "protocol", "max_windows", "windows", "threads", "blas_core", "seconds", "eval_seconds", "cache", "ppl", "nll"]
 quant = ["bits", "group_size", "zero_point", "quantizer", "weight_mse", "output_mse", "calib", "calib_sha256",
          "calib_samples", "calib_seqlen", "calib_pick"]
 awq = ["scale_rule", "clip", "propagate", "alpha_mode", "awq_samples", "awq_seconds", "salient_pct"]

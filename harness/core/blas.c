@@ -1,0 +1,71 @@
+// blas.c — which kernel set OpenBLAS runs (see blas.h).
+//
+// OpenBLAS's DYNAMIC_ARCH build picks its kernels once, when the library loads: from
+// OPENBLAS_CORETYPE if set, else from its own CPU detection. Both go wrong on the machines
+// this harness meets: Debian's OpenBLAS 0.3.21 does not know AMD Zen 4/5 and falls back to
+// the AVX2 (Haswell) kernels, and container images export OPENBLAS_CORETYPE=Haswell for
+// portability. On a CPU with AVX-512 the SkylakeX kernels run the sgemm at about twice the
+// AVX2 rate (bench/README.md: 382 vs 205 GFLOP/s on 2 cores of an AMD EPYC), and they are the
+// kernels the reference fixtures were matched with: OpenBLAS sums a dot product in an order
+// that depends on the kernel, which moves near-tie AWQ alphas. So the harness chooses.
+//
+// The switch uses OpenBLAS's own path: set OPENBLAS_CORETYPE, then gotoblas_dynamic_quit() +
+// gotoblas_dynamic_init(), the pair the library's constructor ran (exported by DYNAMIC_ARCH
+// builds; declared weak, so a build without them links and keeps its kernels). It must run
+// before the first BLAS call (no buffers or parameters are in use yet).
+#include "core/blas.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+char *openblas_get_corename(void);
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+static const char *requested = "openblas";
+
+// The kernel set `auto` asks for on this CPU: SkylakeX needs AVX-512 F, CD, BW, DQ and VL;
+// Haswell AVX2 and FMA. NULL: neither (keep OpenBLAS's choice). One set for every AVX-512 CPU,
+// even where OpenBLAS would pick Cooperlake or SapphireRapids (same sgemm speed: 373 vs 382
+// GFLOP/s here), so that Intel and AMD machines sum the same products in the same order.
+static const char *auto_core(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
+}
+
+int ah_blas_select(ah_err *e) {
+    const char *want = getenv("AH_BLAS_CORE");
+    if (!want || !*want) want = "auto";
+    requested = want;
+    if (!strcasecmp(want, "openblas")) return 0;   // OpenBLAS's own choice, OPENBLAS_CORETYPE included
+    if (!strcasecmp(want, "auto")) {
+        want = auto_core();
+        if (!want) return 0;
+        const char *now = openblas_get_corename();
+        if (now && !strcasecmp(now, want)) return 0;
+    }
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) {
+        if (!strcasecmp(requested, "auto")) return 0;   // a fixed-kernel build: nothing to choose
+        return ah_fail(e, "AH_BLAS_CORE=%s: this OpenBLAS has one kernel set (%s), not a "
+                          "DYNAMIC_ARCH build", requested, openblas_get_corename());
+    }
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    const char *got = openblas_get_corename();
+    if (!got || strcasecmp(got, want) != 0)
+        return ah_fail(e, "AH_BLAS_CORE=%s: not a kernel set this OpenBLAS runs (it runs %s; "
+                          "auto, openblas, SkylakeX, Haswell, ...)", requested, got ? got : "?");
+    return 0;
+}
+
+const char *ah_blas_core(void) {
+    const char *c = openblas_get_corename();
+    return c ? c : "?";
+}
