@@ -99,6 +99,7 @@ demo: deps
 	@bash tools/demo
 
 bench: deps all
+	@bash tools/install-deps --bench
 	@bash bench/run.sh
 
 # Fuzz replay programs: a target's LLVMFuzzerTestOneInput + tests/fuzz/replay_main.c, built

@@ -63,6 +63,13 @@ done
 # products go through Debian's OpenBLAS, which reads OPENBLAS_CORETYPE; the harness chooses its
 # own, core/blas.c), so neither side is measured on the AVX2 kernels while the other has AVX-512.
 export OPENBLAS_CORETYPE="$core"
+# And with tcmalloc (tools/install-deps --bench), as PyTorch's CPU tuning guides advise: glibc's
+# malloc gives every large tensor fresh pages from the kernel, and on the project's machines
+# (Firecracker VMs) a first touch costs about 9 us per 4 KiB page, which made the reference's
+# elementwise ops 20-30x slower and its eval 5x slower (71 vs 368 tok/s, OPT-125m, 2 threads).
+TCMALLOC=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+if [ -f "$TCMALLOC" ]; then REF_PRELOAD="LD_PRELOAD=$TCMALLOC"
+else REF_PRELOAD=""; echo "throughput: $TCMALLOC absent (bash tools/install-deps --bench): the PyTorch references run on glibc malloc"; fi
 
 # --- checkpoints -------------------------------------------------------------------------
 make_ckpt() {   # name config layers
@@ -99,12 +106,12 @@ for name in $MODELS; do
   for t in $THREADS; do
     cs=(); rs=()
     ccmd="./awq-harness eval --quiet --model DIR --data ids:IDS --seqlen 2048 --max-windows $WINDOWS --threads $t"
-    rcmd="OPENBLAS_CORETYPE=$core $PY bench/ref_eval_time.py --model DIR --ids IDS --seqlen 2048 --max-windows $WINDOWS --threads $t"
+    rcmd="OPENBLAS_CORETYPE=$core $REF_PRELOAD $PY bench/ref_eval_time.py --model DIR --ids IDS --seqlen 2048 --max-windows $WINDOWS --threads $t"
     for i in $(seq "$REPS"); do   # alternating: C, ref, C, ref, ...
       v=$("$BIN" eval --quiet --model "$dir" --data "ids:$tmp/ids.txt" --seqlen 2048 \
             --max-windows "$WINDOWS" --threads "$t" | tail -n 1 | kv tok_per_s)
       cs+=("$v")
-      v=$($PY bench/ref_eval_time.py --model "$dir" --ids "$tmp/ids.txt" --seqlen 2048 \
+      v=$(env $REF_PRELOAD $PY bench/ref_eval_time.py --model "$dir" --ids "$tmp/ids.txt" --seqlen 2048 \
             --max-windows "$WINDOWS" --threads "$t" | tail -n 1 | kv tok_per_s)
       rs+=("$v")
     done
@@ -130,14 +137,14 @@ for name in $MODELS; do
   for t in $THREADS; do
     cs=(); rs=()
     ccmd="./awq-harness eval --quiet --model DIR2 --data ids:IDS --seqlen 2048 --max-windows 1 --threads $t --method awq --bits 4 --group 128 --calib ids:CALIB --calib-samples 32 --calib-pick first --awq-samples $AWQ_SAMPLES"
-    rcmd="OPENBLAS_CORETYPE=$core $PY tools/ref_awq.py --model DIR2 --calib-ids CALIB --calib-seqlen 512 --calib-samples 32 --awq-samples $AWQ_SAMPLES --ids IDS --seqlen 2048 --max-windows 1 --bits 4 --group 128 --threads $t"
+    rcmd="OPENBLAS_CORETYPE=$core $REF_PRELOAD $PY tools/ref_awq.py --model DIR2 --calib-ids CALIB --calib-seqlen 512 --calib-samples 32 --awq-samples $AWQ_SAMPLES --ids IDS --seqlen 2048 --max-windows 1 --bits 4 --group 128 --threads $t"
     as=()
     for i in $(seq "$REPS"); do
       line=$("$BIN" eval --quiet --model "$dir2" --data "ids:$tmp/ids.txt" --seqlen 2048 --max-windows 1 \
             --threads "$t" --method awq --bits 4 --group 128 --calib "ids:$tmp/calib.txt" \
             --calib-samples 32 --calib-pick first --awq-samples "$AWQ_SAMPLES" | tail -n 1)
       cs+=("$(kv quant_seconds <<<"$line")"); as+=("$(kv awq_seconds <<<"$line")")
-      v=$($PY tools/ref_awq.py --model "$dir2" --calib-ids "$tmp/calib.txt" --calib-seqlen 512 \
+      v=$(env $REF_PRELOAD $PY tools/ref_awq.py --model "$dir2" --calib-ids "$tmp/calib.txt" --calib-seqlen 512 \
             --calib-samples 32 --awq-samples "$AWQ_SAMPLES" --ids "$tmp/ids.txt" --seqlen 2048 \
             --max-windows 1 --bits 4 --group 128 --threads "$t" 2>&1 >/dev/null |
           sed -n 's/^timing: awq \([0-9.]*\) s.*/\1/p')

@@ -435,6 +435,7 @@ def awq_model(m, calib_blocks, a, dtypes, log, mode="quant"):
         grps = groups_of(m, L0)
         rec = {"layer": li, "groups": {}}
         scales = {}
+        t_s0 = time.time()
         for g in grps:
             if mode == "random":
                 I = L0[g[3][0]].shape[1]
@@ -446,6 +447,7 @@ def awq_model(m, calib_blocks, a, dtypes, log, mode="quant"):
             rec["groups"][g[0]] = r
         for g in grps:                        # apply in table order
             apply_group(L, g, scales[g[0]])
+        t_search = time.time() - t_s0
         if mode == "quant":
             scale_of_lin, in_of_lin = {}, {}
             for g in grps:
@@ -465,6 +467,7 @@ def awq_model(m, calib_blocks, a, dtypes, log, mode="quant"):
                     x = cap["clip_in"][in_of_lin[k]] / scale_of_lin[k][None, :]
                     L[k], ks = clip_linear(L[k], x, a)
                     rec["clip"][k] = ["".join(str(int(v)) for v in row) for row in ks]
+            t_search = time.time() - t_s0
             for k in linears_of(m):
                 L[k] = round_dtype(fq(L[k], a), dtypes[li][k])
         m.layers[li] = L
@@ -476,6 +479,7 @@ def awq_model(m, calib_blocks, a, dtypes, log, mode="quant"):
         for g in rec["groups"].values():
             g["scales"] = [float(v) for v in g["scales"]]
         rec["seconds"] = round(time.time() - t0, 3)
+        rec["search_seconds"] = round(t_search, 3)
         report.append(rec)
         if log:
             al = " ".join(f"{n}={g['alpha']}" for n, g in rec["groups"].items())
@@ -641,7 +645,8 @@ def main(argv=None):
         with open(a.json_out, "w") as f:
             f.write(compact_json(doc) + "\n")
     if log:
-        print(f"timing: awq {t_awq:.1f} s, eval {t_eval:.1f} s, total {time.time() - t_start:.1f} s",
+        t_search = sum(rec["search_seconds"] for rec in report)
+        print(f"timing: awq {t_awq:.1f} s (search + clip {t_search:.2f} s), eval {t_eval:.1f} s, total {time.time() - t_start:.1f} s",
               file=sys.stderr)
     line = f"ppl={r['ppl']:.9g} tokens={r['tokens']} windows={r['windows']} seqlen={r['seqlen']}"
     if fp is not None:
