@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
         {"fc1 2048x3072x768", 2048, 3072, 768},    // OPT-125m fc1
         {"fc2 2048x768x3072", 2048, 768, 3072},    // OPT-125m fc2
         {"o 2048x768x768", 2048, 768, 768},        // OPT-125m out_proj
-        {"head 64x50272x768", 64, 50272, 768},     // LM head chunk (FWD_LOGIT_ROWS rows)
+        {"head 64x50272x768", 64, 50272, 768},     // LM head GEMM of 64 rows
         {"square 2048^3", 2048, 2048, 2048},
     };
     size_t maxa = 0, maxb = 0, maxc = 0;

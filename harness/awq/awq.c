@@ -130,7 +130,7 @@ static void rule_scales(float *s, double *tmp, const awq_cfg *a, double alpha,
 //
 // A candidate W' = Q(W * s) / s of every linear of a big group (gate + up of Llama-2-7B:
 // 2 F C fp32 = 344 MiB) would sit beside the block. Quant groups run along a row, so rows
-// are independent: when the group's candidates exceed ah_chunk_bytes() (16 MiB), the search
+// are independent: when the group's candidates exceed ah_chunk_bytes() (4 MiB), the search
 // builds one chunk of at most that many bytes of a linear's rows at a time (ah_chunk_rows) and
 // multiplies it into the matching output columns of the module's projection buffers
 // (s->q / k / v, s->h1 / h2, or the linear's output), then runs the rest of the module

@@ -93,6 +93,8 @@ calib_run *calib_run_new(const model *m, const calib_set *cs, size_t sample_rows
     if (sample_rows == 0) sample_rows = CALIB_SAMPLE_TOKENS;
     if (sample_rows > NL) sample_rows = NL;
     long stride = (long)(NL / CALIB_CLIP_TOKENS);
+    // Every stride-th row up to CALIB_CLIP_TOKENS: all NL rows when there are fewer.
+    int clip_cap = NL < CALIB_CLIP_TOKENS ? (int)NL : CALIB_CLIP_TOKENS;
     if (!(r->hidden = ah_calloc(NL * (size_t)c->dim, sizeof(float), "calibration hidden states", e)) ||
         !(r->s = fwd_state_new(c, cs->len, r->batch, e)))
         goto fail;
@@ -102,11 +104,12 @@ calib_run *calib_run_new(const model *m, const calib_set *cs, size_t sample_rows
         size_t I = (size_t)in->width;
         in->sample_cap = (int)sample_rows;
         in->clip_stride = stride > 1 ? stride : 1;
+        in->clip_cap = clip_cap;
         if (!(in->abs_sum = ah_calloc(I, sizeof(double), "calibration statistics", e)) ||
             !(in->abs_max = ah_calloc(I, sizeof(float), "calibration statistics", e)) ||
             !(in->abs_p99 = ah_calloc(I, sizeof(float), "calibration statistics", e)) ||
             !(in->sample = ah_calloc(sample_rows * I, sizeof(float), "calibration sample", e)) ||
-            !(in->clip = ah_calloc((size_t)CALIB_CLIP_TOKENS * I, sizeof(float),
+            !(in->clip = ah_calloc((size_t)clip_cap * I, sizeof(float),
                                    "calibration clip sample", e)))
             goto fail;
     }
@@ -192,7 +195,7 @@ static void capture(void *ctx, fwd_input which, const float *x, int N, int I) {
     }
     // Strided clip rows: global row index r = tokens seen before this batch + t.
     for (long r = ((in->tokens + in->clip_stride - 1) / in->clip_stride) * in->clip_stride;
-         r < in->tokens + N && in->clip_rows < CALIB_CLIP_TOKENS; r += in->clip_stride) {
+         r < in->tokens + N && in->clip_rows < in->clip_cap; r += in->clip_stride) {
         memcpy(in->clip + (size_t)in->clip_rows * I, x + (size_t)(r - in->tokens) * I,
                (size_t)I * sizeof(float));
         in->clip_rows++;

@@ -51,8 +51,9 @@ typedef struct {
                         // when the capacity is a multiple of L)
     int sample_rows;
     int sample_cap;
-    float *clip;        // (clip_rows, I) every clip_stride-th row
+    float *clip;        // (clip_cap, I): clip_rows of them hold every clip_stride-th row
     int clip_rows;
+    int clip_cap;       // min(N*L, CALIB_CLIP_TOKENS)
     long clip_stride;
     long nonfinite;     // NaN / inf values seen (never folded into the statistics)
     int hess_oom;       // the accumulation ran out of memory (reported by calib_block)

@@ -195,6 +195,11 @@ int cmd_quantize(int argc, char **argv) {
         ah_progress_step(&prog, 1, stage);
     }
     ah_progress_end(&prog);
+    // The block and the calibration states are done with: the export streams from the spool
+    // and the source mapping, so it runs beside neither (it was the peak of a 7B quantize).
+    block_f32_free(blk);
+    blk = NULL;
+    qpass_release_calibration(qp);
     if (!(man = manifest(m, &mo, &cs, qp))) {
         ah_fail(&e, "out of memory (manifest)");
         goto fail;

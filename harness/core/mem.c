@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void *ah_calloc(size_t n, size_t sz, const char *what, ah_err *e) {
     size_t bytes;
@@ -95,7 +97,7 @@ size_t ah_chunk_bytes(void) {
     if (!limit) {
         const char *v = getenv("AH_TEST_CHUNK_BYTES");
         long long b = v ? atoll(v) : 0;
-        limit = b > 0 ? (size_t)b : (size_t)16 << 20;
+        limit = b > 0 ? (size_t)b : (size_t)4 << 20;
     }
     return limit;
 }
@@ -106,4 +108,11 @@ size_t ah_chunk_rows(size_t rows, size_t row_bytes) {
     size_t n = row_bytes ? ah_chunk_bytes() / row_bytes : rows;
     n = n >= 64 ? n / 64 * 64 : 64;
     return n < rows ? n : rows;
+}
+
+void ah_release_mapped(const void *map, size_t map_len, const void *p, size_t n) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), m1 = (uintptr_t)map + map_len;
+    uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)p + n + page - 1) & ~(page - 1);
+    if (hi > ((m1 + page - 1) & ~(page - 1))) hi = (m1 + page - 1) & ~(page - 1);
+    (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);   // read-only private map: loses no data
 }

@@ -26,11 +26,19 @@ int ah_path_join(char *out, size_t cap, const char *dir, const char *name);
 
 // Rows per chunk for kernels that walk a big matrix of `rows` rows of `row_bytes` bytes in
 // chunks of rows, to bound the scratch they hold beside a block (AWQ candidates, quantization
-// scratch): at most 16 MiB, a multiple of 64 rows, at least 64 (see mem.c), at most rows.
-// AH_TEST_CHUNK_BYTES=<bytes> in the environment replaces the 16 MiB (tests: small models'
-// linears then take several chunks, which must give the same results as one).
+// scratch, export, block widening): at most 4 MiB, a multiple of 64 rows, at least 64 (see
+// mem.c), at most rows. 4 MiB: what a chunk adds to quantize's peak stays small beside a block
+// (16 MiB chunks held OPT-1.3B's quantize at 1.31x its layer-major bound, 4 MiB at 1.20x;
+// same speed, bench/README.md). AH_TEST_CHUNK_BYTES=<bytes> in the environment replaces the
+// 4 MiB (tests: small models' linears then take several chunks, which must give the same
+// results as one).
 size_t ah_chunk_rows(size_t rows, size_t row_bytes);
 size_t ah_chunk_bytes(void);   // the limit itself
+
+// Drops the resident pages holding bytes [p, p + n) of a read-only private file mapping map
+// (map_len bytes, from mmap); the data stays readable (it faults in again from the page
+// cache). [p, p + n) must lie inside the mapping.
+void ah_release_mapped(const void *map, size_t map_len, const void *p, size_t n);
 
 // 1 if path names an existing regular file, 0 otherwise.
 int ah_is_file(const char *path);

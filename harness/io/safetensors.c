@@ -482,9 +482,7 @@ void st_release(const st_set *s, const void *p, size_t n) {
     for (size_t i = 0; i < s->nfiles; i++) {
         const uint8_t *m = s->files[i].map;
         if (!m || b < m || n > s->files[i].size || (size_t)(b - m) > s->files[i].size - n) continue;
-        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-        uintptr_t lo = (uintptr_t)b & ~(page - 1), hi = ((uintptr_t)(b + n) + page - 1) & ~(page - 1);
-        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);   // read-only private map: never loses data
+        ah_release_mapped(m, s->files[i].size, b, n);
         return;
     }
 }
@@ -647,8 +645,9 @@ fail:
     return NULL;
 }
 
-// Bytes per st_write_fill chunk: bounds the writer's memory whatever the tensor sizes.
-#define ST_FILL_CHUNK ((size_t)64 << 20)
+// Bytes per st_write_fill chunk: bounds the writer's memory whatever the tensor sizes (the
+// buffer, plus the source pages a fill copies from before it releases them).
+#define ST_FILL_CHUNK ((size_t)16 << 20)
 
 // Writes tensor i's nbytes: from t[i].data, or (fill set) produced chunk by chunk into buf.
 static int write_tensor(int fd, const st_write_tensor *t, size_t i, size_t nbytes, st_fill_fn fill,

@@ -67,7 +67,7 @@ int st_write(const char *path, const st_write_tensor *t, size_t n, const char *m
 
 // Streaming write for outputs larger than memory: t[i].data is ignored (may be NULL) and
 // fill(ctx, i, buf, offset, len, e) produces bytes [offset, offset + len) of tensor i into buf,
-// in order, in chunks of at most 64 MiB; the writer holds one chunk at a time.
+// in order, in chunks of at most 16 MiB; the writer holds one chunk at a time.
 typedef int (*st_fill_fn)(void *ctx, size_t i, void *buf, size_t offset, size_t len, ah_err *e);
 int st_write_fill(const char *path, const st_write_tensor *t, size_t n,
                   const char *metadata_json, st_fill_fn fill, void *ctx, ah_err *e);

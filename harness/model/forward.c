@@ -92,14 +92,6 @@ AH_VEC_CLONES void fwd_lse_chunk(const float *l, size_t n, float *max, double *s
     *sum = se;
 }
 
-// -log softmax(l)[target] for one row of logits l (V): max + log sum exp(l - max) - l[target].
-static double row_nll(const float *l, int V, int target) {
-    float mx;
-    double se;
-    fwd_lse_chunk(l, (size_t)V, &mx, &se);
-    return (double)mx + log(se) - (double)l[target];
-}
-
 // y[0, n) += b[0, n)
 AH_VEC_CLONES static void add_row(float *y, const float *b, int n) {
 #pragma omp simd
@@ -159,11 +151,11 @@ fwd_state *fwd_state_new(const model_config *c, int T, int B, ah_err *e) {
         !(s->att = ah_calloc(n * Q, sizeof(float), "activations", e)) ||
         !(s->scores = ah_calloc(score_bufs * (t < ATT_ROWS ? t : ATT_ROWS) * t, sizeof(float),
                                 "attention scores", e)) ||
-        !(s->h1 = ah_calloc(n * F, sizeof(float), "MLP activations", e)) ||
+        // h1 holds the gate projection: gated MLPs only
+        !(s->h1 = ah_calloc(c->arch->mlp == MLP_SWIGLU ? n * F : 1, sizeof(float), "MLP activations", e)) ||
         !(s->h2 = ah_calloc(n * F, sizeof(float), "MLP activations", e)) ||
         !(s->rope_cos = ah_calloc(t * (D2 ? D2 : 1), sizeof(float), "rotary table", e)) ||
-        !(s->rope_sin = ah_calloc(t * (D2 ? D2 : 1), sizeof(float), "rotary table", e)) ||
-        !(s->logits = ah_calloc((size_t)FWD_LOGIT_ROWS * c->vocab_size, sizeof(float), "logits", e))) {
+        !(s->rope_sin = ah_calloc(t * (D2 ? D2 : 1), sizeof(float), "rotary table", e))) {
         fwd_state_free(s);
         return NULL;
     }
@@ -185,7 +177,7 @@ void fwd_state_free(fwd_state *s) {
     if (!s) return;
     ah_free(s->xn); ah_free(s->q); ah_free(s->k); ah_free(s->v); ah_free(s->att);
     ah_free(s->scores); ah_free(s->h1); ah_free(s->h2);
-    ah_free(s->rope_cos); ah_free(s->rope_sin); ah_free(s->logits);
+    ah_free(s->rope_cos); ah_free(s->rope_sin);
     free(s);
 }
 
@@ -429,29 +421,6 @@ static void final_norm(float *x, fwd_state *s, const model_config *c, const floa
 void fwd_final_norm(float *x, fwd_state *s, const model_config *c, const float *norm_w,
                     const float *norm_b, int T) {
     final_norm(x, s, c, norm_w, norm_b, T);
-}
-
-void fwd_score(double *sum, double *sum_sq, long *count, float *x, fwd_state *s,
-               const model_config *c, const float *head, const float *norm_w,
-               const float *norm_b, const int32_t *tokens, int T, int first) {
-    int C = c->dim, V = c->vocab_size;
-    final_norm(x, s, c, norm_w, norm_b, T);
-    double total = 0.0, total_sq = 0.0;
-    for (int p0 = first; p0 < T - 1; p0 += FWD_LOGIT_ROWS) {
-        int rows = T - 1 - p0 < FWD_LOGIT_ROWS ? T - 1 - p0 : FWD_LOGIT_ROWS;
-        // logits (rows, V) = x[p0 : p0+rows] (rows, C) @ head^T (C, V)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, 1.0f,
-                    x + (size_t)p0 * C, C, head, C, 0.0f, s->logits, V);
-#pragma omp parallel for schedule(static) reduction(+ : total, total_sq)
-        for (int r = 0; r < rows; r++) {
-            double nll = row_nll(s->logits + (size_t)r * V, V, tokens[p0 + r + 1]);
-            total += nll;
-            total_sq += nll * nll;
-        }
-    }
-    *sum += total;
-    *sum_sq += total_sq;
-    *count += T - 1 - first;
 }
 
 void fwd_logits(float *out, float *x, fwd_state *s, const model_config *c, const float *head,

@@ -25,15 +25,12 @@ typedef struct {
     float *att;        // (N, H*D) attention output (input of o_proj)
     float *scores;     // (nthreads, min(T, 128), T) per-thread attention scratch (one row block)
     int nthreads;
-    float *h1, *h2;    // (N, F)   MLP gate / up activations
+    float *h1, *h2;    // (N, F)   MLP gate (gated MLPs only) / up activations
     float *rope_cos;   // (T, D/2)
     float *rope_sin;   // (T, D/2)
-    float *logits;     // (LOGIT_ROWS, V) LM-head chunk
     fwd_capture_fn capture;   // optional hook, NULL = none
     void *capture_ctx;
 } fwd_state;
-
-#define FWD_LOGIT_ROWS 64
 
 // Buffers for up to B windows of T tokens.
 fwd_state *fwd_state_new(const model_config *c, int T, int B, ah_err *e);
@@ -81,16 +78,8 @@ void fwd_embed(float *x, const model *m, const int32_t *tokens, int T);
 // a tied LM head).
 void fwd_embed_release(const model *m);
 
-// LM head scoring of one window: final norm, logits = x @ head^T in row chunks, and the
-// negative log-likelihood of tokens[p+1] given positions 0..p for p in [first, T-2].
-// head (V, C) fp32, norm_w / norm_b (C) fp32 (norm_b may be NULL).
-// Adds into *sum and *sum_sq (per-token NLL and its square) and *count. x is clobbered.
-void fwd_score(double *sum, double *sum_sq, long *count, float *x, fwd_state *s,
-               const model_config *c, const float *head, const float *norm_w,
-               const float *norm_b, const int32_t *tokens, int T, int first);
-
-// The final norm of x (T, C) in place (s->xn is scratch): what fwd_score applies before the
-// head; for scoring the head in vocabulary chunks (eval/ppl.c).
+// The final norm of x (T, C) in place (s->xn is scratch), before the LM head; eval/ppl.c
+// scores the head in vocabulary chunks.
 void fwd_final_norm(float *x, fwd_state *s, const model_config *c, const float *norm_w,
                     const float *norm_b, int T);
 

@@ -195,6 +195,13 @@ int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t n
     return 0;
 }
 
+void model_release_layer(const model *m, int layer) {
+    for (int r = 0; r < L_COUNT; r++) {
+        const model_weight *w = model_lw(m, layer, r);
+        if (w && w->data) model_release(m, w, 0, (size_t)w->shape[0]);
+    }
+}
+
 void model_release(const model *m, const model_weight *w, size_t r0, size_t nrows) {
     if (!w->data || nrows == 0) return;
     size_t esz = w->dtype == ST_F32 ? 4 : 2, cols = w->ndim > 1 ? (size_t)w->shape[1] : 1;
@@ -204,9 +211,7 @@ void model_release(const model *m, const model_weight *w, size_t r0, size_t nrow
         st_release(m->st, p, n);
     } else if (m->map && p >= (const uint8_t *)m->map && n <= m->map_len &&
                (size_t)(p - (const uint8_t *)m->map) <= m->map_len - n) {
-        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-        uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)(p + n) + page - 1) & ~(page - 1);
-        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);   // read-only private map
+        ah_release_mapped(m->map, m->map_len, p, n);
     }
 }
 
@@ -255,7 +260,7 @@ int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
         if (!b->w[r]) continue;
         const model_weight *w = model_lw(m, layer, r);
         if (!w->data) continue;
-        // Widened chunk by chunk (ah_chunk_rows: 16 MiB of fp32), each chunk's stored pages
+        // Widened chunk by chunk (ah_chunk_rows: 4 MiB of fp32), each chunk's stored pages
         // leaving the resident set right after, so a pass over the model holds one block and
         // at most a chunk of mapped pages, not every mapped page it has read, nor a whole
         // tensor's (docs: bench/README.md, memory).
@@ -267,6 +272,7 @@ int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
             model_release(m, w, r0, n);
         }
     }
+    model_release_layer(m, layer);   // what the widening's faults mapped back (model.h)
     return 0;
 }
 

@@ -99,6 +99,12 @@ int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t n
 // Drops the resident pages of rows [r0, r0 + nrows) of a weight mapped from the checkpoint
 // (st_release); the weight stays readable. A no-op for weights not in the model's mapping.
 void model_release(const model *m, const model_weight *w, size_t r0, size_t nrows);
+// model_release of every tensor of block `layer`, whole. A page fault maps more than the page
+// it needs (the kernel's fault-around, and whole large folios of the page cache: 1.2 MiB of
+// each TinyLlama down_proj stayed resident for good), so reading one tensor maps back pieces
+// of its neighbours after they were released; block_f32_load and the export, the two readers
+// of a block's stored tensors, call this when they are done with the block.
+void model_release_layer(const model *m, int layer);
 
 // Embedding row for token id (C floats), widened into out.
 void model_embed_row(float *out, const model_weight *w, int id, int C);

@@ -12,13 +12,17 @@
 
 // One quantized linear as it will be written. A quantized model does not fit in memory at
 // 7B scale (13.5 GB fake-quantized F16 + 3.4 GB of 4-bit codes), so each linear's parts go to
-// an unlinked spool file the moment the method hands them over; qexport_write streams them
-// from there (st_write_fill). Memory: one block's linears while they are produced.
+// unlinked spool files the moment the method hands them over; qexport_write streams them
+// from there (st_write_fill). Two spools, so that the two big parts can both be appended chunk
+// by chunk and still lie contiguous: the fake values (and the small parts) in one, the packed
+// codes in the other. Memory: a chunk of rows of one linear, and its small parts.
 enum { P_FAKE, P_PACKED, P_SCALES, P_ZEROS, P_FP_COLUMNS, P_FP_VALUES, P_COUNT };
+enum { SPOOL_MAIN, SPOOL_CODES, SPOOL_COUNT };   // P_PACKED lives in SPOOL_CODES, the rest in MAIN
+static int part_spool(int part) { return part == P_PACKED ? SPOOL_CODES : SPOOL_MAIN; }
 
 typedef struct {
     const model_weight *src;   // the source tensor (name, dtype, shape)
-    int64_t off[P_COUNT];      // spool offsets of the parts (-1: none):
+    int64_t off[P_COUNT];      // offsets of the parts in their spools (-1: none):
                                //   fake (rows, cols) in the source dtype, packed (rows,
                                //   packed_cols) U8, scales F32 and zeros U8 (rows, groups),
                                //   fp_columns I32 (kept), fp_values F32 (rows, kept)
@@ -29,11 +33,10 @@ typedef struct {
 } qlinear;
 
 // The small parts of the linear being received (method_sink_fn hands a linear over in chunks
-// of rows): kept until its last chunk, then spooled. The fake values go to the spool chunk by
-// chunk, so a linear costs its packed codes (bits / 8 bytes per weight) beside the block, not
-// its whole export (3.5 bytes per weight at 4 bits).
+// of rows): kept until its last chunk, then spooled. The fake values and the packed codes go
+// to their spools chunk by chunk, so a linear costs about 1 byte per group beside the block,
+// not its whole export (3.5 bytes per weight at 4 bits).
 typedef struct {
-    uint8_t *packed;           // (rows, packed_cols)
     float *scales;             // (rows, groups)
     uint8_t *zeros;            // (rows, groups)
     float *fp_values;          // (rows, kept)
@@ -43,13 +46,12 @@ struct qexport {
     const model *m;
     method_cfg mc;
     qlinear *lin;              // [n_layers][L_COUNT]
-    int spool;                 // file descriptor of the unlinked spool file
-    int64_t spool_len;
+    int spool[SPOOL_COUNT];    // file descriptors of the unlinked spool files
+    int64_t spool_len[SPOOL_COUNT];
     qpending pend;
 };
 
 static void pending_free(qpending *p) {
-    free(p->packed);
     free(p->scales);
     free(p->zeros);
     free(p->fp_values);
@@ -68,17 +70,19 @@ qexport *qexport_new(const model *m, const method_cfg *mc, ah_err *e) {
     x->mc = *mc;
     for (size_t i = 0; i < (size_t)m->cfg.n_layers * L_COUNT; i++)
         for (int k = 0; k < P_COUNT; k++) x->lin[i].off[k] = -1;
+    for (int k = 0; k < SPOOL_COUNT; k++) x->spool[k] = -1;
     const char *dir = getenv("TMPDIR");
-    char path[4200];
-    snprintf(path, sizeof path, "%s/awq-harness-export-XXXXXX", dir && *dir ? dir : "/tmp");
-    x->spool = mkstemp(path);
-    if (x->spool < 0) {
-        ah_fail(e, "%s: cannot create the export spool file: %s", path, strerror(errno));
-        free(x->lin);
-        free(x);
-        return NULL;
+    for (int k = 0; k < SPOOL_COUNT; k++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/awq-harness-export-XXXXXX", dir && *dir ? dir : "/tmp");
+        x->spool[k] = mkstemp(path);
+        if (x->spool[k] < 0) {
+            ah_fail(e, "%s: cannot create the export spool file: %s", path, strerror(errno));
+            qexport_free(x);
+            return NULL;
+        }
+        unlink(path);   // gone when closed, whatever happens
     }
-    unlink(path);   // gone when closed, whatever happens
     return x;
 }
 
@@ -86,29 +90,30 @@ void qexport_free(qexport *x) {
     if (!x) return;
     for (size_t i = 0; i < (size_t)x->m->cfg.n_layers * L_COUNT; i++) free(x->lin[i].fake);
     pending_free(&x->pend);
-    if (x->spool >= 0) close(x->spool);
+    for (int k = 0; k < SPOOL_COUNT; k++)
+        if (x->spool[k] >= 0) close(x->spool[k]);
     free(x->lin);
     free(x);
 }
 
-// Appends n bytes to the spool; *off receives their offset.
-static int spool_put(qexport *x, int64_t *off, const void *p, size_t n, ah_err *e) {
+// Appends n bytes to spool k; *off receives their offset.
+static int spool_put(qexport *x, int k, int64_t *off, const void *p, size_t n, ah_err *e) {
     const uint8_t *c = p;
-    *off = x->spool_len;
+    *off = x->spool_len[k];
     for (size_t done = 0; done < n;) {
-        ssize_t w = pwrite(x->spool, c + done, n - done, (off_t)(x->spool_len + (int64_t)done));
+        ssize_t w = pwrite(x->spool[k], c + done, n - done, (off_t)(x->spool_len[k] + (int64_t)done));
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return ah_fail(e, "export spool: write failed: %s (disk full?)", strerror(errno));
         done += (size_t)w;
     }
-    x->spool_len += (int64_t)n;
+    x->spool_len[k] += (int64_t)n;
     return 0;
 }
 
-static int spool_get(const qexport *x, void *buf, int64_t off, size_t n, ah_err *e) {
+static int spool_get(const qexport *x, int k, void *buf, int64_t off, size_t n, ah_err *e) {
     uint8_t *c = buf;
     for (size_t done = 0; done < n;) {
-        ssize_t r = pread(x->spool, c + done, n - done, (off_t)(off + (int64_t)done));
+        ssize_t r = pread(x->spool[k], c + done, n - done, (off_t)(off + (int64_t)done));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) return ah_fail(e, "export spool: read failed: %s", r < 0 ? strerror(errno) : "short file");
         done += (size_t)r;
@@ -132,28 +137,29 @@ int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
     size_t G = quant_groups((size_t)cols, x->mc.q.group);
     size_t pc = quant_packed_size((size_t)cols, x->mc.q.bits), RG = (size_t)rows * G;
     size_t len = (size_t)n * cols, g0 = (size_t)r0 * G;
-    if (r0 == 0) {   // first chunk: the linear's small parts, and where its fake values start
+    if (r0 == 0) {   // first chunk: the linear's small parts, where its fake values and codes start
         pending_free(pd);
         q->src = model_lw(x->m, layer, role);
         q->fake_dtype = q->src->dtype;
         q->kept = kept;
-        q->off[P_FAKE] = x->spool_len;
-        pd->packed = malloc((size_t)rows * pc + 1);
+        q->off[P_FAKE] = x->spool_len[SPOOL_MAIN];
+        q->off[P_PACKED] = x->spool_len[SPOOL_CODES];
         pd->scales = malloc(RG * sizeof(float) + 1);
         pd->zeros = malloc(RG + 1);
         pd->fp_values = malloc((size_t)rows * kept * sizeof(float) + 1);
     }
     void *fake = malloc(len * st_dtype_size(q->src->dtype) + 1);
-    uint8_t *codes = malloc(len + 1);
+    uint8_t *codes = malloc(len + 1), *packed = malloc((size_t)n * pc + 1);   // this chunk's
     float *zf = malloc((size_t)n * G * sizeof(float) + 1);
     int rc = 0;
-    if (!pd->packed || !pd->scales || !pd->zeros || !pd->fp_values || !fake || !codes || !zf) {
+    if (!pd->scales || !pd->zeros || !pd->fp_values || !fake || !codes || !packed || !zf) {
         rc = ah_fail(e, "out of memory exporting '%s'", q->src->name);
         goto out;
     }
     to_dtype(fake, W_hat, len, q->src->dtype);
-    int64_t fake_off = q->off[P_FAKE];   // chunks follow each other in the spool
-    if ((rc = spool_put(x, &fake_off, fake, len * st_dtype_size(q->src->dtype), e))) goto out;
+    int64_t chunk_off;   // a linear's chunks follow each other in each spool
+    if ((rc = spool_put(x, SPOOL_MAIN, &chunk_off, fake, len * st_dtype_size(q->src->dtype), e)))
+        goto out;
     const uint8_t *cc = codes;
     if (qc) {   // the method's own codes (GPTQ): W_hat = (code - zero) * scale already
         cc = qc->codes + (size_t)r0 * cols;
@@ -164,30 +170,31 @@ int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
     }
     for (size_t i = 0; i < (size_t)n * G; i++) pd->zeros[g0 + i] = (uint8_t)zf[i];
     for (int r = 0; r < n; r++)
-        quant_pack(pd->packed + (size_t)(r0 + r) * pc, cc + (size_t)r * cols, (size_t)cols,
-                   x->mc.q.bits);
+        quant_pack(packed + (size_t)r * pc, cc + (size_t)r * cols, (size_t)cols, x->mc.q.bits);
+    if ((rc = spool_put(x, SPOOL_CODES, &chunk_off, packed, (size_t)n * pc, e))) goto out;
     for (int r = 0; r < n; r++)
         for (int k = 0; k < kept; k++)
             pd->fp_values[(size_t)(r0 + r) * kept + k] = W_hat[(size_t)r * cols + keep_idx[k]];
-    if (r0 + n == rows) {   // last chunk: the small parts, in P_* order
+    if (r0 + n == rows) {   // last chunk: the small parts, in P_* order, after the fake values
         int32_t *fp_columns = malloc((size_t)kept * sizeof(int32_t) + 1);
         if (!fp_columns) {
             rc = ah_fail(e, "out of memory exporting '%s'", q->src->name);
             goto out;
         }
         for (int k = 0; k < kept; k++) fp_columns[k] = keep_idx[k];
-        const void *part[P_COUNT] = {NULL, pd->packed, pd->scales, pd->zeros, fp_columns,
-                                     pd->fp_values};
-        size_t bytes[P_COUNT] = {0, (size_t)rows * pc, RG * sizeof(float), RG,
-                                 (size_t)kept * sizeof(int32_t), (size_t)rows * kept * sizeof(float)};
-        for (int k = P_PACKED; k < P_COUNT && rc == 0; k++)
-            if (k < P_FP_COLUMNS || kept > 0) rc = spool_put(x, &q->off[k], part[k], bytes[k], e);
+        const void *part[P_COUNT] = {NULL, NULL, pd->scales, pd->zeros, fp_columns, pd->fp_values};
+        size_t bytes[P_COUNT] = {0, 0, RG * sizeof(float), RG, (size_t)kept * sizeof(int32_t),
+                                 (size_t)rows * kept * sizeof(float)};
+        for (int k = P_SCALES; k < P_COUNT && rc == 0; k++)
+            if (k < P_FP_COLUMNS || kept > 0)
+                rc = spool_put(x, part_spool(k), &q->off[k], part[k], bytes[k], e);
         free(fp_columns);
         pending_free(pd);
     }
 out:
     free(fake);
     free(codes);
+    free(packed);
     free(zf);
     return rc;
 }
@@ -214,6 +221,7 @@ int qexport_block(void *ctx, int layer, const block_f32 *b, ah_err *e) {
         if (!q->fake) return ah_fail(e, "out of memory exporting '%s'", q->src->name);
         memcpy(q->fake, b->w[r], b->numel[r] * sizeof(float));
     }
+    model_release_layer(x->m, layer);   // the source norms and biases read above
     return 0;
 }
 
@@ -255,13 +263,16 @@ static const char *HF_SIDE_FILES[] = {
 typedef struct {
     const qexport *x;
     const int64_t *spool_off;    // [n] spool offset, or -1
+    const unsigned char *spool;  // [n] which spool (SPOOL_*); NULL: all SPOOL_MAIN
     const void *const *mem;      // [n] bytes when spool_off is -1: in memory or in the source
                                  // mapping (st_release ignores pointers outside it)
 } fill_ctx;
 
 static int fill_part(void *vctx, size_t i, void *buf, size_t off, size_t len, ah_err *e) {
     const fill_ctx *c = vctx;
-    if (c->spool_off[i] >= 0) return spool_get(c->x, buf, c->spool_off[i] + (int64_t)off, len, e);
+    if (c->spool_off[i] >= 0)
+        return spool_get(c->x, c->spool ? c->spool[i] : SPOOL_MAIN, buf,
+                         c->spool_off[i] + (int64_t)off, len, e);
     const uint8_t *src = (const uint8_t *)c->mem[i] + off;
     memcpy(buf, src, len);
     if (c->x->m->st) st_release(c->x->m->st, src, len);
@@ -324,7 +335,7 @@ static int write_llama2c(qexport *x, const char *dir, const char *tokenizer_path
         size_t nb = model_weight_numel(q->src) * sizeof(float);
         if (q->off[P_FAKE] < 0) {
             memcpy(buf + off, q->fake, nb);
-        } else if (spool_get(x, buf + off, q->off[P_FAKE], nb, e)) {
+        } else if (spool_get(x, SPOOL_MAIN, buf + off, q->off[P_FAKE], nb, e)) {
             free(buf);
             return -1;
         }
@@ -363,10 +374,12 @@ static int write_packed(qexport *x, const char *dir, ah_err *e) {
     size_t L = (size_t)m->cfg.n_layers * L_COUNT, n = 0;
     st_write_tensor *t = calloc(L * 5, sizeof *t);
     int64_t *soff = calloc(L * 5, sizeof *soff);
+    unsigned char *spool = calloc(L * 5, 1);
     char *names = calloc(L * 5, MODEL_NAME_CAP + 16);
-    if (!t || !soff || !names) {
+    if (!t || !soff || !spool || !names) {
         free(t);
         free(soff);
+        free(spool);
         free(names);
         return ah_fail(e, "out of memory (export)");
     }
@@ -388,15 +401,17 @@ static int write_packed(qexport *x, const char *dir, ah_err *e) {
             t[n] = (st_write_tensor){.name = nm, .dtype = parts[k].d, .ndim = parts[k].nd,
                                      .shape = {parts[k].s0, parts[k].s1}};
             soff[n] = q->off[P_PACKED + k];
+            spool[n] = (unsigned char)part_spool(P_PACKED + k);
             n++;
         }
     }
-    fill_ctx fc = {.x = x, .spool_off = soff};
+    fill_ctx fc = {.x = x, .spool_off = soff, .spool = spool};
     char path[4200];
     ah_path_join(path, sizeof path, dir, "quantized.safetensors");
     int rc = st_write_fill(path, t, n, NULL, fill_part, &fc, e);
     free(t);
     free(soff);
+    free(spool);
     free(names);
     return rc;
 }

@@ -114,7 +114,7 @@ static double output_mse(const calib_input *in, const float *y, int rows) {
     return sum / ((double)S * rows);
 }
 
-// Rows per chunk of a linear of `cols` columns (ah_chunk_rows: 16 MiB of fp32 weights, a
+// Rows per chunk of a linear of `cols` columns (ah_chunk_rows: 4 MiB of fp32 weights, a
 // whole linear of the small models).
 static int chunk_rows(int rows, int cols) {
     return (int)ah_chunk_rows((size_t)rows, (size_t)cols * sizeof(float));
@@ -144,7 +144,12 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
     uint8_t *codes = NULL;
     float *gs = NULL, *gz = NULL;
     float *orig = ah_calloc(max_orig, sizeof(float), "quantization scratch", e);
-    float *y = ah_calloc((size_t)CALIB_SAMPLE_TOKENS * max_rows, sizeof(float), "quantization scratch", e);
+    // y (S, rows): the output error on the S sample rows the metric uses (at most
+    // CALIB_SAMPLE_TOKENS; fewer with a small calibration set).
+    size_t S = 0;
+    for (int k = 0; run && k < FWD_IN_COUNT; k++)
+        if ((size_t)output_rows(&run->in[k]) > S) S = (size_t)output_rows(&run->in[k]);
+    float *y = ah_calloc(S * max_rows, sizeof(float), "quantization scratch", e);
     float *act = ah_calloc(max_cols, sizeof(float), "quantization scratch", e);
     int *keep = ah_calloc(max_cols, sizeof(int), "quantization scratch", e);
     if (!orig || !y || !act || !keep) goto done;

@@ -142,8 +142,15 @@ int qpass_keep_stats(qpass *p, ah_err *e) {
     return 0;
 }
 
+void qpass_release_calibration(qpass *p) {
+    calib_run_free(p->run);
+    p->run = NULL;
+    ah_free(p->saved_hidden);
+    p->saved_hidden = NULL;
+}
+
 void qpass_summary(const qpass *p, int *n_linears, double *weight_mse, double *output_mse) {
-    int n = 0;
+    int n = 0, with_output = 0;
     double w = 0.0, o = 0.0;
     for (size_t i = 0; i < (size_t)p->m->cfg.n_layers * L_COUNT; i++) {
         const method_metrics *mm = &p->metrics[i];
@@ -151,8 +158,9 @@ void qpass_summary(const qpass *p, int *n_linears, double *weight_mse, double *o
         n++;
         w += mm->weight_mse;
         o += mm->output_mse;
+        with_output += mm->output_mse >= 0;   // -1: measured without calibration rows
     }
     *n_linears = n;
     *weight_mse = n ? w / n : 0.0;
-    *output_mse = (n && p->run) ? o / n : -1.0;
+    *output_mse = (n && with_output == n) ? o / n : -1.0;
 }

@@ -41,6 +41,10 @@ int qpass_block(void *ctx, int layer, block_f32 *b, ah_err *e);
 // input) in p->act_mean / p->act_max. Needs a calibration set.
 int qpass_keep_stats(qpass *p, ah_err *e);
 
+// After the last block: frees the calibration states and captures (the export that follows
+// needs only the metrics and AWQ results). qpass_block must not be called again.
+void qpass_release_calibration(qpass *p);
+
 // Mean weight and output MSE over all quantized linears (output: -1 without calibration).
 void qpass_summary(const qpass *p, int *n_linears, double *weight_mse, double *output_mse);
 
