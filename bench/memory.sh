@@ -33,21 +33,11 @@ machine="$machine; $(nproc) cores; $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 10
 kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
 
-# bound ARCH C H G D F V L T P N K: the layer-major bound in bytes (bench/README.md):
-# 4 bytes x (one block's weights + hidden states (N, C) + forward activations
+# bound ARCH C H G D F V T P N K LOGITS: the layer-major bound in bytes (tools/layer-major-bound,
+# bench/README.md): 4 bytes x (one block's weights + hidden states (N, C) + forward activations
 # N x (C + 2Q + 2KV + m F) + P attention score matrices (T, T) + logits (T, V) when scoring
 # + AWQ's captured linear inputs K x (2C + Q + F) when quantizing).
-bound() {
-  awk -v a="$1" -v C="$2" -v H="$3" -v G="$4" -v D="$5" -v F="$6" -v V="$7" -v L="$8" -v T="$9" \
-      -v P="${10}" -v N="${11}" -v K="${12}" -v logits="${13}" 'BEGIN {
-    Q = H * D; KV = G * D; gated = (a != "opt"); m = gated ? 2 : 1
-    blk = C * Q + 2 * C * KV + Q * C + (gated ? 3 : 2) * C * F + 2 * C
-    if (a == "opt") blk += 2 * C + Q + 2 * KV + C + F + C     # LayerNorm and linear biases
-    if (a == "qwen2") blk += Q + 2 * KV                        # q/k/v biases
-    act = N * (C + 2 * Q + 2 * KV + m * F)
-    printf "%.0f", 4 * (blk + N * C + act + P * T * T + (logits ? T * V : 0) + K * (2 * C + Q + F))
-  }'
-}
+bound() { tools/layer-major-bound "$@"; }
 
 table=()
 row() {   # label peak_mib bound_bytes seconds command
@@ -84,9 +74,8 @@ for name in "$@"; do
   arch=${desc%%:*}
   get() { printf '%s\n' "$desc" | tr ',' '\n' | sed -n "s/^ *$1=//p"; }
   C=$(get C) H=$(get H) G=$(get G) D=$(get D) F=$(get F) V=$(get V)
-  L=$(printf '%s\n' "$desc" | sed -n 's/.*: \([0-9]*\) layers.*/\1/p')
   T=$(kv seqlen "$line")
-  b=$(bound "$arch" "$C" "$H" "$G" "$D" "$F" "$V" "$L" "$T" "$THREADS" "$T" 0 1)
+  b=$(bound "$arch" "$C" "$H" "$G" "$D" "$F" "$V" "$T" "$THREADS" "$T" 0 1)
   case " $RUN " in *" eval "*)
     row "$name eval (1 window of $T)" "$(kv peak_rss_mb "$line" | cut -d. -f1)" "$b" "$(kv seconds "$line")" "$ecmd" ;;
   esac
@@ -101,7 +90,7 @@ for name in "$@"; do
   secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   rm -rf "$tmp/q"
   N=$((CS * CL))
-  b=$(bound "$arch" "$C" "$H" "$G" "$D" "$F" "$V" "$L" "$CL" "$THREADS" "$N" "$N" 0)
+  b=$(bound "$arch" "$C" "$H" "$G" "$D" "$F" "$V" "$CL" "$THREADS" "$N" "$N" 0)
   row "$name quantize awq ($CS x $CL calib, clip $CLIP)" "$(kv peak_rss_mb "$line" | cut -d. -f1)" "$b" "$secs" "$qcmd"
 done
 

@@ -15,7 +15,9 @@
 #   awq       seconds of the whole AWQ quantization pass, the scope tools/ref_awq.py's
 #             "timing: awq" covers (calibration forward + captures, search, fold, clip, fake
 #             quantization): quant_seconds of `eval --method awq` against it, alternating,
-#             medians (awq_seconds, the search + fold + clip alone, in the metric field)
+#             medians
+#   search    the same runs' search + fold + clip alone: awq_seconds against the reference's
+#             "(search + clip S s)"
 #   scaling   1 vs 2 threads for eval and AWQ (C)
 # Environment: REPS (default 3), WINDOWS (eval windows of 2048, default 2), AWQ_SAMPLES
 # (default 8 sequences of 512 for the losses), MODELS ("opt llama"), THREADS ("1 2").
@@ -138,22 +140,26 @@ for name in $MODELS; do
     cs=(); rs=()
     ccmd="./awq-harness eval --quiet --model DIR2 --data ids:IDS --seqlen 2048 --max-windows 1 --threads $t --method awq --bits 4 --group 128 --calib ids:CALIB --calib-samples 32 --calib-pick first --awq-samples $AWQ_SAMPLES"
     rcmd="OPENBLAS_CORETYPE=$core $REF_PRELOAD $PY tools/ref_awq.py --model DIR2 --calib-ids CALIB --calib-seqlen 512 --calib-samples 32 --awq-samples $AWQ_SAMPLES --ids IDS --seqlen 2048 --max-windows 1 --bits 4 --group 128 --threads $t"
-    as=()
+    as=(); ras=()
     for i in $(seq "$REPS"); do
       line=$("$BIN" eval --quiet --model "$dir2" --data "ids:$tmp/ids.txt" --seqlen 2048 --max-windows 1 \
             --threads "$t" --method awq --bits 4 --group 128 --calib "ids:$tmp/calib.txt" \
             --calib-samples 32 --calib-pick first --awq-samples "$AWQ_SAMPLES" | tail -n 1)
       cs+=("$(kv quant_seconds <<<"$line")"); as+=("$(kv awq_seconds <<<"$line")")
-      v=$(env $REF_PRELOAD $PY tools/ref_awq.py --model "$dir2" --calib-ids "$tmp/calib.txt" --calib-seqlen 512 \
+      # "timing: awq W s (search + clip S s), ...": W the whole pass, S search + fold + clip
+      tl=$(env $REF_PRELOAD $PY tools/ref_awq.py --model "$dir2" --calib-ids "$tmp/calib.txt" --calib-seqlen 512 \
             --calib-samples 32 --awq-samples "$AWQ_SAMPLES" --ids "$tmp/ids.txt" --seqlen 2048 \
-            --max-windows 1 --bits 4 --group 128 --threads "$t" 2>&1 >/dev/null |
-          sed -n 's/^timing: awq \([0-9.]*\) s.*/\1/p')
-      rs+=("$v")
+            --max-windows 1 --bits 4 --group 128 --threads "$t" 2>&1 >/dev/null | grep '^timing: awq')
+      rs+=("$(sed -n 's/^timing: awq \([0-9.]*\) s.*/\1/p' <<<"$tl")")
+      ras+=("$(sed -n 's/^timing: awq [0-9.]* s (search + clip \([0-9.]*\) s).*/\1/p' <<<"$tl")")
     done
     c=$(printf '%s\n' "${cs[@]}" | median); r=$(printf '%s\n' "${rs[@]}" | median)
+    ca=$(printf '%s\n' "${as[@]}" | median); ra=$(printf '%s\n' "${ras[@]}" | median)
     CAWQ[$t]=$c
-    row "awq $name $t thr" "quant pass seconds C vs PyTorch median (C $(echo ${cs[*]} | tr ' ' '/') ref $(echo ${rs[*]} | tr ' ' '/'); C search+clip alone $(echo ${as[*]} | tr ' ' '/'))" "$c" s "$r" "$ccmd  vs  $rcmd"
+    row "awq $name $t thr" "quant pass seconds C vs PyTorch median (C $(echo ${cs[*]} | tr ' ' '/') ref $(echo ${rs[*]} | tr ' ' '/'))" "$c" s "$r" "$ccmd  vs  $rcmd"
+    row "awq search $name $t thr" "search + fold + clip seconds C (awq_seconds) vs PyTorch median (C $(echo ${as[*]} | tr ' ' '/') ref $(echo ${ras[*]} | tr ' ' '/'))" "$ca" s "$ra" "$ccmd  vs  $rcmd"
     printf '%-8s %-6s %3s  %-30s  %s\n' awq "$name" "$t" "C $c s, ref $r s ($(awk -v a="$r" -v b="$c" 'BEGIN {printf "%.2f", a / b}')x)" "$ccmd  vs  $rcmd"
+    printf '%-8s %-6s %3s  %-30s  %s\n' search "$name" "$t" "C $ca s, ref $ra s ($(awk -v a="$ra" -v b="$ca" 'BEGIN {if (b > 0) printf "%.2f", a / b}')x)" "(same runs: search + fold + clip alone)"
   done
   if [ -n "${CAWQ[1]:-}" ] && [ -n "${CAWQ[2]:-}" ]; then
     row "scaling $name awq" "seconds 1 thread vs 2" "${CAWQ[1]}" s "${CAWQ[2]}" "(awq rows)"
