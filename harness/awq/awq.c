@@ -335,8 +335,10 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
             ah_fail(e, "AWQ: non-finite activation statistic in group %s", g->name);
             goto done;
         }
-    weight_mean(w_mean, b, c, g, q->group);
-    for (int k = 0; k < g->n_linears; k++) {
+    // The weight statistics, for the rules that use them (serial passes over every weight of
+    // the group).
+    if (a->rule == AWQ_DUO) weight_mean(w_mean, b, c, g, q->group);
+    for (int k = 0; a->rule == AWQ_FIXED && k < g->n_linears; k++) {
         const float *W = b->w[g->linears[k]];
         size_t rows = b->numel[g->linears[k]] / (size_t)I;
         for (size_t i = 0; i < rows; i++)
@@ -382,17 +384,17 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
     size_t n = (size_t)K * L;
     int gram = g->loss == LOSS_LINEAR && gram_cheaper(n, I, O, gr->n_alpha), chol = 0;
     if (gram) {
-        if (!(G = ah_calloc((size_t)I * I, sizeof(double), "AWQ Gram matrix", e)) ||
-            !(dW = ah_calloc((size_t)O * I, sizeof(double), "AWQ Gram scratch", e)))
+        if (!(G = ah_alloc((size_t)I * I, sizeof(double), "AWQ Gram matrix", e)) ||
+            !(dW = ah_alloc((size_t)O * I, sizeof(double), "AWQ Gram scratch", e)))
             goto done;
         if (gram_build(G, in->sample, n, I)) goto oom;
         chol = awq_cholesky_lower(G, I) == 0;
         if (!chol) {   // not positive definite: rebuild G (the attempt overwrote it)
-            if (!(M = ah_calloc((size_t)O * I, sizeof(double), "AWQ Gram scratch", e))) goto done;
+            if (!(M = ah_alloc((size_t)O * I, sizeof(double), "AWQ Gram scratch", e))) goto done;
             if (gram_build(G, in->sample, n, I)) goto oom;
         }
-    } else if (!(y_fp = ah_calloc(ny, sizeof(float), "AWQ module output", e)) ||
-               !(y = ah_calloc(ny, sizeof(float), "AWQ module output", e))) {
+    } else if (!(y_fp = ah_alloc(ny, sizeof(float), "AWQ module output", e)) ||
+               !(y = ah_alloc(ny, sizeof(float), "AWQ module output", e))) {
         goto done;
     }
     // Whole candidates when they fit in ah_chunk_bytes() (and for the Gram path, which takes
@@ -405,10 +407,10 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
     }
     int chunked = !gram && cand_n * sizeof(float) > ah_chunk_bytes();
     if (chunked) {
-        if (!(cand[0] = ah_calloc(chunk_n, sizeof(float), "AWQ candidate chunk", e))) goto done;
+        if (!(cand[0] = ah_alloc(chunk_n, sizeof(float), "AWQ candidate chunk", e))) goto done;
     } else {
         for (int k = 0; k < g->n_linears; k++)
-            if (!(cand[k] = ah_calloc(b->numel[g->linears[k]], sizeof(float), "AWQ candidate", e)))
+            if (!(cand[k] = ah_alloc(b->numel[g->linears[k]], sizeof(float), "AWQ candidate", e)))
                 goto done;
         for (int k = 0; k < g->n_linears; k++) view.w[g->linears[k]] = cand[k];
     }

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void *ah_calloc(size_t n, size_t sz, const char *what, ah_err *e) {
+void *ah_alloc(size_t n, size_t sz, const char *what, ah_err *e) {
     size_t bytes;
     if (ah_mul_ok(&bytes, n, sz) || bytes > SIZE_MAX - 64) {
         ah_fail(e, "%s: size %zu x %zu overflows", what, n, sz);
@@ -17,11 +17,14 @@ void *ah_calloc(size_t n, size_t sz, const char *what, ah_err *e) {
     if (bytes == 0) bytes = 64;
     size_t rounded = (bytes + 63) & ~(size_t)63;   // aligned_alloc wants a multiple of 64
     void *p = aligned_alloc(64, rounded);
-    if (!p) {
-        ah_fail(e, "%s: out of memory allocating %.1f MiB", what, rounded / 1048576.0);
-        return NULL;
-    }
-    memset(p, 0, rounded);
+    if (!p) ah_fail(e, "%s: out of memory allocating %.1f MiB", what, rounded / 1048576.0);
+    return p;
+}
+
+void *ah_calloc(size_t n, size_t sz, const char *what, ah_err *e) {
+    void *p = ah_alloc(n, sz, what, e);
+    size_t bytes = n * sz;   // ah_alloc checked the product
+    if (p) memset(p, 0, bytes ? (bytes + 63) & ~(size_t)63 : 64);   // the whole rounded block
     return p;
 }
 

@@ -143,13 +143,13 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
     int rc = -1;
     uint8_t *codes = NULL;
     float *gs = NULL, *gz = NULL;
-    float *orig = ah_calloc(max_orig, sizeof(float), "quantization scratch", e);
+    float *orig = ah_alloc(max_orig, sizeof(float), "quantization scratch", e);
     // y (S, rows): the output error on the S sample rows the metric uses (at most
     // CALIB_SAMPLE_TOKENS; fewer with a small calibration set).
     size_t S = 0;
     for (int k = 0; run && k < FWD_IN_COUNT; k++)
         if ((size_t)output_rows(&run->in[k]) > S) S = (size_t)output_rows(&run->in[k]);
-    float *y = ah_calloc(S * max_rows, sizeof(float), "quantization scratch", e);
+    float *y = ah_alloc(S * max_rows, sizeof(float), "quantization scratch", e);
     float *act = ah_calloc(max_cols, sizeof(float), "quantization scratch", e);
     int *keep = ah_calloc(max_cols, sizeof(int), "quantization scratch", e);
     if (!orig || !y || !act || !keep) goto done;
