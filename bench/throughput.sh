@@ -11,7 +11,8 @@
 #   eval      tokens/s of `eval` (C) and of tools/ref_model.py's forward (bench/ref_eval_time.py)
 #             on the same random-weight checkpoint, ids, windows and threads; runs alternate
 #             C, ref, C, ref, ...; medians of REPS runs; C's achieved GFLOP/s (model FLOPs,
-#             bench/README.md) and its % of the GEMM peak
+#             bench/README.md) and its % of the GEMM peak measured just before each C run
+#             (median of the per-run percentages)
 #   awq       seconds of the whole AWQ quantization pass, the scope tools/ref_awq.py's
 #             "timing: awq" covers (calibration forward + captures, search, fold, clip, fake
 #             quantization): quant_seconds of `eval --method awq` against it, alternating,
@@ -106,13 +107,17 @@ for name in $MODELS; do
   fpt=$(flops_per_token "$cfg" 2048)
   declare -A CTPS=()
   for t in $THREADS; do
-    cs=(); rs=()
+    cs=(); rs=(); pks=(); pcts=()
     ccmd="./awq-harness eval --quiet --model DIR --data ids:IDS --seqlen 2048 --max-windows $WINDOWS --threads $t"
     rcmd="OPENBLAS_CORETYPE=$core $REF_PRELOAD $PY bench/ref_eval_time.py --model DIR --ids IDS --seqlen 2048 --max-windows $WINDOWS --threads $t"
-    for i in $(seq "$REPS"); do   # alternating: C, ref, C, ref, ...
+    for i in $(seq "$REPS"); do   # alternating: GEMM peak, C, ref, GEMM peak, C, ref, ...
+      # The peak again just before each C run: this VM's speed drifts by 5-10% within an hour
+      # (bench/README.md), so each run is set against the peak of its own minute.
+      pk1=$("$tmp/gemm_peak" --threads "$t" --reps 3 | tail -n 1 | kv peak_gflops)
       v=$("$BIN" eval --quiet --model "$dir" --data "ids:$tmp/ids.txt" --seqlen 2048 \
             --max-windows "$WINDOWS" --threads "$t" | tail -n 1 | kv tok_per_s)
-      cs+=("$v")
+      cs+=("$v"); pks+=("$pk1")
+      pcts+=("$(awk -v a="$v" -v f="$fpt" -v p="$pk1" 'BEGIN {printf "%.1f", 100 * a * f / 1e9 / p}')")
       v=$(env $REF_PRELOAD $PY bench/ref_eval_time.py --model "$dir" --ids "$tmp/ids.txt" --seqlen 2048 \
             --max-windows "$WINDOWS" --threads "$t" | tail -n 1 | kv tok_per_s)
       rs+=("$v")
@@ -120,13 +125,13 @@ for name in $MODELS; do
     c=$(printf '%s\n' "${cs[@]}" | median); r=$(printf '%s\n' "${rs[@]}" | median)
     CTPS[$t]=$c
     gf=$(awk -v a="$c" -v f="$fpt" 'BEGIN {printf "%.1f", a * f / 1e9}')
-    pk=${PEAK[$t]:-${PEAK[1]}}
-    pct=$(awk -v g="$gf" -v p="$pk" 'BEGIN {printf "%.0f", 100 * g / p}')
+    pk=$(printf '%s\n' "${pks[@]}" | median)
+    pct=$(printf '%s\n' "${pcts[@]}" | median)   # median of the per-run percentages
     ratio=$(awk -v a="$c" -v b="$r" 'BEGIN {printf "%.2f", a / b}')
     row "eval $name $t thr" "tok/s C vs PyTorch median (C $(echo ${cs[*]} | tr ' ' '/') ref $(echo ${rs[*]} | tr ' ' '/'))" "$c" tok/s "$r" "$ccmd  vs  $rcmd"
-    row "eval $name $t thr" "achieved GFLOP/s vs GEMM peak" "$gf" GFLOP/s "$pk" "$ccmd"
+    row "eval $name $t thr" "achieved GFLOP/s vs GEMM peak beside each run (peaks $(echo ${pks[*]} | tr ' ' '/'); per-run % $(echo ${pcts[*]} | tr ' ' '/'), median ${pct}%)" "$gf" GFLOP/s "$pk" "$ccmd"
     printf '%-8s %-6s %3s  %-30s  %s\n' eval "$name" "$t" "C $c tok/s, ref $r (${ratio}x)" "$ccmd  vs  $rcmd"
-    printf '%-8s %-6s %3s  %-30s  %s\n' eval "$name" "$t" "$gf GFLOP/s = ${pct}% of peak $pk" "(model FLOPs x tok/s; bench/README.md)"
+    printf '%-8s %-6s %3s  %-30s  %s\n' eval "$name" "$t" "$gf GFLOP/s, ${pct}% of peak (median per run)" "(model FLOPs x tok/s over the GEMM peak measured before each run; bench/README.md)"
   done
   if [ -n "${CTPS[1]:-}" ] && [ -n "${CTPS[2]:-}" ]; then
     row "scaling $name eval" "tok/s 2 threads vs 1" "${CTPS[2]}" tok/s "${CTPS[1]}" "(eval rows)"

@@ -8,6 +8,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+// Buffers from this size on ask for transparent huge pages (THP, "madvise" mode on Debian's
+// kernels): their first touch then faults 2 MiB at a time instead of 4 KiB. On the project's
+// VMs a 4 KiB first-touch fault costs about 9 us, so a fresh 100 MiB buffer cost 0.23 s of
+// faults, serial where it is zeroed; the 2-window eval of a 135M-parameter model spent 5% of
+// its time in them. Weights and activations also want fewer TLB misses.
+#define AH_HUGE_MIN ((size_t)4 << 20)
+#define AH_HUGE_PAGE ((uintptr_t)2 << 20)
+
+// madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of [p, p + n) (advice only: a kernel
+// without THP, or with it off, ignores it).
+static void huge_pages(void *p, size_t n) {
+    uintptr_t lo = ((uintptr_t)p + AH_HUGE_PAGE - 1) & ~(AH_HUGE_PAGE - 1);
+    uintptr_t hi = ((uintptr_t)p + n) & ~(AH_HUGE_PAGE - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
 void *ah_alloc(size_t n, size_t sz, const char *what, ah_err *e) {
     size_t bytes;
     if (ah_mul_ok(&bytes, n, sz) || bytes > SIZE_MAX - 64) {
@@ -18,6 +34,7 @@ void *ah_alloc(size_t n, size_t sz, const char *what, ah_err *e) {
     size_t rounded = (bytes + 63) & ~(size_t)63;   // aligned_alloc wants a multiple of 64
     void *p = aligned_alloc(64, rounded);
     if (!p) ah_fail(e, "%s: out of memory allocating %.1f MiB", what, rounded / 1048576.0);
+    else if (rounded >= AH_HUGE_MIN) huge_pages(p, rounded);
     return p;
 }
 
