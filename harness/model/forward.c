@@ -46,10 +46,51 @@ AH_VEC_CLONES static void scale_row(float *row, int n, int m, float inv) {
     for (int j = n; j < m; j++) row[j] = 0.0f;
 }
 
+// 8 float lanes, one per row of a group of 8 rows (GCC vector extension: each clone of the
+// caller lowers it to its own instructions).
+typedef float ah_v8sf __attribute__((vector_size(32)));
+typedef int ah_v8si __attribute__((vector_size(32)));
+
+// sum[r] = m[r][0] + m[r][1] + ... + m[r][n-1], added in that order (a serial float sum per row,
+// as a scalar loop would), for 8 rows m[r] = base + r * ld. Vectorised across the rows: each 8x8
+// tile is transposed so that one vector add adds column j to all 8 running sums; the tail
+// (n % 8 columns) goes on in scalar, in order.
+AH_VEC_CLONES void fwd_sum8_rows(float sum[8], const float *base, int ld, int n) {
+    const ah_v8si lo = {0, 8, 2, 10, 4, 12, 6, 14}, hi = {1, 9, 3, 11, 5, 13, 7, 15};
+    const ah_v8si lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const ah_v8si lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    ah_v8sf acc = {0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        ah_v8sf m[8], a[8], b[8];
+        for (int r = 0; r < 8; r++) memcpy(&m[r], base + (size_t)r * ld + j, sizeof m[r]);
+        for (int i = 0; i < 8; i += 2) {   // a[i]: (m_i, m_i+1) even columns, a[i+1]: odd
+            a[i] = __builtin_shuffle(m[i], m[i + 1], lo);
+            a[i + 1] = __builtin_shuffle(m[i], m[i + 1], hi);
+        }
+        for (int i = 0; i < 8; i += 4) {   // rows i..i+3 of columns (0,4), (1,5), (2,6), (3,7)
+            b[i] = __builtin_shuffle(a[i], a[i + 2], lo2);
+            b[i + 1] = __builtin_shuffle(a[i + 1], a[i + 3], lo2);
+            b[i + 2] = __builtin_shuffle(a[i], a[i + 2], hi2);
+            b[i + 3] = __builtin_shuffle(a[i + 1], a[i + 3], hi2);
+        }
+        for (int c = 0; c < 4; c++) {      // column c = rows 0..7 of it: lower halves of b[c], b[c+4]
+            m[c] = __builtin_shuffle(b[c], b[c + 4], lo4);
+            m[c + 4] = __builtin_shuffle(b[c], b[c + 4], hi4);
+        }
+        for (int c = 0; c < 8; c++) acc += m[c];   // columns j, j+1, ..., j+7 in order
+    }
+    for (int r = 0; r < 8; r++) {
+        float t = acc[r];
+        for (int i = j; i < n; i++) t += base[(size_t)r * ld + i];
+        sum[r] = t;
+    }
+}
+
 // Causal softmax of a block of nr rows of S (row stride ld): row r covers columns
 // [0, n0 + r + 1), the rest of its ld columns is set to 0. Each row's sum is the serial float
-// sum (the order the AWQ reference tests were matched with); 8 rows' sums run side by side so
-// their add latencies overlap instead of one chain of n dependent adds per row.
+// sum (the order the AWQ reference tests were matched with); 8 rows' sums run side by side,
+// in vector lanes (fwd_sum8_rows), instead of one chain of n dependent adds per row.
 static void softmax_causal_block(float *S, int nr, int ld, int n0) {
     for (int r = 0; r < nr; r++) exp_shifted_row(S + (size_t)r * ld, n0 + r + 1);
     float sum[8];
@@ -58,8 +99,7 @@ static void softmax_causal_block(float *S, int nr, int ld, int n0) {
         const float *base = S + (size_t)r0 * ld;
         for (int r = 0; r < 8; r++) sum[r] = 0.0f;
         if (k == 8) {
-            for (int j = 0; j < common; j++)
-                for (int r = 0; r < 8; r++) sum[r] += base[(size_t)r * ld + j];
+            fwd_sum8_rows(sum, base, ld, common);
         } else {
             for (int r = 0; r < k; r++)
                 for (int j = 0; j < common; j++) sum[r] += base[(size_t)r * ld + j];

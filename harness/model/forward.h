@@ -83,6 +83,11 @@ void fwd_embed_release(const model *m);
 void fwd_final_norm(float *x, fwd_state *s, const model_config *c, const float *norm_w,
                     const float *norm_b, int T);
 
+// sum[r] = the serial float sum base[r * ld + 0] + ... + base[r * ld + n - 1] for the 8 rows
+// r = 0..7, added in that order (bit for bit what a scalar loop gives), vectorised across the
+// rows: the softmax denominators of the attention, 8 rows at a time.
+void fwd_sum8_rows(float sum[8], const float *base, int ld, int n);
+
 // One vocabulary chunk of a running log-sum-exp: *max = max of l (n), *sum = float64 sum of
 // exp(l - *max) (fp32 exponentials). NaN in l gives a NaN sum.
 void fwd_lse_chunk(const float *l, size_t n, float *max, double *sum);

@@ -94,6 +94,30 @@ static void check_fixture(const char *name, const char *model_file) {
     assert_int_equal(rc, 0);
 }
 
+// fwd_sum8_rows equals the scalar serial sum bit for bit, at every length 0..70 (the 8-column
+// tiles and the scalar tail), with a row stride wider than the rows, on values whose sums
+// round at every step (a reordered sum would differ).
+static void test_sum8_rows(void **st) {
+    (void)st;
+    enum { LD = 77 };
+    float m[8 * LD];
+    unsigned x = 12345u;
+    for (int i = 0; i < 8 * LD; i++) {
+        x = x * 1103515245u + 12345u;
+        m[i] = (float)((x >> 8) & 0xffff) / 4096.0f * (i % 3 ? 1e-3f : 1.0f) + (i % 7) * 1e3f;
+    }
+    for (int n = 0; n <= 70; n++) {
+        float got[8];
+        fwd_sum8_rows(got, m, LD, n);
+        for (int r = 0; r < 8; r++) {
+            float want = 0.0f;
+            for (int j = 0; j < n; j++) want += m[r * LD + j];
+            if (memcmp(&want, &got[r], sizeof want) != 0)
+                fail_msg("n=%d row %d: %.9g, serial sum %.9g", n, r, got[r], want);
+        }
+    }
+}
+
 static void test_llama_gqa(void **st) { (void)st; check_fixture("llama-gqa", NULL); }
 static void test_llama_mha_f16(void **st) { (void)st; check_fixture("llama-mha-f16", NULL); }
 static void test_qwen2(void **st) { (void)st; check_fixture("qwen2", NULL); }
@@ -104,7 +128,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_gqa), cmocka_unit_test(test_llama_mha_f16),
         cmocka_unit_test(test_qwen2),     cmocka_unit_test(test_opt),
-        cmocka_unit_test(test_llama2c),
+        cmocka_unit_test(test_llama2c),   cmocka_unit_test(test_sum8_rows),
     };
     return cmocka_run_group_tests_name("forward", tests, NULL, NULL);
 }
