@@ -45,8 +45,8 @@ int main(int argc, char **argv) {
         printf("awq-harness %s\n", AH_VERSION);
         return 0;
     }
-    // The BLAS kernel set, before the first BLAS call (core/blas.c: OpenBLAS's own choice is
-    // often the AVX2 one on AVX-512 machines).
+    // The BLAS kernel set, before the first BLAS call (core/blas.c: OpenBLAS's own choice
+    // follows OPENBLAS_CORETYPE from the environment, or its CPU detection).
     ah_err e = {{0}};
     if (ah_blas_select(&e)) {
         cli_error("%s", e.msg);

@@ -1,13 +1,14 @@
 // blas.c — which kernel set OpenBLAS runs (see blas.h).
 //
 // OpenBLAS's DYNAMIC_ARCH build picks its kernels once, when the library loads: from
-// OPENBLAS_CORETYPE if set, else from its own CPU detection. Both go wrong on the machines
-// this harness meets: Debian's OpenBLAS 0.3.21 does not know AMD Zen 4/5 and falls back to
-// the AVX2 (Haswell) kernels, and container images export OPENBLAS_CORETYPE=Haswell for
-// portability. On a CPU with AVX-512 the SkylakeX kernels run the sgemm at about twice the
-// AVX2 rate (bench/README.md: 382 vs 205 GFLOP/s on 2 cores of an AMD EPYC), and they are the
-// kernels the reference fixtures were matched with: OpenBLAS sums a dot product in an order
-// that depends on the kernel, which moves near-tie AWQ alphas. So the harness chooses.
+// OPENBLAS_CORETYPE if set, else from its own CPU detection. Neither is the harness's to rely
+// on: container images export OPENBLAS_CORETYPE=Haswell for portability (this project's AMD
+// machines do), and the detection answers differently per CPU (SkylakeX on the Intel Xeon,
+// Cooperlake on the AMD EPYC). On a CPU with AVX-512 the SkylakeX kernels run the sgemm at
+// about twice the AVX2 rate (bench/README.md: 382 vs 205 GFLOP/s on 2 cores of the EPYC), and
+// they are the kernels the reference fixtures were matched with: OpenBLAS sums a dot product
+// in an order that depends on the kernel, which moves near-tie AWQ alphas (3 of the 50
+// reference configurations on Haswell). So the harness chooses.
 //
 // The switch uses OpenBLAS's own path: set OPENBLAS_CORETYPE, then gotoblas_dynamic_quit() +
 // gotoblas_dynamic_init(), the pair the library's constructor ran (exported by DYNAMIC_ARCH
@@ -22,8 +23,6 @@
 char *openblas_get_corename(void);
 void gotoblas_dynamic_init(void) __attribute__((weak));
 void gotoblas_dynamic_quit(void) __attribute__((weak));
-
-static const char *requested = "openblas";
 
 // The kernel set `auto` asks for on this CPU: SkylakeX needs AVX-512 F, CD, BW, DQ and VL;
 // Haswell AVX2 and FMA. NULL: neither (keep OpenBLAS's choice). One set for every AVX-512 CPU,
@@ -42,7 +41,7 @@ static const char *auto_core(void) {
 int ah_blas_select(ah_err *e) {
     const char *want = getenv("AH_BLAS_CORE");
     if (!want || !*want) want = "auto";
-    requested = want;
+    const char *requested = want;
     if (!strcasecmp(want, "openblas")) return 0;   // OpenBLAS's own choice, OPENBLAS_CORETYPE included
     if (!strcasecmp(want, "auto")) {
         want = auto_core();
