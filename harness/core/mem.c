@@ -40,8 +40,7 @@ void *ah_alloc(size_t n, size_t sz, const char *what, ah_err *e) {
 
 void *ah_calloc(size_t n, size_t sz, const char *what, ah_err *e) {
     void *p = ah_alloc(n, sz, what, e);
-    size_t bytes = n * sz;   // ah_alloc checked the product
-    if (p) memset(p, 0, bytes ? (bytes + 63) & ~(size_t)63 : 64);   // the whole rounded block
+    if (p) memset(p, 0, n * sz);   // ah_alloc checked the product
     return p;
 }
 
@@ -130,9 +129,8 @@ size_t ah_chunk_rows(size_t rows, size_t row_bytes) {
     return n < rows ? n : rows;
 }
 
-void ah_release_mapped(const void *map, size_t map_len, const void *p, size_t n) {
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), m1 = (uintptr_t)map + map_len;
+void ah_release_mapped(const void *p, size_t n) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)p + n + page - 1) & ~(page - 1);
-    if (hi > ((m1 + page - 1) & ~(page - 1))) hi = (m1 + page - 1) & ~(page - 1);
     (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);   // read-only private map: loses no data
 }

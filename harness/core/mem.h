@@ -40,10 +40,10 @@ int ah_path_join(char *out, size_t cap, const char *dir, const char *name);
 size_t ah_chunk_rows(size_t rows, size_t row_bytes);
 size_t ah_chunk_bytes(void);   // the limit itself
 
-// Drops the resident pages holding bytes [p, p + n) of a read-only private file mapping map
-// (map_len bytes, from mmap); the data stays readable (it faults in again from the page
-// cache). [p, p + n) must lie inside the mapping.
-void ah_release_mapped(const void *map, size_t map_len, const void *p, size_t n);
+// Drops the resident pages holding bytes [p, p + n) of a read-only private file mapping; the
+// data stays readable (it faults in again from the page cache). The caller checks that the
+// range lies inside the mapping (the pages it rounds out to are then the mapping's too).
+void ah_release_mapped(const void *p, size_t n);
 
 // 1 if path names an existing regular file, 0 otherwise.
 int ah_is_file(const char *path);

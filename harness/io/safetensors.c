@@ -482,7 +482,7 @@ void st_release(const st_set *s, const void *p, size_t n) {
     for (size_t i = 0; i < s->nfiles; i++) {
         const uint8_t *m = s->files[i].map;
         if (!m || b < m || n > s->files[i].size || (size_t)(b - m) > s->files[i].size - n) continue;
-        ah_release_mapped(m, s->files[i].size, b, n);
+        ah_release_mapped(b, n);
         return;
     }
 }

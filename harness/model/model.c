@@ -211,7 +211,7 @@ void model_release(const model *m, const model_weight *w, size_t r0, size_t nrow
         st_release(m->st, p, n);
     } else if (m->map && p >= (const uint8_t *)m->map && n <= m->map_len &&
                (size_t)(p - (const uint8_t *)m->map) <= m->map_len - n) {
-        ah_release_mapped(m->map, m->map_len, p, n);
+        ah_release_mapped(p, n);
     }
 }
 
