@@ -16,12 +16,37 @@ CALIB=(--calib "text:$FIX/text/calib.txt" --calib-samples 8 --calib-seqlen 64)
 SMALL=1   # bytes per chunk: the 64-row minimum (linears of up to 64 rows stay whole)
 errors=0; n=0
 
+# same_but_losses A B: two awq.safetensors whose tensors are identical, except the recorded
+# search losses (*.loss), which may differ by 1e-7 relative. OpenBLAS's AVX2 (Haswell) SGEMM
+# kernels sum a GEMM over 64 output columns in another order than over all of them (its AVX-512
+# SkylakeX kernels do not): measured on an AMD EPYC Zen 3, the llama-gqa gate_up losses differ
+# by 3.6e-10 absolute (2e-8 relative) while every alpha, scale, threshold and code is the same.
+same_but_losses() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+import numpy as np
+def tensors(path):
+    raw = open(path, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
+    hdr = json.loads(raw[8:8 + n]); hdr.pop("__metadata__", None)
+    return {k: (v["dtype"], raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]) for k, v in hdr.items()}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+if a.keys() != b.keys(): sys.exit(1)
+for k in a:
+    if a[k] == b[k]: continue
+    if not k.endswith(".loss") or a[k][0] != "F64": sys.exit(1)
+    x, y = np.frombuffer(a[k][1], np.float64), np.frombuffer(b[k][1], np.float64)
+    if x.shape != y.shape or np.max(np.abs(x - y) / np.abs(x)) > 1e-7: sys.exit(1)
+PY
+}
+
 same_files() {   # name dir_a dir_b
   local f
   for f in "$2"/*; do
     f=$(basename "$f")
     [ "$f" = manifest.json ] && continue   # records the command line and the time
-    cmp -s "$2/$f" "$3/$f" || { echo "FAIL $1: $f differs with chunks of $SMALL bytes"; errors=$((errors + 1)); }
+    cmp -s "$2/$f" "$3/$f" && continue
+    if [ "$f" = awq.safetensors ] && same_but_losses "$2/$f" "$3/$f"; then continue; fi
+    echo "FAIL $1: $f differs with chunks of $SMALL bytes"; errors=$((errors + 1))
   done
 }
 
@@ -51,4 +76,4 @@ for fx in llama-gqa opt; do
   done
 done
 [ $errors -eq 0 ] || fail "$errors differences between whole and chunked runs"
-echo "chunked = whole, bit for bit: $n configurations (quantize files, eval ppl / alphas / metrics)"
+echo "chunked = whole, bit for bit: $n configurations (quantize files, eval ppl / alphas / metrics; recorded search losses within 1e-7 on AVX2 kernels)"

@@ -23,8 +23,11 @@ avail_mb=$(df -Pm "$tmp" | awk 'NR == 2 {print $4}')
 errors=0
 
 "$AH_BIN" synth --quiet --config "$cfg" --dtype f16 --layers 2 --out "$tmp/m" >/dev/null || fail "synth failed"
-# OPT-1.3B: C=2048, H=G=32, D=64, F=8192, V=50272; 2 threads (the machine's cores, at most 2)
-P=$(nproc); [ "$P" -gt 2 ] && P=2
+# The model's dimensions as the bound wants them (C H G D F V), from its config.json
+dims=$(/usr/bin/python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); H = c["num_attention_heads"]
+print(c["hidden_size"], H, c.get("num_key_value_heads", H), c["hidden_size"] // H, c["ffn_dim"], c["vocab_size"])' "$cfg") ||
+  fail "cannot read the dimensions of $cfg"
+P=$(nproc); [ "$P" -gt 2 ] && P=2   # threads: the machine's cores, at most 2
 check() {   # name peak_mib bound_bytes
   local ratio; ratio=$(awk -v p="$2" -v b="$3" 'BEGIN {printf "%.3f", p * 1048576 / b}')
   if awk -v r="$ratio" 'BEGIN {exit !(r <= 1.30)}'; then
@@ -39,10 +42,10 @@ line=$("$AH_BIN" quantize --quiet --model "$tmp/m" --method awq --bits 4 --group
          --calib "ids:$tmp/m/ids.txt" --calib-samples 1 --calib-seqlen 128 --grid 2 --clip off \
          --threads "$P" --out "$tmp/q" | tail -n 1) || fail "quantize failed"
 [ -f "$tmp/q/model.safetensors" ] && [ -f "$tmp/q/quantized.safetensors" ] || fail "quantize wrote no checkpoint"
-check "quantize awq" "$(kv peak_rss_mb "$line")" "$(tools/layer-major-bound opt 2048 32 32 64 8192 50272 128 "$P" 128 128 0)"
+check "quantize awq" "$(kv peak_rss_mb "$line")" "$(tools/layer-major-bound opt $dims 128 "$P" 128 128 0)"
 
 line=$("$AH_BIN" eval --quiet --model "$tmp/m" --data "ids:$tmp/m/ids.txt" --seqlen 2048 \
          --max-windows 1 --threads "$P" | tail -n 1) || fail "eval failed"
-check "eval 1 x 2048" "$(kv peak_rss_mb "$line")" "$(tools/layer-major-bound opt 2048 32 32 64 8192 50272 2048 "$P" 2048 0 1)"
+check "eval 1 x 2048" "$(kv peak_rss_mb "$line")" "$(tools/layer-major-bound opt $dims 2048 "$P" 2048 0 1)"
 
 [ "$errors" -eq 0 ] || fail "$errors peak(s) above 1.3x the layer-major bound"
