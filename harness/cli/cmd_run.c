@@ -26,6 +26,8 @@ static void run_usage(FILE *f) {
             "usage: awq-harness run EXPERIMENT.ini [options]\n"
             "\n"
             "  --dry-run          list the planned runs and exit\n"
+            "  --keys             with --dry-run: also load and hash the model and data, and list\n"
+            "                     each run's cache keys (run key, AWQ-search key) instead\n"
             "  --resume           skip runs already complete in the results file (default)\n"
             "  --no-resume        recompute runs even if complete (records are replaced)\n"
             "  --no-cache         neither read nor write the content-keyed caches\n"
@@ -54,14 +56,16 @@ int cmd_run(int argc, char **argv) {
         {"no-resume", no_argument, 0, 'R'}, {"no-cache", no_argument, 0, 'C'},
         {"shard", required_argument, 0, 's'}, {"output", required_argument, 0, 'o'},
         {"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0},
+        {"keys", no_argument, 0, 'k'},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
-    int dry = 0, shard_i = 0, shard_n = 0, threads = 0, c;
+    int dry = 0, keys = 0, shard_i = 0, shard_n = 0, threads = 0, c;
     exp_run_opts o = {.resume = 1, .use_cache = 1, .stop = &g_stop};
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'n': dry = 1; break;
+        case 'k': keys = 1; break;
         case 'r': o.resume = 1; break;
         case 'R': o.resume = 0; o.use_cache = 0; break;
         case 'C': o.use_cache = 0; break;
@@ -72,6 +76,10 @@ int cmd_run(int argc, char **argv) {
         case 'h': run_usage(stdout); return 0;
         default: run_usage(stderr); return 2;
         }
+    }
+    if (keys && !dry) {
+        cli_error("run: --keys goes with --dry-run");
+        return 2;
     }
     if (optind != argc - 1) {
         cli_error("run: expected one experiment file (see 'awq-harness run --help')");
@@ -108,6 +116,11 @@ int cmd_run(int argc, char **argv) {
         if (shard_n) printf(", shard %d/%d runs %d of them", shard_i, shard_n, plan.n);
         printf("\nmodel %s, eval %s%s%s\nresults %s\n\n", cfg.model_path, cfg.eval_data,
                cfg.calib[0] ? ", calibration " : "", cfg.calib, o.output ? o.output : cfg.output);
+        if (keys) {
+            status = exp_print_keys(&cfg, &plan, stdout, &e) ? 1 : 0;
+            if (status) cli_error("%s", e.msg);
+            goto done;
+        }
         for (int i = 0; i < plan.n; i++) {
             char desc[160];
             exp_run_describe(&plan.runs[i].mc, desc, sizeof desc);

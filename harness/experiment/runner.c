@@ -272,6 +272,25 @@ static void run_key(const exp_config *c, const exp_run *r, const shared_inputs *
     ah_sha256_hex(buf, (size_t)n, hex);
 }
 
+// The AWQ-search key of run r, "-" when its method searches no scales.
+static void awq_key_of(const exp_run *r, const shared_inputs *s, char hex[65]) {
+    if (method_uses_awq(r->mc.kind)) exp_awq_key(&r->mc, s->model_hash, s->calib_hash, hex);
+    else snprintf(hex, 65, "-");
+}
+
+int exp_print_keys(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e) {
+    shared_inputs s;
+    int rc = load_shared(&s, c, plan, 1, e);
+    for (int i = 0; rc == 0 && i < plan->n; i++) {
+        char key[65], awq[65];
+        run_key(c, &plan->runs[i], &s, key);
+        awq_key_of(&plan->runs[i], &s, awq);
+        fprintf(out, "%-36s run %s awq %s\n", plan->runs[i].id, key, awq);
+    }
+    shared_free(&s);
+    return rc;
+}
+
 // ---- the table ------------------------------------------------------------------------------
 
 static void print_table(const exp_plan *plan, const run_outcome *res, const int *done, FILE *f) {

@@ -12,6 +12,7 @@
 #define AH_EXP_RUNNER_H
 
 #include <signal.h>
+#include <stdio.h>
 
 #include "experiment/config.h"
 #include "experiment/sweep.h"
@@ -30,5 +31,9 @@ typedef enum { EXP_DONE_COMPUTED, EXP_DONE_CACHED, EXP_DONE_RESUMED } exp_done_h
 // Runs plan (already sharded) of experiment c. Returns 0 when every run completed, 1 when
 // stopped by *stop (completed runs are committed), -1 on error (completed runs committed).
 int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o, ah_err *e);
+
+// Prints every planned run's id, run key and AWQ-search key ("-" when none) to out, one line
+// each: the model, tokenizer and data are loaded and hashed, nothing is computed or written.
+int exp_print_keys(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e);
 
 #endif
