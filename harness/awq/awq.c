@@ -14,7 +14,6 @@
 #include "core/mem.h"
 #include "core/progress.h"
 #include "model/forward.h"
-#include "quant/method.h"
 
 static const char *RULE_NAMES[] = {[AWQ_SEARCH] = "search", [AWQ_DUO] = "duo",
                                    [AWQ_FIXED] = "fixed", [AWQ_SALIENT] = "salient"};
@@ -546,7 +545,7 @@ int awq_block_apply(const awq_block_result *pre, const quant_cfg *q, block_f32 *
     }
     for (int r = 0; r < L_COUNT; r++) {
         if (!pre->clip[r]) continue;
-        int I = model_input_width(c, (fwd_input)method_role_input((arch_layer_role)r));
+        int I = model_input_width(c, (fwd_input)arch_role_input((arch_layer_role)r));
         int rows = b->w[r] ? (int)(b->numel[r] / (size_t)I) : 0;
         size_t G = quant_groups((size_t)I, q->group);
         if (!rows || pre->clip_groups[r] != (int)G)

@@ -3,7 +3,7 @@
 // For each scaling group of the family (model/arch.h): pick per-input-channel scales s from
 // the calibration statistics (rule search | duo | fixed), fold them into the block (fold.h),
 // then optionally clip the scaled weights (every linear but q and k). The block's linears are
-// quantized afterwards by the method (quant/method.h) exactly as the baselines are.
+// quantized afterwards by the method (method/method.h) exactly as the baselines are.
 #ifndef AH_AWQ_H
 #define AH_AWQ_H
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/inputs.h"
+#include "text/inputs.h"
 #include "cli/method_opts.h"
 #include "core/blas.h"
 #include "core/progress.h"
@@ -92,7 +92,7 @@ int cmd_eval(int argc, char **argv) {
     int status = 1;
     model *m = NULL;
     tok_tokenizer *tok = NULL;
-    cli_ids in = {0};
+    ds_ids in = {0};
     ppl_result r = {0};
     calib_set cs = {0};
     qpass *qp = NULL;
@@ -103,7 +103,7 @@ int cmd_eval(int argc, char **argv) {
     int pretokenized = strncmp(data, "ids:", 4) == 0;
     snprintf(tpath, sizeof tpath, "(none: pre-tokenized)");
     if (!pretokenized) {
-        if (cli_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e)) goto fail;
+        if (ds_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e)) goto fail;
         if (!(tok = tok_load(tpath, &e))) goto fail;
     }
     if (tok && tok_vocab_size(tok) > m->cfg.vocab_size) {
@@ -111,7 +111,7 @@ int cmd_eval(int argc, char **argv) {
                 tok_vocab_size(tok), m->cfg.vocab_size);
         goto fail;
     }
-    if (cli_load_ids(&in, tok, data, wt_dir, protocol == PPL_LLAMACPP, 1, &e)) goto fail;
+    if (ds_load_ids(&in, tok, data, wt_dir, protocol == PPL_LLAMACPP, 1, &e)) goto fail;
     if (seqlen == 0) seqlen = m->cfg.max_seq < 2048 ? m->cfg.max_seq : 2048;
     if (seqlen > m->cfg.max_seq) {
         ah_fail(&e, "--seqlen %d is longer than the model allows (%s: max %d)", seqlen,
@@ -169,7 +169,7 @@ done:
     ppl_result_free(&r);
     qpass_free(qp);
     calib_set_free(&cs);
-    cli_ids_free(&in);
+    ds_ids_free(&in);
     tok_free(tok);
     model_free(m);
     return status;

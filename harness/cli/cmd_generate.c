@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/inputs.h"
+#include "text/inputs.h"
 #include "cli/method_opts.h"
 #include "eval/generate.h"
 #include "model/model.h"
@@ -121,7 +121,7 @@ int cmd_generate(int argc, char **argv) {
     qpass *qp = NULL;
     char tpath[4096];
     if (!(m = model_load(model_path, &e))) goto fail;
-    if (cli_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e)) goto fail;
+    if (ds_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e)) goto fail;
     if (!(tok = tok_load(tpath, &e))) goto fail;
     if (tok_encode(tok, prompt, strlen(prompt), 1, &ids, &n_ids, &e)) goto fail;
     n_prompt = (int)n_ids;

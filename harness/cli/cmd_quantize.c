@@ -1,5 +1,5 @@
 // cmd_quantize.c — `awq-harness quantize`: quantize a checkpoint and write it out (the
-// fake-quantized checkpoint, the packed integer form and a manifest; see quant/export.h).
+// fake-quantized checkpoint, the packed integer form and a manifest; see export/export.h).
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/inputs.h"
+#include "text/inputs.h"
 #include "cli/method_opts.h"
 #include "core/progress.h"
-#include "quant/export.h"
+#include "export/export.h"
 
 static void quantize_usage(FILE *f) {
     fprintf(f,
@@ -170,7 +170,7 @@ int cmd_quantize(int argc, char **argv) {
 
     if (!(m = model_load(model_path, &e))) goto fail;
     // The tokenizer is needed for calibration, and copied beside a llama2.c output.
-    have_tok = cli_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e) == 0;
+    have_tok = ds_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e) == 0;
     if (mo.calib && strncmp(mo.calib, "ids:", 4) != 0) {   // ids: is pre-tokenized
         if (!have_tok) goto fail;
         if (!(tok = tok_load(tpath, &e))) goto fail;

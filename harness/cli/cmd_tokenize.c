@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/inputs.h"
+#include "text/inputs.h"
 #include "core/hash.h"
 
 int cmd_tokenize(int argc, char **argv) {
@@ -44,8 +44,8 @@ int cmd_tokenize(int argc, char **argv) {
     }
     ah_err e = {{0}};
     tok_tokenizer *tok = tok_load(tok_path, &e);
-    cli_ids in = {0};
-    if (!tok || cli_load_ids(&in, tok, data, wt_dir, 0, add_special, &e)) {
+    ds_ids in = {0};
+    if (!tok || ds_load_ids(&in, tok, data, wt_dir, 0, add_special, &e)) {
         cli_error("%s", e.msg);
         tok_free(tok);
         return 1;
@@ -57,7 +57,7 @@ int cmd_tokenize(int argc, char **argv) {
     } else {
         for (size_t i = 0; i < in.n; i++) printf("%d\n", in.ids[i]);
     }
-    cli_ids_free(&in);
+    ds_ids_free(&in);
     tok_free(tok);
     return 0;
 }

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/inputs.h"
+#include "text/inputs.h"
 
 enum { OPT_METHOD = 1000, OPT_BITS, OPT_GROUP, OPT_SALIENT_PCT, OPT_SALIENT_BY, OPT_CALIB,
        OPT_CALIB_SAMPLES, OPT_CALIB_SEQLEN, OPT_SEED, OPT_SCALE_RULE, OPT_ALPHA, OPT_GRID,
@@ -215,11 +215,11 @@ int cli_calib_set(calib_set *cs, const cli_method_opts *o, const tok_tokenizer *
     int len = o->calib_seqlen ? o->calib_seqlen : (m->cfg.max_seq < 512 ? m->cfg.max_seq : 512);
     if (len > m->cfg.max_seq)
         return ah_fail(e, "--calib-seqlen %d is longer than the model allows (%d)", len, m->cfg.max_seq);
-    cli_ids in;
-    if (cli_load_ids(&in, tok, o->calib, wt_dir, 0, 1, e)) return ah_wrap(e, "calibration");
+    ds_ids in;
+    if (ds_load_ids(&in, tok, o->calib, wt_dir, 0, 1, e)) return ah_wrap(e, "calibration");
     int rc = calib_set_make(cs, in.ids, in.n, o->calib_samples, len, o->seed, o->calib_first,
                             o->calib, e);
-    cli_ids_free(&in);
+    ds_ids_free(&in);
     return rc;
 }
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "calib/calib.h"
-#include "quant/pass.h"
+#include "method/pass.h"
 #include "text/tokenizer.h"
 
 typedef struct {

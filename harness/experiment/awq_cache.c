@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "awq/fold.h"
-#include "quant/method.h"
+#include "method/method.h"
 #include "store/store.h"
 
 int awq_cache_save(const char *path, const char *key, const model *m,
@@ -43,7 +43,7 @@ int awq_cache_save(const char *path, const char *key, const model *m,
         }
         for (int role = 0; role < L_COUNT; role++) {
             if (!r->clip[role]) continue;
-            int I = model_input_width(c, (fwd_input)method_role_input((arch_layer_role)role));
+            int I = model_input_width(c, (fwd_input)arch_role_input((arch_layer_role)role));
             size_t dims[2] = {(size_t)(model_weight_numel(model_lw(m, l, (arch_layer_role)role)) / (size_t)I),
                               (size_t)r->clip_groups[role]};
             snprintf(g, sizeof g, "layers/%d/clip", l);

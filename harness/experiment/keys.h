@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "quant/method.h"
+#include "method/method.h"
 
 // SHA-256 (hex) of a model's weights and forward-relevant config.
 void exp_model_hash(const model *m, char hex[65]);

@@ -147,7 +147,7 @@ static int write_layers(store_run_writer *w, const exp_record *r, ah_err *e) {
         for (int role = 0; role < L_COUNT; role++) {
             const method_metrics *mm = &p->metrics[l * L_COUNT + role];
             if (mm->rows == 0) continue;
-            int in = method_role_input((arch_layer_role)role);
+            int in = arch_role_input((arch_layer_role)role);
             size_t width = (size_t)mm->cols;
             snprintf(g, sizeof g, "layers/%d/%s", l, arch_layer_role_name((arch_layer_role)role));
             TRY(store_run_attr_int(w, g, "rows", mm->rows, e));
@@ -161,8 +161,7 @@ static int write_layers(store_run_writer *w, const exp_record *r, ah_err *e) {
                 TRY(store_run_attr_int(w, g, "gptq_dead", mm->gptq_dead, e));
             }
             // Which linear input this is: qkv (normed block input), o, gate_up, down.
-            static const char *const INPUT_NAMES[FWD_IN_COUNT] = {"qkv", "o", "gate_up", "down"};
-            if (in >= 0) TRY(store_run_attr_str(w, g, "input", INPUT_NAMES[in], e));
+            if (in >= 0) TRY(store_run_attr_str(w, g, "input", arch_input_name((fwd_input)in), e));
             int slot = l * L_COUNT + role;
             if (r->salient && r->salient->idx && r->salient->idx[slot]) {
                 size_t k = (size_t)r->salient->n[slot];

@@ -6,7 +6,7 @@
 #include "eval/ppl.h"
 #include "experiment/config.h"
 #include "experiment/sweep.h"
-#include "quant/pass.h"
+#include "method/pass.h"
 
 // Kept input-channel indices of every quantized linear (salient retention), gathered by
 // exp_salient_sink during the pass.

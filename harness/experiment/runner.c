@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/inputs.h"
+#include "text/inputs.h"
 #include "core/hash.h"
 #include "core/progress.h"
 #include "experiment/awq_cache.h"
@@ -38,7 +38,7 @@ static int file_exists(const char *p) { return access(p, R_OK) == 0; }
 typedef struct {
     model *m;
     tok_tokenizer *tok;
-    cli_ids eval;
+    ds_ids eval;
     calib_set cs;
     char model_hash[65], eval_hash[65], calib_hash[65];
     int seqlen;
@@ -46,7 +46,7 @@ typedef struct {
 
 static void shared_free(shared_inputs *s) {
     calib_set_free(&s->cs);
-    cli_ids_free(&s->eval);
+    ds_ids_free(&s->eval);
     tok_free(s->tok);
     model_free(s->m);
 }
@@ -74,7 +74,7 @@ static void warn_groups(const exp_config *c, const exp_plan *plan, const model *
             if (w % mc->q.group == 0) continue;
             fprintf(stderr, "note: %s: group_size %d does not divide the %s linears' input width "
                             "%d; each row ends with a group of %d\n", c->source, mc->q.group,
-                    k == FWD_IN_QKV ? "q/k/v" : k == FWD_IN_O ? "o" : k == FWD_IN_GATE_UP ? "gate/up" : "down",
+                    arch_input_linears((fwd_input)k),
                     w, w % mc->q.group);
         }
     }
@@ -96,11 +96,11 @@ static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *pl
     }
     if (!(s->m = model_load(c->model_path, e))) return -1;
     warn_groups(c, plan, s->m, quiet);
-    if (cli_tokenizer_path(tpath, sizeof tpath, c->model_path, c->tokenizer[0] ? c->tokenizer : NULL, e))
+    if (ds_tokenizer_path(tpath, sizeof tpath, c->model_path, c->tokenizer[0] ? c->tokenizer : NULL, e))
         return -1;
     if (strncmp(c->eval_data, "ids:", 4) || c->calib[0])
         if (!(s->tok = tok_load(tpath, e))) return -1;
-    if (cli_load_ids(&s->eval, s->tok, c->eval_data, wt, c->protocol == PPL_LLAMACPP, 1, e))
+    if (ds_load_ids(&s->eval, s->tok, c->eval_data, wt, c->protocol == PPL_LLAMACPP, 1, e))
         return ah_wrap(e, "[evaluation] data");
     s->seqlen = c->seqlen ? c->seqlen : (s->m->cfg.max_seq < 2048 ? s->m->cfg.max_seq : 2048);
     if (s->seqlen > s->m->cfg.max_seq)
@@ -117,11 +117,11 @@ static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *pl
         if (len > s->m->cfg.max_seq)
             return ah_fail(e, "%s: [calibration] seqlen %d is longer than the model allows (%d)",
                            c->source, len, s->m->cfg.max_seq);
-        cli_ids in;
-        if (cli_load_ids(&in, s->tok, c->calib, wt, 0, 1, e)) return ah_wrap(e, "[calibration] data");
+        ds_ids in;
+        if (ds_load_ids(&in, s->tok, c->calib, wt, 0, 1, e)) return ah_wrap(e, "[calibration] data");
         int rc = calib_set_make(&s->cs, in.ids, in.n, c->calib_samples, len, c->seed,
                                 c->calib_first, c->calib, e);
-        cli_ids_free(&in);
+        ds_ids_free(&in);
         if (rc) return -1;
         exp_ids_hash(s->cs.tokens, (size_t)s->cs.n * s->cs.len, s->calib_hash);
     }

@@ -26,7 +26,7 @@
 #define AH_EXP_SWEEP_H
 
 #include "experiment/config.h"
-#include "quant/method.h"
+#include "method/method.h"
 
 typedef struct {
     char id[64];     // stable name from the effective parameters: "awq-w3-g128-search"

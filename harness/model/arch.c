@@ -117,23 +117,44 @@ const arch_desc *arch_llama2c(void) { return &LLAMA2C; }
 
 const char *arch_supported_list(void) { return "llama, mistral, qwen2, opt (and llama2.c .bin)"; }
 
-static const char *ROLE_NAMES[L_COUNT] = {
-    [L_ATTN_NORM] = "attn_norm", [L_ATTN_NORM_B] = "attn_norm.bias",
-    [L_Q] = "q_proj", [L_Q_B] = "q_proj.bias",
-    [L_K] = "k_proj", [L_K_B] = "k_proj.bias",
-    [L_V] = "v_proj", [L_V_B] = "v_proj.bias",
-    [L_O] = "o_proj", [L_O_B] = "o_proj.bias",
-    [L_MLP_NORM] = "mlp_norm", [L_MLP_NORM_B] = "mlp_norm.bias",
-    [L_GATE] = "gate_proj", [L_GATE_B] = "gate_proj.bias",
-    [L_UP] = "up_proj", [L_UP_B] = "up_proj.bias",
-    [L_DOWN] = "down_proj", [L_DOWN_B] = "down_proj.bias",
+// The layer-role table: every per-layer tensor role, its name in messages and records, whether
+// it is a linear weight (what quantization touches) and, for linears, the captured input that
+// feeds it (the AWQ scaling group, the calibration statistics and the Hessian of that input).
+typedef struct {
+    const char *name;
+    int linear;          // 1 for the (out, in) weight matrices
+    fwd_input input;     // linears: the forward pass's capture point that feeds them
+} arch_role_info;
+
+static const arch_role_info ROLES[L_COUNT] = {
+    [L_ATTN_NORM] = {"attn_norm", 0, 0},   [L_ATTN_NORM_B] = {"attn_norm.bias", 0, 0},
+    [L_Q] = {"q_proj", 1, FWD_IN_QKV},     [L_Q_B] = {"q_proj.bias", 0, 0},
+    [L_K] = {"k_proj", 1, FWD_IN_QKV},     [L_K_B] = {"k_proj.bias", 0, 0},
+    [L_V] = {"v_proj", 1, FWD_IN_QKV},     [L_V_B] = {"v_proj.bias", 0, 0},
+    [L_O] = {"o_proj", 1, FWD_IN_O},       [L_O_B] = {"o_proj.bias", 0, 0},
+    [L_MLP_NORM] = {"mlp_norm", 0, 0},     [L_MLP_NORM_B] = {"mlp_norm.bias", 0, 0},
+    [L_GATE] = {"gate_proj", 1, FWD_IN_GATE_UP}, [L_GATE_B] = {"gate_proj.bias", 0, 0},
+    [L_UP] = {"up_proj", 1, FWD_IN_GATE_UP},     [L_UP_B] = {"up_proj.bias", 0, 0},
+    [L_DOWN] = {"down_proj", 1, FWD_IN_DOWN},    [L_DOWN_B] = {"down_proj.bias", 0, 0},
 };
 
+// The capture points' names (records' `input` attribute, messages), and how a message names
+// the linears each feeds.
+static const char *const INPUT_NAMES[FWD_IN_COUNT] = {"qkv", "o", "gate_up", "down"};
+static const char *const INPUT_LINEARS[FWD_IN_COUNT] = {"q/k/v", "o", "gate/up", "down"};
+
 const char *arch_layer_role_name(arch_layer_role r) {
-    return (r >= 0 && r < L_COUNT) ? ROLE_NAMES[r] : "?";
+    return (r >= 0 && r < L_COUNT) ? ROLES[r].name : "?";
 }
 
-int arch_role_is_linear(arch_layer_role r) {
-    return r == L_Q || r == L_K || r == L_V || r == L_O || r == L_GATE || r == L_UP ||
-           r == L_DOWN;
+int arch_role_is_linear(arch_layer_role r) { return r >= 0 && r < L_COUNT && ROLES[r].linear; }
+
+int arch_role_input(arch_layer_role r) { return arch_role_is_linear(r) ? (int)ROLES[r].input : -1; }
+
+const char *arch_input_name(fwd_input in) {
+    return in >= 0 && in < FWD_IN_COUNT ? INPUT_NAMES[in] : "?";
+}
+
+const char *arch_input_linears(fwd_input in) {
+    return in >= 0 && in < FWD_IN_COUNT ? INPUT_LINEARS[in] : "?";
 }

@@ -95,5 +95,11 @@ const char *arch_supported_list(void);
 const char *arch_layer_role_name(arch_layer_role r);
 // 1 for the roles that are linear weight matrices (the ones quantization touches).
 int arch_role_is_linear(arch_layer_role r);
+// The input (fwd_input) feeding a linear role; -1 for the other roles.
+int arch_role_input(arch_layer_role r);
+// A capture point's name ("qkv", "o", "gate_up", "down": records) and its linears as a message
+// names them ("q/k/v", "o", "gate/up", "down").
+const char *arch_input_name(fwd_input in);
+const char *arch_input_linears(fwd_input in);
 
 #endif

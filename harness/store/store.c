@@ -31,6 +31,14 @@ const store_column store_summary_columns[] = {
     {"eval_data", STORE_COL_STR},   {"seqlen", STORE_COL_INT},      {"ppl", STORE_COL_REAL},
     {"nll", STORE_COL_REAL},        {"windows", STORE_COL_INT},     {"seconds", STORE_COL_REAL},
     {"awq_seconds", STORE_COL_REAL}, {"cache", STORE_COL_STR},      {"key", STORE_COL_STR},
+    // The rest of every run's parameters (issue 18): alpha_mode tells a searched alpha
+    // ("search", alpha NaN) from a fixed one ("fixed"); absent where a method has no such
+    // parameter. Files written before these columns existed read them as missing.
+    {"alpha_mode", STORE_COL_STR},  {"grid", STORE_COL_INT},        {"model_name", STORE_COL_STR},
+    {"calib_samples", STORE_COL_INT}, {"calib_seqlen", STORE_COL_INT}, {"calib_pick", STORE_COL_STR},
+    {"awq_samples", STORE_COL_INT}, {"seed", STORE_COL_INT},        {"max_windows", STORE_COL_INT},
+    {"protocol", STORE_COL_STR},    {"damp", STORE_COL_REAL},       {"block_size", STORE_COL_INT},
+    {"act_order", STORE_COL_STR},
 };
 const int store_summary_ncolumns = (int)(sizeof store_summary_columns / sizeof store_summary_columns[0]);
 

@@ -149,11 +149,24 @@ s = f["summary"][:]
 assert len(s) == len(runs) and sorted(x.decode() for x in s["id"]) == sorted(runs.keys())
 for col in ["method", "bits", "group_size", "scale_rule", "alpha", "clip", "propagate", "salient_pct",
             "salient_by", "salient_scale", "scale_pct", "calib", "eval_data", "seqlen", "ppl", "nll",
-            "windows", "seconds", "awq_seconds", "cache", "key"]:
+            "windows", "seconds", "awq_seconds", "cache", "key", "alpha_mode", "grid", "model_name",
+            "calib_samples", "calib_seqlen", "calib_pick", "awq_samples", "seed", "max_windows",
+            "protocol", "damp", "block_size", "act_order"]:
     assert col in s.dtype.names, col
 fixed = [x for x in s if x["id"].decode() == "awq-w3-g32-a0.5"][0]
-assert len([x for x in s if x["id"].decode() == "awq-w3-g32-search10"]) == 1
+searched = [x for x in s if x["id"].decode() == "awq-w3-g32-search10"]
+assert len(searched) == 1
 assert fixed["alpha"] == 0.5 and fixed["method"].decode() == "awq"
+# /summary tells a searched alpha from a fixed one (both have scale_rule = search)
+assert fixed["alpha_mode"].decode() == "fixed" and searched[0]["alpha_mode"].decode() == "search"
+assert searched[0]["grid"] == 10 and math.isnan(searched[0]["alpha"])
+for x in s:   # every run's parameters, as its record holds them
+    a = runs[x["id"].decode()].attrs
+    for col in ["model_name", "seed", "max_windows", "protocol", "calib_samples", "awq_samples"]:
+        if col in a:
+            want = a[col].decode() if isinstance(a[col], bytes) else a[col]
+            got = x[col].decode() if isinstance(x[col], bytes) else x[col]
+            assert got == want, (x["id"], col, got, want)
 print("fields ok:", len(runs), "runs")
 EOF
 

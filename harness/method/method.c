@@ -1,4 +1,4 @@
-#include "quant/method.h"
+#include "method/method.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -62,16 +62,6 @@ int method_cfg_check(method_cfg *mc, ah_err *e) {
 int method_needs_calib(const method_cfg *mc) {
     return method_uses_awq(mc->kind) || method_uses_gptq(mc->kind) ||
            (mc->kind == METHOD_SALIENT && mc->by == SALIENT_ACTIVATION && mc->salient_pct > 0);
-}
-
-int method_role_input(arch_layer_role r) {
-    switch (r) {
-    case L_Q: case L_K: case L_V: return FWD_IN_QKV;
-    case L_O: return FWD_IN_O;
-    case L_GATE: case L_UP: return FWD_IN_GATE_UP;
-    case L_DOWN: return FWD_IN_DOWN;
-    default: return -1;
-    }
 }
 
 // ----------------------------------------------------------------------------
@@ -164,7 +154,7 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
         const model_weight *mw = model_lw(m, layer, r);
         int rows = (int)mw->shape[0], cols = (int)mw->shape[1];
         float *W = b->w[r];
-        const calib_input *in = run ? &run->in[method_role_input(r)] : NULL;
+        const calib_input *in = run ? &run->in[arch_role_input(r)] : NULL;
         int with_output = in && in->sample_rows > 0;
         if (in && mc->by == SALIENT_ACTIVATION) calib_input_mean_abs(in, act);
         int kept = method_salient_columns(keep, W, rows, cols, act, mc, layer, r);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/method.h"
+#include "method/method.h"
 
 // Sort column indices by score, largest first; ties keep the lower index first.
 static int by_score_desc(const void *a, const void *b, void *ctx) {

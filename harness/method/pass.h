@@ -6,7 +6,7 @@
 #define AH_PASS_H
 
 #include "calib/calib.h"
-#include "quant/method.h"
+#include "method/method.h"
 
 typedef struct {
     const model *m;

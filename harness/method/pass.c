@@ -1,4 +1,4 @@
-#include "quant/pass.h"
+#include "method/pass.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -30,7 +30,7 @@
 #define AH_EXPORT_H
 
 #include "io/safetensors.h"
-#include "quant/method.h"
+#include "method/method.h"
 
 typedef struct qexport qexport;
 

@@ -1,4 +1,4 @@
-#include "quant/export.h"
+#include "export/export.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
-// inputs.h — shared input steps of the subcommands (tokenizer resolution, text -> ids).
-#ifndef AH_CLI_INPUTS_H
-#define AH_CLI_INPUTS_H
+// inputs.h — the input steps every command and the experiment runner share: which tokenizer
+// belongs to a model, and a data spec (text:, jsonl:, wikitext2:, ids:) -> token ids.
+#ifndef AH_TEXT_INPUTS_H
+#define AH_TEXT_INPUTS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -13,16 +14,16 @@ typedef struct {
     size_t text_len;
     int32_t *ids;
     size_t n;
-} cli_ids;
+} ds_ids;
 
 // The tokenizer for a model: `given` if set, the model directory for HF checkpoints, or
 // tokenizer.bin beside a llama2.c .bin.
-int cli_tokenizer_path(char *out, size_t cap, const char *model_path, const char *given,
+int ds_tokenizer_path(char *out, size_t cap, const char *model_path, const char *given,
                        ah_err *e);
 // Loads a text source and tokenizes it; "ids:FILE" reads pre-tokenized ids (tok may be NULL). raw_wikitext: read WikiText-2 as the raw file
 // (llama.cpp's protocol) instead of rebuilt rows.
-int cli_load_ids(cli_ids *out, const tok_tokenizer *tok, const char *spec, const char *wt_dir,
+int ds_load_ids(ds_ids *out, const tok_tokenizer *tok, const char *spec, const char *wt_dir,
                  int raw_wikitext, int add_special, ah_err *e);
-void cli_ids_free(cli_ids *x);
+void ds_ids_free(ds_ids *x);
 
 #endif

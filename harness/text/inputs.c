@@ -1,6 +1,6 @@
 // inputs.c — the steps every subcommand shares: resolve the tokenizer of a model, load a
 // text source, tokenize it.
-#include "cli/inputs.h"
+#include "text/inputs.h"
 
 #include <libgen.h>
 #include <stdint.h>
@@ -11,7 +11,7 @@
 #include "core/mem.h"
 #include "text/dataset.h"
 
-int cli_tokenizer_path(char *out, size_t cap, const char *model_path, const char *given,
+int ds_tokenizer_path(char *out, size_t cap, const char *model_path, const char *given,
                        ah_err *e) {
     if (given) {
         if ((size_t)snprintf(out, cap, "%s", given) >= cap) return ah_fail(e, "tokenizer path too long");
@@ -30,7 +30,7 @@ int cli_tokenizer_path(char *out, size_t cap, const char *model_path, const char
 }
 
 // ids:FILE — whitespace-separated decimal token ids, already tokenized (BOS included if wanted).
-static int read_ids(cli_ids *out, const char *path, ah_err *e) {
+static int read_ids(ds_ids *out, const char *path, ah_err *e) {
     char *text = ah_read_file(path, NULL, e);
     if (!text) return -1;
     size_t cap = 1024, n = 0;
@@ -95,7 +95,7 @@ static int byte_range(const char *spec, size_t *cut, long *lo, long *hi) {
     return 1;
 }
 
-static int slice_text(cli_ids *out, const char *spec, long lo, long hi, ah_err *e) {
+static int slice_text(ds_ids *out, const char *spec, long lo, long hi, ah_err *e) {
     long n = (long)out->text_len;
     if (lo < 0) lo = n + lo < 0 ? 0 : n + lo;
     if (hi < 0 || hi > n) hi = n;
@@ -106,7 +106,7 @@ static int slice_text(cli_ids *out, const char *spec, long lo, long hi, ah_err *
     return 0;
 }
 
-int cli_load_ids(cli_ids *out, const tok_tokenizer *tok, const char *spec_in, const char *wt_dir,
+int ds_load_ids(ds_ids *out, const tok_tokenizer *tok, const char *spec_in, const char *wt_dir,
                  int raw_wikitext, int add_special, ah_err *e) {
     memset(out, 0, sizeof *out);
     if (strncmp(spec_in, "ids:", 4) == 0) return read_ids(out, spec_in + 4, e);
@@ -130,7 +130,7 @@ int cli_load_ids(cli_ids *out, const tok_tokenizer *tok, const char *spec_in, co
     }
     if (ds_load_text(use, wt_dir, &out->text, &out->text_len, e)) return -1;
     if (ranged && slice_text(out, spec_in, lo, hi, e)) {
-        cli_ids_free(out);
+        ds_ids_free(out);
         return -1;
     }
     if (tok_encode(tok, out->text, out->text_len, add_special, &out->ids, &out->n, e)) {
@@ -141,7 +141,7 @@ int cli_load_ids(cli_ids *out, const tok_tokenizer *tok, const char *spec_in, co
     return 0;
 }
 
-void cli_ids_free(cli_ids *x) {
+void ds_ids_free(ds_ids *x) {
     free(x->text);
     free(x->ids);
     memset(x, 0, sizeof *x);

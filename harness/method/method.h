@@ -3,7 +3,7 @@
 // Methods: fp16 (nothing: the FP baseline), rtn / minmax / gptq-rtn (the quantizers of
 // quant.h on every linear of the block), salient (minmax, then p% of each linear's input
 // channels — whole columns of W — restored to full precision: AWQ paper, Table 1), awq
-// (scales searched, folded and clipped by awq/awq.h, then minmax: quant/pass.c runs it),
+// (scales searched, folded and clipped by awq/awq.h, then minmax: method/pass.c runs it),
 // gptq (quant/gptq.h on every linear, with the Hessian of its calibration input; minmax by
 // default) and awq+gptq (AWQ's scaling and clipping, then GPTQ on the scaled weights with the
 // Hessian of the scaled inputs x / s).
@@ -67,9 +67,6 @@ typedef struct {
     int gptq_retries;      // GPTQ: Cholesky attempts that failed (damping x10 each); > 0 warns
     int gptq_dead;         // GPTQ: dead inputs (H_ii == 0)
 } method_metrics;
-
-// The linear input group (fwd_input) feeding a role.
-int method_role_input(arch_layer_role r);
 
 // Which input channels of W (rows, cols) to keep in full precision: sorted column indices
 // into keep_idx (at most cols), returns their count. act_mean[cols] is needed for
