@@ -13,8 +13,8 @@
 #include <cmocka.h>
 
 #include "io/safetensors.h"
-#include "quant/export.h"
-#include "quant/pass.h"
+#include "export/export.h"
+#include "method/pass.h"
 #include "testutil.h"
 
 static void check_export(const char *fixture, method_kind kind, int bits, int group, double pct) {
