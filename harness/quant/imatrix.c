@@ -1,0 +1,165 @@
+// imatrix.c — importance-weighted symmetric quantization (contract: imatrix.h; docs/IMATRIX.md).
+//
+// Dims legend: R = rows (output channels), C = cols (input channels), g = group size (g = -1:
+// one group of C), G = quant_groups(C, g), n = channels of one group (the last may be shorter),
+// b = bits, nmax = 2^(b-1) (levels l in [-nmax, nmax - 1], code = l + nmax, zero = nmax).
+//
+// What llama.cpp does (ggml/src/ggml-quants.c), and where it lives here:
+//   quantize_row_q4_0_impl   sigma2 = sum of w^2 over the WHOLE row / row length (row_sigma2);
+//                            per block, weight[j] = qw[j] * sqrtf(sigma2 + w[j]^2) with qw the
+//                            imatrix entries of the block's columns (weight_at); one
+//                            make_qx_quants(32, 8, block, L, 1, weight) per block of 32 — here
+//                            per group of g with nmax = 2^(b-1) (quant_row).
+//   make_qx_quants, rmse_type 1 with quant weights (fit_group):
+//     max = the value of largest |w| (first one wins); amax < 1e-15: all zero, scale 0;
+//     iscale = -nmax / max; levels l = clamp(nearest_int(iscale * w), -nmax, nmax - 1);
+//     weighted least squares: scale = sumlx / suml2 (sumlx = sum weight w l, suml2 = sum
+//     weight l^2), best = scale * sumlx; then iscale = -(nmax + 0.1 is) / max for is = -9..9,
+//     is != 0, each refitted the same way and kept when suml2 > 0 and sumlx^2 > best * suml2
+//     (its weighted error sum weight w^2 - sumlx^2 / suml2 is smaller).
+// Adapted: any group size instead of 32, any b in 2..8 instead of nmax = 8 (Q4_0) / 16 (Q5_0);
+// the scale stays fp32 (llama.cpp rounds d to fp16 when it stores the block); a group whose
+// scale is 0 stores the zero point (llama.cpp leaves L as rounded, which d = 0 ignores), so
+// w_hat is +0.0; imp == NULL means all ones (llama.cpp would use its unweighted reference
+// quantizer instead); the best candidate is remembered by its inverse scale and the levels
+// are recomputed from it (llama.cpp copies them into L), so no buffer of n levels is needed.
+//
+// Exactness: every operation is fp32 in llama.cpp's order (products left to right, sums left to
+// right, no fused multiply-add: -std=c11 turns contraction off, and no loop here has an
+// `omp simd` reduction), so tools/ref_imatrix.py reproduces codes and scales bit for bit.
+// rintf under the default rounding mode is nearest_int (which adds 1.5 * 2^23: round half to
+// even) for |v| < 2^22; here |iscale * w| <= nmax + 0.9. Levels are +0.0, never -0.0 (llama.cpp
+// rounds to an int), so the sums see the same signed zeros as llama.cpp's.
+// Edge cases: imp entries 0 give weight 0; a group whose weights are all 0 has suml2 == 0
+// and scale 0 (llama.cpp's `suml2 ? .. : 0` and `suml2 > 0` guards: no division by zero).
+// Non-finite weights or negative importances are outside the contract.
+#include "quant/imatrix.h"
+
+#include <math.h>
+
+#define GROUP_MAX_EPS 1e-15f          // llama.cpp: a group with max |w| below this is all zero
+#define PAR_MIN_ELEMS ((size_t)1 << 12)
+
+// A group's result: its scale and the inverse scale whose rounding gives its levels.
+typedef struct {
+    float scale;
+    float iscale;
+} imx_fit;
+
+// Level of w under iscale: clamp(rint(iscale * w), -nmax, nmax - 1), an exact integer float;
+// + 0.0f turns rint's -0.0 into +0.0 like llama.cpp's int levels.
+static inline float level(float w, float iscale, float nmax) {
+    float l = rintf(iscale * w) + 0.0f;
+    l = l > -nmax ? l : -nmax;
+    return l < nmax - 1.0f ? l : nmax - 1.0f;
+}
+
+// Error weight of channel i of a group: imp (n) or NULL for ones, sigma2 of the row.
+static inline float weight_at(const float *x, const float *imp, size_t i, float sigma2) {
+    return (imp ? imp[i] : 1.0f) * sqrtf(sigma2 + x[i] * x[i]);
+}
+
+// sigma2 of quantize_row_q4_0_impl: mean of w^2 over the row (C), summed left to right.
+static float row_sigma2(const float *row, size_t cols) {
+    float s = 0.0f;
+    for (size_t i = 0; i < cols; i++) s += row[i] * row[i];
+    return s / (float)cols;
+}
+
+// Weighted sums of one candidate inverse scale over a group x (n):
+// sumlx = sum weight x l, suml2 = sum weight l^2.
+static void cand_sums(float *sumlx, float *suml2, const float *x, const float *imp, size_t n,
+                      float sigma2, float iscale, float nmax) {
+    float slx = 0.0f, sl2 = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float wt = weight_at(x, imp, i, sigma2), l = level(x[i], iscale, nmax);
+        slx += wt * x[i] * l;
+        sl2 += wt * l * l;
+    }
+    *sumlx = slx;
+    *suml2 = sl2;
+}
+
+// make_qx_quants (rmse_type 1, quant weights) on one group x (n), imp (n) or NULL.
+static imx_fit fit_group(const float *x, const float *imp, size_t n, float sigma2, float nmax) {
+    imx_fit f = {0.0f, 0.0f};
+    float amax = 0.0f, max = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(x[i]) > amax) {
+            amax = fabsf(x[i]);
+            max = x[i];
+        }
+    if (amax < GROUP_MAX_EPS) return f;
+    float sumlx, suml2;
+    f.iscale = -nmax / max;
+    cand_sums(&sumlx, &suml2, x, imp, n, sigma2, f.iscale, nmax);
+    f.scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+    float best = f.scale * sumlx;
+    for (int is = -9; is <= 9; is++) {
+        if (is == 0) continue;
+        const float iscale = -(nmax + 0.1f * (float)is) / max;
+        cand_sums(&sumlx, &suml2, x, imp, n, sigma2, iscale, nmax);
+        if (suml2 > 0.0f && sumlx * sumlx > best * suml2) {
+            f.scale = sumlx / suml2;
+            best = f.scale * sumlx;
+            f.iscale = iscale;
+        }
+    }
+    return f;
+}
+
+// One row (C). codes != NULL: codes (C), scale (G), zero (G) written. Otherwise out (C) gets
+// w_hat = (code - zero) * scale; out may be row itself (fake quantization in place): sigma2 is
+// taken from the whole row first, and group j is overwritten only after it was fitted.
+static void quant_row(float *out, uint8_t *codes, float *scale, float *zero, const float *row,
+                      const float *imp, size_t cols, size_t G, size_t gl, float nmax) {
+    const float sigma2 = row_sigma2(row, cols);
+    for (size_t j = 0; j < G; j++) {
+        const size_t c0 = j * gl, n = cols - c0 < gl ? cols - c0 : gl;
+        const imx_fit f = fit_group(row + c0, imp ? imp + c0 : NULL, n, sigma2, nmax);
+        for (size_t i = c0; i < c0 + n; i++) {
+            const float c = f.scale == 0.0f ? nmax : level(row[i], f.iscale, nmax) + nmax;
+            if (codes) codes[i] = (uint8_t)c;
+            else out[i] = (c - nmax) * f.scale;
+        }
+        if (codes) {
+            scale[j] = f.scale;
+            zero[j] = nmax;
+        }
+    }
+}
+
+static int cfg_ok(const quant_cfg *q) {
+    return q && q->kind == QUANT_RTN && quant_cfg_check(q, NULL) == 0;
+}
+
+// Shared driver: rows in parallel (independent; small matrices stay single-threaded).
+static int quant_rows(float *W_out, uint8_t *codes, float *scale, float *zero, const float *W,
+                      size_t rows, size_t cols, const quant_cfg *q, const float *imp) {
+    if (!cfg_ok(q)) return -1;
+    if (!rows || !cols) return 0;
+    const size_t G = quant_groups(cols, q->group);
+    const size_t gl = q->group == -1 ? cols : (size_t)q->group;
+    const float nmax = (float)(1 << (q->bits - 1));
+#pragma omp parallel for schedule(static) if (rows * cols >= PAR_MIN_ELEMS)
+    for (size_t r = 0; r < rows; r++) {
+        if (codes)
+            quant_row(NULL, codes + r * cols, scale + r * G, zero + r * G, W + r * cols, imp,
+                      cols, G, gl, nmax);
+        else
+            quant_row(W_out + r * cols, NULL, NULL, NULL, W + r * cols, imp, cols, G, gl, nmax);
+    }
+    return 0;
+}
+
+// codes (R, C), scale (R, G), zero (R, G) <- W (R, C), imp (C).
+int quant_imatrix_codes(uint8_t *codes, float *scale, float *zero, const float *W, size_t rows,
+                        size_t cols, const quant_cfg *q, const float *imp) {
+    if (!codes || !scale || !zero) return -1;
+    return quant_rows(NULL, codes, scale, zero, W, rows, cols, q, imp);
+}
+
+// W (R, C) <- w_hat in place.
+int quant_imatrix_fake(float *W, size_t rows, size_t cols, const quant_cfg *q, const float *imp) {
+    return quant_rows(W, NULL, NULL, NULL, W, rows, cols, q, imp);
+}
