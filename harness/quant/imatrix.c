@@ -1,4 +1,5 @@
-// imatrix.c — importance-weighted symmetric quantization (contract: imatrix.h; docs/IMATRIX.md).
+// imatrix.c — importance-weighted quantization (contract: imatrix.h; docs/IMATRIX.md): the row
+// driver (both kinds) and the symmetric fit; the asymmetric fit is imatrix_asym.c.
 //
 // Dims legend: R = rows (output channels), C = cols (input channels), g = group size (g = -1:
 // one group of C), G = quant_groups(C, g), n = channels of one group (the last may be shorter),
@@ -7,10 +8,10 @@
 // What llama.cpp does (ggml/src/ggml-quants.c), and where it lives here:
 //   quantize_row_q4_0_impl   sigma2 = sum of w^2 over the WHOLE row / row length (row_sigma2);
 //                            per block, weight[j] = qw[j] * sqrtf(sigma2 + w[j]^2) with qw the
-//                            imatrix entries of the block's columns (weight_at); one
+//                            imatrix entries of the block's columns (imx_weight); one
 //                            make_qx_quants(32, 8, block, L, 1, weight) per block of 32 — here
 //                            per group of g with nmax = 2^(b-1) (quant_row).
-//   make_qx_quants, rmse_type 1 with quant weights (fit_group):
+//   make_qx_quants, rmse_type 1 with quant weights (fit_sym):
 //     max = the value of largest |w| (first one wins); amax < 1e-15: all zero, scale 0;
 //     iscale = -nmax / max; levels l = clamp(nearest_int(iscale * w), -nmax, nmax - 1);
 //     weighted least squares: scale = sumlx / suml2 (sumlx = sum weight w l, suml2 = sum
@@ -34,17 +35,12 @@
 // and scale 0 (llama.cpp's `suml2 ? .. : 0` and `suml2 > 0` guards: no division by zero).
 // Non-finite weights or negative importances are outside the contract.
 #include "quant/imatrix.h"
+#include "quant/imatrix_internal.h"
 
 #include <math.h>
 
 #define GROUP_MAX_EPS 1e-15f          // llama.cpp: a group with max |w| below this is all zero
 #define PAR_MIN_ELEMS ((size_t)1 << 12)
-
-// A group's result: its scale and the inverse scale whose rounding gives its levels.
-typedef struct {
-    float scale;
-    float iscale;
-} imx_fit;
 
 // Level of w under iscale: clamp(rint(iscale * w), -nmax, nmax - 1), an exact integer float;
 // + 0.0f turns rint's -0.0 into +0.0 like llama.cpp's int levels.
@@ -52,11 +48,6 @@ static inline float level(float w, float iscale, float nmax) {
     float l = rintf(iscale * w) + 0.0f;
     l = l > -nmax ? l : -nmax;
     return l < nmax - 1.0f ? l : nmax - 1.0f;
-}
-
-// Error weight of channel i of a group: imp (n) or NULL for ones, sigma2 of the row.
-static inline float weight_at(const float *x, const float *imp, size_t i, float sigma2) {
-    return (imp ? imp[i] : 1.0f) * sqrtf(sigma2 + x[i] * x[i]);
 }
 
 // sigma2 of quantize_row_q4_0_impl: mean of w^2 over the row (C), summed left to right.
@@ -72,7 +63,7 @@ static void cand_sums(float *sumlx, float *suml2, const float *x, const float *i
                       float sigma2, float iscale, float nmax) {
     float slx = 0.0f, sl2 = 0.0f;
     for (size_t i = 0; i < n; i++) {
-        const float wt = weight_at(x, imp, i, sigma2), l = level(x[i], iscale, nmax);
+        const float wt = imx_weight(x, imp, i, sigma2), l = level(x[i], iscale, nmax);
         slx += wt * x[i] * l;
         sl2 += wt * l * l;
     }
@@ -81,8 +72,9 @@ static void cand_sums(float *sumlx, float *suml2, const float *x, const float *i
 }
 
 // make_qx_quants (rmse_type 1, quant weights) on one group x (n), imp (n) or NULL.
-static imx_fit fit_group(const float *x, const float *imp, size_t n, float sigma2, float nmax) {
-    imx_fit f = {0.0f, 0.0f};
+static imx_fit fit_sym(const float *x, const float *imp, size_t n, float sigma2, int bits) {
+    const float nmax = (float)(1 << (bits - 1));
+    imx_fit f = {0.0f, nmax, 0.0f};
     float amax = 0.0f, max = 0.0f;
     for (size_t i = 0; i < n; i++)
         if (fabsf(x[i]) > amax) {
@@ -108,29 +100,46 @@ static imx_fit fit_group(const float *x, const float *imp, size_t n, float sigma
     return f;
 }
 
+// Code of w under a group's fit: the zero point when the scale is 0; symmetric: the level of
+// iscale + nmax (nmax == zero); asymmetric: clamp(rint(w / scale) + zero, 0, 2^b - 1).
+static inline float fit_code(float w, const imx_fit *f, int sym, float maxq) {
+    if (f->scale == 0.0f) return f->zero;
+    return sym ? level(w, f->iscale, f->zero) + f->zero : quant_code1(w, f->scale, f->zero, maxq);
+}
+
+// What a row is quantized with, and where results go.
+typedef struct {
+    size_t cols, G, gl;     // C, groups, channels of a full group
+    int bits, sym;
+    const float *imp;       // (C) or NULL
+} imx_shape;
+
 // One row (C). codes != NULL: codes (C), scale (G), zero (G) written. Otherwise out (C) gets
 // w_hat = (code - zero) * scale; out may be row itself (fake quantization in place): sigma2 is
 // taken from the whole row first, and group j is overwritten only after it was fitted.
 static void quant_row(float *out, uint8_t *codes, float *scale, float *zero, const float *row,
-                      const float *imp, size_t cols, size_t G, size_t gl, float nmax) {
-    const float sigma2 = row_sigma2(row, cols);
-    for (size_t j = 0; j < G; j++) {
-        const size_t c0 = j * gl, n = cols - c0 < gl ? cols - c0 : gl;
-        const imx_fit f = fit_group(row + c0, imp ? imp + c0 : NULL, n, sigma2, nmax);
+                      const imx_shape *sh) {
+    const float sigma2 = row_sigma2(row, sh->cols), maxq = (float)((1 << sh->bits) - 1);
+    for (size_t j = 0; j < sh->G; j++) {
+        const size_t c0 = j * sh->gl, n = sh->cols - c0 < sh->gl ? sh->cols - c0 : sh->gl;
+        const float *imp = sh->imp ? sh->imp + c0 : NULL;
+        const imx_fit f = sh->sym ? fit_sym(row + c0, imp, n, sigma2, sh->bits)
+                                  : quant_imatrix_fit_asym(row + c0, imp, n, sigma2, sh->bits);
         for (size_t i = c0; i < c0 + n; i++) {
-            const float c = f.scale == 0.0f ? nmax : level(row[i], f.iscale, nmax) + nmax;
+            const float c = fit_code(row[i], &f, sh->sym, maxq);
             if (codes) codes[i] = (uint8_t)c;
-            else out[i] = (c - nmax) * f.scale;
+            else out[i] = (c - f.zero) * f.scale;
         }
         if (codes) {
             scale[j] = f.scale;
-            zero[j] = nmax;
+            zero[j] = f.zero;
         }
     }
 }
 
 static int cfg_ok(const quant_cfg *q) {
-    return q && q->kind == QUANT_RTN && quant_cfg_check(q, NULL) == 0;
+    return q && (q->kind == QUANT_RTN || q->kind == QUANT_MINMAX) &&
+           quant_cfg_check(q, NULL) == 0;
 }
 
 // Shared driver: rows in parallel (independent; small matrices stay single-threaded).
@@ -139,15 +148,14 @@ static int quant_rows(float *W_out, uint8_t *codes, float *scale, float *zero, c
     if (!cfg_ok(q)) return -1;
     if (!rows || !cols) return 0;
     const size_t G = quant_groups(cols, q->group);
-    const size_t gl = q->group == -1 ? cols : (size_t)q->group;
-    const float nmax = (float)(1 << (q->bits - 1));
+    const imx_shape sh = {cols, G, q->group == -1 ? cols : (size_t)q->group, q->bits,
+                          q->kind == QUANT_RTN, imp};
 #pragma omp parallel for schedule(static) if (rows * cols >= PAR_MIN_ELEMS)
     for (size_t r = 0; r < rows; r++) {
         if (codes)
-            quant_row(NULL, codes + r * cols, scale + r * G, zero + r * G, W + r * cols, imp,
-                      cols, G, gl, nmax);
+            quant_row(NULL, codes + r * cols, scale + r * G, zero + r * G, W + r * cols, &sh);
         else
-            quant_row(W_out + r * cols, NULL, NULL, NULL, W + r * cols, imp, cols, G, gl, nmax);
+            quant_row(W_out + r * cols, NULL, NULL, NULL, W + r * cols, &sh);
     }
     return 0;
 }

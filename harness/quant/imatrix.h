@@ -3,19 +3,23 @@
 //
 // Per output row of W, in groups of g input channels (quant.h's grouping: g > 0 gives
 // ceil(cols / g) groups, the last one shorter when g does not divide cols; g = -1 one group per
-// row), each group's scale is the one of a small candidate set that minimises the squared
-// error weighted by
+// row), each group's (scale, zero) is the one of a small candidate set that minimises the
+// squared error weighted by
 //   weight[j] = imp[j] * sqrt(sigma2 + w[j]^2),   sigma2 = mean of w^2 over the whole row,
-// where imp[j] is the importance of input channel j: the calibration mean of x_j^2 (x = the
-// linear's input), what llama-imatrix collects. Symmetric grid of b bits: levels
-// l in [-2^(b-1), 2^(b-1) - 1], stored unsigned as code = l + 2^(b-1) with zero = 2^(b-1), so
-//   w_hat = (code - zero) * scale
-// as for every quantizer of quant.h (quant_dequant reproduces quant_imatrix_fake bit for bit).
-// The scale may be NEGATIVE: llama.cpp puts the group's largest-|w| value on the extra level
-// -2^(b-1), so d = max / -2^(b-1) has the opposite sign of that value. A group whose scale is
-// 0 (all weights below 1e-15 in magnitude, or all importances 0) stores codes = zero, w_hat
-// +0.0. imp == NULL means all ones (not llama.cpp's unweighted reference quantizer).
-// Only QUANT_RTN (symmetric) is implemented; other kinds are refused (return -1).
+// where imp[j] >= 0 is the importance of input channel j: the calibration mean of x_j^2 (x = the
+// linear's input), what llama-imatrix collects. For every kind
+//   w_hat = (code - zero) * scale,  code unsigned in [0, 2^b - 1], zero an integer code
+// as for the quantizers of quant.h (quant_dequant reproduces quant_imatrix_fake bit for bit).
+//   QUANT_RTN     symmetric, llama.cpp's make_qx_quants (Q4_0 with an imatrix): levels
+//                 l in [-2^(b-1), 2^(b-1) - 1], code = l + 2^(b-1), zero = 2^(b-1). The scale
+//                 may be NEGATIVE: llama.cpp puts the group's largest-|w| value on the extra
+//                 level -2^(b-1) (d = max / -2^(b-1)). A group whose scale is 0 (all weights
+//                 below 1e-15 in magnitude, or all importances 0) stores codes = zero.
+//   QUANT_MINMAX  asymmetric, llama.cpp's make_qkx3_quants (Q4_1 with an imatrix) adapted to an
+//                 integer zero point (imatrix_asym.c): scale > 0 (or 0 for an all-zero group),
+//                 zero in [0, 2^b - 1], code = clamp(rint(w / scale) + zero, 0, 2^b - 1).
+// imp == NULL means all ones (llama.cpp would use its unweighted reference quantizer instead).
+// Other kinds (QUANT_GPTQ_RTN) are refused (return -1).
 #ifndef AH_QUANT_IMATRIX_H
 #define AH_QUANT_IMATRIX_H
 

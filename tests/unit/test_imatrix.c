@@ -1,9 +1,11 @@
-// test_imatrix.c — quant/imatrix: a hand-computed group, all-zero and zero-importance groups,
-// imp = NULL equals imp = ones, fake == dequant(codes) bit for bit, refused configs, and the
-// numpy reference tests/fixtures/imatrix/<fixture>.safetensors (tools/make-imatrix-fixtures,
-// tools/ref_imatrix.py): every linear of layers 0 and 1 of llama-gqa, opt and llama2c at
-// (3, 32), (4, 32), (4, -1), quantized from the checkpoint's weights with the stored importances;
-// codes must be identical and scales within a relative 1e-6 (in practice bit-exact).
+// test_imatrix.c — quant/imatrix: a hand-computed symmetric group, all-zero and zero-importance
+// groups, asymmetric groups kept exactly (on-grid, constant), imp = NULL equals imp = ones,
+// fake == dequant(codes) bit for bit, refused configs, and the numpy reference
+// tests/fixtures/imatrix/<fixture>.safetensors (tools/make-imatrix-fixtures, ref_imatrix.py):
+// every linear of layers 0 and 1 of llama-gqa, opt and llama2c (40 linears) at rtn (3, 32),
+// (4, 32), (4, -1) and minmax (4, 32), (3, -1) (200 entries), quantized from the checkpoint's
+// weights with the stored importances; codes and zero points must be identical and scales
+// within a relative 1e-6 (they are bit-exact today).
 // Run from the repo root. Quiet on success; AH_VERBOSE=1 prints details.
 #include <setjmp.h>
 #include <stdarg.h>
@@ -101,6 +103,26 @@ static void test_zero_cases(void **state) {
     qres_free(&r);
 }
 
+// Asymmetric (minmax kind): a group on the integer grid is kept exactly (error 0: no candidate
+// is strictly better), [-1, 0, 1, 2] with zero 1; a constant negative group c is kept exactly
+// as scale -c, zero 1, code 0; a constant zero group is scale 0, zero 0, w_hat +0.0.
+static void test_asym_hand(void **state) {
+    (void)state;
+    const float W[4 * 4] = {0, 1, 2, 3, -1, 0, 1, 2, -3, -3, -3, -3, 0, 0, 0, 0};
+    const quant_cfg q = {QUANT_MINMAX, 2, -1};
+    qres r = run_codes(W, 4, 4, &q, NULL);
+    const uint8_t want[16] = {0, 1, 2, 3, 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0};
+    const float scale[4] = {1, 1, 3, 0}, zero[4] = {0, 1, 1, 0};
+    assert_memory_equal(r.codes, want, 16);
+    assert_memory_equal(r.scale, scale, sizeof scale);
+    assert_memory_equal(r.zero, zero, sizeof zero);
+    float F[16];
+    memcpy(F, W, sizeof F);
+    assert_int_equal(quant_imatrix_fake(F, 4, 4, &q, NULL), 0);
+    assert_memory_equal(F, W, sizeof F);          // every row exact (the zeros as +0.0)
+    qres_free(&r);
+}
+
 // ---------------------------------------------------------------------------------------------
 // properties on random matrices
 
@@ -111,16 +133,19 @@ static void test_null_is_ones(void **state) {
     float W[R * C], ones[C];
     fill(W, R * C, 11);
     for (int i = 0; i < C; i++) ones[i] = 1.0f;
-    const quant_cfg q = {QUANT_RTN, 4, 32};                  // 32 + 32 + a short group of 6
-    qres a = run_codes(W, R, C, &q, NULL), b = run_codes(W, R, C, &q, ones);
-    assert_memory_equal(a.codes, b.codes, R * C);
-    assert_memory_equal(a.scale, b.scale, R * 3 * sizeof(float));
-    qres_free(&a);
-    qres_free(&b);
+    for (int k = 0; k < 2; k++) {
+        const quant_cfg q = {k ? QUANT_MINMAX : QUANT_RTN, 4, 32};   // 32 + 32 + a group of 6
+        qres a = run_codes(W, R, C, &q, NULL), b = run_codes(W, R, C, &q, ones);
+        assert_memory_equal(a.codes, b.codes, R * C);
+        assert_memory_equal(a.scale, b.scale, R * 3 * sizeof(float));
+        assert_memory_equal(a.zero, b.zero, R * 3 * sizeof(float));
+        qres_free(&a);
+        qres_free(&b);
+    }
 }
 
-// quant_imatrix_fake == quant_dequant(quant_imatrix_codes) bit for bit, bits 2..8, ragged and
-// whole-row groups, non-uniform importances (some 0); codes stay below 2^b.
+// quant_imatrix_fake == quant_dequant(quant_imatrix_codes) bit for bit, both kinds, bits 2..8,
+// ragged and whole-row groups, non-uniform importances (some 0); codes stay below 2^b.
 static void test_fake_is_dequant(void **state) {
     (void)state;
     enum { R = 9, C = 100 };
@@ -130,14 +155,15 @@ static void test_fake_is_dequant(void **state) {
     for (int i = 0; i < C; i++) imp[i] = i % 13 == 0 ? 0.0f : imp[i] * imp[i];
     const int groups[3] = {32, 7, -1};
     for (int bits = 2; bits <= 8; bits++)
-        for (int k = 0; k < 3; k++) {
-            const quant_cfg q = {QUANT_RTN, bits, groups[k]};
+        for (int k = 0; k < 6; k++) {
+            const quant_cfg q = {k < 3 ? QUANT_RTN : QUANT_MINMAX, bits, groups[k % 3]};
             qres r = run_codes(W, R, C, &q, imp);
             for (size_t i = 0; i < R * C; i++) assert_true(r.codes[i] < (1u << bits));
             quant_dequant(D, r.codes, r.scale, r.zero, R, C, &q);
             memcpy(F, W, sizeof F);
             assert_int_equal(quant_imatrix_fake(F, R, C, &q, imp), 0);
-            if (memcmp(F, D, sizeof F)) fail_msg("fake != dequant at b%d g%d", bits, groups[k]);
+            if (memcmp(F, D, sizeof F))
+                fail_msg("fake != dequant: %s b%d g%d", quant_kind_name(q.kind), bits, q.group);
             qres_free(&r);
         }
 }
@@ -146,7 +172,7 @@ static void test_refused(void **state) {
     (void)state;
     float W[4] = {1, 2, 3, 4}, s[1], z[1];
     uint8_t c[4];
-    const quant_cfg bad[3] = {{QUANT_MINMAX, 4, 32}, {QUANT_RTN, 9, 32}, {QUANT_RTN, 4, 0}};
+    const quant_cfg bad[3] = {{QUANT_GPTQ_RTN, 4, 32}, {QUANT_RTN, 9, 32}, {QUANT_MINMAX, 4, 0}};
     for (int i = 0; i < 3; i++) {
         assert_int_equal(quant_imatrix_codes(c, s, z, W, 1, 4, &bad[i], NULL), -1);
         assert_int_equal(quant_imatrix_fake(W, 1, 4, &bad[i], NULL), -1);
@@ -167,34 +193,63 @@ static const fixture_desc FIXTURES[] = {
     {"tests/fixtures/imatrix/opt.safetensors", "tests/fixtures/opt"},
     {"tests/fixtures/imatrix/llama2c.safetensors", "tests/fixtures/llama2c/model.bin"},
 };
-static const struct { int bits, group; } CONFIGS[] = {{3, 32}, {4, 32}, {4, -1}};
+static const quant_cfg CONFIGS[] = {{QUANT_RTN, 3, 32}, {QUANT_RTN, 4, 32}, {QUANT_RTN, 4, -1},
+                                     {QUANT_MINMAX, 4, 32}, {QUANT_MINMAX, 3, -1}};
 
-// One (linear, config) entry: 0 when codes are identical and scales within 1e-6 relative.
-static int check_entry(const st_set *s, const char *prefix, const float *W, size_t R, size_t C,
-                       const float *imp, int bits, int group) {
-    char name[160];
-    snprintf(name, sizeof name, "%s.b%dg%d.codes", prefix, bits, group);
-    const st_tensor *tc = st_find(s, name);
-    snprintf(name, sizeof name, "%s.b%dg%d.scale", prefix, bits, group);
-    const st_tensor *ts = st_find(s, name);
-    const quant_cfg q = {QUANT_RTN, bits, group};
-    const size_t G = quant_groups(C, group);
-    if (!tc || !ts) fail_msg("%s: codes or scale missing", name);
-    assert_true(tc->dtype == ST_U8 && tc->numel == R * C);
-    assert_true(ts->dtype == ST_F32 && ts->numel == R * G);
-    qres r = run_codes(W, R, C, &q, imp);
-    int bad = check_tensor(name, r.scale, ts->data, R * G, 0.0, 1e-6);
-    const uint8_t *want = tc->data;
-    for (size_t i = 0; i < R * C; i++)
-        if (r.codes[i] != want[i]) {
+// The fixture tensor "<prefix>.<kind>.b<bits>g<group>.<what>" (fails when absent).
+static const st_tensor *entry_tensor(const st_set *s, const char *prefix, const quant_cfg *q,
+                                     const char *what) {
+    char name[192];
+    snprintf(name, sizeof name, "%s.%s.b%dg%d.%s", prefix, quant_kind_name(q->kind), q->bits,
+             q->group, what);
+    const st_tensor *t = st_find(s, name);
+    if (!t) fail_msg("%s missing", name);
+    return t;
+}
+
+// First differing code of got vs want (n), printed; 0 when identical.
+static int same_codes(const char *prefix, const uint8_t *got, const uint8_t *want, size_t n,
+                      size_t C) {
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i]) {
             fprintf(stderr, "%s: code [%zu, %zu] = %u, reference %u\n", prefix, i / C, i % C,
-                    r.codes[i], want[i]);
+                    got[i], want[i]);
+            return -1;
+        }
+    return 0;
+}
+
+// One (linear, config) entry: 0 when codes and zero points are identical and the scales
+// within a relative 1e-6. rtn's zero point is 2^(bits-1); minmax's is stored.
+static int check_entry(const st_set *s, const char *prefix, const float *W, size_t R, size_t C,
+                       const float *imp, const quant_cfg *q) {
+    const st_tensor *tc = entry_tensor(s, prefix, q, "codes");
+    const st_tensor *ts = entry_tensor(s, prefix, q, "scale");
+    const size_t G = quant_groups(C, q->group);
+    assert_true(tc->dtype == ST_U8 && tc->numel == quant_packed_size(R * C, q->bits));
+    assert_true(ts->dtype == ST_F32 && ts->numel == R * G);
+    uint8_t *want = malloc(R * C), *zwant = malloc(R * G);
+    assert_true(want && zwant);
+    quant_unpack(want, tc->data, R * C, q->bits);
+    if (q->kind == QUANT_MINMAX) {
+        const st_tensor *tz = entry_tensor(s, prefix, q, "zero");
+        assert_true(tz->dtype == ST_U8 && tz->numel == R * G);
+        memcpy(zwant, tz->data, R * G);
+    } else {
+        memset(zwant, 1 << (q->bits - 1), R * G);
+    }
+    qres r = run_codes(W, R, C, q, imp);
+    int bad = check_tensor(prefix, r.scale, ts->data, R * G, 0.0, 1e-6);
+    bad |= same_codes(prefix, r.codes, want, R * C, C);
+    for (size_t j = 0; j < R * G; j++)
+        if (r.zero[j] != (float)zwant[j]) {
+            fprintf(stderr, "%s: zero [%zu] = %g, reference %u\n", prefix, j, r.zero[j], zwant[j]);
             bad = -1;
             break;
         }
-    for (size_t j = 0; j < R * G; j++)
-        if (r.zero[j] != (float)(1 << (bits - 1))) bad = -1;
     qres_free(&r);
+    free(want);
+    free(zwant);
     return bad;
 }
 
@@ -222,8 +277,7 @@ static size_t check_fixture(const fixture_desc *f, size_t *failed) {
             assert_non_null(W);
             assert_int_equal(model_weight_f32(W, w, &e), 0);
             for (size_t k = 0; k < sizeof CONFIGS / sizeof CONFIGS[0]; k++) {
-                *failed += check_entry(s, prefix, W, R, C, ti->data, CONFIGS[k].bits,
-                                       CONFIGS[k].group) != 0;
+                *failed += check_entry(s, prefix, W, R, C, ti->data, &CONFIGS[k]) != 0;
                 checked++;
             }
             free(W);
@@ -242,16 +296,17 @@ static void test_reference(void **state) {
         checked += check_fixture(&FIXTURES[i], &failed);
     if (test_verbose())
         fprintf(stderr, "  reference: %zu (linear, config) entries = %zu linears, %zu differ\n",
-                checked, checked / 3, failed);
+                checked, checked / 5, failed);
     if (failed) fail_msg("%zu of %zu entries differ from tools/ref_imatrix.py", failed, checked);
-    // 2 layers x (7 llama-gqa + 6 opt + 7 llama2c linears) x 3 configs
-    assert_int_equal(checked, 2 * (7 + 6 + 7) * 3);
+    // 2 layers x (7 llama-gqa + 6 opt + 7 llama2c linears) x 5 configs
+    assert_int_equal(checked, 2 * (7 + 6 + 7) * 5);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand),
         cmocka_unit_test(test_zero_cases),
+        cmocka_unit_test(test_asym_hand),
         cmocka_unit_test(test_null_is_ones),
         cmocka_unit_test(test_fake_is_dequant),
         cmocka_unit_test(test_refused),
