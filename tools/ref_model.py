@@ -51,7 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # --------------------------------------------------------------------------------------
 
 _NP_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64,
-              "I32": np.int32, "I64": np.int64}
+              "I32": np.int32, "I64": np.int64, "U8": np.uint8}
 
 
 def read_safetensors(path):
