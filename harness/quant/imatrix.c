@@ -39,19 +39,21 @@
 
 #include <math.h>
 
+#include "core/simd.h"
+
 #define GROUP_MAX_EPS 1e-15f          // llama.cpp: a group with max |w| below this is all zero
 #define PAR_MIN_ELEMS ((size_t)1 << 12)
 
 // Level of w under iscale: clamp(rint(iscale * w), -nmax, nmax - 1), an exact integer float;
 // + 0.0f turns rint's -0.0 into +0.0 like llama.cpp's int levels.
-static inline float level(float w, float iscale, float nmax) {
+IMX_INLINE float level(float w, float iscale, float nmax) {
     float l = rintf(iscale * w) + 0.0f;
     l = l > -nmax ? l : -nmax;
     return l < nmax - 1.0f ? l : nmax - 1.0f;
 }
 
 // sigma2 of quantize_row_q4_0_impl: mean of w^2 over the row (C), summed left to right.
-static float row_sigma2(const float *row, size_t cols) {
+IMX_INLINE float row_sigma2(const float *row, size_t cols) {
     float s = 0.0f;
     for (size_t i = 0; i < cols; i++) s += row[i] * row[i];
     return s / (float)cols;
@@ -59,8 +61,8 @@ static float row_sigma2(const float *row, size_t cols) {
 
 // Weighted sums of one candidate inverse scale over a group x (n):
 // sumlx = sum weight x l, suml2 = sum weight l^2.
-static void cand_sums(float *sumlx, float *suml2, const float *x, const float *imp, size_t n,
-                      float sigma2, float iscale, float nmax) {
+IMX_INLINE void cand_sums(float *sumlx, float *suml2, const float *x, const float *imp, size_t n,
+                          float sigma2, float iscale, float nmax) {
     float slx = 0.0f, sl2 = 0.0f;
     for (size_t i = 0; i < n; i++) {
         const float wt = imx_weight(x, imp, i, sigma2), l = level(x[i], iscale, nmax);
@@ -72,7 +74,7 @@ static void cand_sums(float *sumlx, float *suml2, const float *x, const float *i
 }
 
 // make_qx_quants (rmse_type 1, quant weights) on one group x (n), imp (n) or NULL.
-static imx_fit fit_sym(const float *x, const float *imp, size_t n, float sigma2, int bits) {
+IMX_INLINE imx_fit fit_sym(const float *x, const float *imp, size_t n, float sigma2, int bits) {
     const float nmax = (float)(1 << (bits - 1));
     imx_fit f = {0.0f, nmax, 0.0f};
     float amax = 0.0f, max = 0.0f;
@@ -102,7 +104,7 @@ static imx_fit fit_sym(const float *x, const float *imp, size_t n, float sigma2,
 
 // Code of w under a group's fit: the zero point when the scale is 0; symmetric: the level of
 // iscale + nmax (nmax == zero); asymmetric: clamp(rint(w / scale) + zero, 0, 2^b - 1).
-static inline float fit_code(float w, const imx_fit *f, int sym, float maxq) {
+IMX_INLINE float fit_code(float w, const imx_fit *f, int sym, float maxq) {
     if (f->scale == 0.0f) return f->zero;
     return sym ? level(w, f->iscale, f->zero) + f->zero : quant_code1(w, f->scale, f->zero, maxq);
 }
@@ -114,11 +116,14 @@ typedef struct {
     const float *imp;       // (C) or NULL
 } imx_shape;
 
-// One row (C). codes != NULL: codes (C), scale (G), zero (G) written. Otherwise out (C) gets
+// One row (C), compiled per instruction set (AH_VEC_CLONES: rintf and sqrtf become single
+// instructions; the helpers above are inlined into each clone). The sums stay sequential and
+// nothing is contracted into an FMA, so every clone gives the same bits.
+// codes != NULL: codes (C), scale (G), zero (G) written. Otherwise out (C) gets
 // w_hat = (code - zero) * scale; out may be row itself (fake quantization in place): sigma2 is
 // taken from the whole row first, and group j is overwritten only after it was fitted.
-static void quant_row(float *out, uint8_t *codes, float *scale, float *zero, const float *row,
-                      const imx_shape *sh) {
+AH_VEC_CLONES static void quant_row(float *out, uint8_t *codes, float *scale, float *zero,
+                                   const float *row, const imx_shape *sh) {
     const float sigma2 = row_sigma2(row, sh->cols), maxq = (float)((1 << sh->bits) - 1);
     for (size_t j = 0; j < sh->G; j++) {
         const size_t c0 = j * sh->gl, n = sh->cols - c0 < sh->gl ? sh->cols - c0 : sh->gl;

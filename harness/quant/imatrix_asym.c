@@ -23,6 +23,7 @@
 //            -zero * scale. A constant group c <= 0 (max <= min) is kept exactly as scale = -c,
 //            zero = 1, code 0 (llama.cpp: scale 0 and min c); c == 0 gives scale 0, zero 0.
 // All fp32 in the order written here, sums left to right (tools/ref_imatrix.py _fit_asym).
+#include "core/simd.h"
 #include "quant/imatrix_internal.h"
 #include "quant/quant.h"
 
@@ -32,13 +33,13 @@ typedef struct {
     float sigma2, maxq, max, sum_w, sum_x;
 } asym_group;
 
-static inline float clamp_code(float z, float maxq) {
+IMX_INLINE float clamp_code(float z, float maxq) {
     z = z > 0.0f ? z : 0.0f;           // -0.0 -> +0.0
     return z < maxq ? z : maxq;
 }
 
 // Weighted squared error sum weight ((code - zero) * scale - w)^2 of the stored codes.
-static float stored_error(const asym_group *g, float scale, float zero) {
+IMX_INLINE float stored_error(const asym_group *g, float scale, float zero) {
     float err = 0.0f;
     for (size_t i = 0; i < g->n; i++) {
         const float d = (quant_code1(g->x[i], scale, zero, g->maxq) - zero) * scale - g->x[i];
@@ -49,7 +50,7 @@ static float stored_error(const asym_group *g, float scale, float zero) {
 
 // Candidate `is`: levels around the current best, their least-squares (scale, min), the zero
 // rounded and the scale refitted; replaces *f when its error is below *best.
-static void try_candidate(imx_fit *f, float *best, const asym_group *g, int is) {
+IMX_INLINE void try_candidate(imx_fit *f, float *best, const asym_group *g, int is) {
     const float min_best = -f->zero * f->scale;
     const float iscale = (-0.9f + 0.05f * (float)is + g->maxq) / (g->max - min_best);
     float sum_l = 0.0f, sum_l2 = 0.0f, sum_xl = 0.0f;
@@ -81,8 +82,9 @@ static void try_candidate(imx_fit *f, float *best, const asym_group *g, int is) 
     }
 }
 
-imx_fit quant_imatrix_fit_asym(const float *x, const float *imp, size_t n, float sigma2,
-                               int bits) {
+// Per instruction set like imatrix.c quant_row (same bits in every clone).
+AH_VEC_CLONES imx_fit quant_imatrix_fit_asym(const float *x, const float *imp, size_t n,
+                                             float sigma2, int bits) {
     asym_group g = {x, imp, n, sigma2, (float)((1 << bits) - 1), x[0], 0.0f, 0.0f};
     float min = x[0];
     g.sum_w = imx_weight(x, imp, 0, sigma2);

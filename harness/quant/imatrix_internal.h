@@ -6,6 +6,10 @@
 #include <math.h>
 #include <stddef.h>
 
+// Helpers of the per-instruction-set clones (AH_VEC_CLONES) are forced inline so that each
+// clone compiles them for its own instruction set.
+#define IMX_INLINE __attribute__((always_inline)) static inline
+
 // One group's result. w_hat = (code - zero) * scale; the symmetric fit also keeps the inverse
 // scale whose rounding gives its levels (llama.cpp keeps the levels; recomputing them from
 // iscale gives the same ones without a buffer of n).

@@ -282,7 +282,8 @@ static size_t check_fixture(const fixture_desc *f, size_t *failed) {
             }
             free(W);
         }
-    if (test_verbose()) fprintf(stderr, "  %s: %zu of %zu entries checked\n", f->fixture, checked, stored);
+    if (test_verbose())
+        fprintf(stderr, "  %s: %zu of %zu entries checked\n", f->fixture, checked, stored);
     assert_int_equal(checked, stored);      // nothing in the file went unchecked
     model_free(m);
     st_close(s);
