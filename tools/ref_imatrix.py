@@ -182,8 +182,8 @@ def dequant(codes, scale, zero, group):
 def selftest():
     """The hand case of tests/unit/test_imatrix.c: one row [1, -2, 0.5, 4], b = 3, g = -1,
     imp = 1: sigma2 = 21.25/4, weights sqrt(sigma2 + w^2). max = 4, nmax = 4: iscale = -1 gives
-    levels [-1, 2, 0, -4], sumlx = -suml2 = -88.58, scale -1. is = +1 (iscale -1.025) rounds
-    0.5 to -1 instead: sumlx = -89.76, suml2 = 90.94, sumlx^2/suml2 = 88.60 > 88.58, so it
+    levels [-1, 2, 0, -4], sumlx = -suml2 = -88.58, scale -1; is = -9..-1 give these levels or
+    round 4 to -3 (worse). is = +1 (iscale -1.025) rounds 0.5 to -1 instead: sumlx = -89.76, suml2 = 90.94, sumlx^2/suml2 = 88.60 > 88.58, so it
     wins (later candidates give the same levels, not strictly better): codes [3, 6, 3, 0],
     scale = sumlx / suml2 = -0.98703."""
     W = np.array([[1.0, -2.0, 0.5, 4.0]], F)

@@ -60,9 +60,9 @@ static void qres_free(qres *r) {
 // hand-computed cases (tools/ref_imatrix.py selftest walks through the same numbers)
 
 // Row [1, -2, 0.5, 4], b = 3 (nmax 4), one group, imp = 1. sigma2 = 21.25 / 4; max = 4 so the
-// first candidate iscale = -1 gives levels [-1, 2, 0, -4]; is = +1 (iscale -1.025) rounds 0.5
-// to -1 and lowers the weighted error (sumlx^2 / suml2 88.60 > 88.58); later candidates give
-// the same levels and do not replace it. scale = sum wt x l / sum wt l^2 with those levels.
+// first candidate iscale = -1 gives levels [-1, 2, 0, -4]; is = -9..-1 give the same levels or
+// round 4 to -3 (worse); is = +1 (iscale -1.025) rounds 0.5 to -1 and lowers the weighted error
+// (sumlx^2 / suml2 88.60 > 88.58); is = 2..9 give its levels again and do not replace it. scale = sum wt x l / sum wt l^2 with those levels.
 static void test_hand(void **state) {
     (void)state;
     const float W[4] = {1.0f, -2.0f, 0.5f, 4.0f};
