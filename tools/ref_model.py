@@ -51,7 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # --------------------------------------------------------------------------------------
 
 _NP_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64,
-              "I32": np.int32, "I64": np.int64}
+              "I32": np.int32, "I64": np.int64, "U8": np.uint8}
 
 
 def read_safetensors(path):
@@ -83,7 +83,8 @@ def read_safetensors(path):
 
 
 def write_safetensors(path, tensors, dtypes=None, metadata=None):
-    """tensors: {name: fp32 numpy array}; dtypes: {name: 'F32'|'F16'|'BF16'} (default F32).
+    """tensors: {name: fp32 numpy array}; dtypes: {name: 'F32'|'F16'|'BF16'|'U8'} (default F32;
+    U8 takes integer values 0..255).
     Tensors are written in sorted-name order; the header is padded with spaces to 8 bytes."""
     dtypes = dtypes or {}
     header, blobs, off = {}, [], 0
@@ -98,6 +99,8 @@ def write_safetensors(path, tensors, dtypes=None, metadata=None):
             raw = a.astype("<f2").tobytes()
         elif dt == "BF16":
             raw = f32_to_bf16_bits(a).astype("<u2").tobytes()
+        elif dt == "U8":
+            raw = a.astype(np.uint8).tobytes()
         else:
             raise ValueError(dt)
         header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
