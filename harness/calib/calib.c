@@ -106,6 +106,7 @@ calib_run *calib_run_new(const model *m, const calib_set *cs, size_t sample_rows
         in->clip_stride = stride > 1 ? stride : 1;
         in->clip_cap = clip_cap;
         if (!(in->abs_sum = ah_calloc(I, sizeof(double), "calibration statistics", e)) ||
+            !(in->sq_sum = ah_calloc(I, sizeof(double), "calibration statistics", e)) ||
             !(in->abs_max = ah_calloc(I, sizeof(float), "calibration statistics", e)) ||
             !(in->abs_p99 = ah_calloc(I, sizeof(float), "calibration statistics", e)) ||
             !(in->sample = ah_calloc(sample_rows * I, sizeof(float), "calibration sample", e)) ||
@@ -127,6 +128,7 @@ void calib_run_free(calib_run *r) {
     if (!r) return;
     for (int k = 0; k < FWD_IN_COUNT; k++) {
         ah_free(r->in[k].abs_sum);
+        ah_free(r->in[k].sq_sum);
         ah_free(r->in[k].abs_max);
         ah_free(r->in[k].abs_p99);
         ah_free(r->in[k].sample);
@@ -149,16 +151,17 @@ int calib_run_want_hessian(calib_run *r, ah_err *e) {
 
 #define CAPTURE_TILE 64   // channels per task: rows are walked once per tile, not per channel
 
-// Sums and maxima of |x| over rows [0, N) for channels [j0, j0 + n) of x (N, I), each channel
-// summed over rows in order (deterministic); returns the number of NaN/inf values skipped.
-AH_VEC_CLONES static long channel_stats_tile(double *abs_sum, float *abs_max, const float *x,
-                                             int N, int I, int j0, int n) {
-    double sum[CAPTURE_TILE];
+// Sums of |x| and x^2 and maxima of |x| over rows [0, N) for channels [j0, j0 + n) of x (N, I),
+// each channel summed over rows in order (deterministic); returns the number of NaN/inf values
+// skipped.
+AH_VEC_CLONES static long channel_stats_tile(calib_input *in, const float *x, int N, int I, int j0,
+                                             int n) {
+    double sum[CAPTURE_TILE], sq[CAPTURE_TILE];
     float mx[CAPTURE_TILE];
     long bad = 0;
     for (int j = 0; j < n; j++) {
-        sum[j] = 0.0;
-        mx[j] = abs_max[j0 + j];
+        sum[j] = sq[j] = 0.0;
+        mx[j] = in->abs_max[j0 + j];
     }
     for (int t = 0; t < N; t++) {
         const float *row = x + (size_t)t * I + j0;
@@ -168,12 +171,14 @@ AH_VEC_CLONES static long channel_stats_tile(double *abs_sum, float *abs_max, co
             int ok = isfinite(a);
             bad += !ok;
             sum[j] += ok ? (double)a : 0.0;   // + 0.0 leaves a non-negative sum's bits unchanged
+            sq[j] += ok ? (double)a * a : 0.0;   // exact: a float squared fits a double
             mx[j] = ok && a > mx[j] ? a : mx[j];
         }
     }
     for (int j = 0; j < n; j++) {
-        abs_sum[j0 + j] += sum[j];
-        abs_max[j0 + j] = mx[j];
+        in->abs_sum[j0 + j] += sum[j];
+        in->sq_sum[j0 + j] += sq[j];
+        in->abs_max[j0 + j] = mx[j];
     }
     return bad;
 }
@@ -185,7 +190,7 @@ static void capture(void *ctx, fwd_input which, const float *x, int N, int I) {
     // Channels are independent: parallel over tiles of channels.
 #pragma omp parallel for schedule(static) reduction(+ : bad)
     for (int j0 = 0; j0 < I; j0 += CAPTURE_TILE)
-        bad += channel_stats_tile(in->abs_sum, in->abs_max, x, N, I, j0,
+        bad += channel_stats_tile(in, x, N, I, j0,
                                   I - j0 < CAPTURE_TILE ? I - j0 : CAPTURE_TILE);
     int room = in->sample_cap - in->sample_rows;
     int take = N < room ? N : room;
@@ -210,6 +215,7 @@ int calib_block(calib_run *r, const block_f32 *b, int layer, ah_err *e) {
     for (int k = 0; k < FWD_IN_COUNT; k++) {
         calib_input *in = &r->in[k];
         memset(in->abs_sum, 0, (size_t)in->width * sizeof(double));
+        memset(in->sq_sum, 0, (size_t)in->width * sizeof(double));
         memset(in->abs_max, 0, (size_t)in->width * sizeof(float));
         in->tokens = 0;
         in->sample_rows = 0;
@@ -276,6 +282,7 @@ void calib_input_scale(calib_input *in, const float *s) {
     int I = in->width;
     for (int j = 0; j < I; j++) {
         in->abs_sum[j] /= s[j];
+        in->sq_sum[j] /= (double)s[j] * s[j];
         in->abs_max[j] /= s[j];
         in->abs_p99[j] /= s[j];
     }
@@ -292,4 +299,9 @@ void calib_input_scale(calib_input *in, const float *s) {
 void calib_input_mean_abs(const calib_input *in, float *out) {
     double n = in->tokens > 0 ? (double)in->tokens : 1.0;
     for (int j = 0; j < in->width; j++) out[j] = (float)(in->abs_sum[j] / n);
+}
+
+void calib_input_mean_sq(const calib_input *in, float *out) {
+    double n = in->tokens > 0 ? (double)in->tokens : 1.0;
+    for (int j = 0; j < in->width; j++) out[j] = (float)(in->sq_sum[j] / n);
 }

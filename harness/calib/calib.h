@@ -4,7 +4,7 @@
 //
 // Layer-major, like evaluation: the calibration hidden states (N, L, C) are held between
 // blocks; calib_block() runs them through one block's fp32 weights, recording per input
-// channel mean |x| and max |x| for each linear group (q/k/v, o, gate/up, down) and keeping
+// channel mean |x|, mean x^2 and max |x| for each linear group (q/k/v, o, gate/up, down) and keeping
 // the first CALIB_SAMPLE_TOKENS rows of each input for error metrics and searches.
 // The hidden states that reach block l+1 are block l's output with the weights calib_block
 // was given: FP weights (the default, no error propagation) when it runs before quantizing.
@@ -45,6 +45,7 @@ typedef struct {
     int width;          // I: input channels
     long tokens;        // rows seen
     double *abs_sum;    // [I] sum over tokens of |x|  (mean |x| = abs_sum / tokens)
+    double *sq_sum;     // [I] sum over tokens of x^2  (imatrix's importance = sq_sum / tokens)
     float *abs_max;     // [I] max over tokens of |x|
     float *abs_p99;     // [I] 99th percentile of |x| over the clip rows (GSL quantile)
     float *sample;      // (sample_rows, I) the first rows seen, verbatim (whole sequences
@@ -97,5 +98,7 @@ void calib_input_scale(calib_input *in, const float *s);
 
 // mean |x| per channel into out[I].
 void calib_input_mean_abs(const calib_input *in, float *out);
+// mean x^2 per channel into out[I] (what llama.cpp's llama-imatrix collects).
+void calib_input_mean_sq(const calib_input *in, float *out);
 
 #endif

@@ -40,7 +40,7 @@ static char *manifest(const model *m, const cli_method_opts *o, const calib_set 
     json_object_set_new(root, "group_size", json_integer(mc->q.group));
     json_object_set_new(root, "ragged_last_group",
                         json_string("a row whose width the group size does not divide ends with a shorter group"));
-    if (mc->kind == METHOD_SALIENT) {
+    if (method_takes(mc->kind, MP_SALIENT) && mc->salient_pct > 0) {
         json_object_set_new(root, "salient_pct", json_real(mc->salient_pct));
         json_object_set_new(root, "salient_by", json_string(salient_by_name(mc->by)));
     }

@@ -57,7 +57,7 @@ void cli_method_usage(FILE *f) {
     fprintf(f,
             "quantization (applied to every linear inside the decoder blocks):\n"
             "  --method M          fp16 (default: no quantization) | rtn | minmax | gptq-rtn | salient | awq |\n"
-            "                      gptq | awq+gptq (gptq and awq+gptq need --calib)\n"
+            "                      gptq | awq+gptq | imatrix (gptq, awq+gptq and imatrix need --calib)\n"
             "  --bits B            2..8 (default 4)\n"
             "  --group G           input channels per group, or -1 for whole rows (default 128;\n"
             "                      a row whose width G does not divide ends with a shorter group)\n"
@@ -101,7 +101,8 @@ int cli_method_option(cli_method_opts *o, int code, const char *arg) {
     switch (code) {
     case OPT_METHOD:
         if (method_parse(arg, &o->mc.kind)) {
-            cli_error("--method: expected fp16, rtn, minmax, gptq-rtn, salient, awq, gptq or awq+gptq, got '%s'", arg);
+            char names[256];
+            cli_error("--method: expected one of %s, got '%s'", method_names(names, sizeof names, 0), arg);
             return -1;
         }
         o->method_given = 1;
@@ -133,7 +134,7 @@ int cli_method_option(cli_method_opts *o, int code, const char *arg) {
     }
     case OPT_SCALE_RULE:
         if (awq_rule_parse(arg, &o->mc.awq.rule)) {
-            cli_error("--scale-rule: expected search, duo or fixed, got '%s'", arg);
+            cli_error("--scale-rule: expected search, duo, fixed or salient, got '%s'", arg);
             return -1;
         }
         return 1;
@@ -187,18 +188,24 @@ int cli_method_finish(cli_method_opts *o) {
         cli_error("--bits/--group given without --method (the default method fp16 quantizes nothing)");
         return -1;
     }
-    if (!method_uses_awq(o->mc.kind) && (o->mc.awq.rule != AWQ_SEARCH || o->mc.awq.alpha >= 0)) {
-        cli_error("--scale-rule/--alpha apply to --method awq and awq+gptq only");
+    // Options a method does not take are refused, naming the methods that take them (the
+    // method table's parameters).
+    char names[256];
+    if (!method_takes(o->mc.kind, MP_AWQ) && (o->mc.awq.rule != AWQ_SEARCH || o->mc.awq.alpha >= 0)) {
+        cli_error("--scale-rule/--alpha apply to --method %s only", method_names(names, sizeof names, MP_AWQ));
         return -1;
     }
-    if (!method_uses_gptq(o->mc.kind) && o->gptq_given) {
-        cli_error("--damp/--block-size/--act-order apply to --method gptq and awq+gptq only");
+    if (!method_takes(o->mc.kind, MP_GPTQ) && o->gptq_given) {
+        cli_error("--damp/--block-size/--act-order apply to --method %s only",
+                  method_names(names, sizeof names, MP_GPTQ));
         return -1;
     }
-    if (o->mc.kind != METHOD_SALIENT && o->mc.kind != METHOD_AWQ && o->mc.salient_pct != 0) {
-        cli_error("--salient-pct applies to --method salient and awq only");
+    if (!method_takes(o->mc.kind, MP_SALIENT) && o->mc.salient_pct != 0) {
+        cli_error("--salient-pct applies to --method %s only", method_names(names, sizeof names, MP_SALIENT));
         return -1;
     }
+    // Salient channels kept in full precision over MinMax is the method `salient`.
+    if (o->mc.kind == METHOD_MINMAX && o->mc.salient_pct > 0) o->mc.kind = METHOD_SALIENT;
     if (method_cfg_check(&o->mc, &e)) {
         cli_error("%s", e.msg);
         return -1;
@@ -228,7 +235,7 @@ void cli_method_kv(FILE *f, const cli_method_opts *o, const calib_set *cs, const
     fprintf(f, " method=%s", method_name(mc->kind));
     if (mc->kind == METHOD_FP16) return;
     fprintf(f, " bits=%d group=%d", mc->q.bits, mc->q.group);
-    if (mc->kind == METHOD_SALIENT || (mc->kind == METHOD_AWQ && mc->salient_pct > 0))
+    if (method_takes(mc->kind, MP_SALIENT) && mc->salient_pct > 0)
         fprintf(f, " salient_pct=%g salient_by=%s", mc->salient_pct, salient_by_name(mc->by));
     if (method_uses_gptq(mc->kind)) {
         fprintf(f, " damp=%g block_size=%d act_order=%s", mc->gptq.damp, mc->gptq.block_size,

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "core/buf.h"
+#include "method/method.h"
 
 #define MAX_INCLUDE_DEPTH 8
 
@@ -30,8 +31,12 @@ static const char *const AXIS_NAMES[AX_COUNT + 1] = {   // NULL-terminated
 const char *exp_axis_name(exp_axis a) { return a < AX_COUNT ? AXIS_NAMES[a] : "?"; }
 
 // Allowed words of the string axes (NULL-terminated).
-static const char *const METHOD_WORDS[] = {"fp16", "rtn", "minmax", "gptq-rtn", "salient", "awq",
-                                           "gptq", "awq+gptq", NULL};
+// The method words are the method table's names.
+static const char *const *method_words(void) {
+    static const char *words[METHOD_COUNT + 1];
+    for (int i = 0; i < METHOD_COUNT; i++) words[i] = method_name((method_kind)i);
+    return words;
+}
 static const char *const RULE_WORDS[] = {"search", "duo", "fixed", "salient", NULL};
 static const char *const CLIP_WORDS[] = {"on", "off", NULL};
 static const char *const PROPAGATE_WORDS[] = {"fp", "quantized", NULL};
@@ -265,7 +270,7 @@ static int sweep_value(parse_ctx *p, exp_axis_values *axes, const char *section,
     char buf[1024];
     if (strlen(value) >= sizeof buf) return fail_at(p, "%s: list too long", key), -1;
     snprintf(buf, sizeof buf, "%s", value);
-    const char *const *words = a == AX_METHOD ? METHOD_WORDS : a == AX_SCALE_RULE ? RULE_WORDS
+    const char *const *words = a == AX_METHOD ? method_words() : a == AX_SCALE_RULE ? RULE_WORDS
                              : (a == AX_CLIP || a == AX_ACT_ORDER) ? CLIP_WORDS
                              : a == AX_PROPAGATE ? PROPAGATE_WORDS
                              : a == AX_SALIENT_BY ? SALIENT_BY_WORDS : NULL;

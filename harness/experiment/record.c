@@ -69,10 +69,10 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
         TRY(store_run_attr_int(w, "", "zero_point", mc->q.kind != QUANT_RTN, e));
         TRY(store_run_attr_str(w, "", "quantizer", quant_kind_name(mc->q.kind), e));
     }
-    if (mc->kind == METHOD_SALIENT || (mc->kind == METHOD_AWQ && mc->salient_pct > 0)) {
+    if (method_takes(mc->kind, MP_SALIENT) && mc->salient_pct > 0) {
         TRY(store_run_attr_real(w, "", "salient_pct", mc->salient_pct, e));
         TRY(store_run_attr_str(w, "", "salient_by", salient_by_name(mc->by), e));
-    } else if (mc->kind == METHOD_MINMAX || mc->kind == METHOD_AWQ) {
+    } else if (method_takes(mc->kind, MP_SALIENT)) {
         TRY(store_run_attr_real(w, "", "salient_pct", 0.0, e));
     }
     if (method_uses_gptq(mc->kind)) {

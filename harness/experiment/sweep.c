@@ -104,7 +104,7 @@ void exp_run_id(const method_cfg *mc, char *id, size_t cap) {
     }
     if (mc->q.group <= 0) snprintf(g, sizeof g, "row");
     else snprintf(g, sizeof g, "g%d", mc->q.group);
-    const char *name = mc->kind == METHOD_SALIENT ? "minmax" : method_name(mc->kind);
+    const char *name = method_traits_of(mc->kind)->id_name;
     size_t o = (size_t)snprintf(id, cap, "%s-w%d-%s", name, mc->q.bits, g);
     if (method_uses_awq(mc->kind)) {
         const awq_cfg *a = &mc->awq;
@@ -136,7 +136,7 @@ void exp_run_id(const method_cfg *mc, char *id, size_t cap) {
         if (q->block_size != GPTQ_DEFAULT_BLOCK)
             o += (size_t)snprintf(id + o, cap - o, "-bs%d", q->block_size);
     }
-    if ((mc->kind == METHOD_SALIENT || mc->kind == METHOD_AWQ) && mc->salient_pct > 0) {
+    if (method_takes(mc->kind, MP_SALIENT) && mc->salient_pct > 0) {
         fmt_num(x, sizeof x, mc->salient_pct);
         o += (size_t)snprintf(id + o, cap - o, "-keep%s-%.3s", x, salient_by_name(mc->by));
     }
@@ -162,7 +162,7 @@ void exp_run_describe(const method_cfg *mc, char *buf, size_t cap) {
         o += (size_t)snprintf(buf + o, cap - o, " clip=%s propagate=%s", a->clip ? "on" : "off",
                               mc->propagate_quantized ? "quantized" : "fp");
     }
-    if ((mc->kind == METHOD_SALIENT || mc->kind == METHOD_AWQ) && mc->salient_pct > 0 && o < cap)
+    if (method_takes(mc->kind, MP_SALIENT) && mc->salient_pct > 0 && o < cap)
         snprintf(buf + o, cap - o, " keep=%g%% by %s", mc->salient_pct, salient_by_name(mc->by));
 }
 
@@ -227,7 +227,7 @@ static int emit_gptq(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e)
 
 // The leaf of an AWQ configuration: salient_pct (awq) or the GPTQ axes (awq+gptq).
 static int emit_awq_leaf(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
-    return mc.kind == METHOD_AWQ_GPTQ ? emit_gptq(p, mc, c, e) : emit_salient(p, mc, c, e);
+    return method_takes(mc.kind, MP_GPTQ) ? emit_gptq(p, mc, c, e) : emit_salient(p, mc, c, e);
 }
 
 static int emit_awq(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
@@ -303,11 +303,12 @@ static int plan_sweep(exp_plan *p, const exp_config *c, ah_err *e) {
             for (int g = 0; g < group.n; g++) {
                 mc.q.bits = (int)bits.num[b];
                 mc.q.group = (int)group.num[g];
+                // The axes a method takes (method table): AWQ's (then GPTQ's or salient_pct),
+                // GPTQ's, salient_pct, or only bits x group_size.
                 int rc = 0;
-                if (method_uses_awq(mc.kind)) rc = emit_awq(p, mc, c, e);
-                else if (mc.kind == METHOD_GPTQ) rc = emit_gptq(p, mc, c, e);
-                else if (mc.kind == METHOD_MINMAX || mc.kind == METHOD_SALIENT)
-                    rc = emit_salient(p, mc, c, e);
+                if (method_takes(mc.kind, MP_AWQ)) rc = emit_awq(p, mc, c, e);
+                else if (method_takes(mc.kind, MP_GPTQ)) rc = emit_gptq(p, mc, c, e);
+                else if (method_takes(mc.kind, MP_SALIENT)) rc = emit_salient(p, mc, c, e);
                 else rc = emit(p, mc, c, e);
                 if (rc) return -1;
             }

@@ -9,28 +9,11 @@
 #include "core/half.h"
 #include "core/mem.h"
 
-static const char *METHOD_NAMES[] = {
-    [METHOD_FP16] = "fp16", [METHOD_RTN] = "rtn", [METHOD_MINMAX] = "minmax",
-    [METHOD_GPTQ_RTN] = "gptq-rtn", [METHOD_SALIENT] = "salient", [METHOD_AWQ] = "awq",
-    [METHOD_GPTQ] = "gptq", [METHOD_AWQ_GPTQ] = "awq+gptq",
-};
 static const char *SALIENT_NAMES[] = {
     [SALIENT_ACTIVATION] = "activation", [SALIENT_WEIGHT] = "weight", [SALIENT_RANDOM] = "random",
 };
 
-const char *method_name(method_kind k) { return k <= METHOD_LAST ? METHOD_NAMES[k] : "?"; }
-int method_uses_awq(method_kind k) { return k == METHOD_AWQ || k == METHOD_AWQ_GPTQ; }
-int method_uses_gptq(method_kind k) { return k == METHOD_GPTQ || k == METHOD_AWQ_GPTQ; }
 const char *salient_by_name(salient_by b) { return b <= SALIENT_RANDOM ? SALIENT_NAMES[b] : "?"; }
-
-int method_parse(const char *s, method_kind *k) {
-    for (int i = 0; i <= METHOD_LAST; i++)
-        if (strcmp(s, METHOD_NAMES[i]) == 0) {
-            *k = (method_kind)i;
-            return 0;
-        }
-    return -1;
-}
 
 int salient_by_parse(const char *s, salient_by *b) {
     for (int i = 0; i <= SALIENT_RANDOM; i++)
@@ -42,26 +25,21 @@ int salient_by_parse(const char *s, salient_by *b) {
 }
 
 int method_cfg_check(method_cfg *mc, ah_err *e) {
-    switch (mc->kind) {
-    case METHOD_FP16: return 0;
-    case METHOD_RTN: mc->q.kind = QUANT_RTN; break;
-    case METHOD_GPTQ_RTN: mc->q.kind = QUANT_GPTQ_RTN; break;
-    case METHOD_MINMAX: case METHOD_SALIENT: case METHOD_AWQ: case METHOD_GPTQ:
-    case METHOD_AWQ_GPTQ: mc->q.kind = QUANT_MINMAX; break;
+    const method_traits *t = method_traits_of(mc->kind);
+    if (!t) return ah_fail(e, "unknown method %d", (int)mc->kind);
+    if (!(t->params & MP_QUANT)) return 0;   // fp16
+    mc->q.kind = t->quantizer;
+    if ((t->params & MP_AWQ) && awq_cfg_check(&mc->awq, e)) return -1;
+    if ((t->params & MP_GPTQ) && gptq_cfg_check(&mc->gptq, e)) return -1;
+    if (!(t->params & MP_SALIENT) && mc->salient_pct != 0) {
+        char names[256];
+        return ah_fail(e, "salient percentage applies to %s, not %s",
+                       method_names(names, sizeof names, MP_SALIENT), t->name);
     }
-    if (method_uses_awq(mc->kind) && awq_cfg_check(&mc->awq, e)) return -1;
-    if (method_uses_gptq(mc->kind) && gptq_cfg_check(&mc->gptq, e)) return -1;
-    if (mc->kind == METHOD_AWQ_GPTQ && mc->salient_pct != 0)
-        return ah_fail(e, "salient percentage applies to salient and awq, not awq+gptq");
     if (quant_cfg_check(&mc->q, e)) return -1;
     if (!(mc->salient_pct >= 0.0 && mc->salient_pct <= 100.0))
         return ah_fail(e, "salient percentage %g outside [0, 100]", mc->salient_pct);
     return 0;
-}
-
-int method_needs_calib(const method_cfg *mc) {
-    return method_uses_awq(mc->kind) || method_uses_gptq(mc->kind) ||
-           (mc->kind == METHOD_SALIENT && mc->by == SALIENT_ACTIVATION && mc->salient_pct > 0);
 }
 
 // ----------------------------------------------------------------------------
@@ -113,26 +91,27 @@ static int chunk_rows(int rows, int cols) {
 int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int layer,
                        const calib_run *run, method_metrics *metrics, method_sink_fn sink,
                        void *sink_ctx, ah_err *e) {
-    if (mc->kind == METHOD_FP16) return 0;
+    const method_traits *t = method_traits_of(mc->kind);
+    if (!t || !(t->params & MP_QUANT)) return 0;   // fp16
     if (method_needs_calib(mc) && !run)
-        return ah_fail(e, "method %s needs calibration data (--calib)", method_name(mc->kind));
-    const int gptq = method_uses_gptq(mc->kind);
-    // orig holds the weights a chunk was quantized from: one chunk of rows, or (GPTQ, which
-    // quantizes a linear as a whole) the whole linear.
+        return ah_fail(e, "method %s needs calibration data (--calib)", t->name);
+    // A method with codes of its own (GPTQ, imatrix) quantizes a linear as a whole; the others
+    // walk it in row chunks. orig holds the weights a chunk was quantized from: one chunk of
+    // rows, or the whole linear.
+    const method_linear_fn own = t->quantize_linear;
     size_t max_orig = 0, max_cols = 0, max_rows = 0, max_n = 0;
     for (int r = 0; r < L_COUNT; r++) {
         if (!arch_role_is_linear(r) || !b->w[r]) continue;
         const model_weight *w = model_lw(m, layer, r);
         int rows = (int)w->shape[0], cols = (int)w->shape[1];
-        size_t chunk = (size_t)(gptq ? rows : chunk_rows(rows, cols)) * cols;
+        size_t chunk = (size_t)(own ? rows : chunk_rows(rows, cols)) * cols;
         if (chunk > max_orig) max_orig = chunk;
         if (b->numel[r] > max_n) max_n = b->numel[r];
         if ((size_t)cols > max_cols) max_cols = (size_t)cols;
         if ((size_t)rows > max_rows) max_rows = (size_t)rows;
     }
     int rc = -1;
-    uint8_t *codes = NULL;
-    float *gs = NULL, *gz = NULL;
+    method_codes qc = {0};
     float *orig = ah_alloc(max_orig, sizeof(float), "quantization scratch", e);
     // y (S, rows): the output error on the S sample rows the metric uses (at most
     // CALIB_SAMPLE_TOKENS; fewer with a small calibration set).
@@ -144,9 +123,9 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
     int *keep = ah_calloc(max_cols, sizeof(int), "quantization scratch", e);
     if (!orig || !y || !act || !keep) goto done;
     size_t max_g = quant_groups(max_cols, mc->q.group);
-    if (gptq && (!(codes = ah_calloc(max_n, 1, "GPTQ codes", e)) ||
-                 !(gs = ah_calloc(max_rows * max_g, sizeof(float), "GPTQ scales", e)) ||
-                 !(gz = ah_calloc(max_rows * max_g, sizeof(float), "GPTQ zeros", e))))
+    if (own && (!(qc.codes = ah_calloc(max_n, 1, "method codes", e)) ||
+                !(qc.scale = ah_calloc(max_rows * max_g, sizeof(float), "method scales", e)) ||
+                !(qc.zero = ah_calloc(max_rows * max_g, sizeof(float), "method zeros", e))))
         goto done;
 
     for (int r = 0; r < L_COUNT; r++) {
@@ -162,32 +141,28 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
             ah_fail(e, "out of memory (salient channels)");
             goto done;
         }
-        gptq_info gi = {0};
-        method_codes qc = {codes, gs, gz};
-        if (gptq) {   // the whole linear at once; then one "chunk" below
+        method_metrics *mm = &metrics[r];
+        memset(mm, 0, sizeof *mm);
+        if (own) {   // the whole linear at once; then one "chunk" below
             memcpy(orig, W, (size_t)rows * cols * sizeof(float));
-            if (!in || !in->hess) {
-                ah_fail(e, "method %s: no Hessian captured for layer %d", method_name(mc->kind), layer);
-                goto done;
-            }
-            if (gptq_quantize(W, rows, cols, in->hess, &mc->q, &mc->gptq, codes, gs, gz, &gi, e)) {
+            if (own(W, rows, cols, in, mc, &qc, mm, e)) {
                 ah_wrap(e, "layer %d %s", layer, arch_layer_role_name((arch_layer_role)r));
                 goto done;
             }
-            if (gi.retries)
+            if (mm->gptq_retries)
                 fprintf(stderr, "warning: gptq layer %d %s: Hessian not positive definite with "
                         "damp %g; used damp %g\n", layer, arch_layer_role_name((arch_layer_role)r),
-                        mc->gptq.damp, gi.damp_used);
+                        mc->gptq.damp, mm->gptq_damp);
         }
         // Row chunks (rows are independent in every step below); the sums run in row order
         // across chunks, as over the whole linear.
         double se = 0.0;
-        int step = gptq ? rows : chunk_rows(rows, cols);
+        int step = own ? rows : chunk_rows(rows, cols);
         for (int r0 = 0; r0 < rows; r0 += step) {
             int n = rows - r0 < step ? rows - r0 : step;
             size_t len = (size_t)n * cols;
             float *Wc = W + (size_t)r0 * cols;                    // (n, cols)
-            if (!gptq) {
+            if (!own) {
                 memcpy(orig, Wc, len * sizeof(float));
                 quant_fake(Wc, (size_t)n, (size_t)cols, &mc->q);
             }
@@ -195,22 +170,18 @@ int method_apply_block(const method_cfg *mc, block_f32 *b, const model *m, int l
                 for (int k = 0; k < kept; k++) Wc[(size_t)i * cols + keep[k]] = orig[(size_t)i * cols + keep[k]];
             round_to_dtype(Wc, len, mw->dtype);
             for (size_t i = 0; i < len; i++) se += (double)(Wc[i] - orig[i]) * (Wc[i] - orig[i]);
-            if (sink && sink(sink_ctx, layer, r, Wc, orig, gptq ? &qc : NULL, r0, n, rows, cols,
+            if (sink && sink(sink_ctx, layer, r, Wc, orig, own ? &qc : NULL, r0, n, rows, cols,
                              keep, kept, e))
                 goto done;
             // orig is done with once exported: the output error's W - W_hat overwrites it in
             // place (one fewer scratch at the peak of quantization).
             if (with_output) output_error_rows(in, orig, Wc, orig, y, r0, n, rows, cols);
         }
-        method_metrics *mm = &metrics[r];
         mm->layer = layer;
         mm->role = r;
         mm->rows = rows;
         mm->cols = cols;
         mm->kept = kept;
-        mm->gptq_damp = gptq ? gi.damp_used : 0.0;
-        mm->gptq_retries = gi.retries;
-        mm->gptq_dead = gi.dead;
         mm->weight_mse = se / ((double)rows * cols);
         mm->output_mse = with_output ? output_mse(in, y, rows) : -1.0;
     }
@@ -220,8 +191,8 @@ done:
     ah_free(y);
     ah_free(act);
     ah_free(keep);
-    ah_free(codes);
-    ah_free(gs);
-    ah_free(gz);
+    ah_free(qc.codes);
+    ah_free(qc.scale);
+    ah_free(qc.zero);
     return rc;
 }

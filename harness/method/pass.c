@@ -30,15 +30,15 @@ qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_e
     }
     // AWQ's losses need K whole calibration sequences of every linear input.
     size_t keep = 0;
-    if (method_uses_awq(mc->kind) && cs) {
+    if ((method_stats(mc) & MS_SEQUENCES) && cs) {
         int K = mc->awq.samples > 0 && mc->awq.samples < cs->n ? mc->awq.samples : cs->n;
         keep = (size_t)K * cs->len;
     }
-    if (cs && mc->kind != METHOD_FP16 && !(p->run = calib_run_new(m, cs, keep, e))) {
+    if (cs && method_takes(mc->kind, MP_QUANT) && !(p->run = calib_run_new(m, cs, keep, e))) {
         qpass_free(p);
         return NULL;
     }
-    if (p->run && method_uses_gptq(mc->kind) && calib_run_want_hessian(p->run, e)) {
+    if (p->run && (method_stats(mc) & MS_HESSIAN) && calib_run_want_hessian(p->run, e)) {
         qpass_free(p);
         return NULL;
     }

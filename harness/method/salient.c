@@ -22,7 +22,7 @@ static int by_index(const void *a, const void *b) { return *(const int *)a - *(c
 int method_salient_columns(int *keep_idx, const float *W, int rows, int cols,
                            const float *act_mean, const method_cfg *mc, int layer,
                            arch_layer_role role) {
-    if ((mc->kind != METHOD_SALIENT && mc->kind != METHOD_AWQ) || mc->salient_pct <= 0) return 0;
+    if (!method_takes(mc->kind, MP_SALIENT) || mc->salient_pct <= 0) return 0;
     // p% of cols, rounded to nearest, at least one channel when p > 0 (small models would
     // otherwise keep none at p = 0.1).
     int k = (int)floor(mc->salient_pct / 100.0 * cols + 0.5);

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "method/method.h"
+
 #define GP_QBUFS 8
 #define GP_QCAP 1024
 
@@ -27,13 +29,8 @@ const char *const GP_COLORS[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9
 const int GP_NCOLORS = (int)(sizeof GP_COLORS / sizeof GP_COLORS[0]);
 
 const char *gp_method_color(const char *m) {
-    static const struct { const char *name, *color; } M[] = {
-        {"fp16", "#000000"},   {"rtn", "#d62728"},     {"minmax", "#ff7f0e"},
-        {"gptq-rtn", "#8c564b"}, {"salient", "#9467bd"}, {"awq", "#1f77b4"},
-    };
-    for (size_t i = 0; m && i < sizeof M / sizeof M[0]; i++)
-        if (!strcmp(M[i].name, m)) return M[i].color;
-    return NULL;
+    const method_traits *t = method_traits_named(m);   // every method has its colour there
+    return t ? t->colour : NULL;
 }
 
 int gp_format_parse(const char *s, gp_format *f) {

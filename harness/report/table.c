@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "method/method.h"
 #include "text/dataset.h"
 
 #define FIELD_ID (-2)   // the run id, usable as a row or column key
@@ -118,13 +119,15 @@ static int parse_key(key_def *k, const char *list, const char *what, ah_err *e) 
 // ---- ordering -------------------------------------------------------------------------------
 
 static int word_rank(const char *field, const char *v) {
-    static const char *const METHOD[] = {"fp16", "rtn", "gptq-rtn", "minmax", "salient", "gptq",
-                                         "awq", "awq+gptq", NULL};
+    if (!strcmp(field, "method")) {   // the method table's row order
+        const method_traits *t = method_traits_named(v);
+        return t ? t->rank : 100;
+    }
     static const char *const RULE[] = {"salient", "fixed", "search", "duo", NULL};
     static const char *const BY[] = {"activation", "weight", "random", NULL};
     static const char *const CLIP[] = {"on", "off", NULL};
     static const char *const PROP[] = {"fp", "quantized", NULL};
-    const char *const *w = !strcmp(field, "method") ? METHOD : !strcmp(field, "scale_rule") ? RULE
+    const char *const *w = !strcmp(field, "scale_rule") ? RULE
                          : !strcmp(field, "salient_by") ? BY : !strcmp(field, "clip") ? CLIP
                          : !strcmp(field, "propagate") ? PROP : NULL;
     if (!w) return -1;
@@ -233,18 +236,13 @@ static void method_label(lbuf *b, const store_summary *s, int r, const key_def *
     const char *m = "", *str = "";
     get_field(s, r, "method", &x, &m);
     sep(b);
-    if (!strcmp(m, "fp16")) add(b, "FP16");
-    else if (!strcmp(m, "rtn")) add(b, "RTN");
-    else if (!strcmp(m, "gptq-rtn")) add(b, "RTN (GPTQ)");
-    else if (!strcmp(m, "minmax")) add(b, "MinMax");
-    else if (!strcmp(m, "salient")) {
+    const method_traits *t = method_traits_named(m);
+    if (!strcmp(m, "salient")) {
         if (key_has(k, "salient_pct") && get_field(s, r, "salient_pct", &x, &str)) add(b, "%g%% FP16", x);
         else add(b, "FP16 kept");
         if (key_has(k, "salient_by") && get_field(s, r, "salient_by", &x, &str)) add(b, " (%s)", by_label(str));
-    } else if (!strcmp(m, "gptq")) {
-        add(b, "GPTQ");
-    } else if (!strcmp(m, "awq") || !strcmp(m, "awq+gptq")) {
-        int plus_gptq = !strcmp(m, "awq+gptq");
+    } else if (t && (t->params & MP_AWQ)) {
+        int plus_gptq = (t->params & MP_GPTQ) != 0;
         const char *rule = "";
         if (key_has(k, "scale_rule")) get_field(s, r, "scale_rule", &x, &rule);
         if (!strcmp(rule, "salient")) {
@@ -265,8 +263,8 @@ static void method_label(lbuf *b, const store_summary *s, int r, const key_def *
             add(b, " + %g%% FP16", x);
             if (key_has(k, "salient_by") && get_field(s, r, "salient_by", &x, &str)) add(b, " (%s)", by_label(str));
         }
-    } else {
-        add(b, "%s", m);
+    } else {   // the table's label; a method the table does not know (a newer file) by name
+        add(b, "%s", t ? t->label : m);
     }
 }
 
