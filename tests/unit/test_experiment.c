@@ -349,7 +349,7 @@ static void ini_errors(void **state) {
         {"[evaluation]\ndata = ids:x\n", 0, "[model] path is required", 0},
         {HEAD "[sweep.]\nbits = 3\n", 8, "a named sweep needs a name", 0},
         {HEAD "[sweep.a]\nbits = 3\n[sweep.b]\nbits = 4\n[sweep.a]\nbits = 2\n", 12,
-         "bits given twice in [sweep.a] (first at line 8)", 0},
+         "bits given twice in [sweep.a] (first at t.ini:8)", 0},
         {HEAD "[sweep.a]\nwidth = 3\n", 8, "unknown key 'width' in [sweep.a]", 0},
         {HEAD "[sweep]\nmethod = awq\n[sweep.a]\nbits = 3\n[sweep.b]\nalpha = 2\n", 12,
          "alpha: 2 is outside [0, 1]", 1},
