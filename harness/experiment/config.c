@@ -15,9 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/buf.h"
+#include "core/names.h"
+#include "experiment/ini_include.h"
 #include "method/method.h"
 
 #define MAX_INCLUDE_DEPTH 8
@@ -66,6 +67,8 @@ typedef struct parse_ctx {
     int last_continues;     // previous value ended with ',' (the list goes on)
     ah_buf *text;           // every file read, includes expanded in place
     size_t line_start;      // offset in text of the line being parsed
+    ini_reads *reads;       // files read and keys set, over all files (outlives includes)
+    int file_id;            // the current file in reads
 } parse_ctx;
 
 static int fail_at(parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -87,6 +90,11 @@ static char *count_line(parse_ctx *p, char *got, int num) {
     if (!got) return NULL;
     p->line++;
     size_t len = strlen(got);
+    if (p->text->n + len > INI_MAX_TEXT) {   // a file that grew after it was measured
+        fail_at(p, "the experiment text is over the %zu MiB limit (includes expanded)",
+                INI_MAX_TEXT >> 20);
+        return NULL;   // stop reading: inih ends the file here
+    }
     if (len + 1 >= (size_t)num && got[len - 1] != '\n' && !p->long_line) {
         p->long_line = 1;
         fail_at(p, "line longer than %d characters (split a list over several lines: end a "
@@ -305,7 +313,7 @@ static int sweep_value(parse_ctx *p, exp_axis_values *axes, const char *section,
 
 // ---- sections -------------------------------------------------------------------------------
 
-static int load_file(parse_ctx *p, const char *path);
+static int load_file(parse_ctx *p, const char *path, char *why, size_t cap);
 
 static int handle_include(parse_ctx *p, const char *value) {
     char full[EXP_PATH_MAX], dir[EXP_PATH_MAX];
@@ -317,6 +325,10 @@ static int handle_include(parse_ctx *p, const char *value) {
     if (p->depth >= MAX_INCLUDE_DEPTH)
         return fail_at(p, "include: more than %d levels (an include cycle?) at '%s'",
                        MAX_INCLUDE_DEPTH, value);
+    if (p->reads->includes >= INI_MAX_INCLUDES)   // depth alone allows 16^7 reads of 7 files
+        return fail_at(p, "include: more than %d includes in one experiment (all levels "
+                          "together) at '%s'", INI_MAX_INCLUDES, value);
+    p->reads->includes++;
     // The stored text replaces the include line by the file's lines, so it parses alone.
     p->text->n = p->line_start;
     char note[EXP_PATH_MAX + 32];
@@ -325,7 +337,8 @@ static int handle_include(parse_ctx *p, const char *value) {
     // The included file is parsed with its own line count and name, then we resume here.
     parse_ctx saved = *p;
     p->depth++;
-    int rc = load_file(p, full);
+    char why[256];
+    int rc = load_file(p, full, why, sizeof why);
     int failed = p->failed;
     char err_file[EXP_PATH_MAX], err_msg[768];
     int err_line = p->err_line;
@@ -347,7 +360,7 @@ static int handle_include(parse_ctx *p, const char *value) {
         memcpy(p->err_msg, err_msg, sizeof err_msg);
         return 0;
     }
-    if (rc < 0) return fail_at(p, "include: cannot read '%s': %s", full, strerror(errno));
+    if (rc < 0) return fail_at(p, "include: cannot read '%s': %s", full, why);
     return 1;
 }
 
@@ -480,12 +493,47 @@ static int sweep_key(parse_ctx *p, const char *section, const char *name, const 
     return sweep_value(p, axes, section, (exp_axis)a, name, value) ? 0 : 1;
 }
 
+// Names that become parts of file names (plot files, results) must be plain (core/names.h),
+// or `plot` would write outside its output directory. Empty names are the sections' errors.
+static int check_names(parse_ctx *p, const char *section, const char *key, const char *value) {
+    const char *dot = strchr(section, '.');
+    int named = !strncmp(section, "plot.", 5) || !strncmp(section, "sweep.", 6);
+    if (named && dot[1] && !ah_plain_name(dot + 1))
+        return fail_at(p, "[%s]: the name '%s' may hold only letters, digits, '-', '_' and '.', "
+                          "and may not start with '.'", section, dot + 1), -1;
+    if (!strcmp(section, "experiment") && !strcmp(key, "name") && *value && !ah_plain_name(value))
+        return fail_at(p, "name: '%s' may hold only letters, digits, '-', '_' and '.', and may "
+                          "not start with '.'", value), -1;
+    return 0;
+}
+
+// A key is set once per section, over all files: a [section] met again (also after an
+// include) adds keys, it never redefines one. An indented line continues the key before it
+// (inih's multi-line values); only [sweep] lists continue, their handler joins the lines.
+static int check_repeat(parse_ctx *p, const char *section, const char *key) {
+    if (!*section || !strcmp(key, "include")) return 0;
+    const char *raw = p->text->p ? p->text->p + p->line_start : "";
+    if (*raw == ' ' || *raw == '\t') {
+        if (!strcmp(section, "sweep") || !strncmp(section, "sweep.", 6)) return 0;
+        return fail_at(p, "%s in [%s] continues on an indented line: only [sweep] lists go on over "
+                          "lines (un-indent the line if it is a key of its own)", key, section), -1;
+    }
+    const ini_key_at *first;
+    int rc = ini_reads_key(p->reads, section, key, p->file_id, p->line, &first);
+    if (rc < 0) return fail_at(p, "out of memory"), -1;
+    if (rc == 1)
+        return fail_at(p, "%s given twice in [%s] (first at %s:%d)", key, section,
+                       ini_reads_name(p->reads, first->file), first->line), -1;
+    return 0;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *raw) {
     parse_ctx *p = user;
     if (p->failed) return 1;   // report only the first error
     char value[2048];
     snprintf(p->cur_section, sizeof p->cur_section, "%s", section);
     if (expand_env(p, raw, value, sizeof value)) return 0;
+    if (check_names(p, section, name, value) || check_repeat(p, section, name)) return 0;
     int rc;
     if (!strcmp(name, "include")) rc = handle_include(p, value);
     else if (!*section) rc = fail_at(p, "'%s' before any [section]", name);
@@ -512,16 +560,21 @@ static int finish_parse(parse_ctx *p, int rc, ah_err *e) {
     return 0;
 }
 
-// Parses one file in place of the current stream (includes recurse through here).
-static int load_file(parse_ctx *p, const char *path) {
-    FILE *f = fopen(path, "r");
+// Parses one file in place of the current stream (includes recurse through here). -1 with
+// the reason in why when the file is not read: not a regular file, or over the text cap.
+static int load_file(parse_ctx *p, const char *path, char *why, size_t cap) {
+    long long size;
+    FILE *f = ini_open(path, &size, why, cap);
     if (!f) return -1;
-    struct stat st;   // a directory opens fine and reads as empty: refuse it (callers use errno)
-    int err = fstat(fileno(f), &st) != 0 ? errno
-            : S_ISDIR(st.st_mode) ? EISDIR : !S_ISREG(st.st_mode) ? EINVAL : 0;
-    if (err) {
+    if (size > (long long)INI_MAX_TEXT - (long long)p->text->n) {
+        snprintf(why, cap, "%lld bytes would bring the experiment text over the %zu MiB limit "
+                           "(includes expanded)", size, INI_MAX_TEXT >> 20);
         fclose(f);
-        errno = err;
+        return -1;
+    }
+    if ((p->file_id = ini_reads_file(p->reads, path)) < 0) {
+        snprintf(why, cap, "out of memory");
+        fclose(f);
         return -1;
     }
     p->file = path;
@@ -569,6 +622,10 @@ static int finish_config(exp_config *c, parse_ctx *p, ah_err *e) {
         snprintf(c->name, sizeof c->name, "%.127s", base ? base + 1 : src);
         char *dot = strrchr(c->name, '.');
         if (dot) *dot = '\0';
+        if (!ah_plain_name(c->name))   // it names the results and plot files
+            return ah_fail(e, "%s: the experiment name '%s' (the file name without .ini) is not "
+                              "plain (letters, digits, '-', '_' and '.', not starting with '.'): "
+                              "set [experiment] name", src, c->name);
     }
     if (!c->model_path[0]) return ah_fail(e, "%s: [model] path is required", src);
     if (!c->eval_data[0]) return ah_fail(e, "%s: [evaluation] data is required", src);
@@ -588,37 +645,43 @@ static int finish_config(exp_config *c, parse_ctx *p, ah_err *e) {
     return 0;
 }
 
+// Ends a parse of a file or a string (rc: inih's answer): its first error, else the
+// experiment completed with its defaults.
+static int end_load(exp_config *c, parse_ctx *p, int rc, ah_err *e) {
+    int bad = finish_parse(p, rc, e);
+    ini_reads_free(p->reads);
+    if (bad) {
+        free(p->text->p);
+        exp_config_free(c);
+        return -1;
+    }
+    if (finish_config(c, p, e)) return exp_config_free(c), -1;
+    return 0;
+}
+
 int exp_config_load(exp_config *c, const char *path, ah_err *e) {
     defaults(c);
     snprintf(c->source, sizeof c->source, "%s", path);
     ah_buf text = {0};
-    parse_ctx p = {.c = c, .text = &text};
-    if (load_file(&p, path) < 0) {
+    ini_reads reads = {0};
+    parse_ctx p = {.c = c, .text = &text, .reads = &reads};
+    char why[256];
+    if (load_file(&p, path, why, sizeof why) < 0) {
         free(text.p);
-        return ah_fail(e, "%s: cannot read: %s", path, strerror(errno));
+        ini_reads_free(&reads);
+        return ah_fail(e, "%s: cannot read: %s", path, why);
     }
-    if (finish_parse(&p, 0, e)) {
-        free(text.p);
-        exp_config_free(c);
-        return -1;
-    }
-    if (finish_config(c, &p, e)) return exp_config_free(c), -1;
-    return 0;
+    return end_load(c, &p, 0, e);
 }
 
 int exp_config_load_string(exp_config *c, const char *text, const char *name, ah_err *e) {
     defaults(c);
     snprintf(c->source, sizeof c->source, "%s", name);
     ah_buf buf = {0};
-    parse_ctx p = {.c = c, .file = name, .str = text, .text = &buf};
-    int rc = ini_parse_stream(string_reader, &p, handler, &p);
-    if (finish_parse(&p, rc, e)) {
-        free(buf.p);
-        exp_config_free(c);
-        return -1;
-    }
-    if (finish_config(c, &p, e)) return exp_config_free(c), -1;
-    return 0;
+    ini_reads reads = {0};
+    parse_ctx p = {.c = c, .file = name, .str = text, .text = &buf, .reads = &reads};
+    p.file_id = ini_reads_file(&reads, name);
+    return end_load(c, &p, ini_parse_stream(string_reader, &p, handler, &p), e);
 }
 
 void exp_config_free(exp_config *c) {

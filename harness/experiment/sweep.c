@@ -3,9 +3,12 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "experiment/plan_ids.h"
 
 // The values of one axis, or its default when the INI does not give it.
 typedef struct {
@@ -166,17 +169,81 @@ void exp_run_describe(const method_cfg *mc, char *buf, size_t cap) {
         snprintf(buf + o, cap - o, " keep=%g%% by %s", mc->salient_pct, salient_by_name(mc->by));
 }
 
-// Adds mc to the plan unless a run with the same id is already there.
+// The parameters an id prints with %g ("-a0.5", "-damp0.01", "-keep1"): the only ones by
+// which two different runs can get one id (the others print exactly).
+static const struct {
+    exp_axis axis;
+    size_t offset;   // of a double in method_cfg
+} ID_ROUNDED[] = {
+    {AX_ALPHA, offsetof(method_cfg, awq.alpha)},
+    {AX_SALIENT_SCALE, offsetof(method_cfg, awq.salient_scale)},
+    {AX_SCALE_PCT, offsetof(method_cfg, awq.scale_pct)},
+    {AX_DAMP, offsetof(method_cfg, gptq.damp)},
+    {AX_SALIENT_PCT, offsetof(method_cfg, salient_pct)},
+};
+
+// x with the fewest digits that read back as x (0.5000001, not 0.50000009999999999).
+static void exact(char *b, size_t cap, double x) {
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(b, cap, "%.*g", digits, x);
+        if (strtod(b, NULL) == x) return;
+    }
+}
+
+// mc got the id of run r: the same run again (a value listed twice, a run two named sweeps
+// share) is planned once; a different one is refused, since the results would merge them.
+static int same_run(const exp_run *r, const method_cfg *mc, const exp_config *c, ah_err *e) {
+    for (size_t i = 0; i < sizeof ID_ROUNDED / sizeof ID_ROUNDED[0]; i++) {
+        double a, b;
+        memcpy(&a, (const char *)&r->mc + ID_ROUNDED[i].offset, sizeof a);
+        memcpy(&b, (const char *)mc + ID_ROUNDED[i].offset, sizeof b);
+        if (a == b) continue;
+        char sa[32], sb[32];
+        exact(sa, sizeof sa, a);
+        exact(sb, sizeof sb, b);
+        return axis_fail(e, c, ID_ROUNDED[i].axis, "%s and %s give the same run id '%s' (ids "
+                         "print 6 significant digits): make them differ within those, or keep one",
+                         sa, sb, r->id);
+    }
+    return 0;
+}
+
+// The error for a plan over EXP_MAX_RUNS: its size when counted to the end.
+static int plan_too_big(const exp_plan *p, const exp_config *c, ah_err *e) {
+    long total = (long)p->n + p->counted;
+    if (total > EXP_COUNT_MAX)
+        return ah_fail(e, "%s: the sweep plans more than %d runs; the limit is %d: split it into "
+                          "several experiments", c->source, EXP_COUNT_MAX, EXP_MAX_RUNS);
+    return ah_fail(e, "%s: the sweep plans %ld runs; the limit is %d: split it into several "
+                      "experiments", c->source, total, EXP_MAX_RUNS);
+}
+
+// A run past EXP_MAX_RUNS: counted (its id kept, so duplicates are not), not planned.
+static int count_run(exp_plan *p, uint64_t hash, const exp_config *c, ah_err *e) {
+    if (plan_ids_add(p->ids, hash, PLAN_ID_COUNTED)) return ah_fail(e, "out of memory");
+    if ((long)p->n + ++p->counted > EXP_COUNT_MAX) return plan_too_big(p, c, e);
+    return 0;
+}
+
+// Adds mc to the plan unless a run with the same id is already there (same_run).
 static int emit(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
     char id[64];
     exp_run_id(&mc, id, sizeof id);
-    for (int i = 0; i < p->n; i++)
-        if (!strcmp(p->runs[i].id, id)) return 0;
+    uint64_t hash = plan_id_hash(id);
+    int at = plan_ids_find(p->ids, id, hash, p->runs);
+    if (at >= 0) return same_run(&p->runs[at], &mc, c, e);
+    if (at == PLAN_ID_COUNTED) return 0;
+    if (p->n >= EXP_MAX_RUNS) return count_run(p, hash, c, e);
     if (method_cfg_check(&mc, e)) return ah_wrap(e, "%s: run %s", c->source, id);
-    exp_run *r = realloc(p->runs, (size_t)(p->n + 1) * sizeof *r);
-    if (!r) return ah_fail(e, "out of memory");
-    p->runs = r;
-    r = &p->runs[p->n];
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 64;
+        exp_run *grown = realloc(p->runs, (size_t)cap * sizeof *grown);
+        if (!grown) return ah_fail(e, "out of memory");
+        p->runs = grown;
+        p->cap = cap;
+    }
+    if (plan_ids_add(p->ids, hash, p->n)) return ah_fail(e, "out of memory");
+    exp_run *r = &p->runs[p->n];
     memset(r, 0, sizeof *r);
     snprintf(r->id, sizeof r->id, "%s", id);
     r->index = p->n;
@@ -329,6 +396,7 @@ static exp_config *named_sweep(const exp_config *c, const exp_sweep *sw) {
 
 int exp_plan_build(exp_plan *p, const exp_config *c, ah_err *e) {
     memset(p, 0, sizeof *p);
+    if (!(p->ids = calloc(1, sizeof *p->ids))) return ah_fail(e, "out of memory");
     if (c->n_sweeps == 0) {
         if (plan_sweep(p, c, e)) goto fail;
     }
@@ -342,12 +410,19 @@ int exp_plan_build(exp_plan *p, const exp_config *c, ah_err *e) {
         free(sub);
         if (rc) goto fail;   // the message names the axis line at fault
     }
+    if (p->counted) {
+        plan_too_big(p, c, e);
+        goto fail;
+    }
     for (int i = 0; i < p->n; i++)
         if (method_needs_calib(&p->runs[i].mc) && !c->calib[0]) {
             ah_fail(e, "%s: run %s needs calibration data: add [calibration] data = SOURCE",
                     c->source, p->runs[i].id);
             goto fail;
         }
+    plan_ids_free(p->ids);   // only building needs them
+    free(p->ids);
+    p->ids = NULL;
     return 0;
 fail:
     exp_plan_free(p);
@@ -356,9 +431,10 @@ fail:
 
 void exp_plan_free(exp_plan *p) {
     if (!p) return;
+    plan_ids_free(p->ids);
+    free(p->ids);
     free(p->runs);
-    p->runs = NULL;
-    p->n = 0;
+    memset(p, 0, sizeof *p);
 }
 
 void exp_plan_shard(exp_plan *p, int i, int n) {

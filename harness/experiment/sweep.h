@@ -19,7 +19,9 @@
 // (always search, also when alpha lists numbers: then x_mean^alpha at each), clip on,
 // propagate fp, salient_pct 0, salient_by activation, salient_scale 2, scale_pct 1, grid 20,
 // damp 0.01, block_size 128, act_order off.
-// Runs with the same effective parameters (the same id) are planned once.
+// Runs with the same effective parameters (the same id) are planned once; two different runs
+// with one id (ids print numbers with %g: alpha 0.5 and 0.5000001) are an error.
+// A plan holds at most EXP_MAX_RUNS runs; a larger one is an error that gives its size.
 // Named sweeps ([sweep.NAME], config.h): each is crossed on its own as above, with the axes it
 // does not write taken from [sweep]; the plan is their runs in section order, duplicates once.
 #ifndef AH_EXP_SWEEP_H
@@ -34,9 +36,17 @@ typedef struct {
     method_cfg mc;   // complete and checked
 } exp_run;
 
+#define EXP_MAX_RUNS 100000
+#define EXP_COUNT_MAX 1000000   // runs counted past EXP_MAX_RUNS before the error is given
+
 typedef struct {
     int n;
     exp_run *runs;
+    int cap;                  // room in runs
+    // While exp_plan_build runs (NULL and 0 after it): the ids planned, hashed, and the
+    // runs past EXP_MAX_RUNS, counted for the error but not kept.
+    struct plan_ids *ids;
+    int counted;
 } exp_plan;
 
 // Expands c's sweep. Errors name the INI file and the line of the axis at fault.

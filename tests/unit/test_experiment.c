@@ -194,6 +194,19 @@ static void write_file(const char *rel, const char *text) {
     fclose(f);
 }
 
+// Loads g_dir/rel, which must fail with a message holding want (and also, unless NULL).
+static void load_fails(const char *rel, const char *want, const char *also) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_dir, rel);
+    exp_config c;
+    ah_err e = {{0}};
+    assert_int_equal(exp_config_load(&c, path, &e), -1);
+    if (!strstr(e.msg, want) || (also && !strstr(e.msg, also))) fprintf(stderr, "got '%s'\n", e.msg);
+    assert_non_null(strstr(e.msg, want));
+    if (also) assert_non_null(strstr(e.msg, also));
+    exp_config_free(&c);
+}
+
 static void includes(void **state) {
     (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/ah-exp-XXXXXX");
@@ -226,26 +239,29 @@ static void includes(void **state) {
     // A cycle is stopped, naming the file and line of the include.
     write_file("a.ini", "[experiment]\ninclude = b.ini\n");
     write_file("b.ini", "[experiment]\ninclude = a.ini\n");
-    char a_path[300];
-    snprintf(a_path, sizeof a_path, "%s/a.ini", g_dir);
-    assert_int_equal(exp_config_load(&c, a_path, &e), -1);
-    assert_non_null(strstr(e.msg, "include"));
-    assert_non_null(strstr(e.msg, ".ini:2:"));
-    exp_config_free(&c);
+    load_fails("a.ini", "include", ".ini:2:");
     // A missing include names the including file and line.
     write_file("m.ini", "[model]\npath = x\n\ninclude = nothere.ini\n");
-    snprintf(a_path, sizeof a_path, "%s/m.ini", g_dir);
-    assert_int_equal(exp_config_load(&c, a_path, &e), -1);
-    assert_non_null(strstr(e.msg, "m.ini:4:"));
-    assert_non_null(strstr(e.msg, "nothere.ini"));
-    exp_config_free(&c);
+    load_fails("m.ini", "m.ini:4:", "nothere.ini");
     // An error inside an included file names that file.
     write_file("bad.ini", "[model]\npath = x\nwidth = 3\n");
     write_file("top.ini", "[experiment]\ninclude = bad.ini\n");
-    snprintf(a_path, sizeof a_path, "%s/top.ini", g_dir);
-    assert_int_equal(exp_config_load(&c, a_path, &e), -1);
-    assert_non_null(strstr(e.msg, "bad.ini:3:"));
-    exp_config_free(&c);
+    load_fails("top.ini", "bad.ini:3:", NULL);
+    // A key of an included file set again by the includer, or the other way round, is set
+    // twice: the error names both places.
+    write_file("samples.ini", "[calibration]\nsamples = 64\n");
+    write_file("after.ini", "[calibration]\ninclude = samples.ini\nsamples = 32\n");
+    load_fails("after.ini", "after.ini:3: samples given twice in [calibration] (first at ",
+               "samples.ini:2)");
+    write_file("before.ini", "[calibration]\nsamples = 32\ninclude = samples.ini\n");
+    load_fails("before.ini", "samples.ini:2: samples given twice in [calibration] (first at ",
+               "before.ini:2)");
+    // Include reads are capped (INI_MAX_INCLUDES, all levels together): the 257th of 300.
+    write_file("leaf.ini", "[experiment]\n");
+    char many[300 * 20 + 1] = "";
+    for (int i = 0; i < 300; i++) strcat(many, "include = leaf.ini\n");
+    write_file("many.ini", many);
+    load_fails("many.ini", "many.ini:257: include: more than 256 includes", NULL);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     assert_int_equal(system(cmd), 0);
@@ -349,10 +365,31 @@ static void ini_errors(void **state) {
         {"[evaluation]\ndata = ids:x\n", 0, "[model] path is required", 0},
         {HEAD "[sweep.]\nbits = 3\n", 8, "a named sweep needs a name", 0},
         {HEAD "[sweep.a]\nbits = 3\n[sweep.b]\nbits = 4\n[sweep.a]\nbits = 2\n", 12,
-         "bits given twice in [sweep.a] (first at line 8)", 0},
+         "bits given twice in [sweep.a] (first at t.ini:8)", 0},
         {HEAD "[sweep.a]\nwidth = 3\n", 8, "unknown key 'width' in [sweep.a]", 0},
         {HEAD "[sweep]\nmethod = awq\n[sweep.a]\nbits = 3\n[sweep.b]\nalpha = 2\n", 12,
          "alpha: 2 is outside [0, 1]", 1},
+        // names that become file names are plain
+        {HEAD "[plot.../x]\nkind = ppl_vs_alpha\n", 8, "[plot.../x]: the name '../x' may hold only", 0},
+        {HEAD "[sweep.a/b]\nbits = 3\n", 8, "[sweep.a/b]: the name 'a/b' may hold only", 0},
+        {"[experiment]\nname = .hidden\n", 2, "name: '.hidden' may hold only", 0},
+        // a key is set once per section, wherever the section is met again
+        {"[experiment]\noutput = a.h5\noutput = b.h5\n", 3,
+         "output given twice in [experiment] (first at t.ini:2)", 0},
+        {HEAD "[sweep]\nmethod = rtn\n[model]\npath = n\n", 10,
+         "path given twice in [model] (first at t.ini:2)", 0},
+        {"[experiment]\ndescription = a\n  b\n", 3, "description in [experiment] continues on an indented line", 0},
+        // two different runs with one id
+        {HEAD "[sweep]\nmethod = awq\nalpha = 0.5, 0.5000001\n", 9,
+         "alpha: 0.5 and 0.5000001 give the same run id 'awq-w4-g128-a0.5'", 1},
+        {HEAD "[sweep]\nmethod = minmax\nsalient_pct = 1, 1.0000001\n", 9,
+         "salient_pct: 1 and 1.0000001 give the same run id 'minmax-w4-g128-keep1-act'", 1},
+        {HEAD "[sweep]\nmethod = awq\nscale_rule = salient\nsalient_scale = 2, 2.0000001\n", 10,
+         "salient_scale: 2 and 2.0000001 give the same run id", 1},
+        // plans over EXP_MAX_RUNS: 7 x 64 x 64 x 2 x 2 runs
+        {HEAD "[sweep]\nmethod = awq\nbits = 2:8:1\ngroup_size = 1:64:1\nalpha = 0:0.63:0.01\n"
+              "clip = on, off\npropagate = fp, quantized\n", 0,
+         "t.ini: the sweep plans 114688 runs; the limit is 100000", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         exp_config c;
@@ -379,6 +416,34 @@ static void ini_errors(void **state) {
     }
 }
 
+// The plan's id bookkeeping: a value listed twice plans one run, a big plan keeps every run
+// in order with distinct ids (the hashed index).
+static void plan_ids(void **state) {
+    (void)state;
+    exp_config c;
+    exp_plan p;
+    ah_err e = {{0}};
+    assert_int_equal(exp_config_load_string(&c, HEAD "[sweep]\nmethod = rtn, rtn\nbits = 4, 4, 3\n",
+                                            "t.ini", &e), 0);
+    assert_int_equal(exp_plan_build(&p, &c, &e), 0);
+    assert_int_equal(p.n, 2);
+    assert_string_equal(p.runs[0].id, "rtn-w4-g128");
+    assert_string_equal(p.runs[1].id, "rtn-w3-g128");
+    exp_plan_free(&p);
+    exp_config_free(&c);
+    // 7 bits x 64 groups x 64 alphas x 2 clip = 57344 runs, all distinct.
+    assert_int_equal(exp_config_load_string(&c, HEAD "[sweep]\nmethod = awq\nbits = 2:8:1\n"
+                                            "group_size = 1:64:1\nalpha = 0:0.63:0.01\nclip = on, off\n",
+                                            "t.ini", &e), 0);
+    assert_int_equal(exp_plan_build(&p, &c, &e), 0);
+    assert_int_equal(p.n, 57344);
+    for (int i = 0; i < p.n; i++) assert_int_equal(p.runs[i].index, i);
+    assert_string_equal(p.runs[0].id, "awq-w2-g1-a0");
+    assert_string_equal(p.runs[p.n - 1].id, "awq-w8-g64-a0.63-noclip");
+    exp_plan_free(&p);
+    exp_config_free(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_axis),
@@ -387,6 +452,7 @@ int main(void) {
         cmocka_unit_test(includes),
         cmocka_unit_test(named_sweeps),
         cmocka_unit_test(ini_errors),
+        cmocka_unit_test(plan_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
