@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 #define STORE_SCHEMA_VERSION 1
+#define SUMMARY_CHUNK 64   // rows per /summary chunk
 
 // Turns off HDF5's own error-stack printing (library code never prints; our messages replace
 // it). Called at every public entry point: cheap, and a caller may have turned printing on.
@@ -68,7 +69,16 @@ char *st_tmp_name(const char *path, ah_err *e);
 // <kill_stage>-after-rename.
 int st_publish(const char *tmp, const char *path, const char *kill_stage, ah_err *e);
 // flock(LOCK_EX|LOCK_NB) on "<path>.lock"; *fd keeps it. Error when another process holds it.
+// path must be resolved first (st_resolve): the lock is per name.
 int st_lock(const char *path, int *fd, ah_err *e);
+// Removes "<path>.tmp.<digits>" left by killed writers. Only called with the lock held, when
+// no live writer can own one.
+void st_remove_stale(const char *path);
+// Byte copy of results file src to its temporary dst. Errors name src (the file the user
+// knows) and the temporary. reserve: bytes allocated beyond the copy (posix_fallocate), so that
+// HDF5's writes into the copy cannot meet a full disk or a file-size limit (HDF5 1.10 crashes
+// after a failed write); HDF5 truncates the file to its real end when it closes it.
+int st_copy_file(const char *src, const char *dst, off_t reserve, ah_err *e);
 
 // One scalar attribute (or scalar dataset) value, whatever type it was written with.
 typedef enum { SV_MISSING, SV_INT, SV_REAL, SV_STR } st_kind;
