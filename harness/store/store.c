@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/mem.h"
 #include "core/version.h"
 
 const store_column store_summary_columns[] = {
@@ -92,6 +93,8 @@ static hid_t make_fapl(void) {
 }
 
 hid_t st5_open(const char *path, unsigned flags, ah_err *e) {
+    // HDF5's open of a FIFO waits for a writer forever: the type is checked first.
+    if (ah_check_regular(path, e)) return -1;
     hid_t fapl = make_fapl();
     hid_t f = H5Fopen(path, flags, fapl);
     if (f < 0) {
@@ -258,8 +261,8 @@ static int exists(const char *path, ah_err *e) {
     return ah_fail(e, "%s: %s", path, strerror(errno));
 }
 
-// An existing file must be a results file; it is only ever opened read-only here.
-static int verify_results(const char *path, ah_err *e) {
+int st_verify_results(const char *path, ah_err *e) {
+    if (ah_check_regular(path, e)) return -1;   // H5Fis_hdf5 would block on a FIFO
     if (H5Fis_hdf5(path) <= 0)
         return ah_fail(e, "%s: exists and is not an HDF5 results file; refusing to touch it", path);
     hid_t f = st5_open(path, H5F_ACC_RDONLY, e);
@@ -312,31 +315,88 @@ done:
     return rc;
 }
 
-store *store_open(const char *path, const store_meta *meta, ah_err *e) {
+// Changes results file `path` (whose lock the caller holds) the only safe way: on a byte copy
+// with `reserve` bytes of room, through edit(dst, arg, e), then fsync and rename over path.
+// kill: the test kill points of a commit ("commit") or none (NULL).
+typedef int (*edit_fn)(hid_t dst, void *arg, const char *path, ah_err *e);
+static int edit_by_copy(const char *path, off_t reserve, edit_fn edit, void *arg, const char *kill, ah_err *e) {
+    int rc = -1;
+    hid_t dst = -1;
+    char *tmp = st_tmp_name(path, e);
+    if (!tmp || st_copy_file(path, tmp, reserve, e)) goto done;
+    if (kill) st_test_kill("commit-after-copy");
+    if ((dst = st5_open(tmp, H5F_ACC_RDWR, e)) < 0 || edit(dst, arg, path, e)) goto done;
+    if (kill) st_test_kill("commit-after-summary");
+    herr_t cr = H5Fclose(dst);
+    dst = -1;
+    if (cr < 0) {
+        st5_fail(e, path, "closing the new version failed");
+        goto done;
+    }
+    rc = st_publish(tmp, path, kill, e);
+done:
+    if (dst >= 0) H5Fclose(dst);
+    if (rc && tmp) unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+static int summary_edit(hid_t dst, void *arg, const char *path, ah_err *e) {
+    (void)arg;
+    return st_summary_rebuild(dst, path, e);
+}
+
+// /summary is rebuilt when it does not match the runs (deleted, overwritten, or its values
+// edited): `run` would otherwise find every run complete and leave a file `report` cannot read.
+static int repair_summary(const char *path, ah_err *e) {
+    hid_t f = st5_open(path, H5F_ACC_RDONLY, e);
+    if (f < 0) return -1;
+    int ok = st_summary_matches(f);
+    hsize_t bytes = 0;
+    H5Fget_filesize(f, &bytes);
+    H5Fclose(f);
+    if (ok) return 0;
+    size_t off[1 + 64], row;
+    H5Tclose(st_summary_type(-1, off, &row));
+    // Room for a new table as large as the file (rows are smaller than their runs) and slack.
+    off_t reserve = (off_t)bytes + (off_t)(SUMMARY_CHUNK * row) + COMMIT_SLACK;
+    if (edit_by_copy(path, reserve, summary_edit, NULL, NULL, e))
+        return ah_wrap(e, "%s: /summary does not match the runs and could not be rebuilt", path);
+    return 0;
+}
+
+store *store_open(const char *path_in, const store_meta *meta, ah_err *e) {
     st5_quiet();
-    if (!path || !*path) {
+    char *path = NULL;
+    if (!path_in || !*path_in) {
         ah_fail(e, "store_open: empty path");
         return NULL;
     }
+    // A link is followed once, here; a FIFO or a file with several hard links is refused.
+    if (st_resolve(path_in, &path, e)) return NULL;
     // Checked before taking the lock, so a wrong path (a checkpoint, a typo) gets no .lock
     // file beside it either.
     int ex = exists(path, e), fd = -1;
-    if (ex < 0 || (ex && verify_results(path, e))) return NULL;
-    if (st_lock(path, &fd, e)) return NULL;
+    if (ex < 0 || (ex && st_verify_results(path, e)) || st_lock(path, &fd, e)) {
+        free(path);
+        return NULL;
+    }
     st_remove_stale(path);
     int ex2 = exists(path, e);
-    if (ex2 < 0 || (!ex2 && create_results(path, meta, e)) || (ex2 && !ex && verify_results(path, e))) {
+    if (ex2 < 0 || (!ex2 && create_results(path, meta, e)) || (ex2 && !ex && st_verify_results(path, e)) ||
+        (ex2 && repair_summary(path, e))) {
         close(fd);
+        free(path);
         return NULL;
     }
     store *s = calloc(1, sizeof *s);
-    if (s) s->path = strdup(path);
-    if (!s || !s->path) {
-        free(s);
+    if (!s) {
         close(fd);
         ah_fail(e, "%s: out of memory", path);
+        free(path);
         return NULL;
     }
+    s->path = path;
     s->lock_fd = fd;
     return s;
 }
@@ -365,20 +425,45 @@ int store_has_run(store *s, const char *id, const char *key) {
     return has;
 }
 
+typedef struct {
+    hid_t src;             // the run file
+    const char *id, *run_path;
+} commit_arg;
+
+// Copies the run into /runs/<id> of the open temporary and rebuilds /summary.
+static int commit_edit(hid_t dst, void *arg, const char *path, ah_err *e) {
+    const commit_arg *a = arg;
+    char what[4200];
+    hid_t runs = H5Lexists(dst, "runs", H5P_DEFAULT) > 0 ? H5Gopen2(dst, "runs", H5P_DEFAULT)
+                                                         : H5Gcreate2(dst, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (runs < 0) return st5_fail(e, path, "cannot open /runs");
+    int rc = -1;
+    if (H5Lexists(runs, a->id, H5P_DEFAULT) > 0 && H5Ldelete(runs, a->id, H5P_DEFAULT) < 0) {
+        snprintf(what, sizeof what, "cannot replace /runs/%s", a->id);
+        st5_fail(e, path, what);
+    } else if (H5Ocopy(a->src, ".", runs, a->id, H5P_DEFAULT, H5P_DEFAULT) < 0) {
+        snprintf(what, sizeof what, "cannot copy run file %s into /runs/%s", a->run_path, a->id);
+        st5_fail(e, path, what);
+    } else {
+        rc = 0;
+    }
+    H5Gclose(runs);
+    if (rc) return -1;
+    st_test_kill("commit-after-h5ocopy");
+    return st_summary_rebuild(dst, path, e);
+}
+
 int store_commit(store *s, const char *id, const char *run_path, ah_err *e) {
     st5_quiet();
     if (!s || !run_path) return ah_fail(e, "store_commit: no store or no run file");
     if (st_check_id(s->path, id, e)) return -1;
-    hid_t src = st5_open(run_path, H5F_ACC_RDONLY, e), dst = -1, runs = -1;
+    hid_t src = st5_open(run_path, H5F_ACC_RDONLY, e);
     if (src < 0) return -1;
     if (!st_is_complete(src, ".")) {
         H5Fclose(src);
         return ah_fail(e, "%s: run file is not complete (no status = \"complete\"); not committed to %s",
                        run_path, s->path);
     }
-    int rc = -1;
-    char what[4200];
-    snprintf(what, sizeof what, "committing run %s", id);
     // Room for what the commit adds: the run (twice its file, for HDF5's metadata), a new
     // /summary chunk, and slack for B-tree nodes, heaps and object headers.
     struct stat rst;
@@ -386,43 +471,8 @@ int store_commit(store *s, const char *id, const char *run_path, ah_err *e) {
     H5Tclose(st_summary_type(-1, off, &row));
     off_t reserve = (stat(run_path, &rst) == 0 ? 2 * rst.st_size : 0) +
                     (off_t)(SUMMARY_CHUNK * row) + COMMIT_SLACK;
-    char *tmp = st_tmp_name(s->path, e);
-    if (!tmp || st_copy_file(s->path, tmp, reserve, e)) goto done;
-    st_test_kill("commit-after-copy");
-    if ((dst = st5_open(tmp, H5F_ACC_RDWR, e)) < 0) goto done;
-    if (H5Lexists(dst, "runs", H5P_DEFAULT) > 0) runs = H5Gopen2(dst, "runs", H5P_DEFAULT);
-    else runs = H5Gcreate2(dst, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (runs < 0) {
-        st5_fail(e, s->path, "cannot open /runs");
-        goto done;
-    }
-    if (H5Lexists(runs, id, H5P_DEFAULT) > 0 && H5Ldelete(runs, id, H5P_DEFAULT) < 0) {
-        snprintf(what, sizeof what, "cannot replace /runs/%s", id);
-        st5_fail(e, s->path, what);
-        goto done;
-    }
-    if (H5Ocopy(src, ".", runs, id, H5P_DEFAULT, H5P_DEFAULT) < 0) {
-        snprintf(what, sizeof what, "cannot copy run file %s into /runs/%s", run_path, id);
-        st5_fail(e, s->path, what);
-        goto done;
-    }
-    H5Gclose(runs);
-    runs = -1;
-    st_test_kill("commit-after-h5ocopy");
-    if (st_summary_rebuild(dst, s->path, e)) goto done;
-    st_test_kill("commit-after-summary");
-    herr_t cr = H5Fclose(dst);
-    dst = -1;
-    if (cr < 0) {
-        st5_fail(e, s->path, what);
-        goto done;
-    }
-    rc = st_publish(tmp, s->path, "commit", e);
-done:
-    if (runs >= 0) H5Gclose(runs);
-    if (dst >= 0) H5Fclose(dst);
+    commit_arg a = {src, id, run_path};
+    int rc = edit_by_copy(s->path, reserve, commit_edit, &a, "commit", e);
     H5Fclose(src);
-    if (rc && tmp) unlink(tmp);
-    free(tmp);
     return rc;
 }

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/mem.h"
+
 // ---------------------------------------------------------------------------------------------
 // files: temporaries, durable rename, lock
 
@@ -69,7 +71,8 @@ int st_lock(const char *path, int *fd, ah_err *e) {
     char lp[4096];
     if (snprintf(lp, sizeof lp, "%s.lock", path) >= (int)sizeof lp)
         return ah_fail(e, "%s: path too long", path);
-    int f = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    // O_NOFOLLOW: a link planted at the lock's name must not make us create files elsewhere.
+    int f = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (f < 0) return ah_fail(e, "%s: cannot create lock file: %s", lp, strerror(errno));
     if (flock(f, LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
@@ -193,3 +196,48 @@ int st_copy_file(const char *src, const char *dst, off_t reserve, ah_err *e) {
     return rc;
 }
 
+
+int st_resolve(const char *path, char **out, ah_err *e) {
+    struct stat st;
+    *out = NULL;
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT) return ah_fail(e, "%s: %s", path, strerror(errno));
+        if (!(*out = strdup(path))) return ah_fail(e, "%s: out of memory", path);
+        return 0;   // created later, as a regular file of this name
+    }
+    if (S_ISLNK(st.st_mode)) {
+        // Followed once, here: the lock, the temporaries and the rename then all act on the
+        // target, which is what receives the runs.
+        if (!(*out = realpath(path, NULL))) {
+            int err = errno;
+            if (err == ENOENT)
+                return ah_fail(e, "%s: is a symbolic link to a missing file; refusing to replace "
+                                  "the link (create the target or give its path)", path);
+            return ah_fail(e, "%s: cannot resolve the symbolic link: %s", path, strerror(err));
+        }
+        if (stat(*out, &st) != 0) {
+            int err = errno;
+            free(*out);
+            *out = NULL;
+            return ah_fail(e, "%s: %s", path, strerror(err));
+        }
+    } else if (!(*out = strdup(path))) {
+        return ah_fail(e, "%s: out of memory", path);
+    }
+    const char *why = NULL;
+    char kind[160];
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(kind, sizeof kind, "not a regular file (%s)", ah_file_kind(st.st_mode));
+        why = kind;
+    } else if (st.st_nlink > 1) {
+        // A commit renames a new file over this name: the other names would keep the old
+        // contents, and a writer through another name takes another lock.
+        snprintf(kind, sizeof kind, "has %lu hard links; a commit would split them (copy the file "
+                 "to a name of its own)", (unsigned long)st.st_nlink);
+        why = kind;
+    }
+    if (!why) return 0;
+    free(*out);
+    *out = NULL;
+    return ah_fail(e, "%s: %s; refusing to write it", path, why);
+}

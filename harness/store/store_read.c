@@ -224,6 +224,7 @@ int store_summary_read(const char *path, store_summary *out, ah_err *e) {
     size_t off[1 + 64], size;
     if (st_check_schema(f, path, e)) goto done;
     read_root(f, out);
+    if (st_check_stored(path, out, e)) goto done;
     if (H5Lexists(f, "summary", H5P_DEFAULT) <= 0 || (d = H5Dopen2(f, "summary", H5P_DEFAULT)) < 0) {
         ah_fail(e, "%s: no /summary table", path);
         goto done;

@@ -80,9 +80,8 @@ static void fill_row(hid_t runs, const char *id, char *row, const size_t *off) {
     if (g >= 0) H5Gclose(g);
 }
 
-// Opens /summary for rewriting when it already has this build's type and is resizable;
-// otherwise deletes it (a file written by an older layout) and returns -1.
-static hid_t reuse_summary(hid_t file, hid_t ft) {
+// Opens /summary when it has this build's type and is resizable (chunked); -1 otherwise.
+static hid_t open_current(hid_t file, hid_t ft) {
     if (H5Lexists(file, "summary", H5P_DEFAULT) <= 0) return -1;
     hid_t d = H5Dopen2(file, "summary", H5P_DEFAULT);
     int ok = 0;
@@ -94,31 +93,64 @@ static hid_t reuse_summary(hid_t file, hid_t ft) {
     }
     if (ok) return d;
     if (d >= 0) H5Dclose(d);
-    H5Ldelete(file, "summary", H5P_DEFAULT);
     return -1;
+}
+
+// Opens /summary for rewriting when it already has this build's type and is resizable;
+// otherwise deletes it (a file written by an older layout, or a damaged table) and returns -1.
+static hid_t reuse_summary(hid_t file, hid_t ft) {
+    hid_t d = open_current(file, ft);
+    if (d >= 0) return d;
+    if (H5Lexists(file, "summary", H5P_DEFAULT) > 0) H5Ldelete(file, "summary", H5P_DEFAULT);
+    return -1;
+}
+
+// The rows of the complete runs, in id order (ids are strcmp-sorted), each `size` bytes laid
+// out by off; *k of them. No /runs group: no rows. NULL when /runs cannot be read.
+static char *build_rows(hid_t file, const size_t *off, size_t size, hsize_t *k) {
+    char **ids = NULL;
+    int nids = 0;
+    *k = 0;
+    if (H5Lexists(file, "runs", H5P_DEFAULT) <= 0) return calloc(1, size);
+    if (st_link_names(file, "runs", &ids, &nids)) return NULL;
+    hid_t runs = H5Gopen2(file, "runs", H5P_DEFAULT);
+    char *rows = runs >= 0 ? calloc(nids ? (size_t)nids : 1, size) : NULL;
+    for (int i = 0; rows && i < nids; i++)
+        if (st_is_complete(runs, ids[i])) fill_row(runs, ids[i], rows + (*k)++ * size, off);
+    if (runs >= 0) H5Gclose(runs);
+    st_names_free(ids, nids);
+    return rows;
+}
+
+int st_summary_matches(hid_t file) {
+    size_t off[1 + 64], size;
+    hsize_t k, n = 0;
+    hid_t ft = st_summary_type(-1, off, &size), d = -1, sp = -1;
+    char *rows = ft >= 0 ? build_rows(file, off, size, &k) : NULL, *got = NULL;
+    int same = 0;
+    if (rows && (d = open_current(file, ft)) >= 0 && (sp = H5Dget_space(d)) >= 0 &&
+        H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &n, NULL) == 1 && n == k &&
+        (got = calloc(k ? (size_t)k : 1, size)))
+        same = (!k || H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, got) >= 0) && memcmp(got, rows, (size_t)k * size) == 0;
+    free(got);
+    free(rows);
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    if (ft >= 0) H5Tclose(ft);
+    return same;
 }
 
 int st_summary_rebuild(hid_t file, const char *path, ah_err *e) {
     size_t off[1 + 64], size;
-    char **ids = NULL;
-    int nids = 0, rc = -1;
-    hid_t ft = st_summary_type(-1, off, &size), runs = -1, d = -1, sp = -1, dcpl = -1;
-    char *rows = NULL;
+    int rc = -1;
+    hid_t ft = st_summary_type(-1, off, &size), d = -1, sp = -1, dcpl = -1;
     if (ft < 0) return ah_fail(e, "%s: cannot build the /summary type", path);
-    if (st_link_names(file, "runs", &ids, &nids)) {
-        ah_fail(e, "%s: cannot list /runs", path);
-        goto done;
-    }
-    runs = H5Gopen2(file, "runs", H5P_DEFAULT);
-    rows = calloc(nids ? (size_t)nids : 1, size);
-    if (runs < 0 || !rows) {
+    hsize_t k;
+    char *rows = build_rows(file, off, size, &k);
+    if (!rows) {
         ah_fail(e, "%s: cannot read /runs (or out of memory)", path);
         goto done;
     }
-    hsize_t k = 0;   // complete runs, in id order (ids are strcmp-sorted)
-    for (int i = 0; i < nids; i++)
-        if (st_is_complete(runs, ids[i])) fill_row(runs, ids[i], rows + k++ * size, off);
-
     if ((d = reuse_summary(file, ft)) >= 0) {
         if (H5Dset_extent(d, &k) < 0) {
             st5_fail(e, path, "cannot resize /summary");
@@ -144,10 +176,8 @@ done:
     if (d >= 0 && H5Dclose(d) < 0 && rc == 0) rc = st5_fail(e, path, "cannot write /summary");
     if (dcpl >= 0) H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
-    if (runs >= 0) H5Gclose(runs);
     H5Tclose(ft);
     free(rows);
-    st_names_free(ids, nids);
     return rc;
 }
 
