@@ -272,6 +272,15 @@ int st_verify_results(const char *path, ah_err *e) {
     return rc;
 }
 
+// Closes f (written to its temporary tmp) and, unless an earlier step failed (failed != 0),
+// renames tmp over path durably. kill: st_publish's test kill points.
+static int close_publish(hid_t f, int failed, const char *tmp, const char *path, const char *kill, ah_err *e) {
+    herr_t cr = H5Fclose(f);
+    if (failed) return -1;
+    if (cr < 0) return st5_fail(e, path, "closing failed");
+    return st_publish(tmp, path, kill, e);
+}
+
 static int create_results(const char *path, const store_meta *meta, ah_err *e) {
     char *tmp = st_tmp_name(path, e);
     if (!tmp) return -1;
@@ -298,14 +307,9 @@ static int create_results(const char *path, const store_meta *meta, ah_err *e) {
     H5Gclose(root);
     runs = root = -1;
     int sr = st5_save_image(f, path, tmp, e);
-    herr_t cr = H5Fclose(f);
+    hid_t saved = f;
     f = -1;
-    if (sr) goto done;
-    if (cr < 0) {
-        st5_fail(e, path, "closing failed");
-        goto done;
-    }
-    rc = st_publish(tmp, path, NULL, e);
+    rc = close_publish(saved, sr, tmp, path, NULL, e);
 done:
     if (runs >= 0) H5Gclose(runs);
     if (root >= 0) H5Gclose(root);
@@ -327,13 +331,9 @@ static int edit_by_copy(const char *path, off_t reserve, edit_fn edit, void *arg
     if (kill) st_test_kill("commit-after-copy");
     if ((dst = st5_open(tmp, H5F_ACC_RDWR, e)) < 0 || edit(dst, arg, path, e)) goto done;
     if (kill) st_test_kill("commit-after-summary");
-    herr_t cr = H5Fclose(dst);
+    hid_t edited = dst;
     dst = -1;
-    if (cr < 0) {
-        st5_fail(e, path, "closing the new version failed");
-        goto done;
-    }
-    rc = st_publish(tmp, path, kill, e);
+    rc = close_publish(edited, 0, tmp, path, kill, e);
 done:
     if (dst >= 0) H5Fclose(dst);
     if (rc && tmp) unlink(tmp);
