@@ -81,14 +81,17 @@ expect_error merge-into-non-results 'notes\.txt: exists and is not an HDF5 resul
 CASE=merge-into-non-results
 check grep -qx 'not results' "$tmp/notes.txt"
 nolock "$tmp/notes.txt"
-# The README recipe, twice: shards of a 3-run sweep merged into results/X.h5.
+# The README recipe, twice, after the sweep grew: results/X.h5 holds the first version's 2 runs
+# (fp16, rtn w4), the shards the new 3-bit runs; the merge must hold all 4.
 mkdir -p "$tmp/rd/results"
-sweep_ini "$tmp/rd/results/X.h5" "fp16, rtn, minmax" >"$tmp/rd/X.ini"
+sweep_ini "$tmp/rd/results/X.h5" >"$tmp/rd/X.ini"
+(cd "$tmp/rd" && "$BIN" run X.ini --quiet >/dev/null 2>&1) || fail "unsharded run failed"
+sweep_ini "$tmp/rd/results/X.h5" "rtn, minmax" | sed 's/^bits = 4/bits = 3/' >"$tmp/rd/X.ini"
 for s in 0 1; do (cd "$tmp/rd" && "$BIN" run X.ini --quiet --shard "$s/2" >/dev/null 2>&1) || fail "shard $s failed"; done
 CASE=readme-recipe
 for again in 1 2; do
   check sh -c "cd '$tmp/rd' && '$BIN' merge results/X.h5 results/X.shard-*-of-2.h5 >/dev/null"
-  check test "$(runs_in "$tmp/rd/results/X.h5")" = 3
+  check test "$(runs_in "$tmp/rd/results/X.h5")" = 4
 done
 
 # ---- 4. links --------------------------------------------------------------------------------
