@@ -4,14 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 
+int ah_plain_char(int c) {
+    // Spelled out rather than isalnum(): the locale must not widen what a path may hold.
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+}
+
 int ah_plain_name(const char *s) {
     if (!s || !*s || *s == '.') return 0;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == '-';
-        if (!ok) return 0;
-    }
+    for (; *s; s++)
+        if (!ah_plain_char((unsigned char)*s)) return 0;
     return 1;
 }
 

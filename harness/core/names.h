@@ -7,6 +7,8 @@
 // 1 when s is a plain name: non-empty, only [A-Za-z0-9._-], no leading '.'. Such a name is one
 // path component that stays inside its folder ("..", "a/b" and ".hidden" are not plain).
 int ah_plain_name(const char *s);
+// 1 when byte c may stand in a plain name: [A-Za-z0-9._-].
+int ah_plain_char(int c);
 
 // Copies s into buf (cap bytes) for an error message: bytes outside printable ASCII become
 // '?', and the copy is cut at 64 characters ("..." appended), so a name read from a file

@@ -247,7 +247,7 @@ static void build_ctx(pl_ctx *c, const plot_opts *o) {
     // The experiment name was checked as the file was read (store_summary_read); the file's own
     // name is made plain here: any other byte becomes '_', and so does a leading '.'.
     for (char *p = exp; *p; p++)
-        if (!ah_plain_name((char[]){*p, 0}) && !(p > exp && *p == '.')) *p = '_';
+        if (!ah_plain_char((unsigned char)*p) || (p == exp && *p == '.')) *p = '_';
     snprintf(c->dir, sizeof c->dir, "%s/%s", o->out_dir && *o->out_dir ? o->out_dir : "plots", exp);
 }
 
