@@ -196,7 +196,6 @@ int st_copy_file(const char *src, const char *dst, off_t reserve, ah_err *e) {
     return rc;
 }
 
-
 int st_resolve(const char *path, char **out, ah_err *e) {
     struct stat st;
     *out = NULL;
