@@ -124,6 +124,7 @@ int cmd_report(int argc, char **argv) {
     }
     if (pub_path[0]) {
         if (report_published_load(&pub, pub_path, &e) || report_attach_published(&t, &s, &pub, &e)) {
+            if (!published) ah_wrap(&e, "%s: [experiment] published", path);   // who named the file
             cli_error("%s", e.msg);
             goto done;
         }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "experiment/runner.h"
@@ -148,7 +149,8 @@ int cmd_merge(int argc, char **argv) {
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         printf("usage: awq-harness merge OUT.h5 SHARD.h5...\n\n"
                "Joins the complete runs of results files (e.g. the shards of `run --shard`) into\n"
-               "OUT.h5, written atomically. The same run in two files must have the same key.\n");
+               "OUT.h5, written atomically. An existing OUT.h5 is merged into: its runs are kept.\n"
+               "The same run in two files must have the same key.\n");
         return 0;
     }
     if (argc < 3) {
@@ -156,13 +158,15 @@ int cmd_merge(int argc, char **argv) {
         return 2;
     }
     ah_err e = {{0}};
+    int existed = access(argv[1], F_OK) == 0;
     if (store_merge(argv[1], (const char *const *)argv + 2, argc - 2, &e)) {
         cli_error("%s", e.msg);
         return 1;
     }
     store_summary s;
     if (store_summary_read(argv[1], &s, &e) == 0) {
-        printf("%s: %d runs from %d files\n", argv[1], s.n, argc - 2);
+        printf("%s: %d runs from %d files%s\n", argv[1], s.n, argc - 2,
+               existed ? " merged into the runs it held" : "");
         store_summary_free(&s);
     }
     return 0;

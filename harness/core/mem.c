@@ -1,6 +1,7 @@
 #include "mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,20 +47,46 @@ void *ah_calloc(size_t n, size_t sz, const char *what, ah_err *e) {
 
 void ah_free(void *p) { free(p); }
 
+const char *ah_file_kind(unsigned mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISLNK(mode)) return "a symbolic link";
+    return S_ISREG(mode) ? "a regular file" : "an unusual file type";
+}
+
+int ah_check_regular(const char *path, ah_err *e) {
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) return 0;
+    return ah_fail(e, "%s: not a regular file (%s)", path, ah_file_kind(st.st_mode));
+}
+
 char *ah_read_file(const char *path, size_t *len, ah_err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever; the file type is
+    // checked before anything is read, and a regular file ignores the flag.
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         ah_fail(e, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    // A directory opens and "seeks" to LONG_MAX: refuse anything but a regular file before
-    // its size decides an allocation.
+    // A directory opens and "seeks" to LONG_MAX, a device never ends: refuse anything but a
+    // regular file before its size decides an allocation.
     struct stat st;
-    int st_ok = fstat(fileno(f), &st) == 0;
+    int st_ok = fstat(fd, &st) == 0;
     if (!st_ok || !S_ISREG(st.st_mode)) {
-        ah_fail(e, "%s: %s", path, st_ok && S_ISDIR(st.st_mode) ? "is a directory, not a file"
-                                                                : "not a regular file");
-        fclose(f);
+        if (st_ok && S_ISDIR(st.st_mode)) ah_fail(e, "%s: is a directory, not a file", path);
+        else ah_fail(e, "%s: not a regular file (%s)", path, st_ok ? ah_file_kind(st.st_mode) : "fstat failed");
+        close(fd);
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        ah_fail(e, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     if (fseek(f, 0, SEEK_END) != 0) {

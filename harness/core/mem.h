@@ -23,7 +23,8 @@ void *ah_alloc(size_t n, size_t sz, const char *what, ah_err *e);
 void ah_free(void *p);
 
 // Reads a whole file into a NUL-terminated buffer (free with free()). *len excludes the NUL.
-// Errors name the path and tell a missing file from a read error.
+// Errors name the path and tell a missing file from a read error. Only regular files are read
+// (a FIFO or a device is refused without blocking on it).
 char *ah_read_file(const char *path, size_t *len, ah_err *e);
 
 // Joins a directory and a file name into out (size cap); returns -1 if it does not fit.
@@ -44,6 +45,13 @@ size_t ah_chunk_bytes(void);   // the limit itself
 // data stays readable (it faults in again from the page cache). The caller checks that the
 // range lies inside the mapping (the pages it rounds out to are then the mapping's too).
 void ah_release_mapped(const void *p, size_t n);
+
+// How a stat mode that is not a regular file reads in a message: "a FIFO", "a directory", ...
+const char *ah_file_kind(unsigned mode);
+// -1 (e: "PATH: not a regular file (a FIFO)") when path exists and is not a regular file
+// (links followed); 0 when it is one or nothing is there (the caller's open says so). For paths
+// a library opens itself (HDF5): opening a FIFO blocks until a writer comes, forever.
+int ah_check_regular(const char *path, ah_err *e);
 
 // 1 if path names an existing regular file, 0 otherwise.
 int ah_is_file(const char *path);

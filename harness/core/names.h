@@ -1,9 +1,18 @@
-// names.h — names that become parts of file paths (experiments, plots, named sweeps).
+// names.h — names that become parts of file paths (plot names, experiment names).
 #ifndef AH_NAMES_H
 #define AH_NAMES_H
 
-// 1 when s is a plain name: non-empty, only [A-Za-z0-9._-], not starting with '.'. A plain
-// name used as a file name stays inside its directory: no '/', and never "." or "..".
+#include <stddef.h>
+
+// 1 when s is a plain name: non-empty, only [A-Za-z0-9._-], no leading '.'. Such a name is one
+// path component that stays inside its folder ("..", "a/b" and ".hidden" are not plain).
 int ah_plain_name(const char *s);
+// 1 when byte c may stand in a plain name: [A-Za-z0-9._-].
+int ah_plain_char(int c);
+
+// Copies s into buf (cap bytes) for an error message: bytes outside printable ASCII become
+// '?', and the copy is cut at 64 characters ("..." appended), so a name read from a file
+// cannot break the one-line message or flood it.
+const char *ah_name_for_msg(const char *s, char *buf, size_t cap);
 
 #endif

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/mem.h"
+#include "core/names.h"
+
 typedef struct {
     const char *name;
     pl_kind_fn fn;
@@ -123,9 +126,19 @@ static int mkdir_p(const char *dir, ah_err *e) {
 }
 
 int pl_out_path(const pl_ctx *c, const char *name, char *buf, size_t cap, ah_err *e) {
+    char shown[80];
+    // The name comes from the results file: one plain component, or nothing is written.
+    if (!ah_plain_name(name))
+        return ah_fail(e, "%s: plot name '%s' is not a plain name; not drawn", c->file,
+                       ah_name_for_msg(name, shown, sizeof shown));
     if (mkdir_p(c->dir, e)) return -1;
     int n = snprintf(buf, cap, "%s/%s.%s", c->dir, name, gp_format_ext(c->fmt));
     if (n < 0 || (size_t)n >= cap) return ah_fail(e, "%s/%s: path too long", c->dir, name);
+    // gnuplot opens the figure itself: a FIFO there would block it, a link would send the
+    // figure outside the folder. Only a regular file (from an earlier plot) is replaced.
+    struct stat st;
+    if (lstat(buf, &st) == 0 && !S_ISREG(st.st_mode))
+        return ah_fail(e, "%s: %s; not replaced", buf, ah_file_kind(st.st_mode));
     return 0;
 }
 
@@ -231,8 +244,10 @@ static void build_ctx(pl_ctx *c, const plot_opts *o) {
         char *dot = strrchr(exp, '.');
         if (dot && dot != exp) *dot = '\0';
     }
+    // The experiment name was checked as the file was read (store_summary_read); the file's own
+    // name is made plain here: any other byte becomes '_', and so does a leading '.'.
     for (char *p = exp; *p; p++)
-        if (*p == '/' || (unsigned char)*p < 32) *p = '_';
+        if (!ah_plain_char((unsigned char)*p) || (p == exp && *p == '.')) *p = '_';
     snprintf(c->dir, sizeof c->dir, "%s/%s", o->out_dir && *o->out_dir ? o->out_dir : "plots", exp);
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/mem.h"
 
@@ -23,6 +24,7 @@ static const char *const FIELD_NAMES[F_COUNT] = {"run", "row", "column", "value"
 
 #define MAX_FIELDS 16
 #define FIELD_CAP 512
+#define PUBLISHED_MAX (4 << 20)   // bytes: a table of numbers, far below this
 
 static char *trim(char *s) {
     while (isspace((unsigned char)*s)) s++;
@@ -66,6 +68,29 @@ static int split(char *line, char sep, char out[MAX_FIELDS][FIELD_CAP], const ch
     }
 }
 
+// The file's text. The path may come from a results file, so it may name any file: only a small
+// text file is read, and no message here or below quotes what the file holds (a header line
+// proves the format before a field is looked at, and even then only its position is named).
+static char *read_text(const char *path, size_t *len, ah_err *e) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > PUBLISHED_MAX) {
+        ah_fail(e, "published numbers: %s: %lld bytes, more than a published-numbers file holds "
+                   "(at most %d)", path, (long long)st.st_size, PUBLISHED_MAX);
+        return NULL;
+    }
+    char *text = ah_read_file(path, len, e);   // refuses FIFOs and devices without blocking
+    if (!text) {
+        ah_wrap(e, "published numbers");
+        return NULL;
+    }
+    if (*len > PUBLISHED_MAX || memchr(text, '\0', *len)) {
+        ah_fail(e, "published numbers: %s: not a text file of published numbers", path);
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 static int put(char *dst, size_t cap, const char *v, const char *path, int line, const char *what,
                ah_err *e) {
     if (strlen(v) >= cap)
@@ -78,8 +103,8 @@ int report_published_load(report_published *p, const char *path, ah_err *e) {
     memset(p, 0, sizeof *p);
     snprintf(p->path, sizeof p->path, "%s", path);
     size_t len;
-    char *text = ah_read_file(path, &len, e);
-    if (!text) return ah_wrap(e, "published numbers");
+    char *text = read_text(path, &len, e);
+    if (!text) return -1;
     char f[MAX_FIELDS][FIELD_CAP];
     int where[F_COUNT], header_seen = 0, n_header = 0, line = 0, rc = -1, cap = 0;
     char sep = ',';
@@ -103,20 +128,20 @@ int report_published_load(report_published *p, const char *path, ah_err *e) {
                 int k = 0;
                 while (k < F_COUNT && strcasecmp(f[i], FIELD_NAMES[k])) k++;
                 if (k == F_COUNT) {
-                    ah_fail(e, "%s:%d: unknown column '%s' (expected run, row, column, value, "
-                               "source, note)", path, line, f[i]);
+                    ah_fail(e, "%s:%d: not a published-numbers file: header field %d is not one of "
+                               "run, row, column, value, source, note", path, line, i + 1);
                     goto done;
                 }
                 if (where[k] >= 0) {
-                    ah_fail(e, "%s:%d: column '%s' given twice", path, line, f[i]);
+                    ah_fail(e, "%s:%d: column '%s' given twice", path, line, FIELD_NAMES[k]);
                     goto done;
                 }
                 where[k] = i;
             }
             if (where[F_VALUE] < 0 || where[F_SOURCE] < 0 ||
                 (where[F_RUN] < 0 && (where[F_ROW] < 0 || where[F_COL] < 0))) {
-                ah_fail(e, "%s:%d: the header needs value, source, and run or row and column "
-                           "(got '%s')", path, line, t);
+                ah_fail(e, "%s:%d: the header needs value, source, and run or row and column",
+                        path, line);
                 goto done;
             }
             header_seen = 1;
@@ -164,7 +189,7 @@ int report_published_load(report_published *p, const char *path, ah_err *e) {
         errno = 0;
         r->value = strtod(get[F_VALUE], &end);
         if (end == get[F_VALUE] || *end || errno || !isfinite(r->value)) {
-            ah_fail(e, "%s:%d: value '%s' is not a finite number", path, line, get[F_VALUE]);
+            ah_fail(e, "%s:%d: the value field is not a finite number", path, line);
             goto done;
         }
         p->n++;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/mem.h"
 #include "core/version.h"
 
 const store_column store_summary_columns[] = {
@@ -42,7 +43,6 @@ const store_column store_summary_columns[] = {
 };
 const int store_summary_ncolumns = (int)(sizeof store_summary_columns / sizeof store_summary_columns[0]);
 
-#define SUMMARY_CHUNK 64   // rows per /summary chunk
 #define COMMIT_SLACK (64 << 10)   // bytes reserved in a commit beyond the run and a /summary chunk
 
 struct store {
@@ -101,6 +101,8 @@ static hid_t make_fapl(void) {
 }
 
 hid_t st5_open(const char *path, unsigned flags, ah_err *e) {
+    // HDF5's open of a FIFO waits for a writer forever: the type is checked first.
+    if (ah_check_regular(path, e)) return -1;
     hid_t fapl = make_fapl();
     hid_t f = H5Fopen(path, flags, fapl);
     if (f < 0) {
@@ -173,192 +175,6 @@ int st5_save_image(hid_t f, const char *path, const char *tmp, ah_err *e) {
         }
     }
     free(buf);
-    return rc;
-}
-
-// ---------------------------------------------------------------------------------------------
-// files: temporaries, durable rename, lock
-
-char *st_tmp_name(const char *path, ah_err *e) {
-    size_t n = strlen(path) + 32;
-    char *t = malloc(n);
-    if (!t) {
-        ah_fail(e, "%s: out of memory", path);
-        return NULL;
-    }
-    snprintf(t, n, "%s.tmp.%ld", path, (long)getpid());
-    return t;
-}
-
-// The directory part of path ("." when none) into dir; returns the base name.
-static const char *split_path(const char *path, char *dir, size_t cap) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        snprintf(dir, cap, ".");
-        return path;
-    }
-    snprintf(dir, cap, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    return slash + 1;
-}
-
-int st_publish(const char *tmp, const char *path, const char *kill_stage, ah_err *e) {
-    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ah_fail(e, "%s: cannot reopen for fsync: %s", tmp, strerror(errno));
-    if (fsync(fd) != 0) {
-        int err = errno;
-        close(fd);
-        return ah_fail(e, "%s: fsync failed: %s", tmp, strerror(err));
-    }
-    close(fd);
-    char stage[64];
-    if (kill_stage) st_test_kill(strcat(strcpy(stage, kill_stage), "-before-rename"));
-    if (rename(tmp, path) != 0)
-        return ah_fail(e, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (kill_stage) st_test_kill(strcat(strcpy(stage, kill_stage), "-after-rename"));
-    // Makes the rename itself durable. Some file systems refuse fsync on a directory; the file
-    // is in place by now, so that is not reported as a failed commit.
-    char dir[4096];
-    split_path(path, dir, sizeof dir);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-}
-
-int st_lock(const char *path, int *fd, ah_err *e) {
-    char lp[4096];
-    if (snprintf(lp, sizeof lp, "%s.lock", path) >= (int)sizeof lp)
-        return ah_fail(e, "%s: path too long", path);
-    int f = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (f < 0) return ah_fail(e, "%s: cannot create lock file: %s", lp, strerror(errno));
-    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno;
-        close(f);
-        if (err == EWOULDBLOCK)
-            return ah_fail(e, "another awq-harness process is writing %s (%s is locked)", path, lp);
-        return ah_fail(e, "%s: flock failed: %s", lp, strerror(err));
-    }
-    *fd = f;
-    return 0;
-}
-
-// Removes "<path>.tmp.<digits>" left by killed writers. Only called with the lock held, when
-// no live writer can own one.
-static void remove_stale(const char *path) {
-    char dir[4096], prefix[4096];
-    const char *base = split_path(path, dir, sizeof dir);
-    int pl = snprintf(prefix, sizeof prefix, "%s.tmp.", base);
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strncmp(de->d_name, prefix, (size_t)pl) != 0) continue;
-        const char *p = de->d_name + pl;
-        if (!*p || strspn(p, "0123456789") != strlen(p)) continue;
-        unlinkat(dirfd(d), de->d_name, 0);
-    }
-    closedir(d);
-}
-
-// Byte copy of results file src to its temporary dst. Errors name src (the file the user knows)
-// and the temporary.
-// The pid in a writer's temporary name: "<name>.tmp.<pid>" or "uncached-<pid>-<key>.h5"; 0
-// when name is neither.
-static long owner_pid(const char *name) {
-    const char *t = strstr(name, ".tmp."), *p = NULL;
-    char *end;
-    while (t) {   // the last ".tmp." (a name may contain the text twice)
-        p = t + 5;
-        t = strstr(p, ".tmp.");
-    }
-    if (p && *p && strspn(p, "0123456789") == strlen(p)) return strtol(p, NULL, 10);
-    if (strncmp(name, "uncached-", 9) == 0) {
-        long pid = strtol(name + 9, &end, 10);
-        if (end != name + 9 && *end == '-') return pid;
-    }
-    return 0;
-}
-
-int store_clean_stale(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int removed = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        long pid = owner_pid(de->d_name);
-        if (pid <= 0 || pid == (long)getpid()) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   // alive (or not ours to judge)
-        // A process of another pid namespace (a container sharing the cache) holds HDF5's flock
-        // while it writes: leave such a file alone.
-        int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) continue;
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlinkat(dirfd(d), de->d_name, 0) == 0) removed++;
-        close(fd);
-    }
-    closedir(d);
-    return removed;
-}
-
-// posix_fallocate(fd, from, bytes); a file system that cannot (EOPNOTSUPP) is not an error.
-static int reserve_fd(int fd, off_t from, off_t bytes, const char *path, const char *tmp, ah_err *e) {
-    int err = posix_fallocate(fd, from, bytes);
-    if (err == 0 || err == EOPNOTSUPP || err == EINVAL) return 0;
-    return ah_fail(e, "%s: write failed: %s (reserving %lld bytes in %s)", path, strerror(err),
-                   (long long)bytes, tmp);
-}
-
-int st_reserve(const char *tmp, off_t bytes, const char *path, ah_err *e) {
-    int fd = open(tmp, O_WRONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int err = errno;
-        if (fd >= 0) close(fd);
-        return ah_fail(e, "%s: cannot reopen %s: %s", path, tmp, strerror(err));
-    }
-    int rc = reserve_fd(fd, st.st_size, bytes, path, tmp, e);
-    close(fd);
-    return rc;
-}
-
-// reserve: bytes allocated beyond the copy (posix_fallocate), so that HDF5's writes into the
-// copy cannot meet a full disk or a file-size limit (HDF5 1.10 crashes after a failed write);
-// HDF5 truncates the file to its real end when it closes it.
-static int copy_file(const char *src, const char *dst, off_t reserve, ah_err *e) {
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0) return ah_fail(e, "%s: cannot read: %s", src, strerror(errno));
-    struct stat st;
-    int out = fstat(in, &st) == 0 ? open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 0777) : -1;
-    if (out < 0) {
-        close(in);
-        return ah_fail(e, "%s: cannot create the temporary copy %s: %s", src, dst, strerror(errno));
-    }
-    enum { BUF = 1 << 20 };
-    char *buf = malloc(BUF);
-    int rc = buf ? 0 : ah_fail(e, "%s: out of memory", dst);
-    for (;;) {
-        if (rc) break;
-        ssize_t r = read(in, buf, BUF);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) rc = ah_fail(e, "%s: read failed: %s", src, strerror(errno));
-        if (r <= 0) break;
-        if (st_test_kill_due("commit-mid-copy")) {   // test-only: leave a half-written copy
-            if (write(out, buf, (size_t)r / 2) < 0) {}
-            st_test_kill_now();
-        }
-        for (ssize_t off = 0; off < r && !rc;) {
-            ssize_t w = write(out, buf + off, (size_t)(r - off));
-            if (w < 0 && errno == EINTR) continue;
-            if (w < 0) rc = ah_fail(e, "%s: write failed: %s (temporary copy %s)", src, strerror(errno), dst);
-            else off += w;
-        }
-    }
-    free(buf);
-    close(in);
-    if (!rc && reserve > 0) rc = reserve_fd(out, st.st_size, reserve, src, dst, e);
-    if (close(out) != 0 && !rc)
-        rc = ah_fail(e, "%s: write failed: %s (temporary copy %s)", src, strerror(errno), dst);
     return rc;
 }
 
@@ -443,150 +259,6 @@ void st_names_free(char **names, int n) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// /summary
-
-static hid_t fixed_str(void) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, STORE_STR_MAX);
-    H5Tset_strpad(t, H5T_STR_NULLPAD);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-hid_t st_summary_type(hid_t only, size_t *off, size_t *size) {
-    size_t o = 0;
-    off[0] = o;
-    o += STORE_STR_MAX;
-    for (int c = 0; c < store_summary_ncolumns; c++) {
-        off[1 + c] = o;
-        o += store_summary_columns[c].type == STORE_COL_STR ? STORE_STR_MAX : 8;
-    }
-    *size = o;
-    hid_t t = H5Tcreate(H5T_COMPOUND, o), s = fixed_str();
-    if (only < 0 || H5Tget_member_index(only, "id") >= 0) H5Tinsert(t, "id", off[0], s);
-    for (int c = 0; c < store_summary_ncolumns; c++) {
-        const store_column *col = &store_summary_columns[c];
-        if (only >= 0 && H5Tget_member_index(only, col->name) < 0) continue;
-        hid_t m = col->type == STORE_COL_STR ? s : col->type == STORE_COL_INT ? H5T_STD_I64LE : H5T_IEEE_F64LE;
-        H5Tinsert(t, col->name, off[1 + c], m);
-    }
-    H5Tclose(s);
-    return t;
-}
-
-// Copies s into a NUL-padded field of STORE_STR_MAX bytes, cut at a UTF-8 character boundary.
-static void put_str(char *dst, const char *s) {
-    size_t n = strlen(s);
-    if (n > STORE_STR_MAX) {
-        n = STORE_STR_MAX;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    }
-    memcpy(dst, s, n);
-}
-
-// One /summary row for run group runs/<id>: attributes first, else a scalar dataset of the
-// column's name (ppl and nll are also stored as datasets). Missing: "", INT64_MIN, NaN.
-static void fill_row(hid_t runs, const char *id, char *row, const size_t *off) {
-    put_str(row + off[0], id);
-    hid_t g = H5Gopen2(runs, id, H5P_DEFAULT);
-    for (int c = 0; c < store_summary_ncolumns; c++) {
-        const store_column *col = &store_summary_columns[c];
-        char *dst = row + off[1 + c];
-        st_value v = {0};
-        if (g < 0 || st_attr_get(g, ".", col->name, &v) || v.kind == SV_MISSING) {
-            st_value_free(&v);
-            if (g < 0 || st_dset_get(g, col->name, &v)) v.kind = SV_MISSING;
-        }
-        if (col->type == STORE_COL_STR) {
-            char num[64];
-            if (v.kind == SV_STR) put_str(dst, v.s);
-            else if (v.kind != SV_MISSING && st_value_str(&v, num, sizeof num) == 0) put_str(dst, num);
-        } else if (col->type == STORE_COL_INT) {
-            long long x;
-            int64_t i = st_value_int(&v, &x) == 0 ? (int64_t)x : INT64_MIN;
-            memcpy(dst, &i, 8);
-        } else {
-            double r;
-            if (st_value_real(&v, &r)) r = NAN;
-            memcpy(dst, &r, 8);
-        }
-        st_value_free(&v);
-    }
-    if (g >= 0) H5Gclose(g);
-}
-
-// Opens /summary for rewriting when it already has this build's type and is resizable;
-// otherwise deletes it (a file written by an older layout) and returns -1.
-static hid_t reuse_summary(hid_t file, hid_t ft) {
-    if (H5Lexists(file, "summary", H5P_DEFAULT) <= 0) return -1;
-    hid_t d = H5Dopen2(file, "summary", H5P_DEFAULT);
-    int ok = 0;
-    if (d >= 0) {
-        hid_t t = H5Dget_type(d), dcpl = H5Dget_create_plist(d);
-        ok = t >= 0 && H5Tequal(t, ft) > 0 && dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED;
-        if (t >= 0) H5Tclose(t);
-        if (dcpl >= 0) H5Pclose(dcpl);
-    }
-    if (ok) return d;
-    if (d >= 0) H5Dclose(d);
-    H5Ldelete(file, "summary", H5P_DEFAULT);
-    return -1;
-}
-
-int st_summary_rebuild(hid_t file, const char *path, ah_err *e) {
-    size_t off[1 + 64], size;
-    char **ids = NULL;
-    int nids = 0, rc = -1;
-    hid_t ft = st_summary_type(-1, off, &size), runs = -1, d = -1, sp = -1, dcpl = -1;
-    char *rows = NULL;
-    if (ft < 0) return ah_fail(e, "%s: cannot build the /summary type", path);
-    if (st_link_names(file, "runs", &ids, &nids)) {
-        ah_fail(e, "%s: cannot list /runs", path);
-        goto done;
-    }
-    runs = H5Gopen2(file, "runs", H5P_DEFAULT);
-    rows = calloc(nids ? (size_t)nids : 1, size);
-    if (runs < 0 || !rows) {
-        ah_fail(e, "%s: cannot read /runs (or out of memory)", path);
-        goto done;
-    }
-    hsize_t k = 0;   // complete runs, in id order (ids are strcmp-sorted)
-    for (int i = 0; i < nids; i++)
-        if (st_is_complete(runs, ids[i])) fill_row(runs, ids[i], rows + k++ * size, off);
-
-    if ((d = reuse_summary(file, ft)) >= 0) {
-        if (H5Dset_extent(d, &k) < 0) {
-            st5_fail(e, path, "cannot resize /summary");
-            goto done;
-        }
-    } else {
-        hsize_t maxd = H5S_UNLIMITED, chunk = SUMMARY_CHUNK;
-        sp = H5Screate_simple(1, &k, &maxd);
-        dcpl = H5Pcreate(H5P_DATASET_CREATE);
-        if (sp < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0 ||
-            (d = H5Dcreate2(file, "summary", ft, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0) {
-            st5_fail(e, path, "cannot create /summary");
-            goto done;
-        }
-    }
-    if (k && H5Dwrite(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) {
-        st5_fail(e, path, "cannot write /summary");
-        goto done;
-    }
-    rc = 0;
-done:
-    // Closing flushes the chunk cache: a full disk may show only here.
-    if (d >= 0 && H5Dclose(d) < 0 && rc == 0) rc = st5_fail(e, path, "cannot write /summary");
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (sp >= 0) H5Sclose(sp);
-    if (runs >= 0) H5Gclose(runs);
-    H5Tclose(ft);
-    free(rows);
-    st_names_free(ids, nids);
-    return rc;
-}
-
-// ---------------------------------------------------------------------------------------------
 // the results file
 
 // 1 when path exists, 0 when not, -1 (e set) when it cannot be told.
@@ -597,8 +269,8 @@ static int exists(const char *path, ah_err *e) {
     return ah_fail(e, "%s: %s", path, strerror(errno));
 }
 
-// An existing file must be a results file; it is only ever opened read-only here.
-static int verify_results(const char *path, ah_err *e) {
+int st_verify_results(const char *path, ah_err *e) {
+    if (ah_check_regular(path, e)) return -1;   // H5Fis_hdf5 would block on a FIFO
     if (H5Fis_hdf5(path) <= 0)
         return ah_fail(e, "%s: exists and is not an HDF5 results file; refusing to touch it", path);
     hid_t f = st5_open(path, H5F_ACC_RDONLY, e);
@@ -606,6 +278,15 @@ static int verify_results(const char *path, ah_err *e) {
     int rc = st_check_schema(f, path, e);
     H5Fclose(f);
     return rc;
+}
+
+// Closes f (written to its temporary tmp) and, unless an earlier step failed (failed != 0),
+// renames tmp over path durably. kill: st_publish's test kill points.
+static int close_publish(hid_t f, int failed, const char *tmp, const char *path, const char *kill, ah_err *e) {
+    herr_t cr = H5Fclose(f);
+    if (failed) return -1;
+    if (cr < 0) return st5_fail(e, path, "closing failed");
+    return st_publish(tmp, path, kill, e);
 }
 
 static int create_results(const char *path, const store_meta *meta, ah_err *e) {
@@ -634,14 +315,9 @@ static int create_results(const char *path, const store_meta *meta, ah_err *e) {
     H5Gclose(root);
     runs = root = -1;
     int sr = st5_save_image(f, path, tmp, e);
-    herr_t cr = H5Fclose(f);
+    hid_t saved = f;
     f = -1;
-    if (sr) goto done;
-    if (cr < 0) {
-        st5_fail(e, path, "closing failed");
-        goto done;
-    }
-    rc = st_publish(tmp, path, NULL, e);
+    rc = close_publish(saved, sr, tmp, path, NULL, e);
 done:
     if (runs >= 0) H5Gclose(runs);
     if (root >= 0) H5Gclose(root);
@@ -651,31 +327,84 @@ done:
     return rc;
 }
 
-store *store_open(const char *path, const store_meta *meta, ah_err *e) {
+// Changes results file `path` (whose lock the caller holds) the only safe way: on a byte copy
+// with `reserve` bytes of room, through edit(dst, arg, e), then fsync and rename over path.
+// kill: the test kill points of a commit ("commit") or none (NULL).
+typedef int (*edit_fn)(hid_t dst, void *arg, const char *path, ah_err *e);
+static int edit_by_copy(const char *path, off_t reserve, edit_fn edit, void *arg, const char *kill, ah_err *e) {
+    int rc = -1;
+    hid_t dst = -1;
+    char *tmp = st_tmp_name(path, e);
+    if (!tmp || st_copy_file(path, tmp, reserve, e)) goto done;
+    if (kill) st_test_kill("commit-after-copy");
+    if ((dst = st5_open(tmp, H5F_ACC_RDWR, e)) < 0 || edit(dst, arg, path, e)) goto done;
+    if (kill) st_test_kill("commit-after-summary");
+    hid_t edited = dst;
+    dst = -1;
+    rc = close_publish(edited, 0, tmp, path, kill, e);
+done:
+    if (dst >= 0) H5Fclose(dst);
+    if (rc && tmp) unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+static int summary_edit(hid_t dst, void *arg, const char *path, ah_err *e) {
+    (void)arg;
+    return st_summary_rebuild(dst, path, e);
+}
+
+// /summary is rebuilt when it does not match the runs (deleted, overwritten, or its values
+// edited): `run` would otherwise find every run complete and leave a file `report` cannot read.
+static int repair_summary(const char *path, ah_err *e) {
+    hid_t f = st5_open(path, H5F_ACC_RDONLY, e);
+    if (f < 0) return -1;
+    int ok = st_summary_matches(f);
+    hsize_t bytes = 0;
+    H5Fget_filesize(f, &bytes);
+    H5Fclose(f);
+    if (ok) return 0;
+    size_t off[1 + 64], row;
+    H5Tclose(st_summary_type(-1, off, &row));
+    // Room for a new table as large as the file (rows are smaller than their runs) and slack.
+    off_t reserve = (off_t)bytes + (off_t)(SUMMARY_CHUNK * row) + COMMIT_SLACK;
+    if (edit_by_copy(path, reserve, summary_edit, NULL, NULL, e))
+        return ah_wrap(e, "%s: /summary does not match the runs and could not be rebuilt", path);
+    return 0;
+}
+
+store *store_open(const char *path_in, const store_meta *meta, ah_err *e) {
     st5_quiet();
-    if (!path || !*path) {
+    char *path = NULL;
+    if (!path_in || !*path_in) {
         ah_fail(e, "store_open: empty path");
         return NULL;
     }
+    // A link is followed once, here; a FIFO or a file with several hard links is refused.
+    if (st_resolve(path_in, &path, e)) return NULL;
     // Checked before taking the lock, so a wrong path (a checkpoint, a typo) gets no .lock
     // file beside it either.
     int ex = exists(path, e), fd = -1;
-    if (ex < 0 || (ex && verify_results(path, e))) return NULL;
-    if (st_lock(path, &fd, e)) return NULL;
-    remove_stale(path);
+    if (ex < 0 || (ex && st_verify_results(path, e)) || st_lock(path, &fd, e)) {
+        free(path);
+        return NULL;
+    }
+    st_remove_stale(path);
     int ex2 = exists(path, e);
-    if (ex2 < 0 || (!ex2 && create_results(path, meta, e)) || (ex2 && !ex && verify_results(path, e))) {
+    if (ex2 < 0 || (!ex2 && create_results(path, meta, e)) || (ex2 && !ex && st_verify_results(path, e)) ||
+        (ex2 && repair_summary(path, e))) {
         close(fd);
+        free(path);
         return NULL;
     }
     store *s = calloc(1, sizeof *s);
-    if (s) s->path = strdup(path);
-    if (!s || !s->path) {
-        free(s);
+    if (!s) {
         close(fd);
         ah_fail(e, "%s: out of memory", path);
+        free(path);
         return NULL;
     }
+    s->path = path;
     s->lock_fd = fd;
     return s;
 }
@@ -704,20 +433,45 @@ int store_has_run(store *s, const char *id, const char *key) {
     return has;
 }
 
+typedef struct {
+    hid_t src;             // the run file
+    const char *id, *run_path;
+} commit_arg;
+
+// Copies the run into /runs/<id> of the open temporary and rebuilds /summary.
+static int commit_edit(hid_t dst, void *arg, const char *path, ah_err *e) {
+    const commit_arg *a = arg;
+    char what[4200];
+    hid_t runs = H5Lexists(dst, "runs", H5P_DEFAULT) > 0 ? H5Gopen2(dst, "runs", H5P_DEFAULT)
+                                                         : H5Gcreate2(dst, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (runs < 0) return st5_fail(e, path, "cannot open /runs");
+    int rc = -1;
+    if (H5Lexists(runs, a->id, H5P_DEFAULT) > 0 && H5Ldelete(runs, a->id, H5P_DEFAULT) < 0) {
+        snprintf(what, sizeof what, "cannot replace /runs/%s", a->id);
+        st5_fail(e, path, what);
+    } else if (H5Ocopy(a->src, ".", runs, a->id, H5P_DEFAULT, H5P_DEFAULT) < 0) {
+        snprintf(what, sizeof what, "cannot copy run file %s into /runs/%s", a->run_path, a->id);
+        st5_fail(e, path, what);
+    } else {
+        rc = 0;
+    }
+    H5Gclose(runs);
+    if (rc) return -1;
+    st_test_kill("commit-after-h5ocopy");
+    return st_summary_rebuild(dst, path, e);
+}
+
 int store_commit(store *s, const char *id, const char *run_path, ah_err *e) {
     st5_quiet();
     if (!s || !run_path) return ah_fail(e, "store_commit: no store or no run file");
     if (st_check_id(s->path, id, e)) return -1;
-    hid_t src = st5_open(run_path, H5F_ACC_RDONLY, e), dst = -1, runs = -1;
+    hid_t src = st5_open(run_path, H5F_ACC_RDONLY, e);
     if (src < 0) return -1;
     if (!st_is_complete(src, ".")) {
         H5Fclose(src);
         return ah_fail(e, "%s: run file is not complete (no status = \"complete\"); not committed to %s",
                        run_path, s->path);
     }
-    int rc = -1;
-    char what[4200];
-    snprintf(what, sizeof what, "committing run %s", id);
     // Room for what the commit adds: the run (twice its file, for HDF5's metadata), a new
     // /summary chunk, and slack for B-tree nodes, heaps and object headers.
     struct stat rst;
@@ -725,43 +479,8 @@ int store_commit(store *s, const char *id, const char *run_path, ah_err *e) {
     H5Tclose(st_summary_type(-1, off, &row));
     off_t reserve = (stat(run_path, &rst) == 0 ? 2 * rst.st_size : 0) +
                     (off_t)(SUMMARY_CHUNK * row) + COMMIT_SLACK;
-    char *tmp = st_tmp_name(s->path, e);
-    if (!tmp || copy_file(s->path, tmp, reserve, e)) goto done;
-    st_test_kill("commit-after-copy");
-    if ((dst = st5_open(tmp, H5F_ACC_RDWR, e)) < 0) goto done;
-    if (H5Lexists(dst, "runs", H5P_DEFAULT) > 0) runs = H5Gopen2(dst, "runs", H5P_DEFAULT);
-    else runs = H5Gcreate2(dst, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (runs < 0) {
-        st5_fail(e, s->path, "cannot open /runs");
-        goto done;
-    }
-    if (H5Lexists(runs, id, H5P_DEFAULT) > 0 && H5Ldelete(runs, id, H5P_DEFAULT) < 0) {
-        snprintf(what, sizeof what, "cannot replace /runs/%s", id);
-        st5_fail(e, s->path, what);
-        goto done;
-    }
-    if (H5Ocopy(src, ".", runs, id, H5P_DEFAULT, H5P_DEFAULT) < 0) {
-        snprintf(what, sizeof what, "cannot copy run file %s into /runs/%s", run_path, id);
-        st5_fail(e, s->path, what);
-        goto done;
-    }
-    H5Gclose(runs);
-    runs = -1;
-    st_test_kill("commit-after-h5ocopy");
-    if (st_summary_rebuild(dst, s->path, e)) goto done;
-    st_test_kill("commit-after-summary");
-    herr_t cr = H5Fclose(dst);
-    dst = -1;
-    if (cr < 0) {
-        st5_fail(e, s->path, what);
-        goto done;
-    }
-    rc = st_publish(tmp, s->path, "commit", e);
-done:
-    if (runs >= 0) H5Gclose(runs);
-    if (dst >= 0) H5Fclose(dst);
+    commit_arg a = {src, id, run_path};
+    int rc = edit_by_copy(s->path, reserve, commit_edit, &a, "commit", e);
     H5Fclose(src);
-    if (rc && tmp) unlink(tmp);
-    free(tmp);
     return rc;
 }

@@ -80,7 +80,10 @@ typedef struct {
 
 // Opens (creating when absent) results file `path` for committing runs; takes the lock and
 // removes stale temporaries of earlier killed writers. Fails when another process holds the
-// lock, or when `path` exists and is not a results file (never overwritten).
+// lock, or when `path` exists and is not a results file (never overwritten). A symbolic link is
+// followed once (the target is locked and written; the link stays); a dangling link, a file
+// with several hard links and anything but a regular file (a FIFO) are refused. A /summary
+// that does not match the complete runs (missing, damaged, edited) is rebuilt here.
 store *store_open(const char *path, const store_meta *meta, ah_err *e);
 void store_close(store *s);   // NULL-safe; releases the lock
 
@@ -91,9 +94,11 @@ int store_has_run(store *s, const char *id, const char *key);
 // id), rebuilds /summary, and atomically replaces the results file.
 int store_commit(store *s, const char *id, const char *run_path, ah_err *e);
 
-// Joins complete runs of results files inputs[n] into out (created or replaced atomically).
-// The same id in two inputs: identical key -> taken once; different key -> error naming both.
-// Root attributes come from the first input.
+// Joins complete runs of results files inputs[n] into out (written atomically, under out's
+// lock; a link followed as in store_open). An existing out is merged into, never dropped: when
+// it is not among the inputs it is taken as the first. An out that exists and is not a
+// results file is refused. The same id in two inputs: identical key -> taken once; different
+// key -> error naming both. Root attributes come from the first input (out when it existed).
 int store_merge(const char *out, const char *const *inputs, int n, ah_err *e);
 
 // ---- reading --------------------------------------------------------------------------------
@@ -124,7 +129,9 @@ typedef struct {
     char *experiment_ini;   // malloc'd, may be NULL
 } store_summary;
 
-// Reads /summary (and the root attributes) of results file path (read-only, no lock).
+// Reads /summary (and the root attributes) of results file path (read-only, no lock). Refuses
+// a file whose experiment name or stored [plot.NAME] names are not plain (core/names.h: they
+// become parts of output paths); `include` lines of the stored INI come back as comments.
 int store_summary_read(const char *path, store_summary *out, ah_err *e);
 void store_summary_free(store_summary *s);
 // Index of a summary column by name, -1 when none.

@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 #define STORE_SCHEMA_VERSION 1
+#define SUMMARY_CHUNK 64   // rows per /summary chunk
 
 // Turns off HDF5's own error-stack printing (library code never prints; our messages replace
 // it). Called at every public entry point: cheap, and a caller may have turned printing on.
@@ -68,7 +69,22 @@ char *st_tmp_name(const char *path, ah_err *e);
 // <kill_stage>-after-rename.
 int st_publish(const char *tmp, const char *path, const char *kill_stage, ah_err *e);
 // flock(LOCK_EX|LOCK_NB) on "<path>.lock"; *fd keeps it. Error when another process holds it.
+// path must be resolved first (st_resolve): the lock is per name.
 int st_lock(const char *path, int *fd, ah_err *e);
+// The path a writer of results file `path` works on, malloc'd in *out: path itself, or the
+// target of a symbolic link (so the target receives the runs and the lock beside it is the
+// one every writer takes). Refused: a dangling link, a file with several hard links (a rename
+// splits them, and the per-name lock does not see the other names), and anything that is not a
+// regular file (a FIFO would block the open). A path with nothing there is returned as is.
+int st_resolve(const char *path, char **out, ah_err *e);
+// Removes "<path>.tmp.<digits>" left by killed writers. Only called with the lock held, when
+// no live writer can own one.
+void st_remove_stale(const char *path);
+// Byte copy of results file src to its temporary dst. Errors name src (the file the user
+// knows) and the temporary. reserve: bytes allocated beyond the copy (posix_fallocate), so that
+// HDF5's writes into the copy cannot meet a full disk or a file-size limit (HDF5 1.10 crashes
+// after a failed write); HDF5 truncates the file to its real end when it closes it.
+int st_copy_file(const char *src, const char *dst, off_t reserve, ah_err *e);
 
 // One scalar attribute (or scalar dataset) value, whatever type it was written with.
 typedef enum { SV_MISSING, SV_INT, SV_REAL, SV_STR } st_kind;
@@ -100,6 +116,18 @@ int st_attr_put_f64(hid_t obj, const char *name, double v);
 
 // 1 when object `obj` (relative to loc) has attribute status == "complete".
 int st_is_complete(hid_t loc, const char *obj);
+// An existing file must be a results file (HDF5, with a supported schema_version); checked
+// read-only, never modified. Refuses a FIFO or device without opening it.
+int st_verify_results(const char *path, ah_err *e);
+// 1 when /summary is exactly what st_summary_rebuild would write for the complete runs in
+// /runs (same type, same rows, same values); 0 when it is missing, damaged or stale.
+int st_summary_matches(hid_t file);
+// Checks what results file `path` says about itself as it is read back (store_names.c): the
+// experiment name and the stored INI's [plot.NAME] names must be plain (they become parts of
+// output paths), and live `include` lines of the stored INI are turned into comments (the
+// stored INI is self-contained; an include would read another file). -1 (e names path) when a
+// name is not plain.
+int st_check_stored(const char *path, store_summary *s, ah_err *e);
 // Checks root attribute schema_version of an open file: present and <= STORE_SCHEMA_VERSION.
 int st_check_schema(hid_t file, const char *path, ah_err *e);
 // The names of the links in group `grp` (relative to loc), strcmp-sorted; *names malloc'd.

@@ -1,9 +1,11 @@
 // store_merge.c — joining the results files of shards (store_merge); see store.h.
 //
 // The output is built fresh as "<out>.tmp.<pid>" (root attributes of the first input, room for
-// all inputs reserved, every complete run copied with H5Ocopy, /summary rebuilt) and renamed over out at the end, so out
-// may be one of the inputs and an error leaves out as it was. All ids and keys are gathered and
-// checked before anything is copied.
+// all inputs reserved, every complete run copied with H5Ocopy, /summary rebuilt) and renamed
+// over out at the end, so out may be one of the inputs and an error leaves out as it was. An
+// existing out is always merged into: when it is not among the inputs it becomes the first
+// (its runs are kept, its root attributes win), so `merge X.h5 shards...` never drops the runs
+// X.h5 already held. All ids and keys are gathered and checked before anything is copied.
 #include "store/store_internal.h"
 
 #include <stdio.h>
@@ -88,12 +90,51 @@ static int gather(hid_t f, const char *path, int i, merge_run **runs, int *nruns
     return rc;
 }
 
-int store_merge(const char *out, const char *const *inputs, int n, ah_err *e) {
+// 1 when file a and file b are the same file (device and inode), whatever their names.
+static int same_file(const char *a, const char *b) {
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+// The input list: inputs, behind an existing out that is not one of them. *all malloc'd.
+static int with_out(const char *out, const char *const *inputs, int n, const char ***all, int *nall,
+                    ah_err *e) {
+    struct stat st;
+    int listed = 0, ex = stat(out, &st) == 0;
+    for (int i = 0; ex && i < n; i++) listed |= same_file(out, inputs[i]);
+    int add = ex && !listed;
+    if (!(*all = malloc((size_t)(n + 1) * sizeof **all))) return ah_fail(e, "merge: out of memory");
+    if (add) (*all)[0] = out;
+    memcpy(*all + add, inputs, (size_t)n * sizeof *inputs);
+    *nall = n + add;
+    return 0;
+}
+
+static int merge_files(const char *out, const char *const *inputs, int n, ah_err *e);
+
+int store_merge(const char *out_in, const char *const *inputs_in, int n_in, ah_err *e) {
     st5_quiet();
-    if (!out || !*out || !inputs || n < 1) return ah_fail(e, "merge: no output or no input files");
-    int lock_fd = -1, rc = -1, nruns = 0, cap = 0;
-    // A sweep committing into out at the same time would lose its runs at our rename.
-    if (st_lock(out, &lock_fd, e)) return -1;
+    if (!out_in || !*out_in || !inputs_in || n_in < 1) return ah_fail(e, "merge: no output or no input files");
+    char *out = NULL;
+    const char **inputs = NULL;
+    int n, lock_fd = -1, rc = -1;
+    // A link is followed (its target gets the runs); out, when it exists, must be a results
+    // file: anything else (a checkpoint, a typo'd name) is never replaced. Checked before the
+    // lock, so a wrong path gets no .lock file beside it.
+    if (st_resolve(out_in, &out, e) || (access(out, F_OK) == 0 && st_verify_results(out, e)) ||
+        st_lock(out, &lock_fd, e))   // a sweep committing into out would lose its runs at our rename
+        goto done;
+    if (with_out(out, inputs_in, n_in, &inputs, &n, e) == 0) rc = merge_files(out, inputs, n, e);
+done:
+    if (lock_fd >= 0) close(lock_fd);
+    free(inputs);
+    free(out);
+    return rc;
+}
+
+// store_merge under the lock on out (resolved), with out among the inputs when it exists.
+static int merge_files(const char *out, const char *const *inputs, int n, ah_err *e) {
+    int rc = -1, nruns = 0, cap = 0;
     merge_run *runs = NULL;
     char *tmp = NULL;
     hid_t *in = malloc((size_t)n * sizeof *in), dst = -1, root = -1, src_root = -1, dst_runs = -1;
@@ -190,6 +231,5 @@ done:
         free(runs[k].key);
     }
     free(runs);
-    close(lock_fd);
     return rc;
 }

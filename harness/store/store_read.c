@@ -167,6 +167,9 @@ int st_value_str(const st_value *v, char *buf, size_t cap) {
 // ---------------------------------------------------------------------------------------------
 // /summary
 
+// A damaged /summary is rebuilt from the run records when `run` opens the file (store_open).
+#define REBUILD " (`awq-harness run` of its experiment rebuilds it from the runs)"
+
 int store_column_index(const char *name) {
     for (int c = 0; name && c < store_summary_ncolumns; c++)
         if (strcmp(store_summary_columns[c].name, name) == 0) return c;
@@ -187,16 +190,16 @@ void store_summary_free(store_summary *s) {
 // The summary's compound type must have a string id and, for each of our columns it has,
 // a member of the matching class (strings for STR, numbers otherwise).
 static int check_summary_type(hid_t ft, const char *path, ah_err *e) {
-    if (H5Tget_class(ft) != H5T_COMPOUND) return ah_fail(e, "%s: /summary is not a compound table", path);
+    if (H5Tget_class(ft) != H5T_COMPOUND) return ah_fail(e, "%s: /summary is not a compound table" REBUILD, path);
     int idx = H5Tget_member_index(ft, "id");
     if (idx < 0 || H5Tget_member_class(ft, (unsigned)idx) != H5T_STRING)
-        return ah_fail(e, "%s: /summary has no string field 'id'", path);
+        return ah_fail(e, "%s: /summary has no string field 'id'" REBUILD, path);
     for (int c = 0; c < store_summary_ncolumns; c++) {
         const store_column *col = &store_summary_columns[c];
         if ((idx = H5Tget_member_index(ft, col->name)) < 0) continue;
         H5T_class_t k = H5Tget_member_class(ft, (unsigned)idx);
         int ok = col->type == STORE_COL_STR ? k == H5T_STRING : k == H5T_INTEGER || k == H5T_FLOAT;
-        if (!ok) return ah_fail(e, "%s: /summary field '%s' has the wrong type", path, col->name);
+        if (!ok) return ah_fail(e, "%s: /summary field '%s' has the wrong type" REBUILD, path, col->name);
     }
     return 0;
 }
@@ -224,15 +227,16 @@ int store_summary_read(const char *path, store_summary *out, ah_err *e) {
     size_t off[1 + 64], size;
     if (st_check_schema(f, path, e)) goto done;
     read_root(f, out);
+    if (st_check_stored(path, out, e)) goto done;
     if (H5Lexists(f, "summary", H5P_DEFAULT) <= 0 || (d = H5Dopen2(f, "summary", H5P_DEFAULT)) < 0) {
-        ah_fail(e, "%s: no /summary table", path);
+        ah_fail(e, "%s: no /summary table" REBUILD, path);
         goto done;
     }
     if ((ft = H5Dget_type(d)) < 0 || check_summary_type(ft, path, e)) goto done;
     sp = H5Dget_space(d);
     hssize_t n = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 ? H5Sget_simple_extent_npoints(sp) : -1;
     if (n < 0 || n > 1000000000) {
-        ah_fail(e, "%s: /summary is not a 1-D table", path);
+        ah_fail(e, "%s: /summary is not a 1-D table" REBUILD, path);
         goto done;
     }
     // Only the fields the file has are read; the others stay "" / NaN.
@@ -242,7 +246,7 @@ int store_summary_read(const char *path, store_summary *out, ah_err *e) {
         goto done;
     }
     if (n && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-        ah_fail(e, "%s: cannot read /summary", path);
+        ah_fail(e, "%s: cannot read /summary" REBUILD, path);
         goto done;
     }
     if (n) {

@@ -138,7 +138,7 @@ printf 'run,value,source\nrtn-w3-g32,7.1,\n' > "$tmp/bad.csv"
 grep -q "bad.csv:2: no source" "$tmp/e" || err "no-source message: $(cat "$tmp/e")"
 printf 'run,value,source\nrtn-w3-g32,abc,x\n' > "$tmp/bad.csv"
 "$AH_BIN" report "$tmp/r.h5" --published "$tmp/bad.csv" >/dev/null 2>"$tmp/e" && err "value abc was accepted"
-grep -q "bad.csv:2: value 'abc' is not a finite number" "$tmp/e" || err "bad value message: $(cat "$tmp/e")"
+grep -q "bad.csv:2: the value field is not a finite number" "$tmp/e" || err "bad value message: $(cat "$tmp/e")"
 
 # ---- 4. the paper experiments' published numbers parse ------------------------------------------
 for f in experiments/paper/*.published.csv; do

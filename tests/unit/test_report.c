@@ -275,8 +275,8 @@ static void test_published(void **state) {
         const char *text, *want;
     } bad[] = {
         {"run,value\nfp16,1\n", ":1: the header needs value, source"},
-        {"run,value,source,colour\n", ":1: unknown column 'colour'"},
-        {"run,value,source\nfp16,abc,x\n", ":2: value 'abc' is not a finite number"},
+        {"run,value,source,colour\n", ":1: not a published-numbers file: header field 4 is not one of"},
+        {"run,value,source\nfp16,abc,x\n", ":2: the value field is not a finite number"},
         {"run,value,source\nfp16,1,\n", ":2: no source"},
         {"run,value,source\nfp16,1,x,y\n", ":2: 4 fields, the header has 3"},
         {"run,value,source\nfp16,1,\"x\n", ":2: unterminated quoted field"},
