@@ -41,7 +41,7 @@ static void published_from_ini(const store_summary *s, const char *results, char
     ah_err e = {{0}};
     char name[1200];
     snprintf(name, sizeof name, "%s:experiment_ini", results);
-    if (exp_config_load_string(cfg, s->experiment_ini, name, &e)) {
+    if (exp_config_load_stored(cfg, s->experiment_ini, name, &e)) {
         fprintf(stderr, "note: cannot parse the experiment stored in %s (%s); no published "
                         "numbers (give --published FILE)\n", results, e.msg);
     } else if (cfg->published[0]) {

@@ -69,6 +69,7 @@ typedef struct parse_ctx {
     size_t line_start;      // offset in text of the line being parsed
     ini_reads *reads;       // files read and keys set, over all files (outlives includes)
     int file_id;            // the current file in reads
+    int stored;             // text stored in a results file: keys outside [sweep] may repeat
 } parse_ctx;
 
 static int fail_at(parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -518,6 +519,9 @@ static int check_repeat(parse_ctx *p, const char *section, const char *key) {
         return fail_at(p, "%s in [%s] continues on an indented line: only [sweep] lists go on over "
                           "lines (un-indent the line if it is a key of its own)", key, section), -1;
     }
+    // Text stored by an older harness, where an includer's key overrode the included file's,
+    // still reads as it ran: the last value wins.
+    if (p->stored && strcmp(section, "sweep") && strncmp(section, "sweep.", 6)) return 0;
     const ini_key_at *first;
     int rc = ini_reads_key(p->reads, section, key, p->file_id, p->line, &first);
     if (rc < 0) return fail_at(p, "out of memory"), -1;
@@ -674,14 +678,22 @@ int exp_config_load(exp_config *c, const char *path, ah_err *e) {
     return end_load(c, &p, 0, e);
 }
 
-int exp_config_load_string(exp_config *c, const char *text, const char *name, ah_err *e) {
+static int load_text(exp_config *c, const char *text, const char *name, int stored, ah_err *e) {
     defaults(c);
     snprintf(c->source, sizeof c->source, "%s", name);
     ah_buf buf = {0};
     ini_reads reads = {0};
-    parse_ctx p = {.c = c, .file = name, .str = text, .text = &buf, .reads = &reads};
+    parse_ctx p = {.c = c, .file = name, .str = text, .text = &buf, .reads = &reads, .stored = stored};
     p.file_id = ini_reads_file(&reads, name);
     return end_load(c, &p, ini_parse_stream(string_reader, &p, handler, &p), e);
+}
+
+int exp_config_load_string(exp_config *c, const char *text, const char *name, ah_err *e) {
+    return load_text(c, text, name, 0, e);
+}
+
+int exp_config_load_stored(exp_config *c, const char *text, const char *name, ah_err *e) {
+    return load_text(c, text, name, 1, e);
 }
 
 void exp_config_free(exp_config *c) {

@@ -106,6 +106,10 @@ const char *exp_axis_name(exp_axis a);   // the INI key: "method", "group_size",
 int exp_config_load(exp_config *c, const char *path, ah_err *e);
 // Parses INI text as if read from file `name` (tests).
 int exp_config_load_string(exp_config *c, const char *text, const char *name, ah_err *e);
+// Parses the INI text a results file stores (plot, report). Written by older harnesses too,
+// which let a key outside [sweep] be set again (an includer over its include): the last value
+// wins there, as it did when that experiment ran.
+int exp_config_load_stored(exp_config *c, const char *text, const char *name, ah_err *e);
 void exp_config_free(exp_config *c);
 
 #endif

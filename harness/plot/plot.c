@@ -426,8 +426,8 @@ int plot_results(const plot_opts *o, plot_counts *n, ah_err *e) {
             return ah_fail(e, "out of memory");
         }
         char *sub = NULL;
-        if (exp_config_load_string(cfg, s.experiment_ini, "experiment_ini", &ce) &&
-            (!(sub = plots_only(s.experiment_ini)) || exp_config_load_string(cfg, sub, "experiment_ini", &ce))) {
+        if (exp_config_load_stored(cfg, s.experiment_ini, "experiment_ini", &ce) &&
+            (!(sub = plots_only(s.experiment_ini)) || exp_config_load_stored(cfg, sub, "experiment_ini", &ce))) {
             char msg[1200];
             snprintf(msg, sizeof msg, "declared [plot.*] sections not read: the stored experiment INI "
                                       "does not parse: %s", ce.msg);

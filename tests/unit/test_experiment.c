@@ -444,6 +444,26 @@ static void plan_ids(void **state) {
     exp_config_free(&c);
 }
 
+// Text stored by an older harness may set a key outside [sweep] twice (an includer over its
+// include, "; --- FILE" markers between): a new file refuses that, the stored text reads with
+// the last value, as it ran; a [sweep] key twice stays an error in both.
+static void stored_text_repeats(void **state) {
+    (void)state;
+    const char *text = "; --- a.ini\n[experiment]\nname = x\n[model]\npath = m\n[evaluation]\n"
+                       "data = text:t\n[calibration]\n; --- d.ini\nsamples = 128\n"
+                       "; --- a.ini\nsamples = 32\n[sweep]\nmethod = fp16\n";
+    exp_config c;
+    ah_err e = {{0}};
+    assert_int_not_equal(exp_config_load_string(&c, text, "t.ini", &e), 0);
+    assert_non_null(strstr(e.msg, "samples given twice"));
+    assert_int_equal(exp_config_load_stored(&c, text, "stored", &e), 0);
+    assert_int_equal(c.calib_samples, 32);
+    exp_config_free(&c);
+    const char *sweep2 = "[experiment]\nname = x\n[model]\npath = m\n[evaluation]\ndata = text:t\n"
+                         "[sweep]\nmethod = fp16\nmethod = rtn\n";
+    assert_int_not_equal(exp_config_load_stored(&c, sweep2, "stored", &e), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_axis),
@@ -453,6 +473,7 @@ int main(void) {
         cmocka_unit_test(named_sweeps),
         cmocka_unit_test(ini_errors),
         cmocka_unit_test(plan_ids),
+        cmocka_unit_test(stored_text_repeats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
