@@ -53,7 +53,7 @@ bad 'less than one calibration sequence' --method awq --calib "text:$tmp/short.t
 bad 'needs calibration' --method awq
 bad 'fixed needs an alpha' --method awq --scale-rule fixed "${CAL[@]}"
 bad 'alpha 1\.5 outside' --method awq --alpha 1.5 "${CAL[@]}"
-bad 'apply to --method awq and awq\+gptq only' --method minmax --alpha 0.5
+bad 'apply to --method awq, awq\+gptq only' --method minmax --alpha 0.5
 bad '--clip' --method awq --clip maybe "${CAL[@]}"
 bad 'salient scale 0 must be positive' --method awq --scale-rule salient --salient-scale 0 "${CAL[@]}"
 [ $errors -eq 0 ] || fail "$errors AWQ check(s) failed"
