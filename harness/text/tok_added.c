@@ -17,40 +17,50 @@
 #define ADDED_STEPS_PER_BYTE 256u
 #define ADDED_STEPS_FLOOR 65536u
 
-// Trie nodes: node 0 is the root; edges are (node, byte) -> child in a pair map.
+// Trie nodes: node 0 is the root; edges are (node, byte) -> child in a pair map. A chain that
+// would lead to a single token is not built: its first node holds that token as `tail` and the
+// walk compares the rest with memcmp, so a 4000-byte token costs one node and one memcmp per
+// position, not 4000 probes. Inserting a token through such a node pushes the tail one byte
+// down, so only shared prefixes are expanded into nodes.
 static int32_t trie_child(const tok_tokenizer *t, int32_t node, unsigned char c) {
     int32_t rank, child;
     return tok_pmap_get(&t->added_trie, node, c, &rank, &child) ? child : -1;
 }
 
-static int32_t trie_new_node(tok_tokenizer *t) {
+// A new node under `node` by byte c for token k, with `depth` of its bytes matched there
+// (node -1: the root, k -1: no token).
+static int trie_leaf(tok_tokenizer *t, int32_t node, unsigned char c, int32_t k, size_t depth) {
     if (t->n_nodes == t->nodes_cap) {
         size_t nc = t->nodes_cap ? t->nodes_cap * 2 : 256;
         if (nc > INT32_MAX) return -1;
-        int32_t *p = realloc(t->trie_end, nc * sizeof *p);
+        tok_tnode *p = realloc(t->trie, nc * sizeof *p);
         if (!p) return -1;
-        t->trie_end = p;
+        t->trie = p;
         t->nodes_cap = nc;
     }
-    t->trie_end[t->n_nodes] = -1;
-    return (int32_t)t->n_nodes++;
+    int32_t leaf = (int32_t)t->n_nodes++;
+    int whole = k >= 0 && t->added[k].len == depth;
+    t->trie[leaf] = (tok_tnode){whole ? k : -1, whole ? -1 : k};
+    return node < 0 ? 0 : tok_pmap_put(&t->added_trie, node, c, 0, leaf) < 0 ? -1 : 0;
 }
 
-// Inserts text as added[index]. 0, or -1 (out of memory).
-static int trie_insert(tok_tokenizer *t, const char *text, size_t len, int32_t index) {
-    if (t->n_nodes == 0 && trie_new_node(t) < 0) return -1;
+// Inserts added[index] (a text not in the trie yet). 0, or -1 (out of memory).
+static int trie_insert(tok_tokenizer *t, int32_t index) {
+    const char *text = t->added[index].text;
+    size_t len = t->added[index].len;
+    if (t->n_nodes == 0 && trie_leaf(t, -1, 0, -1, 0)) return -1;
     int32_t node = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        int32_t next = trie_child(t, node, c);
-        if (next < 0) {
-            if ((next = trie_new_node(t)) < 0 || tok_pmap_put(&t->added_trie, node, c, 0, next) < 0)
-                return -1;
+    for (size_t i = 0;; i++) {   // i bytes of text matched at node
+        int32_t tl = t->trie[node].tail;
+        if (tl >= 0) {   // make room: the tail token goes one node down (it is longer than i)
+            t->trie[node].tail = -1;
+            if (trie_leaf(t, node, (unsigned char)t->added[tl].text[i], tl, i + 1)) return -1;
         }
+        if (i == len) { t->trie[node].end = index; break; }
+        int32_t next = trie_child(t, node, (unsigned char)text[i]);
+        if (next < 0) return trie_leaf(t, node, (unsigned char)text[i], index, i + 1);
         node = next;
     }
-    t->trie_end[node] = index;
-    t->added_first[(unsigned char)text[0]] = 1;
     return 0;
 }
 
@@ -77,8 +87,9 @@ int tok_add_added(tok_tokenizer *t, const char *text, size_t len, int32_t id, in
     c[len] = 0;
     int32_t index = (int32_t)t->n_added;
     t->added[t->n_added++] = (tok_added){c, len, id, lstrip, rstrip, single_word};
-    if (tok_smap_put(&t->added_index, text, len, index) < 0 || trie_insert(t, text, len, index))
+    if (tok_smap_put(&t->added_index, text, len, index) < 0 || trie_insert(t, index))
         return ah_fail(e, "%s: out of memory", t->src);
+    t->added_first[(unsigned char)text[0]] = 1;
     return 0;
 }
 
@@ -92,7 +103,7 @@ void tok_added_free(tok_tokenizer *t) {
     free(t->added);
     tok_smap_free(&t->added_index);
     tok_pmap_free(&t->added_trie);
-    free(t->trie_end);
+    free(t->trie);
     free(t->added_of_id);
 }
 
@@ -110,17 +121,26 @@ static int word_ok(const tok_added *a, const char *s, size_t len, size_t i, size
                                 (j < len && is_word((unsigned char)s[j])));
 }
 
-// The longest added token at s[i] (single_word respected), or -1. Adds the trie steps taken
-// to *steps.
+// The longest added token at s[i] (single_word respected), or -1. Adds the work done to
+// *steps: one per trie probe, and 1 + bytes/64 for a tail compared with memcmp.
 static long longest_at(const tok_tokenizer *t, const char *s, size_t len, size_t i,
                        uint64_t *steps) {
     long best = -1;
     int32_t node = 0;
-    for (size_t j = i; j < len; j++) {
-        if ((node = trie_child(t, node, (unsigned char)s[j])) < 0) break;
+    for (size_t j = i;; j++) {   // s[i, j) matched at node
+        const tok_tnode *nd = &t->trie[node];
+        if (nd->end >= 0 && word_ok(&t->added[nd->end], s, len, i, j)) best = nd->end;
+        if (nd->tail >= 0) {   // a single, longer token below: compare the rest of it
+            const tok_added *a = &t->added[nd->tail];
+            size_t rest = a->len - (j - i);
+            *steps += 1 + rest / 64;
+            if (rest <= len - j && memcmp(s + j, a->text + (j - i), rest) == 0 &&
+                word_ok(a, s, len, i, j + rest))
+                best = nd->tail;
+            break;
+        }
+        if (j == len || (node = trie_child(t, node, (unsigned char)s[j])) < 0) break;
         (*steps)++;
-        int32_t k = t->trie_end[node];
-        if (k >= 0 && word_ok(&t->added[k], s, len, i, j + 1)) best = k;
     }
     return best;
 }

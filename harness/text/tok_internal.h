@@ -57,6 +57,10 @@ int tok_ids_push(tok_ids *a, int32_t id);   // 0 or -1 (out of memory)
 
 enum { TOK_BYTELEVEL, TOK_SPM, TOK_LLAMA2C };
 
+// A trie node: the added token ending here, and the one token whose unexpanded rest hangs
+// below it (tok_added.c); indices into added[], -1 for none.
+typedef struct tok_tnode { int32_t end, tail; } tok_tnode;
+
 typedef struct tok_added {      // an added / special token, matched on the raw text first
     char *text; size_t len;
     int32_t id;
@@ -103,7 +107,7 @@ struct tok_tokenizer {
     tok_smap added_index;        // added text -> index in added[]
     tok_pmap added_trie;         // the added texts as a byte trie: (node, byte) -> child
                                  // node (the pair map's id field); node 0 is the root
-    int32_t *trie_end;           // (n_nodes) index in added[] of the text ending at a node, or -1
+    tok_tnode *trie;             // (n_nodes)
     size_t n_nodes, nodes_cap;
     unsigned char added_first[256];  // 1 for each byte that starts an added text
     int32_t *added_of_id;        // (vocab_size) first index in added[] with that id, or -1
