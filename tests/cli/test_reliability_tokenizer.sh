@@ -11,11 +11,10 @@ cd "$(dirname "$0")/../.." || exit 1
 PY=/usr/bin/python3
 $PY -c "import json" 2>/dev/null || skip "needs /usr/bin/python3 to build the inputs"
 
+errors=0 cases=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-ROOT=$(pwd)
-C=$tmp/c
-errors=0 cases=0
+C=$tmp/c   # tokenizers (one folder each); texts lie in $tmp
 LIMIT=60   # seconds per command; the fixed binary needs under 3 s on a loaded 2-core machine
 
 # expect_error: tests/cli/lib.sh. The command runs under timeout: 124 (a hang) is a failure.
@@ -105,7 +104,7 @@ with open(os.path.join(out, 'vocab-over-limit', 'merges.txt'), 'w') as f:
     f.write('#version: 0.2\na b\n')
 sparse('bin-over-limit', 'tokenizer.bin', b'\x10\x00\x00\x00')
 EOF
-$PY "$tmp/gen.py" "$ROOT/tests/fixtures" "$C" "$tmp" || fail "could not build the inputs"
+$PY "$tmp/gen.py" "$PWD/tests/fixtures" "$C" "$tmp" || fail "could not build the inputs"
 
 # ---- item 5: regex work is budgeted per input byte; a limit error is an error, not "no match"
 REDOS="tokenizer\.json: pre_tokenizer Split regex '\(a\+\)\+b\|\[\\\\s\\\\S\]': work budget of [0-9]+ PCRE2 steps"

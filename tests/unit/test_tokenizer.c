@@ -368,10 +368,9 @@ static void test_added_tokens(void **state) {
 
 // A PCRE2 match-limit error is an error naming the file and the pattern, not "no more
 // matches" (which left the rest of the text as one piece and tokenized it differently).
-static const char REDOS_JSON[] =
-    "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"!\": 1}, \"merges\": []},"
-    " \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(a+)+b|[\\\\s\\\\S]\"},"
-    " \"behavior\": \"Isolated\", \"invert\": false}}";
+static const char REDOS_JSON[] = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"!\": 1}, "
+    "\"merges\": []}, \"pre_tokenizer\": {\"type\": \"Split\", \"behavior\": \"Isolated\", "
+    "\"pattern\": {\"Regex\": \"(a+)+b|[\\\\s\\\\S]\"}}}";
 
 static void test_regex_limit(void **state) {
     (void)state;
