@@ -61,9 +61,9 @@ int tok_build_pieces(tok_tokenizer *t, ah_err *e) {
     t->added_of_id = malloc((size_t)t->vocab_size * sizeof *t->added_of_id);
     if (!t->added_of_id) return ah_fail(e, "%s: out of memory", t->src);
     memset(t->added_of_id, 0xff, (size_t)t->vocab_size * sizeof *t->added_of_id);
-    for (size_t i = t->n_added; i-- > 0;) {
+    for (size_t i = 0; i < t->n_added; i++) {
         const tok_added *a = &t->added[i];
-        t->added_of_id[a->id] = (int32_t)i;
+        if (t->added_of_id[a->id] < 0) t->added_of_id[a->id] = (int32_t)i;
         if (!t->piece[a->id]) {
             t->piece[a->id] = a->text;
             t->piece_len[a->id] = (uint32_t)a->len;

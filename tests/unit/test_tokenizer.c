@@ -337,8 +337,8 @@ static tok_tokenizer *load_json_text(const char *name, const char *json) {
     return t;
 }
 
-// Leftmost-longest, single_word, lstrip/rstrip, a repeated text taking the later id, and the
-// decoder printing added content. Expected ids are those of the linear-search matcher this
+// Leftmost-longest, single_word, lstrip/rstrip, a repeated text taking the later id, two texts
+// with one id, and the decoder printing added content (the first text of an id). Expected ids are those of the linear-search matcher this
 // trie replaced (same outputs from the binary of the starting commit).
 static const char ADDED_JSON[] =
     "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2, \"\xc4\xa0\": 3},"
@@ -346,7 +346,7 @@ static const char ADDED_JSON[] =
     " \"added_tokens\": [{\"id\": 4, \"content\": \"aa\"}, {\"id\": 5, \"content\": \"aab\"},"
     " {\"id\": 6, \"content\": \"bb\", \"single_word\": true},"
     " {\"id\": 7, \"content\": \"ba\", \"lstrip\": true, \"rstrip\": true},"
-    " {\"id\": 8, \"content\": \"aa\"}]}";
+    " {\"id\": 8, \"content\": \"aa\"}, {\"id\": 5, \"content\": \"bab\"}]}";
 
 static void test_added_tokens(void **state) {
     (void)state;
@@ -363,6 +363,9 @@ static void test_added_tokens(void **state) {
     assert_memory_equal(buf, "aa", 2);
     assert_int_equal(tok_decode_piece(t, 4, buf, sizeof buf), 0);   // "aa" moved to id 8
     assert_int_equal(tok_decode_piece(t, 2, buf, sizeof buf), 2);
+    assert_int_equal(tok_decode_piece(t, 5, buf, sizeof buf), 3);   // the first text of id 5
+    assert_memory_equal(buf, "aab", 3);
+    expect_ids(t, "abab", 0, (const int32_t[]){0, 5}, 2);
     tok_free(t);
 }
 
