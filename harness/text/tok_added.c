@@ -4,32 +4,37 @@
 // A tokenizer may carry 100k added tokens. A linear search per added token at load and per
 // text position at encode time made loading quadratic (14 s for 100k) and a scan of 300 KB of
 // '<' with them took minutes. Now adding is O(length) (hash index + trie insert) and the scan
-// walks the trie from each candidate position, one hash probe per byte.
+// walks the trie from each candidate position: a hash probe per branch, memcmp in between.
 #include "text/tok_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-// Trie steps allowed per input byte. A walk from one position costs at most the length of
-// the longest added token that is a prefix there; real added tokens are under 100 bytes
-// (the longest seen are runs of 24-31 spaces), so only a file with very long, self-repeating
-// added tokens gets near this. Over it is an error, not minutes of work.
+// Trie work allowed per input byte: a step is one probe, or 64 bytes of an edge label compared
+// with memcmp. A walk from one position costs about the number of branching nodes on the
+// longest added-token prefix there; real added tokens are under 100 bytes (the longest seen
+// are runs of 24-31 spaces), so only a file of long added tokens that branch at nearly every
+// byte, repeated throughout the text, gets near this. Over it is an error, not minutes of work.
 #define ADDED_STEPS_PER_BYTE 256u
 #define ADDED_STEPS_FLOOR 65536u
 
-// Trie nodes: node 0 is the root; edges are (node, byte) -> child in a pair map. A chain that
-// would lead to a single token is not built: its first node holds that token as `tail` and the
-// walk compares the rest with memcmp, so a 4000-byte token costs one node and one memcmp per
-// position, not 4000 probes. Inserting a token through such a node pushes the tail one byte
-// down, so only shared prefixes are expanded into nodes.
+// A radix trie: node 0 is the root; an edge is (node, first byte) -> child in a pair map, and
+// the rest of the edge's bytes are the child's label, a slice of one added text. A chain
+// without branches is one edge, so a 4000-byte token, or two that share 4000 bytes, cost a few
+// probes and one memcmp per position rather than 4000 probes.
 static int32_t trie_child(const tok_tokenizer *t, int32_t node, unsigned char c) {
     int32_t rank, child;
     return tok_pmap_get(&t->added_trie, node, c, &rank, &child) ? child : -1;
 }
 
-// A new node under `node` by byte c for token k, with `depth` of its bytes matched there
-// (node -1: the root, k -1: no token).
-static int trie_leaf(tok_tokenizer *t, int32_t node, unsigned char c, int32_t k, size_t depth) {
+static const char *label(const tok_tokenizer *t, const tok_tnode *nd) {
+    return t->added[nd->lab_tok].text + nd->lab_off;
+}
+
+// A new node reached from `parent` by byte c (replacing an edge there), its label `lab_len`
+// bytes of added[lab_tok] from lab_off. parent -1: the root. Returns the node, or -1.
+static int32_t trie_node(tok_tokenizer *t, int32_t parent, unsigned char c, int32_t lab_tok,
+                         size_t lab_off, size_t lab_len) {
     if (t->n_nodes == t->nodes_cap) {
         size_t nc = t->nodes_cap ? t->nodes_cap * 2 : 256;
         if (nc > INT32_MAX) return -1;
@@ -38,29 +43,47 @@ static int trie_leaf(tok_tokenizer *t, int32_t node, unsigned char c, int32_t k,
         t->trie = p;
         t->nodes_cap = nc;
     }
-    int32_t leaf = (int32_t)t->n_nodes++;
-    int whole = k >= 0 && t->added[k].len == depth;
-    t->trie[leaf] = (tok_tnode){whole ? k : -1, whole ? -1 : k};
-    return node < 0 ? 0 : tok_pmap_put(&t->added_trie, node, c, 0, leaf) < 0 ? -1 : 0;
+    int32_t n = (int32_t)t->n_nodes++;
+    t->trie[n] = (tok_tnode){-1, lab_tok, (uint32_t)lab_off, (uint32_t)lab_len};
+    if (parent >= 0 && tok_pmap_put(&t->added_trie, parent, c, 0, n) < 0) return -1;
+    return n;
 }
 
-// Inserts added[index] (a text not in the trie yet). 0, or -1 (out of memory).
+// Splits the edge parent --c--> child after m bytes of child's label: returns the new middle
+// node (which takes the edge), or -1.
+static int32_t trie_split(tok_tokenizer *t, int32_t parent, unsigned char c, int32_t child,
+                          size_t m) {
+    tok_tnode old = t->trie[child];
+    int32_t mid = trie_node(t, parent, c, old.lab_tok, old.lab_off, m);
+    if (mid < 0) return -1;
+    unsigned char next = (unsigned char)label(t, &old)[m];
+    t->trie[child].lab_off = old.lab_off + (uint32_t)m + 1;
+    t->trie[child].lab_len = old.lab_len - (uint32_t)m - 1;
+    return tok_pmap_put(&t->added_trie, mid, next, 0, child) < 0 ? -1 : mid;
+}
+
+// Inserts added[index] (a text not in the trie yet; < 4 GiB). 0, or -1 (out of memory).
 static int trie_insert(tok_tokenizer *t, int32_t index) {
     const char *text = t->added[index].text;
-    size_t len = t->added[index].len;
-    if (t->n_nodes == 0 && trie_leaf(t, -1, 0, -1, 0)) return -1;
+    size_t len = t->added[index].len, d = 0;   // d bytes of text matched at node
+    if (t->n_nodes == 0 && trie_node(t, -1, 0, -1, 0, 0) < 0) return -1;
     int32_t node = 0;
-    for (size_t i = 0;; i++) {   // i bytes of text matched at node
-        int32_t tl = t->trie[node].tail;
-        if (tl >= 0) {   // make room: the tail token goes one node down (it is longer than i)
-            t->trie[node].tail = -1;
-            if (trie_leaf(t, node, (unsigned char)t->added[tl].text[i], tl, i + 1)) return -1;
+    while (d < len) {
+        unsigned char c = (unsigned char)text[d];
+        int32_t child = trie_child(t, node, c);
+        if (child < 0) {   // a leaf whose label is the rest of the text
+            if ((node = trie_node(t, node, c, index, d + 1, len - d - 1)) < 0) return -1;
+            break;
         }
-        if (i == len) { t->trie[node].end = index; break; }
-        int32_t next = trie_child(t, node, (unsigned char)text[i]);
-        if (next < 0) return trie_leaf(t, node, (unsigned char)text[i], index, i + 1);
-        node = next;
+        const tok_tnode *nd = &t->trie[child];
+        const char *lab = label(t, nd);
+        size_t m = 0;
+        while (m < nd->lab_len && d + 1 + m < len && lab[m] == text[d + 1 + m]) m++;
+        if (m < nd->lab_len && (child = trie_split(t, node, c, child, m)) < 0) return -1;
+        node = child;
+        d += 1 + m;
     }
+    t->trie[node].end = index;
     return 0;
 }
 
@@ -122,25 +145,20 @@ static int word_ok(const tok_added *a, const char *s, size_t len, size_t i, size
 }
 
 // The longest added token at s[i] (single_word respected), or -1. Adds the work done to
-// *steps: one per trie probe, and 1 + bytes/64 for a tail compared with memcmp.
+// *steps.
 static long longest_at(const tok_tokenizer *t, const char *s, size_t len, size_t i,
                        uint64_t *steps) {
     long best = -1;
     int32_t node = 0;
-    for (size_t j = i;; j++) {   // s[i, j) matched at node
+    for (size_t j = i; j < len;) {   // s[i, j) matched at node
+        if ((node = trie_child(t, node, (unsigned char)s[j])) < 0) break;
         const tok_tnode *nd = &t->trie[node];
-        if (nd->end >= 0 && word_ok(&t->added[nd->end], s, len, i, j)) best = nd->end;
-        if (nd->tail >= 0) {   // a single, longer token below: compare the rest of it
-            const tok_added *a = &t->added[nd->tail];
-            size_t rest = a->len - (j - i);
-            *steps += 1 + rest / 64;
-            if (rest <= len - j && memcmp(s + j, a->text + (j - i), rest) == 0 &&
-                word_ok(a, s, len, i, j + rest))
-                best = nd->tail;
+        *steps += 1 + nd->lab_len / 64;
+        if (nd->lab_len > len - j - 1 ||
+            (nd->lab_len && memcmp(s + j + 1, label(t, nd), nd->lab_len) != 0))
             break;
-        }
-        if (j == len || (node = trie_child(t, node, (unsigned char)s[j])) < 0) break;
-        (*steps)++;
+        j += 1 + nd->lab_len;
+        if (nd->end >= 0 && word_ok(&t->added[nd->end], s, len, i, j)) best = nd->end;
     }
     return best;
 }

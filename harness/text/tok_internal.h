@@ -57,9 +57,10 @@ int tok_ids_push(tok_ids *a, int32_t id);   // 0 or -1 (out of memory)
 
 enum { TOK_BYTELEVEL, TOK_SPM, TOK_LLAMA2C };
 
-// A trie node: the added token ending here, and the one token whose unexpanded rest hangs
-// below it (tok_added.c); indices into added[], -1 for none.
-typedef struct tok_tnode { int32_t end, tail; } tok_tnode;
+// A node of the added-token radix trie (tok_added.c): the token ending here (index into
+// added[], or -1), and the label of the edge into it after its first byte: lab_len bytes of
+// added[lab_tok].text from lab_off.
+typedef struct tok_tnode { int32_t end, lab_tok; uint32_t lab_off, lab_len; } tok_tnode;
 
 typedef struct tok_added {      // an added / special token, matched on the raw text first
     char *text; size_t len;
