@@ -17,15 +17,23 @@ struct tok_work {
     tok_smap cache_map;              // word -> index into cache
     struct { size_t off; size_t cnt; } *cache; size_t cache_n, cache_cap;  // (cache_n)
     tok_ids cache_ids;               // the cached ids, concatenated
+    tok_rx rx;                       // regex limits and budget of the pre-tokenizers
 };
 
 // Words longer than this are not cached: they rarely repeat and would bloat the cache.
 #define CACHE_MAX_WORD 256
 
-tok_work *tok_work_new(void) { return calloc(1, sizeof(tok_work)); }
+tok_work *tok_work_new(void) {
+    tok_work *w = calloc(1, sizeof(tok_work));
+    if (w && tok_rx_init(&w->rx)) { free(w); return NULL; }
+    return w;
+}
+
+tok_rx *tok_work_rx(tok_work *w) { return &w->rx; }
 
 void tok_work_free(tok_work *w) {
     if (!w) return;
+    tok_rx_free(&w->rx);
     free(w->s); free(w->q); free(w->buf);
     tok_smap_free(&w->cache_map);
     free(w->cache); free(w->cache_ids.v);

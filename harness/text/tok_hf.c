@@ -12,6 +12,7 @@
 
 static json_t *load_json(const char *path, size_t flags, ah_err *e) {
     json_error_t je;
+    if (tok_check_file_size(path, e)) return NULL;
     json_t *j = json_load_file(path, flags, &je);
     if (!j) ah_fail(e, "%s: invalid JSON at line %d column %d: %s", path, je.line, je.column, je.text);
     return j;
@@ -42,10 +43,8 @@ static const char *token_name(const json_t *v) {
 
 static int32_t token_id(const tok_tokenizer *t, const char *s) {
     if (!s) return -1;
-    for (size_t i = 0; i < t->n_added; i++)
-        if (t->added[i].len == strlen(s) && memcmp(t->added[i].text, s, t->added[i].len) == 0)
-            return t->added[i].id;
-    return tok_smap_get(&t->vocab, s, strlen(s));
+    int32_t id = tok_added_find(t, s, strlen(s));
+    return id >= 0 ? id : tok_smap_get(&t->vocab, s, strlen(s));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -113,7 +112,7 @@ static int read_merges_json(tok_tokenizer *t, const json_t *m, const char *src, 
 
 static int read_merges_txt(tok_tokenizer *t, const char *path, ah_err *e) {
     size_t len;
-    char *txt = ah_read_file(path, &len, e);
+    char *txt = tok_check_file_size(path, e) ? NULL : ah_read_file(path, &len, e);
     if (!txt) return -1;
     int32_t rank = 0;
     size_t line = 0;
@@ -143,8 +142,9 @@ static int add_norm(tok_tokenizer *t, int type, const char *a, const char *b, ah
     t->norm = n;
     n = &t->norm[t->n_norm++];
     *n = (tok_norm){type, a ? strdup(a) : NULL, b ? strdup(b) : NULL, a ? strlen(a) : 0,
-                    b ? strlen(b) : 0};
+                    b ? strlen(b) : 0, NULL};
     if ((a && !n->a) || (b && !n->b)) return ah_fail(e, "%s: out of memory", t->src);
+    if (type == TOK_NORM_NFC && !(n->re = tok_nfc_regex(t->src, e))) return -1;
     return 0;
 }
 
@@ -187,19 +187,28 @@ static tok_pre *new_pre(tok_tokenizer *t, int type, ah_err *e) {
     return p;
 }
 
+// Compiles q's regex; q->what names it in messages ("pre_tokenizer <kind> regex '...'").
+static int pre_regex(tok_tokenizer *t, tok_pre *q, const char *kind, const char *rx, size_t len,
+                     ah_err *e) {
+    if (!(q->re = tok_regex_compile(rx, len, t->src, e))) return -1;
+    char what[160];
+    snprintf(what, sizeof what, "pre_tokenizer %s regex '%.*s'", kind, (int)(len > 80 ? 80 : len), rx);
+    return (q->what = strdup(what)) ? 0 : ah_fail(e, "%s: out of memory", t->src);
+}
+
 // Escapes a literal for PCRE2 (Split with a String pattern).
-static pcre2_code *literal_regex(const char *s, const char *src, ah_err *e) {
+static int literal_regex(tok_tokenizer *t, tok_pre *q, const char *s, ah_err *e) {
     size_t n = strlen(s);
-    char *q = malloc(2 * n + 1);
-    if (!q) { ah_fail(e, "%s: out of memory", src); return NULL; }
+    char *rx = malloc(2 * n + 1);
+    if (!rx) return ah_fail(e, "%s: out of memory", t->src);
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strchr("\\^$.|?*+()[]{}", s[i])) q[o++] = '\\';
-        q[o++] = s[i];
+        if (strchr("\\^$.|?*+()[]{}", s[i])) rx[o++] = '\\';
+        rx[o++] = s[i];
     }
-    pcre2_code *re = tok_regex_compile(q, o, src, e);
-    free(q);
-    return re;
+    int rc = pre_regex(t, q, "Split", rx, o, e);
+    free(rx);
+    return rc;
 }
 
 static int read_pre(tok_tokenizer *t, const json_t *p, int *bytelevel, ah_err *e) {
@@ -223,7 +232,7 @@ static int read_pre(tok_tokenizer *t, const json_t *p, int *bytelevel, ah_err *e
             return ah_fail(e, "%s: ByteLevel add_prefix_space after another pre-tokenizer is not "
                            "supported", t->src);
         if (jbool(p, "use_regex", 1) &&
-            !(q->re = tok_regex_compile(TOK_GPT2_REGEX, sizeof TOK_GPT2_REGEX - 1, t->src, e)))
+            pre_regex(t, q, "ByteLevel", TOK_GPT2_REGEX, sizeof TOK_GPT2_REGEX - 1, e))
             return -1;
         *bytelevel = 1;
         return 0;
@@ -234,10 +243,9 @@ static int read_pre(tok_tokenizer *t, const json_t *p, int *bytelevel, ah_err *e
         json_t *pat = json_object_get(p, "pattern");
         const char *rx = json_string_value(json_object_get(pat, "Regex"));
         const char *lit = json_string_value(json_object_get(pat, "String"));
-        if (rx) q->re = tok_regex_compile(rx, strlen(rx), t->src, e);
-        else if (lit) q->re = literal_regex(lit, t->src, e);
-        else return ah_fail(e, "%s: Split pre_tokenizer without a pattern", t->src);
-        if (!q->re) return -1;
+        if (!rx && !lit) return ah_fail(e, "%s: Split pre_tokenizer without a pattern", t->src);
+        if (rx ? pre_regex(t, q, "Split", rx, strlen(rx), e) : literal_regex(t, q, lit, e))
+            return -1;
         const char *b = json_string_value(json_object_get(p, "behavior"));
         static const char *names[] = {"Isolated", "Removed", "MergedWithPrevious", "MergedWithNext",
                                       "Contiguous"};
@@ -254,7 +262,7 @@ static int read_pre(tok_tokenizer *t, const json_t *p, int *bytelevel, ah_err *e
         // Rust char::is_numeric = Nd | Nl | No = \p{N} (so "½" is a digit here).
         const char *rx = jbool(p, "individual_digits", 0) ? "\\p{N}" : "\\p{N}+";
         q->behavior = TOK_SPLIT_ISOLATED;
-        return (q->re = tok_regex_compile(rx, strlen(rx), t->src, e)) ? 0 : -1;
+        return pre_regex(t, q, "Digits", rx, strlen(rx), e);
     }
     if (!strcmp(type, "Metaspace")) {
         if (index > 0)
@@ -456,13 +464,13 @@ int tok_load_vocab_merges(tok_tokenizer *t, const char *dir, ah_err *e) {
     if (qwen) {   // transformers' Qwen2 converter: NFC, Split(regex, Isolated), ByteLevel(no regex)
         if (add_norm(t, TOK_NORM_NFC, NULL, NULL, e)) goto done;
         tok_pre *q = new_pre(t, TOK_PRE_SPLIT, e);
-        if (!q || !(q->re = tok_regex_compile(TOK_QWEN2_REGEX, sizeof TOK_QWEN2_REGEX - 1, dir, e)))
+        if (!q || pre_regex(t, q, "Split", TOK_QWEN2_REGEX, sizeof TOK_QWEN2_REGEX - 1, e))
             goto done;
         q->behavior = TOK_SPLIT_ISOLATED;
         if (!new_pre(t, TOK_PRE_BYTELEVEL, e)) goto done;
     } else {      // GPT2TokenizerFast: ByteLevel with the GPT-2 regex
         tok_pre *q = new_pre(t, TOK_PRE_BYTELEVEL, e);
-        if (!q || !(q->re = tok_regex_compile(TOK_GPT2_REGEX, sizeof TOK_GPT2_REGEX - 1, dir, e)))
+        if (!q || pre_regex(t, q, "ByteLevel", TOK_GPT2_REGEX, sizeof TOK_GPT2_REGEX - 1, e))
             goto done;
         q->add_prefix_space = jbool(tcfg, "add_prefix_space", 0);
     }

@@ -57,6 +57,11 @@ int tok_ids_push(tok_ids *a, int32_t id);   // 0 or -1 (out of memory)
 
 enum { TOK_BYTELEVEL, TOK_SPM, TOK_LLAMA2C };
 
+// A node of the added-token radix trie (tok_added.c): the token ending here (index into
+// added[], or -1), and the label of the edge into it after its first byte: lab_len bytes of
+// added[lab_tok].text from lab_off.
+typedef struct tok_tnode { int32_t end, lab_tok; uint32_t lab_off, lab_len; } tok_tnode;
+
 typedef struct tok_added {      // an added / special token, matched on the raw text first
     char *text; size_t len;
     int32_t id;
@@ -64,7 +69,11 @@ typedef struct tok_added {      // an added / special token, matched on the raw 
 } tok_added;
 
 enum { TOK_NORM_PREPEND, TOK_NORM_REPLACE, TOK_NORM_NFC };
-typedef struct tok_norm { int type; char *a, *b; size_t alen, blen; } tok_norm;
+typedef struct tok_norm {
+    int type;
+    char *a, *b; size_t alen, blen;   // PREPEND: a; REPLACE: a -> b
+    pcre2_code *re;                   // NFC: the "may change under NFC" check, compiled once
+} tok_norm;
 
 // Pre-tokenizer steps. Only the first step may change the text (ByteLevel's prefix space,
 // Metaspace); later steps only split pieces further.
@@ -75,6 +84,7 @@ enum { TOK_PREPEND_ALWAYS, TOK_PREPEND_FIRST, TOK_PREPEND_NEVER };
 typedef struct tok_pre {
     int type;
     pcre2_code *re;              // SPLIT, BYTELEVEL (NULL when use_regex is false)
+    char *what;                  // with re: "pre_tokenizer Split regex '...'", for messages
     int behavior, invert;        // SPLIT
     int add_prefix_space;        // BYTELEVEL
     char *repl; size_t repl_len; // METASPACE replacement (UTF-8)
@@ -94,7 +104,14 @@ struct tok_tokenizer {
     int unk_id, fuse_unk, byte_fallback, ignore_merges;
     int32_t byte_id[256];        // BYTELEVEL: id of the alphabet char of each byte;
                                  // SPM/LLAMA2C: id of the <0xNN> piece (-1 when absent)
-    tok_added *added; size_t n_added;
+    tok_added *added; size_t n_added, added_cap;   // (n_added) in file order (tok_added.c)
+    tok_smap added_index;        // added text -> index in added[]
+    tok_pmap added_trie;         // the added texts as a byte trie: (node, byte) -> child
+                                 // node (the pair map's id field); node 0 is the root
+    tok_tnode *trie;             // (n_nodes)
+    size_t n_nodes, nodes_cap;
+    unsigned char added_first[256];  // 1 for each byte that starts an added text
+    int32_t *added_of_id;        // (vocab_size) first index in added[] with that id, or -1
     tok_norm *norm; size_t n_norm;
     tok_pre *pre; size_t n_pre;
     int32_t prefix[4], suffix[4];  // post-processor ids around the sequence
@@ -124,13 +141,38 @@ int tok_bpe_word(const tok_tokenizer *t, tok_work *w, const char *s, size_t len,
 int tok_llama2c_encode(const tok_tokenizer *t, tok_work *w, const char *s, size_t len,
                        tok_ids *out, ah_err *e);
 
+// The NFC normalizer's check: matches text whose NFC form may differ from it (tok_pretok.c).
+pcre2_code *tok_nfc_regex(const char *src, ah_err *e);
+
 // Normalizes and pre-tokenizes one segment (text between added tokens) and runs BPE on each
 // piece (tok_pretok.c). at_start: the segment starts at offset 0 of the input.
 int tok_encode_segment(const tok_tokenizer *t, tok_work *w, const char *s, size_t len,
                        int at_start, tok_ids *out, ah_err *e);
 
+// ---------------------------------------------------------------------------------------------
+// Regex with bounded work (tok_regex.c)
+
 // Compiles a regex (UTF + UCP, JIT when available); NULL and e filled on error.
 pcre2_code *tok_regex_compile(const char *pattern, size_t len, const char *src, ah_err *e);
+
+// Per-encode matching state: match context (limits, JIT stack) and the work budget of the
+// current pre-tokenizer step over the current segment.
+typedef struct tok_rx {
+    pcre2_match_context *mctx;
+    pcre2_jit_stack *jit;        // NULL when PCRE2 has no JIT
+    uint64_t budget, left;       // PCRE2 match-limit units for this step, and what is left
+    size_t seg_len;              // bytes of the segment the budget was sized for
+    const char *src, *what;      // file and pattern, for messages (borrowed)
+} tok_rx;
+int tok_rx_init(tok_rx *rx);     // 0 or -1 (out of memory)
+void tok_rx_free(tok_rx *rx);    // NULL-safe
+// Starts a step over a segment of len bytes: budget proportional to len.
+void tok_rx_begin(tok_rx *rx, size_t len, const char *src, const char *what);
+// Searches s[at, len) from at (md receives the match). 1 match, 0 none, -1 with e filled
+// (budget spent, or another PCRE2 error): an error is never taken for "no match".
+int tok_rx_match(tok_rx *rx, const pcre2_code *re, pcre2_match_data *md, const char *s,
+                 size_t len, size_t at, ah_err *e);
+tok_rx *tok_work_rx(tok_work *w);   // the tok_work's matching state (tok_bpe.c)
 
 // Loaders. Each fills a zeroed tokenizer (caller frees with tok_free on error).
 int tok_load_hf_json(tok_tokenizer *t, const char *path, const char *dir, ah_err *e);
@@ -141,9 +183,27 @@ int tok_load_llama2c(tok_tokenizer *t, const char *path, ah_err *e);
 int tok_build_pieces(tok_tokenizer *t, ah_err *e);
 // Fills byte_id[] for the tokenizer's kind from the vocab.
 void tok_build_byte_ids(tok_tokenizer *t);
-// Adds one added token (copying text). Returns 0 or -1.
+// Tokenizer files are read whole: refuses one over the size limit (0 or -1, e names it).
+int tok_check_file_size(const char *path, ah_err *e);
+
+// ---------------------------------------------------------------------------------------------
+// Added tokens (tok_added.c)
+
+// Adds one added token (copying text); a text added again takes the new id. Returns 0 or -1.
 int tok_add_added(tok_tokenizer *t, const char *text, size_t len, int32_t id, int lstrip,
                   int rstrip, int single_word, ah_err *e);
+// The id of the added token with this text, or -1.
+int32_t tok_added_find(const tok_tokenizer *t, const char *text, size_t len);
+void tok_added_free(tok_tokenizer *t);   // the added-token fields only
+
+// Trie work of one encode call: bounded by a budget proportional to the input length.
+typedef struct tok_added_scan { uint64_t steps, budget; } tok_added_scan;
+void tok_added_scan_begin(tok_added_scan *sc, size_t len);
+// Leftmost-longest added token at or after `from` in s[0, len) (HF AddedVocabulary's split;
+// single_word respected). Returns its index in added[], -1 when there is none, -2 with e
+// filled when the budget is spent. *ms/*me = the matched range with lstrip/rstrip whitespace.
+long tok_added_next(const tok_tokenizer *t, tok_added_scan *sc, const char *s, size_t len,
+                    size_t from, size_t *ms, size_t *me, ah_err *e);
 
 // The GPT-2 pre-tokenizer regex (ByteLevel use_regex=true).
 #define TOK_GPT2_REGEX \

@@ -10,7 +10,7 @@
 
 int tok_load_llama2c(tok_tokenizer *t, const char *path, ah_err *e) {
     size_t len;
-    char *d = ah_read_file(path, &len, e);
+    char *d = tok_check_file_size(path, e) ? NULL : ah_read_file(path, &len, e);
     if (!d) return -1;
     int rc = -1;
     int32_t maxlen, n = 0;

@@ -44,22 +44,6 @@ void tok_bytelevel_alphabet(uint32_t cp_of_byte[256]) {
     }
 }
 
-pcre2_code *tok_regex_compile(const char *pattern, size_t len, const char *src, ah_err *e) {
-    int code;
-    PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP, &code, &off,
-                                   NULL);
-    if (!re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof msg);
-        ah_fail(e, "%s: regex '%.*s' invalid at offset %zu: %s", src, (int)(len > 200 ? 200 : len),
-                pattern, (size_t)off, (char *)msg);
-        return NULL;
-    }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);   // best effort: the interpreter is the fallback
-    return re;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Piece list
 
@@ -124,25 +108,29 @@ static const char NFC_SUSPECT[] =
     "\\x{FB1F}\\x{FB2A}-\\x{FB4E}\\x{110BA}\\x{11127}\\x{1133E}\\x{11357}\\x{114B0}\\x{114BA}"
     "\\x{114BD}\\x{115AF}\\x{11930}\\x{1D15E}-\\x{1D164}\\x{1D1BB}-\\x{1D1C0}\\x{2F800}-\\x{2FA1D}]";
 
-static int nfc_check(const tok_tokenizer *t, const char *s, size_t len, ah_err *e) {
+pcre2_code *tok_nfc_regex(const char *src, ah_err *e) {
+    return tok_regex_compile(NFC_SUSPECT, sizeof NFC_SUSPECT - 1, src, e);
+}
+
+static int nfc_check(const tok_tokenizer *t, tok_rx *rx, const tok_norm *nm, const char *s,
+                     size_t len, ah_err *e) {
     int ascii = 1;
     for (size_t i = 0; i < len && ascii; i++) ascii = (unsigned char)s[i] < 0x80;
     if (ascii) return 0;
-    pcre2_code *re = tok_regex_compile(NFC_SUSPECT, sizeof NFC_SUSPECT - 1, t->src, e);
-    if (!re) return -1;
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    int rc = md ? pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, md, NULL) : -1;
-    size_t at = rc >= 0 ? pcre2_get_ovector_pointer(md)[0] : 0;
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(nm->re, NULL);
+    if (!md) return ah_fail(e, "%s: out of memory normalizing", t->src);
+    tok_rx_begin(rx, len, t->src, "NFC normalizer check");
+    int rc = tok_rx_match(rx, nm->re, md, s, len, 0, e);
+    size_t at = rc > 0 ? pcre2_get_ovector_pointer(md)[0] : 0;
     pcre2_match_data_free(md);
-    pcre2_code_free(re);
-    if (rc >= 0)
+    if (rc > 0)
         return ah_fail(e, "%s: NFC normalizer: text needs Unicode normalization at segment byte "
                        "%zu (NFC is not implemented; text that NFC would change is refused)",
                        t->src, at);
-    return 0;
+    return rc;
 }
 
-static int normalize(const tok_tokenizer *t, ah_buf *b, ah_err *e) {
+static int normalize(const tok_tokenizer *t, tok_rx *rx, ah_buf *b, ah_err *e) {
     for (size_t k = 0; k < t->n_norm; k++) {
         const tok_norm *nm = &t->norm[k];
         if (nm->type == TOK_NORM_PREPEND && b->n > 0) {
@@ -153,7 +141,7 @@ static int normalize(const tok_tokenizer *t, ah_buf *b, ah_err *e) {
         } else if (nm->type == TOK_NORM_REPLACE && nm->alen > 0) {
             if (replace_all(b, nm->a, nm->alen, nm->b, nm->blen)) goto oom;
         } else if (nm->type == TOK_NORM_NFC) {
-            if (nfc_check(t, b->p, b->n, e)) return -1;
+            if (nfc_check(t, rx, nm, b->p, b->n, e)) return -1;
         }
     }
     return 0;
@@ -164,14 +152,15 @@ oom:
 // ---------------------------------------------------------------------------------------------
 // Splitting (HF SplitDelimiterBehavior applied to the match / non-match ranges of one piece)
 
-// Match ranges of re in s[ps, pe) (absolute offsets), interleaved with the gaps.
-static int find_matches(pcre2_code *re, pcre2_match_data *md, const char *s, size_t ps,
-                        size_t pe, spans *out) {
+// Match ranges of re in s[ps, pe) (absolute offsets), interleaved with the gaps. The regex
+// sees only the piece (lookarounds stop at its ends, as in HF). 0, or -1 with e filled.
+static int find_matches(tok_rx *rx, const pcre2_code *re, pcre2_match_data *md, const char *s,
+                        size_t ps, size_t pe, spans *out, ah_err *e) {
     size_t prev = ps, at = ps;
     while (at < pe) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)s + ps, pe - ps, at - ps, PCRE2_NO_UTF_CHECK, md,
-                             NULL);
-        if (rc < 0) break;   // PCRE2_ERROR_NOMATCH, or a match-limit error: rest is a gap
+        int rc = tok_rx_match(rx, re, md, s + ps, pe - ps, at - ps, e);
+        if (rc < 0) return -1;
+        if (rc == 0) break;   // no more matches: the rest is a gap
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t ms = ps + ov[0], me = ps + ov[1];
         if (me == ms) {   // empty match: step over one char and keep looking
@@ -179,12 +168,13 @@ static int find_matches(pcre2_code *re, pcre2_match_data *md, const char *s, siz
             at = ms + tok_utf8_get(s + ms, pe - ms, &cp);
             continue;
         }
-        if (ms > prev && spans_push(out, prev, ms, 0)) return -1;
-        if (spans_push(out, ms, me, 1)) return -1;
+        if ((ms > prev && spans_push(out, prev, ms, 0)) || spans_push(out, ms, me, 1)) goto oom;
         prev = at = me;
     }
-    if (pe > prev && spans_push(out, prev, pe, 0)) return -1;
+    if (pe > prev && spans_push(out, prev, pe, 0)) goto oom;
     return 0;
+oom:
+    return ah_fail(e, "%s: out of memory pre-tokenizing", rx->src);
 }
 
 // Literal-string matches (Metaspace's split on the replacement char).
@@ -258,8 +248,9 @@ int tok_encode_segment(const tok_tokenizer *t, tok_work *w, const char *s, size_
     spans cur = {0}, nxt = {0}, m = {0};
     pcre2_match_data *md = NULL;
     int rc = -1;
+    tok_rx *rx = tok_work_rx(w);
     if (ah_buf_put(&b, s, len)) goto oom;
-    if (normalize(t, &b, e)) goto done;
+    if (normalize(t, rx, &b, e)) goto done;
     if (b.n == 0) { rc = 0; goto done; }
 
     // The first pre-tokenizer may edit the text (prefix space, Metaspace replacement).
@@ -294,13 +285,17 @@ int tok_encode_segment(const tok_tokenizer *t, tok_work *w, const char *s, size_
             pcre2_match_data_free(md);
             md = pcre2_match_data_create_from_pattern(p->re, NULL);
             if (!md) goto oom;
+            tok_rx_begin(rx, b.n, t->src, p->what);   // one budget for the step's pieces
         }
         nxt.n = 0;
         for (size_t i = 0; i < cur.n; i++) {
             m.n = 0;
-            int r = literal ? find_literal(b.p, cur.v[i].s, cur.v[i].e, p->repl, p->repl_len, &m)
-                            : find_matches(p->re, md, b.p, cur.v[i].s, cur.v[i].e, &m);
-            if (r || apply_behavior(&m, behavior, p->type == TOK_PRE_SPLIT && p->invert, &nxt))
+            if (literal ? find_literal(b.p, cur.v[i].s, cur.v[i].e, p->repl, p->repl_len, &m)
+                        : find_matches(rx, p->re, md, b.p, cur.v[i].s, cur.v[i].e, &m, e)) {
+                if (literal) goto oom;
+                goto done;   // e names the regex
+            }
+            if (apply_behavior(&m, behavior, p->type == TOK_PRE_SPLIT && p->invert, &nxt))
                 goto oom;
         }
         spans x = cur; cur = nxt; nxt = x;

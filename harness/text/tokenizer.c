@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/mem.h"
 #include "text/dataset.h"
@@ -14,23 +15,19 @@
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by the loaders
 
-int tok_add_added(tok_tokenizer *t, const char *text, size_t len, int32_t id, int lstrip,
-                  int rstrip, int single_word, ah_err *e) {
-    if (len == 0) return ah_fail(e, "%s: added token %d has empty content", t->src, id);
-    if (id < 0) return ah_fail(e, "%s: added token '%.*s' has negative id", t->src, (int)len, text);
-    for (size_t i = 0; i < t->n_added; i++)   // later entries of the same text replace earlier
-        if (t->added[i].len == len && memcmp(t->added[i].text, text, len) == 0) {
-            t->added[i].id = id;
-            return 0;
-        }
-    tok_added *a = realloc(t->added, (t->n_added + 1) * sizeof *a);
-    if (!a) return ah_fail(e, "%s: out of memory", t->src);
-    t->added = a;
-    char *c = malloc(len + 1);
-    if (!c) return ah_fail(e, "%s: out of memory", t->src);
-    memcpy(c, text, len);
-    c[len] = 0;
-    a[t->n_added++] = (tok_added){c, len, id, lstrip, rstrip, single_word};
+// Tokenizer files are read whole (jansson builds a tree of all of tokenizer.json; merges.txt
+// and tokenizer.bin are read into memory), so their size is checked before anything is read.
+// The largest real tokenizers are 20-35 MB (Gemma's tokenizer.json ~33 MB, 250k-token
+// multilingual vocabularies ~17-20 MB); 256 MiB leaves 8x room and keeps jansson's tree
+// (several times the text) to a few GB.
+#define TOK_MAX_FILE_BYTES (256ull << 20)
+
+int tok_check_file_size(const char *path, ah_err *e) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;   // the reader says what is wrong
+    if ((unsigned long long)st.st_size > TOK_MAX_FILE_BYTES)
+        return ah_fail(e, "%s: %lld bytes, over the %llu-byte (%llu MiB) limit for tokenizer files",
+                       path, (long long)st.st_size, TOK_MAX_FILE_BYTES, TOK_MAX_FILE_BYTES >> 20);
     return 0;
 }
 
@@ -60,11 +57,18 @@ int tok_build_pieces(tok_tokenizer *t, ah_err *e) {
         t->piece[en->val] = t->vocab.arena + en->off;
         t->piece_len[en->val] = en->len;
     }
-    for (size_t i = 0; i < t->n_added; i++)
-        if (!t->piece[t->added[i].id]) {
-            t->piece[t->added[i].id] = t->added[i].text;
-            t->piece_len[t->added[i].id] = (uint32_t)t->added[i].len;
+    // Decoding prints an added token's own text: index the first added token of each id.
+    t->added_of_id = malloc((size_t)t->vocab_size * sizeof *t->added_of_id);
+    if (!t->added_of_id) return ah_fail(e, "%s: out of memory", t->src);
+    memset(t->added_of_id, 0xff, (size_t)t->vocab_size * sizeof *t->added_of_id);
+    for (size_t i = 0; i < t->n_added; i++) {
+        const tok_added *a = &t->added[i];
+        if (t->added_of_id[a->id] < 0) t->added_of_id[a->id] = (int32_t)i;
+        if (!t->piece[a->id]) {
+            t->piece[a->id] = a->text;
+            t->piece_len[a->id] = (uint32_t)a->len;
         }
+    }
     return 0;
 }
 
@@ -127,48 +131,20 @@ void tok_free(tok_tokenizer *t) {
     free(t->piece); free(t->piece_len); free(t->score); free(t->piece_store);
     tok_smap_free(&t->vocab);
     tok_pmap_free(&t->merges);
-    for (size_t i = 0; i < t->n_added; i++) free(t->added[i].text);
-    free(t->added);
-    for (size_t i = 0; i < t->n_norm; i++) { free(t->norm[i].a); free(t->norm[i].b); }
+    tok_added_free(t);
+    for (size_t i = 0; i < t->n_norm; i++) {
+        free(t->norm[i].a); free(t->norm[i].b); pcre2_code_free(t->norm[i].re);
+    }
     free(t->norm);
-    for (size_t i = 0; i < t->n_pre; i++) { pcre2_code_free(t->pre[i].re); free(t->pre[i].repl); }
+    for (size_t i = 0; i < t->n_pre; i++) {
+        pcre2_code_free(t->pre[i].re); free(t->pre[i].repl); free(t->pre[i].what);
+    }
     free(t->pre);
     free(t);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Encode
-
-static int is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-static int is_word(unsigned char c) {
-    return c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
-}
-
-// Leftmost-longest added token at or after `from` (HF AddedVocabulary's aho-corasick split).
-// Returns its index, or -1; *ms/*me = the matched range including lstrip/rstrip whitespace.
-static long next_added(const tok_tokenizer *t, const unsigned char first[256], const char *s,
-                       size_t len, size_t from, size_t *ms, size_t *me) {
-    for (size_t i = from; i < len; i++) {
-        if (!first[(unsigned char)s[i]]) continue;
-        long best = -1;
-        for (size_t k = 0; k < t->n_added; k++) {
-            const tok_added *a = &t->added[k];
-            if (a->len > len - i || memcmp(s + i, a->text, a->len) != 0) continue;
-            if (a->single_word && ((i > 0 && is_word((unsigned char)s[i - 1])) ||
-                                   (i + a->len < len && is_word((unsigned char)s[i + a->len]))))
-                continue;
-            if (best < 0 || a->len > t->added[best].len) best = (long)k;
-        }
-        if (best < 0) continue;
-        const tok_added *a = &t->added[best];
-        *ms = i;
-        *me = i + a->len;
-        if (a->lstrip) while (*ms > from && is_ws((unsigned char)s[*ms - 1])) (*ms)--;
-        if (a->rstrip) while (*me < len && is_ws((unsigned char)s[*me])) (*me)++;
-        return best;
-    }
-    return -1;
-}
 
 int tok_encode(const tok_tokenizer *t, const char *text, size_t len, int add_special,
                int32_t **ids, size_t *n, ah_err *e) {
@@ -189,12 +165,13 @@ int tok_encode(const tok_tokenizer *t, const char *text, size_t len, int add_spe
     if (t->kind == TOK_LLAMA2C) {
         rc = tok_llama2c_encode(t, w, text, len, &out, e);
     } else {
-        unsigned char first[256] = {0};
-        for (size_t k = 0; k < t->n_added; k++) first[(unsigned char)t->added[k].text[0]] = 1;
+        tok_added_scan sc;
+        tok_added_scan_begin(&sc, len);
         size_t pos = 0;
         while (!rc && pos <= len) {
             size_t ms = len, me = len;
-            long k = t->n_added ? next_added(t, first, text, len, pos, &ms, &me) : -1;
+            long k = t->n_added ? tok_added_next(t, &sc, text, len, pos, &ms, &me, e) : -1;
+            if (k < -1) { rc = -1; break; }
             rc = tok_encode_segment(t, w, text + pos, (k < 0 ? len : ms) - pos, pos == 0, &out, e);
             if (rc || k < 0) break;
             if (tok_ids_push(&out, t->added[k].id)) rc = ah_fail(e, "%s: out of memory", t->src);
@@ -245,12 +222,13 @@ size_t tok_decode_piece(const tok_tokenizer *t, int32_t id, char *buf, size_t ca
     if (!t || id < 0 || id >= t->vocab_size || !t->piece[id] || cap == 0) return 0;
     const char *p = t->piece[id];
     size_t n = t->piece_len[id], o = 0;
-    for (size_t i = 0; i < t->n_added; i++)   // added tokens print as their content
-        if (t->added[i].id == id) {   // its own length: the vocab may hold another piece at id
-            o = t->added[i].len < cap ? t->added[i].len : cap;
-            memcpy(buf, t->added[i].text, o);
-            return o;
-        }
+    int32_t k = t->added_of_id ? t->added_of_id[id] : -1;
+    if (k >= 0) {   // added tokens print as their content, in its own length: the vocab may
+        const tok_added *a = &t->added[k];   // hold another piece at that id
+        o = a->len < cap ? a->len : cap;
+        memcpy(buf, a->text, o);
+        return o;
+    }
     if (t->kind == TOK_BYTELEVEL) {
         uint32_t cp[256];
         int16_t inv[512];

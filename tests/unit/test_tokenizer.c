@@ -326,6 +326,74 @@ static void test_bad_inputs(void **state) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Added tokens and regex limits (issue 23 items 5 and 6)
+
+// Loads a tokenizer.json written from text; fails the test when it does not load.
+static tok_tokenizer *load_json_text(const char *name, const char *json) {
+    write_file(tmp_path(name), json, strlen(json));
+    ah_err e = {0};
+    tok_tokenizer *t = tok_load(tmp_path(name), &e);
+    if (!t) fail_msg("%s", e.msg);
+    return t;
+}
+
+// Leftmost-longest, single_word, lstrip/rstrip, a repeated text taking the later id, two texts
+// with one id, and the decoder printing added content (the first text of an id). Expected ids are those of the linear-search matcher this
+// trie replaced (same outputs from the binary of the starting commit).
+static const char ADDED_JSON[] =
+    "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2, \"\xc4\xa0\": 3},"
+    " \"merges\": [\"a b\"]}, \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false},"
+    " \"added_tokens\": [{\"id\": 4, \"content\": \"aa\"}, {\"id\": 5, \"content\": \"aab\"},"
+    " {\"id\": 6, \"content\": \"bb\", \"single_word\": true},"
+    " {\"id\": 7, \"content\": \"ba\", \"lstrip\": true, \"rstrip\": true},"
+    " {\"id\": 8, \"content\": \"aa\"}, {\"id\": 5, \"content\": \"bab\"}]}";
+
+static void test_added_tokens(void **state) {
+    (void)state;
+    tok_tokenizer *t = load_json_text("added.json", ADDED_JSON);
+    expect_ids(t, "aab", 0, (const int32_t[]){5}, 1);
+    expect_ids(t, "aa a", 0, (const int32_t[]){8, 3, 0}, 3);
+    expect_ids(t, "a bb a", 0, (const int32_t[]){0, 3, 6, 3, 0}, 5);
+    expect_ids(t, "abba", 0, (const int32_t[]){2, 7}, 2);
+    expect_ids(t, "a  ba  b", 0, (const int32_t[]){0, 7, 1}, 3);
+    expect_ids(t, "aaab", 0, (const int32_t[]){8, 2}, 2);
+    expect_ids(t, "baab", 0, (const int32_t[]){7, 2}, 2);
+    char buf[16];
+    assert_int_equal(tok_decode_piece(t, 8, buf, sizeof buf), 2);
+    assert_memory_equal(buf, "aa", 2);
+    assert_int_equal(tok_decode_piece(t, 4, buf, sizeof buf), 0);   // "aa" moved to id 8
+    assert_int_equal(tok_decode_piece(t, 2, buf, sizeof buf), 2);
+    assert_int_equal(tok_decode_piece(t, 5, buf, sizeof buf), 3);   // the first text of id 5
+    assert_memory_equal(buf, "aab", 3);
+    expect_ids(t, "abab", 0, (const int32_t[]){0, 5}, 2);
+    tok_free(t);
+}
+
+// A PCRE2 match-limit error is an error naming the file and the pattern, not "no more
+// matches" (which left the rest of the text as one piece and tokenized it differently).
+static const char REDOS_JSON[] = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"!\": 1}, "
+    "\"merges\": []}, \"pre_tokenizer\": {\"type\": \"Split\", \"behavior\": \"Isolated\", "
+    "\"pattern\": {\"Regex\": \"(a+)+b|[\\\\s\\\\S]\"}}}";
+
+static void test_regex_limit(void **state) {
+    (void)state;
+    tok_tokenizer *t = load_json_text("redos.json", REDOS_JSON);
+    expect_ids(t, "a!a", 0, (const int32_t[]){0, 1, 0}, 3);
+    char text[64];
+    memset(text, 'a', 40);   // (a+)+b on 40 a's: 2^40 steps, over any limit
+    strcpy(text + 40, "!");
+    int32_t *ids = NULL;
+    size_t n;
+    ah_err e = {0};
+    assert_int_equal(tok_encode(t, text, strlen(text), 0, &ids, &n, &e), -1);
+    assert_null(ids);
+    if (!strstr(e.msg, "redos.json: pre_tokenizer Split regex '(a+)+b|[\\s\\S]'") ||
+        !strstr(e.msg, "work budget"))
+        fail_msg("unexpected message: %s", e.msg);
+    tok_free(t);
+}
+
+// ---------------------------------------------------------------------------------------------
 
 static int make_opt_dir(void) {
     char src[PATH_MAX], real[PATH_MAX], dst[512];
@@ -349,7 +417,9 @@ static int make_opt_dir(void) {
 int main(void) {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/ah_test_tok_XXXXXX");
     if (!mkdtemp(g_tmp)) { perror("mkdtemp"); return 1; }
-    const struct CMUnitTest offline[] = {cmocka_unit_test(test_bad_inputs)};
+    const struct CMUnitTest offline[] = {cmocka_unit_test(test_bad_inputs),
+                                         cmocka_unit_test(test_added_tokens),
+                                         cmocka_unit_test(test_regex_limit)};
     int rc = cmocka_run_group_tests_name("tokenizer (no data)", offline, NULL, NULL);
     char probe[512];
     snprintf(probe, sizeof probe, "%s/tokenizers/gpt2/vocab.json", shared_data_dir());
