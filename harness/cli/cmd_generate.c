@@ -145,7 +145,11 @@ int cmd_generate(int argc, char **argv) {
         }
         if (load_blocks(blocks, m, qp, &e)) goto fail;
         if (pass == 0) printf("=== fp16 ===\n");
-        else printf("\n=== %s w%d g%d ===\n", method_name(mo.mc.kind), mo.mc.q.bits, mo.mc.q.group);
+        else {
+            char g[32];
+            printf("\n=== %s w%d %s ===\n", method_name(mo.mc.kind), mo.mc.q.bits,
+                   quant_group_label(mo.mc.q.group, g, sizeof g));
+        }
         fputs(prompt, stdout);
         if (gen_run(m, blocks, ids, n_prompt, &go, out, &n_out, print_token, &pr, &e)) goto fail;
         free_blocks(blocks, m->cfg.n_layers);

@@ -12,6 +12,7 @@
 
 #include "core/mem.h"
 #include "core/names.h"
+#include "quant/quant.h"
 
 typedef struct {
     const char *name;
@@ -104,9 +105,9 @@ void pl_variant(const store_row *r, int flags, char *buf, size_t cap) {
 
 void pl_bits_group(const store_row *r, char *buf, size_t cap) {
     double b = pl_num(r, "bits"), g = pl_num(r, "group_size");
+    char gl[32];
     if (isnan(b)) snprintf(buf, cap, "fp16");
-    else if (g == -1) snprintf(buf, cap, "w%g per-row", b);
-    else snprintf(buf, cap, "w%g g%g", b, g);
+    else snprintf(buf, cap, "w%g %s", b, quant_group_label(g, gl, sizeof gl));
 }
 
 static int mkdir_p(const char *dir, ah_err *e) {

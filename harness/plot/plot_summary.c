@@ -458,7 +458,7 @@ int pl_line(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e
             if (col->type == STORE_COL_STR)
                 o += (size_t)snprintf(label + o, sizeof label - o, "%s%s", sep, r->str[ci][0] ? r->str[ci] : "(none)");
             else if (!strcmp(col->name, "group_size") && r->num[ci] == -1)
-                o += (size_t)snprintf(label + o, sizeof label - o, "%sgroup_size=row", sep);
+                o += (size_t)snprintf(label + o, sizeof label - o, "%sper-row", sep);
             else
                 o += (size_t)snprintf(label + o, sizeof label - o, "%s%s=%g", sep, col->name, r->num[ci]);
         }

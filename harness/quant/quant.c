@@ -38,6 +38,7 @@
 #include "quant/quant.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/simd.h"
@@ -73,6 +74,12 @@ int quant_kind_parse(const char *s, quant_kind *k) {
             return 0;
         }
     return -1;
+}
+
+const char *quant_group_label(double group, char *buf, size_t cap) {
+    if (group <= 0) snprintf(buf, cap, "per-row");
+    else snprintf(buf, cap, "g%g", group);
+    return buf;
 }
 
 size_t quant_groups(size_t cols, int group) {

@@ -40,6 +40,9 @@ int quant_kind_parse(const char *s, quant_kind *k);  // -1 when unknown
 
 // Groups per row for cols input channels.
 size_t quant_groups(size_t cols, int group);
+// How tables, plots and messages name a group size: "g128", or "per-row" for group <= 0 (one
+// representation for people; INI values and run ids write "row"). Returns buf.
+const char *quant_group_label(double group, char *buf, size_t cap);
 
 // Fake quantization in place: W (rows, cols) <- dequant(quant(W)). OpenMP over rows.
 void quant_fake(float *W, size_t rows, size_t cols, const quant_cfg *q);
