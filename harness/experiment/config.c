@@ -103,6 +103,9 @@ static char *count_line(parse_ctx *p, char *got, int num) {
     }
     p->line_start = p->text->n;
     ah_buf_put(p->text, got, len);
+    // A file's last line without its newline: the stored text gets one, so the next file's
+    // "; --- FILE" marker (or the includer's next line) starts a line of its own.
+    if (len > 0 && got[len - 1] != '\n' && len + 1 < (size_t)num) ah_buf_put(p->text, "\n", 1);
     return got;
 }
 

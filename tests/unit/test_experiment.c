@@ -215,7 +215,9 @@ static void includes(void **state) {
     snprintf(sub, sizeof sub, "%s/blocks", g_dir);
     mkdir(sub, 0777);
     write_file("blocks/model.ini", "[model]\npath = /m/x\nname = tiny\n");
-    write_file("blocks/data.ini", "include = model.ini\n[evaluation]\ndata = text:/e\nseqlen = 64\n");
+    // data.ini's last line has no newline: the stored text must still start the next file's
+    // marker on a line of its own.
+    write_file("blocks/data.ini", "include = model.ini\n[evaluation]\ndata = text:/e\nseqlen = 64");
     write_file("main.ini", "[experiment]\nname = inc\ninclude = blocks/data.ini\nseed = 7\n"
                            "[sweep]\nmethod = rtn\n");
     char main_path[300];
@@ -227,6 +229,7 @@ static void includes(void **state) {
     assert_string_equal(c.model_name, "tiny");
     assert_int_equal(c.seqlen, 64);
     assert_int_equal((int)c.seed, 7);            // back in [experiment] after the include
+    assert_non_null(strstr(c.ini_text, "seqlen = 64\n; --- back in "));
     // The stored text parses alone to the same experiment.
     exp_config c2;
     assert_int_equal(exp_config_load_string(&c2, c.ini_text, "stored", &e), 0);
