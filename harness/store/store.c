@@ -223,17 +223,36 @@ int st_lock(const char *path, int *fd, ah_err *e) {
     char lp[4096];
     if (snprintf(lp, sizeof lp, "%s.lock", path) >= (int)sizeof lp)
         return ah_fail(e, "%s: path too long", path);
-    int f = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (f < 0) return ah_fail(e, "%s: cannot create lock file: %s", lp, strerror(errno));
-    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno;
+    for (int tries = 0; tries < 100; tries++) {
+        int f = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (f < 0) return ah_fail(e, "%s: cannot create lock file: %s", lp, strerror(errno));
+        if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+            int err = errno;
+            close(f);
+            if (err == EWOULDBLOCK)
+                return ah_fail(e, "another awq-harness process is writing %s (%s is locked)", path, lp);
+            return ah_fail(e, "%s: flock failed: %s", lp, strerror(err));
+        }
+        // The holder before us may have unlinked the file (st_unlock) between our open and our
+        // flock: the lock is ours only when the file we hold is still the one at lp.
+        struct stat held, now;
+        if (fstat(f, &held) == 0 && stat(lp, &now) == 0 && held.st_dev == now.st_dev &&
+            held.st_ino == now.st_ino) {
+            *fd = f;
+            return 0;
+        }
         close(f);
-        if (err == EWOULDBLOCK)
-            return ah_fail(e, "another awq-harness process is writing %s (%s is locked)", path, lp);
-        return ah_fail(e, "%s: flock failed: %s", lp, strerror(err));
     }
-    *fd = f;
-    return 0;
+    return ah_fail(e, "%s: the lock file keeps being replaced", lp);
+}
+
+void st_unlock(const char *path, int fd) {
+    if (fd < 0) return;
+    // Unlinked while still held, so no lock file is left behind; st_lock's inode check keeps a
+    // process that opened it just before from taking a lock nobody else can see.
+    char lp[4096];
+    if (snprintf(lp, sizeof lp, "%s.lock", path) < (int)sizeof lp) unlink(lp);
+    close(fd);
 }
 
 // Removes "<path>.tmp.<digits>" left by killed writers. Only called with the lock held, when
@@ -657,14 +676,14 @@ store *store_open(const char *path, const store_meta *meta, ah_err *e) {
     remove_stale(path);
     int ex2 = exists(path, e);
     if (ex2 < 0 || (!ex2 && create_results(path, meta, e)) || (ex2 && !ex && verify_results(path, e))) {
-        close(fd);
+        st_unlock(path, fd);
         return NULL;
     }
     store *s = calloc(1, sizeof *s);
     if (s) s->path = strdup(path);
     if (!s || !s->path) {
         free(s);
-        close(fd);
+        st_unlock(path, fd);
         ah_fail(e, "%s: out of memory", path);
         return NULL;
     }
@@ -674,7 +693,7 @@ store *store_open(const char *path, const store_meta *meta, ah_err *e) {
 
 void store_close(store *s) {
     if (!s) return;
-    close(s->lock_fd);   // releases the flock
+    st_unlock(s->path, s->lock_fd);   // releases the flock, removes the lock file
     free(s->path);
     free(s);
 }

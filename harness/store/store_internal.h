@@ -69,6 +69,8 @@ char *st_tmp_name(const char *path, ah_err *e);
 int st_publish(const char *tmp, const char *path, const char *kill_stage, ah_err *e);
 // flock(LOCK_EX|LOCK_NB) on "<path>.lock"; *fd keeps it. Error when another process holds it.
 int st_lock(const char *path, int *fd, ah_err *e);
+// Releases st_lock's lock and removes "<path>.lock" (unlinked while held; fd < 0 ignored).
+void st_unlock(const char *path, int fd);
 
 // One scalar attribute (or scalar dataset) value, whatever type it was written with.
 typedef enum { SV_MISSING, SV_INT, SV_REAL, SV_STR } st_kind;

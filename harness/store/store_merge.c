@@ -190,6 +190,6 @@ done:
         free(runs[k].key);
     }
     free(runs);
-    close(lock_fd);
+    st_unlock(out, lock_fd);
     return rc;
 }
