@@ -27,7 +27,6 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 errors=0
 bad() { echo "FAIL $*"; errors=$((errors + 1)); }
 say() { [ -n "${AH_VERBOSE:-}" ] && echo "$@"; return 0; }
-ROOT=$(pwd)
 QB=(quantize --quiet --threads 1 --method rtn --group 32)
 Q=("${QB[@]}" --model tests/fixtures/llama-gqa)
 EVAL=(eval --quiet --threads 1 --data text:tests/fixtures/text/eval.txt --seqlen 64 --max-windows 1)
@@ -201,29 +200,7 @@ json.dump(m, open(p, 'w'), indent=2)" "$R/manifest.json"
 "$AH_BIN" "${EVAL[@]}" --model "$R" >/dev/null 2>"$tmp/err" || bad "an export without a files list is refused: $(cat "$tmp/err")"
 
 # ---- 4. cache entries are checked against their stored key -------------------------------------
-cat >"$tmp/sweep.ini" <<EOF
-[experiment]
-name = keys
-output = $tmp/res.h5
-cache = $tmp/cache
-seed = 3
-threads = 1
-[model]
-path = $ROOT/tests/fixtures/llama-gqa
-[calibration]
-data = text:$ROOT/tests/fixtures/text/calib.txt
-samples = 2
-seqlen = 64
-[evaluation]
-data = text:$ROOT/tests/fixtures/text/eval.txt
-seqlen = 64
-max_windows = 2
-[sweep]
-method = fp16, rtn, awq
-bits = 3, 4
-group_size = 32
-grid = 3
-EOF
+sweep_ini "$tmp/res.h5" "$tmp/cache" >"$tmp/sweep.ini"
 sweep() {   # OUTPUT: runs the sweep into a fresh results file; stderr in $tmp/sweep.err
   "$AH_BIN" run "$tmp/sweep.ini" --quiet --output "$1" >/dev/null 2>"$tmp/sweep.err" ||
     bad "run $1: $(tail -3 "$tmp/sweep.err")"
