@@ -268,8 +268,8 @@ static int cache_entry_trusted(const char *path, const char *key) {
     char stored[STORE_STR_CAP] = "";
     ah_err e = {{0}};
     if (store_run_attr_str_get(path, NULL, "", "key", stored, sizeof stored, &e)) {
-        fprintf(stderr, "warning: %s: run cache entry without a readable key (%s); computing the "
-                        "run again\n", path, e.msg);
+        fprintf(stderr, "warning: %s; a run cache entry without a readable key: computing the "
+                        "run again\n", e.msg);   // (e.msg starts with the file)
         return 0;
     }
     if (strcmp(stored, key) == 0) return 1;

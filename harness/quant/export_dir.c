@@ -76,7 +76,9 @@ static int resolve_out(const char *out, char *res, ah_err *e) {
     return 0;
 }
 
-// 0 when the resolved res is absent or a directory of export files (no subdirectory).
+// 0 when the resolved res is absent, empty, or an export: export files only (no subdirectory),
+// among them manifest.json or quantized.safetensors. A source checkpoint holds export names
+// too (config.json, model.safetensors) but neither of those: never replaced (--out = --model).
 static int check_resolved(const char *out, const char *res, ah_err *e) {
     struct stat sb;
     if (stat(res, &sb) != 0)
@@ -85,16 +87,22 @@ static int check_resolved(const char *out, const char *res, ah_err *e) {
     DIR *d = opendir(res);
     if (!d) return ah_fail(e, "%s: cannot read the directory: %s", out, strerror(errno));
     char bad[NAME_MAX + 1] = "";
+    int files = 0, export = 0;
     struct dirent *de;
     while (!bad[0] && (de = readdir(d))) {
         if (is_dot(de->d_name)) continue;
         int sub = fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
         if (sub || !is_export_name(de->d_name)) snprintf(bad, sizeof bad, "%s", de->d_name);
+        files++;
+        export |= !strcmp(de->d_name, MANIFEST) || !strcmp(de->d_name, "quantized.safetensors");
     }
     closedir(d);
     if (bad[0])
         return ah_fail(e, "%s: holds '%s', which is not part of an export; not replacing the "
                           "directory (choose a new or empty one)", out, bad);
+    if (files && !export)
+        return ah_fail(e, "%s: holds a checkpoint without %s or quantized.safetensors, not an "
+                          "export; not replacing it (choose a new or empty directory)", out, MANIFEST);
     return 0;
 }
 
@@ -104,9 +112,14 @@ int qexport_dir_check_target(const char *out, ah_err *e) {
 }
 
 // Deletes the export files in dir, then dir itself (which stays when it holds anything else).
+// A link named like a temporary is not followed: only a real directory is emptied.
 static void remove_export_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0) close(fd);
+        return;
+    }
     struct dirent *de;
     while ((de = readdir(d)))
         if (!is_dot(de->d_name) && is_export_name(de->d_name)) unlinkat(dirfd(d), de->d_name, 0);
@@ -128,13 +141,14 @@ static void clean_stale(const char *res) {
     if (!d) return;
     struct dirent *de;
     while ((de = readdir(d))) {
+        if (strncmp(de->d_name, base, bl)) continue;
         const char *s = de->d_name + bl;
-        if (strncmp(de->d_name, base, bl) || (strncmp(s, ".tmp.", 5) && strncmp(s, ".old.", 5)))
-            continue;
+        if (strncmp(s, ".tmp.", 5) && strncmp(s, ".old.", 5)) continue;
         s += 5;
         if (!*s || strspn(s, "0123456789") != strlen(s)) continue;
         long pid = strtol(s, NULL, 10);
-        if (pid <= 0 || pid > INT_MAX || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (pid <= 0 || pid > INT_MAX || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   // alive, or not ours to judge
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         remove_export_dir(path);
     }
@@ -178,8 +192,8 @@ static int fingerprint(const char *path, char hex[65], ah_err *e) {
         off_t left = size - at;
         size_t want = left <= 0 ? 0 : left < FP_BYTES ? (size_t)left : FP_BYTES;
         ssize_t got = want ? pread(fd, buf, want, at) : 0;
-        if (got != (ssize_t)want) rc = ah_fail(e, "%s: read failed: %s", path, got < 0 ? strerror(errno) : "short file");
-        else ah_sha256_update(h, buf, want);
+        if (got == (ssize_t)want) ah_sha256_update(h, buf, want);
+        else rc = ah_fail(e, "%s: read failed: %s", path, got < 0 ? strerror(errno) : "short file");
     }
     close(fd);
     if (h) ah_sha256_final(h, hex);

@@ -14,9 +14,9 @@
 #     another export (the 3-bit/4-bit mix of the issue). An intact export and an export from
 #     before the files list load.
 #  4. The run cache and the AWQ-search cache trust an entry only when the key stored in it is
-#     the one its name promises: entries swapped under each other's names give a warning naming
-#     the file (also with --quiet), the runs are computed again and equal an uninterrupted
-#     run's, and the next run finds the repaired entries.
+#     the one its name promises: entries swapped under each other's names (or not HDF5 at all)
+#     give a warning naming the file (also with --quiet), the runs are computed again and equal
+#     an uninterrupted run's, and the next run finds the repaired entries.
 #  5. run and merge leave no "<results>.lock" behind.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
@@ -88,7 +88,9 @@ if command -v strace >/dev/null && strace -f -o /dev/null true 2>/dev/null; then
     n=1
     while [ $n -le 40 ]; do
       reset_old
-      strace -f -o /dev/null -e trace="$sc" -e inject="$sc":signal=SIGKILL:when=$n \
+      # (LeakSanitizer cannot run under ptrace: leaks are checked by the runs above and below)
+      ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        strace -f -o /dev/null -e trace="$sc" -e inject="$sc":signal=SIGKILL:when=$n \
         "$AH_BIN" "${Q[@]}" --bits 4 --out "$D" >/dev/null 2>"$tmp/err" &
       wait $! 2>/dev/null   # (strace kills itself as its tracee died: no notice from bash)
       rc=$?
@@ -137,12 +139,18 @@ wait $dead
 mkdir "$D.tmp.$dead" "$D.old.$dead" "$D.tmp.$$"
 for t in "$D.tmp.$dead" "$D.old.$dead" "$D.tmp.$$"; do cp "$tmp/ref3/model.safetensors" "$t/"; done
 echo "keep" >"$D.old.$dead/notes.txt"
+mkdir "$tmp/victim"   # a link named like a stale temporary is not followed
+cp "$tmp/ref3/config.json" "$tmp/victim/"
+sh -c 'exit 0' & dead2=$!
+wait $dead2
+ln -s "$tmp/victim" "$D.tmp.$dead2"
 "$AH_BIN" "${Q[@]}" --bits 4 --out "$D" >/dev/null 2>"$tmp/err" || bad "quantize beside planted temporaries: $(cat "$tmp/err")"
 [ ! -e "$D.tmp.$dead" ] || bad "a dead process's temporary $D.tmp.$dead was kept"
 [ ! -e "$D.old.$dead/model.safetensors" ] || bad "a dead process's old export $D.old.$dead was kept"
 [ "$(cat "$D.old.$dead/notes.txt" 2>/dev/null)" = keep ] || bad "a file that is no export's was removed with a stale temporary"
 [ -e "$D.tmp.$$/model.safetensors" ] || bad "a live process's temporary $D.tmp.$$ was removed"
-rm -rf "$D.tmp.$$" "$D.old.$dead"
+[ -e "$tmp/victim/config.json" ] || bad "a link named like a stale temporary was followed and its target emptied"
+rm -rf "$D.tmp.$$" "$D.old.$dead" "$D.tmp.$dead2"
 
 # ---- 2. a directory that is not an export is never replaced -------------------------------------
 mkdir "$tmp/mine"
@@ -152,6 +160,12 @@ expect_error foreign-dir "mine: holds 'notes\.txt', which is not part of an expo
   "$AH_BIN" "${Q[@]}" --bits 4 --out "$tmp/mine" || errors=$((errors + 1))
 [ "$(ls "$tmp/mine" | tr '\n' ' ')" = "config.json notes.txt " ] || bad "foreign-dir: the directory changed: $(ls "$tmp/mine")"
 [ -z "$(ls -d "$tmp"/mine.tmp.* 2>/dev/null)" ] || bad "foreign-dir: a temporary was left"
+mkdir "$tmp/src"   # --out naming the source checkpoint itself (a bare HF checkpoint)
+cp tests/fixtures/llama-gqa/{config.json,model.safetensors,tokenizer.json} "$tmp/src/"
+cp -a "$tmp/src" "$tmp/src.orig"
+expect_error out-is-the-source "src: holds a checkpoint without manifest\.json or quantized\.safetensors" -- \
+  "$AH_BIN" "${QB[@]}" --bits 4 --model "$tmp/src" --out "$tmp/src" || errors=$((errors + 1))
+diff -r "$tmp/src.orig" "$tmp/src" >/dev/null || bad "out-is-the-source: the source checkpoint changed"
 echo x >"$tmp/afile"
 expect_error out-is-a-file "afile: exists and is not a directory" -- \
   "$AH_BIN" "${Q[@]}" --bits 4 --out "$tmp/afile" || errors=$((errors + 1))
@@ -231,6 +245,11 @@ $(diff <(echo "$REF") <(runs_of "$tmp/r2.h5"))"
 sweep "$tmp/r3.h5"   # the entries were replaced by the recomputed runs
 [ ! -s "$tmp/sweep.err" ] || bad "run cache: warnings after the entries were recomputed: $(cat "$tmp/sweep.err")"
 [ "$(runs_of "$tmp/r3.h5")" = "$REF" ] || bad "run cache: the recomputed entries differ"
+echo junk >"$tmp/cache/runs/$kfp.h5"   # an entry that is no HDF5 file: recomputed too
+sweep "$tmp/r3b.h5"
+grep -q "^warning: $tmp/cache/runs/$kfp.h5: cannot open as an HDF5 file.*a run cache entry without a readable key" \
+  "$tmp/sweep.err" || bad "run cache: no warning naming the damaged entry: $(cat "$tmp/sweep.err")"
+[ "$(runs_of "$tmp/r3b.h5")" = "$REF" ] || bad "run cache: the run after a damaged entry differs"
 set -- "$tmp"/cache/awq/*.h5
 [ $# -eq 2 ] || fail "expected 2 AWQ cache entries, found $#"
 rm -f "$tmp"/cache/runs/*.h5   # so that the AWQ runs read their (misnamed) searches
