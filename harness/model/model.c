@@ -144,16 +144,12 @@ model *model_load(const char *path, ah_err *e) {
     }
     strcpy(m->path, path);
     int rc;
-    if (!ah_is_dir(path) && !ah_is_file(path)) {
+    if (!ah_is_dir(path) && !ah_is_file(path))
         rc = ah_fail(e, "%s: no such file or directory", path);
-    } else if ((rc = qexport_dir_verify(path, e)) != 0) {
-        // An export whose manifest is missing or disagrees with its files was cut short or
-        // mixed with another: refused before any of it is read (quant/export_dir.h).
-    } else if (ah_is_dir(path)) {
-        rc = load_hf(m, e);
-    } else {
-        rc = model_llama2c_bind(m, e);   // sets cfg and the mapping, binds roles by offset
-    }
+    else   // an export cut short or mixed with another is refused before any of it is read
+        rc = qexport_dir_verify(path, e);
+    // (llama2c: sets cfg and the mapping, binds roles by offset)
+    if (rc == 0) rc = ah_is_dir(path) ? load_hf(m, e) : model_llama2c_bind(m, e);
     if (rc) {
         model_free(m);
         return NULL;

@@ -403,24 +403,6 @@ static int write_packed(qexport *x, const char *dir, ah_err *e) {
 }
 
 static int write_awq(const qexport *x, const char *out_dir, const awq_block_result *res,
-                     ah_err *e);
-
-int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,
-                  const char *manifest_json, const awq_block_result *awq, ah_err *e) {
-    // Into a temporary sibling, swapped in whole (export_dir.h): a kill or a full disk never
-    // leaves out_dir a mix of two exports.
-    char tmp[4200];
-    if (qexport_dir_begin(out_dir, tmp, sizeof tmp, e)) return -1;
-    int rc = x->m->st ? write_hf(x, tmp, e) : write_llama2c(x, tmp, tokenizer_path, e);
-    if (!rc) rc = write_packed(x, tmp, e);
-    if (!rc && awq) rc = write_awq(x, tmp, awq, e);
-    if (!rc) rc = qexport_dir_manifest(tmp, manifest_json, e);   // last: it lists the others
-    if (!rc) rc = qexport_dir_commit(tmp, out_dir, e);
-    if (rc) qexport_dir_abort(tmp);
-    return rc;
-}
-
-static int write_awq(const qexport *x, const char *out_dir, const awq_block_result *res,
                      ah_err *e) {
     const model *m = x->m;
     const arch_desc *ad = m->cfg.arch;
@@ -461,6 +443,21 @@ static int write_awq(const qexport *x, const char *out_dir, const awq_block_resu
     }
 #undef ADD
     return write_owned(out_dir, "awq.safetensors", t, n, names, e);
+}
+
+int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,
+                  const char *manifest_json, const awq_block_result *awq, ah_err *e) {
+    // Into a temporary sibling, swapped in whole (export_dir.h): a kill or a full disk never
+    // leaves out_dir a mix of two exports.
+    char tmp[4200];
+    if (qexport_dir_begin(out_dir, tmp, sizeof tmp, e)) return -1;
+    int rc = x->m->st ? write_hf(x, tmp, e) : write_llama2c(x, tmp, tokenizer_path, e);
+    if (!rc) rc = write_packed(x, tmp, e);
+    if (!rc && awq) rc = write_awq(x, tmp, awq, e);
+    if (!rc) rc = qexport_dir_manifest(tmp, manifest_json, e);   // last: it lists the others
+    if (!rc) rc = qexport_dir_commit(tmp, out_dir, e);
+    if (rc) qexport_dir_abort(tmp);
+    return rc;
 }
 
 // ----------------------------------------------------------------------------

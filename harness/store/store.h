@@ -24,7 +24,8 @@
 // file", which doubles as the content-keyed run cache entry), then committed: the results file
 // is copied to a temporary beside it, the run group copied in (H5Ocopy), /summary rebuilt,
 // the temporary fsync'd and renamed over the results file. SIGKILL at any moment leaves either
-// the old or the new file, both complete. One writer per results file (flock on "<file>.lock", removed by store_close).
+// the old or the new file, both complete. One writer per results file (flock on "<file>.lock",
+// removed by store_close).
 // A full disk never fails inside HDF5 (1.10 crashes after a failed write): files written from
 // scratch are built in memory and saved with write(2); a commit's temporary gets its room
 // reserved (posix_fallocate) before HDF5 writes into it. Errors name the file: "<file>: write
