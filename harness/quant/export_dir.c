@@ -225,7 +225,9 @@ int qexport_dir_manifest(const char *tmp, const char *manifest_json, ah_err *e) 
         snprintf(path, sizeof path, "%s/%s", tmp, list[i]->d_name);
         if (!rc && strcmp(list[i]->d_name, MANIFEST)) {
             json_t *entry = file_entry(path, e);
-            rc = entry ? json_object_set_new(files, list[i]->d_name, entry) : -1;
+            if (!entry) rc = -1;
+            else if (json_object_set_new(files, list[i]->d_name, entry))
+                rc = ah_fail(e, "%s: out of memory (manifest)", tmp);
         }
         free(list[i]);
     }
