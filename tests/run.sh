@@ -2,6 +2,8 @@
 # Runs the whole suite: every unit test program (build/tests/test_*, cmocka) and every CLI
 # test script (tests/cli/*.sh). Exit code 77 from a test means "skipped" (e.g. ../shared absent)
 # and the test prints why. Ends with one summary line "tests: N passed, N failed, N skipped".
+# A line "start cli/NAME" comes before each CLI test (some run for minutes), so the suite is
+# never silent while one runs; unit tests take a few seconds and print only their result.
 #
 # Environment: AH_BIN (binary under test, default ./awq-harness), AH_QUICK=1 (reference tests
 # check a subset of their configurations: the sanitizer pass), AH_TEST_DIR (unit test
@@ -15,6 +17,7 @@ run_one() {   # name, command...
   local name="$1"; shift
   if [ -n "${AH_ONLY:-}" ] && [[ "$name" != *"$AH_ONLY"* ]]; then return; fi
   local t0=$SECONDS out rc
+  [[ "$name" == cli/* ]] && printf 'start %s\n' "$name"
   out=$("$@" 2>&1); rc=$?
   local dt=$((SECONDS - t0))
   if [ $rc -eq 0 ]; then

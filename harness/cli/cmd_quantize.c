@@ -11,6 +11,7 @@
 #include "cli/method_opts.h"
 #include "core/progress.h"
 #include "export/export.h"
+#include "export/export_dir.h"
 
 static void quantize_usage(FILE *f) {
     fprintf(f,
@@ -18,7 +19,7 @@ static void quantize_usage(FILE *f) {
             "\n"
             "  --model PATH        HuggingFace directory or llama2.c .bin\n"
             "  --tokenizer PATH    for --calib and to copy beside a llama2.c output\n"
-            "  --out DIR           output directory (created; files in it are replaced)\n"
+            "  --out DIR           output directory (created, or replaced whole when it holds an export)\n"
             "  --wikitext-dir DIR  for wikitext2: calibration sources\n"
             "  --threads N, --quiet\n"
             "\n");
@@ -168,6 +169,8 @@ int cmd_quantize(int argc, char **argv) {
     char tpath[4096];
     int have_tok = 0;
 
+    // A --out that cannot be replaced (a user's directory) fails before the work, not after.
+    if (qexport_dir_check_target(out, &e)) goto fail;
     if (!(m = model_load(model_path, &e))) goto fail;
     // The tokenizer is needed for calibration, and copied beside a llama2.c output.
     have_tok = ds_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e) == 0;
@@ -204,8 +207,7 @@ int cmd_quantize(int argc, char **argv) {
         ah_fail(&e, "out of memory (manifest)");
         goto fail;
     }
-    if (qexport_write(qx, out, have_tok ? tpath : NULL, man, &e)) goto fail;
-    if (qp->awq && qexport_write_awq(out, m, qp->awq, &e)) goto fail;
+    if (qexport_write(qx, out, have_tok ? tpath : NULL, man, qp->awq, &e)) goto fail;
 
     printf("quantized %s -> %s\n", model_path, out);
     printf("out=%s", out);

@@ -204,8 +204,8 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
                 goto done;
             }
             if (awq_cache_load(awq_path, awq_key, s->m, preset, e)) {
-                // A damaged cache entry is not fatal: search again and overwrite it.
-                if (!o->quiet) fprintf(stderr, "warning: %s; searching again\n", e->msg);
+                // A damaged or misnamed cache entry is not fatal: search again and overwrite it.
+                fprintf(stderr, "warning: %s; searching again\n", e->msg);
                 free(preset);
                 preset = NULL;
             } else {
@@ -258,6 +258,24 @@ done:
     ppl_result_free(&pr);
     qpass_free(qp);
     return rc;
+}
+
+// A run cache entry is named after its key, but the name proves nothing: an entry copied or
+// renamed under another key would commit another run's results under this run's id. Trusted
+// only when the key stored inside it is the one asked for; otherwise a warning names the file
+// and the run is computed again (its new entry replaces the wrong one).
+static int cache_entry_trusted(const char *path, const char *key) {
+    char stored[STORE_STR_CAP] = "";
+    ah_err e = {{0}};
+    if (store_run_attr_str_get(path, NULL, "", "key", stored, sizeof stored, &e)) {
+        fprintf(stderr, "warning: %s; a run cache entry without a readable key: computing the "
+                        "run again\n", e.msg);   // (e.msg starts with the file)
+        return 0;
+    }
+    if (strcmp(stored, key) == 0) return 1;
+    fprintf(stderr, "warning: %s: run cache entry holds key %.12s..., not %.12s... (copied under "
+                    "another name?); computing the run again\n", path, stored, key);
+    return 0;
 }
 
 static void run_key(const exp_config *c, const exp_run *r, const shared_inputs *s, char hex[65]) {
@@ -380,7 +398,7 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
         run_outcome *out = &res[i];
         if (o->resume && store_has_run(st, r->id, key)) {
             out->how = EXP_DONE_RESUMED;
-        } else if (o->use_cache && file_exists(run_path)) {
+        } else if (o->use_cache && file_exists(run_path) && cache_entry_trusted(run_path, key)) {
             if (store_commit(st, r->id, run_path, e)) {
                 status = -1;
                 break;

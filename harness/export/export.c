@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/half.h"
 #include "core/mem.h"
+#include "export/export_dir.h"
 
 // One quantized linear as it will be written. A quantized model does not fit in memory at
 // 7B scale (13.5 GB fake-quantized F16 + 3.4 GB of 4-bit codes), so each linear's parts go to
@@ -243,20 +243,6 @@ static int copy_file(const char *from, const char *to, ah_err *e) {
     return bad ? ah_fail(e, "%s: write failed (disk full?)", to) : 0;
 }
 
-static int write_text(const char *path, const char *text, ah_err *e) {
-    FILE *f = fopen(path, "w");
-    if (!f) return ah_fail(e, "%s: cannot create: %s", path, strerror(errno));
-    int bad = fputs(text, f) < 0;
-    bad |= fclose(f) != 0;
-    return bad ? ah_fail(e, "%s: write failed (disk full?)", path) : 0;
-}
-
-// The source's non-weight files a loader needs beside the weights.
-static const char *HF_SIDE_FILES[] = {
-    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-    "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model",
-};
-
 // st_write_fill sources for the output tensors: a spooled part, an in-memory F32 tensor, or the
 // source checkpoint's mapped bytes (released once copied, so the copy does not keep them
 // resident).
@@ -313,10 +299,10 @@ static int write_hf(qexport *x, const char *dir, ah_err *e) {
     free(soff);
     free(mem);
     if (rc) return -1;
-    for (size_t i = 0; i < sizeof HF_SIDE_FILES / sizeof HF_SIDE_FILES[0]; i++) {
+    for (const char *const *side = QEXPORT_SIDE_FILES; *side; side++) {
         char from[4200], to[4200];
-        ah_path_join(from, sizeof from, m->path, HF_SIDE_FILES[i]);
-        ah_path_join(to, sizeof to, dir, HF_SIDE_FILES[i]);
+        ah_path_join(from, sizeof from, m->path, *side);
+        ah_path_join(to, sizeof to, dir, *side);
         if (ah_is_file(from) && copy_file(from, to, e)) return -1;
     }
     return 0;
@@ -416,20 +402,9 @@ static int write_packed(qexport *x, const char *dir, ah_err *e) {
     return rc;
 }
 
-int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,
-                  const char *manifest_json, ah_err *e) {
-    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
-        return ah_fail(e, "%s: cannot create directory: %s", out_dir, strerror(errno));
-    if (!ah_is_dir(out_dir)) return ah_fail(e, "%s: not a directory", out_dir);
-    int rc = x->m->st ? write_hf(x, out_dir, e) : write_llama2c(x, out_dir, tokenizer_path, e);
-    if (rc || write_packed(x, out_dir, e)) return -1;
-    char path[4200];
-    ah_path_join(path, sizeof path, out_dir, "manifest.json");
-    return write_text(path, manifest_json, e);
-}
-
-int qexport_write_awq(const char *out_dir, const model *m, const awq_block_result *res,
-                      ah_err *e) {
+static int write_awq(const qexport *x, const char *out_dir, const awq_block_result *res,
+                     ah_err *e) {
+    const model *m = x->m;
     const arch_desc *ad = m->cfg.arch;
     size_t cap = (size_t)m->cfg.n_layers * (ARCH_MAX_GROUPS * 7 + L_COUNT), n = 0;
     st_write_tensor *t = calloc(cap, sizeof *t);
@@ -468,6 +443,21 @@ int qexport_write_awq(const char *out_dir, const model *m, const awq_block_resul
     }
 #undef ADD
     return write_owned(out_dir, "awq.safetensors", t, n, names, e);
+}
+
+int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,
+                  const char *manifest_json, const awq_block_result *awq, ah_err *e) {
+    // Into a temporary sibling, swapped in whole (export_dir.h): a kill or a full disk never
+    // leaves out_dir a mix of two exports.
+    char tmp[4200];
+    if (qexport_dir_begin(out_dir, tmp, sizeof tmp, e)) return -1;
+    int rc = x->m->st ? write_hf(x, tmp, e) : write_llama2c(x, tmp, tokenizer_path, e);
+    if (!rc) rc = write_packed(x, tmp, e);
+    if (!rc && awq) rc = write_awq(x, tmp, awq, e);
+    if (!rc) rc = qexport_dir_manifest(tmp, manifest_json, e);   // last: it lists the others
+    if (!rc) rc = qexport_dir_commit(tmp, out_dir, e);
+    if (rc) qexport_dir_abort(tmp);
+    return rc;
 }
 
 // ----------------------------------------------------------------------------

@@ -25,7 +25,9 @@
 //                                        99th percentile of |x| over the clip rows)
 //       NAME.clip          F32 (rows, groups)  clip thresholds of linear NAME (clip on)
 //   manifest.json         what was done: method, bits, group, quantizer, salient settings,
-//                         calibration, per-linear error metrics, the layout above.
+//                         calibration, per-linear error metrics, the layout above; written
+//                         last, with "export_format": 2 and "files": {name: bytes} of every
+//                         other file, which readers check (quant/export_dir.h).
 #ifndef AH_EXPORT_H
 #define AH_EXPORT_H
 
@@ -47,14 +49,13 @@ int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
 // after AWQ folding, in the source dtype.
 int qexport_block(void *ctx, int layer, const block_f32 *b, ah_err *e);
 
-// Writes everything into out_dir (created if missing). manifest_json is the manifest text.
+// Writes everything as out_dir: into out_dir.tmp.<pid>, manifest last, then swapped in place
+// of out_dir (quant/export_dir.h; an existing out_dir must hold export files only).
+// manifest_json is the manifest text (a JSON object; the list of files is added).
 // tokenizer_path: the tokenizer in use (file or directory) to copy beside the weights.
+// awq: the per-layer AWQ results for awq.safetensors (layout above), or NULL.
 int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,
-                  const char *manifest_json, ah_err *e);
-
-// Writes awq.safetensors (layout above) from the per-layer AWQ results.
-int qexport_write_awq(const char *out_dir, const model *m, const awq_block_result *res,
-                      ah_err *e);
+                  const char *manifest_json, const awq_block_result *awq, ah_err *e);
 
 // Rebuilds one linear's weights from quantized.safetensors: out (rows, cols).
 int qexport_dequant(float *out, const st_set *packed, const char *name, int rows, int cols,

@@ -10,6 +10,7 @@
 
 #include "core/half.h"
 #include "core/mem.h"
+#include "export/export_dir.h"
 
 int model_llama2c_bind(model *m, ah_err *e);   // llama2c.c
 
@@ -143,13 +144,12 @@ model *model_load(const char *path, ah_err *e) {
     }
     strcpy(m->path, path);
     int rc;
-    if (ah_is_dir(path)) {
-        rc = load_hf(m, e);
-    } else if (ah_is_file(path)) {
-        rc = model_llama2c_bind(m, e);   // sets cfg and the mapping, binds roles by offset
-    } else {
+    if (!ah_is_dir(path) && !ah_is_file(path))
         rc = ah_fail(e, "%s: no such file or directory", path);
-    }
+    else   // an export cut short or mixed with another is refused before any of it is read
+        rc = qexport_dir_verify(path, e);
+    // (llama2c: sets cfg and the mapping, binds roles by offset)
+    if (rc == 0) rc = ah_is_dir(path) ? load_hf(m, e) : model_llama2c_bind(m, e);
     if (rc) {
         model_free(m);
         return NULL;

@@ -393,13 +393,13 @@ store *store_open(const char *path_in, const store_meta *meta, ah_err *e) {
     int ex2 = exists(path, e);
     if (ex2 < 0 || (!ex2 && create_results(path, meta, e)) || (ex2 && !ex && st_verify_results(path, e)) ||
         (ex2 && repair_summary(path, e))) {
-        close(fd);
+        st_unlock(path, fd);
         free(path);
         return NULL;
     }
     store *s = calloc(1, sizeof *s);
     if (!s) {
-        close(fd);
+        st_unlock(path, fd);
         ah_fail(e, "%s: out of memory", path);
         free(path);
         return NULL;
@@ -411,7 +411,7 @@ store *store_open(const char *path_in, const store_meta *meta, ah_err *e) {
 
 void store_close(store *s) {
     if (!s) return;
-    close(s->lock_fd);   // releases the flock
+    st_unlock(s->path, s->lock_fd);   // releases the flock, removes the lock file
     free(s->path);
     free(s);
 }

@@ -24,7 +24,8 @@
 // file", which doubles as the content-keyed run cache entry), then committed: the results file
 // is copied to a temporary beside it, the run group copied in (H5Ocopy), /summary rebuilt,
 // the temporary fsync'd and renamed over the results file. SIGKILL at any moment leaves either
-// the old or the new file, both complete. One writer per results file (flock on "<file>.lock").
+// the old or the new file, both complete. One writer per results file (flock on "<file>.lock",
+// removed by store_close).
 // A full disk never fails inside HDF5 (1.10 crashes after a failed write): files written from
 // scratch are built in memory and saved with write(2); a commit's temporary gets its room
 // reserved (posix_fallocate) before HDF5 writes into it. Errors name the file: "<file>: write
@@ -69,6 +70,11 @@ void store_run_abort(store_run_writer *w);
 // removed (0 when dir cannot be read).
 int store_clean_stale(const char *dir);
 
+// Test-only kill point for writers outside the store (quant/export_dir.c: export-before-manifest,
+// export-before-swap, export-after-swap): SIGKILL when AH_TEST_KILL_AT=<stage>:<n> names this
+// stage and hit (store_internal.h). Never set the variable otherwise.
+void store_test_kill(const char *stage);
+
 // ---- the results file -----------------------------------------------------------------------
 
 typedef struct store store;
@@ -85,7 +91,7 @@ typedef struct {
 // with several hard links and anything but a regular file (a FIFO) are refused. A /summary
 // that does not match the complete runs (missing, damaged, edited) is rebuilt here.
 store *store_open(const char *path, const store_meta *meta, ah_err *e);
-void store_close(store *s);   // NULL-safe; releases the lock
+void store_close(store *s);   // NULL-safe; releases the lock and removes the lock file
 
 // 1 when /runs/<id> exists with status "complete" and attribute key == key; 0 otherwise.
 int store_has_run(store *s, const char *id, const char *key);

@@ -71,18 +71,37 @@ int st_lock(const char *path, int *fd, ah_err *e) {
     char lp[4096];
     if (snprintf(lp, sizeof lp, "%s.lock", path) >= (int)sizeof lp)
         return ah_fail(e, "%s: path too long", path);
-    // O_NOFOLLOW: a link planted at the lock's name must not make us create files elsewhere.
-    int f = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (f < 0) return ah_fail(e, "%s: cannot create lock file: %s", lp, strerror(errno));
-    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno;
+    for (int tries = 0; tries < 100; tries++) {
+        // O_NOFOLLOW: a link planted at the lock's name must not make us create files elsewhere.
+        int f = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (f < 0) return ah_fail(e, "%s: cannot create lock file: %s", lp, strerror(errno));
+        if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+            int err = errno;
+            close(f);
+            if (err == EWOULDBLOCK)
+                return ah_fail(e, "another awq-harness process is writing %s (%s is locked)", path, lp);
+            return ah_fail(e, "%s: flock failed: %s", lp, strerror(err));
+        }
+        // The holder before us may have unlinked the file (st_unlock) between our open and our
+        // flock: the lock is ours only when the file we hold is still the one at lp.
+        struct stat held, now;
+        if (fstat(f, &held) == 0 && stat(lp, &now) == 0 && held.st_dev == now.st_dev &&
+            held.st_ino == now.st_ino) {
+            *fd = f;
+            return 0;
+        }
         close(f);
-        if (err == EWOULDBLOCK)
-            return ah_fail(e, "another awq-harness process is writing %s (%s is locked)", path, lp);
-        return ah_fail(e, "%s: flock failed: %s", lp, strerror(err));
     }
-    *fd = f;
-    return 0;
+    return ah_fail(e, "%s: the lock file keeps being replaced", lp);
+}
+
+void st_unlock(const char *path, int fd) {
+    if (fd < 0) return;
+    // Unlinked while still held, so no lock file is left behind; st_lock's inode check keeps a
+    // process that opened it just before from taking a lock nobody else can see.
+    char lp[4096];
+    if (snprintf(lp, sizeof lp, "%s.lock", path) < (int)sizeof lp) unlink(lp);
+    close(fd);
 }
 
 void st_remove_stale(const char *path) {

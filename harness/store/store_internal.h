@@ -85,6 +85,8 @@ void st_remove_stale(const char *path);
 // HDF5's writes into the copy cannot meet a full disk or a file-size limit (HDF5 1.10 crashes
 // after a failed write); HDF5 truncates the file to its real end when it closes it.
 int st_copy_file(const char *src, const char *dst, off_t reserve, ah_err *e);
+// Releases st_lock's lock and removes "<path>.lock" (unlinked while held; fd < 0 ignored).
+void st_unlock(const char *path, int fd);
 
 // One scalar attribute (or scalar dataset) value, whatever type it was written with.
 typedef enum { SV_MISSING, SV_INT, SV_REAL, SV_STR } st_kind;

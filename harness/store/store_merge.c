@@ -126,7 +126,7 @@ int store_merge(const char *out_in, const char *const *inputs_in, int n_in, ah_e
         goto done;
     if (with_out(out, inputs_in, n_in, &inputs, &n, e) == 0) rc = merge_files(out, inputs, n, e);
 done:
-    if (lock_fd >= 0) close(lock_fd);
+    st_unlock(out, lock_fd);   // fd < 0: nothing was locked
     free(inputs);
     free(out);
     return rc;

@@ -27,6 +27,8 @@ void st_test_kill(const char *stage) {
     if (st_test_kill_due(stage)) st_test_kill_now();
 }
 
+void store_test_kill(const char *stage) { st_test_kill(stage); }
+
 void st_test_kill_now(void) {
     raise(SIGKILL);
     _exit(137);   // not reached

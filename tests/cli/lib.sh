@@ -37,3 +37,32 @@ expect_error() {
   [ -n "${AH_VERBOSE:-}" ] && echo "ok   $name: $(cat "$tmp/err")"
   return 0
 }
+
+# sweep_ini OUTPUT CACHE: the INI text of a 5-run sweep of the llama-gqa fixture (fp16, rtn and
+# awq at 3 and 4 bits, 4 windows) writing OUTPUT with its caches in CACHE (test_crash_safety,
+# test_reliability_export). threads = 1: an OpenMP team on a loaded machine mostly waits.
+sweep_ini() {
+  cat <<EOF
+[experiment]
+name = crash-sweep
+output = $1
+cache = $2
+seed = 3
+threads = 1
+[model]
+path = $(pwd)/tests/fixtures/llama-gqa
+[calibration]
+data = text:$(pwd)/tests/fixtures/text/calib.txt
+samples = 4
+seqlen = 64
+[evaluation]
+data = text:$(pwd)/tests/fixtures/text/eval.txt
+seqlen = 64
+max_windows = 4
+[sweep]
+method = fp16, rtn, awq
+bits = 3, 4
+group_size = 32
+grid = 5
+EOF
+}

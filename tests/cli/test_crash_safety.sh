@@ -26,35 +26,9 @@ command -v h5ls >/dev/null || fail "h5ls is needed (hdf5-tools; make deps instal
 tmp=$(mktemp -d)
 mounted=""
 trap '[ -n "$mounted" ] && umount "$mounted" 2>/dev/null; rm -rf "$tmp"' EXIT
-ROOT=$(pwd)
 T0=$SECONDS
 
-# threads = 1: an OpenMP team on a loaded machine spends most of its time waiting.
-sweep_ini() {   # OUTPUT CACHE -> INI text
-  cat <<EOF
-[experiment]
-name = crash-sweep
-output = $1
-cache = $2
-seed = 3
-threads = 1
-[model]
-path = $ROOT/tests/fixtures/llama-gqa
-[calibration]
-data = text:$ROOT/tests/fixtures/text/calib.txt
-samples = 4
-seqlen = 64
-[evaluation]
-data = text:$ROOT/tests/fixtures/text/eval.txt
-seqlen = 64
-max_windows = 4
-[sweep]
-method = fp16, rtn, awq
-bits = 3, 4
-group_size = 32
-grid = 5
-EOF
-}
+# sweep_ini (lib.sh): the 5-run sweep of llama-gqa.
 NRUNS=5
 
 # Compares results file FILE with the uninterrupted run REF: every run in FILE is complete,

@@ -40,7 +40,7 @@ static void check_export(const char *fixture, method_kind kind, int bits, int gr
         assert_int_equal(block_f32_load(b, m, l, &e), 0);
         if (qpass_block(p, l, b, &e)) fail_msg("%s", e.msg);
     }
-    if (qexport_write(x, dir, NULL, "{}", &e)) fail_msg("%s", e.msg);
+    if (qexport_write(x, dir, NULL, "{}", NULL, &e)) fail_msg("%s", e.msg);
 
     char path[512];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
