@@ -42,27 +42,37 @@ expect_error() {
 # awq at 3 and 4 bits, 4 windows) writing OUTPUT with its caches in CACHE (test_crash_safety,
 # test_reliability_export). threads = 1: an OpenMP team on a loaded machine mostly waits.
 sweep_ini() {
+  fixture_experiment crash-sweep "$1" "$2" 4
   cat <<EOF
+max_windows = 4
 [experiment]
-name = crash-sweep
-output = $1
-cache = $2
 seed = 3
 threads = 1
-[model]
-path = $(pwd)/tests/fixtures/llama-gqa
-[calibration]
-data = text:$(pwd)/tests/fixtures/text/calib.txt
-samples = 4
-seqlen = 64
-[evaluation]
-data = text:$(pwd)/tests/fixtures/text/eval.txt
-seqlen = 64
-max_windows = 4
 [sweep]
 method = fp16, rtn, awq
 bits = 3, 4
 group_size = 32
 grid = 5
+EOF
+}
+
+# fixture_experiment NAME OUTPUT CACHE [SAMPLES]: the [experiment], [model], [calibration] and
+# [evaluation] sections of a small experiment on the llama-gqa fixture (SAMPLES calibration
+# sequences of 64 tokens, default 8; evaluation windows of 64); a test appends the rest.
+fixture_experiment() {
+  cat <<EOF
+[experiment]
+name = $1
+output = $2
+cache = $3
+[model]
+path = $(pwd)/tests/fixtures/llama-gqa
+[calibration]
+data = text:$(pwd)/tests/fixtures/text/calib.txt
+samples = ${4:-8}
+seqlen = 64
+[evaluation]
+data = text:$(pwd)/tests/fixtures/text/eval.txt
+seqlen = 64
 EOF
 }

@@ -23,20 +23,7 @@ IFS=', ' read -r -a methods <<<"$list"
 [ "${#methods[@]}" -ge 9 ] || fail "only ${#methods[@]} methods listed: $list"
 for m in "${methods[@]}"; do [ "$m" = salient ] || sweep="${sweep:+$sweep, }$m"; done
 
-cat >"$tmp/all.ini" <<EOF
-[experiment]
-name = method-table
-output = $tmp/r.h5
-cache = $tmp/cache
-[model]
-path = $ROOT/tests/fixtures/llama-gqa
-[calibration]
-data = text:$ROOT/tests/fixtures/text/calib.txt
-samples = 8
-seqlen = 64
-[evaluation]
-data = text:$ROOT/tests/fixtures/text/eval.txt
-seqlen = 64
+{ fixture_experiment method-table "$tmp/r.h5" "$tmp/cache"; cat <<EOF
 max_windows = 4
 [sweep]
 bits = 3, 4
@@ -49,6 +36,7 @@ method = $sweep
 method = salient
 salient_pct = 5
 EOF
+} >"$tmp/all.ini"
 "$AH_BIN" run "$tmp/all.ini" --quiet >"$tmp/run.out" 2>"$tmp/run.err" || fail "run failed: $(tail -n 3 "$tmp/run.err")"
 
 # records and /summary: every method, with its own name
