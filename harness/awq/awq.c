@@ -12,6 +12,7 @@
 #include "awq/fold.h"
 #include "core/blas.h"
 #include "core/mem.h"
+#include "core/names.h"
 #include "core/progress.h"
 #include "model/forward.h"
 
@@ -21,12 +22,10 @@ static const char *RULE_NAMES[] = {[AWQ_SEARCH] = "search", [AWQ_DUO] = "duo",
 const char *awq_rule_name(awq_rule r) { return r <= AWQ_SALIENT ? RULE_NAMES[r] : "?"; }
 
 int awq_rule_parse(const char *s, awq_rule *r) {
-    for (int i = 0; i <= AWQ_SALIENT; i++)
-        if (strcmp(s, RULE_NAMES[i]) == 0) {
-            *r = (awq_rule)i;
-            return 0;
-        }
-    return -1;
+    int i = ah_word_index(RULE_NAMES, AWQ_SALIENT + 1, s);
+    if (i < 0) return -1;
+    *r = (awq_rule)i;
+    return 0;
 }
 
 void awq_defaults(awq_cfg *a) {

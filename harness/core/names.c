@@ -29,3 +29,9 @@ const char *ah_name_for_msg(const char *s, char *buf, size_t cap) {
     if (s && s[i] && o + 4 <= cap) strcpy(buf + o, "...");
     return buf;
 }
+
+int ah_word_index(const char *const *words, int n, const char *w) {
+    for (int i = 0; n < 0 ? words[i] != NULL : i < n; i++)
+        if (words[i] && strcmp(words[i], w) == 0) return i;
+    return -1;
+}

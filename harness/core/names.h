@@ -15,4 +15,8 @@ int ah_plain_char(int c);
 // cannot break the one-line message or flood it.
 const char *ah_name_for_msg(const char *s, char *buf, size_t cap);
 
+// Index of word w among words[0, n) (n < 0: up to a NULL entry), -1 when absent: the parse
+// side of every "name table" (scale rules, salient_by, INI words).
+int ah_word_index(const char *const *words, int n, const char *w);
+
 #endif

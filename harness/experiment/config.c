@@ -193,11 +193,7 @@ static int parse_bool(parse_ctx *p, const char *key, const char *v, int *out) {
     return 0;
 }
 
-static int word_index(const char *const *words, const char *w) {
-    for (int i = 0; words[i]; i++)
-        if (!strcmp(words[i], w)) return i;
-    return -1;
-}
+static int word_index(const char *const *words, const char *w) { return ah_word_index(words, -1, w); }
 
 static void join_words(const char *const *words, char *out, size_t cap) {
     size_t o = 0;

@@ -8,6 +8,7 @@
 #include "core/blas.h"
 #include "core/half.h"
 #include "core/mem.h"
+#include "core/names.h"
 
 static const char *SALIENT_NAMES[] = {
     [SALIENT_ACTIVATION] = "activation", [SALIENT_WEIGHT] = "weight", [SALIENT_RANDOM] = "random",
@@ -16,12 +17,10 @@ static const char *SALIENT_NAMES[] = {
 const char *salient_by_name(salient_by b) { return b <= SALIENT_RANDOM ? SALIENT_NAMES[b] : "?"; }
 
 int salient_by_parse(const char *s, salient_by *b) {
-    for (int i = 0; i <= SALIENT_RANDOM; i++)
-        if (strcmp(s, SALIENT_NAMES[i]) == 0) {
-            *b = (salient_by)i;
-            return 0;
-        }
-    return -1;
+    int i = ah_word_index(SALIENT_NAMES, SALIENT_RANDOM + 1, s);
+    if (i < 0) return -1;
+    *b = (salient_by)i;
+    return 0;
 }
 
 int method_cfg_check(method_cfg *mc, ah_err *e) {
