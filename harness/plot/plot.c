@@ -12,6 +12,7 @@
 
 #include "core/mem.h"
 #include "core/names.h"
+#include "method/method.h"
 #include "quant/quant.h"
 
 typedef struct {
@@ -75,10 +76,16 @@ int pl_keep(const pl_spec *p, const store_row *r) {
     return 1;
 }
 
+int pl_is_awq(const store_row *r) {
+    const method_traits *t = method_traits_named(pl_str(r, "method"));
+    return t && (t->params & MP_AWQ);
+}
+
 int pl_is_searched_awq(const store_row *r) {
-    const char *rule = pl_str(r, "scale_rule");
-    return !strcmp(pl_str(r, "method"), "awq") && isnan(pl_num(r, "alpha")) &&
-           (!*rule || !strcmp(rule, "search") || !strcmp(rule, "duo"));
+    if (!pl_is_awq(r)) return 0;
+    const char *mode = pl_str(r, "alpha_mode"), *rule = pl_str(r, "scale_rule");
+    if (*mode) return !strcmp(mode, "search");
+    return isnan(pl_num(r, "alpha")) && (!*rule || !strcmp(rule, "search") || !strcmp(rule, "duo"));
 }
 
 #define APPEND(...) do { if (o < cap) o += (size_t)snprintf(buf + o, cap - o, __VA_ARGS__); } while (0)
@@ -88,7 +95,7 @@ void pl_variant(const store_row *r, int flags, char *buf, size_t cap) {
     const char *m = pl_str(r, "method");
     buf[0] = '\0';
     APPEND("%s", *m ? m : "?");
-    if (!strcmp(m, "awq")) {
+    if (pl_is_awq(r)) {
         const char *rule = pl_str(r, "scale_rule");
         if (!(flags & PL_V_NORULE) && *rule && strcmp(rule, "search")) {
             if (!strcmp(rule, "salient"))
@@ -156,7 +163,7 @@ int pl_pick_run(const pl_ctx *c, const pl_spec *p, const store_row **out, char *
             break;
         }
     }
-    if (*out && strcmp(pl_str(*out, "method"), "awq")) {
+    if (*out && !pl_is_awq(*out)) {
         snprintf(why, wcap, "run %s is not an AWQ run", p->run);
         return 1;
     }

@@ -66,7 +66,11 @@ int pl_loss_vs_alpha(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, 
 double pl_num(const store_row *r, const char *col);        // NaN when missing
 const char *pl_str(const store_row *r, const char *col);   // "" when missing
 int pl_keep(const pl_spec *p, const store_row *r);         // passes p's filter
-int pl_is_searched_awq(const store_row *r);                // awq, alpha searched per layer
+// A run of a method that scales with AWQ (the method table's MP_AWQ: awq, awq+gptq).
+int pl_is_awq(const store_row *r);
+// ... whose alpha was searched per layer (alpha_mode = search; files written before that
+// column: no alpha and a searching rule).
+int pl_is_searched_awq(const store_row *r);
 // The run's method and its non-default settings: "awq", "awq duo no-clip", "salient 1% weight".
 // flags: PL_V_ALPHA adds a fixed alpha; PL_V_NORULE leaves the scale rule out.
 enum { PL_V_ALPHA = 1, PL_V_NORULE = 2 };

@@ -77,11 +77,13 @@ int pl_ppl_vs_alpha(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, a
     for (int i = 0; i < c->s->n; i++) {
         const store_row *r = &c->s->rows[i];
         double a = pl_num(r, "alpha"), y = pl_num(r, "ppl");
-        if (!pl_keep(p, r) || strcmp(pl_str(r, "method"), "awq") || isnan(a) || isnan(y)) continue;
+        if (!pl_keep(p, r) || !pl_is_awq(r) || isnan(a) || isnan(y)) continue;
         char v[128], bg[64], label[200];
         pl_variant(r, 0, v, sizeof v);
         pl_bits_group(r, bg, sizeof bg);
-        snprintf(label, sizeof label, "%s%s%s", bg, v[3] ? "," : "", v + 3);
+        // "w3 g128, duo" for awq (its name left out), "w3 g128, awq+gptq duo" for the others
+        const char *rest = !strcmp(pl_str(r, "method"), "awq") ? v + 3 : v;
+        snprintf(label, sizeof label, "%s%s%s", bg, !*rest ? "" : *rest == ' ' ? "," : ", ", rest);
         int k = pl_series_find(s, &ns, MAX_SERIES, label);
         if (k < 0) continue;
         if (s[k].n == 0) {

@@ -28,7 +28,7 @@ max_windows = 4
 [sweep]
 bits = 3, 4
 group_size = 32
-alpha = 0.5
+alpha = 0.5, 1
 grid = 4
 [sweep.all]
 method = $sweep
@@ -71,6 +71,12 @@ PATH="$tmp/bin:$PATH" "$AH_BIN" plot "$tmp/r.h5" --only ppl_vs_bits --out "$tmp/
   err "plot failed: $(cat "$tmp/plot.out")"
 colours=$(grep -o '#[0-9a-fA-F]\{6\}' "$tmp/script.gp" 2>/dev/null | sort -u | wc -l)
 [ "$colours" -ge "${#methods[@]}" ] || err "ppl_vs_bits uses $colours colours for ${#methods[@]} methods"
+
+# ppl_vs_alpha draws every AWQ-family method (awq and awq+gptq at alpha 0.5 and 1)
+: >"$tmp/script.gp"
+PATH="$tmp/bin:$PATH" "$AH_BIN" plot "$tmp/r.h5" --only ppl_vs_alpha --out "$tmp/plots" >"$tmp/plot.out" 2>&1 ||
+  err "plot ppl_vs_alpha failed: $(cat "$tmp/plot.out")"
+grep -q "awq+gptq" "$tmp/script.gp" || err "ppl_vs_alpha has no awq+gptq series"
 
 # the CLI names, from the table, the methods a parameter applies to
 msg=$("$AH_BIN" eval --model x --data x --method imatrix --alpha 0.5 2>&1)
