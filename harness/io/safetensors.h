@@ -52,6 +52,9 @@ void st_release(const st_set *s, const void *p, size_t n);
 
 // Widens a float tensor (F32/F16/BF16) into out[numel]. Errors for other dtypes.
 int st_to_f32(float *out, const st_tensor *t, ah_err *e);
+// out (n) = src (n values of dtype d, little-endian, at any alignment) as fp32; F32 is copied.
+// Returns -1 (nothing written) when d is not F32, F16 or BF16.
+int st_widen(float *out, const void *src, size_t n, st_dtype d);
 
 // Writing: tensors given as name, dtype, shape, data (data in that dtype, little-endian).
 // The file is written to path.tmp then renamed, so a crash never leaves a half file.
