@@ -7,8 +7,8 @@
 #   make test-asan  the test suite against the sanitizer build
 #   make demo       deps + build + the quickstart on the bundled model (run, report, plots)
 #   make bench      performance benchmarks (never part of test)
-#   make fuzz       libFuzzer targets of the input parsers, FUZZ_SECONDS each (never part of
-#                   test or CI; tests/fuzz/README.md)
+#   make fuzz       libFuzzer targets of the input parsers, FUZZ_SECONDS each (not part of
+#                   test; CI runs it for 5 s per target; tests/fuzz/README.md)
 #   make clean
 
 CC      ?= cc

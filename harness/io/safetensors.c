@@ -1,4 +1,5 @@
-// safetensors.c — read (mmap) and write HuggingFace safetensors files; see safetensors.h.
+// safetensors.c — read (mmap) HuggingFace safetensors files and widen their float tensors; see
+// safetensors.h (writing: st_write.c).
 //
 // Reading never trusts the file. Order of checks for one file, all before any allocation whose
 // size comes from the file:

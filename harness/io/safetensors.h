@@ -4,8 +4,10 @@
 // {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}},
 // then the data buffer; offsets are relative to the buffer start.
 // Reading never trusts the file: header length, offsets, shape products (overflow-checked) and
-// dtype sizes are all validated against the file size before any tensor is used; errors name
-// the file and the tensor.
+// dtype sizes are all validated against the file size before any tensor is used, and the
+// tensors must tile the data buffer exactly (the reference implementation's rule); errors name
+// the file and the tensor. Tensor data is used in place, at any alignment (st_widen).
+// Reading: safetensors.c; writing: st_write.c.
 // A checkpoint directory may hold model.safetensors or a sharded set listed in
 // model.safetensors.index.json ({"weight_map": {"tensor": "file", ...}}).
 #ifndef AH_SAFETENSORS_H
