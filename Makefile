@@ -7,8 +7,8 @@
 #   make test-asan  the test suite against the sanitizer build
 #   make demo       deps + build + the quickstart on the bundled model (run, report, plots)
 #   make bench      performance benchmarks (never part of test)
-#   make fuzz       libFuzzer targets of the input parsers, FUZZ_SECONDS each (never part of
-#                   test or CI; tests/fuzz/README.md)
+#   make fuzz       libFuzzer targets of the input parsers, FUZZ_SECONDS each (not part of
+#                   test; CI runs it for 5 s per target; tests/fuzz/README.md)
 #   make clean
 
 CC      ?= cc
@@ -36,7 +36,7 @@ MAIN_OBJ := $(BUILD)/harness/main.o
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Fuzz targets (tests/fuzz/fuzz_*.c); the test suite replays their corpus through a plain main.
-FUZZ_TARGETS := safetensors config_json tokenizer_json tokenizer_bin tok_encode llama2c ini
+FUZZ_TARGETS := safetensors config_json tokenizer_json tokenizer_bin tok_encode llama2c ini model results ini_include
 FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
 
 ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -116,17 +116,21 @@ $(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/tests/fuzz_replay_main.o $(O
 # ---- fuzzing: make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="ini llama2c"] [-j2] ---------------
 # clang's libFuzzer with ASan + UBSan, in build-fuzz/ (never mixed with build/ or build-asan/).
 # The library is compiled with coverage instrumentation and without OpenMP (its pragmas are
-# ignored; omp_* calls resolve to libgomp) into an archive, so each target links only the
-# objects its parser reaches. Each target runs FUZZ_SECONDS from tests/fuzz/corpus/<t> +
-# tests/fuzz/regressions/<t>; new inputs go to build-fuzz/corpus/<t> (emptied first unless
-# FUZZ_KEEP=1), crashes to build-fuzz/artifacts/<t>/. FUZZ_MERGE=1 merges the new inputs that
-# add coverage into the committed corpus afterwards; FUZZ_FLAGS adds libFuzzer flags.
+# ignored; omp_* calls, declared by tests/fuzz/include/omp.h, resolve to libgomp) into an
+# archive, so each target links only the objects its parser reaches. Each target runs
+# FUZZ_SECONDS from tests/fuzz/corpus/<t> + tests/fuzz/regressions/<t>; new inputs go to
+# build-fuzz/corpus/<t> (emptied first unless FUZZ_KEEP=1), crashes to
+# build-fuzz/artifacts/<t>/. FUZZ_MERGE=1 merges the new inputs that add coverage into the
+# committed corpus afterwards; FUZZ_FLAGS adds libFuzzer flags.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_DIR     := build-fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-unknown-pragmas \
-                $(filter-out -O2 -g -fopenmp,$(CFLAGS))
+# -DAH_NO_CLONES: one baseline version of the AH_VEC_CLONES kernels (core/simd.h). clang 14
+# (Debian 12) defines a target_clones function only as "f.ifunc", so calls from other files
+# stay undefined at link.
+FUZZ_CFLAGS  := -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-unknown-pragmas -DAH_NO_CLONES \
+                -Itests/fuzz/include $(filter-out -O2 -g -fopenmp,$(CFLAGS))
 FUZZ_LIB_OBJ := $(SRC:%.c=$(FUZZ_DIR)/%.o)
 FUZZ_LIB     := $(FUZZ_DIR)/libharness.a
 FUZZ_LDLIBS  := $(filter-out -fopenmp,$(LDLIBS)) -lgomp

@@ -64,21 +64,33 @@ uint16_t ah_f32_to_bf16(float f) {
     return (uint16_t)(u >> 16);
 }
 
+// Element i of a little-endian 16-bit array at any alignment: widening reads tensors in place
+// from mapped files, where a safetensors header of odd length puts them at odd addresses (a
+// uint16_t load there is undefined behaviour). The 2-byte memcpy compiles to one unaligned
+// load, and the loops below still vectorise (x86 vector loads need no alignment).
+static inline uint32_t load_u16(const unsigned char *p, size_t i) {
+    uint16_t h;
+    memcpy(&h, p + 2 * i, 2);
+    return h;
+}
+
 // ah_f16_to_f32 without branches, so the loop vectorises (block widening ran the branchy
 // scalar form at 2% of an eval): the three cases are computed for every element and one is
 // selected. Normal: exponent + 112 (15 -> 127 bias); 31 (inf / nan, payload kept as is):
 // exponent + 224 (-> 255); 0 (zero / subnormal): man * 2^-24, exact in float.
-AH_VEC_CLONES void ah_f16_to_f32_n(float *out, const uint16_t *src, size_t n) {
+AH_VEC_CLONES void ah_f16_to_f32_n(float *out, const void *src, size_t n) {
+    const unsigned char *p = src;
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        uint32_t h = src[i], em = h & 0x7fffu, exp = em >> 10;
+        uint32_t h = load_u16(p, i), em = h & 0x7fffu, exp = em >> 10;
         float sub = (float)(h & 0x3ffu) * (1.0f / 16777216.0f);
         uint32_t bits = exp == 0 ? f32_to_bits(sub) : (em << 13) + (exp == 31 ? 224u << 23 : 112u << 23);
         out[i] = bits_to_f32(bits | (h & 0x8000u) << 16);
     }
 }
 
-AH_VEC_CLONES void ah_bf16_to_f32_n(float *out, const uint16_t *src, size_t n) {
+AH_VEC_CLONES void ah_bf16_to_f32_n(float *out, const void *src, size_t n) {
+    const unsigned char *p = src;
 #pragma omp simd
-    for (size_t i = 0; i < n; i++) out[i] = bits_to_f32((uint32_t)src[i] << 16);
+    for (size_t i = 0; i < n; i++) out[i] = bits_to_f32(load_u16(p, i) << 16);
 }

@@ -1,4 +1,5 @@
-// safetensors.c — read (mmap) and write HuggingFace safetensors files; see safetensors.h.
+// safetensors.c — read (mmap) HuggingFace safetensors files and widen their float tensors; see
+// safetensors.h (writing: st_write.c).
 //
 // Reading never trusts the file. Order of checks for one file, all before any allocation whose
 // size comes from the file:
@@ -7,8 +8,8 @@
 //   JSON_PARSER_MAX_DEPTH = 2048, so a hostile header cannot blow the stack)  ->  it is an
 //   object  ->  per tensor: known dtype, shape of <= ST_MAX_DIMS non-negative ints whose
 //   product (and byte size) does not overflow, data_offsets [begin, end] with
-//   begin <= end <= buffer size and end - begin == numel * dtype size  ->  no two tensors'
-//   data ranges overlap.
+//   begin <= end <= buffer size and end - begin == numel * dtype size  ->  the tensors' data
+//   ranges tile the data buffer exactly: no overlap, no gap, no trailing bytes.
 // Tensors keep the header's order (shards in index order); a name-sorted pointer array serves
 // st_find by bsearch.
 #include "io/safetensors.h"
@@ -206,31 +207,44 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     return 0;
 }
 
+// Data order: by first byte; at the same first byte empty tensors first (as the reference
+// sorts by (begin, end)), then the larger, so that a tensor inside another is the one named.
 static int cmp_by_data(const void *a, const void *b) {
-    const uint8_t *x = (*(const st_tensor *const *)a)->data, *y = (*(const st_tensor *const *)b)->data;
-    return x < y ? -1 : x > y;
+    const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
+    if (x->data != y->data) return (const uint8_t *)x->data < (const uint8_t *)y->data ? -1 : 1;
+    if ((x->nbytes == 0) != (y->nbytes == 0)) return x->nbytes == 0 ? -1 : 1;
+    return x->nbytes > y->nbytes ? -1 : x->nbytes < y->nbytes;
 }
 
-// Tensors [first, s->n) of one file: no two data ranges overlap (the reference implementation
-// refuses this too; a hostile header could otherwise alias one tensor's bytes into another's).
-static int check_overlap(st_set *s, size_t first, const char *path, ah_err *e) {
-    size_t n = s->n - first;
-    if (n < 2) return 0;
-    const st_tensor **v = malloc(n * sizeof *v);
+// The reference implementation's rule for tensors [first, s->n) of one file: in data order
+// they tile the data buffer exactly, from its first byte to its last, with no overlap (a
+// hostile header could alias one tensor's bytes into another's), no gap and no trailing bytes
+// (bytes no tensor owns: a file this loader accepted would be refused by the others).
+static int check_layout(st_set *s, size_t first, const uint8_t *buf, size_t buflen,
+                        const char *path, ah_err *e) {
+    size_t n = s->n - first, next = 0;   // next: where the next tensor must begin
+    const st_tensor **v = malloc((n ? n : 1) * sizeof *v);
     if (!v) return ah_fail(e, "%s: out of memory", path);
     for (size_t i = 0; i < n; i++) v[i] = &s->t[first + i];
     qsort(v, n, sizeof *v, cmp_by_data);
     int rc = 0;
-    const st_tensor *prev = NULL;   // the non-empty tensor ending last so far
+    const st_tensor *prev = NULL;   // the last non-empty tensor so far
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (v[i]->nbytes == 0) continue;
-        if (prev && (const uint8_t *)v[i]->data < (const uint8_t *)prev->data + prev->nbytes)
+        size_t begin = (size_t)((const uint8_t *)v[i]->data - buf);
+        if (begin < next)
             rc = ah_fail(e, "%s: tensor '%s': data_offsets overlap those of tensor '%s'", path,
                          v[i]->name, prev->name);
-        if (!prev || (const uint8_t *)v[i]->data + v[i]->nbytes >
-                         (const uint8_t *)prev->data + prev->nbytes)
-            prev = v[i];
+        else if (begin > next)
+            rc = ah_fail(e, "%s: tensor '%s': data_offsets begin %zu leaves %zu bytes unused after "
+                         "%s%s%s (tensors must cover the data buffer without gaps)", path,
+                         v[i]->name, begin, begin - next, prev ? "tensor '" : "the buffer start",
+                         prev ? prev->name : "", prev ? "'" : "");
+        next = begin + v[i]->nbytes;
+        if (v[i]->nbytes) prev = v[i];
     }
+    if (rc == 0 && next != buflen)
+        rc = ah_fail(e, "%s: %zu trailing bytes after the last tensor's data (the tensors cover %zu "
+                     "of the %zu-byte data buffer)", path, buflen - next, next, buflen);
     free(v);
     return rc;
 }
@@ -328,7 +342,7 @@ static int load_file(st_set *s, const char *path, ah_err *e) {
         s->n++;
     }
     json_decref(root);
-    if (rc == 0) rc = check_overlap(s, first, path, e);
+    if (rc == 0) rc = check_layout(s, first, buf, buflen, path, e);
     return rc;
 }
 
@@ -493,251 +507,32 @@ void st_release(const st_set *s, const void *p, size_t n) {
 #define ST_CHUNK ((size_t)1 << 16)        // elements per conversion chunk
 #define ST_PAR_MIN ((size_t)1 << 18)      // below this, one thread is faster
 
-// out (n) = widen(src (n)); src may be unaligned (a header length not a multiple of 2).
-static void widen_chunk(float *out, const uint8_t *src, size_t n, st_dtype d) {
-    if (((uintptr_t)src & 1) == 0) {
-        if (d == ST_F16) ah_f16_to_f32_n(out, (const uint16_t *)(const void *)src, n);
-        else ah_bf16_to_f32_n(out, (const uint16_t *)(const void *)src, n);
-        return;
+// The data of a mapped file is used in place at whatever address the header puts it (an odd
+// header length leaves F16 at odd, F32 at non-multiple-of-4 addresses): it is only ever read
+// through memcpy or the byte-loading widening kernels of core/half.c, never a typed pointer.
+int st_widen(float *out, const void *src, size_t n, st_dtype d) {
+    if (d != ST_F32 && d != ST_F16 && d != ST_BF16) return -1;
+    if (n == 0) return 0;
+    if (d == ST_F32) {
+        memcpy(out, src, n * sizeof(float));
+        return 0;
     }
-    for (size_t i = 0; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, src + 2 * i, 2);
-        out[i] = d == ST_F16 ? ah_f16_to_f32(h) : ah_bf16_to_f32(h);
+    const uint8_t *p = src;
+    size_t nchunks = (n + ST_CHUNK - 1) / ST_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= ST_PAR_MIN)
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t lo = c * ST_CHUNK, len = n - lo < ST_CHUNK ? n - lo : ST_CHUNK;
+        if (d == ST_F16) ah_f16_to_f32_n(out + lo, p + 2 * lo, len);
+        else ah_bf16_to_f32_n(out + lo, p + 2 * lo, len);
     }
+    return 0;
 }
 
 int st_to_f32(float *out, const st_tensor *t, ah_err *e) {
     if (!t) return ah_fail(e, "st_to_f32: NULL tensor");
     if (!out && t->numel) return ah_fail(e, "%s: tensor '%s': NULL output buffer", t->file, t->name);
-    switch (t->dtype) {
-    case ST_F32:
-        if (t->nbytes) memcpy(out, t->data, t->nbytes);
-        return 0;
-    case ST_F16:
-    case ST_BF16: {
-        const uint8_t *src = t->data;
-        size_t n = t->numel, nchunks = (n + ST_CHUNK - 1) / ST_CHUNK;
-        st_dtype d = t->dtype;
-#pragma omp parallel for schedule(static) if (n >= ST_PAR_MIN)
-        for (size_t c = 0; c < nchunks; c++) {
-            size_t lo = c * ST_CHUNK, len = n - lo < ST_CHUNK ? n - lo : ST_CHUNK;
-            widen_chunk(out + lo, src + 2 * lo, len, d);
-        }
-        return 0;
-    }
-    default:
+    if (st_widen(out, t->data, t->numel, t->dtype))
         return ah_fail(e, "%s: tensor '%s': dtype %s is not a float type (F32/F16/BF16) and cannot "
                        "be widened", t->file, t->name, st_dtype_name(t->dtype));
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// writing
-
-// Writes all n bytes, retrying short writes and EINTR.
-static int write_all(int fd, const void *p, size_t n, const char *path, ah_err *e) {
-    const uint8_t *c = p;
-    while (n > 0) {
-        size_t step = n < ((size_t)1 << 30) ? n : ((size_t)1 << 30);
-        ssize_t w = write(fd, c, step);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return ah_fail(e, "%s: write failed: %s", path, strerror(errno));
-        }
-        if (w == 0) return ah_fail(e, "%s: write made no progress (disk full?)", path);
-        c += w;
-        n -= (size_t)w;
-    }
     return 0;
-}
-
-// Builds the header object: "__metadata__" first, then tensors in the given order.
-// need_data: tensors must carry their data (st_write); st_write_fill produces it instead.
-static json_t *build_header(const char *path, const st_write_tensor *t, size_t n,
-                            const char *metadata_json, int need_data, ah_err *e) {
-    json_t *h = json_object();
-    if (!h) {
-        ah_fail(e, "%s: out of memory", path);
-        return NULL;
-    }
-    if (metadata_json) {
-        json_error_t jerr;
-        json_t *m = json_loads(metadata_json, JSON_REJECT_DUPLICATES, &jerr);
-        if (!m) {
-            ah_fail(e, "%s: metadata is not valid JSON: %s", path, jerr.text);
-            goto fail;
-        }
-        const char *k;
-        json_t *v;
-        int bad = !json_is_object(m);
-        if (!bad) {
-            json_object_foreach(m, k, v) bad |= !json_is_string(v);
-        }
-        if (bad) {
-            json_decref(m);
-            ah_fail(e, "%s: metadata must be a JSON object of string values (safetensors loaders "
-                    "reject anything else)", path);
-            goto fail;
-        }
-        json_object_set_new(h, "__metadata__", m);
-    }
-    uint64_t off = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *name = t[i].name;
-        if (!name || !name[0]) {
-            ah_fail(e, "%s: tensor #%zu has no name", path, i);
-            goto fail;
-        }
-        if (strcmp(name, "__metadata__") == 0) {
-            ah_fail(e, "%s: tensor '%s': name is reserved", path, name);
-            goto fail;
-        }
-        if (!dtype_valid(t[i].dtype)) {
-            ah_fail(e, "%s: tensor '%s': invalid dtype %d", path, name, (int)t[i].dtype);
-            goto fail;
-        }
-        if (t[i].ndim < 0 || t[i].ndim > ST_MAX_DIMS) {
-            ah_fail(e, "%s: tensor '%s': ndim %d out of range 0..%d", path, name, t[i].ndim, ST_MAX_DIMS);
-            goto fail;
-        }
-        if (json_object_get(h, name)) {
-            ah_fail(e, "%s: tensor '%s': duplicate name", path, name);
-            goto fail;
-        }
-        size_t numel = 1, nbytes;
-        json_t *shape = json_array();
-        for (int d = 0; d < t[i].ndim; d++) {
-            if (t[i].shape[d] < 0 || (uint64_t)t[i].shape[d] > SIZE_MAX ||
-                ah_mul_ok(&numel, numel, (size_t)t[i].shape[d])) {
-                json_decref(shape);
-                ah_fail(e, "%s: tensor '%s': bad shape (negative dimension or overflowing product)",
-                        path, name);
-                goto fail;
-            }
-            json_array_append_new(shape, json_integer(t[i].shape[d]));
-        }
-        if (ah_mul_ok(&nbytes, numel, dtype_info[t[i].dtype].size) || off + nbytes < off ||
-            off + nbytes > (uint64_t)INT64_MAX) {
-            json_decref(shape);
-            ah_fail(e, "%s: tensor '%s': byte size overflows", path, name);
-            goto fail;
-        }
-        if (nbytes && !t[i].data && need_data) {
-            json_decref(shape);
-            ah_fail(e, "%s: tensor '%s': NULL data", path, name);
-            goto fail;
-        }
-        json_t *ent = json_object();
-        json_t *js = json_string(dtype_info[t[i].dtype].name);
-        json_t *offs = json_pack("[II]", (json_int_t)off, (json_int_t)(off + nbytes));
-        off += nbytes;
-        if (!ent || !js || !shape || !offs || json_object_set_new(ent, "dtype", js) ||
-            json_object_set_new(ent, "shape", shape) || json_object_set_new(ent, "data_offsets", offs) ||
-            json_object_set_new(h, name, ent)) {   // fails on a name that is not valid UTF-8
-            ah_fail(e, "%s: tensor '%s': cannot build header entry (name not UTF-8?)", path, name);
-            goto fail;
-        }
-    }
-    return h;
-fail:
-    json_decref(h);
-    return NULL;
-}
-
-// Bytes per st_write_fill chunk: bounds the writer's memory whatever the tensor sizes (the
-// buffer, plus the source pages a fill copies from before it releases them).
-#define ST_FILL_CHUNK ((size_t)16 << 20)
-
-// Writes tensor i's nbytes: from t[i].data, or (fill set) produced chunk by chunk into buf.
-static int write_tensor(int fd, const st_write_tensor *t, size_t i, size_t nbytes, st_fill_fn fill,
-                        void *ctx, uint8_t *buf, const char *path, ah_err *e) {
-    if (!fill) return write_all(fd, t[i].data, nbytes, path, e);
-    for (size_t off = 0; off < nbytes; off += ST_FILL_CHUNK) {
-        size_t len = nbytes - off < ST_FILL_CHUNK ? nbytes - off : ST_FILL_CHUNK;
-        if (fill(ctx, i, buf, off, len, e)) return ah_wrap(e, "%s: tensor '%s'", path, t[i].name);
-        if (write_all(fd, buf, len, path, e)) return -1;
-    }
-    return 0;
-}
-
-static int write_file(const char *path, const st_write_tensor *t, size_t n,
-                      const char *metadata_json, st_fill_fn fill, void *ctx, ah_err *e) {
-    if (!path) return ah_fail(e, "st_write: NULL path");
-    if (n && !t) return ah_fail(e, "%s: NULL tensor list", path);
-    json_t *h = build_header(path, t, n, metadata_json, fill == NULL, e);
-    if (!h) return -1;
-    char *text = json_dumps(h, JSON_COMPACT);
-    json_decref(h);
-    if (!text) return ah_fail(e, "%s: cannot serialise header", path);
-
-    size_t tl = strlen(text), padded = (tl + 7) & ~(size_t)7;   // HF pads with spaces to 8
-    char *hdr = malloc(8 + padded);
-    if (!hdr) {
-        free(text);
-        return ah_fail(e, "%s: out of memory", path);
-    }
-    for (int i = 0; i < 8; i++) hdr[i] = (char)(((uint64_t)padded >> (8 * i)) & 0xff);
-    memcpy(hdr + 8, text, tl);
-    memset(hdr + 8 + tl, ' ', padded - tl);
-    free(text);
-
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 5);
-    if (!tmp) {
-        free(hdr);
-        return ah_fail(e, "%s: out of memory", path);
-    }
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp", 5);
-
-    int rc = 0;
-    uint8_t *buf = NULL;
-    if (fill && !(buf = malloc(ST_FILL_CHUNK))) {
-        rc = ah_fail(e, "%s: out of memory (write buffer)", path);
-        goto out;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = ah_fail(e, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        goto out;
-    }
-    rc = write_all(fd, hdr, 8 + padded, path, e);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        size_t nbytes = st_dtype_size(t[i].dtype);
-        for (int d = 0; d < t[i].ndim; d++) nbytes *= (size_t)t[i].shape[d];   // checked above
-        if (nbytes) rc = write_tensor(fd, t, i, nbytes, fill, ctx, buf, path, e);
-    }
-    if (rc == 0 && fsync(fd) != 0) rc = ah_fail(e, "%s: fsync failed: %s", path, strerror(errno));
-    if (close(fd) != 0 && rc == 0) rc = ah_fail(e, "%s: close failed: %s", path, strerror(errno));
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = ah_fail(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-    if (rc) {
-        unlink(tmp);
-    } else {   // make the rename durable; best effort (some filesystems refuse fsync on a dir)
-        const char *slash = strrchr(path, '/');
-        char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-        int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-out:
-    free(buf);
-    free(tmp);
-    free(hdr);
-    return rc;
-}
-
-int st_write(const char *path, const st_write_tensor *t, size_t n, const char *metadata_json,
-             ah_err *e) {
-    return write_file(path, t, n, metadata_json, NULL, NULL, e);
-}
-
-int st_write_fill(const char *path, const st_write_tensor *t, size_t n,
-                  const char *metadata_json, st_fill_fn fill, void *ctx, ah_err *e) {
-    if (!fill) return ah_fail(e, "%s: st_write_fill without a fill function", path ? path : "?");
-    return write_file(path, t, n, metadata_json, fill, ctx, e);
 }

@@ -4,8 +4,10 @@
 // {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}},
 // then the data buffer; offsets are relative to the buffer start.
 // Reading never trusts the file: header length, offsets, shape products (overflow-checked) and
-// dtype sizes are all validated against the file size before any tensor is used; errors name
-// the file and the tensor.
+// dtype sizes are all validated against the file size before any tensor is used, and the
+// tensors must tile the data buffer exactly (the reference implementation's rule); errors name
+// the file and the tensor. Tensor data is used in place, at any alignment (st_widen).
+// Reading: safetensors.c; writing: st_write.c.
 // A checkpoint directory may hold model.safetensors or a sharded set listed in
 // model.safetensors.index.json ({"weight_map": {"tensor": "file", ...}}).
 #ifndef AH_SAFETENSORS_H
@@ -52,6 +54,9 @@ void st_release(const st_set *s, const void *p, size_t n);
 
 // Widens a float tensor (F32/F16/BF16) into out[numel]. Errors for other dtypes.
 int st_to_f32(float *out, const st_tensor *t, ah_err *e);
+// out (n) = src (n values of dtype d, little-endian, at any alignment) as fp32; F32 is copied.
+// Returns -1 (nothing written) when d is not F32, F16 or BF16.
+int st_widen(float *out, const void *src, size_t n, st_dtype d);
 
 // Writing: tensors given as name, dtype, shape, data (data in that dtype, little-endian).
 // The file is written to path.tmp then renamed, so a crash never leaves a half file.

@@ -8,6 +8,14 @@
 #define MAX_DIM (1 << 20)
 #define MAX_LAYERS 4096
 #define MAX_VOCAB (1 << 24)
+// RMSNorm eps: checkpoints use 1e-5 / 1e-6 (BERT-style 1e-12 at the least); an eps of 1 or more
+// would swamp the mean square of unit-scale activations.
+#define MIN_EPS 1e-12
+#define MAX_EPS 1.0
+// Rotary base: 1e4 (Llama 2) to 1e6-1e7 (long-context models). Below 1 the frequencies grow
+// with the pair index (1e-45 gives inf angles); 1e12 leaves every float product finite.
+#define MIN_THETA 1.0
+#define MAX_THETA 1e12
 
 // Reads an integer field; missing -> def (or error when def < 0 and required).
 static int get_int(const json_t *root, const char *key, long long def, int required,
@@ -26,8 +34,12 @@ static int get_int(const json_t *root, const char *key, long long def, int requi
     return 0;
 }
 
-static int get_float(const json_t *root, const char *key, double def, float *out,
-                     const char *file, ah_err *e) {
+// Reads a float field; missing -> def. Accepted values lie in [lo, hi] both as the double
+// the JSON holds and after narrowing to float (1e-85 is positive as a double but 0 as a float).
+// The ranges are those of real checkpoints with a wide margin, so that nonsense is blamed on
+// the field here and not, later, on the weights whose activations it turned into inf / NaN.
+static int get_float(const json_t *root, const char *key, double def, double lo, double hi,
+                     float *out, const char *file, ah_err *e) {
     json_t *v = json_object_get(root, key);
     if (!v || json_is_null(v)) {
         *out = (float)def;
@@ -35,11 +47,10 @@ static int get_float(const json_t *root, const char *key, double def, float *out
     }
     if (!json_is_number(v)) return ah_fail(e, "%s: field '%s' must be a number", file, key);
     double x = json_number_value(v);
-    // Checked after the narrowing too: 1e-85 is positive as a double but 0 as a float (an
-    // RMSNorm eps of 0 divides 0 by 0 on an all-zero row).
-    if (!(x > 0 && x < 1e12) || !((float)x > 0))
-        return ah_fail(e, "%s: field '%s' = %g out of range", file, key, x);
-    *out = (float)x;
+    float f = (float)x;
+    if (!(x >= lo && x <= hi) || !(f >= (float)lo && f <= (float)hi))
+        return ah_fail(e, "%s: field '%s' = %g out of range [%g, %g]", file, key, x, lo, hi);
+    *out = f;
     return 0;
 }
 
@@ -89,8 +100,8 @@ static int parse_llama_like(model_config *c, const json_t *r, const char *f, ah_
     if (get_int(r, "intermediate_size", 0, 1, 1, MAX_DIM, &c->hidden_dim, f, e) ||
         get_int(r, "num_key_value_heads", c->n_heads, 0, 1, c->n_heads, &c->n_kv_heads, f, e) ||
         get_int(r, "head_dim", c->dim / c->n_heads, 0, 2, MAX_DIM, &c->head_dim, f, e) ||
-        get_float(r, "rms_norm_eps", 1e-6, &c->norm_eps, f, e) ||
-        get_float(r, "rope_theta", 10000.0, &c->rope_theta, f, e) ||
+        get_float(r, "rms_norm_eps", 1e-6, MIN_EPS, MAX_EPS, &c->norm_eps, f, e) ||
+        get_float(r, "rope_theta", 10000.0, MIN_THETA, MAX_THETA, &c->rope_theta, f, e) ||
         get_bool(r, "tie_word_embeddings", 0, &c->tied_embeddings, f, e))
         return -1;
     json_t *rs = json_object_get(r, "rope_scaling");

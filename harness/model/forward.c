@@ -49,34 +49,34 @@ AH_VEC_CLONES static void scale_row(float *row, int n, int m, float inv) {
 // 8 float lanes, one per row of a group of 8 rows (GCC vector extension: each clone of the
 // caller lowers it to its own instructions).
 typedef float ah_v8sf __attribute__((vector_size(32)));
-typedef int ah_v8si __attribute__((vector_size(32)));
+// Lanes of (a, b) picked by 8 constant indices (0-7: a, 8-15: b). __builtin_shufflevector is
+// the spelling GCC (12 on) and clang share; GCC's __builtin_shuffle does not build with clang
+// (make fuzz).
+#define AH_SHUF8(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 
 // sum[r] = m[r][0] + m[r][1] + ... + m[r][n-1], added in that order (a serial float sum per row,
 // as a scalar loop would), for 8 rows m[r] = base + r * ld. Vectorised across the rows: each 8x8
 // tile is transposed so that one vector add adds column j to all 8 running sums; the tail
 // (n % 8 columns) goes on in scalar, in order.
 AH_VEC_CLONES void fwd_sum8_rows(float sum[8], const float *base, int ld, int n) {
-    const ah_v8si lo = {0, 8, 2, 10, 4, 12, 6, 14}, hi = {1, 9, 3, 11, 5, 13, 7, 15};
-    const ah_v8si lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-    const ah_v8si lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
     ah_v8sf acc = {0};
     int j = 0;
     for (; j + 8 <= n; j += 8) {
         ah_v8sf m[8], a[8], b[8];
         for (int r = 0; r < 8; r++) memcpy(&m[r], base + (size_t)r * ld + j, sizeof m[r]);
         for (int i = 0; i < 8; i += 2) {   // a[i]: (m_i, m_i+1) even columns, a[i+1]: odd
-            a[i] = __builtin_shuffle(m[i], m[i + 1], lo);
-            a[i + 1] = __builtin_shuffle(m[i], m[i + 1], hi);
+            a[i] = AH_SHUF8(m[i], m[i + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+            a[i + 1] = AH_SHUF8(m[i], m[i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
         }
         for (int i = 0; i < 8; i += 4) {   // rows i..i+3 of columns (0,4), (1,5), (2,6), (3,7)
-            b[i] = __builtin_shuffle(a[i], a[i + 2], lo2);
-            b[i + 1] = __builtin_shuffle(a[i + 1], a[i + 3], lo2);
-            b[i + 2] = __builtin_shuffle(a[i], a[i + 2], hi2);
-            b[i + 3] = __builtin_shuffle(a[i + 1], a[i + 3], hi2);
+            b[i] = AH_SHUF8(a[i], a[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            b[i + 1] = AH_SHUF8(a[i + 1], a[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+            b[i + 2] = AH_SHUF8(a[i], a[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+            b[i + 3] = AH_SHUF8(a[i + 1], a[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
         }
         for (int c = 0; c < 4; c++) {      // column c = rows 0..7 of it: lower halves of b[c], b[c+4]
-            m[c] = __builtin_shuffle(b[c], b[c + 4], lo4);
-            m[c + 4] = __builtin_shuffle(b[c], b[c + 4], hi4);
+            m[c] = AH_SHUF8(b[c], b[c + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+            m[c + 4] = AH_SHUF8(b[c], b[c + 4], 4, 5, 6, 7, 12, 13, 14, 15);
         }
         for (int c = 0; c < 8; c++) acc += m[c];   // columns j, j+1, ..., j+7 in order
     }

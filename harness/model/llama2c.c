@@ -115,6 +115,8 @@ int model_llama2c_bind(model *m, ah_err *e) {
     m->names = calloc(L * L_COUNT + G_COUNT, MODEL_NAME_CAP);
     if (!m->layer || !m->names) return ah_fail(e, "%s: out of memory", m->path);
 
+    // The weights start at byte 28 of a page-aligned mapping, so every fp32 value is 4-byte
+    // aligned; they are read through st_widen (memcpy) all the same, like safetensors data.
     const float *base = (const float *)((const char *)map + 7 * sizeof(int32_t));
     size_t off = 0;
     const arch_desc *a = c->arch;

@@ -6,13 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/half.h"
 #include "core/mem.h"
 #include "export/export_dir.h"
 
 int model_llama2c_bind(model *m, ah_err *e);   // llama2c.c
+
+#define MODEL_CONFIG_MAX (16 << 20)   // bytes of config.json
 
 
 // Expected shape of a layer role under cfg; ndim 0 = role unused.
@@ -117,6 +119,11 @@ static int load_hf(model *m, ah_err *e) {
         return ah_fail(e, "%s: path too long", m->path);
     if (!ah_is_file(cfg_path))
         return ah_fail(e, "%s: not a checkpoint directory (no config.json)", m->path);
+    // Refused by its size before it is read whole: real ones are a few KiB.
+    struct stat st;
+    if (stat(cfg_path, &st) == 0 && st.st_size > MODEL_CONFIG_MAX)
+        return ah_fail(e, "%s: %lld bytes, larger than the %d MiB a config.json may be", cfg_path,
+                       (long long)st.st_size, MODEL_CONFIG_MAX >> 20);
     char *text = ah_read_file(cfg_path, NULL, e);
     if (!text) return -1;
     int rc = model_config_parse(&m->cfg, text, cfg_path, e);
@@ -168,22 +175,9 @@ int model_weight_f32(float *out, const model_weight *w, ah_err *e) {
 int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t nrows, ah_err *e) {
     size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1, n = nrows * cols, off = r0 * cols;
     if (n == 0 || !w->data) return 0;
-    switch (w->dtype) {
-    case ST_F32: memcpy(out, (const float *)w->data + off, n * sizeof(float)); break;
-    case ST_F16: {
-        const uint16_t *s = (const uint16_t *)w->data + off;
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-        for (size_t i = 0; i < n; i++) out[i] = ah_f16_to_f32(s[i]);
-        break;
-    }
-    case ST_BF16: {
-        const uint16_t *s = (const uint16_t *)w->data + off;
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-        for (size_t i = 0; i < n; i++) out[i] = ah_bf16_to_f32(s[i]);
-        break;
-    }
-    default: return ah_fail(e, "tensor '%s': dtype %s is not a float type", w->name, st_dtype_name(w->dtype));
-    }
+    // Byte arithmetic: the data may sit at any alignment in the mapped file (st_widen).
+    if (st_widen(out, (const uint8_t *)w->data + off * st_dtype_size(w->dtype), n, w->dtype))
+        return ah_fail(e, "tensor '%s': dtype %s is not a float type", w->name, st_dtype_name(w->dtype));
     // A single pass to find non-finite values: reported with the tensor name and position.
     size_t bad = n;
 #pragma omp parallel for reduction(min : bad) schedule(static) if (n > (1 << 16))
@@ -216,12 +210,8 @@ void model_release(const model *m, const model_weight *w, size_t r0, size_t nrow
 }
 
 void model_embed_row(float *out, const model_weight *w, int id, int C) {
-    size_t off = (size_t)id * (size_t)C;
-    switch (w->dtype) {
-    case ST_F16: ah_f16_to_f32_n(out, (const uint16_t *)w->data + off, (size_t)C); break;
-    case ST_BF16: ah_bf16_to_f32_n(out, (const uint16_t *)w->data + off, (size_t)C); break;
-    default: memcpy(out, (const float *)w->data + off, (size_t)C * sizeof(float)); break;
-    }
+    size_t off = (size_t)id * (size_t)C * st_dtype_size(w->dtype);
+    (void)st_widen(out, (const uint8_t *)w->data + off, (size_t)C, w->dtype);   // float: bound
 }
 
 block_f32 *block_f32_new(const model *m, ah_err *e) {
