@@ -334,6 +334,15 @@ int store_read_f64(const char *file, const char *run_id, const char *dataset, do
             ah_fail(e, "%s: %s: size overflows", file, obj);
             goto done;
         }
+    // The declared size must be what the file can hold: a damaged or hostile file may declare
+    // 2^37 values over no stored bytes. Our datasets are stored whole or deflated (zlib cannot
+    // expand a byte more than ~1032-fold), and none is near 2^28 values (2 GiB of doubles).
+    double stored = (double)H5Dget_storage_size(d), declared = (double)cnt * (double)H5Tget_size(t);
+    if (cnt > ((size_t)1 << 28) || declared > stored * 1100.0 + 65536.0) {
+        ah_fail(e, "%s: %s declares %zu values but stores %.0f bytes: damaged file?", file, obj, cnt,
+                stored);
+        goto done;
+    }
     double *buf = malloc(cnt ? cnt * sizeof *buf : sizeof *buf);
     if (!buf) {
         ah_fail(e, "%s: %s: out of memory (%zu values)", file, obj, cnt);

@@ -529,6 +529,18 @@ static void test_writer_edges(void **state) {
     assert_int_equal(store_read_f64(p, NULL, "empty", &d, &n, dims, &e), 0);
     assert_true(n == 0 && dims[0] == 0);
     free(d);
+    // A dataset declaring 2^36 doubles over no stored bytes: refused, nothing allocated.
+    const char *huge = tpath("huge.h5");
+    hid_t hf = H5Fcreate(huge, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t hd[2] = {(hsize_t)1 << 20, (hsize_t)1 << 16};
+    hid_t hs = H5Screate_simple(2, hd, NULL);
+    hid_t hdset = H5Dcreate2(hf, "big", H5T_IEEE_F64LE, hs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(hf >= 0 && hs >= 0 && hdset >= 0);
+    H5Dclose(hdset);
+    H5Sclose(hs);
+    H5Fclose(hf);
+    assert_int_equal(store_read_f64(huge, NULL, "big", &d, &n, dims, &e), -1);
+    expect_msg(&e, huge, "declares 68719476736 values but stores 0 bytes");
 
     store *s = open_results("w.h5");
     commit(s, "long", p);
