@@ -80,6 +80,15 @@ for a, (layer, g) in zip(got, groups):
         assert g["loss"][i] <= min(g["loss"]) * tol, f"alpha {a} is not a near-tie of {g['alpha']}"
 PY
 }
+# near_tie_check WHY: the current configuration ($file, $base, $got_alphas, $got_ppl, ...) by
+# the near-tie rule, with ppl within 1e-2.
+near_tie_check() {
+  if ! near_tie "$file" "$got_alphas"; then
+    echo "MISMATCH $base: alphas $got_alphas are not near-ties of $want_alphas ($1)"; errors=$((errors + 1))
+  elif [ -z "$got_ppl" ] || ! rel_close "$got_ppl" "$want_ppl" 1e-2; then
+    echo "MISMATCH $base ($1): ppl C $got_ppl, reference $want_ppl"; errors=$((errors + 1))
+  fi
+}
 core=""; judged=0
 # AH_QUICK=1 (the sanitizer pass of `make test-asan`): every 5th configuration; the normal pass
 # checks them all. Memory errors do not depend on which alpha wins.
@@ -93,14 +102,6 @@ while IFS='|' read -r file margs args want_alphas want_ppl seqlen; do
   got_alphas=$(kv alphas "$line"); got_ppl=$(kv ppl "$line")
   base=$(basename "$file")
   core=$(kv blas_core "$line")
-  # near_tie_check WHY: the near-tie rule and ppl within 1e-2
-  near_tie_check() {
-    if ! near_tie "$file" "$got_alphas"; then
-      echo "MISMATCH $base: alphas $got_alphas are not near-ties of $want_alphas ($1)"; errors=$((errors + 1))
-    elif [ -z "$got_ppl" ] || ! rel_close "$got_ppl" "$want_ppl" 1e-2; then
-      echo "MISMATCH $base ($1): ppl C $got_ppl, reference $want_ppl"; errors=$((errors + 1))
-    fi
-  }
   if [[ " $NEAR_TIES " == *" $base "* ]]; then near_tie_check "known near-tie"; continue; fi
   exact=1
   { [ "$got_alphas" = "$want_alphas" ] && [ -n "$got_ppl" ] && rel_close "$got_ppl" "$want_ppl" 1e-3; } || exact=0
