@@ -27,7 +27,7 @@
 //   manifest.json         what was done: method, bits, group, quantizer, salient settings,
 //                         calibration, per-linear error metrics, the layout above; written
 //                         last, with "export_format": 2 and "files": {name: bytes} of every
-//                         other file, which readers check (quant/export_dir.h).
+//                         other file, which readers check (export/export_dir.h).
 #ifndef AH_EXPORT_H
 #define AH_EXPORT_H
 
@@ -50,7 +50,7 @@ int qexport_sink(void *ctx, int layer, arch_layer_role role, const float *W_hat,
 int qexport_block(void *ctx, int layer, const block_f32 *b, ah_err *e);
 
 // Writes everything as out_dir: into out_dir.tmp.<pid>, manifest last, then swapped in place
-// of out_dir (quant/export_dir.h; an existing out_dir must hold export files only).
+// of out_dir (export/export_dir.h; an existing out_dir must hold export files only).
 // manifest_json is the manifest text (a JSON object; the list of files is added).
 // tokenizer_path: the tokenizer in use (file or directory) to copy beside the weights.
 // awq: the per-layer AWQ results for awq.safetensors (layout above), or NULL.

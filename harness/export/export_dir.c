@@ -23,7 +23,7 @@ const char *const QEXPORT_SIDE_FILES[] = {
     "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
     "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model", NULL,
 };
-static const char *const WEIGHT_FILES[] = {   // the rest of an export (quant/export.h)
+static const char *const WEIGHT_FILES[] = {   // the rest of an export (export/export.h)
     "model.safetensors", "model.bin", "tokenizer.bin", "quantized.safetensors",
     "awq.safetensors", "manifest.json", NULL,
 };

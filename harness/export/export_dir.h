@@ -1,4 +1,4 @@
-// export_dir.h — an export directory (quant/export.h) is written and replaced as one unit.
+// export_dir.h — an export directory (export/export.h) is written and replaced as one unit.
 //
 // `quantize --out D` writes every file into the sibling D.tmp.<pid>, fsyncs them, writes
 // manifest.json last (with "export_format": 2 and "files": {name: bytes} for every other file),

@@ -70,7 +70,7 @@ void store_run_abort(store_run_writer *w);
 // removed (0 when dir cannot be read).
 int store_clean_stale(const char *dir);
 
-// Test-only kill point for writers outside the store (quant/export_dir.c: export-before-manifest,
+// Test-only kill point for writers outside the store (export/export_dir.c: export-before-manifest,
 // export-before-swap, export-after-swap): SIGKILL when AH_TEST_KILL_AT=<stage>:<n> names this
 // stage and hit (store_internal.h). Never set the variable otherwise.
 void store_test_kill(const char *stage);
