@@ -143,6 +143,11 @@ static int merge_files(const char *out, const char *const *inputs, int n, ah_err
         goto done;
     }
     for (int i = 0; i < n; i++) in[i] = -1;
+    for (int i = 0; i < n; i++) {   // an input the readers refuse (a stored name that is not
+        store_summary sum;          // plain, ...) would give an output they refuse too
+        if (store_summary_read(inputs[i], &sum, e)) goto done;
+        store_summary_free(&sum);
+    }
     for (int i = 0; i < n; i++) {
         if ((in[i] = st5_open(inputs[i], H5F_ACC_RDONLY, e)) < 0 || st_check_schema(in[i], inputs[i], e) ||
             gather(in[i], inputs[i], i, &runs, &nruns, &cap, e))
