@@ -347,10 +347,10 @@ static int handle_include(parse_ctx *p, const char *value) {
     ah_buf *text = p->text;
     *p = saved;
     p->text = text;
-    if (p->cur_section[0]) {   // back in the including file's section
-        nl = snprintf(note, sizeof note, "; --- back in %s\n[%s]\n", p->file, p->cur_section);
-        ah_buf_put(p->text, note, (size_t)nl);
-    }
+    // Back in the including file's section ("[]" when the include came before any): the
+    // header also ends the included file's last key, as the end of its stream did.
+    nl = snprintf(note, sizeof note, "; --- back in %s\n[%s]\n", p->file, p->cur_section);
+    ah_buf_put(p->text, note, (size_t)nl);
     p->last_key[0] = '\0';
     p->last_continues = 0;
     if (failed) {
@@ -594,8 +594,11 @@ static int load_file(parse_ctx *p, const char *path, char *why, size_t cap) {
         return 0;
     }
     rewind(f);
+    // An included file is a fresh inih stream: no section, and no key before it that an
+    // indented first line could continue. "[]" (section "") puts the stored text, one
+    // stream, in that same state, so it parses again as the files did.
     char marker[EXP_PATH_MAX + 16];
-    int ml = snprintf(marker, sizeof marker, "; --- %s\n", path);
+    int ml = snprintf(marker, sizeof marker, p->depth ? "; --- %s\n[]\n" : "; --- %s\n", path);
     ah_buf_put(p->text, marker, (size_t)ml);
     int rc = ini_parse_stream(file_reader, p, handler, p);
     fclose(f);
