@@ -32,7 +32,7 @@ void awq_defaults(awq_cfg *a) {
     memset(a, 0, sizeof *a);
     a->rule = AWQ_SEARCH;
     a->grid_points = 20;
-    a->alpha = -1.0;
+    a->alpha_mode = AWQ_ALPHA_SEARCH;
     a->clip = 1;
     a->salient_scale = 2.0;
     a->scale_pct = 1.0;
@@ -41,9 +41,9 @@ void awq_defaults(awq_cfg *a) {
 int awq_cfg_check(const awq_cfg *a, ah_err *e) {
     if (a->grid_points < 1 || a->grid_points + a->grid_include_one > AWQ_MAX_GRID)
         return ah_fail(e, "AWQ grid of %d points outside 1..%d", a->grid_points, AWQ_MAX_GRID - 1);
-    if (a->rule == AWQ_FIXED && a->alpha < 0)
+    if (a->rule == AWQ_FIXED && a->alpha_mode == AWQ_ALPHA_SEARCH)
         return ah_fail(e, "scale rule fixed needs an alpha (--alpha)");
-    if (a->alpha > 1.0 || (a->alpha < 0 && a->alpha != -1.0))
+    if (a->alpha_mode == AWQ_ALPHA_FIXED && !(a->alpha >= 0.0 && a->alpha <= 1.0))
         return ah_fail(e, "alpha %g outside [0, 1]", a->alpha);
     if (a->samples < 0) return ah_fail(e, "AWQ samples %d must be >= 0", a->samples);
     if (a->rule == AWQ_SALIENT && !(a->salient_scale > 0 && a->salient_scale < 1e6))
@@ -364,7 +364,7 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
     }
     // The grid (a fixed alpha is a one-point grid).
     gr->n_alpha = 0;
-    if (a->alpha >= 0) {
+    if (a->alpha_mode == AWQ_ALPHA_FIXED) {
         gr->alphas[gr->n_alpha++] = (float)a->alpha;
     } else {
         for (int i = 0; i < a->grid_points; i++) gr->alphas[gr->n_alpha++] = (float)i / a->grid_points;

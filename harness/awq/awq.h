@@ -14,12 +14,15 @@
 // AWQ_SALIENT: the paper's Tables 2-3 ablation: the top scale_pct % input channels by mean
 // |x| get s = salient_scale, every other channel s = 1 (no search, no normalisation).
 typedef enum { AWQ_SEARCH, AWQ_DUO, AWQ_FIXED, AWQ_SALIENT } awq_rule;
+// Whether alpha is searched over the grid or given: a value of its own, never a number.
+typedef enum { AWQ_ALPHA_SEARCH, AWQ_ALPHA_FIXED } awq_alpha_mode;
 
 typedef struct {
     awq_rule rule;
     int grid_points;       // alpha = i / grid_points, i = 0 .. grid_points-1 (default 20)
     int grid_include_one;  // also try alpha = 1.0 (default 0, as llm-awq)
-    double alpha;          // >= 0: one fixed alpha (required for AWQ_FIXED); < 0: the grid
+    awq_alpha_mode alpha_mode;   // search the grid (default) or one fixed alpha
+    double alpha;          // AWQ_ALPHA_FIXED: the alpha in [0, 1] (required for AWQ_FIXED)
     int clip;              // clip search after scaling
     int samples;           // calibration sequences used for the losses (0 = all)
     double salient_scale;  // AWQ_SALIENT: s of the salient channels (default 2)

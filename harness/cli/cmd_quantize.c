@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "text/inputs.h"
 #include "cli/method_opts.h"
+#include "method/params.h"
 #include "core/progress.h"
 #include "export/export.h"
 #include "export/export_dir.h"
@@ -59,7 +60,7 @@ static char *manifest(const model *m, const cli_method_opts *o, const calib_set 
     if (method_uses_awq(mc->kind)) {
         json_t *a = json_object(), *chosen = json_array();
         json_object_set_new(a, "scale_rule", json_string(awq_rule_name(mc->awq.rule)));
-        json_object_set_new(a, "alpha", mc->awq.alpha >= 0 ? json_real(mc->awq.alpha) : json_string("search"));
+        json_object_set_new(a, "alpha", mc->awq.alpha_mode == AWQ_ALPHA_FIXED ? json_real(mc->awq.alpha) : json_string("search"));
         json_object_set_new(a, "grid_points", json_integer(mc->awq.grid_points));
         json_object_set_new(a, "grid_include_one", json_boolean(mc->awq.grid_include_one));
         json_object_set_new(a, "clip", json_boolean(mc->awq.clip));
@@ -146,7 +147,7 @@ int cmd_quantize(int argc, char **argv) {
         cli_error("quantize: unexpected argument '%s'", argv[optind]);
         return 2;
     }
-    if (!model_path || !out || !mo.method_given) {
+    if (!model_path || !out || !(mo.given & (1u << PARAM_METHOD))) {
         cli_error("quantize: --model, --method and --out are required (see 'awq-harness quantize --help')");
         return 2;
     }

@@ -4,52 +4,42 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "method/params.h"
 #include "text/inputs.h"
 
-enum { OPT_METHOD = 1000, OPT_BITS, OPT_GROUP, OPT_SALIENT_PCT, OPT_SALIENT_BY, OPT_CALIB,
-       OPT_CALIB_SAMPLES, OPT_CALIB_SEQLEN, OPT_SEED, OPT_SCALE_RULE, OPT_ALPHA, OPT_GRID,
-       OPT_GRID_ONE, OPT_CLIP, OPT_AWQ_SAMPLES, OPT_PROPAGATE, OPT_CALIB_PICK, OPT_SALIENT_SCALE,
-       OPT_SCALE_PCT, OPT_DAMP, OPT_BLOCK_SIZE, OPT_ACT_ORDER };
+// Option codes: OPT_PARAM + the parameter table's row for the rows with an option, then the
+// calibration options (which belong to the calibration set, not to the method configuration).
+enum { OPT_PARAM = 1000, OPT_CALIB = OPT_PARAM + PARAM_COUNT, OPT_CALIB_SAMPLES, OPT_CALIB_SEQLEN,
+       OPT_CALIB_PICK };
 
-const struct option CLI_METHOD_OPTIONS[] = {
-    {"method", required_argument, 0, OPT_METHOD},
-    {"bits", required_argument, 0, OPT_BITS},
-    {"group", required_argument, 0, OPT_GROUP},
-    {"salient-pct", required_argument, 0, OPT_SALIENT_PCT},
-    {"salient-by", required_argument, 0, OPT_SALIENT_BY},
+static const struct option CALIB_OPTIONS[] = {
     {"calib", required_argument, 0, OPT_CALIB},
     {"calib-samples", required_argument, 0, OPT_CALIB_SAMPLES},
     {"calib-seqlen", required_argument, 0, OPT_CALIB_SEQLEN},
-    {"seed", required_argument, 0, OPT_SEED},
-    {"scale-rule", required_argument, 0, OPT_SCALE_RULE},
-    {"alpha", required_argument, 0, OPT_ALPHA},
-    {"grid", required_argument, 0, OPT_GRID},
-    {"grid-include-one", no_argument, 0, OPT_GRID_ONE},
-    {"clip", required_argument, 0, OPT_CLIP},
-    {"awq-samples", required_argument, 0, OPT_AWQ_SAMPLES},
-    {"propagate", required_argument, 0, OPT_PROPAGATE},
     {"calib-pick", required_argument, 0, OPT_CALIB_PICK},
-    {"salient-scale", required_argument, 0, OPT_SALIENT_SCALE},
-    {"scale-pct", required_argument, 0, OPT_SCALE_PCT},
-    {"damp", required_argument, 0, OPT_DAMP},
-    {"block-size", required_argument, 0, OPT_BLOCK_SIZE},
-    {"act-order", no_argument, 0, OPT_ACT_ORDER},
-    {0, 0, 0, 0},
 };
 
 void cli_method_merge_options(struct option *out, const struct option *own, size_t n_own) {
     memcpy(out, own, n_own * sizeof *out);
-    memcpy(out + n_own, CLI_METHOD_OPTIONS, (CLI_METHOD_OPTION_COUNT + 1) * sizeof *out);
+    size_t k = n_own;
+    for (int p = 0; p < PARAM_COUNT; p++) {
+        const param_def *d = param_of((param_id)p);
+        if (!d->cli) continue;
+        out[k++] = (struct option){d->cli, d->cli_arg ? required_argument : no_argument, 0, OPT_PARAM + p};
+    }
+    memcpy(out + k, CALIB_OPTIONS, sizeof CALIB_OPTIONS);
+    k += sizeof CALIB_OPTIONS / sizeof CALIB_OPTIONS[0];
+    memset(&out[k], 0, sizeof out[k]);
+    if (k - n_own != CLI_METHOD_OPTION_COUNT) {   // a row's option added without the count
+        fprintf(stderr, "internal error: %zu method options, CLI_METHOD_OPTION_COUNT is %d\n",
+                k - n_own, CLI_METHOD_OPTION_COUNT);
+        abort();
+    }
 }
 
 void cli_method_defaults(cli_method_opts *o) {
     memset(o, 0, sizeof *o);
-    o->mc.kind = METHOD_FP16;
-    o->mc.q.bits = 4;
-    o->mc.q.group = 128;
-    o->mc.by = SALIENT_ACTIVATION;
-    awq_defaults(&o->mc.awq);
-    gptq_defaults(&o->mc.gptq);
+    param_defaults(&o->mc);   // the parameter table's defaults
     o->calib_samples = 128;
 }
 
@@ -86,90 +76,24 @@ void cli_method_usage(FILE *f) {
             "  --act-order         quantize columns by descending diag H (static groups)\n");
 }
 
-static int parse_double(const char *opt, const char *val, double *out) {
-    char *end;
-    double x = strtod(val, &end);
-    if (end == val || *end) {
-        cli_error("%s: expected a number, got '%s'", opt, val);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 int cli_method_option(cli_method_opts *o, int code, const char *arg) {
+    if (code >= OPT_PARAM && code < OPT_PARAM + PARAM_COUNT) {
+        param_id p = (param_id)(code - OPT_PARAM);
+        const param_def *d = param_of(p);
+        param_value v = {1, 1};   // a flag (--act-order): its row's word 1, "on"
+        char why[320];
+        if (d->cli_arg && (param_parse(p, arg, &v, why, sizeof why) || param_check(p, &v, why, sizeof why))) {
+            cli_error("--%s: %s", d->cli, why);
+            return -1;
+        }
+        param_set(&o->mc, p, v);
+        o->given |= 1u << p;
+        return 1;
+    }
     switch (code) {
-    case OPT_METHOD:
-        if (method_parse(arg, &o->mc.kind)) {
-            char names[256];
-            cli_error("--method: expected one of %s, got '%s'", method_names(names, sizeof names, 0), arg);
-            return -1;
-        }
-        o->method_given = 1;
-        return 1;
-    case OPT_BITS:
-        // Range checked in cli_method_finish so the message names the valid range once.
-        if (cli_int("--bits", arg, -1000000, 1000000, &o->mc.q.bits)) return -1;
-        o->bits_given = 1;
-        return 1;
-    case OPT_GROUP:
-        if (cli_int("--group", arg, -1000000, 1 << 30, &o->mc.q.group)) return -1;
-        o->group_given = 1;
-        return 1;
-    case OPT_SALIENT_PCT: return parse_double("--salient-pct", arg, &o->mc.salient_pct) ? -1 : 1;
-    case OPT_SALIENT_BY:
-        if (salient_by_parse(arg, &o->mc.by)) {
-            cli_error("--salient-by: expected activation, weight or random, got '%s'", arg);
-            return -1;
-        }
-        return 1;
     case OPT_CALIB: o->calib = arg; return 1;
     case OPT_CALIB_SAMPLES: return cli_int("--calib-samples", arg, 1, 1 << 20, &o->calib_samples) ? -1 : 1;
     case OPT_CALIB_SEQLEN: return cli_int("--calib-seqlen", arg, 2, 1 << 20, &o->calib_seqlen) ? -1 : 1;
-    case OPT_SEED: {
-        int s;
-        if (cli_int("--seed", arg, 0, 2147483647, &s)) return -1;
-        o->seed = (unsigned long)s;
-        return 1;
-    }
-    case OPT_SCALE_RULE:
-        if (awq_rule_parse(arg, &o->mc.awq.rule)) {
-            cli_error("--scale-rule: expected search, duo, fixed or salient, got '%s'", arg);
-            return -1;
-        }
-        return 1;
-    case OPT_ALPHA: return parse_double("--alpha", arg, &o->mc.awq.alpha) ? -1 : 1;
-    case OPT_GRID: return cli_int("--grid", arg, 1, AWQ_MAX_GRID - 1, &o->mc.awq.grid_points) ? -1 : 1;
-    case OPT_GRID_ONE: o->mc.awq.grid_include_one = 1; return 1;
-    case OPT_CLIP:
-        if (strcmp(arg, "on") && strcmp(arg, "off")) {
-            cli_error("--clip: expected on or off, got '%s'", arg);
-            return -1;
-        }
-        o->mc.awq.clip = strcmp(arg, "on") == 0;
-        return 1;
-    case OPT_AWQ_SAMPLES: return cli_int("--awq-samples", arg, 1, 1 << 20, &o->mc.awq.samples) ? -1 : 1;
-    case OPT_PROPAGATE:
-        if (strcmp(arg, "fp") && strcmp(arg, "quantized")) {
-            cli_error("--propagate: expected fp or quantized, got '%s'", arg);
-            return -1;
-        }
-        o->mc.propagate_quantized = strcmp(arg, "quantized") == 0;
-        return 1;
-    case OPT_SALIENT_SCALE: return parse_double("--salient-scale", arg, &o->mc.awq.salient_scale) ? -1 : 1;
-    case OPT_SCALE_PCT: return parse_double("--scale-pct", arg, &o->mc.awq.scale_pct) ? -1 : 1;
-    case OPT_DAMP:
-        if (parse_double("--damp", arg, &o->mc.gptq.damp)) return -1;
-        o->gptq_given = 1;
-        return 1;
-    case OPT_BLOCK_SIZE:
-        if (cli_int("--block-size", arg, 1, 1 << 20, &o->mc.gptq.block_size)) return -1;
-        o->gptq_given = 1;
-        return 1;
-    case OPT_ACT_ORDER:
-        o->mc.gptq.act_order = 1;
-        o->gptq_given = 1;
-        return 1;
     case OPT_CALIB_PICK:
         if (strcmp(arg, "first") && strcmp(arg, "random")) {
             cli_error("--calib-pick: expected first or random, got '%s'", arg);
@@ -183,29 +107,21 @@ int cli_method_option(cli_method_opts *o, int code, const char *arg) {
 
 int cli_method_finish(cli_method_opts *o) {
     ah_err e = {{0}};
-    o->mc.seed = o->seed;
-    if (o->mc.kind == METHOD_FP16 && (o->bits_given || o->group_given)) {
+    o->seed = o->mc.seed;
+    if (o->mc.kind == METHOD_FP16 && (o->given & (1u << PARAM_BITS | 1u << PARAM_GROUP))) {
         cli_error("--bits/--group given without --method (the default method fp16 quantizes nothing)");
         return -1;
     }
-    // Options a method does not take are refused, naming the methods that take them (the
-    // method table's parameters).
-    char names[256];
-    if (!method_takes(o->mc.kind, MP_AWQ) && (o->mc.awq.rule != AWQ_SEARCH || o->mc.awq.alpha >= 0)) {
-        cli_error("--scale-rule/--alpha apply to --method %s only", method_names(names, sizeof names, MP_AWQ));
+    // An option the method does not take is refused, naming the methods that take it (the
+    // parameter table's `takes`, read against the method table).
+    for (int p = 0; p < PARAM_COUNT; p++) {
+        const param_def *d = param_of((param_id)p);
+        if (!(o->given & (1u << p)) || !d->takes || method_takes(o->mc.kind, d->takes)) continue;
+        char names[256];
+        cli_error("--%s applies to --method %s only", d->cli, method_names(names, sizeof names, d->takes));
         return -1;
     }
-    if (!method_takes(o->mc.kind, MP_GPTQ) && o->gptq_given) {
-        cli_error("--damp/--block-size/--act-order apply to --method %s only",
-                  method_names(names, sizeof names, MP_GPTQ));
-        return -1;
-    }
-    if (!method_takes(o->mc.kind, MP_SALIENT) && o->mc.salient_pct != 0) {
-        cli_error("--salient-pct applies to --method %s only", method_names(names, sizeof names, MP_SALIENT));
-        return -1;
-    }
-    // Salient channels kept in full precision over MinMax is the method `salient`.
-    if (o->mc.kind == METHOD_MINMAX && o->mc.salient_pct > 0) o->mc.kind = METHOD_SALIENT;
+    o->mc.kind = method_with_kept(o->mc.kind, o->mc.salient_pct > 0);
     if (method_cfg_check(&o->mc, &e)) {
         cli_error("%s", e.msg);
         return -1;
@@ -232,56 +148,41 @@ int cli_calib_set(calib_set *cs, const cli_method_opts *o, const tok_tokenizer *
 
 void cli_method_kv(FILE *f, const cli_method_opts *o, const calib_set *cs, const qpass *p) {
     const method_cfg *mc = &o->mc;
-    fprintf(f, " method=%s", method_name(mc->kind));
-    if (mc->kind == METHOD_FP16) return;
-    fprintf(f, " bits=%d group=%d", mc->q.bits, mc->q.group);
-    if (method_takes(mc->kind, MP_SALIENT) && mc->salient_pct > 0)
-        fprintf(f, " salient_pct=%g salient_by=%s", mc->salient_pct, salient_by_name(mc->by));
-    if (method_uses_gptq(mc->kind)) {
-        fprintf(f, " damp=%g block_size=%d act_order=%s", mc->gptq.damp, mc->gptq.block_size,
-                mc->gptq.act_order ? "on" : "off");
-        if (p) {   // the dampening finally used: the largest over the linears, and retries
-            double mx = 0.0;
-            int retried = 0;
-            for (size_t i = 0; i < (size_t)p->m->cfg.n_layers * L_COUNT; i++) {
-                const method_metrics *mm = &p->metrics[i];
-                if (mm->rows == 0) continue;
-                if (mm->gptq_damp > mx) mx = mm->gptq_damp;
-                retried += mm->gptq_retries > 0;
-            }
-            fprintf(f, " damp_max_used=%g damp_retried_linears=%d", mx, retried);
+    char params[1024];
+    param_describe(mc, params, sizeof params);   // method=... bits=... group_size=...: the table's names
+    fprintf(f, " %s", params);
+    if (method_uses_gptq(mc->kind) && p) {   // the dampening finally used: the largest, and retries
+        double mx = 0.0;
+        int retried = 0;
+        for (size_t i = 0; i < (size_t)p->m->cfg.n_layers * L_COUNT; i++) {
+            const method_metrics *mm = &p->metrics[i];
+            if (mm->rows == 0) continue;
+            if (mm->gptq_damp > mx) mx = mm->gptq_damp;
+            retried += mm->gptq_retries > 0;
         }
+        fprintf(f, " damp_max_used=%g damp_retried_linears=%d", mx, retried);
     }
-    if (method_uses_awq(mc->kind)) {
-        fprintf(f, " scale_rule=%s", awq_rule_name(mc->awq.rule));
-        if (mc->awq.rule == AWQ_SALIENT)
-            fprintf(f, " salient_scale=%g scale_pct=%g", mc->awq.salient_scale, mc->awq.scale_pct);
-        else if (mc->awq.alpha >= 0) fprintf(f, " alpha=%g", mc->awq.alpha);
-        else fprintf(f, " alpha=search grid=%d%s", mc->awq.grid_points, mc->awq.grid_include_one ? "+1" : "");
-        fprintf(f, " clip=%s propagate=%s", mc->awq.clip ? "on" : "off",
-                mc->propagate_quantized ? "quantized" : "fp");
-        if (p && p->awq) {   // mean chosen alpha over the scaling groups applied
-            double sum = 0.0, secs = 0.0;
-            int n = 0;
-            for (int l = 0; l < p->m->cfg.n_layers; l++) secs += p->awq[l].seconds;
-            fprintf(f, " awq_seconds=%.3f quant_seconds=%.3f", secs, p->seconds);
-            for (int l = 0; l < p->m->cfg.n_layers; l++)
-                for (int g = 0; g < ARCH_MAX_GROUPS; g++)
-                    if (p->awq[l].group[g].applied) {
-                        sum += p->awq[l].group[g].alpha;
-                        n++;
-                    }
-            if (n) fprintf(f, " alpha_mean=%.4f", sum / n);
-            // Every chosen alpha, layer by layer, groups in table order (applied ones only).
-            fputs(" alphas=", f);
-            const char *sep = "";
-            for (int l = 0; l < p->m->cfg.n_layers; l++)
-                for (int g = 0; g < ARCH_MAX_GROUPS; g++)
-                    if (p->awq[l].group[g].applied) {
-                        fprintf(f, "%s%g", sep, p->awq[l].group[g].alpha);
-                        sep = ",";
-                    }
-        }
+    if (method_uses_awq(mc->kind) && p && p->awq) {   // mean chosen alpha over the groups applied
+        double sum = 0.0, secs = 0.0;
+        int n = 0;
+        for (int l = 0; l < p->m->cfg.n_layers; l++) secs += p->awq[l].seconds;
+        fprintf(f, " awq_seconds=%.3f quant_seconds=%.3f", secs, p->seconds);
+        for (int l = 0; l < p->m->cfg.n_layers; l++)
+            for (int g = 0; g < ARCH_MAX_GROUPS; g++)
+                if (p->awq[l].group[g].applied) {
+                    sum += p->awq[l].group[g].alpha;
+                    n++;
+                }
+        if (n) fprintf(f, " alpha_mean=%.4f", sum / n);
+        // Every chosen alpha, layer by layer, groups in table order (applied ones only).
+        fputs(" alphas=", f);
+        const char *sep = "";
+        for (int l = 0; l < p->m->cfg.n_layers; l++)
+            for (int g = 0; g < ARCH_MAX_GROUPS; g++)
+                if (p->awq[l].group[g].applied) {
+                    fprintf(f, "%s%g", sep, p->awq[l].group[g].alpha);
+                    sep = ",";
+                }
     }
     if (cs && cs->n > 0)
         fprintf(f, " calib=%s calib_samples=%d calib_seqlen=%d seed=%lu", o->calib, cs->n,

@@ -12,20 +12,18 @@
 
 typedef struct {
     method_cfg mc;
-    int method_given, bits_given, group_given;
-    int gptq_given;           // --damp / --block-size / --act-order given
+    unsigned given;           // bit p: the option of parameter table row p was given
     const char *calib;        // calibration source spec, NULL = none
     int calib_samples;        // default 128
     int calib_seqlen;         // default min(512, model max)
-    unsigned long seed;       // default 0
+    unsigned long seed;       // --seed, as mc.seed (default 0)
     int calib_first;          // --calib-pick first: the first blocks, not a seeded random choice
 } cli_method_opts;
 
-// getopt_long entries for the options above (codes >= 1000), terminated by a zero entry.
-extern const struct option CLI_METHOD_OPTIONS[];
+// getopt_long entries: one per parameter-table row with an option, and the calibration ones.
 #define CLI_METHOD_OPTION_COUNT 22
 void cli_method_defaults(cli_method_opts *o);
-// out = own[0..n_own) followed by CLI_METHOD_OPTIONS (with its terminator); out must hold
+// out = own[0..n_own) followed by the method options and a zero entry; out must hold
 // n_own + CLI_METHOD_OPTION_COUNT + 1 entries.
 void cli_method_merge_options(struct option *out, const struct option *own, size_t n_own);
 // Handles one option code; returns 1 if it was a method option, 0 if not, -1 on a bad value

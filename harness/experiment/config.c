@@ -23,26 +23,6 @@
 
 #define MAX_INCLUDE_DEPTH 8
 
-static const char *const AXIS_NAMES[AX_COUNT + 1] = {   // NULL-terminated
-    "method", "bits", "group_size", "alpha", "scale_rule", "clip", "propagate",
-    "salient_pct", "salient_by", "salient_scale", "scale_pct", "grid", "damp", "act_order",
-    "block_size", NULL,
-};
-
-const char *exp_axis_name(exp_axis a) { return a < AX_COUNT ? AXIS_NAMES[a] : "?"; }
-
-// Allowed words of the string axes (NULL-terminated).
-// The method words are the method table's names.
-static const char *const *method_words(void) {
-    static const char *words[METHOD_COUNT + 1];
-    for (int i = 0; i < METHOD_COUNT; i++) words[i] = method_name((method_kind)i);
-    return words;
-}
-static const char *const RULE_WORDS[] = {"search", "duo", "fixed", "salient", NULL};
-static const char *const CLIP_WORDS[] = {"on", "off", NULL};
-static const char *const PROPAGATE_WORDS[] = {"fp", "quantized", NULL};
-static const char *const SALIENT_BY_WORDS[] = {"activation", "weight", "random", NULL};
-
 static const char *const PLOT_KEYS[] = {"kind", "x", "y", "series", "filter", "title", "logx",
                                         "logy", "xlabel", "ylabel", "run", "layers", NULL};
 
@@ -218,12 +198,15 @@ static char *trim(char *s) {
     return s;
 }
 
-static int add_num(parse_ctx *p, exp_axis_values *ax, const char *key, double x) {
+static int add_value(parse_ctx *p, exp_axis_values *ax, const char *key, param_value v) {
     if (ax->n >= EXP_MAX_VALUES) return fail_at(p, "%s: more than %d values", key, EXP_MAX_VALUES), -1;
-    ax->num[ax->n] = x;
-    ax->str[ax->n][0] = '\0';
-    ax->n++;
+    ax->v[ax->n++] = v;
     return 0;
+}
+
+static int add_num(parse_ctx *p, exp_axis_values *ax, const char *key, double x) {
+    param_value v = {x, -1};
+    return add_value(p, ax, key, v);
 }
 
 static int parse_number(parse_ctx *p, const char *key, const char *s, double *x) {
@@ -262,7 +245,7 @@ static int numeric_item(parse_ctx *p, exp_axis_values *ax, const char *key, char
 }
 
 // One axis line of [sweep] or [sweep.NAME] (section), into that section's axes.
-static int sweep_value(parse_ctx *p, exp_axis_values *axes, const char *section, exp_axis a,
+static int sweep_value(parse_ctx *p, exp_axis_values *axes, const char *section, param_id a,
                        const char *key, const char *value) {
     exp_axis_values *ax = &axes[a];
     int continuing = p->last_continues && !strcmp(p->last_key, key) && !strcmp(p->last_section, section);
@@ -278,31 +261,25 @@ static int sweep_value(parse_ctx *p, exp_axis_values *axes, const char *section,
     char buf[1024];
     if (strlen(value) >= sizeof buf) return fail_at(p, "%s: list too long", key), -1;
     snprintf(buf, sizeof buf, "%s", value);
-    const char *const *words = a == AX_METHOD ? method_words() : a == AX_SCALE_RULE ? RULE_WORDS
-                             : (a == AX_CLIP || a == AX_ACT_ORDER) ? CLIP_WORDS
-                             : a == AX_PROPAGATE ? PROPAGATE_WORDS
-                             : a == AX_SALIENT_BY ? SALIENT_BY_WORDS : NULL;
+    const param_def *d = param_of(a);
     char *save = NULL;
     int items = 0;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *item = trim(tok);
         if (!*item) continue;
         items++;
-        if (words) {
-            if (word_index(words, item) < 0) {
-                char allowed[256];
-                join_words(words, allowed, sizeof allowed);
-                return fail_at(p, "%s: unknown value '%s' (expected %s)", key, item, allowed), -1;
+        // A word of the row (or its alias, group_size = row) is one value; a number may also
+        // be a range START:STOP:STEP. Ranges are checked when the plan is built.
+        param_value v;
+        char why[320];
+        if (d->type == PT_WORD || !strchr(item, ':')) {
+            if (param_parse(a, item, &v, why, sizeof why)) {
+                if (d->type == PT_WORD) return fail_at(p, "%s: %s", key, why), -1;
+                double x;   // the number's own message (a number or START:STOP:STEP)
+                if (!parse_number(p, key, item, &x)) fail_at(p, "%s: %s", key, why);
+                return -1;
             }
-            if (ax->n >= EXP_MAX_VALUES) return fail_at(p, "%s: more than %d values", key, EXP_MAX_VALUES), -1;
-            snprintf(ax->str[ax->n], sizeof ax->str[0], "%s", item);
-            ax->num[ax->n++] = NAN;
-        } else if (a == AX_ALPHA && !strcmp(item, "search")) {
-            if (ax->n >= EXP_MAX_VALUES) return fail_at(p, "%s: more than %d values", key, EXP_MAX_VALUES), -1;
-            snprintf(ax->str[ax->n], sizeof ax->str[0], "search");
-            ax->num[ax->n++] = NAN;
-        } else if (a == AX_GROUP && !strcmp(item, "row")) {
-            if (add_num(p, ax, key, -1)) return -1;
+            if (add_value(p, ax, key, v)) return -1;
         } else if (numeric_item(p, ax, key, item)) {
             return -1;
         }
@@ -482,15 +459,19 @@ static exp_axis_values *sweep_axes(parse_ctx *p, const char *section) {
 // convention).
 static int sweep_key(parse_ctx *p, const char *section, const char *name, const char *value) {
     int a = 0;
-    while (a < AX_COUNT && strcmp(AXIS_NAMES[a], name)) a++;
-    if (a == AX_COUNT) {
+    while (a < PARAM_AXIS_COUNT && strcmp(param_name((param_id)a), name)) a++;
+    if (a == PARAM_AXIS_COUNT) {
         char allowed[256];
-        join_words(AXIS_NAMES, allowed, sizeof allowed);
+        size_t o = 0;
+        allowed[0] = '\0';
+        for (int i = 0; i < PARAM_AXIS_COUNT && o < sizeof allowed; i++)
+            o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s", i ? ", " : "",
+                                  param_name((param_id)i));
         return fail_at(p, "unknown key '%s' in [%s] (%s)", name, section, allowed);
     }
     exp_axis_values *axes = sweep_axes(p, section);
     if (!axes) return 0;
-    return sweep_value(p, axes, section, (exp_axis)a, name, value) ? 0 : 1;
+    return sweep_value(p, axes, section, (param_id)a, name, value) ? 0 : 1;
 }
 
 // Names that become parts of file names (plot files, results) must be plain (core/names.h),

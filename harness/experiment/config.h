@@ -22,6 +22,7 @@
 
 #include "core/err.h"
 #include "eval/ppl.h"
+#include "method/params.h"
 
 #define EXP_PATH_MAX 1024
 #define EXP_MAX_VALUES 64   // values per sweep axis
@@ -29,19 +30,13 @@
 #define EXP_MAX_PLOT_KEYS 16
 #define EXP_MAX_SWEEPS 16   // [sweep.NAME] sections
 
-typedef enum {
-    AX_METHOD, AX_BITS, AX_GROUP, AX_ALPHA, AX_SCALE_RULE, AX_CLIP, AX_PROPAGATE,
-    AX_SALIENT_PCT, AX_SALIENT_BY, AX_SALIENT_SCALE, AX_SCALE_PCT, AX_GRID, AX_DAMP, AX_ACT_ORDER,
-    AX_BLOCK_SIZE, AX_COUNT
-} exp_axis;
 
-// One sweep axis: its values in the order written. Numeric axes fill num[]; string axes
-// str[]; alpha may mix (str "search" with num NaN).
+// One sweep axis (a [sweep] row of the parameter table, method/params.h): its values in the
+// order written, words and numbers alike (alpha = search, 0.5).
 typedef struct {
     int n;
-    int given;                 // written in the INI (else the defaults of sweep.c)
-    double num[EXP_MAX_VALUES];
-    char str[EXP_MAX_VALUES][16];
+    int given;                 // written in the INI (else the table's default)
+    param_value v[EXP_MAX_VALUES];
     char file[EXP_PATH_MAX];   // where it was written (errors found later name it)
     int line;
 } exp_axis_values;
@@ -49,7 +44,7 @@ typedef struct {
 // [sweep.NAME]: the axes written in that section (given = 0 elsewhere: taken from [sweep]).
 typedef struct {
     char name[64];
-    exp_axis_values axes[AX_COUNT];
+    exp_axis_values axes[PARAM_AXIS_COUNT];
 } exp_sweep;
 
 typedef struct {
@@ -88,7 +83,7 @@ typedef struct {
     ppl_protocol protocol;
     char wikitext_dir[EXP_PATH_MAX];
     // [sweep]
-    exp_axis_values axes[AX_COUNT];
+    exp_axis_values axes[PARAM_AXIS_COUNT];
     // [sweep.NAME] in the order first seen (heap, n_sweeps entries; NULL when none)
     exp_sweep *sweeps;
     int n_sweeps;
@@ -100,7 +95,6 @@ typedef struct {
     char *ini_text;
 } exp_config;
 
-const char *exp_axis_name(exp_axis a);   // the INI key: "method", "group_size", ...
 
 // Parses an experiment file (and its includes). Errors: "FILE:LINE: message".
 int exp_config_load(exp_config *c, const char *path, ah_err *e);

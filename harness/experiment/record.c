@@ -12,6 +12,7 @@
 #include "awq/fold.h"
 #include "core/blas.h"
 #include "core/version.h"
+#include "method/params.h"
 #include "store/store.h"
 
 int exp_salient_log_init(exp_salient_log *s, const model *m, ah_err *e) {
@@ -46,6 +47,25 @@ int exp_salient_sink(void *ctx, int layer, arch_layer_role role, const float *W_
 
 #define TRY(x) do { if (x) goto fail; } while (0)
 
+// Every parameter of the run's method configuration that applies to it, as the parameter
+// table names and types it (method/params.c): words as strings, numbers as INT or REAL. A
+// searched alpha has no number: its alpha_mode says "search".
+static int write_method_params(store_run_writer *w, const method_cfg *mc, ah_err *e) {
+    for (int p = 0; p < PARAM_COUNT; p++) {
+        const param_def *d = param_of((param_id)p);
+        if (!param_applies(mc, (param_id)p)) continue;
+        param_value v = param_get(mc, (param_id)p);
+        char t[64];
+        if (d->type == PT_WORD) TRY(store_run_attr_str(w, "", d->name, param_text((param_id)p, v, t, sizeof t), e));
+        else if (v.word >= 0) continue;
+        else if (d->type == PT_INT) TRY(store_run_attr_int(w, "", d->name, (long long)v.num, e));
+        else TRY(store_run_attr_real(w, "", d->name, v.num, e));
+    }
+    return 0;
+fail:
+    return -1;
+}
+
 static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     const exp_config *c = r->cfg;
     const method_cfg *mc = &r->run->mc;
@@ -62,42 +82,9 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     TRY(store_run_attr_str(w, "", "model_name", c->model_name, e));
     TRY(store_run_attr_str(w, "", "model_sha256", r->model_hash, e));
     TRY(store_run_attr_str(w, "", "arch", r->m->cfg.arch->model_type, e));
-    TRY(store_run_attr_str(w, "", "method", method_name(mc->kind), e));
-    if (mc->kind != METHOD_FP16) {
-        TRY(store_run_attr_int(w, "", "bits", mc->q.bits, e));
-        TRY(store_run_attr_int(w, "", "group_size", mc->q.group, e));
-        TRY(store_run_attr_int(w, "", "zero_point", mc->q.kind != QUANT_RTN, e));
-        TRY(store_run_attr_str(w, "", "quantizer", quant_kind_name(mc->q.kind), e));
-    }
-    if (method_takes(mc->kind, MP_SALIENT) && mc->salient_pct > 0) {
-        TRY(store_run_attr_real(w, "", "salient_pct", mc->salient_pct, e));
-        TRY(store_run_attr_str(w, "", "salient_by", salient_by_name(mc->by), e));
-    } else if (method_takes(mc->kind, MP_SALIENT)) {
-        TRY(store_run_attr_real(w, "", "salient_pct", 0.0, e));
-    }
-    if (method_uses_gptq(mc->kind)) {
-        TRY(store_run_attr_real(w, "", "damp", mc->gptq.damp, e));
-        TRY(store_run_attr_int(w, "", "block_size", mc->gptq.block_size, e));
-        TRY(store_run_attr_str(w, "", "act_order", mc->gptq.act_order ? "on" : "off", e));
-    }
-    if (method_uses_awq(mc->kind)) {
-        const awq_cfg *a = &mc->awq;
-        TRY(store_run_attr_str(w, "", "scale_rule", awq_rule_name(a->rule), e));
-        TRY(store_run_attr_str(w, "", "clip", a->clip ? "on" : "off", e));
-        TRY(store_run_attr_str(w, "", "propagate", mc->propagate_quantized ? "quantized" : "fp", e));
-        if (a->rule == AWQ_SALIENT) {
-            TRY(store_run_attr_real(w, "", "salient_scale", a->salient_scale, e));
-            TRY(store_run_attr_real(w, "", "scale_pct", a->scale_pct, e));
-        } else if (a->alpha >= 0) {
-            TRY(store_run_attr_real(w, "", "alpha", a->alpha, e));
-            TRY(store_run_attr_str(w, "", "alpha_mode", "fixed", e));
-        } else {
-            TRY(store_run_attr_str(w, "", "alpha_mode", "search", e));
-            TRY(store_run_attr_int(w, "", "grid", a->grid_points, e));
-        }
-        TRY(store_run_attr_int(w, "", "awq_samples", a->samples, e));
-        TRY(store_run_attr_real(w, "", "awq_seconds", r->awq_seconds, e));
-    }
+    TRY(write_method_params(w, mc, e));
+    if (mc->kind != METHOD_FP16) TRY(store_run_attr_int(w, "", "zero_point", mc->q.kind != QUANT_RTN, e));
+    if (method_uses_awq(mc->kind)) TRY(store_run_attr_real(w, "", "awq_seconds", r->awq_seconds, e));
     if (r->cs && r->cs->n) {
         TRY(store_run_attr_str(w, "", "calib", c->calib, e));
         TRY(store_run_attr_str(w, "", "calib_sha256", r->calib_hash, e));
@@ -105,7 +92,6 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
         TRY(store_run_attr_int(w, "", "calib_seqlen", r->cs->len, e));
         TRY(store_run_attr_str(w, "", "calib_pick", c->calib_first ? "first" : "random", e));
     }
-    TRY(store_run_attr_int(w, "", "seed", (long long)c->seed, e));
     TRY(store_run_attr_str(w, "", "eval_data", c->eval_data, e));
     TRY(store_run_attr_str(w, "", "eval_sha256", r->eval_hash, e));
     TRY(store_run_attr_int(w, "", "eval_tokens", (long long)r->eval_tokens, e));

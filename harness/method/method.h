@@ -90,6 +90,9 @@ typedef struct {
     unsigned params;           // MP_*
     unsigned stats;            // MS_* (MS_MEAN_ABS only when salient_by = activation)
     method_linear_fn quantize_linear;   // NULL: the quantizer row chunk by row chunk
+    // The method its runs are when they keep salient channels in full precision: minmax's
+    // are `salient` (AWQ paper, Table 1); every other row stays itself.
+    method_kind kept_as;
 } method_traits;
 
 // The row of method k (NULL for a value outside the table), or of the method named `name` as
@@ -103,6 +106,9 @@ int method_parse(const char *s, method_kind *k);
 const char *method_names(char *buf, size_t cap, unsigned params);
 // 1 when method k takes all the parameters in `params` (MP_*).
 int method_takes(method_kind k, unsigned params);
+// The method of a run of k that keeps salient channels (keeps = 1: minmax -> salient) or keeps
+// none (keeps = 0: salient -> minmax): the table's kept_as, read both ways.
+method_kind method_with_kept(method_kind k, int keeps);
 // 1 for the methods that scale and clip with AWQ first (awq, awq+gptq).
 int method_uses_awq(method_kind k);
 // 1 for the methods that quantize with GPTQ (gptq, awq+gptq): they need the inputs' Hessians.

@@ -55,7 +55,7 @@ int gptq_quantize(float *W, int rows, int cols, const double *H, const quant_cfg
     if (quant_cfg_check(q, e) || gptq_cfg_check(g, e)) return -1;
     if (rows < 1 || cols < 1) return ah_fail(e, "gptq: empty matrix (%d x %d)", rows, cols);
     const size_t R = (size_t)rows, C = (size_t)cols;
-    const size_t G = quant_groups(C, q->group), gl = q->group == -1 ? C : (size_t)q->group;
+    const size_t G = quant_groups(C, q->group), gl = q->group == QUANT_GROUP_ROW ? C : (size_t)q->group;
     const float maxq = (float)((1 << q->bits) - 1);
     for (size_t k = 0; k < C * C; k++)
         if (!isfinite(H[k])) return ah_fail(e, "gptq: the Hessian holds NaN/inf");
@@ -80,7 +80,7 @@ int gptq_quantize(float *W, int rows, int cols, const double *H, const quant_cfg
     }
 
     // Whole-row parameters come from W as given (the reference finds them before the dead fix).
-    if (q->group == -1)
+    if (q->group == QUANT_GROUP_ROW)
         for (size_t r = 0; r < R; r++) quant_group_params(&sc[r], &zr[r], W + r * C, C, q);
 
     // 1. dead inputs: H_ii = 1, W[:, i] = 0.
@@ -162,7 +162,7 @@ int gptq_quantize(float *W, int rows, int cols, const double *H, const quant_cfg
             const double *wrow = Wd + r * C;
             float tmp[256], *big = NULL;
             float s = 0.0f, z = 0.0f;
-            if (q->group == -1) {
+            if (q->group == QUANT_GROUP_ROW) {
                 s = sc[r];
                 z = zr[r];
             } else if (!g->act_order && i1 % gl != 0) {   // a group begun in an earlier block

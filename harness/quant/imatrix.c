@@ -153,7 +153,7 @@ static int quant_rows(float *W_out, uint8_t *codes, float *scale, float *zero, c
     if (!cfg_ok(q)) return -1;
     if (!rows || !cols) return 0;
     const size_t G = quant_groups(cols, q->group);
-    const imx_shape sh = {cols, G, q->group == -1 ? cols : (size_t)q->group, q->bits,
+    const imx_shape sh = {cols, G, q->group == QUANT_GROUP_ROW ? cols : (size_t)q->group, q->bits,
                           q->kind == QUANT_RTN, imp};
 #pragma omp parallel for schedule(static) if (rows * cols >= PAR_MIN_ELEMS)
     for (size_t r = 0; r < rows; r++) {

@@ -83,7 +83,7 @@ const char *quant_group_label(double group, char *buf, size_t cap) {
 }
 
 size_t quant_groups(size_t cols, int group) {
-    if (group == -1) return cols ? 1 : 0;
+    if (group == QUANT_GROUP_ROW) return cols ? 1 : 0;
     if (group <= 0) return 0;
     return cols / (size_t)group + (cols % (size_t)group != 0);
 }

@@ -38,6 +38,9 @@ int quant_cfg_check(const quant_cfg *q, ah_err *e);
 const char *quant_kind_name(quant_kind k);          // "rtn", "minmax", "gptq-rtn"
 int quant_kind_parse(const char *s, quant_kind *k);  // -1 when unknown
 
+// A group size meaning "one group per row" (every input channel of a row shares a scale).
+#define QUANT_GROUP_ROW (-1)
+
 // Groups per row for cols input channels.
 size_t quant_groups(size_t cols, int group);
 // How tables, plots and messages name a group size: "g128", or "per-row" for group <= 0 (one

@@ -39,7 +39,7 @@ const store_column store_summary_columns[] = {
     {"calib_samples", STORE_COL_INT}, {"calib_seqlen", STORE_COL_INT}, {"calib_pick", STORE_COL_STR},
     {"awq_samples", STORE_COL_INT}, {"seed", STORE_COL_INT},        {"max_windows", STORE_COL_INT},
     {"protocol", STORE_COL_STR},    {"damp", STORE_COL_REAL},       {"block_size", STORE_COL_INT},
-    {"act_order", STORE_COL_STR},
+    {"act_order", STORE_COL_STR},   {"grid_include_one", STORE_COL_STR}, {"quantizer", STORE_COL_STR},
 };
 const int store_summary_ncolumns = (int)(sizeof store_summary_columns / sizeof store_summary_columns[0]);
 

@@ -23,7 +23,7 @@ static inline void fuzz_ini_same(const exp_config *a, const exp_config *b) {
     FUZZ_CHECK(strcmp(a->eval_data, b->eval_data) == 0);
     FUZZ_CHECK(strcmp(a->output, b->output) == 0);
     FUZZ_CHECK(a->n_plots == b->n_plots);
-    for (int x = 0; x < AX_COUNT; x++) FUZZ_CHECK(a->axes[x].n == b->axes[x].n);
+    for (int x = 0; x < PARAM_AXIS_COUNT; x++) FUZZ_CHECK(a->axes[x].n == b->axes[x].n);
 }
 
 static inline void fuzz_ini_load_check(const char *path) {
@@ -35,7 +35,7 @@ static inline void fuzz_ini_load_check(const char *path) {
     } else {
         FUZZ_CHECK(c[0].ini_text && c[0].model_path[0] && c[0].eval_data[0]);
         FUZZ_CHECK(c[0].n_plots >= 0 && c[0].n_plots <= EXP_MAX_PLOTS);
-        for (int x = 0; x < AX_COUNT; x++)
+        for (int x = 0; x < PARAM_AXIS_COUNT; x++)
             FUZZ_CHECK(c[0].axes[x].n >= 0 && c[0].axes[x].n <= EXP_MAX_VALUES);
         for (int i = 0; i < c[0].n_plots; i++)
             FUZZ_CHECK(c[0].plots[i].n >= 0 && c[0].plots[i].n <= EXP_MAX_PLOT_KEYS);

@@ -73,6 +73,7 @@ static void every_axis(void **state) {
     assert_non_null(r);
     assert_int_equal(r->mc.kind, METHOD_AWQ);
     assert_int_equal(r->mc.awq.rule, AWQ_FIXED);
+    assert_int_equal(r->mc.awq.alpha_mode, AWQ_ALPHA_FIXED);
     assert_true(r->mc.awq.alpha == 0.5);
     assert_int_equal(r->mc.awq.clip, 0);
     assert_int_equal(r->mc.propagate_quantized, 1);
@@ -83,11 +84,11 @@ static void every_axis(void **state) {
     assert_non_null(r);
     assert_int_equal(r->mc.awq.rule, AWQ_SALIENT);
     assert_true(r->mc.awq.salient_scale == 2.0);
-    assert_int_equal(r->mc.q.group, -1);
+    assert_int_equal(r->mc.q.group, QUANT_GROUP_ROW);
     r = find(&p, "awq-w3-g128-search10");
     assert_non_null(r);
     assert_int_equal(r->mc.awq.grid_points, 10);
-    assert_true(r->mc.awq.alpha < 0);
+    assert_int_equal(r->mc.awq.alpha_mode, AWQ_ALPHA_SEARCH);
     assert_true(has_id(&p, "awq-w3-g128-search"));   // grid 20 is the default, unnamed
     assert_true(has_id(&p, "awq-w3-g128-a0"));       // search rule at a fixed alpha
     assert_false(has_id(&p, "awq-w3-g128-fixed-search"));
@@ -157,11 +158,11 @@ static void ranges_and_defaults(void **state) {
     ah_err e = {{0}};
     const char *ini = HEAD "[sweep]\nmethod = awq\nalpha = 0:1:0.1,\n  search\nbits = 3\n";
     assert_int_equal(exp_config_load_string(&c, ini, "r.ini", &e), 0);
-    const exp_axis_values *a = &c.axes[AX_ALPHA];
+    const exp_axis_values *a = &c.axes[PARAM_ALPHA];
     assert_int_equal(a->n, 12);   // continuation line appended
-    assert_true(a->num[3] == 0.3);   // tidy: not 0.30000000000000004
-    assert_true(a->num[10] == 1.0);
-    assert_true(isnan(a->num[11]));
+    assert_true(a->v[3].num == 0.3 && a->v[3].word < 0);   // tidy: not 0.30000000000000004
+    assert_true(a->v[10].num == 1.0);
+    assert_int_equal(a->v[11].word, 0);   // "search": a value of its own, not a number
     assert_int_equal(exp_plan_build(&p, &c, &e), 0);
     assert_int_equal(p.n, 12);
     assert_int_equal(p.runs[0].mc.q.group, 128);   // defaults
