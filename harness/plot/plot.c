@@ -13,6 +13,7 @@
 #include "core/mem.h"
 #include "core/names.h"
 #include "method/method.h"
+#include "method/params.h"
 #include "quant/quant.h"
 
 typedef struct {
@@ -60,10 +61,15 @@ static int cond_match(const pl_cond *k, const store_row *r) {
             continue;
         }
         double x = r->num[k->col], want;
-        if (!strcmp(v, "row") && !strcmp(col->name, "group_size")) want = -1;
-        else if (!*v || !strcasecmp(v, "nan") || !strcmp(v, "none")) {
+        // A parameter's value as the parameter table reads it (group_size = row is -1).
+        const param_def *d = param_named(col->name);
+        param_value pv;
+        char why[256];
+        if (!*v || !strcasecmp(v, "nan") || !strcmp(v, "none")) {
             if (isnan(x)) return 1;
             continue;
+        } else if (d && param_parse(param_index(d), v, &pv, why, sizeof why) == 0 && pv.word < 0) {
+            want = pv.num;
         } else want = strtod(v, NULL);
         if (fabs(x - want) <= 1e-9 * fmax(1.0, fabs(want))) return 1;
     }

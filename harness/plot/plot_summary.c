@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "method/params.h"
+
 #define MAX_SERIES 32
 
 static const int POINTS[] = {7, 5, 9, 11, 13, 15};   // filled circle, square, triangles, ...
@@ -422,16 +424,10 @@ int pl_salient_bars(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, a
 // kind = line
 
 static const char *col_label(const pl_ctx *c, const char *col, char *buf, size_t cap) {
-    static const struct { const char *col, *label; } L[] = {
+    static const struct { const char *col, *label; } L[] = {   // outcomes; parameters: their row
         {"nll", "mean negative log-likelihood (nats per token)"},
         {"seconds", "run time (s)"},
         {"awq_seconds", "AWQ search time (s)"},
-        {"alpha", "AWQ alpha (fixed scaling exponent)"},
-        {"bits", "weight bits"},
-        {"group_size", "group size (weights per scale)"},
-        {"salient_pct", "salient channels kept in FP16 (%)"},
-        {"salient_scale", "scale of the salient channels"},
-        {"scale_pct", "channels scaled (%)"},
         {"seqlen", "sequence length (tokens)"},
         {"windows", "evaluation windows"},
     };
@@ -439,6 +435,8 @@ static const char *col_label(const pl_ctx *c, const char *col, char *buf, size_t
         pl_ppl_label(c, buf, cap);
         return buf;
     }
+    const param_def *d = param_named(col);
+    if (d) return d->label;
     for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
         if (!strcmp(L[i].col, col)) return L[i].label;
     return col;
@@ -459,9 +457,14 @@ int pl_line(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e
             const char *sep = k ? ", " : "";
             if (col->type == STORE_COL_STR)
                 o += (size_t)snprintf(label + o, sizeof label - o, "%s%s", sep, r->str[ci][0] ? r->str[ci] : "(none)");
-            else if (!strcmp(col->name, "group_size") && r->num[ci] == -1)
-                o += (size_t)snprintf(label + o, sizeof label - o, "%sper-row", sep);
-            else
+            else if (param_named(col->name)) {   // the table's label of the value ("per-row")
+                char t[64];
+                param_id pid = param_index(param_named(col->name));
+                param_value pv = {r->num[ci], -1};
+                const char *lab = param_label(pid, pv, t, sizeof t);
+                if (pid == PARAM_GROUP) o += (size_t)snprintf(label + o, sizeof label - o, "%s%s", sep, lab);
+                else o += (size_t)snprintf(label + o, sizeof label - o, "%s%s=%s", sep, col->name, lab);
+            } else
                 o += (size_t)snprintf(label + o, sizeof label - o, "%s%s=%g", sep, col->name, r->num[ci]);
         }
         if (!p->n_series) snprintf(label, sizeof label, "%s", p->y);

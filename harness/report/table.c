@@ -10,16 +10,15 @@
 #include <strings.h>
 
 #include "method/method.h"
+#include "method/params.h"
 #include "text/dataset.h"
 
 #define FIELD_ID (-2)   // the run id, usable as a row or column key
 #define MAX_KEY 24      // fields in one key
 
-// The run parameters: the default row key is these minus the column key.
-static const char *const PARAMS[] = {
-    "method", "bits", "group_size", "scale_rule", "alpha", "clip", "propagate", "salient_pct",
-    "salient_by", "salient_scale", "scale_pct", "calib", "eval_data", "seqlen", NULL,
-};
+// The run parameters besides the parameter table's (method/params.h), which are all in the
+// default row key: the data and the window length. The row key is these minus the column key.
+static const char *const DATA_PARAMS[] = {"calib", "eval_data", "seqlen", NULL};
 // Outcomes, not parameters: never a key.
 static const char *const RESULTS[] = {"ppl", "nll", "seconds", "awq_seconds", "cache", "key", NULL};
 // Row order: fields compared first to last (those in the row key).
@@ -291,8 +290,10 @@ static void key_label(char *out, size_t cap, const build_ctx *c, int r, const ke
     const store_summary *s = c->s;
     lbuf b = {out, cap, 0};
     out[0] = '\0';
-    static const char *const BY_METHOD[] = {"method", "scale_rule", "alpha", "salient_pct",
-                                            "salient_by", "salient_scale", "scale_pct", NULL};
+    // (alpha_mode and quantizer follow from alpha and method: never shown on their own.)
+    static const char *const BY_METHOD[] = {"method", "scale_rule", "alpha", "alpha_mode",
+                                            "quantizer", "salient_pct", "salient_by",
+                                            "salient_scale", "scale_pct", NULL};
     int has_method = key_has(k, "method");
     if (has_method) method_label(&b, s, r, k, varies);
     else if (is_ref(s, r)) add(&b, "FP16");
@@ -399,9 +400,10 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
     if (parse_key(&c.cols, o->cols ? o->cols : "bits,group_size", "--cols", e)) return -1;
     if (!o->rows || !strcmp(o->rows, "auto")) {
         c.rows.n = 0;
-        for (int i = 0; PARAMS[i]; i++) {
-            int f = store_column_index(PARAMS[i]);
-            if (f >= 0 && !key_has(&c.cols, PARAMS[i])) c.rows.f[c.rows.n++] = f;
+        for (int i = 0; i < PARAM_COUNT + 3; i++) {
+            const char *name = i < PARAM_COUNT ? param_name((param_id)i) : DATA_PARAMS[i - PARAM_COUNT];
+            int f = store_column_index(name);
+            if (f >= 0 && !key_has(&c.cols, name) && c.rows.n < MAX_KEY) c.rows.f[c.rows.n++] = f;
         }
     } else if (parse_key(&c.rows, o->rows, "--rows", e)) {
         return -1;

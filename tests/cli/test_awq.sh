@@ -52,9 +52,9 @@ printf 'Too short for one sequence.\n' >"$tmp/short.txt"
 bad 'less than one calibration sequence' --method awq --calib "text:$tmp/short.txt" --calib-seqlen 64
 bad 'needs calibration' --method awq
 bad 'fixed needs an alpha' --method awq --scale-rule fixed "${CAL[@]}"
-bad 'alpha 1\.5 outside' --method awq --alpha 1.5 "${CAL[@]}"
-bad 'apply to --method awq, awq\+gptq only' --method minmax --alpha 0.5
+bad '--alpha: 1\.5 is outside \[0, 1\]' --method awq --alpha 1.5 "${CAL[@]}"
+bad '--alpha applies to --method awq, awq\+gptq only' --method minmax --alpha 0.5
 bad '--clip' --method awq --clip maybe "${CAL[@]}"
-bad 'salient scale 0 must be positive' --method awq --scale-rule salient --salient-scale 0 "${CAL[@]}"
+bad '--salient-scale: 0 is not a positive scale' --method awq --scale-rule salient --salient-scale 0 "${CAL[@]}"
 [ $errors -eq 0 ] || fail "$errors AWQ check(s) failed"
 echo "AWQ runs on every family; round trip exact; rules, clip, propagate and bad options as expected"

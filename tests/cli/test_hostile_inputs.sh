@@ -334,7 +334,7 @@ for b in 0 17; do
   expect_error "ini-bits$b" "bits$b\.ini:12: bits: $b is not a whole number of bits in 2\.\.8" -- "$AH_BIN" run "$f" --dry-run
 done
 expect_error cli-bits17 '--bits|bits 17' -- "$AH_BIN" quantize --model "$FIX/llama-gqa" --method rtn --bits 17 --group 32 --out "$tmp/q"
-expect_error cli-group0 'group size 0' -- "$AH_BIN" quantize --model "$FIX/llama-gqa" --method rtn --bits 4 --group 0 --out "$tmp/q"
+expect_error cli-group0 '--group: 0 is not a group size' -- "$AH_BIN" quantize --model "$FIX/llama-gqa" --method rtn --bits 4 --group 0 --out "$tmp/q"
 
 # ---- numerical guards: non-finite weights, activations and logits
 expect_error f16-inf-weight "tensor 'model\.layers\.1\.mlp\.down_proj\.weight': non-finite value inf at \[1, 2\]" -- eval_on "$C/f16-inf-weight"

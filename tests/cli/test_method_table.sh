@@ -17,7 +17,7 @@ errors=0
 err() { echo "FAIL: $*"; errors=$((errors + 1)); }
 
 # the table's method names, from the CLI's own list
-list=$("$AH_BIN" eval --model x --data x --method no-such 2>&1 | sed -n 's/.*expected one of \(.*\), got.*/\1/p')
+list=$("$AH_BIN" eval --model x --data x --method no-such 2>&1 | sed -n 's/.*unknown value .no-such. (expected \(.*\))$/\1/p')
 [ -n "$list" ] || fail "--method's error does not list the methods"
 IFS=', ' read -r -a methods <<<"$list"
 [ "${#methods[@]}" -ge 9 ] || fail "only ${#methods[@]} methods listed: $list"
@@ -80,9 +80,9 @@ grep -q "awq+gptq" "$tmp/script.gp" || err "ppl_vs_alpha has no awq+gptq series"
 
 # the CLI names, from the table, the methods a parameter applies to
 msg=$("$AH_BIN" eval --model x --data x --method imatrix --alpha 0.5 2>&1)
-[ "$msg" = "awq-harness: --scale-rule/--alpha apply to --method awq, awq+gptq only" ] || err "--alpha message: $msg"
+[ "$msg" = "awq-harness: --alpha applies to --method awq, awq+gptq only" ] || err "--alpha message: $msg"
 msg=$("$AH_BIN" eval --model x --data x --method rtn --damp 0.1 2>&1)
-[ "$msg" = "awq-harness: --damp/--block-size/--act-order apply to --method gptq, awq+gptq only" ] || err "--damp message: $msg"
+[ "$msg" = "awq-harness: --damp applies to --method gptq, awq+gptq only" ] || err "--damp message: $msg"
 
 [ $errors -eq 0 ] || fail "$errors problems"
 echo "${#methods[@]} methods: planned, recorded, $n_labels report labels, $colours plot colours"

@@ -4,7 +4,8 @@
 #     `eval --method ...` on the fly, for every family and dtype (F32, F16 sharded, BF16,
 #     OPT, llama2.c) and every method;
 #  2. minmax at 8 bits changes the perplexity by under 0.1%; weight error falls as bits rise;
-#  3. bad options (bits outside 2..8, group 0, salient % outside [0, 100], a model path that
+#  3. bad options (bits outside 2..8, group 0, salient % outside [0, 100]: the parameter table's
+#     range messages, as an INI gets them; a model path that
 #     is not a checkpoint) give a one-line error and a non-zero exit.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
@@ -105,16 +106,16 @@ bad() {   # pattern, args...
   fi
 }
 Q=(quantize --model "$FIX/llama-gqa" --out "$tmp/bad")
-bad 'bits 9 outside 2\.\.8' "${Q[@]}" --method minmax --bits 9
-bad 'bits 1 outside 2\.\.8' eval --model "$FIX/llama-gqa" --data "$DATA" --method rtn --bits 1
-bad 'group size 0' "${Q[@]}" --method minmax --group 0
-bad 'salient percentage 101' "${Q[@]}" --method salient --salient-pct 101 --salient-by weight
-bad 'salient percentage -1' "${Q[@]}" --method salient --salient-pct -1 --salient-by weight
+bad '--bits: 9 is not a whole number of bits in 2\.\.8' "${Q[@]}" --method minmax --bits 9
+bad '--bits: 1 is not a whole number of bits in 2\.\.8' eval --model "$FIX/llama-gqa" --data "$DATA" --method rtn --bits 1
+bad '--group: 0 is not a group size' "${Q[@]}" --method minmax --group 0
+bad '--salient-pct: 101% is outside \[0, 100\]' "${Q[@]}" --method salient --salient-pct 101 --salient-by weight
+bad '--salient-pct: -1% is outside \[0, 100\]' "${Q[@]}" --method salient --salient-pct -1 --salient-by weight
 bad 'needs calibration' "${Q[@]}" --method salient --salient-pct 1
 bad 'no config\.json' quantize --model "$tmp" --method minmax --out "$tmp/bad"
 bad '--method' "${Q[@]}" --method awq-typo
-bad 'apply to --method gptq' "${Q[@]}" --method minmax --damp 0.1
-bad 'damp -1' "${Q[@]}" --method gptq --damp -1 --calib "$CALIB"
+bad '--damp applies to --method gptq, awq\+gptq only' "${Q[@]}" --method minmax --damp 0.1
+bad '--damp: -1 is not a relative dampening' "${Q[@]}" --method gptq --damp -1 --calib "$CALIB"
 bad 'needs calibration' "${Q[@]}" --method gptq
 
 [ $errors -eq 0 ] || fail "$errors quantization check(s) failed"
