@@ -184,9 +184,8 @@ void cli_method_kv(FILE *f, const cli_method_opts *o, const calib_set *cs, const
                     sep = ",";
                 }
     }
-    if (cs && cs->n > 0)
-        fprintf(f, " calib=%s calib_samples=%d calib_seqlen=%d seed=%lu", o->calib, cs->n,
-                cs->len, o->seed);
+    if (cs && cs->n > 0)   // (the seed is among the parameters above when not 0)
+        fprintf(f, " calib=%s calib_samples=%d calib_seqlen=%d", o->calib, cs->n, cs->len);
     if (p) {
         int n;
         double w, out;

@@ -2,19 +2,21 @@
 //
 // An axis is crossed only with the methods it applies to, so no run is planned twice:
 //   fp16                 nothing (one run)
-//   rtn, gptq-rtn        bits x group_size
-//   minmax, salient      bits x group_size x salient_pct (x salient_by when pct > 0);
-//                        minmax with pct > 0 is the salient baseline (AWQ paper Table 1)
-//   awq                  bits x group_size x scale_rule x clip x propagate x salient_pct
-//                        (x salient_by when pct > 0), and per rule:
+//   rtn, gptq-rtn,       bits x group_size x salient_pct (x salient_by when pct > 0): kept
+//   imatrix, minmax,     channels are a modifier of every quantizing method; minmax with
+//   salient              pct > 0 is the salient baseline (AWQ paper Table 1)
+//   awq                  bits x group_size x scale_rule x clip x propagate, and per rule:
 //                          search, duo  alpha ("search" = grid search; a number = that alpha)
 //                                       x grid (only when searched)
 //                          fixed        alpha (numbers only; "search" skipped)
 //                          salient      salient_scale x scale_pct
-//   gptq                 bits x group_size x damp x block_size x act_order
-//   awq+gptq             the awq axes (without salient_pct) x damp x block_size x act_order
+//                        then salient_pct (x salient_by)
+//   gptq                 bits x group_size x damp x block_size x act_order x salient_pct
+//   awq+gptq             the awq axes x damp x block_size x act_order x salient_pct
 //                        (ids: "gptq-w3-g128", "awq+gptq-w3-g128-search", plus "-actorder",
 //                        "-damp0.1", "-bs64" where not the defaults)
+// Which axis applies where, the order they nest in, their defaults, ranges and id parts are
+// rows of the parameter table (method/params.c); the rules above are what it says.
 // Defaults for axes not written: bits 4, group_size 128, alpha search, scale_rule search
 // (always search, also when alpha lists numbers: then x_mean^alpha at each), clip on,
 // propagate fp, salient_pct 0, salient_by activation, salient_scale 2, scale_pct 1, grid 20,

@@ -53,6 +53,7 @@ struct method_cfg {
 enum {
     MP_QUANT = 1 << 0,     // bits, group_size
     MP_SALIENT = 1 << 1,   // salient_pct, salient_by: input channels kept in full precision
+                           // (a modifier: every quantizing method takes it)
     MP_AWQ = 1 << 2,       // scale_rule, alpha, grid, clip, propagate, salient_scale, scale_pct
     MP_GPTQ = 1 << 3,      // damp, block_size, act_order
 };

@@ -398,8 +398,9 @@ void param_describe(const method_cfg *mc, char *buf, size_t cap) {
     size_t o = 0;
     buf[0] = '\0';
     for (int p = 0; p < PARAM_COUNT && o < cap; p++) {
-        if (p == PARAM_SEED || p == PARAM_QUANTIZER || !param_applies(mc, (param_id)p)) continue;
-        if (p == PARAM_GRID_ONE && !mc->awq.grid_include_one) continue;
+        if (!param_applies(mc, (param_id)p)) continue;
+        // Beyond the sweep axes: options shown when not their default, derived rows never.
+        if (p >= PARAM_AXIS_COUNT && (!PARAMS[p].cli || param_is_default(mc, (param_id)p))) continue;
         char t[64];
         int n = snprintf(buf + o, cap - o, "%s%s=%s", o ? " " : "", PARAMS[p].name,
                          param_text((param_id)p, param_get(mc, (param_id)p), t, sizeof t));

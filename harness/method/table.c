@@ -6,25 +6,29 @@
 
 #include "method/method.h"
 
-// Report rank: FP16 first, then the baselines, then the methods the papers propose. Colours
+// Salient-channel retention (MP_SALIENT) is a modifier every quantizing method takes: its kept
+// columns go back to full precision after the method's own quantization (method.c). Report
+// rank: FP16 first, then the baselines, then the methods the papers propose. Colours
 // follow matplotlib's tab10 (gnuplot draws them), one per method, fixed across every figure.
 static const method_traits METHODS[METHOD_COUNT] = {
     [METHOD_FP16] = {"fp16", "fp16", "FP16", "#000000", 0, QUANT_MINMAX, 0, 0, NULL, METHOD_FP16},
-    [METHOD_RTN] = {"rtn", "rtn", "RTN", "#d62728", 1, QUANT_RTN, MP_QUANT, 0, NULL, METHOD_RTN},
+    [METHOD_RTN] = {"rtn", "rtn", "RTN", "#d62728", 1, QUANT_RTN, MP_QUANT | MP_SALIENT, 0, NULL,
+                    METHOD_RTN},
     [METHOD_GPTQ_RTN] = {"gptq-rtn", "gptq-rtn", "RTN (GPTQ)", "#8c564b", 2, QUANT_GPTQ_RTN,
-                         MP_QUANT, 0, NULL, METHOD_GPTQ_RTN},
+                         MP_QUANT | MP_SALIENT, 0, NULL, METHOD_GPTQ_RTN},
     [METHOD_MINMAX] = {"minmax", "minmax", "MinMax", "#ff7f0e", 3, QUANT_MINMAX,
                        MP_QUANT | MP_SALIENT, 0, NULL, METHOD_SALIENT},
-    [METHOD_IMATRIX] = {"imatrix", "imatrix", "imatrix", "#bcbd22", 4, QUANT_MINMAX, MP_QUANT,
-                        MS_MEAN_SQ, method_imatrix_linear, METHOD_IMATRIX},
+    [METHOD_IMATRIX] = {"imatrix", "imatrix", "imatrix", "#bcbd22", 4, QUANT_MINMAX,
+                        MP_QUANT | MP_SALIENT, MS_MEAN_SQ, method_imatrix_linear, METHOD_IMATRIX},
     [METHOD_SALIENT] = {"salient", "minmax", "FP16 kept", "#9467bd", 5, QUANT_MINMAX,
                         MP_QUANT | MP_SALIENT, MS_MEAN_ABS, NULL, METHOD_SALIENT},
-    [METHOD_GPTQ] = {"gptq", "gptq", "GPTQ", "#2ca02c", 6, QUANT_MINMAX, MP_QUANT | MP_GPTQ,
+    [METHOD_GPTQ] = {"gptq", "gptq", "GPTQ", "#2ca02c", 6, QUANT_MINMAX,
+                     MP_QUANT | MP_GPTQ | MP_SALIENT,
                      MS_HESSIAN, method_gptq_linear, METHOD_GPTQ},
     [METHOD_AWQ] = {"awq", "awq", "AWQ", "#1f77b4", 7, QUANT_MINMAX,
                     MP_QUANT | MP_AWQ | MP_SALIENT, MS_SEQUENCES, NULL, METHOD_AWQ},
     [METHOD_AWQ_GPTQ] = {"awq+gptq", "awq+gptq", "AWQ + GPTQ", "#17becf", 8, QUANT_MINMAX,
-                         MP_QUANT | MP_AWQ | MP_GPTQ, MS_SEQUENCES | MS_HESSIAN,
+                         MP_QUANT | MP_AWQ | MP_GPTQ | MP_SALIENT, MS_SEQUENCES | MS_HESSIAN,
                          method_gptq_linear, METHOD_AWQ_GPTQ},
 };
 

@@ -264,6 +264,11 @@ static void method_label(lbuf *b, const store_summary *s, int r, const key_def *
         }
     } else {   // the table's label; a method the table does not know (a newer file) by name
         add(b, "%s", t ? t->label : m);
+        // kept channels, a modifier of any method: "GPTQ + 1% FP16 (act.)"
+        if (key_has(k, "salient_pct") && get_field(s, r, "salient_pct", &x, &str) && x > 0) {
+            add(b, " + %g%% FP16", x);
+            if (key_has(k, "salient_by") && get_field(s, r, "salient_by", &x, &str)) add(b, " (%s)", by_label(str));
+        }
     }
 }
 

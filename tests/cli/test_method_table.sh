@@ -35,6 +35,10 @@ method = $sweep
 [sweep.kept]
 method = salient
 salient_pct = 5
+[sweep.kept_any]
+method = rtn, gptq
+salient_pct = 5
+salient_by = weight
 EOF
 } >"$tmp/all.ini"
 "$AH_BIN" run "$tmp/all.ini" --quiet >"$tmp/run.out" 2>"$tmp/run.err" || fail "run failed: $(tail -n 3 "$tmp/run.err")"
@@ -52,12 +56,26 @@ PY
 ) || fail "records and /summary disagree"
 for m in "${methods[@]}"; do [[ " $got " == *" $m "* ]] || err "no $m run recorded (recorded: $got)"; done
 
+# kept channels are a modifier of any method: gptq and rtn keep their names, record the kept
+# columns, and differ from the same method without them
+$PY - "$tmp/r.h5" <<'PY' || err "kept channels on rtn / gptq"
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+def s(v): return v.decode() if isinstance(v, bytes) else v
+for m in ("rtn", "gptq"):
+    k, p = f["runs"][m + "-w3-g32-keep5-wei"], f["runs"][m + "-w3-g32"]
+    assert s(k.attrs["method"]) == m and k.attrs["salient_pct"] == 5, dict(k.attrs)
+    assert s(k.attrs["salient_by"]) == "weight"
+    assert k["layers/0/q_proj"].attrs["kept"] > 0 and p["layers/0/q_proj"].attrs["kept"] == 0
+    assert k.attrs["weight_mse"] < p.attrs["weight_mse"], (m, k.attrs["weight_mse"], p.attrs["weight_mse"])
+PY
+
 # report: each method has its own row label (the table's)
 "$AH_BIN" report "$tmp/r.h5" >"$tmp/report.md" 2>"$tmp/report.err" || err "report failed: $(cat "$tmp/report.err")"
 labels=$(sed -n 's/^| \([^|]*[^ |]\) *|.*/\1/p' "$tmp/report.md" | grep -v '^Method$' | sort -u)
 n_labels=$(printf '%s\n' "$labels" | grep -c .)
 [ "$n_labels" -ge "${#methods[@]}" ] || err "report has $n_labels row labels for ${#methods[@]} methods: $labels"
-for want in imatrix GPTQ "AWQ + GPTQ" "RTN (GPTQ)"; do
+for want in imatrix GPTQ "AWQ + GPTQ" "RTN (GPTQ)" "GPTQ + 5% FP16"; do
   grep -q "^| $want" "$tmp/report.md" || err "report lacks the row '$want'"
 done
 

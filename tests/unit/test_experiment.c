@@ -53,10 +53,11 @@ static void every_axis(void **state) {
     ah_err e = {{0}};
     assert_int_equal(exp_config_load_string(&c, ini, "t.ini", &e), 0);
     assert_int_equal(exp_plan_build(&p, &c, &e), 0);
-    // fp16 1; rtn bits*groups = 6; minmax 6 * (pct 0 + pct 1 x 2 by) = 18;
+    // fp16 1; rtn 6 * (pct 0 + pct 1 x 2 by) = 18 (kept channels are a modifier of every
+    // method); minmax the same 18;
     // awq per (bits, group): search: clip 2 x prop 2 x (grid 2 + alpha 0, 0.5, 1) x salient 3 = 60,
     // fixed: 2 x 2 x 3 alphas x 3 = 36, salient rule: 2 x 2 x 2 scales x 1 pct x 3 = 24 -> 120 x 6.
-    assert_int_equal(p.n, 1 + 6 + 18 + 720);
+    assert_int_equal(p.n, 1 + 18 + 18 + 720);
     int rtn = 0, fp = 0;
     for (int i = 0; i < p.n; i++) {
         rtn += p.runs[i].mc.kind == METHOD_RTN;
@@ -64,11 +65,12 @@ static void every_axis(void **state) {
         assert_int_equal(p.runs[i].index, i);
         for (int j = 0; j < i; j++) assert_string_not_equal(p.runs[i].id, p.runs[j].id);
     }
-    assert_int_equal(rtn, 6);   // not crossed with alpha, rules, clip, salient...
+    assert_int_equal(rtn, 18);   // crossed with salient_pct, not with alpha, rules, clip...
     assert_int_equal(fp, 1);
     assert_true(has_id(&p, "rtn-w4-row"));
     assert_true(has_id(&p, "minmax-w3-g64-keep1-wei"));
-    assert_false(has_id(&p, "rtn-w3-g64-keep1-wei"));
+    assert_true(has_id(&p, "rtn-w3-g64-keep1-wei"));   // rtn keeps its name, with kept channels
+    assert_int_equal(find(&p, "rtn-w3-g64-keep1-wei")->mc.kind, METHOD_RTN);
     const exp_run *r = find(&p, "awq-w3-g64-fixed-a0.5-noclip-pq-keep1-wei");
     assert_non_null(r);
     assert_int_equal(r->mc.kind, METHOD_AWQ);
