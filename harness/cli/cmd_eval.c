@@ -132,7 +132,7 @@ int cmd_eval(int argc, char **argv) {
                 ppl_protocol_name(protocol));
         if (mo.mc.kind != METHOD_FP16)
             fprintf(stderr, "method: %s, %d bits, group %d%s\n", method_name(mo.mc.kind),
-                    mo.mc.q.bits, mo.mc.q.group, mo.mc.kind == METHOD_SALIENT ? ", salient channels kept FP" : "");
+                    mo.mc.q.bits, mo.mc.q.group, mo.mc.salient_pct > 0 ? ", salient channels kept FP" : "");
         if (cs.n)
             fprintf(stderr, "calibration: %s: %d sequences of %d tokens (of %zu), seed %lu\n",
                     mo.calib, cs.n, cs.len, cs.source_tokens, mo.seed);

@@ -445,7 +445,7 @@ void param_awq_key_text(const method_cfg *mc, char *buf, size_t cap) {
     for (int when = AWQ_KEY_ALWAYS; when <= AWQ_KEY_PROPAGATED_GPTQ; when++) {
         if (when != AWQ_KEY_ALWAYS && !mc->propagate_quantized) break;
         if (when == AWQ_KEY_PROPAGATED_GPTQ) {
-            if (mc->kind != METHOD_AWQ_GPTQ) break;
+            if (!method_uses_gptq(mc->kind)) break;
             o += o < cap ? (size_t)snprintf(buf + o, cap - o, "|then=gptq") : 0;
         }
         for (int pos = 1; pos < PARAM_COUNT; pos++)

@@ -8,8 +8,8 @@
 
 qpass *qpass_new(const model *m, const method_cfg *mc, const calib_set *cs, ah_err *e) {
     if (method_needs_calib(mc) && !cs) {
-        if (mc->kind == METHOD_SALIENT)
-            ah_fail(e, "method %s by %s needs calibration data (--calib SOURCE)",
+        if (!(method_traits_of(mc->kind)->stats & ~(unsigned)MS_MEAN_ABS))   // only kept channels need it
+            ah_fail(e, "method %s with channels kept by %s needs calibration data (--calib SOURCE)",
                     method_name(mc->kind), salient_by_name(mc->by));
         else
             ah_fail(e, "method %s needs calibration data (--calib SOURCE)", method_name(mc->kind));
