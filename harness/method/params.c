@@ -38,10 +38,10 @@ static int keeps_channels(const method_cfg *mc) { return mc->salient_pct > 0; }
 
 // ---- run-id parts that are not "format the value" ----------------------------------------------
 
-static size_t put(char *buf, size_t cap, const char *fmt, const char *s) {
+// Appends fmt (one %s: s) to the id in buf.
+static void put(char *buf, size_t cap, const char *fmt, const char *s) {
     size_t o = strlen(buf);
     if (o < cap) snprintf(buf + o, cap - o, fmt, s);
-    return o;
 }
 
 // "-g128", or "-row" for one group per row.
@@ -284,6 +284,11 @@ param_value param_default(param_id p) {
 
 // ---- values in method_cfg ----------------------------------------------------------------------
 
+// PF_INT rows hold enums (a word's index) as int: the enums must be int-sized.
+_Static_assert(sizeof(method_kind) == sizeof(int) && sizeof(awq_rule) == sizeof(int) &&
+               sizeof(salient_by) == sizeof(int) && sizeof(quant_kind) == sizeof(int) &&
+               sizeof(awq_alpha_mode) == sizeof(int), "PF_INT fields are int-sized");
+
 void param_set(method_cfg *mc, param_id p, param_value v) {
     const param_def *d = &PARAMS[p];
     char *at = (char *)mc + d->offset;
@@ -379,8 +384,7 @@ const char *param_label(param_id p, param_value v, char *buf, size_t cap) {
 // ---- ids, descriptions, keys -------------------------------------------------------------------
 
 void param_run_id(const method_cfg *mc, char *id, size_t cap) {
-    snprintf(id, cap, "%s", mc->kind == METHOD_FP16 ? "fp16" : method_traits_of(mc->kind)->id_name);
-    if (mc->kind == METHOD_FP16) return;
+    snprintf(id, cap, "%s", method_traits_of(mc->kind)->id_name);   // fp16: nothing else applies
     for (int pos = 1; pos < PARAM_COUNT; pos++)
         for (int p = 0; p < PARAM_COUNT; p++) {
             const param_def *d = &PARAMS[p];
@@ -408,18 +412,20 @@ void param_describe(const method_cfg *mc, char *buf, size_t cap) {
     }
 }
 
-// name=value as a key prints it: words as text (or their index), integers %d, reals %.9g.
+// name=value as a key prints it: words as text (or their index), integers %d (the seed %llu),
+// reals %.9g.
 static size_t key_item(char *buf, size_t cap, size_t o, const char *sep, const char *name,
                        const method_cfg *mc, param_id p) {
     const param_def *d = &PARAMS[p];
     param_value v = param_get(mc, p);
     if (o >= cap) return o;
-    int n;
-    if (d->type == PT_WORD && !d->key_index) n = snprintf(buf + o, cap - o, "%s%s=%s", sep, name, words_of(p)[v.word]);
-    else if (d->type == PT_WORD) n = snprintf(buf + o, cap - o, "%s%s=%d", sep, name, v.word);
-    else if (d->field == PF_U64) n = snprintf(buf + o, cap - o, "%s%s=%llu", sep, name, (unsigned long long)mc->seed);
-    else if (d->type == PT_INT) n = snprintf(buf + o, cap - o, "%s%s=%d", sep, name, (int)v.num);
-    else n = snprintf(buf + o, cap - o, "%s%s=%.9g", sep, name, v.num);
+    char val[64];
+    if (d->type == PT_WORD && !d->key_index) snprintf(val, sizeof val, "%s", words_of(p)[v.word]);
+    else if (d->type == PT_WORD) snprintf(val, sizeof val, "%d", v.word);
+    else if (d->field == PF_U64) snprintf(val, sizeof val, "%.0f", v.num);   // exact below 2^53
+    else if (d->type == PT_INT) snprintf(val, sizeof val, "%d", (int)v.num);
+    else snprintf(val, sizeof val, "%.9g", v.num);
+    int n = snprintf(buf + o, cap - o, "%s%s=%s", sep, name, val);
     return n < 0 || (size_t)n >= cap - o ? cap : o + (size_t)n;
 }
 

@@ -115,7 +115,10 @@ static void test_applies(void **state) {
     assert_string_equal(id, "awq-w4-g128-s2-top1-keep1-act");
     mc.kind = METHOD_GPTQ;
     assert_true(param_applies(&mc, PARAM_DAMP));
-    assert_false(param_applies(&mc, PARAM_SCALE_RULE) || param_applies(&mc, PARAM_SALIENT_PCT));
+    assert_false(param_applies(&mc, PARAM_SCALE_RULE) || param_applies(&mc, PARAM_ALPHA));
+    assert_true(param_applies(&mc, PARAM_SALIENT_PCT));   // kept channels: a modifier of any method
+    param_run_id(&mc, id, sizeof id);
+    assert_string_equal(id, "gptq-w4-g128-keep1-act");
 }
 
 int main(void) {
