@@ -19,9 +19,9 @@ command -v h5ls >/dev/null || fail "h5ls is needed (hdf5-tools; make deps instal
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 ROOT=$(pwd)
 
-# A sweep of 8 runs (small enough for the sanitizer build): fp16, rtn and minmax at 3 bits,
-# minmax with 1% salient channels kept, awq searched and at a fixed alpha, each with and without
-# 1% kept (the kept-channel runs reuse the search).
+# A sweep of 9 runs (small enough for the sanitizer build): fp16, rtn and minmax at 3 bits,
+# each with 1% salient channels kept too (a modifier of every method), awq searched and at a
+# fixed alpha, each with and without 1% kept (the kept-channel runs reuse the search).
 cat >"$tmp/sweep.ini" <<EOF
 [experiment]
 name = fixture-sweep
@@ -49,13 +49,14 @@ EOF
 
 # 1. plan and first run
 "$AH_BIN" run "$tmp/sweep.ini" --dry-run >"$tmp/plan" || fail "dry run failed"
-grep -q "8 planned runs" "$tmp/plan" || fail "expected 8 planned runs: $(head -1 "$tmp/plan")"
+grep -q "9 planned runs" "$tmp/plan" || fail "expected 9 planned runs: $(head -1 "$tmp/plan")"
+grep -q "rtn-w3-g32-keep1-act" "$tmp/plan" || fail "plan lacks the kept-channel RTN run"
 grep -q "awq-w3-g32-search10-keep1-act" "$tmp/plan" || fail "plan lacks the kept-channel AWQ run"
 [ ! -e "$tmp/a.h5" ] || fail "--dry-run wrote a results file"
 t0=$(date +%s.%N)
 "$AH_BIN" run "$tmp/sweep.ini" --quiet >"$tmp/first.out" 2>"$tmp/first.err" || fail "run failed: $(cat "$tmp/first.err")"
 t1=$(date +%s.%N)
-grep -q "8 of 8 runs complete" "$tmp/first.out" || fail "first run incomplete: $(tail -3 "$tmp/first.out")"
+grep -q "9 of 9 runs complete" "$tmp/first.out" || fail "first run incomplete: $(tail -3 "$tmp/first.out")"
 
 summary() {   # FILE -> "id ppl" lines (full precision), sorted
   $PY - "$1" <<'EOF'
@@ -66,21 +67,21 @@ with h5py.File(sys.argv[1], "r") as f:
 EOF
 }
 summary "$tmp/a.h5" >"$tmp/a.sum"
-[ "$(wc -l <"$tmp/a.sum")" -eq 8 ] || fail "summary has $(wc -l <"$tmp/a.sum") rows, expected 8"
+[ "$(wc -l <"$tmp/a.sum")" -eq 9 ] || fail "summary has $(wc -l <"$tmp/a.sum") rows, expected 9"
 
 # 2. caches
 t2=$(date +%s.%N)
 "$AH_BIN" run "$tmp/sweep.ini" --quiet --output "$tmp/b.h5" >"$tmp/second.out" || fail "cached run failed"
 t3=$(date +%s.%N)
 n_cached=$(grep -c "from the run cache" "$tmp/second.out")
-[ "$n_cached" -eq 8 ] || fail "second run: $n_cached of 8 runs from the run cache"
+[ "$n_cached" -eq 9 ] || fail "second run: $n_cached of 9 runs from the run cache"
 summary "$tmp/b.h5" >"$tmp/b.sum"
 cmp -s "$tmp/a.sum" "$tmp/b.sum" || fail "cached results differ from computed ones"
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN { first = b - a; second = d - c;
   printf "first run %.2f s, cached rerun %.2f s\n", first, second; exit !(second < first / 4) }' ||
   fail "the cached rerun was not a small fraction of the first run's time"
 "$AH_BIN" run "$tmp/sweep.ini" --quiet >"$tmp/third.out" || fail "resume failed"
-[ "$(grep -c "already in the results file" "$tmp/third.out")" -eq 8 ] || fail "resume recomputed runs"
+[ "$(grep -c "already in the results file" "$tmp/third.out")" -eq 9 ] || fail "resume recomputed runs"
 grep -q "awq-w3-g32-search10-keep1-act .*AWQ search from the cache" "$tmp/first.out" ||
   fail "the kept-channel AWQ run did not reuse the search"
 "$AH_BIN" run "$tmp/sweep.ini" --quiet --no-cache --output "$tmp/nc.h5" >/dev/null || fail "--no-cache run failed"
@@ -203,7 +204,7 @@ for i in 1 2 3 4 5; do
   "$AH_BIN" run "$tmp/kill.ini" --quiet >"$tmp/resume.out" 2>&1 || fail "resume after SIGKILL failed: $(tail -3 "$tmp/resume.out")"
   summary "$tmp/k.h5" >"$tmp/k.sum"
   cmp -s "$tmp/a.sum" "$tmp/k.sum" || { diff "$tmp/a.sum" "$tmp/k.sum"; fail "resumed results differ"; }
-  echo "SIGKILL after ${delay}s: $before runs committed, resumed to 8"
+  echo "SIGKILL after ${delay}s: $before runs committed, resumed to 9"
 done
 
 # 5. SIGINT: the current run is abandoned at the next block, completed runs stay
