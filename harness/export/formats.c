@@ -1,0 +1,107 @@
+// formats.c — the export format table (formats.h) and the small adapters between it and each
+// writer.
+#include "export/formats.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "export/export_dir.h"
+#include "export/gguf.h"
+
+// --------------------------------------------------------------------------------------------
+// harness: the layout of export.h, a directory.
+
+static int harness_check(const model *m, const method_cfg *mc, const tok_tokenizer *tok,
+                         const char *out, ah_err *e) {
+    (void)m, (void)mc, (void)tok;
+    return qexport_dir_check_target(out, e);
+}
+
+static int harness_write(qexport *x, const model *m, const tok_tokenizer *tok, const char *out,
+                         const char *tokenizer_path, const char *manifest_json,
+                         const awq_block_result *awq, ah_err *e) {
+    (void)m, (void)tok;
+    return qexport_write(x, out, tokenizer_path, manifest_json, awq, e);
+}
+
+// --------------------------------------------------------------------------------------------
+// gguf: one file for llama.cpp. --out FILE.gguf writes that file (through a temporary renamed
+// into place); any other --out is an export directory holding model.gguf and manifest.json.
+
+static int is_gguf_path(const char *out) {
+    size_t n = strlen(out);
+    return n > 5 && strcmp(out + n - 5, ".gguf") == 0;
+}
+
+static int gguf_check(const model *m, const method_cfg *mc, const tok_tokenizer *tok,
+                      const char *out, ah_err *e) {
+    (void)mc;
+    if (is_gguf_path(out)) {
+        struct stat sb;
+        if (stat(out, &sb) == 0 && !S_ISREG(sb.st_mode))
+            return ah_fail(e, "--out %s: exists and is not a regular file", out);
+    } else if (qexport_dir_check_target(out, e)) {
+        return -1;
+    }
+    return qexport_gguf_check(m, tok, e);
+}
+
+static int gguf_write(qexport *x, const model *m, const tok_tokenizer *tok, const char *out,
+                      const char *tokenizer_path, const char *manifest_json,
+                      const awq_block_result *awq, ah_err *e) {
+    (void)tokenizer_path, (void)awq;
+    char tmp[4200], file[4300];
+    if (is_gguf_path(out)) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+        if (qexport_gguf_write(x, m, tok, tmp, manifest_json, e)) {
+            unlink(tmp);
+            return -1;
+        }
+        if (rename(tmp, out) != 0) {
+            unlink(tmp);
+            return ah_fail(e, "%s: cannot rename into place: %s", out, strerror(errno));
+        }
+        return 0;
+    }
+    if (qexport_dir_begin(out, tmp, sizeof tmp, e)) return -1;
+    ah_path_join(file, sizeof file, tmp, "model.gguf");
+    int rc = qexport_gguf_write(x, m, tok, file, manifest_json, e);
+    if (!rc) rc = qexport_dir_manifest(tmp, manifest_json, e);
+    if (!rc) rc = qexport_dir_commit(tmp, out, e);
+    if (rc) qexport_dir_abort(tmp);
+    return rc;
+}
+
+// --------------------------------------------------------------------------------------------
+
+static const qexport_format FORMATS[] = {
+    {"harness", "fake-quantized checkpoint + packed codes + manifest (a directory; the default)",
+     0, 0, harness_check, harness_write},
+    {"gguf", "one GGUF file for llama.cpp: F32/F16 weights with the quantization applied "
+             "(--out X.gguf, or a directory with model.gguf)",
+     1, 1, gguf_check, gguf_write},
+};
+
+const qexport_format *qexport_format_find(const char *name) {
+    for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
+        if (!strcmp(FORMATS[i].name, name)) return &FORMATS[i];
+    return NULL;
+}
+
+const char *qexport_format_list(void) {
+    static char list[256];   // built from the table once; the table never changes
+    if (!list[0])
+        for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     FORMATS[i].name);
+    return list;
+}
+
+void qexport_format_usage(FILE *f) {
+    for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
+        fprintf(f, "                        %-8s %s\n", FORMATS[i].name, FORMATS[i].what);
+}
