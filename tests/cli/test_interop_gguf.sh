@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# test_interop_gguf.sh — `quantize --format gguf` judged by llama.cpp itself (run by `make
+# interop`, not by `make test`: it builds llama.cpp through tools/llama-cpp, minutes the first
+# time, then cached outside the repository).
+#
+# For the bundled model (models/tinyprose, F32, byte-level BPE) and stories260K from
+# ../shared/data (llama2.c, SentencePiece-style tokenizer), unquantized and fake-quantized
+# (minmax 4-bit g32; awq 4-bit g32 on the bundled model):
+#  1. llama.cpp tokenizes the evaluation text into exactly the harness's ids (llama-tokenize);
+#  2. the GGUF tensors (read with llama.cpp's own gguf-py) are exactly the weights of the
+#     harness export of the same run, after undoing the Q/K row permutation;
+#  3. llama-perplexity on the GGUF gives the harness's `eval --protocol llamacpp` perplexity
+#     within 1e-5 relative, over the same number of windows. Both are printed. llama.cpp runs
+#     with an F32 KV cache and without flash attention (-fa off): its default on CPU, flash
+#     attention, moved the bundled model's perplexity by 4e-6 relative (79.7346 against
+#     79.7343 without).
+cd "$(dirname "$0")/../.." || exit 1
+. tests/cli/lib.sh
+[ -x "$AH_BIN" ] || fail "binary $AH_BIN not found (run make)"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+errors=0
+
+bin=$(tools/llama-cpp 2>"$tmp/build.err"); rc=$?
+if [ $rc -eq 3 ] || [ $rc -eq 6 ]; then skip "llama.cpp not built: $(tail -n 1 "$tmp/build.err")"; fi
+[ $rc -eq 0 ] || { tail -n 20 "$tmp/build.err"; fail "tools/llama-cpp failed (exit $rc)"; }
+GGUF_PY="$(dirname "$bin")/gguf-py"
+THREADS=2
+TOL=1e-5
+
+# case NAME MODEL_ARGS TEXT SEQLEN METHOD_ARGS...: one export, checked three ways.
+check_case() {
+  local name="$1" margs="$2" text="$3" seqlen="$4"; shift 4
+  local g="$tmp/$name.gguf" h="$tmp/$name-harness"
+  # shellcheck disable=SC2086
+  "$AH_BIN" quantize --quiet $margs "$@" --format gguf --out "$g" >/dev/null 2>"$tmp/err" ||
+    { echo "FAIL $name: quantize --format gguf: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+
+  # 1. tokens: llama.cpp's tokenizer against the harness's, id for id (BOS included).
+  # shellcheck disable=SC2086
+  "$AH_BIN" tokenize $(tok_args "$margs") --data "text:$text" >"$tmp/ids-harness" 2>"$tmp/err" ||
+    { echo "FAIL $name: tokenize: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+  "$bin/llama-tokenize" -m "$g" -f "$text" --ids --log-disable 2>/dev/null |
+    tr -d '[] ' | tr ',' '\n' | sed '/^$/d' >"$tmp/ids-llama"
+  if ! cmp -s "$tmp/ids-harness" "$tmp/ids-llama"; then
+    echo "FAIL $name: llama.cpp tokenizes the text into $(wc -l <"$tmp/ids-llama") ids, the harness into $(wc -l <"$tmp/ids-harness"); first difference:"
+    diff "$tmp/ids-harness" "$tmp/ids-llama" | head -n 4 | sed 's/^/    /'
+    errors=$((errors + 1))
+  fi
+
+  # 2. weights: the GGUF holds exactly what the harness export of the same run holds.
+  # shellcheck disable=SC2086
+  "$AH_BIN" quantize --quiet $margs "$@" --out "$h" >/dev/null 2>"$tmp/err" ||
+    { echo "FAIL $name: quantize (harness format): $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+  local hw="$h"; [ -f "$h/model.bin" ] && hw="$h/model.bin"
+  PYTHONPATH="$GGUF_PY" /usr/bin/python3 tools/gguf-compare "$g" "$hw" >"$tmp/cmp" 2>&1 ||
+    { echo "FAIL $name: GGUF weights differ from the harness export:"; sed 's/^/    /' "$tmp/cmp" | tail -n 5; errors=$((errors + 1)); }
+
+  # 3. perplexity, llama.cpp protocol, same text and window length.
+  local ours theirs ours_w theirs_w
+  # shellcheck disable=SC2086
+  ours=$("$AH_BIN" eval --quiet $margs "$@" --data "text:$text" --seqlen "$seqlen" --protocol llamacpp \
+           --threads "$THREADS" 2>"$tmp/err" | tail -n 1) ||
+    { echo "FAIL $name: eval: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+  "$bin/llama-perplexity" -m "$g" -f "$text" -c "$seqlen" -t "$THREADS" -ctk f32 -ctv f32 -fa off \
+    >"$tmp/ppl.out" 2>&1 || { echo "FAIL $name: llama-perplexity:"; tail -n 5 "$tmp/ppl.out"; errors=$((errors + 1)); return; }
+  theirs=$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$tmp/ppl.out")
+  theirs_w=$(sed -n 's/.*calculating perplexity over \([0-9]*\) chunks.*/\1/p' "$tmp/ppl.out")
+  ours_w=$(kv windows "$ours")
+  printf '%-28s harness ppl=%s (%s windows)  llama.cpp ppl=%s (%s chunks)\n' "$name" \
+    "$(kv ppl "$ours")" "$ours_w" "$theirs" "$theirs_w"
+  if [ -z "$theirs" ] || [ "$ours_w" != "$theirs_w" ] || ! rel_close "$(kv ppl "$ours")" "$theirs" "$TOL"; then
+    echo "FAIL $name: perplexities differ by more than $TOL relative (or window counts differ)"
+    errors=$((errors + 1))
+  fi
+}
+
+# The model's tokenizer arguments for `tokenize`: --tokenizer PATH when given, else the model.
+tok_args() {
+  local a=($1) i
+  for ((i = 0; i < ${#a[@]}; i++)); do
+    [ "${a[i]}" = --tokenizer ] && { echo "--tokenizer ${a[i + 1]}"; return; }
+  done
+  for ((i = 0; i < ${#a[@]}; i++)); do
+    [ "${a[i]}" = --model ] && { echo "--tokenizer ${a[i + 1]}"; return; }
+  done
+}
+
+# The bundled model on the first 60 kB of its held-out text (70 windows of 256).
+head -c 60000 models/tinyprose/data/heldout.txt >"$tmp/tinyprose.txt"
+TP="--model models/tinyprose"
+check_case tinyprose-f32 "$TP" "$tmp/tinyprose.txt" 256 --method fp16
+check_case tinyprose-minmax-w4g32 "$TP" "$tmp/tinyprose.txt" 256 --method minmax --bits 4 --group 32
+check_case tinyprose-awq-w4g32 "$TP" "$tmp/tinyprose.txt" 256 --method awq --bits 4 --group 32 \
+  --calib text:models/tinyprose/data/calib.txt --calib-samples 16 --calib-seqlen 256
+
+# stories260K (llama2.c, GQA, SentencePiece-style tokenizer) on TinyStories validation text.
+S="$SHARED/stories260K"
+if [ -f "$S/stories260K.bin" ] && [ -f "$SHARED/tinystories/tinystories_val.txt" ]; then
+  head -c 40000 "$SHARED/tinystories/tinystories_val.txt" >"$tmp/stories.txt"
+  SM="--model $S/stories260K.bin --tokenizer $S/tok512.bin"
+  check_case stories260K-f32 "$SM" "$tmp/stories.txt" 256 --method fp16
+  check_case stories260K-minmax-w4g32 "$SM" "$tmp/stories.txt" 256 --method minmax --bits 4 --group 32
+else
+  echo "note: $SHARED/stories260K or tinystories absent: stories260K cases skipped (set AH_SHARED_DATA)"
+fi
+
+[ $errors -eq 0 ] || fail "$errors check(s) failed"
+echo "ok: GGUF exports load in llama.cpp and reproduce the harness's tokens, weights and perplexity"
