@@ -53,14 +53,18 @@ static int is_byte_piece(const char *s, size_t n) {   // "<0xNN>"
 }
 
 // llama.cpp's name for the byte-level pre-tokenizer, recognised from the steps the loader
-// built: ByteLevel with GPT-2's regex alone ("gpt-2"), or Qwen2's Split then ByteLevel
-// without a regex ("qwen2"). The loader's message text (tok_pre.what) carries the regex.
+// built: ByteLevel with GPT-2's regex alone ("gpt-2"), single digits split off first
+// ("smollm": llama.cpp's regexes \p{N} then GPT-2's), or Qwen2's Split then ByteLevel without
+// a regex ("qwen2"). The loader's message text (tok_pre.what) carries the regex.
 static const char *bpe_pre_name(const tok_tokenizer *t) {
     char qwen[160];
     snprintf(qwen, sizeof qwen, "pre_tokenizer %s regex '%.*s'", "Split", 80, TOK_QWEN2_REGEX);
-    if (t->n_pre == 1 && t->pre[0].type == TOK_PRE_BYTELEVEL && t->pre[0].re &&
-        !t->pre[0].add_prefix_space)
-        return "gpt-2";
+    const tok_pre *last = t->n_pre ? &t->pre[t->n_pre - 1] : NULL;
+    int gpt2_last = last && last->type == TOK_PRE_BYTELEVEL && last->re && !last->add_prefix_space;
+    if (t->n_pre == 1 && gpt2_last) return "gpt-2";
+    if (t->n_pre == 2 && gpt2_last && t->pre[0].type == TOK_PRE_SPLIT && t->pre[0].what &&
+        !strcmp(t->pre[0].what, "pre_tokenizer Digits regex '\\p{N}'"))
+        return "smollm";
     if (t->n_pre == 2 && t->pre[0].type == TOK_PRE_SPLIT && t->pre[0].what &&
         !strcmp(t->pre[0].what, qwen) && t->pre[0].behavior == TOK_SPLIT_ISOLATED &&
         !t->pre[0].invert && t->pre[1].type == TOK_PRE_BYTELEVEL && !t->pre[1].re &&
@@ -126,8 +130,9 @@ int tok_vocab_get(tok_vocab *v, const tok_tokenizer *t, int n_min, ah_err *e) {
     if (t->kind == TOK_BYTELEVEL) {
         v->kind = TOK_VOCAB_BPE;
         if (!(v->pre = bpe_pre_name(t)))
-            return ah_fail(e, "%s: a byte-level pre-tokenizer llama.cpp has no name for (it knows "
-                              "GPT-2's ByteLevel regex and Qwen2's Split)", t->src);
+            return ah_fail(e, "%s: a byte-level pre-tokenizer llama.cpp has no name for here "
+                              "(known: GPT-2's ByteLevel regex, SmolLM's digits + ByteLevel, "
+                              "Qwen2's Split)", t->src);
         for (size_t i = 0; i < t->n_norm; i++)   // llama.cpp's BPE applies no normalizer
             if (t->norm[i].type != TOK_NORM_NFC)   // NFC: as convert_hf_to_gguf, ignored
                 return ah_fail(e, "%s: a normalizer before byte-level BPE, which llama.cpp "
