@@ -3,7 +3,9 @@
 #include "export/formats.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,29 +52,48 @@ static int gguf_check(const model *m, const method_cfg *mc, const tok_tokenizer 
     return qexport_gguf_check(m, tok, e);
 }
 
+// The run's manifest as the GGUF carries it: the harness layout's description dropped (no
+// quantized.safetensors here), the format named.
+static char *gguf_manifest(const char *manifest_json, ah_err *e) {
+    json_t *j = json_loads(manifest_json, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        ah_fail(e, "GGUF export: the manifest is not a JSON object");
+        return NULL;
+    }
+    json_object_del(j, "packed_layout");
+    json_object_set_new(j, "format", json_string("gguf"));
+    json_object_set_new(j, "weights", json_string(
+        "model.gguf: every tensor llama.cpp reads, with the values the harness evaluated "
+        "(quantized linears fake-quantized), F32 or F16 as the source held them exactly"));
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!text) ah_fail(e, "out of memory (manifest)");
+    return text;
+}
+
 static int gguf_write(qexport *x, const model *m, const tok_tokenizer *tok, const char *out,
-                      const char *tokenizer_path, const char *manifest_json,
+                      const char *tokenizer_path, const char *manifest_in,
                       const awq_block_result *awq, ah_err *e) {
     (void)tokenizer_path, (void)awq;
     char tmp[4200], file[4300];
+    char *manifest_json = gguf_manifest(manifest_in, e);
+    if (!manifest_json) return -1;
+    int rc = -1;
     if (is_gguf_path(out)) {
         snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
-        if (qexport_gguf_write(x, m, tok, tmp, manifest_json, e)) {
-            unlink(tmp);
-            return -1;
-        }
-        if (rename(tmp, out) != 0) {
-            unlink(tmp);
-            return ah_fail(e, "%s: cannot rename into place: %s", out, strerror(errno));
-        }
-        return 0;
+        rc = qexport_gguf_write(x, m, tok, tmp, manifest_json, e);
+        if (!rc && rename(tmp, out) != 0)
+            rc = ah_fail(e, "%s: cannot rename into place: %s", out, strerror(errno));
+        if (rc) unlink(tmp);
+    } else if (!(rc = qexport_dir_begin(out, tmp, sizeof tmp, e))) {
+        ah_path_join(file, sizeof file, tmp, "model.gguf");
+        rc = qexport_gguf_write(x, m, tok, file, manifest_json, e);
+        if (!rc) rc = qexport_dir_manifest(tmp, manifest_json, e);
+        if (!rc) rc = qexport_dir_commit(tmp, out, e);
+        if (rc) qexport_dir_abort(tmp);
     }
-    if (qexport_dir_begin(out, tmp, sizeof tmp, e)) return -1;
-    ah_path_join(file, sizeof file, tmp, "model.gguf");
-    int rc = qexport_gguf_write(x, m, tok, file, manifest_json, e);
-    if (!rc) rc = qexport_dir_manifest(tmp, manifest_json, e);
-    if (!rc) rc = qexport_dir_commit(tmp, out, e);
-    if (rc) qexport_dir_abort(tmp);
+    free(manifest_json);
     return rc;
 }
 
