@@ -100,10 +100,9 @@ static int gguf_write(qexport *x, const model *m, const tok_tokenizer *tok, cons
 // --------------------------------------------------------------------------------------------
 
 static const qexport_format FORMATS[] = {
-    {"harness", "fake-quantized checkpoint + packed codes + manifest (a directory; the default)",
+    {"harness", "fake-quantized checkpoint + packed codes + manifest (a directory)",
      0, 0, harness_check, harness_write},
-    {"gguf", "one GGUF file for llama.cpp: F32/F16 weights with the quantization applied "
-             "(--out X.gguf, or a directory with model.gguf)",
+    {"gguf", "a GGUF file for llama.cpp, F32/F16 with the quantization applied (docs/EXPORT.md)",
      1, 1, gguf_check, gguf_write},
 };
 
