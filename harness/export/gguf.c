@@ -154,10 +154,16 @@ static int fill(void *vctx, size_t i, void *buf, uint64_t off, size_t len, ah_er
 
 static int put_hparams(gguf_w *w, const model *m, const char *arch, int all_f32, ah_err *e) {
     const model_config *c = &m->cfg;
-    char k[96];
+    char k[96], name[256];
+    // general.name: the model's last path component (what llama.cpp prints when loading).
+    size_t n = strlen(m->path);
+    while (n > 1 && m->path[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && m->path[b - 1] != '/') b--;
+    snprintf(name, sizeof name, "%.*s", (int)(n - b), m->path + b);
 #define KEY(s) (snprintf(k, sizeof k, "%s.%s", arch, s), k)
     int rc = gguf_w_str(w, "general.architecture", arch, e) ||
-             gguf_w_str(w, "general.name", m->path, e) ||
+             gguf_w_str(w, "general.name", name, e) ||
              gguf_w_u32(w, "general.file_type", all_f32 ? 0 : 1, e) ||   // ALL_F32 / MOSTLY_F16
              gguf_w_u32(w, KEY("context_length"), (uint32_t)c->max_seq, e) ||
              gguf_w_u32(w, KEY("embedding_length"), (uint32_t)c->dim, e) ||

@@ -55,20 +55,18 @@ static int is_byte_piece(const char *s, size_t n) {   // "<0xNN>"
 // llama.cpp's name for the byte-level pre-tokenizer, recognised from the steps the loader
 // built: ByteLevel with GPT-2's regex alone ("gpt-2"), single digits split off first
 // ("smollm": llama.cpp's regexes \p{N} then GPT-2's), or Qwen2's Split then ByteLevel without
-// a regex ("qwen2"). The loader's message text (tok_pre.what) carries the regex.
+// a regex ("qwen2"). NULL: none of these.
 static const char *bpe_pre_name(const tok_tokenizer *t) {
-    char qwen[160];
-    snprintf(qwen, sizeof qwen, "pre_tokenizer %s regex '%.*s'", "Split", 80, TOK_QWEN2_REGEX);
     const tok_pre *last = t->n_pre ? &t->pre[t->n_pre - 1] : NULL;
-    int gpt2_last = last && last->type == TOK_PRE_BYTELEVEL && last->re && !last->add_prefix_space;
+    int gpt2_last = last && last->type == TOK_PRE_BYTELEVEL && last->pattern &&
+                    !strcmp(last->pattern, TOK_GPT2_REGEX) && !last->add_prefix_space;
+    const tok_pre *first = &t->pre[0];
+    int split_first = t->n_pre == 2 && first->type == TOK_PRE_SPLIT && first->pattern &&
+                      first->behavior == TOK_SPLIT_ISOLATED && !first->invert;
     if (t->n_pre == 1 && gpt2_last) return "gpt-2";
-    if (t->n_pre == 2 && gpt2_last && t->pre[0].type == TOK_PRE_SPLIT && t->pre[0].what &&
-        !strcmp(t->pre[0].what, "pre_tokenizer Digits regex '\\p{N}'"))
-        return "smollm";
-    if (t->n_pre == 2 && t->pre[0].type == TOK_PRE_SPLIT && t->pre[0].what &&
-        !strcmp(t->pre[0].what, qwen) && t->pre[0].behavior == TOK_SPLIT_ISOLATED &&
-        !t->pre[0].invert && t->pre[1].type == TOK_PRE_BYTELEVEL && !t->pre[1].re &&
-        !t->pre[1].add_prefix_space)
+    if (split_first && gpt2_last && !strcmp(first->pattern, "\\p{N}")) return "smollm";
+    if (split_first && !strcmp(first->pattern, TOK_QWEN2_REGEX) &&
+        last->type == TOK_PRE_BYTELEVEL && !last->re && !last->add_prefix_space)
         return "qwen2";
     return NULL;
 }
