@@ -33,7 +33,7 @@ TOL=1e-5
 
 # case NAME MODEL_ARGS TEXT SEQLEN METHOD_ARGS...: one export, checked three ways.
 check_case() {
-  local name="$1" margs="$2" text="$3" seqlen="$4"; shift 4
+  local name="$1" margs="$2" text="$3" seqlen="$4" tol="${CASE_TOL:-$TOL}"; shift 4
   local g="$tmp/$name.gguf" h="$tmp/$name-harness"
   # shellcheck disable=SC2086
   "$AH_BIN" quantize --quiet $margs "$@" --format gguf --out "$g" >/dev/null 2>"$tmp/err" ||
@@ -80,8 +80,8 @@ check_case() {
     "$(kv ppl "$ours")" "$ours_w" "$theirs" "$theirs_w"
   # llama.cpp prints 4 decimals: half of the last one is allowed on top of TOL.
   if [ -z "$theirs" ] || [ "$ours_w" != "$theirs_w" ] ||
-     ! awk -v a="$(kv ppl "$ours")" -v b="$theirs" -v t="$TOL" 'BEGIN{d=a-b; if(d<0)d=-d; exit !(d <= t*b + 0.00005)}'; then
-    echo "FAIL $name: perplexities differ by more than $TOL relative + 0.00005 (or window counts differ)"
+     ! awk -v a="$(kv ppl "$ours")" -v b="$theirs" -v t="$tol" 'BEGIN{d=a-b; if(d<0)d=-d; exit !(d <= t*b + 0.00005)}'; then
+    echo "FAIL $name: perplexities differ by more than $tol relative + 0.00005 (or window counts differ)"
     errors=$((errors + 1))
   fi
 }
@@ -104,6 +104,12 @@ check_case tinyprose-f32 "$TP" "$tmp/tinyprose.txt" 256 --method fp16
 check_case tinyprose-minmax-w4g32 "$TP" "$tmp/tinyprose.txt" 256 --method minmax --bits 4 --group 32
 check_case tinyprose-awq-w4g32 "$TP" "$tmp/tinyprose.txt" 256 --method awq --bits 4 --group 32 \
   --calib text:models/tinyprose/data/calib.txt --calib-samples 16 --calib-seqlen 256
+
+# An F16 checkpoint (the committed fixture, random weights, SentencePiece-style tokenizer): the
+# GGUF holds F16 weights; llama.cpp's F16 matrix products round the activations to F16, which
+# the harness does not (measured 1483.617358 against 1483.5843, 2.2e-5 relative): 1e-4 here.
+CASE_TOL=1e-4 check_case llama-mha-f16-minmax-w4g32 "--model tests/fixtures/llama-mha-f16" \
+  tests/fixtures/text/eval.txt 64 --method minmax --bits 4 --group 32
 
 # stories260K (llama2.c, GQA, SentencePiece-style tokenizer) on TinyStories validation text.
 S="$SHARED/stories260K"
