@@ -11,7 +11,6 @@
 #include "cli/method_opts.h"
 #include "core/progress.h"
 #include "export/export.h"
-#include "export/export_dir.h"
 #include "export/formats.h"
 
 static void quantize_usage(FILE *f) {
@@ -182,8 +181,6 @@ int cmd_quantize(int argc, char **argv) {
     char tpath[4096];
     int have_tok = 0;
 
-    // A --out that cannot be replaced (a user's directory) fails before the work, not after.
-    if (!fmt->check && qexport_dir_check_target(out, &e)) goto fail;
     if (!(m = model_load(model_path, &e))) goto fail;
     // The tokenizer is needed for calibration, copied beside a llama2.c output, and embedded
     // by formats that carry one (GGUF).
@@ -195,8 +192,9 @@ int cmd_quantize(int argc, char **argv) {
         }
         if (!(tok = tok_load(tpath, &e))) goto fail;
     }
-    // Whether the format can hold this model and run: an error now, not after the work.
-    if (fmt->check && fmt->check(m, &mo.mc, tok, out, &e)) goto fail;
+    // Whether the format can hold this model and run, and whether --out may be replaced (not
+    // a user's directory): an error now, not after the work.
+    if (fmt->check(m, &mo.mc, tok, out, &e)) goto fail;
     if (cli_calib_set(&cs, &mo, tok, m, wt_dir, &e)) goto fail;
     if (!(qp = qpass_new(m, &mo.mc, cs.n ? &cs : NULL, &e))) goto fail;
     if (!(qx = qexport_new(m, &mo.mc, &e))) goto fail;
