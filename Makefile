@@ -6,6 +6,8 @@
 #   make asan       ./awq-harness-asan built with AddressSanitizer + UBSan
 #   make test-asan  the test suite against the sanitizer build
 #   make demo       deps + build + the quickstart on the bundled model (run, report, plots)
+#   make interop    the exports judged by the real loaders (tests/cli/test_interop_*.sh: builds
+#                   llama.cpp via tools/llama-cpp, cached outside the repository); not in test
 #   make bench      performance benchmarks (never part of test)
 #   make fuzz       libFuzzer targets of the input parsers, FUZZ_SECONDS each (not part of
 #                   test; CI runs it for 5 s per target; tests/fuzz/README.md)
@@ -41,7 +43,7 @@ FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
 
 ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test asan test-asan demo bench clean tests
+.PHONY: all deps test asan test-asan demo bench clean tests interop
 
 all: awq-harness
 
@@ -78,6 +80,11 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory tests
 	@bash tests/run.sh
+
+# The interop tests (tests/run.sh runs test_interop_* only under AH_INTEROP=1).
+interop: deps
+	@$(MAKE) --no-print-directory tests
+	@AH_INTEROP=1 AH_ONLY=interop bash tests/run.sh
 
 # The sanitizer build lives in its own tree so it never mixes with the optimised objects.
 asan:

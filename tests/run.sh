@@ -7,7 +7,9 @@
 #
 # Environment: AH_BIN (binary under test, default ./awq-harness), AH_QUICK=1 (reference tests
 # check a subset of their configurations: the sanitizer pass), AH_TEST_DIR (unit test
-# programs, default build/tests), AH_VERBOSE=1 for chatty tests, AH_ONLY=pattern to filter.
+# programs, default build/tests), AH_VERBOSE=1 for chatty tests, AH_ONLY=pattern to filter,
+# AH_INTEROP=1 to include tests/cli/test_interop_*.sh (real runtimes built or installed outside
+# the repository; `make interop` runs them, `make test` does not).
 set -u
 cd "$(dirname "$0")/.."
 export AH_BIN="${AH_BIN:-./awq-harness}"
@@ -37,6 +39,7 @@ for t in "$test_dir"/test_*; do
 done
 for t in tests/cli/*.sh; do
   case "$t" in */lib.sh) continue;; esac
+  case "$t" in */test_interop_*) [ -n "${AH_INTEROP:-}" ] || continue;; esac
   [ -f "$t" ] || continue
   run_one "cli/$(basename "$t" .sh)" bash "$t"
 done

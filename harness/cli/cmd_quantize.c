@@ -12,15 +12,19 @@
 #include "method/params.h"
 #include "core/progress.h"
 #include "export/export.h"
-#include "export/export_dir.h"
+#include "export/formats.h"
 
 static void quantize_usage(FILE *f) {
     fprintf(f,
             "usage: awq-harness quantize --model PATH --method M --bits B --group G --out DIR [options]\n"
             "\n"
             "  --model PATH        HuggingFace directory or llama2.c .bin\n"
-            "  --tokenizer PATH    for --calib and to copy beside a llama2.c output\n"
-            "  --out DIR           output directory (created, or replaced whole when it holds an export)\n"
+            "  --tokenizer PATH    for --calib, to copy beside a llama2.c output, and for gguf\n"
+            "  --out DIR           output directory (created, or replaced whole when it holds an export);\n"
+            "                      --format gguf: a FILE.gguf, or a directory holding model.gguf\n"
+            "  --format F          what to write (default harness):\n");
+    qexport_format_usage(f);
+    fprintf(f,
             "  --wikitext-dir DIR  for wikitext2: calibration sources\n"
             "  --threads N, --quiet\n"
             "\n");
@@ -112,12 +116,13 @@ static char *manifest(const model *m, const cli_method_opts *o, const calib_set 
 
 int cmd_quantize(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *out = NULL, *wt_dir = NULL;
+    const qexport_format *fmt = qexport_format_find("harness");
     int threads = 0, quiet = 0;
     static const struct option own[] = {
         {"model", required_argument, 0, 'm'}, {"tokenizer", required_argument, 0, 't'},
         {"out", required_argument, 0, 'o'},   {"wikitext-dir", required_argument, 0, 'w'},
         {"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},
+        {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
     };
     enum { N_OWN = sizeof own / sizeof own[0] };
     struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
@@ -132,6 +137,12 @@ int cmd_quantize(int argc, char **argv) {
         case 't': tok_path = optarg; break;
         case 'o': out = optarg; break;
         case 'w': wt_dir = optarg; break;
+        case 'f':
+            if (!(fmt = qexport_format_find(optarg))) {
+                cli_error("quantize: --format: expected one of %s, got '%s'", qexport_format_list(), optarg);
+                return 2;
+            }
+            break;
         case 'j': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
         case 'q': quiet = 1; break;
         case 'h': quantize_usage(stdout); return 0;
@@ -151,8 +162,9 @@ int cmd_quantize(int argc, char **argv) {
         cli_error("quantize: --model, --method and --out are required (see 'awq-harness quantize --help')");
         return 2;
     }
-    if (mo.mc.kind == METHOD_FP16) {
-        cli_error("quantize: --method fp16 quantizes nothing; choose rtn, minmax, gptq-rtn or salient");
+    if (mo.mc.kind == METHOD_FP16 && !fmt->unquantized_ok) {
+        cli_error("quantize: --method fp16 quantizes nothing; choose rtn, minmax, gptq-rtn or salient "
+                  "(or --format gguf to convert the model unquantized)");
         return 2;
     }
     if (cli_method_finish(&mo)) return 2;
@@ -170,15 +182,20 @@ int cmd_quantize(int argc, char **argv) {
     char tpath[4096];
     int have_tok = 0;
 
-    // A --out that cannot be replaced (a user's directory) fails before the work, not after.
-    if (qexport_dir_check_target(out, &e)) goto fail;
     if (!(m = model_load(model_path, &e))) goto fail;
-    // The tokenizer is needed for calibration, and copied beside a llama2.c output.
+    // The tokenizer is needed for calibration, copied beside a llama2.c output, and embedded
+    // by formats that carry one (GGUF).
     have_tok = ds_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e) == 0;
-    if (mo.calib && strncmp(mo.calib, "ids:", 4) != 0) {   // ids: is pre-tokenized
-        if (!have_tok) goto fail;
+    if ((mo.calib && strncmp(mo.calib, "ids:", 4) != 0) || fmt->needs_tokenizer) {   // ids: is pre-tokenized
+        if (!have_tok) {
+            if (fmt->needs_tokenizer) ah_wrap(&e, "--format %s embeds the tokenizer", fmt->name);
+            goto fail;
+        }
         if (!(tok = tok_load(tpath, &e))) goto fail;
     }
+    // Whether the format can hold this model and run, and whether --out may be replaced (not
+    // a user's directory): an error now, not after the work.
+    if (fmt->check(m, &mo.mc, tok, out, &e)) goto fail;
     if (cli_calib_set(&cs, &mo, tok, m, wt_dir, &e)) goto fail;
     if (!(qp = qpass_new(m, &mo.mc, cs.n ? &cs : NULL, &e))) goto fail;
     if (!(qx = qexport_new(m, &mo.mc, &e))) goto fail;
@@ -208,7 +225,7 @@ int cmd_quantize(int argc, char **argv) {
         ah_fail(&e, "out of memory (manifest)");
         goto fail;
     }
-    if (qexport_write(qx, out, have_tok ? tpath : NULL, man, qp->awq, &e)) goto fail;
+    if (fmt->write(qx, m, tok, out, have_tok ? tpath : NULL, man, qp->awq, &e)) goto fail;
 
     printf("quantized %s -> %s\n", model_path, out);
     printf("out=%s", out);

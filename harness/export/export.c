@@ -225,6 +225,42 @@ int qexport_block(void *ctx, int layer, const block_f32 *b, ah_err *e) {
     return 0;
 }
 
+// The export's record of w (a quantized linear or a changed tensor), or NULL.
+static const qlinear *find_lin(const qexport *x, const model_weight *w) {
+    for (size_t j = 0; j < (size_t)x->m->cfg.n_layers * L_COUNT; j++)
+        if (x->lin[j].src && w->data && x->lin[j].src->data == w->data) return &x->lin[j];
+    return NULL;
+}
+
+st_dtype qexport_value_dtype(const qexport *x, const model_weight *w) {
+    const qlinear *q = find_lin(x, w);
+    return q ? q->fake_dtype : w->dtype;
+}
+
+int qexport_rows_f32(const qexport *x, const model_weight *w, float *out, size_t r0, size_t n,
+                     ah_err *e) {
+    const qlinear *q = find_lin(x, w);
+    size_t cols = w->ndim == 2 ? (size_t)w->shape[1] : model_weight_numel(w);
+    if (!q) {
+        if (w->ndim == 2) return model_weight_rows_f32(out, w, r0, n, e);
+        return model_weight_f32(out, w, e);
+    }
+    if (q->off[P_FAKE] < 0) {   // a changed norm or bias, in memory in F32
+        memcpy(out, (const float *)q->fake + r0 * cols, n * cols * sizeof(float));
+        return 0;
+    }
+    size_t es = st_dtype_size(q->fake_dtype), len = n * cols;
+    void *raw = es == sizeof(float) ? (void *)out : malloc(len * es + 1);
+    if (!raw) return ah_fail(e, "out of memory exporting '%s'", w->name);
+    int rc = spool_get(x, SPOOL_MAIN, raw, q->off[P_FAKE] + (int64_t)(r0 * cols * es), len * es, e);
+    if (!rc && q->fake_dtype == ST_F16)
+        for (size_t i = 0; i < len; i++) out[i] = ah_f16_to_f32(((const uint16_t *)raw)[i]);
+    if (!rc && q->fake_dtype == ST_BF16)
+        for (size_t i = 0; i < len; i++) out[i] = ah_bf16_to_f32(((const uint16_t *)raw)[i]);
+    if (raw != out) free(raw);
+    return rc;
+}
+
 // ----------------------------------------------------------------------------
 // files
 

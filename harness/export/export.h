@@ -57,6 +57,15 @@ int qexport_block(void *ctx, int layer, const block_f32 *b, ah_err *e);
 int qexport_write(qexport *x, const char *out_dir, const char *tokenizer_path,
                   const char *manifest_json, const awq_block_result *awq, ah_err *e);
 
+// The values an export writes for the model tensor w (one of the model's bound weights):
+// rows [r0, r0 + n) of its (rows, cols) (a 1-D tensor is one row) as fp32: a quantized
+// linear's fake-quantized values, a norm or bias that AWQ folding changed, or else the source
+// tensor as stored. Other writers of the same model (export/gguf.c) read through this.
+int qexport_rows_f32(const qexport *x, const model_weight *w, float *out, size_t r0, size_t n,
+                     ah_err *e);
+// The dtype in which those values are exact: the source dtype, F32 for a changed norm/bias.
+st_dtype qexport_value_dtype(const qexport *x, const model_weight *w);
+
 // Rebuilds one linear's weights from quantized.safetensors: out (rows, cols).
 int qexport_dequant(float *out, const st_set *packed, const char *name, int rows, int cols,
                     int bits, int group, st_dtype source_dtype, ah_err *e);

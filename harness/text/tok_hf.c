@@ -193,7 +193,8 @@ static int pre_regex(tok_tokenizer *t, tok_pre *q, const char *kind, const char 
     if (!(q->re = tok_regex_compile(rx, len, t->src, e))) return -1;
     char what[160];
     snprintf(what, sizeof what, "pre_tokenizer %s regex '%.*s'", kind, (int)(len > 80 ? 80 : len), rx);
-    return (q->what = strdup(what)) ? 0 : ah_fail(e, "%s: out of memory", t->src);
+    return (q->what = strdup(what)) && (q->pattern = strndup(rx, len))
+               ? 0 : ah_fail(e, "%s: out of memory", t->src);
 }
 
 // Escapes a literal for PCRE2 (Split with a String pattern).

@@ -85,6 +85,7 @@ typedef struct tok_pre {
     int type;
     pcre2_code *re;              // SPLIT, BYTELEVEL (NULL when use_regex is false)
     char *what;                  // with re: "pre_tokenizer Split regex '...'", for messages
+    char *pattern;               // with re: the whole regex (naming it for GGUF: tok_vocab.c)
     int behavior, invert;        // SPLIT
     int add_prefix_space;        // BYTELEVEL
     char *repl; size_t repl_len; // METASPACE replacement (UTF-8)

@@ -138,6 +138,7 @@ void tok_free(tok_tokenizer *t) {
     free(t->norm);
     for (size_t i = 0; i < t->n_pre; i++) {
         pcre2_code_free(t->pre[i].re); free(t->pre[i].repl); free(t->pre[i].what);
+        free(t->pre[i].pattern);
     }
     free(t->pre);
     free(t);

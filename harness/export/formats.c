@@ -1,0 +1,127 @@
+// formats.c — the export format table (formats.h) and the small adapters between it and each
+// writer.
+#include "export/formats.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "export/export_dir.h"
+#include "export/gguf.h"
+
+// --------------------------------------------------------------------------------------------
+// harness: the layout of export.h, a directory.
+
+static int harness_check(const model *m, const method_cfg *mc, const tok_tokenizer *tok,
+                         const char *out, ah_err *e) {
+    (void)m, (void)mc, (void)tok;
+    return qexport_dir_check_target(out, e);
+}
+
+static int harness_write(qexport *x, const model *m, const tok_tokenizer *tok, const char *out,
+                         const char *tokenizer_path, const char *manifest_json,
+                         const awq_block_result *awq, ah_err *e) {
+    (void)m, (void)tok;
+    return qexport_write(x, out, tokenizer_path, manifest_json, awq, e);
+}
+
+// --------------------------------------------------------------------------------------------
+// gguf: one file for llama.cpp. --out FILE.gguf writes that file (through a temporary renamed
+// into place); any other --out is an export directory holding model.gguf and manifest.json.
+
+static int is_gguf_path(const char *out) {
+    size_t n = strlen(out);
+    return n > 5 && strcmp(out + n - 5, ".gguf") == 0;
+}
+
+static int gguf_check(const model *m, const method_cfg *mc, const tok_tokenizer *tok,
+                      const char *out, ah_err *e) {
+    (void)mc;
+    if (is_gguf_path(out)) {
+        struct stat sb;
+        if (stat(out, &sb) == 0 && !S_ISREG(sb.st_mode))
+            return ah_fail(e, "--out %s: exists and is not a regular file", out);
+    } else if (qexport_dir_check_target(out, e)) {
+        return -1;
+    }
+    return qexport_gguf_check(m, tok, e);
+}
+
+// The run's manifest as the GGUF carries it: the harness layout's description dropped (no
+// quantized.safetensors here), the format named.
+static char *gguf_manifest(const char *manifest_json, ah_err *e) {
+    json_t *j = json_loads(manifest_json, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        ah_fail(e, "GGUF export: the manifest is not a JSON object");
+        return NULL;
+    }
+    json_object_del(j, "packed_layout");
+    json_object_set_new(j, "format", json_string("gguf"));
+    json_object_set_new(j, "weights", json_string(
+        "model.gguf: every tensor llama.cpp reads, with the values the harness evaluated "
+        "(quantized linears fake-quantized), F32 or F16 as the source held them exactly"));
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!text) ah_fail(e, "out of memory (manifest)");
+    return text;
+}
+
+static int gguf_write(qexport *x, const model *m, const tok_tokenizer *tok, const char *out,
+                      const char *tokenizer_path, const char *manifest_in,
+                      const awq_block_result *awq, ah_err *e) {
+    (void)tokenizer_path, (void)awq;
+    char tmp[4200], file[4300];
+    char *manifest_json = gguf_manifest(manifest_in, e);
+    if (!manifest_json) return -1;
+    int rc = -1;
+    if (is_gguf_path(out)) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+        rc = qexport_gguf_write(x, m, tok, tmp, manifest_json, e);
+        if (!rc && rename(tmp, out) != 0)
+            rc = ah_fail(e, "%s: cannot rename into place: %s", out, strerror(errno));
+        if (rc) unlink(tmp);
+    } else if (!(rc = qexport_dir_begin(out, tmp, sizeof tmp, e))) {
+        ah_path_join(file, sizeof file, tmp, "model.gguf");
+        rc = qexport_gguf_write(x, m, tok, file, manifest_json, e);
+        if (!rc) rc = qexport_dir_manifest(tmp, manifest_json, e);
+        if (!rc) rc = qexport_dir_commit(tmp, out, e);
+        if (rc) qexport_dir_abort(tmp);
+    }
+    free(manifest_json);
+    return rc;
+}
+
+// --------------------------------------------------------------------------------------------
+
+static const qexport_format FORMATS[] = {
+    {"harness", "fake-quantized checkpoint + packed codes + manifest (a directory)",
+     0, 0, harness_check, harness_write},
+    {"gguf", "a GGUF file for llama.cpp, F32/F16 with the quantization applied (docs/EXPORT.md)",
+     1, 1, gguf_check, gguf_write},
+};
+
+const qexport_format *qexport_format_find(const char *name) {
+    for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
+        if (!strcmp(FORMATS[i].name, name)) return &FORMATS[i];
+    return NULL;
+}
+
+const char *qexport_format_list(void) {
+    static char list[256];   // built from the table once; the table never changes
+    if (!list[0])
+        for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     FORMATS[i].name);
+    return list;
+}
+
+void qexport_format_usage(FILE *f) {
+    for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
+        fprintf(f, "                        %-8s %s\n", FORMATS[i].name, FORMATS[i].what);
+}

@@ -1,0 +1,34 @@
+// gguf.h — the quantized model as one GGUF file that llama.cpp loads unchanged.
+//
+// What is written (names and keys as llama.cpp's convert_hf_to_gguf.py writes them; facts in
+// ../shared/design/FORMATS.md section 4):
+//   - general.architecture "llama" (HF llama, mistral; llama2.c) or "qwen2", the
+//     hyper-parameters llama.cpp reads ({arch}.context_length, embedding_length, block_count,
+//     feed_forward_length, attention.head_count / head_count_kv / layer_norm_rms_epsilon,
+//     rope.freq_base / dimension_count, vocab_size, key_length / value_length when the head
+//     width is not C/H), and the tokenizer (tokenizer.ggml.*: text/tok_vocab.h);
+//   - every tensor the forward pass uses, with the values the harness evaluated: quantized
+//     linears fake-quantized, AWQ-folded norms, the rest as stored. 2-D tensors keep their
+//     source dtype when GGUF has it exactly (F32, F16; BF16 is widened to F32), norms and
+//     biases are F32 (as llama.cpp's converter keeps them). Nothing is re-quantized, so
+//     llama.cpp computes with the same weights;
+//   - HF llama's q_proj / k_proj rows permuted per head from rotate-half to llama.cpp's
+//     interleaved RoPE (convert_hf_to_gguf.py LlamaModel.permute); llama2.c checkpoints are
+//     interleaved already, Qwen2 runs NEOX RoPE in llama.cpp: neither is permuted.
+#ifndef AH_EXPORT_GGUF_H
+#define AH_EXPORT_GGUF_H
+
+#include "export/export.h"
+#include "text/tokenizer.h"
+
+// 0 when a GGUF file can hold m with tokenizer tok; else one message naming what does not fit
+// (a family llama.cpp has no architecture for here, a tensor with no GGUF name, a
+// tokenizer it cannot reproduce). Cheap: run before the work.
+int qexport_gguf_check(const model *m, const tok_tokenizer *tok, ah_err *e);
+
+// Writes the GGUF file at path (created or replaced by the caller's rename) from the export x
+// of model m. method_json: a one-line description of the run stored as awq_harness.run.
+int qexport_gguf_write(const qexport *x, const model *m, const tok_tokenizer *tok,
+                       const char *path, const char *method_json, ah_err *e);
+
+#endif

@@ -1,0 +1,174 @@
+// test_gguf.c — io/gguf_write (the GGUF v3 byte layout) and text/tok_vocab (a tokenizer in
+// llama.cpp's terms). The expected bytes are assembled by hand from ggml's docs/gguf.md: magic
+// "GGUF", u32 version 3, u64 tensor count, u64 kv count, kv (u64-length key, u32 type, value),
+// tensor infos (name, u32 n_dims, u64 ne[], u32 type, u64 offset), zero padding to 32, data
+// padded to 32. The real loader's verdict on whole files is tests/cli/test_interop_gguf.sh.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "io/gguf_write.h"
+#include "text/tok_vocab.h"
+#include "testutil.h"
+
+// The data of the two tensors below: t0 F32 ne {3, 2} = rows {1,2,3}, {4,5,6}; t1 F16 {2}.
+static int fill(void *ctx, size_t i, void *buf, uint64_t off, size_t len, ah_err *e) {
+    (void)ctx, (void)e;
+    static const float t0[6] = {1, 2, 3, 4, 5, 6};
+    static const uint16_t t1[2] = {0x3c00, 0xc000};   // f16 1.0, -2.0
+    memcpy(buf, (i == 0 ? (const uint8_t *)t0 : (const uint8_t *)t1) + off, len);
+    return 0;
+}
+
+// Appends to a byte vector (the expected file).
+typedef struct { uint8_t b[1024]; size_t n; } bytes;
+static void put(bytes *v, const void *p, size_t n) { memcpy(v->b + v->n, p, n); v->n += n; }
+static void u32(bytes *v, uint32_t x) { put(v, &x, 4); }
+static void u64(bytes *v, uint64_t x) { put(v, &x, 8); }
+static void str(bytes *v, const char *s) { u64(v, strlen(s)); put(v, s, strlen(s)); }
+static void pad(bytes *v) { while (v->n % 32) v->b[v->n++] = 0; }
+
+static void test_layout(void **state) {
+    (void)state;
+    ah_err e = {{0}};
+    gguf_w *w = gguf_w_new(&e);
+    assert_non_null(w);
+    const char *toks[] = {"a", "bc"};
+    const float sc[] = {0.5f, -1.0f};
+    assert_int_equal(gguf_w_str(w, "general.architecture", "llama", &e), 0);
+    assert_int_equal(gguf_w_u32(w, "llama.block_count", 7, &e), 0);
+    assert_int_equal(gguf_w_f32(w, "llama.rope.freq_base", 10000.0f, &e), 0);
+    assert_int_equal(gguf_w_bool(w, "tokenizer.ggml.add_bos_token", 1, &e), 0);
+    assert_int_equal(gguf_w_arr_str(w, "tokenizer.ggml.tokens", toks, NULL, 2, &e), 0);
+    assert_int_equal(gguf_w_arr_f32(w, "tokenizer.ggml.scores", sc, 2, &e), 0);
+    uint64_t ne0[2] = {3, 2}, ne1[1] = {2};
+    assert_int_equal(gguf_w_tensor(w, "t0", GGML_T_F32, 2, ne0, &e), 0);
+    assert_int_equal(gguf_w_tensor(w, "t1", GGML_T_F16, 1, ne1, &e), 0);
+    assert_int_equal(gguf_w_tensor_bytes(w, 0), 24);
+    assert_int_equal(gguf_w_tensor_bytes(w, 1), 4);
+    char path[] = "/tmp/test_gguf_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    int rc = gguf_w_write(w, path, fill, NULL, &e);
+    gguf_w_free(w);
+    if (rc) fail_msg("%s", e.msg);
+
+    bytes x = {{0}, 0};
+    put(&x, "GGUF", 4); u32(&x, 3); u64(&x, 2); u64(&x, 6);
+    str(&x, "general.architecture"); u32(&x, 8); str(&x, "llama");
+    str(&x, "llama.block_count"); u32(&x, 4); u32(&x, 7);
+    str(&x, "llama.rope.freq_base"); u32(&x, 6);
+    float f = 10000.0f; put(&x, &f, 4);
+    str(&x, "tokenizer.ggml.add_bos_token"); u32(&x, 7); x.b[x.n++] = 1;
+    str(&x, "tokenizer.ggml.tokens"); u32(&x, 9); u32(&x, 8); u64(&x, 2); str(&x, "a"); str(&x, "bc");
+    str(&x, "tokenizer.ggml.scores"); u32(&x, 9); u32(&x, 6); u64(&x, 2); put(&x, sc, 8);
+    str(&x, "t0"); u32(&x, 2); u64(&x, 3); u64(&x, 2); u32(&x, 0); u64(&x, 0);
+    str(&x, "t1"); u32(&x, 1); u64(&x, 2); u32(&x, 1); u64(&x, 32);   // 24 bytes padded to 32
+    pad(&x);
+    const float t0[6] = {1, 2, 3, 4, 5, 6};
+    put(&x, t0, 24); pad(&x);
+    const uint16_t t1[2] = {0x3c00, 0xc000};
+    put(&x, t1, 4); pad(&x);
+
+    size_t len;
+    char *got = ah_read_file(path, &len, &e);
+    unlink(path);
+    assert_non_null(got);
+    assert_int_equal(len, x.n);
+    for (size_t i = 0; i < len; i++)
+        if ((uint8_t)got[i] != x.b[i]) fail_msg("byte %zu: 0x%02x, expected 0x%02x", i, (uint8_t)got[i], x.b[i]);
+    free(got);
+}
+
+static void test_refusals(void **state) {
+    (void)state;
+    ah_err e = {{0}};
+    gguf_w *w = gguf_w_new(&e);
+    uint64_t ne[1] = {4}, zero[1] = {0};
+    char longname[70];
+    memset(longname, 'a', 64);
+    longname[64] = 0;   // 64 bytes: llama.cpp's GGML_MAX_NAME, one too many
+    assert_int_equal(gguf_w_tensor(w, longname, GGML_T_F32, 1, ne, &e), -1);
+    assert_non_null(strstr(e.msg, "1 to 63 bytes"));
+    assert_int_equal(gguf_w_tensor(w, "x", GGML_T_F32, 1, zero, &e), -1);
+    assert_int_equal(gguf_w_tensor(w, "x", GGML_T_F32, 5, ne, &e), -1);
+    gguf_w_free(w);
+    gguf_w_free(NULL);
+}
+
+// llama2.c's tok512-style fixture tokenizer: SentencePiece terms.
+static void test_vocab_llama2c(void **state) {
+    (void)state;
+    ah_err e = {{0}};
+    tok_tokenizer *t = tok_load("tests/fixtures/llama2c/tokenizer.bin", &e);
+    if (!t) fail_msg("%s", e.msg);
+    tok_vocab v;
+    int n = tok_vocab_size(t);
+    if (tok_vocab_get(&v, t, n + 3, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(v.kind, TOK_VOCAB_SPM);
+    assert_int_equal(v.n, n + 3);
+    assert_string_equal(v.text[0], "<unk>");
+    assert_string_equal(v.text[1], "<s>");
+    assert_string_equal(v.text[2], "</s>");
+    assert_int_equal(v.type[0], TOK_TYPE_UNKNOWN);
+    assert_int_equal(v.type[1], TOK_TYPE_CONTROL);
+    assert_int_equal(v.bos, 1);
+    assert_int_equal(v.eos, 2);
+    assert_true(v.add_bos);
+    assert_true(v.add_space_prefix);
+    int bytes = 0, spaces = 0;
+    for (int i = 0; i < n; i++) {
+        bytes += v.type[i] == TOK_TYPE_BYTE;
+        assert_null(strchr(v.text[i], ' '));   // every space is U+2581 now
+        spaces += strstr(v.text[i], "\xe2\x96\x81") != NULL;
+    }
+    assert_int_equal(bytes, 256);
+    assert_true(spaces > 0);
+    char pad[32];
+    snprintf(pad, sizeof pad, "[PAD%d]", n + 2);
+    assert_string_equal(v.text[n + 2], pad);
+    assert_int_equal(v.type[n + 2], TOK_TYPE_UNUSED);
+    tok_vocab_free(&v);
+    assert_int_equal(tok_vocab_get(&v, t, n - 1, &e), -1);   // more ids than embedding rows
+    assert_non_null(strstr(e.msg, "embedding"));
+    tok_free(t);
+}
+
+// The bundled model's byte-level BPE: gpt2 with GPT-2's pre-tokenizer, merges in rank order.
+static void test_vocab_bpe(void **state) {
+    (void)state;
+    ah_err e = {{0}};
+    tok_tokenizer *t = tok_load("models/tinyprose", &e);
+    if (!t) fail_msg("%s", e.msg);
+    tok_vocab v;
+    if (tok_vocab_get(&v, t, 4096, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(v.kind, TOK_VOCAB_BPE);
+    assert_string_equal(v.pre, "gpt-2");
+    assert_string_equal(v.text[0], "<|endoftext|>");
+    assert_int_equal(v.type[0], TOK_TYPE_CONTROL);
+    assert_int_equal(v.type[1], TOK_TYPE_NORMAL);
+    assert_int_equal(v.n_merges, 4096 - 257);   // every token but the 256 bytes and the special
+    assert_string_equal(v.merges[0], "\xc4\xa0 t");   // "Ġ t": tokenizer.json's first merge
+    assert_int_equal(v.bos, 0);
+    assert_true(v.add_bos);
+    tok_vocab_free(&v);
+    tok_vocab_free(&v);   // freeing twice is harmless: it zeroes
+    tok_free(t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_vocab_llama2c), cmocka_unit_test(test_vocab_bpe),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
