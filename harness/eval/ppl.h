@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "eval/kld.h"
+#include "eval/kld_stats.h"
 #include "model/forward.h"
 #include "model/model.h"
 
@@ -35,6 +37,12 @@ typedef struct {
     int quiet;             // no progress output
     ppl_block_fn block_fn; // optional
     void *block_ctx;
+    // KL divergence (kld.h). ref_out: keep this evaluation's final-normed states at the scored
+    // positions and their logit-row statistics as a reference (an FP evaluation; the caller
+    // frees it with kld_ref_free). kld_ref: compare every scored position with that reference,
+    // which must come from the same windows (same ids, seqlen, protocol, max_windows).
+    kld_ref *ref_out;
+    const kld_ref *kld_ref;
 } ppl_opts;
 
 typedef struct {
@@ -45,6 +53,12 @@ typedef struct {
     long scored;           // NLL terms averaged
     double *nll_per_window;   // [windows] mean NLL of each window (malloc'd)
     double seconds;
+    // With ppl_opts.kld_ref: llama.cpp's KLD statistics over the scored positions, and the mean
+    // KLD and top-1 agreement of each window (malloc'd); has_kld 0 otherwise.
+    int has_kld;
+    kld_stats kld;
+    double *kld_per_window;   // [windows]
+    double *top1_per_window;  // [windows] fraction of the window's positions with the FP top token
 } ppl_result;
 
 // Evaluates ids[n] (already tokenized, BOS included as the tokenizer adds it).
