@@ -38,8 +38,8 @@ typedef struct {
 // ppl_opts.ref_out). Why hidden states and not log-probs: the LM head is not quantized, so the
 // FP logits of a position are x_b (C) @ head^T, recomputed chunk by chunk beside the quantized
 // ones for one more head GEMM per run; the states take C floats per position where the
-// log-probs would take V (llama.cpp's file: V 16-bit values, 16x more for tinyprose's V = 4096,
-// C = 256; 3.9x for Llama-2-7B's 32000 / 4096 even at half the bytes).
+// log-probs would take V 16-bit values (llama.cpp's base file): V / 2C times the bytes, 8x for
+// tinyprose (V = 4096, C = 256), 3.9x for Llama-2-7B (32000, 4096). docs/KLD.md has the table.
 typedef struct {
     size_t W, P;        // windows; scored positions per window (T - 1 - first)
     int T, first;       // window length; first scored position (0: gptq, T/2: llamacpp)
