@@ -54,6 +54,27 @@ AH_VEC_CLONES static void base_sums(double *a, double *s, const float *logp, con
     *s += ss;
 }
 
+// max of x[0, n), n >= 1
+AH_VEC_CLONES static float tile_max(const float *x, size_t n) {
+    float m = x[0];
+#pragma omp simd reduction(max : m)
+    for (size_t j = 1; j < n; j++) m = x[j] > m ? x[j] : m;
+    return m;
+}
+
+// Folds tile x[0, n) (vocabulary index i0 onwards) into a running (max, first index): the
+// tile's maximum replaces it only when strictly larger, and then at its first index, so the
+// first index of the overall maximum wins (llama.cpp: strict > from index 0). A vector max
+// and a short scan instead of a branch per entry: the scalar loop cost as much as the rest.
+static void first_argmax(float *max, int *arg, const float *x, size_t n, size_t i0) {
+    float m = tile_max(x, n);
+    if (i0 != 0 && !(m > *max)) return;
+    size_t j = 0;
+    while (x[j] != m) j++;
+    *max = m;
+    *arg = (int)(i0 + j);
+}
+
 void kld_chunk(kld_acc *a, const kld_row *b, const float *lb, const float *lq, size_t v0,
                size_t n, int t) {
     // llama.cpp: scale = (max_logit - min_logit) / 65535.f; min_log_prob = min_logit -
@@ -66,18 +87,8 @@ void kld_chunk(kld_acc *a, const kld_row *b, const float *lb, const float *lq, s
         size_t len = n - j0 < KLD_TILE ? n - j0 : KLD_TILE;
         base_logp(logp, lb + j0, len, b->lo, scale, inv, min_log_prob);
         base_sums(&a->a, &a->s, logp, lq + j0, len);
-        // First index of the maximum on each side (llama.cpp: strict > from index 0).
-        for (size_t j = 0; j < len; j++) {
-            size_t i = v0 + j0 + j;
-            if (i == 0 || logp[j] > a->b_max) {
-                a->b_max = logp[j];
-                a->b_arg = (int)i;
-            }
-            if (i == 0 || lq[j0 + j] > a->q_max) {
-                a->q_max = lq[j0 + j];
-                a->q_arg = (int)i;
-            }
-        }
+        first_argmax(&a->b_max, &a->b_arg, logp, len, v0 + j0);
+        first_argmax(&a->q_max, &a->q_arg, lq + j0, len, v0 + j0);
         if ((size_t)t >= v0 + j0 && (size_t)t < v0 + j0 + len) a->b_target = logp[t - v0 - j0];
     }
 }
