@@ -151,8 +151,8 @@ int cmd_eval(int argc, char **argv) {
         .bos_id = tok ? tok_bos_id(tok) : m->cfg.bos_id, .quiet = quiet,
         .block_fn = qpass_block, .block_ctx = qp,
     };
-    // --kld: the FP pass first, keeping its scored states (kld.h: why states, not log-probs);
-    // the quantized pass then compares every scored position with them.
+    // --kld: the FP pass first, keeping the KLD reference (kld.h: C floats per scored position);
+    // the quantized pass then compares every scored position with it.
     if (kld) {
         ppl_opts fo = po;
         fo.block_fn = NULL;
@@ -161,8 +161,8 @@ int cmd_eval(int argc, char **argv) {
         if (ppl_evaluate(&fr, m, in.ids, in.n, &fo, &e)) goto fail;
         po.kld_ref = &ref;
         if (!quiet)
-            fprintf(stderr, "fp reference: perplexity %.4f, %.2f s; %zu positions of %zu floats "
-                            "kept (%.1f MiB)\n", fr.ppl, fr.seconds, ref.W * ref.P, ref.C,
+            fprintf(stderr, "fp reference: perplexity %.4f, %.2f s; KLD reference of %zu positions "
+                            "x %zu floats (%.1f MiB)\n", fr.ppl, fr.seconds, ref.W * ref.P, ref.C,
                     (double)(ref.W * ref.P * ref.C * sizeof(float)) / (1 << 20));
     }
     if (ppl_evaluate(&r, m, in.ids, in.n, &po, &e)) goto fail;

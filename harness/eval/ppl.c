@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "core/progress.h"
 #include "core/simd.h"
+#include "eval/kld_ref.h"
 
 size_t ppl_window_count(size_t n, int seqlen) { return seqlen > 0 ? n / (size_t)seqlen : 0; }
 
@@ -40,31 +41,6 @@ static int check_ref(const kld_ref *ref, const int32_t *tokens, size_t W, int T,
                           "vocabulary %zu, not %d and %d", ref->C, ref->V, c->dim, c->vocab_size);
     if (memcmp(ref->tokens, tokens, W * (size_t)T * sizeof *tokens))
         return ah_fail(e, "KL divergence: the FP reference was computed on other tokens");
-    return 0;
-}
-
-// ref (the caller's, empty) <- the scored positions' final-normed states of x (W, T, C), their
-// row statistics (taken over) and the window tokens.
-static int keep_ref(kld_ref *ref, const float *x, kld_row **rows, const int32_t *tokens,
-                    size_t W, int T, int first, size_t C, size_t V, ah_err *e) {
-    size_t P = (size_t)(T - 1 - first);
-    memset(ref, 0, sizeof *ref);
-    if (!(ref->x = ah_alloc(W * P, C * sizeof(float), "KLD reference states", e)) ||
-        !(ref->tokens = ah_alloc(W * (size_t)T, sizeof *tokens, "KLD reference tokens", e))) {
-        kld_ref_free(ref);
-        return -1;
-    }
-    for (size_t w = 0; w < W; w++)
-        memcpy(ref->x + w * P * C, x + (w * T + first) * C, P * C * sizeof(float));
-    memcpy(ref->tokens, tokens, W * (size_t)T * sizeof *tokens);
-    ref->row = *rows;
-    *rows = NULL;
-    ref->W = W;
-    ref->P = P;
-    ref->T = T;
-    ref->first = first;
-    ref->C = C;
-    ref->V = V;
     return 0;
 }
 
@@ -121,10 +97,17 @@ static int check_block_output(const float *x, size_t nb, int T, size_t C, size_t
 
 // KL divergence work done in the same vocabulary chunks (kld.h); NULL members: none of it.
 typedef struct {
-    const kld_ref *ref;   // compare with: its FP logits are x_b (P, C) @ head^T per chunk
+    const kld_ref *ref;   // compare with: per position only the top token is tracked here
     kld_pos *pos;         // (W, P) out, with ref
     kld_row *row_out;     // (W, P) out: this evaluation's own row statistics (a new reference)
 } head_kld;
+
+// x (C) . h (C) in double: the sum of the FP-weighted logits of one position (kld.h).
+static double dot_f64(const float *x, const float *h, size_t C) {
+    double d = 0.0;
+    for (size_t c = 0; c < C; c++) d += (double)x[c] * (double)h[c];
+    return d;
+}
 
 // min of l[0, n)
 AH_VEC_CLONES static float row_min(const float *l, size_t n) {
@@ -147,14 +130,12 @@ static int score_head(double *sum, double *sum_sq, long *count, const model *m, 
     float *mx = ah_calloc(W * P, sizeof(float), "log-sum-exp state", e);
     float *target = ah_calloc(W * P, sizeof(float), "log-sum-exp state", e);
     double *se = ah_calloc(W * P, sizeof(double), "log-sum-exp state", e);
-    // KLD: the FP logits of a chunk (P, n) beside the quantized ones, and per position its
-    // accumulator; building a reference: the running minimum of each row.
+    // KLD: the quantized top token of each position; building a reference: the running
+    // minimum of each row (its codes need max, min and log-sum-exp).
     const kld_ref *ref = k->ref;
-    float *blogits = ref ? ah_calloc(P * VC, sizeof(float), "FP logits", e) : NULL;
-    kld_acc *acc = ref ? ah_calloc(W * P, sizeof(kld_acc), "KLD state", e) : NULL;
+    kld_top *top = ref ? ah_calloc(W * P, sizeof *top, "KLD state", e) : NULL;
     float *mn = k->row_out ? ah_calloc(W * P, sizeof(float), "log-sum-exp state", e) : NULL;
-    if (!head || !logits || !mx || !target || !se || (ref && (!blogits || !acc)) ||
-        (k->row_out && !mn))
+    if (!head || !logits || !mx || !target || !se || (ref && !top) || (k->row_out && !mn))
         goto out;
     for (size_t v0 = 0; v0 < V; v0 += VC) {
         size_t n = V - v0 < VC ? V - v0 : VC;
@@ -164,10 +145,6 @@ static int score_head(double *sum, double *sum_sq, long *count, const model *m, 
             // logits (P, n) = x[w, first : T-1] (P, C) @ head^T (C, n)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)P, (int)n, (int)C, 1.0f,
                         x + (w * T + first) * C, (int)C, head, (int)C, 0.0f, logits, (int)n);
-            // blogits (P, n) = x_b[w] (P, C) @ head^T (C, n): the FP model's logits
-            if (ref)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)P, (int)n, (int)C, 1.0f,
-                            ref->x + w * P * C, (int)C, head, (int)C, 0.0f, blogits, (int)n);
             const int32_t *next = tokens + w * T + first + 1;   // the token each row predicts
 #pragma omp parallel for schedule(static)
             for (size_t p = 0; p < P; p++) {
@@ -191,7 +168,7 @@ static int score_head(double *sum, double *sum_sq, long *count, const model *m, 
                     float cmin = row_min(l, n);
                     mn[i] = v0 == 0 || cmin < mn[i] ? cmin : mn[i];
                 }
-                if (ref) kld_chunk(&acc[i], &ref->row[i], blogits + p * n, l, v0, n, next[p]);
+                if (ref) kld_top_chunk(&top[i], l, v0, n);
             }
         }
     }
@@ -208,11 +185,17 @@ static int score_head(double *sum, double *sum_sq, long *count, const model *m, 
         count[w] += (long)P;
     }
     for (size_t i = 0; k->row_out && i < W * P; i++) k->row_out[i] = kld_row_make(mx[i], mn[i], se[i]);
-    for (size_t i = 0; ref && i < W * P; i++) kld_finish(&k->pos[i], &acc[i], mx[i], se[i], target[i]);
+    if (ref) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < W * P; i++) {
+            const float *xq = x + ((i / P) * T + first + i % P) * C;   // window i / P, position i % P
+            kld_finish(&k->pos[i], &ref->base[i], dot_f64(xq, ref->hbar + i * C, C), top[i].arg,
+                       mx[i], se[i], target[i]);
+        }
+    }
     rc = 0;
 out:
-    ah_free(blogits);
-    ah_free(acc);
+    ah_free(top);
     ah_free(mn);
     ah_free(head);
     ah_free(logits);
@@ -351,8 +334,7 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         goto done_prog;
     }
     if (o->kld_ref && kld_summarise(r, kld_pos_buf, W, P, e)) goto done_prog;
-    if (o->ref_out && keep_ref(o->ref_out, hidden, &kld_rows, tokens, W, T, first, C,
-                               (size_t)c->vocab_size, e))
+    if (o->ref_out && kld_ref_build(o->ref_out, m, hidden, tokens, W, T, first, kld_rows, e))
         goto done_prog;
     rc = 0;
 done_prog:

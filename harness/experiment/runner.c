@@ -220,8 +220,8 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     }
     block_hook hook = {.qp = qp, .stop = o->stop, .bar = bar, .layers = s->m->cfg.n_layers};
     snprintf(hook.stage, sizeof hook.stage, "%s", r->id);
-    // KL divergence: an FP run computed here leaves its scored states as the reference (no
-    // extra pass); a quantized run is compared with them (exp_execute built them first).
+    // KL divergence: an FP run computed here leaves the reference (no extra forward pass); a
+    // quantized run is compared with it (exp_execute built it first).
     ppl_opts po = {
         .protocol = c->protocol, .seqlen = s->seqlen, .max_windows = c->max_windows,
         .bos_id = s->tok ? tok_bos_id(s->tok) : s->m->cfg.bos_id, .quiet = 1,
@@ -273,7 +273,7 @@ done:
 // The FP reference of the KL divergence when no FP run computed in this process left it: one
 // FP evaluation of the same windows, kept for the whole sweep (an FP run taken from the run
 // cache or the results file did no work here). Costs one FP evaluation per process and
-// W x P x C floats (eval/kld.h has why states and not log-probs).
+// W x P x C floats (eval/kld.h: the FP-weighted head rows of the scored positions).
 static int ensure_ref(shared_inputs *s, const exp_config *c, int quiet, ah_err *e) {
     if (s->have_ref) return 0;
     ppl_result fr;
@@ -285,7 +285,7 @@ static int ensure_ref(shared_inputs *s, const exp_config *c, int quiet, ah_err *
         return ah_wrap(e, "the FP reference of the KL divergence");
     if (!quiet)
         fprintf(stderr, "FP reference for the KL divergence: perplexity %.4f, %.1f s, %.1f MiB "
-                        "of scored states\n", fr.ppl, fr.seconds,
+                        "of reference\n", fr.ppl, fr.seconds,
                 (double)(s->ref.W * s->ref.P * s->ref.C * sizeof(float)) / (1 << 20));
     ppl_result_free(&fr);
     s->have_ref = 1;

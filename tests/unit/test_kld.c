@@ -34,19 +34,29 @@ static kld_row row_of(const float *lb, size_t n) {
     return kld_row_make(mx, mn, se);
 }
 
-// One position over vocabulary chunks of `chunk` entries.
+// One position over vocabulary chunks of `chunk` entries, as ppl.c and kld_ref.c do it, with
+// the quantized logits lq standing for x_q . head: then x_q . hbar = sum p_b lq, taken here in
+// double from the p_b that kld_base_chunk writes.
 static kld_pos position(const float *lb, const float *lq, size_t n, int t, size_t chunk) {
     kld_row b = row_of(lb, n);
-    kld_acc a;
+    kld_base_acc a;
+    kld_top q;
     memset(&a, 0, sizeof a);
-    for (size_t v0 = 0; v0 < n; v0 += chunk)
-        kld_chunk(&a, &b, lb + v0, lq + v0, v0, n - v0 < chunk ? n - v0 : chunk, t);
-    float qm = lq[0];
-    for (size_t i = 1; i < n; i++) qm = lq[i] > qm ? lq[i] : qm;
-    double qs = 0.0;
-    for (size_t i = 0; i < n; i++) qs += expf(lq[i] - qm);
+    memset(&q, 0, sizeof q);
+    float *p = malloc(n * sizeof *p);
+    assert_non_null(p);
+    for (size_t v0 = 0; v0 < n; v0 += chunk) {
+        size_t len = n - v0 < chunk ? n - v0 : chunk;
+        kld_base_chunk(&a, p + v0, &b, lb + v0, v0, len, t);
+        kld_top_chunk(&q, lq + v0, v0, len);
+    }
+    double hdot = 0.0, qs = 0.0;
+    for (size_t i = 0; i < n; i++) hdot += (double)p[i] * lq[i];
+    for (size_t i = 0; i < n; i++) qs += expf(lq[i] - q.max);
+    free(p);
+    kld_base base = {.c0 = a.c0, .s = a.s, .target = a.target, .arg = a.arg};
     kld_pos o;
-    kld_finish(&o, &a, qm, qs, lq[t]);
+    kld_finish(&o, &base, hdot, q.arg, q.max, qs, lq[t]);
     return o;
 }
 
@@ -114,11 +124,18 @@ static void test_ties_first_index(void **state) {
     (void)state;
     const float lq[8] = {0, 1, 3, 0, 2, 3, 1, 0}, lb[8] = {0, 1, 2, 0, 3, 1, 3, 0};
     kld_row b = row_of(lb, 8);
-    kld_acc a;
+    kld_base_acc a;
+    kld_top q;
+    float p[8];
     memset(&a, 0, sizeof a);
-    for (size_t v0 = 0; v0 < 8; v0 += 3) kld_chunk(&a, &b, lb + v0, lq + v0, v0, v0 + 3 <= 8 ? 3 : 8 - v0, 0);
-    assert_int_equal(a.q_arg, 2);
-    assert_int_equal(a.b_arg, 4);
+    memset(&q, 0, sizeof q);
+    for (size_t v0 = 0; v0 < 8; v0 += 3) {
+        size_t len = v0 + 3 <= 8 ? 3 : 8 - v0;
+        kld_base_chunk(&a, p + v0, &b, lb + v0, v0, len, 0);
+        kld_top_chunk(&q, lq + v0, v0, len);
+    }
+    assert_int_equal(q.arg, 2);
+    assert_int_equal(a.arg, 4);
     // Another pair whose tops agree: lq = lb shifted.
     float lq2[8];
     for (int i = 0; i < 8; i++) lq2[i] = lb[i] + 0.5f;
