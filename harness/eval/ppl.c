@@ -235,7 +235,7 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
     double *sum = NULL, *sum_sq = NULL;
     long *count = NULL;
     kld_pos *kld_pos_buf = NULL;   // (W, P) with o->kld_ref
-    kld_row *kld_rows = NULL;      // (W, P) with o->ref_out, until the reference takes it
+    kld_row *kld_rows = NULL;      // (W, P) with o->ref_out: the FP rows' statistics (kld_ref.h)
 
     // Window token arrays (W, T); llama.cpp's protocol puts BOS first in every window when the
     // tokenizer adds one (llama.cpp: only if add_bos).

@@ -1,7 +1,8 @@
 // ppl.h — perplexity, layer-major: every window passes block 0, then block 1, ...
 //
 // Memory: one block of fp32 weights + the hidden states of all windows (W, T, C) + one
-// window's activations, never the whole model in fp32 (ARCHITECTURE.md, "Memory").
+// window's activations, never the whole model in fp32 (ARCHITECTURE.md, "Memory"); with a KL
+// divergence reference, its (W, P, C) floats besides (docs/KLD.md).
 //
 // Protocols (METHODS.md):
 //   PPL_GPTQ      W = n / T non-overlapping windows of the token stream (tail dropped); each
@@ -37,10 +38,10 @@ typedef struct {
     int quiet;             // no progress output
     ppl_block_fn block_fn; // optional
     void *block_ctx;
-    // KL divergence (kld.h). ref_out: keep this evaluation's final-normed states at the scored
-    // positions and their logit-row statistics as a reference (an FP evaluation; the caller
-    // frees it with kld_ref_free). kld_ref: compare every scored position with that reference,
-    // which must come from the same windows (same ids, seqlen, protocol, max_windows).
+    // KL divergence (kld.h). ref_out: build the reference of this (FP) evaluation's scored
+    // positions, a second pass over the LM head (kld_ref.h; the caller frees it with
+    // kld_ref_free). kld_ref: compare every scored position with that reference, which must
+    // come from the same windows (same ids, seqlen, protocol, max_windows).
     kld_ref *ref_out;
     const kld_ref *kld_ref;
 } ppl_opts;
