@@ -42,8 +42,8 @@ typedef struct {
     calib_set cs;
     char model_hash[65], eval_hash[65], calib_hash[65];
     int seqlen;
-    kld_ref ref;                     // the FP reference of the KL divergence (have_ref: built)
-    int have_ref;
+    kld_ref ref;                     // the FP reference of the KL divergence
+    int have_ref;                    // 1 built, 0 not yet, -1 its FP evaluation failed
 } shared_inputs;
 
 static void shared_free(shared_inputs *s) {
@@ -226,8 +226,8 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         .protocol = c->protocol, .seqlen = s->seqlen, .max_windows = c->max_windows,
         .bos_id = s->tok ? tok_bos_id(s->tok) : s->m->cfg.bos_id, .quiet = 1,
         .block_fn = run_block, .block_ctx = &hook,
-        .ref_out = c->kld && !quantized && !s->have_ref ? &s->ref : NULL,
-        .kld_ref = c->kld && quantized ? &s->ref : NULL,
+        .ref_out = c->kld && !quantized && s->have_ref == 0 ? &s->ref : NULL,
+        .kld_ref = c->kld && quantized && s->have_ref == 1 ? &s->ref : NULL,
     };
     if (ppl_evaluate(&pr, s->m, s->eval.ids, s->eval.n, &po, e)) goto done;
     if (po.ref_out) s->have_ref = 1;
@@ -464,10 +464,12 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
                          (int)getpid(), key);
                 path = tmp_path;
             }
-            int rc = c->kld && r->mc.kind != METHOD_FP16 ? ensure_ref(&s, c, o->quiet, e) : 0;
-            if (rc) {
-                status = -1;
-                break;
+            // An FP model whose evaluation fails (overflowing activations) leaves no reference:
+            // said once, and the quantized runs are computed and recorded without the KLD (a
+            // later `run` computes them again once the reference can be built).
+            if (c->kld && r->mc.kind != METHOD_FP16 && ensure_ref(&s, c, o->quiet, e)) {
+                fprintf(stderr, "warning: %s; the quantized runs are recorded without it\n", e->msg);
+                s.have_ref = -1;
             }
             if (compute_run(c, r, &s, key, path, o, tty ? &bar : NULL, out, e)) {
                 if (o->stop && *o->stop) {
@@ -483,7 +485,7 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
                 if (tty) ah_progress_step(&bar, s.m->cfg.n_layers + 1, r->id);
                 continue;
             }
-            rc = store_commit(st, r->id, path, e);
+            int rc = store_commit(st, r->id, path, e);
             if (!o->use_cache) unlink(path);
             if (rc) {
                 status = -1;
