@@ -28,6 +28,8 @@ static void eval_usage(FILE *f) {
             "  --max-windows K     evaluate only the first K windows\n"
             "  --protocol P        gptq (default; the AWQ/GPTQ papers') | llamacpp\n"
             "  --threads N         OpenMP and BLAS threads (default: all cores)\n"
+            "  --kld               also the KL divergence of the quantized model from the FP one\n"
+            "                      (llama.cpp's --kl-divergence statistics; an FP pass first)\n"
             "  --quiet             no progress output\n"
             "\n");
     cli_method_usage(f);
@@ -36,7 +38,7 @@ static void eval_usage(FILE *f) {
 
 int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *data = NULL, *wt_dir = NULL;
-    int seqlen = 0, max_windows = 0, threads = 0, quiet = 0;
+    int seqlen = 0, max_windows = 0, threads = 0, quiet = 0, kld = 0;
     ppl_protocol protocol = PPL_GPTQ;
     static const struct option own[] = {
         {"model", required_argument, 0, 'm'},     {"tokenizer", required_argument, 0, 't'},
@@ -44,6 +46,7 @@ int cmd_eval(int argc, char **argv) {
         {"seqlen", required_argument, 0, 's'},    {"max-windows", required_argument, 0, 'k'},
         {"protocol", required_argument, 0, 'p'},  {"threads", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+        {"kld", no_argument, 0, 'K'},
     };
     enum { N_OWN = sizeof own / sizeof own[0] };
     struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
@@ -68,6 +71,7 @@ int cmd_eval(int argc, char **argv) {
             }
             break;
         case 'q': quiet = 1; break;
+        case 'K': kld = 1; break;
         case 'h': eval_usage(stdout); return 0;
         default:
             if ((h = cli_method_option(&mo, c, optarg)) < 0) return 2;
@@ -86,6 +90,10 @@ int cmd_eval(int argc, char **argv) {
         return 2;
     }
     if (cli_method_finish(&mo)) return 2;
+    if (kld && mo.mc.kind == METHOD_FP16) {
+        cli_error("eval: --kld compares a quantized model with the FP one: give --method");
+        return 2;
+    }
     cli_set_threads(threads);
 
     ah_err e = {{0}};
@@ -93,7 +101,8 @@ int cmd_eval(int argc, char **argv) {
     model *m = NULL;
     tok_tokenizer *tok = NULL;
     ds_ids in = {0};
-    ppl_result r = {0};
+    ppl_result r = {0}, fr = {0};
+    kld_ref ref = {0};
     calib_set cs = {0};
     qpass *qp = NULL;
     char tpath[4096], desc[256];
@@ -142,6 +151,20 @@ int cmd_eval(int argc, char **argv) {
         .bos_id = tok ? tok_bos_id(tok) : m->cfg.bos_id, .quiet = quiet,
         .block_fn = qpass_block, .block_ctx = qp,
     };
+    // --kld: the FP pass first, keeping the KLD reference (kld.h: C floats per scored position);
+    // the quantized pass then compares every scored position with it.
+    if (kld) {
+        ppl_opts fo = po;
+        fo.block_fn = NULL;
+        fo.block_ctx = NULL;
+        fo.ref_out = &ref;
+        if (ppl_evaluate(&fr, m, in.ids, in.n, &fo, &e)) goto fail;
+        po.kld_ref = &ref;
+        if (!quiet)
+            fprintf(stderr, "fp reference: perplexity %.4f, %.2f s; KLD reference of %zu positions "
+                            "x %zu floats (%.1f MiB)\n", fr.ppl, fr.seconds, ref.W * ref.P, ref.C,
+                    (double)(ref.W * ref.P * ref.C * sizeof(float)) / (1 << 20));
+    }
     if (ppl_evaluate(&r, m, in.ids, in.n, &po, &e)) goto fail;
 
     double secs = ah_now() - t0;
@@ -155,10 +178,24 @@ int cmd_eval(int argc, char **argv) {
                r.windows, seqlen, r.scored);
     printf("tokens: %zu in the data, %.0f evaluated; %.1f tokens/s; %.2f s total; peak memory "
            "%.1f MiB\n", in.n, evaluated, tps, secs, ah_peak_rss_mb());
+    if (kld) {
+        printf("\nKL divergence from the FP model (perplexity %.4f) over %ld scored positions:\n",
+               fr.ppl, r.kld.n);
+        kld_stats_print(stdout, &r.kld);
+    }
     printf("ppl=%.6f tokens=%zu windows=%d seqlen=%d protocol=%s", r.ppl, in.n, r.windows,
            seqlen, ppl_protocol_name(protocol));
     if (protocol == PPL_LLAMACPP) printf(" ppl_stderr=%.6f", r.stderr_ppl);
     cli_method_kv(stdout, &mo, &cs, mo.mc.kind == METHOD_FP16 ? NULL : qp);
+    if (kld) {
+        const char *names[KLD_NAMED];
+        double vals[KLD_NAMED];
+        int nk = kld_stats_named(&r.kld, names, vals);
+        printf(" fp_ppl=%.6f fp_seconds=%.3f", fr.ppl, fr.seconds);
+        for (int i = 0; i < nk; i++)
+            if (kld_named_is_count(names[i])) printf(" %s=%.0f", names[i], vals[i]);
+            else printf(" %s=%.9g", names[i], vals[i]);
+    }
     printf(" nll=%.8f seconds=%.3f tok_per_s=%.1f peak_rss_mb=%.1f blas_core=%s threads=%d\n",
            r.nll_mean, secs, tps, ah_peak_rss_mb(), ah_blas_core(), omp_get_max_threads());
     status = 0;
@@ -167,6 +204,8 @@ fail:
     cli_error("%s", e.msg);
 done:
     ppl_result_free(&r);
+    ppl_result_free(&fr);
+    kld_ref_free(&ref);
     qpass_free(qp);
     calib_set_free(&cs);
     ds_ids_free(&in);

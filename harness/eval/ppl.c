@@ -8,6 +8,8 @@
 #include "core/blas.h"
 #include "core/mem.h"
 #include "core/progress.h"
+#include "core/simd.h"
+#include "eval/kld_ref.h"
 
 size_t ppl_window_count(size_t n, int seqlen) { return seqlen > 0 ? n / (size_t)seqlen : 0; }
 
@@ -23,7 +25,43 @@ int ppl_protocol_parse(const char *s, ppl_protocol *p) {
 void ppl_result_free(ppl_result *r) {
     if (!r) return;
     free(r->nll_per_window);
-    r->nll_per_window = NULL;
+    free(r->kld_per_window);
+    free(r->top1_per_window);
+    r->nll_per_window = r->kld_per_window = r->top1_per_window = NULL;
+}
+
+// A KLD reference must come from the same windows: the comparison is position by position.
+static int check_ref(const kld_ref *ref, const int32_t *tokens, size_t W, int T, int first,
+                     const model_config *c, ah_err *e) {
+    if (ref->W != W || ref->T != T || ref->first != first)
+        return ah_fail(e, "KL divergence: the FP reference has %zu windows of %d scored from %d, "
+                          "this evaluation %zu of %d from %d", ref->W, ref->T, ref->first, W, T, first);
+    if (ref->C != (size_t)c->dim || ref->V != (size_t)c->vocab_size)
+        return ah_fail(e, "KL divergence: the FP reference is of a model of width %zu and "
+                          "vocabulary %zu, not %d and %d", ref->C, ref->V, c->dim, c->vocab_size);
+    if (memcmp(ref->tokens, tokens, W * (size_t)T * sizeof *tokens))
+        return ah_fail(e, "KL divergence: the FP reference was computed on other tokens");
+    return 0;
+}
+
+// r's KLD statistics and per-window means from the (W, P) positions.
+static int kld_summarise(ppl_result *r, const kld_pos *pos, size_t W, size_t P, ah_err *e) {
+    if (kld_stats_compute(&r->kld, pos, W * P, e)) return -1;
+    r->kld_per_window = calloc(W, sizeof *r->kld_per_window);
+    r->top1_per_window = calloc(W, sizeof *r->top1_per_window);
+    if (!r->kld_per_window || !r->top1_per_window) return ah_fail(e, "out of memory (KLD)");
+    for (size_t w = 0; w < W; w++) {
+        double k = 0.0;
+        long same = 0;
+        for (size_t p = 0; p < P; p++) {
+            k += pos[w * P + p].kld;
+            same += pos[w * P + p].same_top;
+        }
+        r->kld_per_window[w] = k / (double)P;
+        r->top1_per_window[w] = (double)same / (double)P;
+    }
+    r->has_kld = 1;
+    return 0;
 }
 
 // First non-finite value of a block's output x (nb windows of T x C, the first being window
@@ -57,8 +95,31 @@ static int check_block_output(const float *x, size_t nb, int T, size_t C, size_t
 // nll = max + log(sum exp(logit - max)) - logit[tokens[p+1]] to sum[w] (its square to sum_sq[w]).
 #define PPL_VOCAB_CHUNK 4096
 
+// KL divergence work done in the same vocabulary chunks (kld.h); NULL members: none of it.
+typedef struct {
+    const kld_ref *ref;   // compare with: per position only the top token is tracked here
+    kld_pos *pos;         // (W, P) out, with ref
+    kld_row *row_out;     // (W, P) out: this evaluation's own row statistics (a new reference)
+} head_kld;
+
+// x (C) . h (C) in double: the sum of the FP-weighted logits of one position (kld.h).
+static double dot_f64(const float *x, const float *h, size_t C) {
+    double d = 0.0;
+    for (size_t c = 0; c < C; c++) d += (double)x[c] * (double)h[c];
+    return d;
+}
+
+// min of l[0, n)
+AH_VEC_CLONES static float row_min(const float *l, size_t n) {
+    float m = l[0];
+#pragma omp simd reduction(min : m)
+    for (size_t j = 1; j < n; j++) m = l[j] < m ? l[j] : m;
+    return m;
+}
+
 static int score_head(double *sum, double *sum_sq, long *count, const model *m, const float *x,
-                      const int32_t *tokens, size_t W, int T, int first, ah_err *e) {
+                      const int32_t *tokens, size_t W, int T, int first, const head_kld *k,
+                      ah_err *e) {
     const model_config *c = &m->cfg;
     const model_weight *hw = m->global[G_LM_HEAD].data ? &m->global[G_LM_HEAD] : &m->global[G_EMBED];
     size_t C = (size_t)c->dim, V = (size_t)c->vocab_size, P = (size_t)(T - 1 - first);
@@ -69,7 +130,13 @@ static int score_head(double *sum, double *sum_sq, long *count, const model *m, 
     float *mx = ah_calloc(W * P, sizeof(float), "log-sum-exp state", e);
     float *target = ah_calloc(W * P, sizeof(float), "log-sum-exp state", e);
     double *se = ah_calloc(W * P, sizeof(double), "log-sum-exp state", e);
-    if (!head || !logits || !mx || !target || !se) goto out;
+    // KLD: the quantized top token of each position; building a reference: the running
+    // minimum of each row (its codes need max, min and log-sum-exp).
+    const kld_ref *ref = k->ref;
+    kld_top *top = ref ? ah_calloc(W * P, sizeof *top, "KLD state", e) : NULL;
+    float *mn = k->row_out ? ah_calloc(W * P, sizeof(float), "log-sum-exp state", e) : NULL;
+    if (!head || !logits || !mx || !target || !se || (ref && !top) || (k->row_out && !mn))
+        goto out;
     for (size_t v0 = 0; v0 < V; v0 += VC) {
         size_t n = V - v0 < VC ? V - v0 : VC;
         if (model_weight_rows_f32(head, hw, v0, n, e)) goto out;
@@ -97,6 +164,11 @@ static int score_head(double *sum, double *sum_sq, long *count, const model *m, 
                 }
                 size_t t = (size_t)next[p];
                 if (t >= v0 && t < v0 + n) target[i] = l[t - v0];
+                if (mn) {
+                    float cmin = row_min(l, n);
+                    mn[i] = v0 == 0 || cmin < mn[i] ? cmin : mn[i];
+                }
+                if (ref) kld_top_chunk(&top[i], l, v0, n);
             }
         }
     }
@@ -112,8 +184,19 @@ static int score_head(double *sum, double *sum_sq, long *count, const model *m, 
         sum_sq[w] += total_sq;
         count[w] += (long)P;
     }
+    for (size_t i = 0; k->row_out && i < W * P; i++) k->row_out[i] = kld_row_make(mx[i], mn[i], se[i]);
+    if (ref) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < W * P; i++) {
+            const float *xq = x + ((i / P) * T + first + i % P) * C;   // window i / P, position i % P
+            kld_finish(&k->pos[i], &ref->base[i], dot_f64(xq, ref->hbar + i * C, C), top[i].arg,
+                       mx[i], se[i], target[i]);
+        }
+    }
     rc = 0;
 out:
+    ah_free(top);
+    ah_free(mn);
     ah_free(head);
     ah_free(logits);
     ah_free(mx);
@@ -151,6 +234,8 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
     fwd_state *s = NULL;
     double *sum = NULL, *sum_sq = NULL;
     long *count = NULL;
+    kld_pos *kld_pos_buf = NULL;   // (W, P) with o->kld_ref
+    kld_row *kld_rows = NULL;      // (W, P) with o->ref_out: the FP rows' statistics (kld_ref.h)
 
     // Window token arrays (W, T); llama.cpp's protocol puts BOS first in every window when the
     // tokenizer adds one (llama.cpp: only if add_bos).
@@ -158,6 +243,8 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
     memcpy(tokens, ids, WT * sizeof *tokens);
     if (o->protocol == PPL_LLAMACPP && o->bos_id >= 0)
         for (size_t w = 0; w < W; w++) tokens[w * T] = o->bos_id;
+    int first = o->protocol == PPL_LLAMACPP ? T / 2 : 0;
+    if (o->kld_ref && check_ref(o->kld_ref, tokens, W, T, first, c, e)) goto done;
 
     if (!(hidden = ah_calloc(WT, C * sizeof(float), "hidden states", e))) goto done;
     int B = fwd_batch_windows(T, W);
@@ -196,7 +283,6 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
          model_weight_f32(fnorm_b, &m->global[G_FINAL_NORM_B], e)))
         goto done_prog;
 
-    int first = o->protocol == PPL_LLAMACPP ? T / 2 : 0;
     sum = calloc(W, sizeof *sum);
     sum_sq = calloc(W, sizeof *sum_sq);
     count = calloc(W, sizeof *count);
@@ -206,7 +292,14 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         goto done_prog;
     }
     for (size_t w = 0; w < W; w++) fwd_final_norm(hidden + w * T * C, s, c, fnorm, fnorm_b, T);
-    if (score_head(sum, sum_sq, count, m, hidden, tokens, W, T, first, e)) goto done_prog;
+    size_t P = (size_t)(T - 1 - first);
+    head_kld hk = {.ref = o->kld_ref};
+    if ((o->kld_ref && !(hk.pos = ah_alloc(W * P, sizeof *hk.pos, "KLD positions", e))) ||
+        (o->ref_out && !(hk.row_out = ah_alloc(W * P, sizeof *hk.row_out, "KLD reference", e))))
+        goto done_prog;
+    kld_pos_buf = hk.pos;
+    kld_rows = hk.row_out;
+    if (score_head(sum, sum_sq, count, m, hidden, tokens, W, T, first, &hk, e)) goto done_prog;
     ah_progress_step(&prog, 1, "LM head");
 
     const model_weight *hw = m->global[G_LM_HEAD].data ? &m->global[G_LM_HEAD] : &m->global[G_EMBED];
@@ -240,6 +333,9 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         ah_fail(e, "perplexity is not finite (mean NLL %g)", r->nll_mean);
         goto done_prog;
     }
+    if (o->kld_ref && kld_summarise(r, kld_pos_buf, W, P, e)) goto done_prog;
+    if (o->ref_out && kld_ref_build(o->ref_out, m, hidden, tokens, W, T, first, kld_rows, e))
+        goto done_prog;
     rc = 0;
 done_prog:
     ah_progress_end(&prog);
@@ -253,6 +349,8 @@ done:
     free(sum);
     free(sum_sq);
     free(count);
+    ah_free(kld_pos_buf);
+    ah_free(kld_rows);
     block_f32_free(blk);
     fwd_state_free(s);
     return rc;

@@ -1,7 +1,8 @@
 // ppl.h — perplexity, layer-major: every window passes block 0, then block 1, ...
 //
 // Memory: one block of fp32 weights + the hidden states of all windows (W, T, C) + one
-// window's activations, never the whole model in fp32 (ARCHITECTURE.md, "Memory").
+// window's activations, never the whole model in fp32 (ARCHITECTURE.md, "Memory"); with a KL
+// divergence reference, its (W, P, C) floats besides (docs/KLD.md).
 //
 // Protocols (METHODS.md):
 //   PPL_GPTQ      W = n / T non-overlapping windows of the token stream (tail dropped); each
@@ -18,6 +19,8 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "eval/kld.h"
+#include "eval/kld_stats.h"
 #include "model/forward.h"
 #include "model/model.h"
 
@@ -35,6 +38,12 @@ typedef struct {
     int quiet;             // no progress output
     ppl_block_fn block_fn; // optional
     void *block_ctx;
+    // KL divergence (kld.h). ref_out: build the reference of this (FP) evaluation's scored
+    // positions, a second pass over the LM head (kld_ref.h; the caller frees it with
+    // kld_ref_free). kld_ref: compare every scored position with that reference, which must
+    // come from the same windows (same ids, seqlen, protocol, max_windows).
+    kld_ref *ref_out;
+    const kld_ref *kld_ref;
 } ppl_opts;
 
 typedef struct {
@@ -45,6 +54,12 @@ typedef struct {
     long scored;           // NLL terms averaged
     double *nll_per_window;   // [windows] mean NLL of each window (malloc'd)
     double seconds;
+    // With ppl_opts.kld_ref: llama.cpp's KLD statistics over the scored positions, and the mean
+    // KLD and top-1 agreement of each window (malloc'd); has_kld 0 otherwise.
+    int has_kld;
+    kld_stats kld;
+    double *kld_per_window;   // [windows]
+    double *top1_per_window;  // [windows] fraction of the window's positions with the FP top token
 } ppl_result;
 
 // Evaluates ids[n] (already tokenized, BOS included as the tokenizer adds it).

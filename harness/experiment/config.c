@@ -396,13 +396,14 @@ static int evaluation_key(parse_ctx *p, const char *k, const char *v) {
     if (!strcmp(k, "seqlen")) return parse_int(p, k, v, 2, 1 << 20, &c->seqlen) ? 0 : 1;
     if (!strcmp(k, "max_windows")) return parse_int(p, k, v, 0, 1 << 30, &c->max_windows) ? 0 : 1;
     if (!strcmp(k, "wikitext_dir")) return set_string(p, c->wikitext_dir, sizeof c->wikitext_dir, v, k) ? 0 : 1;
+    if (!strcmp(k, "kld")) return parse_bool(p, k, v, &c->kld) ? 0 : 1;
     if (!strcmp(k, "protocol")) {
         if (ppl_protocol_parse(v, &c->protocol))
             return fail_at(p, "protocol: expected gptq or llamacpp, got '%s'", v);
         return 1;
     }
     return fail_at(p, "unknown key '%s' in [evaluation] (data, seqlen, max_windows, protocol, "
-                      "wikitext_dir, include)", k);
+                      "wikitext_dir, kld, include)", k);
 }
 
 static int plot_key(parse_ctx *p, const char *section, const char *k, const char *v) {
@@ -598,6 +599,7 @@ static void defaults(exp_config *c) {
     c->calib_samples = 128;
     c->record_layers = 1;
     c->protocol = PPL_GPTQ;
+    c->kld = 1;
 }
 
 static int finish_config(exp_config *c, parse_ctx *p, ah_err *e) {

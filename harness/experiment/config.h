@@ -3,7 +3,7 @@
 //   [experiment]   name, output, seed, threads, cache, record_layers, description, published
 //   [model]        path, tokenizer, name, hf_id
 //   [calibration]  data, samples, seqlen, pick, awq_samples
-//   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir
+//   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir, kld
 //   [sweep]        method, bits, group_size, alpha, scale_rule, clip, propagate, salient_pct,
 //                  salient_by, salient_scale, scale_pct, grid, damp, act_order, block_size:
 //                  comma lists, numbers may be
@@ -81,6 +81,7 @@ typedef struct {
     int seqlen;                       // 0 = min(2048, model max)
     int max_windows;                  // 0 = all
     ppl_protocol protocol;
+    int kld;                          // KL divergence of quantized runs from FP (default 1)
     char wikitext_dir[EXP_PATH_MAX];
     // [sweep]
     exp_axis_values axes[PARAM_AXIS_COUNT];

@@ -184,10 +184,29 @@ fail:
     return -1;
 }
 
+// The KL divergence from the FP model (quantized runs; eval/kld_stats.h names the values):
+// llama.cpp's statistics as attributes, and per window the mean KLD and top-1 agreement.
+static int write_kld(store_run_writer *w, const exp_record *r, ah_err *e) {
+    const ppl_result *p = r->ppl;
+    const char *names[KLD_NAMED];
+    double vals[KLD_NAMED];
+    int n = kld_stats_named(&p->kld, names, vals);
+    for (int i = 0; i < n; i++)
+        if (kld_named_is_count(names[i])) TRY(store_run_attr_int(w, "", names[i], (long long)vals[i], e));
+        else TRY(store_run_attr_real(w, "", names[i], vals[i], e));
+    size_t W = (size_t)p->windows;
+    TRY(store_run_f64(w, "", "kld_per_window", p->kld_per_window, 1, &W, e));
+    TRY(store_run_f64(w, "", "top1_per_window", p->top1_per_window, 1, &W, e));
+    return 0;
+fail:
+    return -1;
+}
+
 int exp_record_write(const char *path, const exp_record *r, ah_err *e) {
     store_run_writer *w = store_run_begin(path, e);
     if (!w) return -1;
     if (write_params(w, r, e)) goto fail;
+    if (r->ppl->has_kld && write_kld(w, r, e)) goto fail;
     if (r->qp && r->cfg->record_layers && write_layers(w, r, e)) goto fail;
     return store_run_finish(w, e);
 fail:

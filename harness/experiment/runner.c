@@ -42,9 +42,12 @@ typedef struct {
     calib_set cs;
     char model_hash[65], eval_hash[65], calib_hash[65];
     int seqlen;
+    kld_ref ref;                     // the FP reference of the KL divergence
+    int have_ref;                    // 1 built, 0 not yet, -1 its FP evaluation failed
 } shared_inputs;
 
 static void shared_free(shared_inputs *s) {
+    kld_ref_free(&s->ref);
     calib_set_free(&s->cs);
     ds_ids_free(&s->eval);
     tok_free(s->tok);
@@ -157,6 +160,7 @@ static int run_block(void *ctx, int layer, block_f32 *b, ah_err *e) {
 
 typedef struct {
     double ppl, seconds;
+    double kld;                      // mean KLD from the FP model; NaN: none (fp16, kld = no)
     exp_done_how how;
     char cache[16];
 } run_outcome;
@@ -216,12 +220,17 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     }
     block_hook hook = {.qp = qp, .stop = o->stop, .bar = bar, .layers = s->m->cfg.n_layers};
     snprintf(hook.stage, sizeof hook.stage, "%s", r->id);
+    // KL divergence: an FP run computed here leaves the reference (no extra forward pass); a
+    // quantized run is compared with it (exp_execute built it first).
     ppl_opts po = {
         .protocol = c->protocol, .seqlen = s->seqlen, .max_windows = c->max_windows,
         .bos_id = s->tok ? tok_bos_id(s->tok) : s->m->cfg.bos_id, .quiet = 1,
         .block_fn = run_block, .block_ctx = &hook,
+        .ref_out = c->kld && !quantized && s->have_ref == 0 ? &s->ref : NULL,
+        .kld_ref = c->kld && quantized && s->have_ref == 1 ? &s->ref : NULL,
     };
     if (ppl_evaluate(&pr, s->m, s->eval.ids, s->eval.n, &po, e)) goto done;
+    if (po.ref_out) s->have_ref = 1;
     if (!isfinite(pr.ppl)) {   // never recorded as a result
         ah_fail(e, "perplexity is %g (non-finite): the quantized model overflows", pr.ppl);
         goto done;
@@ -245,6 +254,7 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     };
     if (exp_record_write(run_path, &rec, e)) goto done;
     out->ppl = pr.ppl;
+    out->kld = pr.has_kld ? pr.kld.mean : NAN;
     out->seconds = rec.seconds;
     out->how = EXP_DONE_COMPUTED;
     rc = 0;
@@ -258,6 +268,43 @@ done:
     ppl_result_free(&pr);
     qpass_free(qp);
     return rc;
+}
+
+// The FP reference of the KL divergence when no FP run computed in this process left it: one
+// FP evaluation of the same windows, kept for the whole sweep (an FP run taken from the run
+// cache or the results file did no work here). Costs one FP evaluation per process and
+// W x P x C floats (eval/kld.h: the FP-weighted head rows of the scored positions).
+static int ensure_ref(shared_inputs *s, const exp_config *c, int quiet, ah_err *e) {
+    if (s->have_ref) return 0;
+    ppl_result fr;
+    ppl_opts po = {
+        .protocol = c->protocol, .seqlen = s->seqlen, .max_windows = c->max_windows,
+        .bos_id = s->tok ? tok_bos_id(s->tok) : s->m->cfg.bos_id, .quiet = 1, .ref_out = &s->ref,
+    };
+    if (ppl_evaluate(&fr, s->m, s->eval.ids, s->eval.n, &po, e))
+        return ah_wrap(e, "the FP reference of the KL divergence");
+    if (!quiet)
+        fprintf(stderr, "FP reference for the KL divergence: perplexity %.4f, %.1f s, %.1f MiB "
+                        "of reference\n", fr.ppl, fr.seconds,
+                (double)(s->ref.W * s->ref.P * s->ref.C * sizeof(float)) / (1 << 20));
+    ppl_result_free(&fr);
+    s->have_ref = 1;
+    return 0;
+}
+
+// Whether the record of run r at path (run group id; NULL: a run cache file) has what this
+// build records: a quantized run recorded before the KL divergence existed lacks kld_mean and
+// is computed again. Its key and id stay the same: KLD is a metric, not a parameter.
+static int record_current(const exp_config *c, const exp_run *r, const char *path,
+                          const char *id, int quiet) {
+    if (!c->kld || r->mc.kind == METHOD_FP16) return 1;
+    double v;
+    ah_err ignore;
+    if (store_run_attr_real_get(path, id, "", "kld_mean", &v, &ignore) == 0) return 1;
+    if (!quiet)
+        fprintf(stderr, "note: %s: %s was recorded without the KL divergence; computing it "
+                        "again\n", path, r->id);
+    return 0;
 }
 
 // A run cache entry is named after its key, but the name proves nothing: an entry copied or
@@ -315,7 +362,8 @@ static void print_table(const exp_plan *plan, const run_outcome *res, const int 
     double fp = -1;
     for (int i = 0; i < plan->n; i++)
         if (done[i] && plan->runs[i].mc.kind == METHOD_FP16) fp = res[i].ppl;
-    fprintf(f, "\n%-40s %12s %10s %9s  %s\n", "run", "perplexity", "vs fp16", "seconds", "");
+    fprintf(f, "\n%-40s %12s %10s %9s %9s  %s\n", "run", "perplexity", "vs fp16", "KLD",
+            "seconds", "");
     for (int i = 0; i < plan->n; i++) {
         char delta[32] = "";
         if (!done[i]) {
@@ -328,7 +376,9 @@ static void print_table(const exp_plan *plan, const run_outcome *res, const int 
         const char *how = res[i].how == EXP_DONE_RESUMED ? "already in the results file"
                         : res[i].how == EXP_DONE_CACHED ? "from the run cache"
                         : strcmp(res[i].cache, "awq-cached") == 0 ? "AWQ search from the cache" : "";
-        fprintf(f, "%-40s %12.4f %10s %9.1f  %s\n", plan->runs[i].id, res[i].ppl, delta,
+        char kld[32] = "";
+        if (!isnan(res[i].kld)) snprintf(kld, sizeof kld, "%.5f", res[i].kld);
+        fprintf(f, "%-40s %12.4f %10s %9s %9.1f  %s\n", plan->runs[i].id, res[i].ppl, delta, kld,
                 res[i].seconds, how);
     }
 }
@@ -396,9 +446,11 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
         if (!tty && !o->quiet)
             fprintf(stderr, "[%d/%d] %s ...\n", i + 1, plan->n, r->id);
         run_outcome *out = &res[i];
-        if (o->resume && store_has_run(st, r->id, key)) {
+        if (o->resume && store_has_run(st, r->id, key) &&
+            record_current(c, r, output, r->id, o->quiet)) {
             out->how = EXP_DONE_RESUMED;
-        } else if (o->use_cache && file_exists(run_path) && cache_entry_trusted(run_path, key)) {
+        } else if (o->use_cache && file_exists(run_path) && cache_entry_trusted(run_path, key) &&
+                   record_current(c, r, run_path, NULL, o->quiet)) {
             if (store_commit(st, r->id, run_path, e)) {
                 status = -1;
                 break;
@@ -411,6 +463,13 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
                 snprintf(tmp_path, sizeof tmp_path, "%s/runs/uncached-%d-%s.h5", c->cache_dir,
                          (int)getpid(), key);
                 path = tmp_path;
+            }
+            // An FP model whose evaluation fails (overflowing activations) leaves no reference:
+            // said once, and the quantized runs are computed and recorded without the KLD (a
+            // later `run` computes them again once the reference can be built).
+            if (c->kld && r->mc.kind != METHOD_FP16 && ensure_ref(&s, c, o->quiet, e)) {
+                fprintf(stderr, "warning: %s; the quantized runs are recorded without it\n", e->msg);
+                s.have_ref = -1;
             }
             if (compute_run(c, r, &s, key, path, o, tty ? &bar : NULL, out, e)) {
                 if (o->stop && *o->stop) {
@@ -437,6 +496,8 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
             // The result as committed (resumed and cached runs did no work here).
             ah_err ignore;
             if (store_run_attr_real_get(output, r->id, "", "ppl", &out->ppl, &ignore)) out->ppl = NAN;
+            if (store_run_attr_real_get(output, r->id, "", "kld_mean", &out->kld, &ignore))
+                out->kld = NAN;
             if (store_run_attr_real_get(output, r->id, "", "seconds", &out->seconds, &ignore))
                 out->seconds = 0;
             if (tty) ah_progress_step(&bar, s.m->cfg.n_layers + 1, r->id);

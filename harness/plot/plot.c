@@ -23,14 +23,15 @@ typedef struct {
 
 static const kind_entry KINDS[] = {
     {"ppl_vs_alpha", pl_ppl_vs_alpha}, {"ppl_vs_group", pl_ppl_vs_group},
-    {"ppl_vs_bits", pl_ppl_vs_bits},   {"salient_bars", pl_salient_bars},
+    {"ppl_vs_bits", pl_ppl_vs_bits},   {"kld_vs_bits", pl_kld_vs_bits},
+    {"salient_bars", pl_salient_bars},
     {"layer_alpha", pl_layer_alpha},   {"scale_hist", pl_scale_hist},
     {"loss_vs_alpha", pl_loss_vs_alpha},
 };
 #define NKINDS ((int)(sizeof KINDS / sizeof KINDS[0]))
 
-const char *const PLOT_KINDS[] = {"ppl_vs_alpha", "ppl_vs_group", "ppl_vs_bits", "salient_bars",
-                                  "layer_alpha",  "scale_hist",   "loss_vs_alpha"};
+const char *const PLOT_KINDS[] = {"ppl_vs_alpha", "ppl_vs_group", "ppl_vs_bits", "kld_vs_bits",
+                                  "salient_bars", "layer_alpha",  "scale_hist",   "loss_vs_alpha"};
 const int PLOT_NKINDS = NKINDS;
 
 static pl_kind_fn kind_fn(const char *kind) {

@@ -6,6 +6,7 @@
 //                  as reference lines
 //   ppl_vs_group   ppl vs group size (log2 x, per-row at the right), one line per (method, bits)
 //   ppl_vs_bits    ppl vs bits, one line per method (log y when max/min ppl > 10), FP16 line
+//   kld_vs_bits    mean KL divergence from FP16 vs bits, one line per method (log y)
 //   salient_bars   grouped bars of ppl by salient_pct, one bar per salient_by (AWQ Table 1)
 //   layer_alpha    chosen alpha per layer of every searched AWQ run
 //   scale_hist     histogram of the AWQ scales of one searched run, per scale group

@@ -146,14 +146,17 @@ static double shown(double v, int digits) {
     return strtod(b, NULL);
 }
 
-// 1 when cell (i, j) holds its column's lowest printed value among the non-reference rows.
+// 1 when cell (i, j) holds its column's best printed value among the non-reference rows (the
+// lowest, or the highest when t->better > 0; none when the metric has no better side).
 static int is_best(const report_table *t, int i, int j, int digits) {
     const report_cell *c = &t->cell[(size_t)i * t->n_cols + j];
-    if (t->row_ref[i] || c->run < 0 || !isfinite(c->value)) return 0;
+    if (!t->better || t->row_ref[i] || c->run < 0 || !isfinite(c->value)) return 0;
     double mine = shown(c->value, digits);
     for (int k = 0; k < t->n_rows; k++) {
         const report_cell *o = &t->cell[(size_t)k * t->n_cols + j];
-        if (!t->row_ref[k] && o->run >= 0 && isfinite(o->value) && shown(o->value, digits) < mine) return 0;
+        if (t->row_ref[k] || o->run < 0 || !isfinite(o->value)) continue;
+        double theirs = shown(o->value, digits);
+        if (t->better > 0 ? theirs > mine : theirs < mine) return 0;
     }
     return 1;
 }
@@ -169,7 +172,9 @@ static int fill_body(grid *g, const report_table *t, report_format f, int digits
         int c = 1;
         for (int j = 0; j < t->n_cols; j++) {
             const report_cell *cl = &t->cell[(size_t)i * t->n_cols + j];
-            if (cl->run < 0) snprintf(num, sizeof num, "%s", empty_cell(f));
+            // An FP16 row has no KL divergence (it is the reference): empty, not "nan".
+            if (cl->run < 0 || (t->row_ref[i] && isnan(cl->value)))
+                snprintf(num, sizeof num, "%s", empty_cell(f));
             else number(num, sizeof num, cl->value, digits, 0);
             int rc = !is_best(t, i, j, digits) ? grid_set(g, r, c, "%s", num)
                    : f == REPORT_MD ? grid_set(g, r, c, "**%s**", num)
@@ -246,7 +251,7 @@ static int render_md(ah_buf *b, const report_table *t, int digits) {
             if (x > wd[j]) wd[j] = x;
         }
     for (int j = 0; j < g.w; j++) if (wd[j] < 3) wd[j] = 3;
-    int bad = putf(b, "%s. Best quantized value per column in bold.\n\n", t->caption);
+    int bad = putf(b, "%s.%s\n\n", t->caption, t->better ? " Best quantized value per column in bold." : "");
     for (int i = 0; i < g.h && !bad; i++) {
         for (int j = 0; j < g.w && !bad; j++) {
             const char *s = grid_get(&g, i, j);
@@ -281,7 +286,7 @@ static int render_tex(ah_buf *b, const report_table *t, int digits) {
     int rc = -1, pub = any_pub(t);
     char lab[1024];
     if (fill_body(&g, t, REPORT_TEX, digits)) goto done;
-    int bad = putf(b, "%% %s. Best quantized value per column in bold.\n", t->caption);
+    int bad = putf(b, "%% %s.%s\n", t->caption, t->better ? " Best quantized value per column in bold." : "");
     bad |= put(b, "\\begin{tabular}{l");
     for (int j = 1; j < g.w; j++) bad |= put(b, "r");
     bad |= put(b, "}\n\\toprule\n");
@@ -361,7 +366,7 @@ int report_format_parse(const char *s, report_format *f) {
 }
 
 int report_render(ah_buf *out, const report_table *t, report_format f, int digits, ah_err *e) {
-    if (digits < 0) digits = f == REPORT_CSV ? 4 : 2;
+    if (digits < 0) digits = f == REPORT_CSV ? (t->digits > 2 ? 6 : 4) : t->digits > 0 ? t->digits : 2;
     if (digits > 12) digits = 12;
     int rc = f == REPORT_MD ? render_md(out, t, digits) : f == REPORT_TEX ? render_tex(out, t, digits)
                                                         : render_csv(out, t, digits);

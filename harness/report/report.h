@@ -66,7 +66,7 @@ int report_format_parse(const char *s, report_format *f);
 typedef struct {
     const char *rows;     // comma list of /summary columns; NULL or "auto" = the default above
     const char *cols;     // comma list; NULL = "bits,group_size"
-    const char *metric;   // a numeric /summary column; NULL = "ppl"
+    const char *metric;   // a numeric /summary column, or "kld" (= kld_mean); NULL = "ppl"
     const char *model;    // model name for the caption (NULL = none)
     const char *file;     // results file name for the caption (NULL = none)
 } report_opts;
@@ -74,7 +74,7 @@ typedef struct {
 typedef struct {
     int run;             // index into the summary's rows, -1 when the cell is empty
     double value;        // the metric (NaN when empty)
-    int best;            // lowest finite value of its column among non-reference rows
+    int best;            // best finite value of its column among non-reference rows (better)
                          // (exact; the renderers mark the lowest value as printed)
     int has_pub;         // a published number was matched here
     double pub;
@@ -90,6 +90,9 @@ typedef struct {
     int *col_pub;                          // [n_cols] 1 when any cell of the column has a published number
     report_cell *cell;                     // [n_rows * n_cols], row-major
     char metric[32];
+    int better;                            // -1 lower is better (bold: the lowest), +1 higher,
+                                           // 0 neither (Δp: none is marked)
+    int digits;                            // decimals for md/tex when not asked (2; KLD 4)
     char caption[768];
     int n_sources;
     char (*sources)[REPORT_SOURCE_CAP];    // distinct sources of matched published numbers

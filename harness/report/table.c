@@ -46,10 +46,12 @@ static int in_list(const char *const *list, const char *w) {
     return 0;
 }
 
-// An outcome column (also any later "*_seconds" timing): never a row or column key.
+// An outcome column (also any later "*_seconds" timing, and the KL divergence's kld_*, dp_*,
+// top1_*): never a row or column key.
 static int is_result(const char *name) {
     size_t n = strlen(name);
-    return in_list(RESULTS, name) || (n >= 7 && !strcmp(name + n - 7, "seconds"));
+    return in_list(RESULTS, name) || (n >= 7 && !strcmp(name + n - 7, "seconds")) ||
+           !strncmp(name, "kld_", 4) || !strncmp(name, "dp_", 3) || !strncmp(name, "top1_", 5);
 }
 
 static const char *col_name(int f) { return f == FIELD_ID ? "id" : store_summary_columns[f].name; }
@@ -388,7 +390,8 @@ static void caption(report_table *t, const build_ctx *c, const report_opts *o) {
     if (r0 >= 0 && same_e && !missing(s, 0, fe)) add(&b, ", %s", ds_spec_kind(sval(s, 0, fe)));
     if (r0 >= 0 && same_s && !missing(s, 0, fs)) add(&b, ", seqlen %g", nval(s, 0, fs));
     if (r0 >= 0 && same_w && !missing(s, 0, fw)) add(&b, ", %g windows", nval(s, 0, fw));
-    add(&b, "; %s (lower is better)", t->metric);
+    add(&b, "; %s%s", t->metric, t->better < 0 ? " (lower is better)" : t->better > 0 ?
+        " (higher is better)" : "");
     if (o->file && *o->file) add(&b, "; from %s", o->file);
 }
 
@@ -397,11 +400,18 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
     build_ctx c = {.s = s};
     int rc = -1;
     const char *metric = o->metric ? o->metric : "ppl";
+    if (!strcmp(metric, "kld")) metric = "kld_mean";
     int fm = store_column_index(metric);
     if (fm < 0 || is_str(fm))
-        return ah_fail(e, "--metric: '%s' is not a numeric /summary column (ppl, nll, seconds, "
-                          "awq_seconds, windows)", metric);
-    snprintf(t->metric, sizeof t->metric, "%s", !strcmp(metric, "ppl") ? "perplexity" : metric);
+        return ah_fail(e, "--metric: '%s' is not a numeric /summary column (ppl, nll, kld, "
+                          "kld_median, kld_p99, top1_agree, dp_mean, seconds, ...)", metric);
+    snprintf(t->metric, sizeof t->metric, "%s", !strcmp(metric, "ppl") ? "perplexity"
+             : !strcmp(metric, "kld_mean") ? "mean KLD from FP16 (nats)" : metric);
+    // Top-1 agreement is better high; Δp (the change in the correct token's probability)
+    // is better near 0, so no cell is marked; KLD values are small: 4 decimals.
+    t->better = !strcmp(metric, "top1_agree") ? 1 : !strncmp(metric, "dp_", 3) ? 0 : -1;
+    t->digits = is_result(metric) && (!strncmp(metric, "kld_", 4) || !strncmp(metric, "dp_", 3) ||
+                                      !strncmp(metric, "top1_", 5)) ? 4 : 2;
     if (parse_key(&c.cols, o->cols ? o->cols : "bits,group_size", "--cols", e)) return -1;
     if (!o->rows || !strcmp(o->rows, "auto")) {
         c.rows.n = 0;
@@ -513,14 +523,16 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
                 snprintf(t->row_label[j] + L, REPORT_LABEL_CAP - L, " #%d", j - i + 1);
             }
     for (int j = 0; j < t->n_cols; j++) {
-        double best = INFINITY;
+        double best = t->better > 0 ? -INFINITY : INFINITY;
         for (int i = 0; i < t->n_rows; i++) {
             const report_cell *cl = &t->cell[(size_t)i * t->n_cols + j];
-            if (!t->row_ref[i] && isfinite(cl->value) && cl->value < best) best = cl->value;
+            if (!t->row_ref[i] && isfinite(cl->value) &&
+                (t->better > 0 ? cl->value > best : cl->value < best))
+                best = cl->value;
         }
         for (int i = 0; i < t->n_rows; i++) {
             report_cell *cl = &t->cell[(size_t)i * t->n_cols + j];
-            cl->best = !t->row_ref[i] && isfinite(best) && cl->value == best;
+            cl->best = t->better && !t->row_ref[i] && isfinite(best) && cl->value == best;
         }
     }
     if (key_has(&c.rows, "method")) {

@@ -40,6 +40,11 @@ const store_column store_summary_columns[] = {
     {"awq_samples", STORE_COL_INT}, {"seed", STORE_COL_INT},        {"max_windows", STORE_COL_INT},
     {"protocol", STORE_COL_STR},    {"damp", STORE_COL_REAL},       {"block_size", STORE_COL_INT},
     {"act_order", STORE_COL_STR},   {"grid_include_one", STORE_COL_STR}, {"quantizer", STORE_COL_STR},
+    // KL divergence of a quantized run from the FP model (llama.cpp's statistics; the other
+    // quantiles are run attributes only). FP16 runs and runs recorded before it: missing.
+    {"kld_mean", STORE_COL_REAL},   {"kld_se", STORE_COL_REAL},     {"kld_median", STORE_COL_REAL},
+    {"kld_p90", STORE_COL_REAL},    {"kld_p99", STORE_COL_REAL},    {"kld_p999", STORE_COL_REAL},
+    {"kld_max", STORE_COL_REAL},    {"top1_agree", STORE_COL_REAL}, {"dp_mean", STORE_COL_REAL},
 };
 const int store_summary_ncolumns = (int)(sizeof store_summary_columns / sizeof store_summary_columns[0]);
 

@@ -96,16 +96,16 @@ PYEOF
 out="$tmp/figs"
 "$BIN" plot "$R" --out "$out" >"$tmp/o" 2>"$tmp/e"; rc=$?
 [ $rc -eq 0 ] || err "plot exit $rc: $(cat "$tmp/e")"
-for name in ppl_vs_alpha ppl_vs_group ppl_vs_bits salient_bars layer_alpha scale_hist loss_vs_alpha mine lossl; do
+for name in ppl_vs_alpha ppl_vs_group ppl_vs_bits kld_vs_bits salient_bars layer_alpha scale_hist loss_vs_alpha mine lossl; do
   f="$out/plot-test/$name.png"
   if [ ! -s "$f" ]; then err "$name.png not written: $(cat "$tmp/o" "$tmp/e")"; continue; fi
   is_png "$f" 1000 650 || err "$name.png is not a 1000x650 PNG: $(file "$f")"
   grep -q "^drawn  *$name  *$f\$" "$tmp/o" || err "no 'drawn $name' line: $(cat "$tmp/o")"
 done
 n=$(find "$out" -type f | wc -l)
-[ "$n" -eq 9 ] || err "expected 9 files under $out, found $n: $(find "$out" -type f)"
+[ "$n" -eq 10 ] || err "expected 10 files under $out, found $n: $(find "$out" -type f)"
 [ ! -s "$tmp/e" ] || err "unexpected messages on stderr: $(cat "$tmp/e")"
-grep -q "9 drawn, 0 skipped, 0 failed" "$tmp/o" || err "summary line: $(tail -1 "$tmp/o")"
+grep -q "10 drawn, 0 skipped, 0 failed" "$tmp/o" || err "summary line: $(tail -1 "$tmp/o")"
 
 # a file lacking data: the fixture-sweep subset with no AWQ and no salient runs skips those kinds
 $PY - "$R" "$tmp/small.h5" <<'PYEOF' || fail "could not build the reduced file"
@@ -122,7 +122,7 @@ for name in ppl_vs_alpha salient_bars layer_alpha scale_hist loss_vs_alpha lossl
   [ ! -e "$tmp/small/plot-test/$name.png" ] || err "small.h5: $name drawn without data"
 done
 grep -q "^skipped  *ppl_vs_alpha  *no AWQ runs with a fixed alpha" "$tmp/o" || err "ppl_vs_alpha skip reason: $(cat "$tmp/o")"
-for name in ppl_vs_group ppl_vs_bits mine; do
+for name in ppl_vs_group ppl_vs_bits kld_vs_bits mine; do
   [ -s "$tmp/small/plot-test/$name.png" ] || err "small.h5: $name not drawn: $(cat "$tmp/o")"
 done
 
@@ -161,7 +161,7 @@ chmod +x "$tmp/fakebin/gnuplot"
 rc=0; env PATH="$tmp/fakebin:/usr/bin:/bin" "$BIN" plot "$R" --out "$tmp/bad" >"$tmp/o" 2>"$tmp/e" || rc=$?
 [ $rc -eq 1 ] || err "failing gnuplot: exit $rc (want 1)"
 grep -q "plot ppl_vs_bits: .*gnuplot failed (exit status 3" "$tmp/e" || err "failing gnuplot: message: $(cat "$tmp/e")"
-grep -q "0 drawn, 0 skipped, 9 failed" "$tmp/o" || err "failing gnuplot: summary: $(tail -1 "$tmp/o")"
+grep -q "0 drawn, 0 skipped, 10 failed" "$tmp/o" || err "failing gnuplot: summary: $(tail -1 "$tmp/o")"
 [ -z "$(find "$tmp/bad" -type f 2>/dev/null)" ] || err "failing gnuplot: partial figures left: $(find "$tmp/bad" -type f)"
 # not a results file; an unknown name; a bad declared plot
 rc=0; "$BIN" plot "$ROOT/tests/fixtures/text/eval.txt" --out "$tmp/x" >"$tmp/o" 2>"$tmp/e" || rc=$?
