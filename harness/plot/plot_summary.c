@@ -227,50 +227,19 @@ done:
     return rc;
 }
 
-int pl_ppl_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e) {
+// One line per method (per group when there are several) of column y against bits: the shared
+// part of ppl_vs_bits and kld_vs_bits. what names y in the titles; refs are drawn as well.
+static int vs_bits(const pl_ctx *c, const pl_spec *p, const char *y, const char *what,
+                   const char *yl, const pl_ref *refs, int nr, char *why, size_t wcap, ah_err *e) {
     pl_series s[MAX_SERIES];
     double xs[64];
     int ns = 0, nx = 0, rc = -1;
     double one;
-    if (plain_series(c, p, "bits", "group_size", "ppl", s, &ns, xs, &nx, &one, e)) goto done;
+    if (plain_series(c, p, "bits", "group_size", y, s, &ns, xs, &nx, &one, e)) goto done;
     if (nx < 2 || most_points(s, ns) < 2) {
-        if (nx == 1) snprintf(why, wcap, "every quantized run uses %g bits; a curve needs 2 or more (sweep "
-                                         "bits = 2, 3, 4)", xs[0]);
-        else snprintf(why, wcap, "needs quantized runs at 2 or more bit widths of one method (sweep bits = 2, 3, 4)");
-        rc = 1;
-        goto done;
-    }
-    sort_doubles(xs, nx);
-    char extra[128];
-    snprintf(extra, sizeof extra, "set xtics 1\nset xrange [%g:%g]\n", xs[0] - 0.3, xs[nx - 1] + 0.3);
-    pl_ref refs[1];
-    int nr = 0;
-    fp16_ref(c, refs, &nr);
-    char yl[256];
-    pl_ppl_label(c, yl, sizeof yl);
-    char title[128] = "Perplexity vs weight bits";
-    if (one == -1) snprintf(title, sizeof title, "Perplexity vs weight bits, per-row quantization");
-    else if (!isnan(one)) snprintf(title, sizeof title, "Perplexity vs weight bits, group size %g", one);
-    rc = finish_lines(c, p, s, ns, refs, nr, title, "weight bits (integer, per group)",
-                      yl, extra, 0, e);
-done:
-    pl_series_free(s, ns);
-    return rc;
-}
-
-// The mean KL divergence from FP16 against bits, drawn as ppl_vs_bits is (one line per method,
-// per group when there are several). Log y by default: KLD shrinks by about 4x per added bit
-// (tinyprose MinMax g128: 0.025 at 3 bits, 0.0057 at 4), so a linear axis flattens the 4-bit
-// points onto 0. No FP16 line: it is the reference, KLD 0 (not drawable on a log axis).
-int pl_kld_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e) {
-    pl_series s[MAX_SERIES];
-    double xs[64];
-    int ns = 0, nx = 0, rc = -1;
-    double one;
-    if (plain_series(c, p, "bits", "group_size", "kld_mean", s, &ns, xs, &nx, &one, e)) goto done;
-    if (nx < 2 || most_points(s, ns) < 2) {
-        if (nx == 0) snprintf(why, wcap, "no quantized runs with a KL divergence (runs recorded "
-                                         "with kld = no, or before it existed: run the sweep again)");
+        if (nx == 0 && strcmp(y, "ppl"))
+            snprintf(why, wcap, "no quantized runs with %s (runs recorded with kld = no, or before "
+                                "it existed: run the sweep again)", y);
         else if (nx == 1) snprintf(why, wcap, "every quantized run uses %g bits; a curve needs 2 or "
                                               "more (sweep bits = 2, 3, 4)", xs[0]);
         else snprintf(why, wcap, "needs quantized runs at 2 or more bit widths of one method (sweep bits = 2, 3, 4)");
@@ -280,18 +249,36 @@ int pl_kld_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah
     sort_doubles(xs, nx);
     char extra[128];
     snprintf(extra, sizeof extra, "set xtics 1\nset xrange [%g:%g]\n", xs[0] - 0.3, xs[nx - 1] + 0.3);
+    char title[160];
+    if (one == -1) snprintf(title, sizeof title, "%s vs weight bits, per-row quantization", what);
+    else if (!isnan(one)) snprintf(title, sizeof title, "%s vs weight bits, group size %g", what, one);
+    else snprintf(title, sizeof title, "%s vs weight bits", what);
+    rc = finish_lines(c, p, s, ns, refs, nr, title, "weight bits (integer, per group)", yl, extra, 0, e);
+done:
+    pl_series_free(s, ns);
+    return rc;
+}
+
+int pl_ppl_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e) {
+    pl_ref refs[1];
+    int nr = 0;
+    fp16_ref(c, refs, &nr);
+    char yl[256];
+    pl_ppl_label(c, yl, sizeof yl);
+    return vs_bits(c, p, "ppl", "Perplexity", yl, refs, nr, why, wcap, e);
+}
+
+// The mean KL divergence from FP16 against bits, drawn as ppl_vs_bits is (one line per method,
+// per group when there are several). Log y by default: KLD shrinks by about 4x per added bit
+// (tinyprose MinMax g128: 0.025 at 3 bits, 0.0057 at 4), so a linear axis flattens the 4-bit
+// points onto 0. No FP16 line: it is the reference, KLD 0 (not drawable on a log axis).
+int pl_kld_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e) {
     pl_spec q = *p;
     if (q.logy < 0) q.logy = 1;
     char yl[256];
     snprintf(yl, sizeof yl, "mean KL divergence from FP16 (nats, %s; lower is better)",
              c->dataset[0] ? c->dataset : "evaluation text");
-    char title[128] = "KL divergence from FP16 vs weight bits";
-    if (one == -1) snprintf(title, sizeof title, "KL divergence from FP16 vs weight bits, per-row quantization");
-    else if (!isnan(one)) snprintf(title, sizeof title, "KL divergence from FP16 vs weight bits, group size %g", one);
-    rc = finish_lines(c, &q, s, ns, NULL, 0, title, "weight bits (integer, per group)", yl, extra, 0, e);
-done:
-    pl_series_free(s, ns);
-    return rc;
+    return vs_bits(c, &q, "kld_mean", "KL divergence from FP16", yl, NULL, 0, why, wcap, e);
 }
 
 // ---------------------------------------------------------------------------------------------
