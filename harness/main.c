@@ -2,7 +2,9 @@
 #include <gsl/gsl_errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -30,7 +32,25 @@ static void usage(FILE *f) {
             AH_VERSION);
 }
 
+// OpenMP threads waiting for work spin by default (libgomp, OMP_WAIT_POLICY unset: some
+// 300,000 spins before they sleep). On a shared machine or a cluster node those spinning
+// threads take the cores that the threads with work, and other jobs, need. libgomp reads the
+// variable once, when it loads, so the harness sets it to passive and starts itself again; a
+// value the user set is kept (OMP_WAIT_POLICY=active for a machine of one's own). If the exec
+// fails the process goes on with the default, and `eval` reports the policy it runs with.
+static void omp_wait_passive(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return;
+    self[n] = '\0';
+    if (setenv("OMP_WAIT_POLICY", "passive", 1)) return;
+    execv(self, argv);
+    unsetenv("OMP_WAIT_POLICY");
+}
+
 int main(int argc, char **argv) {
+    omp_wait_passive(argv);
     // Library code checks GSL's return codes itself; GSL must never abort the process.
     gsl_set_error_handler_off();
     // Past a file-size limit (ulimit -f) the kernel sends SIGXFSZ, whose default action kills

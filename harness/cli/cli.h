@@ -17,6 +17,9 @@ int cmd_synth(int argc, char **argv);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // Sets OpenMP and OpenBLAS thread counts (n <= 0: leave the defaults).
 void cli_set_threads(int n);
+// The OpenMP wait policy this process runs with (main.c sets passive unless the user chose):
+// the value of OMP_WAIT_POLICY, or "default".
+const char *omp_wait_policy(void);
 // Parses a positive int option value; prints an error naming the option otherwise.
 int cli_int(const char *opt, const char *val, int lo, int hi, int *out);
 

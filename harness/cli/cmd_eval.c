@@ -135,7 +135,8 @@ int cmd_eval(int argc, char **argv) {
     if (!quiet) {
         fprintf(stderr, "model: %s (%s, %s)\n", model_path, desc, m->format);
         fprintf(stderr, "tokenizer: %s (%s)\n", tpath, tok ? tok_kind(tok) : "-");
-        fprintf(stderr, "blas: OpenBLAS %s kernels, %d threads\n", ah_blas_core(), omp_get_max_threads());
+        fprintf(stderr, "blas: OpenBLAS %s kernels, %d threads, OpenMP wait policy %s\n",
+                ah_blas_core(), omp_get_max_threads(), omp_wait_policy());
         fprintf(stderr, "data: %s: %zu bytes, %zu tokens, %zu windows of %d (protocol %s)\n",
                 data, in.text_len, in.n, ppl_window_count(in.n, seqlen), seqlen,
                 ppl_protocol_name(protocol));
@@ -196,8 +197,9 @@ int cmd_eval(int argc, char **argv) {
             if (kld_named_is_count(names[i])) printf(" %s=%.0f", names[i], vals[i]);
             else printf(" %s=%.9g", names[i], vals[i]);
     }
-    printf(" nll=%.8f seconds=%.3f tok_per_s=%.1f peak_rss_mb=%.1f blas_core=%s threads=%d\n",
-           r.nll_mean, secs, tps, ah_peak_rss_mb(), ah_blas_core(), omp_get_max_threads());
+    printf(" nll=%.8f seconds=%.3f tok_per_s=%.1f peak_rss_mb=%.1f blas_core=%s threads=%d "
+           "omp_wait=%s\n", r.nll_mean, secs, tps, ah_peak_rss_mb(), ah_blas_core(),
+           omp_get_max_threads(), omp_wait_policy());
     status = 0;
     goto done;
 fail:

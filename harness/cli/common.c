@@ -33,3 +33,8 @@ int cli_int(const char *opt, const char *val, int lo, int hi, int *out) {
     *out = (int)x;
     return 0;
 }
+
+const char *omp_wait_policy(void) {
+    const char *p = getenv("OMP_WAIT_POLICY");
+    return p && *p ? p : "default";
+}

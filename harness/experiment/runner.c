@@ -411,6 +411,8 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
     run_outcome *res = calloc((size_t)plan->n + 1, sizeof *res);
     int *done = calloc((size_t)plan->n + 1, sizeof *done);
     int status = -1, n_done = 0, n_failed = 0;
+    ah_progress bar;
+    int bar_started = 0;
     if (!res || !done) {
         free(res);
         free(done);
@@ -429,10 +431,13 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
     store_meta meta = {.experiment = c->name, .experiment_ini = c->ini_text};
     if (!(st = store_open(output, &meta, e))) goto out;
 
-    ah_progress bar;
     int tty = isatty(STDERR_FILENO) && !o->quiet;
-    // Units: one per block of every run plus one for finishing it (bar on a terminal only).
-    ah_progress_start(&bar, "run", (long)plan->n * (s.m->cfg.n_layers + 1), !tty);
+    // Units: one per block of every run plus one for finishing it. On a terminal a bar; in a
+    // batch log a line every 10% and at least every 30 s (a heartbeat while one block takes
+    // longer: a 7B model's AWQ search spends minutes in one).
+    ah_progress_start(&bar, "run", (long)plan->n * (s.m->cfg.n_layers + 1), o->quiet);
+    ah_progress_heartbeat(&bar);
+    bar_started = 1;
     status = 0;
     for (int i = 0; i < plan->n; i++) {
         const exp_run *r = &plan->runs[i];
@@ -471,7 +476,7 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
                 fprintf(stderr, "warning: %s; the quantized runs are recorded without it\n", e->msg);
                 s.have_ref = -1;
             }
-            if (compute_run(c, r, &s, key, path, o, tty ? &bar : NULL, out, e)) {
+            if (compute_run(c, r, &s, key, path, o, o->quiet ? NULL : &bar, out, e)) {
                 if (o->stop && *o->stop) {
                     status = 1;
                     break;
@@ -482,7 +487,7 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
                 fprintf(stderr, "run %s failed: %s\n", r->id, e->msg);
                 snprintf(out->cache, sizeof out->cache, "failed");
                 n_failed++;
-                if (tty) ah_progress_step(&bar, s.m->cfg.n_layers + 1, r->id);
+                ah_progress_step(&bar, s.m->cfg.n_layers + 1, r->id);
                 continue;
             }
             int rc = store_commit(st, r->id, path, e);
@@ -500,7 +505,7 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
                 out->kld = NAN;
             if (store_run_attr_real_get(output, r->id, "", "seconds", &out->seconds, &ignore))
                 out->seconds = 0;
-            if (tty) ah_progress_step(&bar, s.m->cfg.n_layers + 1, r->id);
+            ah_progress_step(&bar, s.m->cfg.n_layers + 1, r->id);
         }
         done[i] = 1;
         n_done++;
@@ -521,6 +526,7 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
         fprintf(stderr, "interrupted: %d runs are safely in %s; run the same command again to "
                         "resume\n", n_done, output);
 out:
+    if (bar_started) ah_progress_end(&bar);
     store_close(st);
     shared_free(&s);
     free(res);

@@ -19,6 +19,9 @@ FIX=tests/fixtures
 TEXT=$FIX/text/eval.txt
 CALIB=$FIX/text/calib.txt
 export OMP_NUM_THREADS=1
+# Set, so the harness does not start itself again to set it (main.c): an exec under valgrind
+# without --trace-children would run the command outside memcheck.
+export OMP_WAIT_POLICY=passive
 VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
     --show-leak-kinds=definite)   # add --track-origins=yes to locate an uninitialised value
 
