@@ -472,10 +472,14 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
             // An FP model whose evaluation fails (overflowing activations) leaves no reference:
             // said once, and the quantized runs are computed and recorded without the KLD (a
             // later `run` computes them again once the reference can be built).
+            // (The stage a batch log's heartbeat names until the run's first block.)
+            if (c->kld && r->mc.kind != METHOD_FP16 && !s.have_ref)
+                ah_progress_step(&bar, 0, "FP reference for the KL divergence");
             if (c->kld && r->mc.kind != METHOD_FP16 && ensure_ref(&s, c, o->quiet, e)) {
                 fprintf(stderr, "warning: %s; the quantized runs are recorded without it\n", e->msg);
                 s.have_ref = -1;
             }
+            ah_progress_step(&bar, 0, r->id);
             if (compute_run(c, r, &s, key, path, o, o->quiet ? NULL : &bar, out, e)) {
                 if (o->stop && *o->stop) {
                     status = 1;
