@@ -10,7 +10,9 @@
 //         ("AWQ", "AWQ (duo)", "1% FP16 (act.)", "s=2", "MinMax clip=off").
 // FP16 runs are the reference: a parameter they lack (bits, group_size) matches every column,
 // so the FP16 row is filled across the table. The lowest finite value per column among the
-// other rows is "best" (the renderers compare values as printed, so ties are all marked).
+// other rows is "best" (the renderers compare values as printed, so ties are all marked);
+// report_mark_confident then keeps the mark only where the best beats the runner-up with 95%
+// confidence over the evaluation windows (docs/UNCERTAINTY.md).
 // Two runs falling in one cell is an error naming both and the parameters they differ in.
 //
 // Published numbers (report_published_load) are matched to cells by run id or by row and
