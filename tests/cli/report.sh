@@ -105,7 +105,12 @@ grep -q '^FP16 & ' "$tmp/t.tex" || err "tex: no FP16 row"
 [ "$(grep -o '\\textbf{' "$tmp/t.tex" | wc -l)" -eq 1 ] || err "tex: expected 1 bold cell: $(cat "$tmp/t.tex")"
 # --ci: value +- the run's recorded standard error; --compare: B - A with an interval that
 # excludes 0 for RTN vs MinMax at INT3 and holds it at INT4.
-se=$(h5dump -a /runs/rtn-w3-g32/ppl_se "$tmp/r.h5" 2>/dev/null | awk '/\(0\)/ { printf "%.2f", $2 }')
+attr() { h5dump -a "/runs/$1/$2" "$tmp/r.h5" 2>/dev/null | awk '/\(0\)/ { print $2 }'; }
+for id in fp16 rtn-w3-g32 minmax-w4-g32; do   # every run records its interval around its ppl
+  awk -v p="$(attr $id ppl)" -v s="$(attr $id ppl_se)" -v l="$(attr $id ppl_lo)" -v h="$(attr $id ppl_hi)" \
+    'BEGIN { exit !(s > 0 && l < p && p < h) }' || err "$id: ppl_se/ppl_lo/ppl_hi missing or not around ppl"
+done
+se=$(attr rtn-w3-g32 ppl_se | awk '{ printf "%.2f", $1 }')
 "$AH_BIN" report "$tmp/r.h5" --no-published --ci > "$tmp/ci.md" 2> "$tmp/e" || err "--ci: $(cat "$tmp/e")"
 grep -q "^| RTN .* ± $se |" "$tmp/ci.md" || err "--ci: RTN INT3 lacks ± $se: $(cat "$tmp/ci.md")"
 "$AH_BIN" report "$tmp/r.h5" --compare minmax-w3-g32 rtn-w3-g32 > "$tmp/c.out" 2> "$tmp/e" || err "--compare: $(cat "$tmp/e")"
