@@ -171,12 +171,10 @@ int cmd_eval(int argc, char **argv) {
     double secs = ah_now() - t0;
     double evaluated = (double)r.windows * seqlen;
     double tps = r.seconds > 0 ? evaluated / r.seconds : 0;
-    if (protocol == PPL_LLAMACPP)
-        printf("perplexity: %.4f +/- %.5f (llamacpp, %d windows of %d, %ld scored tokens)\n",
-               r.ppl, r.stderr_ppl, r.windows, seqlen, r.scored);
-    else
-        printf("perplexity: %.4f (gptq, %d windows of %d, %ld scored tokens)\n", r.ppl,
-               r.windows, seqlen, r.scored);
+    // "+/-" as llama.cpp prints it; the bracket is the window bootstrap (docs/UNCERTAINTY.md).
+    printf("perplexity: %.4f +/- %.5f, 95%% interval [%.4f, %.4f] (%s, %d windows of %d, %ld "
+           "scored tokens)\n", r.ppl, r.stderr_ppl, r.ppl_lo, r.ppl_hi,
+           ppl_protocol_name(protocol), r.windows, seqlen, r.scored);
     printf("tokens: %zu in the data, %.0f evaluated; %.1f tokens/s; %.2f s total; peak memory "
            "%.1f MiB\n", in.n, evaluated, tps, secs, ah_peak_rss_mb());
     if (kld) {
@@ -186,7 +184,7 @@ int cmd_eval(int argc, char **argv) {
     }
     printf("ppl=%.6f tokens=%zu windows=%d seqlen=%d protocol=%s", r.ppl, in.n, r.windows,
            seqlen, ppl_protocol_name(protocol));
-    if (protocol == PPL_LLAMACPP) printf(" ppl_stderr=%.6f", r.stderr_ppl);
+    printf(" ppl_stderr=%.6f ppl_lo=%.6f ppl_hi=%.6f", r.stderr_ppl, r.ppl_lo, r.ppl_hi);
     cli_method_kv(stdout, &mo, &cs, mo.mc.kind == METHOD_FP16 ? NULL : qp);
     if (kld) {
         const char *names[KLD_NAMED];

@@ -14,6 +14,7 @@
 static void report_usage(FILE *f) {
     fprintf(f,
             "usage: awq-harness report RESULTS.h5 [options]\n"
+            "       awq-harness report RESULTS.h5 --compare A B\n"
             "\n"
             "  --format F         md (default) | tex | csv\n"
             "  --rows LIST        /summary columns that make a row (default: every run parameter\n"
@@ -26,11 +27,15 @@ static void report_usage(FILE *f) {
             "  --published FILE   published numbers to print beside ours (default: the file the\n"
             "                     experiment's [experiment] published names, if any)\n"
             "  --no-published     do not compare with published numbers\n"
+            "  --ci               md and tex cells show value +- standard error (ppl, kld)\n"
+            "  --compare A B      instead of a table: run B minus run A (ids), paired over the\n"
+            "                     windows both scored, with 95%% bootstrap intervals\n"
             "\n"
             "Rows are methods, columns (bits, group) combinations, cells perplexities; the FP16\n"
-            "run is the reference row and the best quantized value per column is marked (bold in\n"
-            "md and tex, '*' in csv). The published-numbers format and examples are in\n"
-            "docs/REPORTS.md.\n");
+            "run is the reference row. The best quantized value per column is marked (bold in\n"
+            "md and tex, '*' in csv) only where it beats the runner-up with 95%% confidence\n"
+            "(paired bootstrap over the evaluation windows; ppl, nll, kld). The published-numbers\n"
+            "format and examples are in docs/REPORTS.md, the intervals in docs/UNCERTAINTY.md.\n");
 }
 
 // The published-numbers file the experiment stored in the results file names, "" if none.
@@ -59,11 +64,12 @@ int cmd_report(int argc, char **argv) {
         {"cols", required_argument, 0, 'c'},    {"metric", required_argument, 0, 'm'},
         {"digits", required_argument, 0, 'd'},  {"published", required_argument, 0, 'p'},
         {"no-published", no_argument, 0, 'P'},  {"help", no_argument, 0, 'h'},
+        {"ci", no_argument, 0, 'C'},            {"compare", required_argument, 0, 'x'},
         {0, 0, 0, 0},
     };
     report_format fmt = REPORT_MD;
     report_opts ro = {0};
-    const char *published = NULL;
+    const char *published = NULL, *cmp_a = NULL;
     int digits = -1, no_pub = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -80,15 +86,22 @@ int cmd_report(int argc, char **argv) {
         case 'd': if (cli_int("--digits", optarg, 0, 12, &digits)) return 2; break;
         case 'p': published = optarg; break;
         case 'P': no_pub = 1; break;
+        case 'C': ro.ci = 1; break;
+        case 'x': cmp_a = optarg; break;
         case 'h': report_usage(stdout); return 0;
         default: report_usage(stderr); return 2;
         }
     }
-    if (optind != argc - 1) {
-        cli_error("report: expected one results file (see 'awq-harness report --help')");
+    // `report RESULTS --compare A B`: getopt takes A, and leaves B after the results file
+    // (operands keep their order).
+    int want = cmp_a ? 2 : 1;
+    const char *path = argc - optind == want ? argv[optind] : NULL;
+    const char *cmp_b = cmp_a && path ? argv[optind + 1] : NULL;
+    if (!path) {
+        cli_error(cmp_a ? "report --compare: expected two run ids and one results file"
+                        : "report: expected one results file (see 'awq-harness report --help')");
         return 2;
     }
-    const char *path = argv[optind];
     ah_err e = {{0}};
     store_summary s;
     if (store_summary_read(path, &s, &e)) {
@@ -105,9 +118,24 @@ int cmd_report(int argc, char **argv) {
         if (store_run_attr_str_get(path, s.rows[0].id, "", "model_name", model, sizeof model, &ignore))
             model[0] = '\0';
     }
+    if (cmp_a) {
+        if (report_compare(&out, path, &s, cmp_a, cmp_b, &e)) {
+            cli_error("%s", e.msg);
+            goto done;
+        }
+        fputs(out.p, stdout);
+        status = 0;
+        goto done;
+    }
     ro.model = model;
     ro.file = path;
     if (report_build(&t, &s, &ro, &e)) {
+        cli_error("%s: %s", path, e.msg);
+        goto done;
+    }
+    const char *metric = ro.metric ? ro.metric : "ppl";
+    report_file_windows fw = {.path = path, .s = &s, .dataset = report_window_dataset(metric)};
+    if (report_mark_confident(&t, &s, metric, report_windows_file, &fw, &e)) {
         cli_error("%s: %s", path, e.msg);
         goto done;
     }

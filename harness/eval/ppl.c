@@ -10,6 +10,7 @@
 #include "core/progress.h"
 #include "core/simd.h"
 #include "eval/kld_ref.h"
+#include "eval/ppl_unc.h"
 
 size_t ppl_window_count(size_t n, int seqlen) { return seqlen > 0 ? n / (size_t)seqlen : 0; }
 
@@ -320,15 +321,16 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
     }
     r->windows = (int)W;
     r->scored = cnt;
-    if (o->protocol == PPL_GPTQ) {
-        r->nll_mean = mean_of_means / W;
-    } else {
-        // llama.cpp: ppl = exp(mean), +- ppl * sqrt(var / (count - 1))
-        r->nll_mean = tot / cnt;
-        double var = tot_sq / cnt - r->nll_mean * r->nll_mean;
-        r->stderr_ppl = (var > 0 && cnt > 1) ? exp(r->nll_mean) * sqrt(var / (cnt - 1)) : 0.0;
-    }
+    r->nll_mean = o->protocol == PPL_GPTQ ? mean_of_means / W : tot / cnt;
+    // Equal windows make both protocols exp(mean NLL over the scored tokens), so llama.cpp's
+    // per-token standard error applies to either.
+    r->stderr_ppl = ppl_se_llamacpp(tot, tot_sq, cnt);
     r->ppl = exp(r->nll_mean);
+    if (ppl_boot_interval(r->nll_per_window, W, PPL_BOOT_RESAMPLES, PPL_BOOT_SEED, &r->ppl_lo,
+                          &r->ppl_hi)) {
+        ah_fail(e, "out of memory (bootstrap)");
+        goto done_prog;
+    }
     if (!isfinite(r->ppl)) {
         ah_fail(e, "perplexity is not finite (mean NLL %g)", r->nll_mean);
         goto done_prog;

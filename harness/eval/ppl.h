@@ -7,11 +7,14 @@
 // Protocols (METHODS.md):
 //   PPL_GPTQ      W = n / T non-overlapping windows of the token stream (tail dropped); each
 //                 window scores its T-1 shifted targets; ppl = exp(mean over windows of the
-//                 window's mean NLL). What the GPTQ and AWQ papers report.
+//                 window's mean NLL). What the GPTQ and AWQ papers report. (Every window
+//                 scores T-1 tokens, so this is also exp(mean NLL over all scored tokens).)
 //   PPL_LLAMACPP  windows of T with the first token replaced by BOS (when the tokenizer
 //                 adds one, as llama.cpp does); only positions
 //                 T/2 .. T-2 are scored (predicting T/2+1 .. T-1); ppl = exp(mean NLL over all
-//                 scored tokens), reported with llama.cpp's standard error.
+//                 scored tokens).
+// Both report llama.cpp's standard error over the scored tokens and a 95% bootstrap interval
+// over the windows (ppl_unc.h, docs/UNCERTAINTY.md).
 #ifndef AH_PPL_H
 #define AH_PPL_H
 
@@ -49,7 +52,9 @@ typedef struct {
 typedef struct {
     double ppl;
     double nll_mean;       // mean NLL in nats (the log of ppl)
-    double stderr_ppl;     // llama.cpp's +- (PPL_LLAMACPP), else 0
+    double stderr_ppl;     // llama.cpp's +- over the scored tokens (ppl_se_llamacpp)
+    double ppl_lo, ppl_hi; // 95% bootstrap interval over windows (ppl_boot_interval; with one
+                           // window both are ppl)
     int windows;
     long scored;           // NLL terms averaged
     double *nll_per_window;   // [windows] mean NLL of each window (malloc'd)

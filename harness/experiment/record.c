@@ -107,6 +107,9 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     TRY(store_run_attr_str(w, "", "cache", r->cache, e));
     TRY(store_run_attr_real(w, "", "ppl", r->ppl->ppl, e));
     TRY(store_run_attr_real(w, "", "nll", r->ppl->nll_mean, e));
+    TRY(store_run_attr_real(w, "", "ppl_se", r->ppl->stderr_ppl, e));
+    TRY(store_run_attr_real(w, "", "ppl_lo", r->ppl->ppl_lo, e));
+    TRY(store_run_attr_real(w, "", "ppl_hi", r->ppl->ppl_hi, e));
     if (r->qp) {
         int n;
         double wm, om;

@@ -15,22 +15,43 @@ int pl_series_add(pl_series *s, double x, double y, ah_err *e) {
         double *ny = realloc(s->y, (size_t)cap * sizeof *ny);
         if (!ny) return ah_fail(e, "out of memory");
         s->y = ny;
+        double *nl = realloc(s->lo, (size_t)cap * sizeof *nl);
+        if (!nl) return ah_fail(e, "out of memory");
+        s->lo = nl;
+        double *nh = realloc(s->hi, (size_t)cap * sizeof *nh);
+        if (!nh) return ah_fail(e, "out of memory");
+        s->hi = nh;
         s->cap = cap;
     }
     s->x[s->n] = x;
-    s->y[s->n] = y;
+    s->y[s->n] = s->lo[s->n] = s->hi[s->n] = y;
     s->n++;
     return 0;
+}
+
+void pl_series_err(pl_series *s, double lo, double hi) {
+    if (!s->n || !isfinite(lo) || !isfinite(hi)) return;
+    s->lo[s->n - 1] = lo;
+    s->hi[s->n - 1] = hi;
+    s->n_err++;
+}
+
+void pl_series_ppl_err(pl_series *s, const store_row *r, const char *ycol) {
+    if (!strcmp(ycol, "ppl")) pl_series_err(s, pl_num(r, "ppl_lo"), pl_num(r, "ppl_hi"));
 }
 
 void pl_series_sort(pl_series *s) {   // insertion sort: a handful of points
     for (int i = 1; i < s->n; i++)
         for (int j = i; j > 0 && s->x[j - 1] > s->x[j]; j--) {
-            double tx = s->x[j], ty = s->y[j];
+            double tx = s->x[j], ty = s->y[j], tl = s->lo[j], th = s->hi[j];
             s->x[j] = s->x[j - 1];
             s->y[j] = s->y[j - 1];
+            s->lo[j] = s->lo[j - 1];
+            s->hi[j] = s->hi[j - 1];
             s->x[j - 1] = tx;
             s->y[j - 1] = ty;
+            s->lo[j - 1] = tl;
+            s->hi[j - 1] = th;
         }
 }
 
@@ -38,8 +59,10 @@ void pl_series_free(pl_series *s, int n) {
     for (int i = 0; i < n; i++) {
         free(s[i].x);
         free(s[i].y);
-        s[i].x = s[i].y = NULL;
-        s[i].n = s[i].cap = 0;
+        free(s[i].lo);
+        free(s[i].hi);
+        s[i].x = s[i].y = s[i].lo = s[i].hi = NULL;
+        s[i].n = s[i].cap = s[i].n_err = 0;
     }
 }
 
@@ -78,9 +101,9 @@ void pl_plot_lines(gp *g, const pl_series *s, int n, const pl_ref *r, int nr, in
     for (int i = 0; i < n; i++) {
         gp_printf(g, "$s%d << EOD\n", i);
         for (int k = 0; k < s[i].n; k++) {
-            gp_printf(g, "%.10g %.10g\n", s[i].x[k], s[i].y[k]);
-            lo = fmin(lo, s[i].y[k]);
-            hi = fmax(hi, s[i].y[k]);
+            gp_printf(g, "%.10g %.10g %.10g %.10g\n", s[i].x[k], s[i].y[k], s[i].lo[k], s[i].hi[k]);
+            lo = fmin(lo, s[i].lo[k]);
+            hi = fmax(hi, s[i].hi[k]);
         }
         gp_printf(g, "EOD\n");
     }
@@ -114,7 +137,10 @@ void pl_plot_lines(gp *g, const pl_series *s, int n, const pl_ref *r, int nr, in
     gp_printf(g, "plot \\\n");
     for (int i = 0; i < n; i++) {
         const char *col = s[i].color ? s[i].color : GP_COLORS[i % GP_NCOLORS];
-        if (s[i].point)
+        if (s[i].n_err)   // the 95% interval of each point as an error bar (docs/PLOTS.md)
+            gp_printf(g, "  $s%d using 1:2:3:4 with yerrorlines lw 2 lc rgb '%s' dt %d pt %d ps 1.3 title %s",
+                      i, col, s[i].dash, s[i].point ? s[i].point : 7, gp_q(g, s[i].label));
+        else if (s[i].point)
             gp_printf(g, "  $s%d using 1:2 with linespoints lw 2 lc rgb '%s' dt %d pt %d ps 1.3 title %s",
                       i, col, s[i].dash, s[i].point, gp_q(g, s[i].label));
         else

@@ -96,6 +96,8 @@ typedef struct {
     int point;           // point type (0 = lines only)
     int n, cap;
     double *x, *y;
+    double *lo, *hi;     // [n] the y interval of each point (lo = hi = y when it has none)
+    int n_err;           // points with an interval: drawn as error bars when > 0
 } pl_series;
 
 typedef struct {
@@ -106,6 +108,11 @@ typedef struct {
 } pl_ref;
 
 int pl_series_add(pl_series *s, double x, double y, ah_err *e);
+// Gives the point just added its interval [lo, hi] (ignored unless both are finite).
+void pl_series_err(pl_series *s, double lo, double hi);
+// The 95% interval (ppl_lo, ppl_hi) of run r's perplexity on the point just added, when y is
+// the perplexity and r has one (runs recorded before issue 19 do not).
+void pl_series_ppl_err(pl_series *s, const store_row *r, const char *ycol);
 void pl_series_sort(pl_series *s);   // by x
 void pl_series_free(pl_series *s, int n);
 // Index of the series labelled label in s[0..*n), appending a new empty one when absent
@@ -116,8 +123,8 @@ int pl_series_find(pl_series *s, int *n, int max, const char *label);
 // labels (p->xlabel / p->ylabel override).
 gp *pl_begin(const pl_ctx *c, const pl_spec *p, const char *path, const char *title,
              const char *xlabel, const char *ylabel, ah_err *e);
-// Data blocks, then one plot command: series as lines with points, references as horizontal
-// lines. logy: 1 forces a log y axis, 0 linear, -1 auto (max/min > 10).
+// Data blocks, then one plot command: series as lines with points (with error bars where a
+// series has intervals: yerrorlines), references as horizontal lines. logy: 1 forces a log y axis, 0 linear, -1 auto (max/min > 10).
 void pl_plot_lines(gp *g, const pl_series *s, int n, const pl_ref *r, int nr, int logy);
 // Group-size x axis: log2 with per-row (-1) mapped right of the largest group; sets the tics
 // from the x values of the series (which it remaps in place).

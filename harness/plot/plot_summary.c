@@ -95,6 +95,7 @@ int pl_ppl_vs_alpha(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, a
             s[k].color = GP_COLORS[k % GP_NCOLORS];
         }
         if (pl_series_add(&s[k], a, y, e)) goto done;
+        pl_series_ppl_err(&s[k], r, "ppl");
     }
     if (!ns) {
         snprintf(why, wcap, "no AWQ runs with a fixed alpha%s (sweep method = awq, alpha = search, 0:1:0.1)",
@@ -192,6 +193,7 @@ static int plain_series(const pl_ctx *c, const pl_spec *p, const char *xcol, con
             s[k].point = POINTS[oi % 6];
         }
         if (pl_series_add(&s[k], pl_num(r, xcol), pl_num(r, ycol), e)) return -1;
+        pl_series_ppl_err(&s[k], r, ycol);
     }
     return 0;
 }

@@ -3,6 +3,7 @@
 // Every format has the same cells: a label column, then per column our value, and where the
 // column has published numbers, the paper's value and ours minus the paper's. The best
 // quantized value per column is bold (md, tex) or followed by '*' (csv).
+#include "eval/ppl_unc.h"
 #include "report/report.h"
 
 #include <math.h>
@@ -151,6 +152,8 @@ static double shown(double v, int digits) {
 static int is_best(const report_table *t, int i, int j, int digits) {
     const report_cell *c = &t->cell[(size_t)i * t->n_cols + j];
     if (!t->better || t->row_ref[i] || c->run < 0 || !isfinite(c->value)) return 0;
+    if (t->rule == REPORT_RULE_PAIRED) return c->sure;
+    if (t->rule == REPORT_RULE_UNAVAILABLE) return 0;
     double mine = shown(c->value, digits);
     for (int k = 0; k < t->n_rows; k++) {
         const report_cell *o = &t->cell[(size_t)k * t->n_cols + j];
@@ -159,6 +162,28 @@ static int is_best(const report_table *t, int i, int j, int digits) {
         if (t->better > 0 ? theirs > mine : theirs < mine) return 0;
     }
     return 1;
+}
+
+// What the bold cells mean, for the caption ("" when nothing is marked by design).
+static void rule_text(char *out, size_t cap, const report_table *t) {
+    if (!t->better) snprintf(out, cap, "%s", "");
+    else if (t->rule == REPORT_RULE_UNAVAILABLE)
+        snprintf(out, cap, " Intervals unavailable (runs recorded without a standard error): "
+                           "no value marked best.");
+    else if (t->rule == REPORT_RULE_PAIRED)
+    {
+        char w[32] = "";
+        if (t->windows > 0) snprintf(w, sizeof w, "%d ", t->windows);
+        snprintf(out, cap, " Bold: the best quantized value of a column where it beats the "
+                           "runner-up with 95%% confidence (paired bootstrap over the same %s"
+                           "evaluation windows, %d resamples); none where the difference is within "
+                           "the noise.", w, PPL_BOOT_RESAMPLES);
+    }
+    else snprintf(out, cap, " Best quantized value per column in bold.");
+    if (t->ci && t->rule != REPORT_RULE_UNAVAILABLE) {
+        size_t L = strlen(out);
+        snprintf(out + L, cap - L, " \xc2\xb1: llama.cpp's standard error.");
+    }
 }
 
 // The body: label, then per column ours [, paper, diff].
@@ -176,6 +201,13 @@ static int fill_body(grid *g, const report_table *t, report_format f, int digits
             if (cl->run < 0 || (t->row_ref[i] && isnan(cl->value)))
                 snprintf(num, sizeof num, "%s", empty_cell(f));
             else number(num, sizeof num, cl->value, digits, 0);
+            // --ci: "value ± se" in md and tex (csv stays one number per cell).
+            if (t->ci && f != REPORT_CSV && cl->run >= 0 && isfinite(cl->se)) {
+                char se[64];
+                number(se, sizeof se, cl->se, digits, 0);
+                size_t L = strlen(num);
+                snprintf(num + L, sizeof num - L, f == REPORT_MD ? " \xc2\xb1 %s" : " $\\pm$ %s", se);
+            }
             int rc = !is_best(t, i, j, digits) ? grid_set(g, r, c, "%s", num)
                    : f == REPORT_MD ? grid_set(g, r, c, "**%s**", num)
                    : f == REPORT_TEX ? grid_set(g, r, c, "\\textbf{%s}", num)
@@ -251,7 +283,9 @@ static int render_md(ah_buf *b, const report_table *t, int digits) {
             if (x > wd[j]) wd[j] = x;
         }
     for (int j = 0; j < g.w; j++) if (wd[j] < 3) wd[j] = 3;
-    int bad = putf(b, "%s.%s\n\n", t->caption, t->better ? " Best quantized value per column in bold." : "");
+    char rule[512];
+    rule_text(rule, sizeof rule, t);
+    int bad = putf(b, "%s.%s\n\n", t->caption, rule);
     for (int i = 0; i < g.h && !bad; i++) {
         for (int j = 0; j < g.w && !bad; j++) {
             const char *s = grid_get(&g, i, j);
@@ -286,7 +320,9 @@ static int render_tex(ah_buf *b, const report_table *t, int digits) {
     int rc = -1, pub = any_pub(t);
     char lab[1024];
     if (fill_body(&g, t, REPORT_TEX, digits)) goto done;
-    int bad = putf(b, "%% %s.%s\n", t->caption, t->better ? " Best quantized value per column in bold." : "");
+    char rule[512];
+    rule_text(rule, sizeof rule, t);
+    int bad = putf(b, "%% %s.%s\n", t->caption, rule);
     bad |= put(b, "\\begin{tabular}{l");
     for (int j = 1; j < g.w; j++) bad |= put(b, "r");
     bad |= put(b, "}\n\\toprule\n");

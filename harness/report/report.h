@@ -10,7 +10,9 @@
 //         ("AWQ", "AWQ (duo)", "1% FP16 (act.)", "s=2", "MinMax clip=off").
 // FP16 runs are the reference: a parameter they lack (bits, group_size) matches every column,
 // so the FP16 row is filled across the table. The lowest finite value per column among the
-// other rows is "best" (the renderers compare values as printed, so ties are all marked).
+// other rows is "best" (the renderers compare values as printed, so ties are all marked);
+// report_mark_confident then keeps the mark only where the best beats the runner-up with 95%
+// confidence over the evaluation windows (docs/UNCERTAINTY.md).
 // Two runs falling in one cell is an error naming both and the parameters they differ in.
 //
 // Published numbers (report_published_load) are matched to cells by run id or by row and
@@ -69,13 +71,24 @@ typedef struct {
     const char *metric;   // a numeric /summary column, or "kld" (= kld_mean); NULL = "ppl"
     const char *model;    // model name for the caption (NULL = none)
     const char *file;     // results file name for the caption (NULL = none)
+    int ci;               // md/tex cells "value ± se" where the metric has a standard error
 } report_opts;
+
+// How the best value of a column is marked. REPORT_RULE_PRINTED: the lowest (highest) value as
+// printed, for metrics with no per-window values, and tables report_mark_confident was not run
+// on. REPORT_RULE_PAIRED: only where the best beats the runner-up with 95% confidence (paired
+// bootstrap over the windows). REPORT_RULE_UNAVAILABLE: a run lacks its interval (recorded
+// before issue 19): no value marked.
+typedef enum { REPORT_RULE_PRINTED, REPORT_RULE_PAIRED, REPORT_RULE_UNAVAILABLE } report_rule;
 
 typedef struct {
     int run;             // index into the summary's rows, -1 when the cell is empty
     double value;        // the metric (NaN when empty)
     int best;            // best finite value of its column among non-reference rows (better)
                          // (exact; the renderers mark the lowest value as printed)
+    double se;           // the value's standard error (ppl_se, kld_se), NaN when none
+    int sure;            // report_mark_confident: best, and better than the runner-up with 95%
+                         // confidence
     int has_pub;         // a published number was matched here
     double pub;
     int pub_source;      // index into report_table.sources
@@ -93,6 +106,9 @@ typedef struct {
     int better;                            // -1 lower is better (bold: the lowest), +1 higher,
                                            // 0 neither (Δp: none is marked)
     int digits;                            // decimals for md/tex when not asked (2; KLD 4)
+    int ci;                                // cells show value ± se (report_opts.ci)
+    report_rule rule;                      // how "best" was decided (report_mark_confident)
+    int windows;                           // REPORT_RULE_PAIRED: the windows resampled (0: varied)
     char caption[768];
     int n_sources;
     char (*sources)[REPORT_SOURCE_CAP];    // distinct sources of matched published numbers
@@ -108,5 +124,43 @@ int report_attach_published(report_table *t, const store_summary *s, report_publ
 // Appends the table in format f to out. digits < 0: 2 for md and tex, 4 for csv.
 int report_render(ah_buf *out, const report_table *t, report_format f, int digits, ah_err *e);
 void report_table_free(report_table *t);   // NULL-safe
+
+// ---- confidence (confident.c, docs/UNCERTAINTY.md) -----------------------------------------
+
+// The per-window values of summary row `run` that the table's metric averages (nll_per_window
+// for ppl and nll, kld_per_window for kld_mean): *v malloc'd [*n], and the run's evaluation
+// data hash into hash[cap]. Returns -1 with e set when it cannot be read.
+typedef int (*report_windows_fn)(void *ctx, int run, double **v, size_t *n, char *hash,
+                                 size_t cap, ah_err *e);
+
+// The per-window dataset behind a metric ("nll_per_window", "kld_per_window"), NULL when the
+// metric has none.
+const char *report_window_dataset(const char *metric);
+
+// A report_windows_fn reading the results file path: dataset of the summary's run (ctx).
+typedef struct {
+    const char *path;
+    const store_summary *s;
+    const char *dataset;   // report_window_dataset(metric)
+} report_file_windows;
+int report_windows_file(void *ctx, int run, double **v, size_t *n, char *hash, size_t cap,
+                        ah_err *e);
+
+// `report --compare A B` (compare.c): runs A and B of the summary (ids) paired over the
+// windows both scored, B - A in perplexity and in mean NLL with 95% bootstrap intervals,
+// appended to out as text. Errors: an unknown id, other evaluation data, other window counts.
+int report_compare(ah_buf *out, const char *path, const store_summary *s, const char *a,
+                   const char *b, ah_err *e);
+
+// Decides t's bold cells by the paired rule (REPORT_RULE_PAIRED): in each column the best
+// value is marked only when a paired bootstrap over the same windows (ppl_boot_paired,
+// 1000 resamples, fixed seed) puts the runner-up's mean above (below, for a higher-is-better
+// metric) the best's with 95% confidence; not when the two were evaluated on different data
+// (hash) or window counts, nor when a column has one quantized value. A run without its
+// standard error (ppl_se / kld_se missing: recorded before it existed) makes the rule
+// REPORT_RULE_UNAVAILABLE and marks nothing. A metric with no per-window values keeps
+// REPORT_RULE_PRINTED. s: the summary t was built from.
+int report_mark_confident(report_table *t, const store_summary *s, const char *metric,
+                          report_windows_fn load, void *ctx, ah_err *e);
 
 #endif

@@ -412,6 +412,10 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
     t->better = !strcmp(metric, "top1_agree") ? 1 : !strncmp(metric, "dp_", 3) ? 0 : -1;
     t->digits = is_result(metric) && (!strncmp(metric, "kld_", 4) || !strncmp(metric, "dp_", 3) ||
                                       !strncmp(metric, "top1_", 5)) ? 4 : 2;
+    // The standard error shown by --ci: llama.cpp's, recorded beside the metric.
+    int fse = !strcmp(metric, "ppl") ? store_column_index("ppl_se")
+            : !strcmp(metric, "kld_mean") ? store_column_index("kld_se") : -1;
+    t->ci = o->ci;
     if (parse_key(&c.cols, o->cols ? o->cols : "bits,group_size", "--cols", e)) return -1;
     if (!o->rows || !strcmp(o->rows, "auto")) {
         c.rows.n = 0;
@@ -470,6 +474,7 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
     for (size_t i = 0; i < nc; i++) {
         t->cell[i].run = -1;
         t->cell[i].value = NAN;
+        t->cell[i].se = NAN;
         t->cell[i].pub = NAN;
         t->cell[i].pub_source = -1;
     }
@@ -498,6 +503,7 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
             }
             cl->run = r;
             cl->value = nval(s, r, fm);
+            cl->se = fse >= 0 ? nval(s, r, fse) : NAN;
         }
     }
     // Rows left empty (an FP16 run whose columns match nothing) are dropped.

@@ -45,6 +45,9 @@ const store_column store_summary_columns[] = {
     {"kld_mean", STORE_COL_REAL},   {"kld_se", STORE_COL_REAL},     {"kld_median", STORE_COL_REAL},
     {"kld_p90", STORE_COL_REAL},    {"kld_p99", STORE_COL_REAL},    {"kld_p999", STORE_COL_REAL},
     {"kld_max", STORE_COL_REAL},    {"top1_agree", STORE_COL_REAL}, {"dp_mean", STORE_COL_REAL},
+    // The perplexity's uncertainty (issue 19, docs/UNCERTAINTY.md): llama.cpp's standard error
+    // and the 95% window-bootstrap interval. Runs recorded before them: missing.
+    {"ppl_se", STORE_COL_REAL},     {"ppl_lo", STORE_COL_REAL},     {"ppl_hi", STORE_COL_REAL},
 };
 const int store_summary_ncolumns = (int)(sizeof store_summary_columns / sizeof store_summary_columns[0]);
 

@@ -7,6 +7,8 @@
 #     under --out DIR/<experiment>/; a file lacking data skips a plot with one line saying why;
 #  2. --only NAME draws one; --format svg and pdf write SVG and PDF; the default folder is
 #     plots/<experiment>/ under the working directory;
+#     ppl_vs_bits, ppl_vs_group and ppl_vs_alpha draw 95% error bars (yerrorlines) from
+#     ppl_lo / ppl_hi, not kld_vs_bits, nor a file recorded without them;
 #  3. no temporary script or data file is left anywhere, and the results file is unchanged;
 #  4. errors: gnuplot missing from PATH (exit 1, one clear line, nothing written), a gnuplot that
 #     fails (exit 1, the figure removed), not a results file, an unknown --only name, a bad
@@ -125,6 +127,32 @@ grep -q "^skipped  *ppl_vs_alpha  *no AWQ runs with a fixed alpha" "$tmp/o" || e
 for name in ppl_vs_group ppl_vs_bits kld_vs_bits mine; do
   [ -s "$tmp/small/plot-test/$name.png" ] || err "small.h5: $name not drawn: $(cat "$tmp/o")"
 done
+
+# error bars (issue 19): the perplexity kinds draw each point's 95% interval (ppl_lo, ppl_hi)
+# with yerrorlines; kld_vs_bits has none; a file recorded before the intervals draws plain lines.
+# A gnuplot that records its script, then runs the real one.
+mkdir "$tmp/gpbin"
+printf '#!/bin/sh\ntee "%s/gp.script" | %s "$@"\n' "$tmp" "$(command -v gnuplot)" >"$tmp/gpbin/gnuplot"
+chmod +x "$tmp/gpbin/gnuplot"
+$PY - "$R" "$tmp/old.h5" <<'PYEOF' || fail "could not build the file without intervals"
+import sys, h5py, shutil, numpy as np
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], 'r+') as f:
+    s = f['summary'][:]
+    names = [n for n in s.dtype.names if n not in ('ppl_se', 'ppl_lo', 'ppl_hi')]
+    old = np.empty(len(s), dtype=[(n, s.dtype[n]) for n in names])
+    for n in names: old[n] = s[n]
+    del f['summary']
+    f.create_dataset('summary', data=old, maxshape=(None,), chunks=True)
+PYEOF
+for case in "ppl_vs_bits $R 1" "ppl_vs_group $R 1" "ppl_vs_alpha $R 1" "kld_vs_bits $R 0" "ppl_vs_bits $tmp/old.h5 0"; do
+  set -- $case
+  env PATH="$tmp/gpbin:$PATH" "$BIN" plot "$2" --only "$1" --out "$tmp/eb" >"$tmp/o" 2>&1 || err "error bars, $1 of $2: $(cat "$tmp/o")"
+  got=$(grep -c 'with yerrorlines' "$tmp/gp.script")
+  if [ "$3" = 1 ]; then [ "$got" -gt 0 ] || err "$1: no error bars: $(grep '^ *\$s' "$tmp/gp.script")"
+  else [ "$got" -eq 0 ] || err "$1 of $2: error bars without intervals"; fi
+done
+rm -rf "$tmp/eb" "$tmp/gpbin" "$tmp/gp.script" "$tmp/old.h5"
 
 # ---- 2. --only, formats, default folder
 "$BIN" plot "$R" --only salient_bars --format svg --out "$tmp/svg" >"$tmp/o" 2>&1 || err "--format svg failed: $(cat "$tmp/o")"

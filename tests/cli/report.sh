@@ -2,7 +2,10 @@
 # report.sh — `awq-harness report` on a small results file made here (stories260K, FP16 / RTN /
 # MinMax at INT3 and INT4 g32, a few short windows):
 #  1. md, csv and tex: the FP16 reference row, every cell equal to the run's perplexity, the
-#     lowest quantized value of each column marked (and only it);
+#     lowest quantized value of a column marked only where it beats the runner-up with 95%
+#     confidence (paired bootstrap over the windows, issue 19): MinMax at INT3 (6.8 against
+#     RTN's 10.3) is, INT4 (4.81 against 4.82 on 4 windows) is not, and the caption says why;
+#     --ci cells, and --compare's paired difference and its errors;
 #  2. published numbers, named by the experiment's [experiment] published key and by
 #     --published: the paper column, ours minus the paper's, numbers given by labels, a number
 #     that matches nothing listed under the table, --no-published;
@@ -74,14 +77,18 @@ for col in "INT3 g32" "INT4 g32"; do
   marked=""
   case "$r" in *\*) marked="$marked RTN";; esac
   case "$m" in *\*) marked="$marked MinMax";; esac
-  [ "$marked" = " $best" ] || err "csv $col: marked '$marked', lowest is $best (RTN $r, MinMax $m)"
+  # Before issue 19 both columns were marked; a 0.01 lead on 4 windows is noise, not a finding.
+  want=" $best"; [ "$col" = "INT4 g32" ] && want=""
+  [ "$marked" = "$want" ] || err "csv $col: marked '$marked', want '$want' (RTN $r, MinMax $m)"
 done
 
 # ---- md and tex: same table ---------------------------------------------------------------------
 "$AH_BIN" report "$tmp/r.h5" --no-published > "$tmp/t.md" 2> "$tmp/e" || err "md: $(cat "$tmp/e")"
 grep -q '^| FP16 ' "$tmp/t.md" || err "md: no FP16 row: $(cat "$tmp/t.md")"
 grep -q '^| Method *| INT3 g32 | INT4 g32 |$' "$tmp/t.md" || err "md header: $(grep -m1 '^|' "$tmp/t.md")"
-[ "$(grep -o '\*\*[0-9.]*\*\*' "$tmp/t.md" | wc -l)" -eq 2 ] || err "md: expected 2 bold cells: $(cat "$tmp/t.md")"
+[ "$(grep -o '\*\*[0-9.]*\*\*' "$tmp/t.md" | wc -l)" -eq 1 ] || err "md: expected 1 bold cell: $(cat "$tmp/t.md")"
+grep -q 'beats the runner-up with 95% confidence (paired bootstrap over the same 4 evaluation windows' "$tmp/t.md" ||
+  err "md: the caption does not state the rule: $(head -n 1 "$tmp/t.md")"
 for col in "INT3 g32" "INT4 g32"; do
   for row in RTN MinMax; do
     v=$(cell "$tmp/t.csv" "$row" "$col")
@@ -95,7 +102,26 @@ grep -q 'report-test: stories260K' "$tmp/t.md" || err "md: no caption naming the
 "$AH_BIN" report "$tmp/r.h5" --format tex --no-published > "$tmp/t.tex" 2> "$tmp/e" || err "tex: $(cat "$tmp/e")"
 grep -q '^\\begin{tabular}{lrr}$' "$tmp/t.tex" || err "tex: no tabular: $(cat "$tmp/t.tex")"
 grep -q '^FP16 & ' "$tmp/t.tex" || err "tex: no FP16 row"
-[ "$(grep -o '\\textbf{' "$tmp/t.tex" | wc -l)" -eq 2 ] || err "tex: expected 2 bold cells: $(cat "$tmp/t.tex")"
+[ "$(grep -o '\\textbf{' "$tmp/t.tex" | wc -l)" -eq 1 ] || err "tex: expected 1 bold cell: $(cat "$tmp/t.tex")"
+# --ci: value +- the run's recorded standard error; --compare: B - A with an interval that
+# excludes 0 for RTN vs MinMax at INT3 and holds it at INT4.
+attr() { h5dump -a "/runs/$1/$2" "$tmp/r.h5" 2>/dev/null | awk '/\(0\)/ { print $2 }'; }
+for id in fp16 rtn-w3-g32 minmax-w4-g32; do   # every run records its interval around its ppl
+  awk -v p="$(attr $id ppl)" -v s="$(attr $id ppl_se)" -v l="$(attr $id ppl_lo)" -v h="$(attr $id ppl_hi)" \
+    'BEGIN { exit !(s > 0 && l < p && p < h) }' || err "$id: ppl_se/ppl_lo/ppl_hi missing or not around ppl"
+done
+se=$(attr rtn-w3-g32 ppl_se | awk '{ printf "%.2f", $1 }')
+"$AH_BIN" report "$tmp/r.h5" --no-published --ci > "$tmp/ci.md" 2> "$tmp/e" || err "--ci: $(cat "$tmp/e")"
+grep -q "^| RTN .* ± $se |" "$tmp/ci.md" || err "--ci: RTN INT3 lacks ± $se: $(cat "$tmp/ci.md")"
+"$AH_BIN" report "$tmp/r.h5" --compare minmax-w3-g32 rtn-w3-g32 > "$tmp/c.out" 2> "$tmp/e" || err "--compare: $(cat "$tmp/e")"
+grep -q '^B is worse than A with 95% confidence$' "$tmp/c.out" || err "--compare INT3: $(cat "$tmp/c.out")"
+want=$(awk -v a="$(ppl minmax-w3-g32)" -v b="$(ppl rtn-w3-g32)" 'BEGIN { printf "%+.3f", b - a }')
+grep -q "perplexity B - A: ${want}[0-9], 95% interval \[+" "$tmp/c.out" || err "--compare INT3 difference (want $want): $(cat "$tmp/c.out")"
+"$AH_BIN" report "$tmp/r.h5" --compare minmax-w4-g32 rtn-w4-g32 > "$tmp/c.out" 2> "$tmp/e" || err "--compare INT4: $(cat "$tmp/e")"
+grep -q '^the difference is within the noise' "$tmp/c.out" || err "--compare INT4: $(cat "$tmp/c.out")"
+"$AH_BIN" report "$tmp/r.h5" --compare fp16 nosuch >/dev/null 2>"$tmp/e" && err "--compare with an unknown run id was accepted"
+grep -q "no run 'nosuch'" "$tmp/e" || err "--compare unknown id message: $(cat "$tmp/e")"
+"$AH_BIN" report "$tmp/r.h5" --compare fp16 >/dev/null 2>"$tmp/e"; [ $? -eq 2 ] || err "--compare with one run id: expected exit 2"
 grep -q '^\\bottomrule$' "$tmp/t.tex" || err "tex: no \\bottomrule"
 
 # ---- 2. published numbers -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // test_report.c — report/: tables built from hand-made /summary rows (labels of every method
 // and rule, FP16 filling every column, column order, best marked on printed values, two runs
-// in one cell refused), published-number files (CSV with quotes, TSV, labels, errors naming
+// in one cell refused), the paired rule that marks a best only with 95% confidence, --ci
+// cells, published-number files (CSV with quotes, TSV, labels, errors naming
 // the line) matched to cells, and the md / tex / csv text. Quiet on success; AH_VERBOSE=1
 // prints the tables and the error messages.
 #include <setjmp.h>
@@ -320,6 +321,101 @@ static void test_best_on_printed_values(void **state) {
     free_summary(&s);
 }
 
+// ---- the paired rule (confident.c) --------------------------------------------------------
+
+// Per-window mean NLL of each summary row, in memory: what report_windows_file reads from a
+// results file. Row 1 (RTN) is worse than row 2 (MinMax) by 0.3 +- 0.01 on every window; row 3
+// (GPTQ) is within the noise of row 2 (+-0.2 alternating); row 4 on other data.
+static const double WIN[5][6] = {
+    {1.0, 1.1, 0.9, 1.2, 1.0, 0.8},
+    {1.6, 1.71, 1.5, 1.81, 1.6, 1.41},
+    {1.3, 1.4, 1.2, 1.5, 1.3, 1.1},
+    {1.5, 1.2, 1.4, 1.3, 1.5, 0.9},
+    {1.0, 1.0, 1.0, 1.0, 1.0, 1.0},
+};
+
+static int mem_windows(void *ctx, int run, double **v, size_t *n, char *hash, size_t cap,
+                       ah_err *e) {
+    (void)ctx;
+    (void)e;
+    *v = malloc(sizeof WIN[run]);
+    assert_non_null(*v);
+    memcpy(*v, WIN[run], sizeof WIN[run]);
+    *n = 6;
+    snprintf(hash, cap, "%s", run == 4 ? "other-data" : "same-data");
+    return 0;
+}
+
+static void test_confident_rule(void **state) {
+    (void)state;
+    // ppl = exp(mean of the windows above); ppl_se any finite value (it says "recorded with
+    // intervals"). INT3: MinMax beats RTN clearly; INT4: GPTQ (lowest) is within the noise of
+    // MinMax; W2: the lowest was evaluated on other data (no pairing, no bold).
+    const run_spec runs[] = {
+        {"fp16", "method=fp16 ppl=2.75 ppl_se=0.1"},
+        {"rtn-w3-g32", "method=rtn bits=3 group_size=32 ppl=5.0 ppl_se=0.2"},
+        {"minmax-w3-g32", "method=minmax bits=3 group_size=32 salient_pct=0 ppl=3.7 ppl_se=0.2"},
+        {"gptq-rtn-w4-g32", "method=gptq-rtn bits=4 group_size=32 ppl=3.6 ppl_se=0.2"},
+        {"rtn-w2-g32", "method=rtn bits=2 group_size=32 ppl=2.7 ppl_se=0.1"},
+    };
+    const run_spec more[] = {   // INT4 MinMax pairs with GPTQ; W2 needs a runner-up
+        {"minmax-w4-g32", "method=minmax bits=4 group_size=32 salient_pct=0 ppl=3.7 ppl_se=0.2"},
+        {"minmax-w2-g32", "method=minmax bits=2 group_size=32 salient_pct=0 ppl=3.7 ppl_se=0.2"},
+    };
+    run_spec all[7];
+    memcpy(all, runs, sizeof runs);
+    memcpy(all + 5, more, sizeof more);
+    store_summary s;
+    make_summary(&s, all, 7);
+    report_table t;
+    ah_err e = {{0}};
+    report_opts o = {.ci = 1};
+    assert_int_equal(report_build(&t, &s, &o, &e), 0);
+    // Summary rows 5 and 6 read row 2's windows (the same MinMax losses at 4 and 2 bits).
+    static const int MAP[7] = {0, 1, 2, 3, 4, 2, 2};
+    for (size_t i = 0; i < (size_t)t.n_rows * t.n_cols; i++)
+        if (t.cell[i].run >= 0) t.cell[i].run = MAP[t.cell[i].run];
+    assert_int_equal(report_mark_confident(&t, &s, "ppl", mem_windows, NULL, &e), 0);
+    assert_int_equal(t.rule, REPORT_RULE_PAIRED);
+    assert_int_equal(t.windows, 6);
+    assert_true(cell(&t, "MinMax", "INT3 g32")->sure);
+    assert_false(cell(&t, "RTN", "INT3 g32")->sure);
+    assert_true(cell(&t, "RTN (GPTQ)", "INT4 g32")->best);   // lowest ...
+    assert_false(cell(&t, "RTN (GPTQ)", "INT4 g32")->sure);  // ... but within the noise
+    assert_true(cell(&t, "RTN", "INT2 g32")->best);
+    assert_false(cell(&t, "RTN", "INT2 g32")->sure);         // other data: not paired
+    const char *md = render(&t, REPORT_MD, 2);
+    assert_non_null(strstr(md, "**3.70 \xc2\xb1 0.20**"));   // --ci and bold
+    assert_non_null(strstr(md, " 5.00 \xc2\xb1 0.20 |"));
+    assert_null(strstr(strstr(strstr(md, "**") + 2, "**") + 2, "**"));   // one bold cell
+    assert_non_null(strstr(md, "beats the runner-up with 95% confidence (paired bootstrap over "
+                               "the same 6 evaluation windows, 1000 resamples)"));
+    report_table_free(&t);
+    free_summary(&s);
+
+    // A run recorded before ppl_se existed: no bold anywhere, and the caption says why.
+    const run_spec old[] = {
+        {"rtn-w3-g32", "method=rtn bits=3 group_size=32 ppl=5.0"},
+        {"minmax-w3-g32", "method=minmax bits=3 group_size=32 salient_pct=0 ppl=3.7 ppl_se=0.2"},
+    };
+    make_summary(&s, old, 2);
+    o.ci = 0;
+    assert_int_equal(report_build(&t, &s, &o, &e), 0);
+    assert_int_equal(report_mark_confident(&t, &s, "ppl", mem_windows, NULL, &e), 0);
+    assert_int_equal(t.rule, REPORT_RULE_UNAVAILABLE);
+    md = render(&t, REPORT_MD, 2);
+    assert_null(strstr(md, "**"));
+    assert_non_null(strstr(md, "Intervals unavailable"));
+    report_table_free(&t);
+    // A metric without per-window values keeps the printed rule.
+    o.metric = "seconds";
+    assert_int_equal(report_build(&t, &s, &o, &e), 0);
+    assert_int_equal(report_mark_confident(&t, &s, "seconds", mem_windows, NULL, &e), 0);
+    assert_int_equal(t.rule, REPORT_RULE_PRINTED);
+    report_table_free(&t);
+    free_summary(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_labels_and_layout),
@@ -327,6 +423,7 @@ int main(void) {
         cmocka_unit_test(test_pivot_and_clash),
         cmocka_unit_test(test_published),
         cmocka_unit_test(test_best_on_printed_values),
+        cmocka_unit_test(test_confident_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
