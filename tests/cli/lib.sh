@@ -76,3 +76,15 @@ data = text:$(pwd)/tests/fixtures/text/eval.txt
 seqlen = 64
 EOF
 }
+
+# llama_cpp_bin TMPDIR: the bin directory of the llama.cpp build (tools/llama-cpp: built once,
+# cached), printed; skips the test when llama.cpp cannot be fetched or built (exit 3 or 6 of
+# tools/llama-cpp), fails on any other error.
+llama_cpp_bin() {
+  local out rc
+  out=$(tools/llama-cpp 2>"$1/build.err"); rc=$?
+  # (in $(...): the skip message goes to stderr, which the test runner shows)
+  if [ $rc -eq 3 ] || [ $rc -eq 6 ]; then skip "llama.cpp not built: $(tail -n 1 "$1/build.err")" >&2; fi
+  [ $rc -eq 0 ] || { tail -n 20 "$1/build.err" >&2; fail "tools/llama-cpp failed (exit $rc)"; }
+  printf '%s\n' "$out"
+}

@@ -24,9 +24,7 @@ cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 errors=0
 
-bin=$(tools/llama-cpp 2>"$tmp/build.err"); rc=$?
-if [ $rc -eq 3 ] || [ $rc -eq 6 ]; then skip "llama.cpp not built: $(tail -n 1 "$tmp/build.err")"; fi
-[ $rc -eq 0 ] || { tail -n 20 "$tmp/build.err"; fail "tools/llama-cpp failed (exit $rc)"; }
+bin=$(llama_cpp_bin "$tmp") || exit $?
 GGUF_PY="$(dirname "$bin")/gguf-py"
 THREADS=2
 TOL=1e-5

@@ -25,9 +25,7 @@ cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 errors=0
 
-bin=$(tools/llama-cpp 2>"$tmp/build.err"); rc=$?
-if [ $rc -eq 3 ] || [ $rc -eq 6 ]; then skip "llama.cpp not built: $(tail -n 1 "$tmp/build.err")"; fi
-[ $rc -eq 0 ] || { tail -n 20 "$tmp/build.err"; fail "tools/llama-cpp failed (exit $rc)"; }
+bin=$(llama_cpp_bin "$tmp") || exit $?
 THREADS=2
 TOL=1e-4
 PRINT_HALF=0.0000005   # half of the last of the 6 decimals llama.cpp prints the mean KLD with
