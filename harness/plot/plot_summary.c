@@ -251,6 +251,10 @@ static int vs_bits(const pl_ctx *c, const pl_spec *p, const char *y, const char 
     sort_doubles(xs, nx);
     char extra[128];
     snprintf(extra, sizeof extra, "set xtics 1\nset xrange [%g:%g]\n", xs[0] - 0.3, xs[nx - 1] + 0.3);
+    // Series side by side around each bit width (0.04 bits apart), so that their error bars,
+    // which overlap at one bit width, can be told apart.
+    for (int i = 0; i < ns; i++)
+        for (int k = 0; k < s[i].n; k++) s[i].x[k] += 0.04 * (i - (ns - 1) / 2.0);
     char title[160];
     if (one == -1) snprintf(title, sizeof title, "%s vs weight bits, per-row quantization", what);
     else if (!isnan(one)) snprintf(title, sizeof title, "%s vs weight bits, group size %g", what, one);
