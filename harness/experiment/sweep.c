@@ -117,7 +117,8 @@ static int emit(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
 
 // Crosses the axes from a on, in the table's order (its row order is the plan's nesting):
 // an axis is crossed only where it applies to the run built so far (method/params.c), so
-// rtn crosses bits x group_size, awq its own axes, gptq damp x block_size x act_order.
+// rtn crosses bits x group_size x salient_pct, awq its own axes, gptq damp x block_size x
+// act_order (then salient_pct).
 static int cross(exp_plan *p, const method_cfg *mc, const exp_config *c, int a, ah_err *e) {
     if (a == PARAM_AXIS_COUNT) return emit(p, *mc, c, e);
     if (!param_applies(mc, (param_id)a)) return cross(p, mc, c, a + 1, e);
@@ -126,7 +127,8 @@ static int cross(exp_plan *p, const method_cfg *mc, const exp_config *c, int a, 
     for (int i = 0; i < v.n; i++) {
         method_cfg m = *mc;
         param_set(&m, (param_id)a, v.v[i]);
-        // The fixed rule never searches: alpha = search is skipped under it (check_fixed).
+        // The fixed rule never searches: alpha = search is skipped under it (check_plan_axes
+        // refuses a fixed rule left without a numeric alpha).
         if (m.awq.rule == AWQ_FIXED && m.awq.alpha_mode == AWQ_ALPHA_SEARCH && a == PARAM_ALPHA) continue;
         // Kept channels make minmax the method salient, and none make salient minmax.
         if (a == PARAM_SALIENT_PCT) m.kind = method_with_kept(m.kind, m.salient_pct > 0);
