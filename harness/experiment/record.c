@@ -56,7 +56,8 @@ static int write_method_params(store_run_writer *w, const method_cfg *mc, ah_err
         if (!param_applies(mc, (param_id)p)) continue;
         param_value v = param_get(mc, (param_id)p);
         char t[64];
-        if (d->type == PT_WORD) TRY(store_run_attr_str(w, "", d->name, param_text((param_id)p, v, t, sizeof t), e));
+        if (d->type == PT_WORD)
+            TRY(store_run_attr_str(w, "", d->name, param_text((param_id)p, v, t, sizeof t), e));
         else if (v.word >= 0) continue;
         else if (d->type == PT_INT) TRY(store_run_attr_int(w, "", d->name, (long long)v.num, e));
         else TRY(store_run_attr_real(w, "", d->name, v.num, e));
