@@ -10,6 +10,19 @@
 #          (W x 2048 / seconds: every token of every window goes through the model) and peak
 #          RSS (/usr/bin/time -f %M), runs alternating harness, llama.cpp, harness, ...;
 #          medians of REPS runs.
+#   awq    the whole AWQ pass of `awq-harness quantize --method awq` against llm-compressor's
+#          AWQModifier (PyPI, tools/peers/venv; bench/peer_awq_llmcompressor.py) on the CPU,
+#          on the same calibration token ids (N blocks of L tokens, in order), the same grid
+#          (0, 1/20, ..., 1: the harness's --grid 20 --grid-include-one; llm-compressor's
+#          n_grid 21), s = x_mean^alpha (duo_scaling off), asymmetric 4-bit groups of 64, no
+#          clip search (llm-compressor has none): whole-process seconds, the in-process seconds
+#          of the pass (harness quant_seconds, llm-compressor's oneshot call), and how many of
+#          the scaling groups' alphas are the same. Models: the bundled tinyprose (its own
+#          calibration text) and the SmolLM2-135M shape (first AWQ_LAYERS blocks, random ids).
+#          Not run: AutoAWQ 0.2.9 (its last release; it needs transformers <= 4.51, which the
+#          peers' lock cannot hold beside llm-compressor) and mit-han-lab/llm-awq (on no package
+#          registry); tools/ref_awq.py, which follows llm-awq with its GPU semantics, is timed by
+#          bench/throughput.sh.
 #
 # Checkpoints: random-weight synthetic models (`awq-harness synth`) at the exact shapes of
 # ../shared/data/configs (SmolLM2-135M, TinyLlama-1.1B, Llama-2-7B), with the real tokenizer
@@ -18,7 +31,8 @@
 # llama.cpp runs with -ctk f32 -ctv f32 -fa off so that its numbers are the same arithmetic
 # problem as the harness's (its default F16 KV cache changes the perplexity in the 4th digit).
 #
-# Environment: REPS (default 3), PEER_MODELS (default "smollm tinyllama"; add llama7b: an F16
+# Environment: PEERS_ONLY (eval | awq: one section), AWQ_SAMPLES (16), AWQ_SEQLEN (256),
+# AWQ_LAYERS (4), REPS (default 3), PEER_MODELS (default "smollm tinyllama"; add llama7b: an F16
 # 7B GGUF is 13.5 GB and one run takes many minutes on 2 cores; its F32 GGUF does not fit in
 # 24 GiB and is skipped), WINDOWS_smollm/_tinyllama/_llama7b (windows of 2048; defaults 4/2/1),
 # THREADS (default 2), DTYPES (default "f32 f16").
@@ -42,11 +56,13 @@ CPU=$(lscpu | sed -n 's/^Model name: *//p' | tr -d ',')
 load() { cut -d' ' -f1 /proc/loadavg; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
 row() {   # benchmark metric value unit reference command   (ratio = value / reference)
-  local ratio=""
+  local ratio="" metric=${2//,/;}   # only the quoted command may hold commas (bench/README.md)
   [ -n "$5" ] && ratio=$(awk -v a="$3" -v b="$5" 'BEGIN {if (b > 0) printf "%.3f", a / b}')
-  echo "$(date -u +%F),$CPU,$1,$2 (load $(load)),$3,$4,$5,$ratio,\"$6\"" >>"$OUT"
+  echo "$(date -u +%F),$CPU,$1,$metric (load $(load)),$3,$4,$5,$ratio,\"$6\"" >>"$OUT"
 }
 
+run_eval=1; run_awq=1
+case "${PEERS_ONLY:-}" in eval) run_awq=0 ;; awq) run_eval=0 ;; esac
 declare -A CFG=([smollm]=SmolLM2-135M [tinyllama]=tinyllama-1.1b [llama7b]=llama-2-7b)
 declare -A TOK=([smollm]=smollm [tinyllama]=llama2 [llama7b]=llama2)
 declare -A WIN=([smollm]=${WINDOWS_smollm:-4} [tinyllama]=${WINDOWS_tinyllama:-2} [llama7b]=${WINDOWS_llama7b:-1})
@@ -58,8 +74,9 @@ timed() {
   awk '/^peers_time/ {printf "%s %.0f\n", $2, $3 / 1024}' "$tmp/time"
 }
 
-printf '%-10s %-4s %-44s %-44s\n' model dtype "harness (s, tok/s, MiB, ppl)" "llama-perplexity (s, tok/s, MiB, ppl)"
+[ "$run_eval" = 1 ] && printf '%-10s %-4s %-44s %-44s\n' model dtype "harness (s, tok/s, MiB, ppl)" "llama-perplexity (s, tok/s, MiB, ppl)"
 for m in $PEER_MODELS; do
+  [ "$run_eval" = 1 ] || break
   cfg="$SHARED/configs/${CFG[$m]}.config.json"; tokdir="$SHARED/tokenizers/${TOK[$m]}"
   [ -f "$cfg" ] && [ -d "$tokdir" ] || { echo "peers: $cfg or $tokdir absent, $m skipped"; continue; }
   W=${WIN[$m]}; ntok=$((W * 2048))
@@ -95,4 +112,64 @@ for m in $PEER_MODELS; do
     rm -rf "$dir" "$g"
   done
 done
+# --- the AWQ pass ------------------------------------------------------------------------
+awq_section() {
+  local PY
+  PY=$(bash tools/peers/venv)/bin/python || { echo "peers: tools/peers/venv failed, AWQ rows skipped"; return; }
+  local S=${AWQ_SAMPLES:-16} L=${AWQ_SEQLEN:-256} NL=${AWQ_LAYERS:-4}
+  printf '\n%-12s %-38s %-38s %s\n' model "harness (whole s, pass s)" "llm-compressor (whole s, pass s)" "same alphas"
+  for m in tinyprose smollm; do
+    local dir ids="$tmp/awq-$m.ids"
+    if [ $m = tinyprose ]; then
+      dir=models/tinyprose
+      "$BIN" tokenize --tokenizer "$dir" --data "text:$dir/data/calib.txt" | tr '\n' ' ' >"$ids"
+    else
+      local cfg="$SHARED/configs/SmolLM2-135M.config.json"
+      [ -f "$cfg" ] || { echo "peers: $cfg absent, smollm AWQ skipped"; continue; }
+      dir="$tmp/awq-smollm"
+      "$BIN" synth --quiet --config "$cfg" --dtype f32 --layers "$NL" --ids $((S * L)) --out "$dir" >/dev/null || continue
+      cp "$dir/ids.txt" "$ids"
+      m="smollm-${NL}L"
+    fi
+    local hcmd="./awq-harness quantize --model DIR --method awq --bits 4 --group 64 --calib ids:IDS --calib-samples $S --calib-seqlen $L --calib-pick first --grid 20 --grid-include-one --clip off --threads $THREADS --out OUT"
+    local pcmd="PY bench/peer_awq_llmcompressor.py --model DIR --ids IDS --samples $S --seqlen $L --group 64 --grid 20 --threads $THREADS"
+    local hw=() hp=() pw=() pp=() r same="" i
+    for i in $(seq "$REPS"); do   # alternating
+      rm -rf "$tmp/awq-out"
+      r=$(timed "$tmp/ha.out" "$BIN" quantize --model "$dir" --method awq --bits 4 --group 64 --calib "ids:$ids" \
+            --calib-samples "$S" --calib-seqlen "$L" --calib-pick first --grid 20 --grid-include-one --clip off \
+            --threads "$THREADS" --out "$tmp/awq-out") || { echo "peers: harness AWQ failed:"; tail -n 3 "$tmp/ha.out"; break; }
+      hw+=("${r% *}"); hp+=("$(tr ' ' '\n' <"$tmp/ha.out" | sed -n 's/^quant_seconds=//p' | tail -n 1)")
+      # The same OpenMP wait policy as the harness's default (passive, README "Batch jobs"):
+      # torch's busy-waiting threads slowed its AWQ pass by 10x and more on a loaded machine.
+      r=$(OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive timed "$tmp/pa.out" "$PY" bench/peer_awq_llmcompressor.py --model "$dir" --ids "$ids" \
+            --samples "$S" --seqlen "$L" --group 64 --grid 20 --threads "$THREADS") ||
+        { echo "peers: llm-compressor AWQ failed:"; grep -v '^alpha' "$tmp/pa.out" | tail -n 3; break; }
+      pw+=("${r% *}"); pp+=("$(sed -n 's/^seconds=\([0-9.]*\).*/\1/p' "$tmp/pa.out")")
+    done
+    [ ${#pw[@]} -gt 0 ] || continue
+    # Alphas: the harness's from its awq.safetensors (layers.L.G.alpha), the peer's printed.
+    same=$(/usr/bin/python3 - "$tmp/awq-out/awq.safetensors" "$tmp/pa.out" <<'PY'
+import json, struct, sys
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n))
+def alpha(key):
+    o = h[key]["data_offsets"]; f.seek(8 + n + o[0]); return struct.unpack("<f", f.read(4))[0]
+same = total = 0
+for line in open(sys.argv[2]):
+    if line.startswith("alpha "):
+        _, l, g, v = line.split(); total += 1
+        same += abs(alpha(f"layers.{l}.{g}.alpha") - float(v)) < 1e-6
+print(f"{same}/{total}")
+PY
+)
+    local hwm hpm pwm ppm
+    hwm=$(printf '%s\n' "${hw[@]}" | median); hpm=$(printf '%s\n' "${hp[@]}" | median)
+    pwm=$(printf '%s\n' "${pw[@]}" | median); ppm=$(printf '%s\n' "${pp[@]}" | median)
+    row "peers awq $m $THREADS thr" "whole-process s, harness vs llm-compressor, medians (harness $(echo ${hw[*]} | tr ' ' '/'), peer $(echo ${pw[*]} | tr ' ' '/')); same alphas $same" \
+        "$hwm" s "$pwm" "$hcmd  vs  $pcmd"
+    row "peers awq $m $THREADS thr" "in-process s of the AWQ pass (harness quant_seconds vs llm-compressor oneshot), medians" "$hpm" s "$ppm" "$hcmd  vs  $pcmd"
+    printf '%-12s %-38s %-38s %s\n' "$m" "$hwm s, $hpm s" "$pwm s, $ppm s" "$same"
+  done
+}
+[ "$run_awq" = 1 ] && awq_section
 echo "peers: rows in $OUT (load average now $(load); runs alternate, so load hits both sides)"
