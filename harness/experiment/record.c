@@ -53,7 +53,7 @@ int exp_salient_sink(void *ctx, int layer, arch_layer_role role, const float *W_
 static int write_method_params(store_run_writer *w, const method_cfg *mc, ah_err *e) {
     for (int p = 0; p < PARAM_COUNT; p++) {
         const param_def *d = param_of((param_id)p);
-        if (!param_applies(mc, (param_id)p)) continue;
+        if (!param_applies(mc, (param_id)p) || d->own_record) continue;
         param_value v = param_get(mc, (param_id)p);
         char t[64];
         if (d->type == PT_WORD)

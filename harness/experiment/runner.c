@@ -34,12 +34,24 @@ static int make_dirs(const char *path, ah_err *e) {
 
 static int file_exists(const char *p) { return access(p, R_OK) == 0; }
 
+// One calibration sample of the experiment: the blocks drawn for a (seed, samples, length) of
+// the plan's runs (the sweep's calibration axes), with the hash its cache keys use.
+typedef struct {
+    uint64_t seed;
+    int samples, len;
+    calib_set cs;
+    char hash[65];
+} calib_entry;
+
 // Inputs every run shares, loaded once.
 typedef struct {
     model *m;
     tok_tokenizer *tok;
     ds_ids eval;
-    calib_set cs;
+    ds_ids calib_text;               // the tokenized calibration source (n = 0: none)
+    calib_entry *cals;               // the samples the plan's runs draw, n_cals of them
+    int n_cals;
+    calib_set cs;                    // the current run's sample (a view of a cals entry)
     char model_hash[65], eval_hash[65], calib_hash[65];
     int seqlen;
     kld_ref ref;                     // the FP reference of the KL divergence
@@ -48,7 +60,9 @@ typedef struct {
 
 static void shared_free(shared_inputs *s) {
     kld_ref_free(&s->ref);
-    calib_set_free(&s->cs);
+    for (int i = 0; i < s->n_cals; i++) calib_set_free(&s->cals[i].cs);
+    free(s->cals);
+    ds_ids_free(&s->calib_text);
     ds_ids_free(&s->eval);
     tok_free(s->tok);
     model_free(s->m);
@@ -81,6 +95,41 @@ static void warn_groups(const exp_config *c, const exp_plan *plan, const model *
                     w, w % mc->q.group);
         }
     }
+}
+
+// Makes run mc's calibration sample current (s->cs, s->calib_hash): the one drawn with its
+// seed, number of sequences and length, drawn once per experiment and shared by every run
+// that names the same three (so by their AWQ-search and run cache keys, which hash its tokens).
+static int use_calib(shared_inputs *s, const exp_config *c, const method_cfg *mc, ah_err *e) {
+    if (!s->calib_text.ids) return 0;
+    int max = s->m->cfg.max_seq;
+    int len = mc->calib_seqlen ? mc->calib_seqlen : (max < 512 ? max : 512);
+    if (len > max)
+        return ah_fail(e, "%s: [calibration] seqlen %d is longer than the model allows (%d)",
+                       c->source, len, max);
+    calib_entry *en = NULL;
+    for (int i = 0; i < s->n_cals && !en; i++)
+        if (s->cals[i].seed == mc->seed && s->cals[i].samples == mc->calib_samples &&
+            s->cals[i].len == len)
+            en = &s->cals[i];
+    if (!en) {
+        calib_entry *grown = realloc(s->cals, (size_t)(s->n_cals + 1) * sizeof *grown);
+        if (!grown) return ah_fail(e, "out of memory");
+        s->cals = grown;
+        en = &s->cals[s->n_cals];
+        memset(en, 0, sizeof *en);
+        en->seed = mc->seed;
+        en->samples = mc->calib_samples;
+        en->len = len;
+        if (calib_set_make(&en->cs, s->calib_text.ids, s->calib_text.n, mc->calib_samples, len,
+                           mc->seed, c->calib_first, c->calib, e))
+            return -1;
+        exp_ids_hash(en->cs.tokens, (size_t)en->cs.n * en->cs.len, en->hash);
+        s->n_cals++;
+    }
+    s->cs = en->cs;
+    memcpy(s->calib_hash, en->hash, sizeof s->calib_hash);
+    return 0;
 }
 
 static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *plan, int quiet,
@@ -116,17 +165,13 @@ static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *pl
     exp_ids_hash(s->eval.ids, s->eval.n, s->eval_hash);
     snprintf(s->calib_hash, sizeof s->calib_hash, "-");
     if (needs_calibration(c, plan)) {
-        int len = c->calib_seqlen ? c->calib_seqlen : (s->m->cfg.max_seq < 512 ? s->m->cfg.max_seq : 512);
-        if (len > s->m->cfg.max_seq)
-            return ah_fail(e, "%s: [calibration] seqlen %d is longer than the model allows (%d)",
-                           c->source, len, s->m->cfg.max_seq);
-        ds_ids in;
-        if (ds_load_ids(&in, s->tok, c->calib, wt, 0, 1, e)) return ah_wrap(e, "[calibration] data");
-        int rc = calib_set_make(&s->cs, in.ids, in.n, c->calib_samples, len, c->seed,
-                                c->calib_first, c->calib, e);
-        ds_ids_free(&in);
-        if (rc) return -1;
-        exp_ids_hash(s->cs.tokens, (size_t)s->cs.n * s->cs.len, s->calib_hash);
+        if (ds_load_ids(&s->calib_text, s->tok, c->calib, wt, 0, 1, e))
+            return ah_wrap(e, "[calibration] data");
+        // Every sample the plan draws, made here: a bad length fails before any run, and
+        // --keys prints every run's key.
+        for (int i = 0; i < plan->n; i++)
+            if (use_calib(s, c, &plan->runs[i].mc, e)) return -1;
+        if (use_calib(s, c, &plan->runs[0].mc, e)) return -1;
     }
     return 0;
 }
@@ -348,6 +393,7 @@ int exp_print_keys(const exp_config *c, const exp_plan *plan, FILE *out, ah_err 
     int rc = load_shared(&s, c, plan, 1, e);
     for (int i = 0; rc == 0 && i < plan->n; i++) {
         char key[65], awq[65];
+        if ((rc = use_calib(&s, c, &plan->runs[i].mc, e))) break;
         run_key(c, &plan->runs[i], &s, key);
         awq_key_of(&plan->runs[i], &s, awq);
         fprintf(out, "%-36s run %s awq %s\n", plan->runs[i].id, key, awq);
@@ -424,8 +470,11 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
         model_describe(s.m, desc, sizeof desc);
         fprintf(stderr, "model: %s (%s)\neval: %s, %zu tokens, %zu windows of %d\n", c->model_path,
                 desc, c->eval_data, s.eval.n, ppl_window_count(s.eval.n, s.seqlen), s.seqlen);
-        if (s.cs.n)
+        if (s.n_cals == 1)
             fprintf(stderr, "calibration: %s, %d sequences of %d tokens\n", c->calib, s.cs.n, s.cs.len);
+        else if (s.n_cals > 1)
+            fprintf(stderr, "calibration: %s, %d samples (seeds, sizes, lengths of the sweep)\n",
+                    c->calib, s.n_cals);
         fprintf(stderr, "results: %s (cache %s)\n", output, c->cache_dir);
     }
     store_meta meta = {.experiment = c->name, .experiment_ini = c->ini_text};
@@ -442,6 +491,10 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
     for (int i = 0; i < plan->n; i++) {
         const exp_run *r = &plan->runs[i];
         char key[65], run_path[EXP_PATH_MAX + 128];
+        if (use_calib(&s, c, &r->mc, e)) {
+            status = -1;
+            break;
+        }
         run_key(c, r, &s, key);
         snprintf(run_path, sizeof run_path, "%s/runs/%s.h5", c->cache_dir, key);
         if (o->stop && *o->stop) {

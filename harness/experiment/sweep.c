@@ -17,11 +17,22 @@ typedef struct {
     param_value v[EXP_MAX_VALUES];
 } axis_view;
 
+// The calibration axes not written in [sweep] take the experiment's one value ([calibration]
+// samples / seqlen, [experiment] seed), the others the table's default.
+static param_value config_default(const exp_config *c, param_id a) {
+    param_value v = {NAN, -1};
+    if (a == PARAM_SEED) v.num = (double)c->seed;
+    else if (a == PARAM_CALIB_SAMPLES) v.num = c->calib_samples;
+    else if (a == PARAM_CALIB_SEQLEN) v.num = c->calib_seqlen;
+    else v = param_default(a);
+    return v;
+}
+
 static void view(axis_view *v, const exp_config *c, param_id a) {
     const exp_axis_values *ax = &c->axes[a];
     v->n = ax->given ? ax->n : 1;
     if (ax->given) memcpy(v->v, ax->v, (size_t)ax->n * sizeof v->v[0]);
-    else v->v[0] = param_default(a);
+    else v->v[0] = config_default(c, a);
 }
 
 static int axis_fail(ah_err *e, const exp_config *c, param_id a, const char *fmt, ...)
@@ -127,6 +138,7 @@ static int cross(exp_plan *p, const method_cfg *mc, const exp_config *c, int a, 
     for (int i = 0; i < v.n; i++) {
         method_cfg m = *mc;
         param_set(&m, (param_id)a, v.v[i]);
+        if (c->axes[a].given) m.swept |= 1u << a;   // rows printed in ids only when swept
         // The fixed rule never searches: alpha = search is skipped under it (check_plan_axes
         // refuses a fixed rule left without a numeric alpha).
         if (m.awq.rule == AWQ_FIXED && m.awq.alpha_mode == AWQ_ALPHA_SEARCH && a == PARAM_ALPHA) continue;
@@ -169,6 +181,8 @@ static int plan_sweep(exp_plan *p, const exp_config *c, ah_err *e) {
     method_cfg mc;
     memset(&mc, 0, sizeof mc);
     mc.seed = c->seed;
+    mc.calib_samples = c->calib_samples;
+    mc.calib_seqlen = c->calib_seqlen;
     mc.by = SALIENT_ACTIVATION;
     awq_defaults(&mc.awq);
     gptq_defaults(&mc.gptq);
