@@ -89,8 +89,13 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     if (r->cs && r->cs->n) {
         TRY(store_run_attr_str(w, "", "calib", c->calib, e));
         TRY(store_run_attr_str(w, "", "calib_sha256", r->calib_hash, e));
-        TRY(store_run_attr_int(w, "", "calib_samples", r->cs->n, e));
-        TRY(store_run_attr_int(w, "", "calib_seqlen", r->cs->len, e));
+        // The sample's size and length are parameters of the runs it changes (the table's
+        // calib_samples / calib_seqlen rows apply); a method that reads calibration rows only
+        // for its output-error metrics takes neither (calib and calib_sha256 name those rows).
+        if (param_applies(mc, PARAM_CALIB_SAMPLES)) {
+            TRY(store_run_attr_int(w, "", "calib_samples", r->cs->n, e));
+            TRY(store_run_attr_int(w, "", "calib_seqlen", r->cs->len, e));
+        }
         TRY(store_run_attr_str(w, "", "calib_pick", c->calib_first ? "first" : "random", e));
     }
     TRY(store_run_attr_str(w, "", "eval_data", c->eval_data, e));

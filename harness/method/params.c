@@ -35,12 +35,14 @@ static int alpha_searched(const method_cfg *mc) {
     return mc->awq.rule != AWQ_SALIENT && mc->awq.alpha_mode == AWQ_ALPHA_SEARCH;
 }
 static int keeps_channels(const method_cfg *mc) { return mc->salient_pct > 0; }
-// The calibration sample changes the weights: a method that needs calibration statistics, or
-// channels kept at random (the seed draws them). fp16 and rtn take calibration rows for their
-// metrics only, so seed replicates of them would repeat one perplexity.
+// The calibration sample changes the weights of a method that needs calibration statistics;
+// fp16 and rtn read calibration rows for their metrics only, so replicates of them would
+// repeat one perplexity. The seed also draws channels kept at random.
 static int draws_calibration(const method_cfg *mc) {
-    return mc->kind != METHOD_FP16 &&
-           (method_needs_calib(mc) || (mc->salient_pct > 0 && mc->by == SALIENT_RANDOM));
+    return mc->kind != METHOD_FP16 && method_needs_calib(mc);
+}
+static int takes_seed(const method_cfg *mc) {
+    return draws_calibration(mc) || (mc->salient_pct > 0 && mc->by == SALIENT_RANDOM);
 }
 
 // ---- run-id parts that are not "format the value" ----------------------------------------------
@@ -198,7 +200,7 @@ static const param_def PARAMS[PARAM_COUNT] = {
     [PARAM_SEED] = {.name = "seed", .cli = "seed", .cli_arg = "S", .type = PT_INT, .def = "0",
                     .lo = 0, .hi = 2147483647.0, .whole = 1,
                     .range_msg = "%g is not a seed (a whole number in 0..2147483647)",
-                    .applies = draws_calibration, .field = PF_U64, .offset = F(seed), .id_pos = 17,
+                    .applies = takes_seed, .field = PF_U64, .offset = F(seed), .id_pos = 17,
                     .id_fmt = "-seed%s", .id_swept = 1, .key = KEY_ALWAYS, .key_pos = 7,
                     .key_name = "seed", .awq_key = AWQ_KEY_PROPAGATED, .awq_key_name = "seed",
                     .label = "seed"},

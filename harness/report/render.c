@@ -152,7 +152,7 @@ static double shown(double v, int digits) {
 static int is_best(const report_table *t, int i, int j, int digits) {
     const report_cell *c = &t->cell[(size_t)i * t->n_cols + j];
     if (!t->better || t->row_ref[i] || c->run < 0 || !isfinite(c->value)) return 0;
-    if (t->rule == REPORT_RULE_PAIRED) return c->sure;
+    if (t->rule == REPORT_RULE_PAIRED || t->rule == REPORT_RULE_REPLICATES) return c->sure;
     if (t->rule == REPORT_RULE_UNAVAILABLE) return 0;
     double mine = shown(c->value, digits);
     for (int k = 0; k < t->n_rows; k++) {
@@ -179,6 +179,12 @@ static void rule_text(char *out, size_t cap, const report_table *t) {
                            "evaluation windows, %d resamples); none where the difference is within "
                            "the noise.", w, PPL_BOOT_RESAMPLES);
     }
+    else if (t->rule == REPORT_RULE_REPLICATES)
+        snprintf(out, cap, " Cells over seed replicates (runs differing only in the seed, which "
+                           "draws the calibration sample): mean \xc2\xb1 sd (n = replicates). Bold: "
+                           "the best quantized value of a column where its 95%% interval (t "
+                           "interval of the mean; one run: 1.96 standard errors) lies clear of the "
+                           "runner-up's; none where they overlap.");
     else snprintf(out, cap, " Best quantized value per column in bold.");
     if (t->ci && t->rule != REPORT_RULE_UNAVAILABLE) {
         size_t L = strlen(out);
@@ -201,8 +207,16 @@ static int fill_body(grid *g, const report_table *t, report_format f, int digits
             if (cl->run < 0 || (t->row_ref[i] && isnan(cl->value)))
                 snprintf(num, sizeof num, "%s", empty_cell(f));
             else number(num, sizeof num, cl->value, digits, 0);
+            // Seed replicates: "mean ± sd (n=3)" in md and tex (csv: the mean).
+            if (f != REPORT_CSV && cl->run >= 0 && cl->n_rep > 1) {
+                char sd[64];
+                number(sd, sizeof sd, cl->sd, digits, 0);
+                size_t L = strlen(num);
+                snprintf(num + L, sizeof num - L, f == REPORT_MD ? " \xc2\xb1 %s (n=%d)"
+                         : " $\\pm$ %s ($n=%d$)", sd, cl->n_rep);
+            }
             // --ci: "value ± se" in md and tex (csv stays one number per cell).
-            if (t->ci && f != REPORT_CSV && cl->run >= 0 && isfinite(cl->se)) {
+            else if (t->ci && f != REPORT_CSV && cl->run >= 0 && isfinite(cl->se)) {
                 char se[64];
                 number(se, sizeof se, cl->se, digits, 0);
                 size_t L = strlen(num);

@@ -342,6 +342,19 @@ static int ref_fits(const build_ctx *c, int r, int col) {
     return 1;
 }
 
+// Runs a and b are seed replicates: both have a seed, and every parameter column but the
+// seed (and the outcomes) is the same.
+static int seed_replicates(const store_summary *s, int a, int b) {
+    int fs = store_column_index("seed");
+    if (fs < 0 || missing(s, a, fs) || missing(s, b, fs) || same(s, a, b, fs)) return 0;
+    for (int f = 0; f < store_summary_ncolumns; f++) {
+        const char *n = col_name(f);
+        if (f == fs || is_result(n) || !strcmp(n, "windows") || !strncmp(n, "ppl_", 4)) continue;
+        if (!same(s, a, b, f)) return 0;
+    }
+    return 1;
+}
+
 static int cell_clash(const build_ctx *c, int a, int b, const char *row, const char *col, ah_err *e) {
     const store_summary *s = c->s;
     char diff[512] = "";
@@ -416,12 +429,15 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
     int fse = !strcmp(metric, "ppl") ? store_column_index("ppl_se")
             : !strcmp(metric, "kld_mean") ? store_column_index("kld_se") : -1;
     t->ci = o->ci;
+    t->replicates = 1;
     if (parse_key(&c.cols, o->cols ? o->cols : "bits,group_size", "--cols", e)) return -1;
     if (!o->rows || !strcmp(o->rows, "auto")) {
         c.rows.n = 0;
         for (int i = 0; i < PARAM_COUNT + 3; i++) {
             const char *name = i < PARAM_COUNT ? param_name((param_id)i) : DATA_PARAMS[i - PARAM_COUNT];
             int f = store_column_index(name);
+            // The seed is the replicate axis: its runs share a cell (mean +- sd).
+            if (!strcmp(name, "seed")) continue;
             if (f >= 0 && !key_has(&c.cols, name) && c.rows.n < MAX_KEY) c.rows.f[c.rows.n++] = f;
         }
     } else if (parse_key(&c.rows, o->rows, "--rows", e)) {
@@ -497,12 +513,26 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
         for (int j = 0; j < t->n_cols; j++) {
             if (!(ref ? ref_fits(&c, r, c.col_rep[j]) : key_same(s, &c.cols, c.col_rep[j], r))) continue;
             report_cell *cl = &t->cell[(size_t)i * t->n_cols + j];
+            double x = nval(s, r, fm);
             if (cl->run >= 0) {
-                cell_clash(&c, cl->run, r, t->row_label[i], t->col_label[j], e);
-                goto done;
+                if (!seed_replicates(s, cl->run, r)) {
+                    cell_clash(&c, cl->run, r, t->row_label[i], t->col_label[j], e);
+                    goto done;
+                }
+                // Welford's running mean and squared deviations of the replicates.
+                double d = x - cl->value;
+                cl->n_rep++;
+                cl->value += d / cl->n_rep;
+                cl->m2 += d * (x - cl->value);
+                cl->sd = sqrt(cl->m2 / (cl->n_rep - 1));
+                cl->se = NAN;   // a run's own standard error no longer describes the cell
+                if (cl->n_rep > t->replicates) t->replicates = cl->n_rep;
+                continue;
             }
             cl->run = r;
-            cl->value = nval(s, r, fm);
+            cl->value = x;
+            cl->n_rep = 1;
+            cl->sd = NAN;
             cl->se = fse >= 0 ? nval(s, r, fse) : NAN;
         }
     }
