@@ -388,7 +388,7 @@ static void awq_key_of(const exp_run *r, const shared_inputs *s, char hex[65]) {
     else snprintf(hex, 65, "-");
 }
 
-int exp_print_keys(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e) {
+static int print_keys_input(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e) {
     shared_inputs s;
     int rc = load_shared(&s, c, plan, 1, e);
     for (int i = 0; rc == 0 && i < plan->n; i++) {
@@ -431,7 +431,9 @@ static void print_table(const exp_plan *plan, const run_outcome *res, const int 
 
 // ---- the experiment ---------------------------------------------------------------------------
 
-int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o, ah_err *e) {
+// The runs of one input (data_axes.h): c is the experiment with that input applied.
+static int execute_input(const exp_config *c, const exp_plan *plan, const exp_run_opts *o,
+                         ah_err *e) {
     const char *output = o->output ? o->output : c->output;
     char dir[EXP_PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s", output);
@@ -589,4 +591,75 @@ out:
     free(res);
     free(done);
     return status;
+}
+
+// ---- inputs ------------------------------------------------------------------------------------
+
+// The runs of input k of plan (a copy of their entries, freed with exp_plan_free's free()).
+static int input_plan(const exp_plan *plan, int k, exp_plan *sub, ah_err *e) {
+    memset(sub, 0, sizeof *sub);
+    if (!(sub->runs = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *sub->runs)))
+        return ah_fail(e, "out of memory");
+    for (int i = 0; i < plan->n; i++)
+        if (plan->runs[i].input == k) sub->runs[sub->n++] = plan->runs[i];
+    sub->cap = sub->n;
+    return 0;
+}
+
+// Calls fn on each input of the plan that has runs, with the experiment as that input makes
+// it; a plan built without inputs (tests) is one input, c itself. Every input is tried (one
+// model missing does not stop the others): the first error is kept, and an interruption (1)
+// stops at once.
+typedef int (*input_fn)(const exp_config *c, const exp_plan *plan, void *ctx, ah_err *e);
+static int each_input(const exp_config *c, const exp_plan *plan, int quiet, input_fn fn,
+                      void *ctx, ah_err *e) {
+    if (!plan->inputs) return fn(c, plan, ctx, e);
+    if (plan->n_inputs == 1) {
+        exp_config in;
+        exp_input_config(c, &plan->inputs[0], &in);
+        return fn(&in, plan, ctx, e);
+    }
+    int status = 0, failed = 0;
+    ah_err first = {{0}};
+    for (int k = 0; k < plan->n_inputs; k++) {
+        exp_plan sub;
+        if (input_plan(plan, k, &sub, e)) return -1;
+        if (sub.n == 0) {
+            free(sub.runs);
+            continue;
+        }
+        exp_config in;
+        exp_input_config(c, &plan->inputs[k], &in);
+        if (!quiet) {
+            char d[512];
+            exp_input_describe(c, &plan->inputs[k], 1, d, sizeof d);
+            fprintf(stderr, "\n== input %d of %d: %s (%d runs)\n", k + 1, plan->n_inputs, d, sub.n);
+        }
+        int rc = fn(&in, &sub, ctx, e);
+        free(sub.runs);
+        if (rc == 1) return 1;
+        if (rc < 0) {
+            if (!failed++) first = *e;
+            fprintf(stderr, "input %d of %d failed: %s\n", k + 1, plan->n_inputs, e->msg);
+            status = -1;
+        }
+    }
+    if (failed) *e = first;
+    return status;
+}
+
+static int execute_fn(const exp_config *c, const exp_plan *plan, void *ctx, ah_err *e) {
+    return execute_input(c, plan, ctx, e);
+}
+
+int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o, ah_err *e) {
+    return each_input(c, plan, o->quiet, execute_fn, (void *)o, e);
+}
+
+static int keys_fn(const exp_config *c, const exp_plan *plan, void *ctx, ah_err *e) {
+    return print_keys_input(c, plan, ctx, e);
+}
+
+int exp_print_keys(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e) {
+    return each_input(c, plan, 1, keys_fn, out, e);
 }

@@ -101,8 +101,18 @@ static int count_run(exp_plan *p, uint64_t hash, const exp_config *c, ah_err *e)
 
 // Adds mc to the plan unless a run with the same id is already there (same_run).
 static int emit(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
-    char id[64];
+    char id[4 * EXP_ID_MAX];
     exp_run_id(&mc, id, sizeof id);
+    // A calibration source other than the first is crossed only with the runs it changes.
+    const exp_input *in = &p->inputs[p->cur_input];
+    int takes_calib = param_applies(&mc, PARAM_CALIB_SAMPLES);
+    if (in->v[EXP_IN_CALIB] > 0 && !takes_calib) return 0;
+    size_t L = strlen(id);
+    exp_input_suffix(c, in, takes_calib, id + L, sizeof id - L);
+    if (strlen(id) > EXP_ID_MAX)
+        return ah_fail(e, "%s: run id '%s' is %zu bytes, over the %d a results file holds: use "
+                          "shorter [model.NAME] names or data file names", c->source, id,
+                       strlen(id), EXP_ID_MAX);
     uint64_t hash = plan_id_hash(id);
     int at = plan_ids_find(p->ids, id, hash, p->runs);
     if (at >= 0) return same_run(&p->runs[at], &mc, c, e);
@@ -121,6 +131,7 @@ static int emit(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
     memset(r, 0, sizeof *r);
     snprintf(r->id, sizeof r->id, "%s", id);
     r->index = p->n;
+    r->input = p->cur_input;
     r->mc = mc;
     p->n++;
     return 0;
@@ -201,32 +212,42 @@ static exp_config *named_sweep(const exp_config *c, const exp_sweep *sw) {
     return sub;
 }
 
+// The runs of one input: [sweep], or each [sweep.NAME] over it.
+static int plan_input(exp_plan *p, const exp_config *c, ah_err *e) {
+    if (c->n_sweeps == 0) return plan_sweep(p, c, e);
+    for (int k = 0; k < c->n_sweeps; k++) {
+        exp_config *sub = named_sweep(c, &c->sweeps[k]);
+        if (!sub) return ah_fail(e, "out of memory");
+        int rc = plan_sweep(p, sub, e);
+        free(sub);
+        if (rc) return -1;   // the message names the axis line at fault
+    }
+    return 0;
+}
+
 int exp_plan_build(exp_plan *p, const exp_config *c, ah_err *e) {
     memset(p, 0, sizeof *p);
     if (!(p->ids = calloc(1, sizeof *p->ids))) return ah_fail(e, "out of memory");
-    if (c->n_sweeps == 0) {
-        if (plan_sweep(p, c, e)) goto fail;
-    }
-    for (int k = 0; k < c->n_sweeps; k++) {
-        exp_config *sub = named_sweep(c, &c->sweeps[k]);
-        if (!sub) {
-            ah_fail(e, "out of memory");
-            goto fail;
-        }
-        int rc = plan_sweep(p, sub, e);
-        free(sub);
-        if (rc) goto fail;   // the message names the axis line at fault
+    if (exp_inputs_build(c, &p->inputs, &p->n_inputs, e)) goto fail;
+    for (int k = 0; k < p->n_inputs; k++) {
+        exp_config in;
+        exp_input_config(c, &p->inputs[k], &in);
+        p->cur_input = k;
+        if (plan_input(p, &in, e)) goto fail;
     }
     if (p->counted) {
         plan_too_big(p, c, e);
         goto fail;
     }
-    for (int i = 0; i < p->n; i++)
-        if (method_needs_calib(&p->runs[i].mc) && !c->calib[0]) {
+    for (int i = 0; i < p->n; i++) {
+        exp_config in;
+        exp_input_config(c, &p->inputs[p->runs[i].input], &in);
+        if (method_needs_calib(&p->runs[i].mc) && !in.calib[0]) {
             ah_fail(e, "%s: run %s needs calibration data: add [calibration] data = SOURCE",
                     c->source, p->runs[i].id);
             goto fail;
         }
+    }
     plan_ids_free(p->ids);   // only building needs them
     free(p->ids);
     p->ids = NULL;
@@ -241,6 +262,7 @@ void exp_plan_free(exp_plan *p) {
     plan_ids_free(p->ids);
     free(p->ids);
     free(p->runs);
+    free(p->inputs);
     memset(p, 0, sizeof *p);
 }
 

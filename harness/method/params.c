@@ -194,7 +194,7 @@ static const param_def PARAMS[PARAM_COUNT] = {
                             .range_msg = "%g is not a calibration length (tokens; 0 = the "
                                          "model's, at most 512)",
                             .applies = draws_calibration, .field = PF_INT,
-                            .offset = F(calib_seqlen), .id_pos = 16, .id_fmt = "-len%s",
+                            .offset = F(calib_seqlen), .id_pos = 16, .id_fmt = "-cl%s",
                             .id_swept = 1, .own_record = 1,
                             .label = "calibration sequence length (tokens)"},
     [PARAM_SEED] = {.name = "seed", .cli = "seed", .cli_arg = "S", .type = PT_INT, .def = "0",

@@ -18,12 +18,13 @@
 
 // The run parameters besides the parameter table's (method/params.h), which are all in the
 // default row key: the data and the window length. The row key is these minus the column key.
-static const char *const DATA_PARAMS[] = {"calib", "eval_data", "seqlen", NULL};
+static const char *const DATA_PARAMS[] = {"model_name", "calib", "eval_data", "seqlen", NULL};
+#define N_DATA_PARAMS 4
 // Outcomes, not parameters: never a key.
 static const char *const RESULTS[] = {"ppl", "nll", "seconds", "awq_seconds", "cache", "key", NULL};
 // Row order: fields compared first to last (those in the row key).
 static const char *const ROW_ORDER[] = {
-    "method", "scale_rule", "salient_by", "salient_pct", "salient_scale", "scale_pct", "alpha",
+    "model_name", "method", "scale_rule", "salient_by", "salient_pct", "salient_scale", "scale_pct", "alpha",
     "clip", "propagate", "bits", "group_size", "calib", "eval_data", "seqlen", "windows", NULL,
 };
 
@@ -51,6 +52,7 @@ static int in_list(const char *const *list, const char *w) {
 static int is_result(const char *name) {
     size_t n = strlen(name);
     return in_list(RESULTS, name) || (n >= 7 && !strcmp(name + n - 7, "seconds")) ||
+           !strncmp(name, "ppl_", 4) ||
            !strncmp(name, "kld_", 4) || !strncmp(name, "dp_", 3) || !strncmp(name, "top1_", 5);
 }
 
@@ -286,6 +288,7 @@ static void field_label(lbuf *b, const store_summary *s, int r, int f) {
     else if (!strcmp(n, "salient_scale")) add(b, "s=%g", x);
     else if (!strcmp(n, "scale_pct")) add(b, "top %g%%", x);
     else if (!strcmp(n, "calib") || !strcmp(n, "eval_data")) add(b, "%s=%s", n, ds_spec_kind(sval(s, r, f)));
+    else if (!strcmp(n, "model_name")) add(b, "[%s]", sval(s, r, f));
     else if (is_str(f)) add(b, "%s=%s", n, sval(s, r, f));
     else add(b, "%s=%g", n, x);
 }
@@ -349,7 +352,7 @@ static int seed_replicates(const store_summary *s, int a, int b) {
     if (fs < 0 || missing(s, a, fs) || missing(s, b, fs) || same(s, a, b, fs)) return 0;
     for (int f = 0; f < store_summary_ncolumns; f++) {
         const char *n = col_name(f);
-        if (f == fs || is_result(n) || !strcmp(n, "windows") || !strncmp(n, "ppl_", 4)) continue;
+        if (f == fs || is_result(n) || !strcmp(n, "windows")) continue;
         if (!same(s, a, b, f)) return 0;
     }
     return 1;
@@ -393,7 +396,9 @@ static void caption(report_table *t, const build_ctx *c, const report_opts *o) {
     int fe = store_column_index("eval_data"), fs = store_column_index("seqlen"),
         fw = store_column_index("windows");
     add(&b, "%s", s->experiment[0] ? s->experiment : "results");
-    if (o->model && *o->model) add(&b, ": %s", o->model);
+    int fm = store_column_index("model_name"), same_m = 1;
+    for (int r = 1; r < s->n; r++) same_m &= same(s, 0, r, fm);
+    if (o->model && *o->model && same_m) add(&b, ": %s", o->model);
     int r0 = s->n ? 0 : -1, same_e = 1, same_s = 1, same_w = 1;
     for (int r = 1; r < s->n; r++) {
         same_e &= same(s, 0, r, fe);
@@ -430,10 +435,14 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
             : !strcmp(metric, "kld_mean") ? store_column_index("kld_se") : -1;
     t->ci = o->ci;
     t->replicates = 1;
-    if (parse_key(&c.cols, o->cols ? o->cols : "bits,group_size", "--cols", e)) return -1;
+    // Several models: each its own columns (a best across models would compare models).
+    int fmod = store_column_index("model_name"), models = 0;
+    for (int r = 1; r < s->n && fmod >= 0; r++) models |= !same(s, 0, r, fmod);
+    const char *cols = o->cols ? o->cols : models ? "model_name,bits,group_size" : "bits,group_size";
+    if (parse_key(&c.cols, cols, "--cols", e)) return -1;
     if (!o->rows || !strcmp(o->rows, "auto")) {
         c.rows.n = 0;
-        for (int i = 0; i < PARAM_COUNT + 3; i++) {
+        for (int i = 0; i < PARAM_COUNT + N_DATA_PARAMS; i++) {
             const char *name = i < PARAM_COUNT ? param_name((param_id)i) : DATA_PARAMS[i - PARAM_COUNT];
             int f = store_column_index(name);
             // The seed is the replicate axis: its runs share a cell (mean +- sd).
