@@ -67,6 +67,15 @@ fail:
     return -1;
 }
 
+const char *exp_weights_dtype(const model *m) {
+    for (int role = 0; role < L_COUNT; role++) {
+        if (!arch_role_is_linear(role)) continue;
+        const model_weight *w = model_lw(m, 0, role);
+        if (w && w->data) return st_dtype_name(w->dtype);
+    }
+    return "?";
+}
+
 static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     const exp_config *c = r->cfg;
     const method_cfg *mc = &r->run->mc;
@@ -83,6 +92,7 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     TRY(store_run_attr_str(w, "", "model_name", c->model_name, e));
     TRY(store_run_attr_str(w, "", "model_sha256", r->model_hash, e));
     TRY(store_run_attr_str(w, "", "arch", r->m->cfg.arch->model_type, e));
+    TRY(store_run_attr_str(w, "", "weights_dtype", exp_weights_dtype(r->m), e));
     TRY(write_method_params(w, mc, e));
     if (mc->kind != METHOD_FP16) TRY(store_run_attr_int(w, "", "zero_point", mc->q.kind != QUANT_RTN, e));
     if (method_uses_awq(mc->kind)) TRY(store_run_attr_real(w, "", "awq_seconds", r->awq_seconds, e));
@@ -97,6 +107,7 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
             TRY(store_run_attr_int(w, "", "calib_seqlen", r->cs->len, e));
         }
         TRY(store_run_attr_str(w, "", "calib_pick", c->calib_first ? "first" : "random", e));
+        TRY(store_run_attr_int(w, "", "calib_eval_overlap", r->calib_overlap, e));
     }
     TRY(store_run_attr_str(w, "", "eval_data", c->eval_data, e));
     TRY(store_run_attr_str(w, "", "eval_sha256", r->eval_hash, e));

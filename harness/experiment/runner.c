@@ -15,6 +15,7 @@
 #include "core/progress.h"
 #include "experiment/awq_cache.h"
 #include "experiment/keys.h"
+#include "experiment/overlap.h"
 #include "experiment/record.h"
 #include "store/store.h"
 
@@ -41,6 +42,7 @@ typedef struct {
     int samples, len;
     calib_set cs;
     char hash[65];
+    int overlap;                     // sequences sharing a passage with the evaluation text
 } calib_entry;
 
 // Inputs every run shares, loaded once.
@@ -52,6 +54,8 @@ typedef struct {
     calib_entry *cals;               // the samples the plan's runs draw, n_cals of them
     int n_cals;
     calib_set cs;                    // the current run's sample (a view of a cals entry)
+    int cs_overlap;                  // its calib_entry.overlap
+    exp_ngrams eval_grams;           // the evaluation text's windows (overlap.h)
     char model_hash[65], eval_hash[65], calib_hash[65];
     int seqlen;
     kld_ref ref;                     // the FP reference of the KL divergence
@@ -61,6 +65,7 @@ typedef struct {
 static void shared_free(shared_inputs *s) {
     kld_ref_free(&s->ref);
     for (int i = 0; i < s->n_cals; i++) calib_set_free(&s->cals[i].cs);
+    exp_ngrams_free(&s->eval_grams);
     free(s->cals);
     ds_ids_free(&s->calib_text);
     ds_ids_free(&s->eval);
@@ -126,8 +131,16 @@ static int use_calib(shared_inputs *s, const exp_config *c, const method_cfg *mc
             return -1;
         exp_ids_hash(en->cs.tokens, (size_t)en->cs.n * en->cs.len, en->hash);
         s->n_cals++;
+        en->overlap = exp_overlap_count(&s->eval_grams, &en->cs);
+        if (en->overlap)
+            fprintf(stderr, "warning: %s: %d of %d calibration sequences (seed %llu) share "
+                            "passages of %d tokens with the evaluation data %s: its "
+                            "perplexities are measured on text the calibration saw "
+                            "(recorded as calib_eval_overlap)\n", c->calib, en->overlap,
+                    en->cs.n, (unsigned long long)en->seed, OVERLAP_TOKENS, c->eval_data);
     }
     s->cs = en->cs;
+    s->cs_overlap = en->overlap;
     memcpy(s->calib_hash, en->hash, sizeof s->calib_hash);
     return 0;
 }
@@ -167,6 +180,7 @@ static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *pl
     if (needs_calibration(c, plan)) {
         if (ds_load_ids(&s->calib_text, s->tok, c->calib, wt, 0, 1, e))
             return ah_wrap(e, "[calibration] data");
+        if (exp_ngrams_build(&s->eval_grams, s->eval.ids, s->eval.n, e)) return -1;
         // Every sample the plan draws, made here: a bad length fails before any run, and
         // --keys prints every run's key.
         for (int i = 0; i < plan->n; i++)
@@ -296,6 +310,7 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         .cs = use_cs, .salient = &slog, .eval_tokens = s->eval.n,
         .seqlen = s->seqlen, .threads = omp_get_max_threads(), .seconds = ah_now() - t0,
         .awq_seconds = awq_secs, .quant_seconds = hook.seconds, .cache = out->cache,
+        .calib_overlap = s->cs_overlap,
     };
     if (exp_record_write(run_path, &rec, e)) goto done;
     out->ppl = pr.ppl;
@@ -511,7 +526,17 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
             out->how = EXP_DONE_RESUMED;
         } else if (o->use_cache && file_exists(run_path) && cache_entry_trusted(run_path, key) &&
                    record_current(c, r, run_path, NULL, o->quiet)) {
-            if (store_commit(st, r->id, run_path, e)) {
+            // The entry holds the names the computing experiment gave its model and data (the
+            // content is the same: the key hashes it); this record gets this experiment's.
+            // Entries written before issue 19 lack weights_dtype and calib_eval_overlap.
+            int calibrated = r->mc.kind != METHOD_FP16 && s.cs.n > 0;
+            store_attr_set set[] = {
+                {"experiment", c->name, 0}, {"model", c->model_path, 0},
+                {"model_name", c->model_name, 0}, {"eval_data", c->eval_data, 0},
+                {"weights_dtype", exp_weights_dtype(s.m), 0},
+                {"calib", c->calib, 0}, {"calib_eval_overlap", NULL, s.cs_overlap},
+            };
+            if (store_commit_with(st, r->id, run_path, set, calibrated ? 7 : 5, e)) {
                 status = -1;
                 break;
             }

@@ -71,6 +71,7 @@ static int same(const store_summary *s, int a, int b, int f) {
     return (isnan(x) && isnan(y)) || x == y;
 }
 static int is_ref(const store_summary *s, int r);
+static void note(report_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int key_same(const store_summary *s, const key_def *k, int a, int b) {
     for (int i = 0; i < k->n; i++)
@@ -232,6 +233,15 @@ static int get_field(const store_summary *s, int r, const char *name, double *x,
     return 1;
 }
 
+// The unquantized run in the checkpoint's own precision: an F32 checkpoint's baseline is
+// FP32, a BF16 one's BF16; FP16 otherwise (and for runs recorded before weights_dtype).
+static const char *ref_label(const store_summary *s, int r) {
+    double x;
+    const char *d = "";
+    get_field(s, r, "weights_dtype", &x, &d);
+    return !strcmp(d, "F32") ? "FP32" : !strcmp(d, "BF16") ? "BF16" : "FP16";
+}
+
 // The paper's name for a run's method: FP16, RTN, MinMax, "1% FP16 (act.)", AWQ, "AWQ (duo)",
 // "s=2". Only parameters in key k are used; varies[] says which vary among the rows.
 static void method_label(lbuf *b, const store_summary *s, int r, const key_def *k, const int *varies) {
@@ -266,6 +276,8 @@ static void method_label(lbuf *b, const store_summary *s, int r, const key_def *
             add(b, " + %g%% FP16", x);
             if (key_has(k, "salient_by") && get_field(s, r, "salient_by", &x, &str)) add(b, " (%s)", by_label(str));
         }
+    } else if (!strcmp(m, "fp16")) {
+        add(b, "%s", ref_label(s, r));
     } else {   // the table's label; a method the table does not know (a newer file) by name
         add(b, "%s", t ? t->label : m);
         // kept channels, a modifier of any method: "GPTQ + 1% FP16 (act.)"
@@ -306,7 +318,7 @@ static void key_label(char *out, size_t cap, const build_ctx *c, int r, const ke
                                             "salient_scale", "scale_pct", NULL};
     int has_method = key_has(k, "method");
     if (has_method) method_label(&b, s, r, k, varies);
-    else if (is_ref(s, r)) add(&b, "FP16");
+    else if (is_ref(s, r)) add(&b, "%s", ref_label(s, r));
     int fb = -1, fg = -1;
     for (int i = 0; i < k->n; i++) {
         if (!strcmp(col_name(k->f[i]), "bits")) fb = k->f[i];
@@ -411,6 +423,41 @@ static void caption(report_table *t, const build_ctx *c, const report_opts *o) {
     add(&b, "; %s%s", t->metric, t->better < 0 ? " (lower is better)" : t->better > 0 ?
         " (higher is better)" : "");
     if (o->file && *o->file) add(&b, "; from %s", o->file);
+}
+
+// After placing the runs: a reference row whose runs differ in precision (an F32 and an F16
+// checkpoint in model columns) names both ("FP32/FP16"); a row with a run calibrated on text
+// that overlaps its evaluation text gets a dagger, explained in the notes.
+static void mark_rows(report_table *t, const store_summary *s) {
+    int fo = store_column_index("calib_eval_overlap"), daggers = 0;
+    for (int i = 0; i < t->n_rows; i++) {
+        char *lab = t->row_label[i];
+        const char *first = NULL, *other = NULL;
+        int overlap = 0;
+        for (int j = 0; j < t->n_cols; j++) {
+            int r = t->cell[(size_t)i * t->n_cols + j].run;
+            if (r < 0) continue;
+            overlap |= fo >= 0 && nval(s, r, fo) > 0;
+            const char *l = ref_label(s, r);
+            if (!first) first = l;
+            else if (strcmp(l, first) && !other) other = l;
+        }
+        size_t L = strlen(first ? first : "");
+        if (t->row_ref[i] && other && !strncmp(lab, first, L)) {
+            char joined[3 * REPORT_LABEL_CAP];
+            snprintf(joined, sizeof joined, "%s/%s%s", first, other, lab + L);
+            snprintf(lab, REPORT_LABEL_CAP, "%.*s", REPORT_LABEL_CAP - 1, joined);
+        }
+        if (overlap) {
+            L = strlen(lab);
+            snprintf(lab + L, REPORT_LABEL_CAP - L, " \xe2\x80\xa0");
+            daggers++;
+        }
+    }
+    if (daggers)
+        note(t, "\xe2\x80\xa0 calibrated on text that overlaps the evaluation text (a %d-token "
+                "passage in common: calib_eval_overlap > 0); its perplexity is not a held-out "
+                "measurement", 32);
 }
 
 int report_build(report_table *t, const store_summary *s, const report_opts *o, ah_err *e) {
@@ -560,6 +607,7 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
         kept++;
     }
     t->n_rows = kept;
+    mark_rows(t, s);
     // Two rows with one label would be ambiguous (it takes parameters /summary lacks).
     for (int i = 0; i < t->n_rows; i++)
         for (int j = i + 1; j < t->n_rows; j++)
