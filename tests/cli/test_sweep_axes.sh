@@ -7,7 +7,11 @@
 #     file does no work), runs of different seeds or sizes do not;
 #  3. `report` averages the seed replicates: mean +- sd (n=3), computed here from /summary
 #     with numpy; no best is marked where the intervals overlap;
-#  4. a bad axis value is one error naming the file and line.
+#  4. a bad axis value is one error naming the file and line;
+#  5. the acceptance sweep of issue 19: 3 seeds x 2 calibration sizes x 2 calibration sources x
+#     2 models plans 28 runs (one FP baseline per model), records every axis in /summary, draws
+#     each calibration sample once, flags the source that overlaps the evaluation text, and
+#     `report` shows mean +- sd over the seeds in a column per model.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
 [ -x "$AH_BIN" ] || fail "binary $AH_BIN not found (run make)"
@@ -82,8 +86,80 @@ grep -q "mean ± sd (n = replicates)" <<<"$rep" || fail "the caption does not sa
 # 0.95 t intervals of 3 seeds of 4 windows overlap here: nothing is bold
 ! grep -q '\*\*' <<<"$rep" || fail "a best was marked although the replicate intervals overlap: $rep"
 
+# 5. the acceptance sweep: 3 seeds x 2 calibration sizes x 2 calibration sources x 2 models
+R=$(pwd)
+cat >"$tmp/acc.ini" <<EOF
+[experiment]
+name = acceptance
+output = $tmp/acc.h5
+cache = $tmp/acccache
+threads = 1
+[model.gqa]
+path = $R/tests/fixtures/llama-gqa
+[model.mha]
+path = $R/tests/fixtures/llama-mha-f16
+[calibration]
+samples = 8
+seqlen = 64
+[evaluation]
+data = text:$R/tests/fixtures/text/eval.txt
+seqlen = 64
+max_windows = 4
+[sweep]
+method = fp16, rtn, awq
+bits = 3
+group_size = 32
+grid = 5
+model = gqa, mha
+calib = text:$R/tests/fixtures/text/calib.txt, text:$R/tests/fixtures/text/eval.txt@0:3000
+seed = 0, 1, 2
+calib_samples = 4, 8
+EOF
+plan=$("$AH_BIN" run "$tmp/acc.ini" --dry-run 2>&1) || fail "acceptance --dry-run failed: $plan"
+grep -q "28 planned runs" <<<"$plan" || fail "want 28 runs (2 models x (fp16 + rtn + 2 sources x 2 sizes x 3 seeds)): $plan"
+for m in gqa mha; do
+  for id in fp16-m.$m rtn-w3-g32-m.$m awq-w3-g32-search5-n4-seed0-m.$m-cal.calib awq-w3-g32-search5-n8-seed2-m.$m-cal.eval; do
+    grep -q " $id " <<<"$plan" || fail "no run $id in the plan: $plan"
+  done
+done
+"$AH_BIN" run "$tmp/acc.ini" >"$tmp/acc.out" 2>&1 || fail "acceptance run failed: $(tail -5 "$tmp/acc.out")"
+# the second source is a slice of the evaluation text: warned once per sample (2 models x 6)
+[ "$(grep -c 'warning: .*eval.txt@0:3000: .* share passages of 32 tokens with the evaluation data' "$tmp/acc.out")" -eq 12 ] ||
+  fail "want 12 overlap warnings: $(grep warning "$tmp/acc.out")"
+$PY - "$tmp/acc.h5" "$tmp/acccache" <<'EOF' || fail "acceptance records (above)"
+import sys, os, h5py
+f = h5py.File(sys.argv[1], "r")
+s = f["summary"][:]
+assert len(s) == 28, len(s)
+# one FP baseline per model, recorded with that model and the checkpoint's precision
+fp = {r["model_name"].decode(): r["weights_dtype"].decode() for r in s if r["method"] == b"fp16"}
+assert fp == {"gqa": "F32", "mha": "F16"}, fp
+awq = [r for r in s if r["method"] == b"awq"]
+assert len(awq) == 24
+samples = {}
+for r in awq:
+    a = f["runs"][r["id"].decode()].attrs
+    src = r["calib"].decode()
+    # every axis is a /summary column
+    axes = (r["model_name"].decode(), src.split("/")[-1], int(r["seed"]), int(r["calib_samples"]))
+    assert axes[3] in (4, 8) and axes[2] in (0, 1, 2) and axes[0] in ("gqa", "mha"), axes
+    samples.setdefault(axes, set()).add(a["calib_sha256"])
+    assert (r["calib_eval_overlap"] > 0) == src.endswith("@0:3000"), (r["id"], r["calib_eval_overlap"])
+assert len(samples) == 24 and all(len(v) == 1 for v in samples.values()), samples
+# both models read the same calibration tokens (one tokenizer): 12 distinct samples; the AWQ
+# searches differ by model: 24 cache entries
+shas = {next(iter(v)) for v in samples.values()}
+assert len(shas) == 12, len(shas)
+assert len(os.listdir(os.path.join(sys.argv[2], "awq"))) == 24
+EOF
+rep=$("$AH_BIN" report "$tmp/acc.h5" 2>&1) || fail "acceptance report failed: $rep"
+grep -q '^| Method .*INT3 g32 \[gqa\] .*INT3 g32 \[mha\]' <<<"$rep" || fail "want a column per model: $rep"
+[ "$(grep -c '(n=3)' <<<"$rep")" -eq 4 ] || fail "want 4 rows of mean ± sd (n=3): $rep"
+grep -q '^| FP32/FP16 ' <<<"$rep" || fail "the FP row of an F32 and an F16 model: $rep"
+grep -q '† calibrated on text that overlaps' <<<"$rep" || fail "no overlap note: $rep"
+
 # 4. a bad axis value
 printf '[sweep]\nseed = 0, x\n' >>"$tmp/axes.ini"
 expect_error "bad seed" "axes.ini:[0-9]+: .*seed" -- "$AH_BIN" run "$tmp/axes.ini" --dry-run
 [ "${errors:-0}" -eq 0 ] || fail "$errors error checks failed"
-echo "seed x calib_samples: 8 runs planned and recorded, 6 calibration samples, report mean +- sd"
+echo "seed x calib_samples: 8 runs, 6 calibration samples; 3 seeds x 2 sizes x 2 sources x 2 models: 28 runs, report mean +- sd per model"
