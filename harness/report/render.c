@@ -105,6 +105,10 @@ static void escape(char *out, size_t cap, const char *s, report_format f) {
             case '\\': rep = "\\textbackslash{}"; break;
             default: break;
             }
+            // The UTF-8 signs reports print: ±, †, Δ as math.
+            if (!strncmp(s, "\xc2\xb1", 2)) rep = "$\\pm$", s += 1;
+            else if (!strncmp(s, "\xe2\x80\xa0", 3)) rep = "$^\\dagger$", s += 2;
+            else if (!strncmp(s, "\xce\x94", 2)) rep = "$\\Delta$", s += 1;
         }
         if (rep) {
             size_t l = strlen(rep);
@@ -261,7 +265,9 @@ static int footer(ah_buf *b, const report_table *t, const char *lead, report_for
     char esc[1024];
     for (int i = 0; i < t->n_sources; i++) {
         escape(esc, sizeof esc, t->sources[i], f == REPORT_CSV ? REPORT_MD : f);
-        if (t->n_sources == 1 ? putf(b, "%spaper: %s\n", lead, esc) : putf(b, "%s[%d] %s\n", lead, i + 1, esc))
+        const char *end = f == REPORT_TEX ? "}" : "";
+        if (t->n_sources == 1 ? putf(b, "%spaper: %s%s\n", lead, esc, end)
+                              : putf(b, "%s[%d] %s%s\n", lead, i + 1, esc, end))
             return -1;
     }
     const char *s = t->notes.p ? t->notes.p : "";
@@ -271,7 +277,7 @@ static int footer(ah_buf *b, const report_table *t, const char *lead, report_for
         char line[1024];
         snprintf(line, sizeof line, "%.*s", (int)n, s);
         escape(esc, sizeof esc, line, f == REPORT_CSV ? REPORT_MD : f);
-        if (putf(b, "%s%s\n", lead, esc)) return -1;
+        if (putf(b, "%s%s%s\n", lead, esc, f == REPORT_TEX ? "}" : "")) return -1;
         s += n + (nl ? 1 : 0);
     }
     return 0;
@@ -334,9 +340,13 @@ static int render_tex(ah_buf *b, const report_table *t, int digits) {
     int rc = -1, pub = any_pub(t);
     char lab[1024];
     if (fill_body(&g, t, REPORT_TEX, digits)) goto done;
-    char rule[512];
+    // A complete table environment (booktabs): caption, label, the tabular, notes below it.
+    char rule[1024], cap[2048], text[4096];
     rule_text(rule, sizeof rule, t);
-    int bad = putf(b, "%% %s.%s\n", t->caption, rule);
+    snprintf(cap, sizeof cap, "%s.%s", t->caption, rule);
+    escape(text, sizeof text, cap, REPORT_TEX);
+    int bad = putf(b, "\\begin{table}[t]\n\\centering\n\\caption{%s}\n\\label{%s}\n", text,
+                   t->label);
     bad |= put(b, "\\begin{tabular}{l");
     for (int j = 1; j < g.w; j++) bad |= put(b, "r");
     bad |= put(b, "}\n\\toprule\n");
@@ -369,7 +379,8 @@ static int render_tex(ah_buf *b, const report_table *t, int digits) {
         if (g.ref[i] && i + 1 < g.h && !g.ref[i + 1]) bad |= put(b, "\\midrule\n");
     }
     bad |= put(b, "\\bottomrule\n\\end{tabular}\n");
-    if (bad || footer(b, t, "% ", REPORT_TEX)) goto done;
+    if (bad || footer(b, t, "\\par{\\footnotesize ", REPORT_TEX) || put(b, "\\end{table}\n"))
+        goto done;
     rc = 0;
 done:
     grid_free(&g);

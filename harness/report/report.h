@@ -74,6 +74,7 @@ typedef struct {
     const char *model;    // model name for the caption (NULL = none)
     const char *file;     // results file name for the caption (NULL = none)
     int ci;               // md/tex cells "value ± se" where the metric has a standard error
+    const char *label;    // tex \label (NULL: "tab:<experiment>-<metric>")
 } report_opts;
 
 // How the best value of a column is marked. REPORT_RULE_PRINTED: the lowest (highest) value as
@@ -121,10 +122,18 @@ typedef struct {
     report_rule rule;                      // how "best" was decided (report_mark_confident)
     int windows;                           // REPORT_RULE_PAIRED: the windows resampled (0: varied)
     char caption[768];
+    char label[160];                       // tex \label: "tab:<experiment>-<metric>" (or --label)
     int n_sources;
     char (*sources)[REPORT_SOURCE_CAP];    // distinct sources of matched published numbers
     ah_buf notes;                          // lines for below the table ("" when none)
 } report_table;
+
+// `--filter KEY=V[,V...]` (filter.c): view holds the runs of s that match every spec (one of
+// its values each); its rows point into s (free view->rows alone, never with
+// store_summary_free). Values are checked as INI values are (alpha=banana is an error), and a
+// value no run has is an error that lists the values the runs have.
+int report_filter(store_summary *view, const store_summary *s, const char *const *specs, int n,
+                  ah_err *e);
 
 // Builds the table from a summary. Errors: an unknown column name, no runs, two runs in a cell.
 int report_build(report_table *t, const store_summary *s, const report_opts *o, ah_err *e);

@@ -635,6 +635,8 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
         for (int k = 0; k < c.rows.n; k++) add(&b, "%s%s", k ? ", " : "", col_name(c.rows.f[k]));
     }
     caption(t, &c, o);
+    if (o->label) snprintf(t->label, sizeof t->label, "%s", o->label);
+    else snprintf(t->label, sizeof t->label, "tab:%.64s-%.32s", s->experiment[0] ? s->experiment : "results", metric);
     rc = 0;
 done:
     free(c.row_rep);

@@ -11,7 +11,8 @@
 #  5. the acceptance sweep of issue 19: 3 seeds x 2 calibration sizes x 2 calibration sources x
 #     2 models plans 28 runs (one FP baseline per model), records every axis in /summary, draws
 #     each calibration sample once, flags the source that overlaps the evaluation text, and
-#     `report` shows mean +- sd over the seeds in a column per model.
+#     `report` shows mean +- sd over the seeds in a column per model;
+#  6. report --filter (a bad value is an error) and --format tex (a table environment).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
 [ -x "$AH_BIN" ] || fail "binary $AH_BIN not found (run make)"
@@ -157,6 +158,31 @@ grep -q '^| Method .*INT3 g32 \[gqa\] .*INT3 g32 \[mha\]' <<<"$rep" || fail "wan
 [ "$(grep -c '(n=3)' <<<"$rep")" -eq 4 ] || fail "want 4 rows of mean ± sd (n=3): $rep"
 grep -q '^| FP32/FP16 ' <<<"$rep" || fail "the FP row of an F32 and an F16 model: $rep"
 grep -q '† calibrated on text that overlaps' <<<"$rep" || fail "no overlap note: $rep"
+
+# 6. report --filter (values checked as INI values are) and --format tex (a whole table)
+rep=$("$AH_BIN" report "$tmp/acc.h5" --filter model_name=gqa --filter calib_samples=8 2>&1) || fail "--filter failed: $rep"
+[ "$(grep -c '^|' <<<"$rep")" -eq 5 ] || fail "--filter model_name=gqa calib_samples=8: want header, rule, FP32 and 2 AWQ rows: $rep"
+! grep -q 'mha\|RTN' <<<"$rep" || fail "--filter kept other runs: $rep"
+expect_error "filter banana" "--filter alpha=banana: expected a number or search, got 'banana'" -- "$AH_BIN" report "$tmp/acc.h5" --filter alpha=banana
+expect_error "filter absent" "--filter bits=5: no run has it \(bits: 3\)" -- "$AH_BIN" report "$tmp/acc.h5" --filter bits=5
+expect_error "filter column" "'nope' is not a /summary column" -- "$AH_BIN" report "$tmp/acc.h5" --filter nope=1
+tex=$("$AH_BIN" report "$tmp/acc.h5" --format tex 2>&1) || fail "tex failed: $tex"
+[ "$(head -n 1 <<<"$tex")" = '\begin{table}[t]' ] && [ "$(tail -n 1 <<<"$tex")" = '\end{table}' ] ||
+  fail "tex is not one table environment: $tex"
+grep -q '^\\caption{acceptance, .*mean \$\\pm\$ sd' <<<"$tex" || fail "tex caption: $tex"
+grep -q '^\\label{tab:acceptance-ppl}$' <<<"$tex" || fail "tex label: $tex"
+printf '%s\n' "$tex" >"$tmp/t.tex"
+$PY - "$tmp/t.tex" <<'EOF' || fail "tex environments or braces unbalanced: $tex"
+import re, sys
+t = open(sys.argv[1]).read()
+assert t.count("{") - t.count("\\{") == t.count("}") - t.count("\\}"), "braces"
+envs = re.findall(r"\\(begin|end)\{(\w+)\}", t)
+stack = []
+for kind, name in envs:
+    if kind == "begin": stack.append(name)
+    else: assert stack.pop() == name, name
+assert not stack and [n for k, n in envs if k == "begin"] == ["table", "tabular"]
+EOF
 
 # 4. a bad axis value
 printf '[sweep]\nseed = 0, x\n' >>"$tmp/axes.ini"
