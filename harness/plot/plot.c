@@ -27,11 +27,13 @@ static const kind_entry KINDS[] = {
     {"salient_bars", pl_salient_bars},
     {"layer_alpha", pl_layer_alpha},   {"scale_hist", pl_scale_hist},
     {"loss_vs_alpha", pl_loss_vs_alpha},
+    {"ppl_vs_calib_samples", pl_ppl_vs_calib_samples}, {"ppl_vs_seed", pl_ppl_vs_seed},
 };
 #define NKINDS ((int)(sizeof KINDS / sizeof KINDS[0]))
 
 const char *const PLOT_KINDS[] = {"ppl_vs_alpha", "ppl_vs_group", "ppl_vs_bits", "kld_vs_bits",
-                                  "salient_bars", "layer_alpha",  "scale_hist",   "loss_vs_alpha"};
+                                  "salient_bars", "layer_alpha",  "scale_hist",   "loss_vs_alpha",
+                                  "ppl_vs_calib_samples", "ppl_vs_seed"};
 const int PLOT_NKINDS = NKINDS;
 
 static pl_kind_fn kind_fn(const char *kind) {
@@ -227,8 +229,15 @@ static void dataset_name(const char *spec, char *buf, size_t cap) {
 static void build_ctx(pl_ctx *c, const plot_opts *o) {
     const store_summary *s = c->s;
     c->fp16 = NAN;
+    snprintf(c->fp_label, sizeof c->fp_label, "FP16");
     for (int i = 0; i < s->n; i++)
-        if (!strcmp(pl_str(&s->rows[i], "method"), "fp16")) c->fp16 = pl_num(&s->rows[i], "ppl");
+        if (!strcmp(pl_str(&s->rows[i], "method"), "fp16")) {
+            c->fp16 = pl_num(&s->rows[i], "ppl");
+            // the baseline in the checkpoint's precision: FP32 for an F32 one (weights_dtype)
+            const char *d = pl_str(&s->rows[i], "weights_dtype");
+            snprintf(c->fp_label, sizeof c->fp_label, "%s",
+                     !strcmp(d, "F32") ? "FP32" : !strcmp(d, "BF16") ? "BF16" : "FP16");
+        }
     if (s->n) {
         ah_err e;
         if (store_run_attr_str_get(c->file, s->rows[0].id, "", "model_name", c->model, sizeof c->model, &e))

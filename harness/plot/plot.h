@@ -11,6 +11,8 @@
 //   layer_alpha    chosen alpha per layer of every searched AWQ run
 //   scale_hist     histogram of the AWQ scales of one searched run, per scale group
 //   loss_vs_alpha  AWQ loss-vs-alpha curves of chosen layers of one searched run
+//   ppl_vs_calib_samples  ppl vs calibration sequences (log2 x), mean +- sd over seeds
+//   ppl_vs_seed    each seed replicate's ppl with its 95% interval (plot_calib.c)
 // plus the [plot.NAME] sections of the experiment INI stored in the file (a standard kind with
 // options, or kind = line over /summary columns). Figures go to OUT/<experiment>/<name>.<ext>.
 //

@@ -12,7 +12,8 @@
 #     2 models plans 28 runs (one FP baseline per model), records every axis in /summary, draws
 #     each calibration sample once, flags the source that overlaps the evaluation text, and
 #     `report` shows mean +- sd over the seeds in a column per model;
-#  6. report --filter (a bad value is an error) and --format tex (a table environment).
+#  6. report --filter (a bad value is an error) and --format tex (a table environment);
+#  7. `plot` draws ppl_vs_calib_samples and ppl_vs_seed from it (when gnuplot is installed).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
 [ -x "$AH_BIN" ] || fail "binary $AH_BIN not found (run make)"
@@ -183,6 +184,15 @@ for kind, name in envs:
     else: assert stack.pop() == name, name
 assert not stack and [n for k, n in envs if k == "begin"] == ["table", "tabular"]
 EOF
+
+# 7. the figures of the new axes: ppl_vs_calib_samples and ppl_vs_seed are drawn (PNG)
+if command -v gnuplot >/dev/null; then
+  "$AH_BIN" plot "$tmp/acc.h5" --out "$tmp/plots" >"$tmp/plot.out" 2>&1 || fail "plot failed: $(cat "$tmp/plot.out")"
+  for k in ppl_vs_calib_samples ppl_vs_seed; do
+    f="$tmp/plots/acceptance/$k.png"
+    [ "$(head -c 8 "$f" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$k: no PNG at $f: $(cat "$tmp/plot.out")"
+  done
+fi
 
 # 4. a bad axis value
 printf '[sweep]\nseed = 0, x\n' >>"$tmp/axes.ini"
