@@ -754,6 +754,29 @@ int exp_config_load(exp_config *c, const char *path, ah_err *e) {
     return end_load(c, &p, 0, e);
 }
 
+int exp_config_load_plots(exp_config *c, const char *path, ah_err *e) {
+    defaults(c);
+    snprintf(c->source, sizeof c->source, "%s", path);
+    // Stand-ins for what an experiment requires: only the [plot.NAME] sections are wanted.
+    snprintf(c->model_path, sizeof c->model_path, "-");
+    snprintf(c->eval_data, sizeof c->eval_data, "-");
+    ah_buf text = {0};
+    ini_reads reads = {0};
+    parse_ctx p = {.c = c, .text = &text, .reads = &reads};
+    char why[256];
+    if (load_file(&p, path, why, sizeof why) < 0) {
+        free(text.p);
+        ini_reads_free(&reads);
+        return ah_fail(e, "%s: cannot read: %s", path, why);
+    }
+    if (end_load(c, &p, 0, e)) return -1;
+    if (!c->n_plots) {
+        exp_config_free(c);
+        return ah_fail(e, "%s: no [plot.NAME] section", path);
+    }
+    return 0;
+}
+
 static int load_text(exp_config *c, const char *text, const char *name, int stored, ah_err *e) {
     defaults(c);
     snprintf(c->source, sizeof c->source, "%s", name);

@@ -136,6 +136,9 @@ int exp_config_load_string(exp_config *c, const char *text, const char *name, ah
 // which let a key outside [sweep] be set again (an includer over its include): the last value
 // wins there, as it did when that experiment ran.
 int exp_config_load_stored(exp_config *c, const char *text, const char *name, ah_err *e);
+// Reads the [plot.NAME] sections of a file written after the run (`plot --ini FILE`): the
+// same syntax and errors; [model] and [evaluation] are not required. No [plot.NAME]: an error.
+int exp_config_load_plots(exp_config *c, const char *path, ah_err *e);
 void exp_config_free(exp_config *c);
 
 #endif

@@ -430,6 +430,38 @@ static char *plots_only(const char *ini) {
     return out;
 }
 
+// `--ini FILE`: its [plot.NAME] sections join the stored experiment's (a name both have: the
+// file's wins), so figures can be declared after the run. *cfg may be NULL (no stored INI).
+static int add_ini_plots(exp_config **cfg, const char *path, ah_err *e) {
+    exp_config *extra = calloc(1, sizeof *extra);
+    if (!extra) return ah_fail(e, "out of memory");
+    if (exp_config_load_plots(extra, path, e)) {
+        free(extra);
+        return -1;
+    }
+    if (!*cfg) {
+        *cfg = extra;
+        return 0;
+    }
+    for (int i = 0; i < extra->n_plots; i++) {
+        int at = -1;
+        for (int d = 0; d < (*cfg)->n_plots; d++)
+            if (!strcmp((*cfg)->plots[d].name, extra->plots[i].name)) at = d;
+        if (at < 0) {
+            if ((*cfg)->n_plots >= EXP_MAX_PLOTS) {
+                exp_config_free(extra);
+                free(extra);
+                return ah_fail(e, "%s: more than %d plots with the experiment's", path, EXP_MAX_PLOTS);
+            }
+            at = (*cfg)->n_plots++;
+        }
+        (*cfg)->plots[at] = extra->plots[i];
+    }
+    exp_config_free(extra);
+    free(extra);
+    return 0;
+}
+
 int plot_results(const plot_opts *o, plot_counts *n, ah_err *e) {
     memset(n, 0, sizeof *n);
     pl_ctx c;
@@ -460,6 +492,12 @@ int plot_results(const plot_opts *o, plot_counts *n, ah_err *e) {
             cfg = NULL;
         }
         free(sub);
+    }
+    if (o->ini && add_ini_plots(&cfg, o->ini, e)) {
+        if (cfg) exp_config_free(cfg);
+        free(cfg);
+        store_summary_free(&s);
+        return -1;
     }
     c.cfg = cfg;
     build_ctx(&c, o);

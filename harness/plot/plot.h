@@ -35,6 +35,7 @@ typedef struct {
     const char *out_dir;   // NULL = "plots"
     gp_format fmt;
     const char *only;      // draw only this plot (a standard kind or a [plot.NAME]); NULL = all
+    const char *ini;       // --ini FILE: more [plot.NAME] sections (one of a stored name replaces it)
     plot_note_fn note;
     void *ctx;
 } plot_opts;

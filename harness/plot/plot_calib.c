@@ -72,10 +72,24 @@ static int draw(const pl_ctx *c, const pl_spec *p, pl_series *s, int ns, const c
     if (!g) return -1;
     gp_printf(g, "%s", extra);
     for (int i = 0; i < ns; i++) pl_series_sort(&s[i]);
-    // The FP line of one model would mislead beside another's runs: drawn with one model only.
-    pl_ref ref = {.y = c->fp16, .color = "#000000", .dash = 4};
-    snprintf(ref.label, sizeof ref.label, "%s (%.3f)", c->fp_label, c->fp16);
-    pl_plot_lines(g, s, ns, &ref, isnan(c->fp16) || varies(c, p, "model_name") ? 0 : 1, p->logy);
+    // The FP line of the drawn runs' model (passing the filter): with several models none, as
+    // one model's baseline would mislead beside another's runs.
+    pl_ref ref = {.y = NAN, .color = "#000000", .dash = 4};
+    const store_row *first = NULL;
+    for (int i = 0; i < c->s->n && !first; i++)
+        if (calibrated_run(p, &c->s->rows[i])) first = &c->s->rows[i];
+    for (int i = 0; i < c->s->n && first && !varies(c, p, "model_name"); i++) {
+        const store_row *r = &c->s->rows[i];
+        if (strcmp(pl_str(r, "method"), "fp16") || !pl_keep(p, r) ||
+            strcmp(pl_str(r, "model_name"), pl_str(first, "model_name")) ||
+            strcmp(pl_str(r, "eval_data"), pl_str(first, "eval_data")))
+            continue;
+        const char *d = pl_str(r, "weights_dtype");
+        ref.y = pl_num(r, "ppl");
+        snprintf(ref.label, sizeof ref.label, "%s (%.3f)",
+                 !strcmp(d, "F32") ? "FP32" : !strcmp(d, "BF16") ? "BF16" : "FP16", ref.y);
+    }
+    pl_plot_lines(g, s, ns, &ref, isnan(ref.y) ? 0 : 1, p->logy);
     if (gp_close(g, e)) return -1;
     pl_drawn(c, p->name, path);
     return 0;

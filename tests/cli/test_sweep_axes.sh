@@ -192,6 +192,13 @@ if command -v gnuplot >/dev/null; then
     f="$tmp/plots/acceptance/$k.png"
     [ "$(head -c 8 "$f" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$k: no PNG at $f: $(cat "$tmp/plot.out")"
   done
+  # plot --ini: a figure declared after the run; a bad key in it is an error naming its line
+  printf '[plot.gqa_sizes]\nkind = ppl_vs_calib_samples\nfilter = model_name=gqa\n' >"$tmp/more.ini"
+  "$AH_BIN" plot "$tmp/acc.h5" --out "$tmp/plots" --ini "$tmp/more.ini" --only gqa_sizes >"$tmp/plot.out" 2>&1 ||
+    fail "plot --ini failed: $(cat "$tmp/plot.out")"
+  [ -s "$tmp/plots/acceptance/gqa_sizes.png" ] || fail "plot --ini drew nothing: $(cat "$tmp/plot.out")"
+  printf '[plot.x]\nnope = 1\n' >"$tmp/bad.ini"
+  expect_error "plot --ini bad key" "bad.ini:2: unknown key 'nope' in \[plot.x\]" -- "$AH_BIN" plot "$tmp/acc.h5" --out "$tmp/plots" --ini "$tmp/bad.ini"
 fi
 
 # 4. a bad axis value
