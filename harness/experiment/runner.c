@@ -481,6 +481,16 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
         free(done);
         return ah_fail(e, "out of memory");
     }
+    // /summary string fields hold STORE_STR_MAX bytes (the run attributes hold the whole
+    // text): said, not cut silently, and a table telling runs apart by these columns needs
+    // them to differ within that (issue 19; a variable-length /summary would lift it).
+    const char *names[] = {"[model] path", "[evaluation] data", "[calibration] data"};
+    const char *texts[] = {c->model_path, c->eval_data, c->calib};
+    for (int k = 0; k < 3; k++)
+        if (strlen(texts[k]) > STORE_STR_MAX)
+            fprintf(stderr, "warning: %s: %s is %zu bytes; /summary keeps its first %d (the run "
+                            "attributes model / eval_data / calib keep it whole)\n", c->source,
+                    names[k], strlen(texts[k]), STORE_STR_MAX);
     if (load_shared(&s, c, plan, o->quiet, e)) goto out;
     if (!o->quiet) {
         char desc[256];
