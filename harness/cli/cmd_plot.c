@@ -13,12 +13,14 @@ static void plot_usage(FILE *f) {
             "\n"
             "  --only NAME        draw one plot: a standard kind or a [plot.NAME] of the experiment\n"
             "  --format FMT       png (default), svg or pdf\n"
+            "  --ini FILE         also the [plot.NAME] sections of FILE, written after the run (one\n"
+            "                     with a name the experiment has replaces it)\n"
             "  --out DIR          folder for the figures (default plots); they are written to\n"
             "                     DIR/<experiment>/<name>.<format>\n"
             "\n"
             "Standard plots, each drawn when the file holds what it needs (else skipped, saying why):\n"
             "  ppl_vs_alpha ppl_vs_group ppl_vs_bits kld_vs_bits salient_bars layer_alpha scale_hist\n"
-            "  loss_vs_alpha\n"
+            "  loss_vs_alpha ppl_vs_calib_samples ppl_vs_seed\n"
             "plus the [plot.NAME] sections of the experiment INI stored in the file. Needs gnuplot\n"
             "(gnuplot-nox) on PATH; the results file is only read. See docs/PLOTS.md.\n");
 }
@@ -46,6 +48,7 @@ int cmd_plot(int argc, char **argv) {
     static const struct option opts[] = {
         {"only", required_argument, 0, 'n'}, {"format", required_argument, 0, 'f'},
         {"out", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
+        {"ini", required_argument, 0, 'i'},
         {0, 0, 0, 0},
     };
     plot_opts o = {.fmt = GP_PNG, .out_dir = "plots"};
@@ -55,6 +58,7 @@ int cmd_plot(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'n': o.only = optarg; break;
+        case 'i': o.ini = optarg; break;
         case 'f':
             if (gp_format_parse(optarg, &o.fmt)) {
                 cli_error("--format: expected png, svg or pdf, got '%s'", optarg);

@@ -28,6 +28,9 @@ static void report_usage(FILE *f) {
             "                     experiment's [experiment] published names, if any)\n"
             "  --no-published     do not compare with published numbers\n"
             "  --ci               md and tex cells show value +- standard error (ppl, kld)\n"
+            "  --filter K=V[,V]   only runs whose /summary column K is one of the values\n"
+            "                     (repeatable: all must hold; bits=3, method=awq,rtn, alpha=search)\n"
+            "  --label L          tex: the table's \\label (default tab:EXPERIMENT-METRIC)\n"
             "  --compare A B      instead of a table: run B minus run A (ids), paired over the\n"
             "                     windows both scored, with 95%% bootstrap intervals\n"
             "\n"
@@ -65,12 +68,14 @@ int cmd_report(int argc, char **argv) {
         {"digits", required_argument, 0, 'd'},  {"published", required_argument, 0, 'p'},
         {"no-published", no_argument, 0, 'P'},  {"help", no_argument, 0, 'h'},
         {"ci", no_argument, 0, 'C'},            {"compare", required_argument, 0, 'x'},
+        {"filter", required_argument, 0, 'F'},  {"label", required_argument, 0, 'L'},
         {0, 0, 0, 0},
     };
     report_format fmt = REPORT_MD;
     report_opts ro = {0};
     const char *published = NULL, *cmp_a = NULL;
-    int digits = -1, no_pub = 0, c;
+    int digits = -1, no_pub = 0, c, n_filters = 0;
+    const char *filters[32];
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -88,6 +93,14 @@ int cmd_report(int argc, char **argv) {
         case 'P': no_pub = 1; break;
         case 'C': ro.ci = 1; break;
         case 'x': cmp_a = optarg; break;
+        case 'L': ro.label = optarg; break;
+        case 'F':
+            if (n_filters == 32) {
+                cli_error("--filter: at most 32");
+                return 2;
+            }
+            filters[n_filters++] = optarg;
+            break;
         case 'h': report_usage(stdout); return 0;
         default: report_usage(stderr); return 2;
         }
@@ -107,6 +120,16 @@ int cmd_report(int argc, char **argv) {
     if (store_summary_read(path, &s, &e)) {
         cli_error("%s", e.msg);
         return 1;
+    }
+    // --filter: the table (and --compare) see only the matching runs. all keeps the file's
+    // rows for freeing; s becomes the view.
+    store_summary all = s;
+    if (n_filters) {
+        if (report_filter(&s, &all, filters, n_filters, &e)) {
+            cli_error("%s: %s", path, e.msg);
+            store_summary_free(&all);
+            return 2;
+        }
     }
     int status = 1;
     report_table t = {0};
@@ -177,6 +200,7 @@ done:
     free(out.p);
     report_published_free(&pub);
     report_table_free(&t);
-    store_summary_free(&s);
+    if (n_filters) free(s.rows);
+    store_summary_free(&all);
     return status;
 }

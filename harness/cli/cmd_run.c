@@ -115,17 +115,24 @@ int cmd_run(int argc, char **argv) {
     if (dry) {
         printf("experiment %s (%s): %d planned runs", cfg.name, cfg.source, total);
         if (shard_n) printf(", shard %d/%d runs %d of them", shard_i, shard_n, plan.n);
-        printf("\nmodel %s, eval %s%s%s\nresults %s\n\n", cfg.model_path, cfg.eval_data,
-               cfg.calib[0] ? ", calibration " : "", cfg.calib, o.output ? o.output : cfg.output);
+        if (cfg.inputs[EXP_IN_MODEL].n + cfg.inputs[EXP_IN_EVAL].n + cfg.inputs[EXP_IN_CALIB].n)
+            printf("\n%d inputs (models, evaluation and calibration data of the sweep)\nresults "
+                   "%s\n\n", plan.n_inputs, o.output ? o.output : cfg.output);
+        else
+            printf("\nmodel %s, eval %s%s%s\nresults %s\n\n", cfg.model_path, cfg.eval_data,
+                   cfg.calib[0] ? ", calibration " : "", cfg.calib, o.output ? o.output : cfg.output);
         if (keys) {
             status = exp_print_keys(&cfg, &plan, stdout, &e) ? 1 : 0;
             if (status) cli_error("%s", e.msg);
             goto done;
         }
         for (int i = 0; i < plan.n; i++) {
-            char desc[160];
+            char desc[320], in[256];
             exp_run_describe(&plan.runs[i].mc, desc, sizeof desc);
-            printf("%4d  %-36s %s\n", plan.runs[i].index, plan.runs[i].id, desc);
+            exp_input_describe(&cfg, &plan.inputs[plan.runs[i].input],
+                               param_applies(&plan.runs[i].mc, PARAM_CALIB_SAMPLES), in, sizeof in);
+            printf("%4d  %-36s %s%s%s\n", plan.runs[i].index, plan.runs[i].id, desc,
+                   in[0] ? " " : "", in);
         }
         status = 0;
         goto done;

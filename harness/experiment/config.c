@@ -374,6 +374,33 @@ static int model_key(parse_ctx *p, const char *k, const char *v) {
     return fail_at(p, "unknown key '%s' in [model] (path, tokenizer, name, hf_id, include)", k);
 }
 
+// [model.NAME]: created when first seen, with NAME as its name.
+static int named_model_key(parse_ctx *p, const char *section, const char *k, const char *v) {
+    exp_config *c = p->c;
+    const char *name = section + 6;
+    if (!*name || strlen(name) >= sizeof c->models[0].name)
+        return fail_at(p, "[%s]: a model needs a name of 1-127 characters ([model.NAME])", section);
+    exp_model *m = NULL;
+    for (int i = 0; i < c->n_models && !m; i++)
+        if (!strcmp(c->models[i].key, name)) m = &c->models[i];
+    if (!m) {
+        if (c->n_models >= EXP_MAX_MODELS) return fail_at(p, "more than %d [model.NAME] sections", EXP_MAX_MODELS);
+        if (!strcmp(name, "main")) return fail_at(p, "[model.main]: main names [model] (use another name)");
+        exp_model *grown = realloc(c->models, (size_t)(c->n_models + 1) * sizeof *grown);
+        if (!grown) return fail_at(p, "out of memory");
+        c->models = grown;
+        m = &c->models[c->n_models++];
+        memset(m, 0, sizeof *m);
+        snprintf(m->key, sizeof m->key, "%s", name);
+        snprintf(m->name, sizeof m->name, "%s", name);
+    }
+    if (!strcmp(k, "path")) return set_string(p, m->path, sizeof m->path, v, k) ? 0 : 1;
+    if (!strcmp(k, "tokenizer")) return set_string(p, m->tokenizer, sizeof m->tokenizer, v, k) ? 0 : 1;
+    if (!strcmp(k, "name")) return set_string(p, m->name, sizeof m->name, v, k) ? 0 : 1;
+    if (!strcmp(k, "hf_id")) return set_string(p, m->hf_id, sizeof m->hf_id, v, k) ? 0 : 1;
+    return fail_at(p, "unknown key '%s' in [%s] (path, tokenizer, name, hf_id)", k, section);
+}
+
 static int calibration_key(parse_ctx *p, const char *k, const char *v) {
     exp_config *c = p->c;
     if (!strcmp(k, "data")) return set_string(p, c->calib, sizeof c->calib, v, k) ? 0 : 1;
@@ -458,7 +485,50 @@ static exp_axis_values *sweep_axes(parse_ctx *p, const char *section) {
 
 // key = value in [sweep] / [sweep.NAME]: nonzero on success, 0 after an error (inih's handler
 // convention).
+const char *const EXP_INPUT_KEYS[EXP_IN_COUNT] = {"model", "eval_data", "seqlen", "calib"};
+
+// An input axis of [sweep] (model, eval_data, seqlen, calib): a comma list of text values.
+static int input_key(parse_ctx *p, const char *section, exp_input_axis a, const char *key,
+                     const char *value) {
+    exp_input_values *in = &p->c->inputs[a];
+    if (strcmp(section, "sweep"))
+        return fail_at(p, "%s: the inputs (model, eval_data, seqlen, calib) are crossed in [sweep] "
+                          "only, not in [%s]", key, section);
+    int continuing = p->last_continues && !strcmp(p->last_key, key) && !strcmp(p->last_section, section);
+    if (in->n && !continuing)
+        return fail_at(p, "%s given twice in [%s] (first at line %d); write one list", key,
+                       section, in->line);
+    if (!in->n) {
+        snprintf(in->file, sizeof in->file, "%s", p->file);
+        in->line = p->line;
+    }
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", value);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *item = trim(tok);
+        if (!*item) continue;
+        if (strlen(item) >= EXP_PATH_MAX) return fail_at(p, "%s: value longer than %d characters", key, EXP_PATH_MAX - 1);
+        if (a == EXP_IN_SEQLEN) {
+            int x;
+            if (parse_int(p, key, item, 2, 1 << 20, &x)) return 0;
+        }
+        for (int i = 0; i < in->n; i++)
+            if (!strcmp(in->v[i], item)) return fail_at(p, "%s: '%s' listed twice", key, item);
+        if (in->n >= EXP_MAX_VALUES) return fail_at(p, "%s: more than %d values", key, EXP_MAX_VALUES);
+        char **grown = realloc(in->v, (size_t)(in->n + 1) * sizeof *grown);
+        if (!grown) return fail_at(p, "out of memory");
+        in->v = grown;
+        if (!(in->v[in->n] = strdup(item))) return fail_at(p, "out of memory");
+        in->n++;
+    }
+    if (!in->n) return fail_at(p, "%s: empty list", key);
+    return 1;
+}
+
 static int sweep_key(parse_ctx *p, const char *section, const char *name, const char *value) {
+    for (int k = 0; k < EXP_IN_COUNT; k++)
+        if (!strcmp(name, EXP_INPUT_KEYS[k])) return input_key(p, section, (exp_input_axis)k, name, value);
     int a = 0;
     while (a < PARAM_AXIS_COUNT && strcmp(param_name((param_id)a), name)) a++;
     if (a == PARAM_AXIS_COUNT) {
@@ -468,6 +538,8 @@ static int sweep_key(parse_ctx *p, const char *section, const char *name, const 
         for (int i = 0; i < PARAM_AXIS_COUNT && o < sizeof allowed; i++)
             o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s", i ? ", " : "",
                                   param_name((param_id)i));
+        for (int i = 0; i < EXP_IN_COUNT && o < sizeof allowed; i++)
+            o += (size_t)snprintf(allowed + o, sizeof allowed - o, ", %s", EXP_INPUT_KEYS[i]);
         return fail_at(p, "unknown key '%s' in [%s] (%s)", name, section, allowed);
     }
     exp_axis_values *axes = sweep_axes(p, section);
@@ -479,7 +551,8 @@ static int sweep_key(parse_ctx *p, const char *section, const char *name, const 
 // or `plot` would write outside its output directory. Empty names are the sections' errors.
 static int check_names(parse_ctx *p, const char *section, const char *key, const char *value) {
     const char *dot = strchr(section, '.');
-    int named = !strncmp(section, "plot.", 5) || !strncmp(section, "sweep.", 6);
+    int named = !strncmp(section, "plot.", 5) || !strncmp(section, "sweep.", 6) ||
+                !strncmp(section, "model.", 6);
     if (named && dot[1] && !ah_plain_name(dot + 1))
         return fail_at(p, "[%s]: the name '%s' may hold only letters, digits, '-', '_' and '.', "
                           "and may not start with '.'", section, dot + 1), -1;
@@ -524,12 +597,13 @@ static int handler(void *user, const char *section, const char *name, const char
     else if (!*section) rc = fail_at(p, "'%s' before any [section]", name);
     else if (!strcmp(section, "experiment")) rc = experiment_key(p, name, value);
     else if (!strcmp(section, "model")) rc = model_key(p, name, value);
+    else if (!strncmp(section, "model.", 6)) rc = named_model_key(p, section, name, value);
     else if (!strcmp(section, "calibration")) rc = calibration_key(p, name, value);
     else if (!strcmp(section, "evaluation")) rc = evaluation_key(p, name, value);
     else if (!strcmp(section, "sweep") || !strncmp(section, "sweep.", 6)) rc = sweep_key(p, section, name, value);
     else if (!strncmp(section, "plot.", 5)) rc = plot_key(p, section, name, value);
-    else rc = fail_at(p, "unknown section [%s] (experiment, model, calibration, evaluation, "
-                         "sweep, sweep.NAME, plot.NAME)", section);
+    else rc = fail_at(p, "unknown section [%s] (experiment, model, model.NAME, calibration, "
+                         "evaluation, sweep, sweep.NAME, plot.NAME)", section);
     snprintf(p->last_section, sizeof p->last_section, "%s", section);
     snprintf(p->last_key, sizeof p->last_key, "%s", name);
     size_t n = strlen(value);
@@ -616,15 +690,32 @@ static int finish_config(exp_config *c, parse_ctx *p, ah_err *e) {
                               "plain (letters, digits, '-', '_' and '.', not starting with '.'): "
                               "set [experiment] name", src, c->name);
     }
-    if (!c->model_path[0]) return ah_fail(e, "%s: [model] path is required", src);
-    if (!c->eval_data[0]) return ah_fail(e, "%s: [evaluation] data is required", src);
+    // [sweep] model names [model.NAME] sections (or main: [model]), each with a path.
+    const exp_input_values *mi = &c->inputs[EXP_IN_MODEL];
+    for (int i = 0; i < mi->n; i++) {
+        int found = !strcmp(mi->v[i], "main");
+        for (int k = 0; k < c->n_models && !found; k++)
+            if (!strcmp(c->models[k].key, mi->v[i])) {
+                if (!c->models[k].path[0])
+                    return ah_fail(e, "%s: [model.%s] path is required", src, mi->v[i]);
+                found = 1;
+            }
+        if (!found)
+            return ah_fail(e, "%s:%d: model: no [model.%s] section (list [model.NAME] names, or "
+                              "main for [model])", mi->file, mi->line, mi->v[i]);
+        if (!strcmp(mi->v[i], "main") && !c->model_path[0])
+            return ah_fail(e, "%s:%d: model: main names [model], which has no path", mi->file, mi->line);
+    }
+    if (!c->model_path[0] && mi->n == 0) return ah_fail(e, "%s: [model] path is required", src);
+    if (!c->eval_data[0] && !c->inputs[EXP_IN_EVAL].n)
+        return ah_fail(e, "%s: [evaluation] data is required", src);
     if (!c->output[0]) snprintf(c->output, sizeof c->output, "results/%s.h5", c->name);
     if (!c->cache_dir[0]) {
         char tmp[EXP_PATH_MAX];
         snprintf(tmp, sizeof tmp, "%s", c->output);
         snprintf(c->cache_dir, sizeof c->cache_dir, "%s/cache", dirname(tmp));
     }
-    if (!c->model_name[0]) {
+    if (!c->model_name[0] && c->model_path[0]) {
         char tmp[EXP_PATH_MAX];
         snprintf(tmp, sizeof tmp, "%s", c->model_path);
         size_t n = strlen(tmp);
@@ -663,6 +754,29 @@ int exp_config_load(exp_config *c, const char *path, ah_err *e) {
     return end_load(c, &p, 0, e);
 }
 
+int exp_config_load_plots(exp_config *c, const char *path, ah_err *e) {
+    defaults(c);
+    snprintf(c->source, sizeof c->source, "%s", path);
+    // Stand-ins for what an experiment requires: only the [plot.NAME] sections are wanted.
+    snprintf(c->model_path, sizeof c->model_path, "-");
+    snprintf(c->eval_data, sizeof c->eval_data, "-");
+    ah_buf text = {0};
+    ini_reads reads = {0};
+    parse_ctx p = {.c = c, .text = &text, .reads = &reads};
+    char why[256];
+    if (load_file(&p, path, why, sizeof why) < 0) {
+        free(text.p);
+        ini_reads_free(&reads);
+        return ah_fail(e, "%s: cannot read: %s", path, why);
+    }
+    if (end_load(c, &p, 0, e)) return -1;
+    if (!c->n_plots) {
+        exp_config_free(c);
+        return ah_fail(e, "%s: no [plot.NAME] section", path);
+    }
+    return 0;
+}
+
 static int load_text(exp_config *c, const char *text, const char *name, int stored, ah_err *e) {
     defaults(c);
     snprintf(c->source, sizeof c->source, "%s", name);
@@ -688,4 +802,13 @@ void exp_config_free(exp_config *c) {
     free(c->sweeps);
     c->sweeps = NULL;
     c->n_sweeps = 0;
+    free(c->models);
+    c->models = NULL;
+    c->n_models = 0;
+    for (int k = 0; k < EXP_IN_COUNT; k++) {
+        for (int i = 0; i < c->inputs[k].n; i++) free(c->inputs[k].v[i]);
+        free(c->inputs[k].v);
+        c->inputs[k].v = NULL;
+        c->inputs[k].n = 0;
+    }
 }

@@ -2,12 +2,16 @@
 //
 //   [experiment]   name, output, seed, threads, cache, record_layers, description, published
 //   [model]        path, tokenizer, name, hf_id
+//   [model.NAME]   another model (same keys; name defaults to NAME), for [sweep] model
 //   [calibration]  data, samples, seqlen, pick, awq_samples
 //   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir, kld
 //   [sweep]        method, bits, group_size, alpha, scale_rule, clip, propagate, salient_pct,
 //                  salient_by, salient_scale, scale_pct, grid, damp, act_order, block_size:
 //                  comma lists, numbers may be
 //                  ranges START:STOP:STEP (STOP included)
+//                  and the experiment's inputs (issue 19, [sweep] only): model (NAMEs of
+//                  [model.NAME] sections, or "main" for [model]), eval_data and calib (data
+//                  specs), seqlen (evaluation window lengths): each run has one of each
 //   [sweep.NAME]   a named sub-sweep with the same keys; axes it does not write come from
 //                  [sweep]. With named sweeps the plan is their union (each crossed on its
 //                  own) and [sweep] only holds what they share.
@@ -29,6 +33,29 @@
 #define EXP_MAX_PLOTS 32
 #define EXP_MAX_PLOT_KEYS 16
 #define EXP_MAX_SWEEPS 16   // [sweep.NAME] sections
+#define EXP_MAX_MODELS 16   // [model.NAME] sections
+
+// A model ([model], or [model.NAME] for the `model` input axis).
+typedef struct {
+    char key[128];                    // NAME of [model.NAME]: what [sweep] model lists
+    char name[128];                   // tables, plots (default NAME)
+    char path[EXP_PATH_MAX];
+    char tokenizer[EXP_PATH_MAX];     // "" = beside the model
+    char hf_id[128];
+} exp_model;
+
+// The inputs a [sweep] may list (data axes): unlike the parameter table's axes they are text
+// (model names, data specs) or a length, and they select what a run reads, not how it
+// quantizes. Written: n values in v (strings; seqlen as digits); not written: n = 0, the
+// [model] / [evaluation] / [calibration] value.
+typedef enum { EXP_IN_MODEL, EXP_IN_EVAL, EXP_IN_SEQLEN, EXP_IN_CALIB, EXP_IN_COUNT } exp_input_axis;
+typedef struct {
+    int n;
+    char **v;                  // heap: n strings
+    char file[EXP_PATH_MAX];
+    int line;
+} exp_input_values;
+extern const char *const EXP_INPUT_KEYS[EXP_IN_COUNT];   // "model", "eval_data", "seqlen", "calib"
 
 
 // One sweep axis (a [sweep] row of the parameter table, method/params.h): its values in the
@@ -83,8 +110,12 @@ typedef struct {
     ppl_protocol protocol;
     int kld;                          // KL divergence of quantized runs from FP (default 1)
     char wikitext_dir[EXP_PATH_MAX];
+    // [model.NAME] in the order first seen (heap; NULL when none)
+    exp_model *models;
+    int n_models;
     // [sweep]
     exp_axis_values axes[PARAM_AXIS_COUNT];
+    exp_input_values inputs[EXP_IN_COUNT];
     // [sweep.NAME] in the order first seen (heap, n_sweeps entries; NULL when none)
     exp_sweep *sweeps;
     int n_sweeps;
@@ -105,6 +136,9 @@ int exp_config_load_string(exp_config *c, const char *text, const char *name, ah
 // which let a key outside [sweep] be set again (an includer over its include): the last value
 // wins there, as it did when that experiment ran.
 int exp_config_load_stored(exp_config *c, const char *text, const char *name, ah_err *e);
+// Reads the [plot.NAME] sections of a file written after the run (`plot --ini FILE`): the
+// same syntax and errors; [model] and [evaluation] are not required. No [plot.NAME]: an error.
+int exp_config_load_plots(exp_config *c, const char *path, ah_err *e);
 void exp_config_free(exp_config *c);
 
 #endif

@@ -53,7 +53,7 @@ int exp_salient_sink(void *ctx, int layer, arch_layer_role role, const float *W_
 static int write_method_params(store_run_writer *w, const method_cfg *mc, ah_err *e) {
     for (int p = 0; p < PARAM_COUNT; p++) {
         const param_def *d = param_of((param_id)p);
-        if (!param_applies(mc, (param_id)p)) continue;
+        if (!param_applies(mc, (param_id)p) || d->own_record) continue;
         param_value v = param_get(mc, (param_id)p);
         char t[64];
         if (d->type == PT_WORD)
@@ -65,6 +65,15 @@ static int write_method_params(store_run_writer *w, const method_cfg *mc, ah_err
     return 0;
 fail:
     return -1;
+}
+
+const char *exp_weights_dtype(const model *m) {
+    for (int role = 0; role < L_COUNT; role++) {
+        if (!arch_role_is_linear(role)) continue;
+        const model_weight *w = model_lw(m, 0, role);
+        if (w && w->data) return st_dtype_name(w->dtype);
+    }
+    return "?";
 }
 
 static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
@@ -83,15 +92,22 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     TRY(store_run_attr_str(w, "", "model_name", c->model_name, e));
     TRY(store_run_attr_str(w, "", "model_sha256", r->model_hash, e));
     TRY(store_run_attr_str(w, "", "arch", r->m->cfg.arch->model_type, e));
+    TRY(store_run_attr_str(w, "", "weights_dtype", exp_weights_dtype(r->m), e));
     TRY(write_method_params(w, mc, e));
     if (mc->kind != METHOD_FP16) TRY(store_run_attr_int(w, "", "zero_point", mc->q.kind != QUANT_RTN, e));
     if (method_uses_awq(mc->kind)) TRY(store_run_attr_real(w, "", "awq_seconds", r->awq_seconds, e));
     if (r->cs && r->cs->n) {
         TRY(store_run_attr_str(w, "", "calib", c->calib, e));
         TRY(store_run_attr_str(w, "", "calib_sha256", r->calib_hash, e));
-        TRY(store_run_attr_int(w, "", "calib_samples", r->cs->n, e));
-        TRY(store_run_attr_int(w, "", "calib_seqlen", r->cs->len, e));
+        // The sample's size and length are parameters of the runs it changes (the table's
+        // calib_samples / calib_seqlen rows apply); a method that reads calibration rows only
+        // for its output-error metrics takes neither (calib and calib_sha256 name those rows).
+        if (param_applies(mc, PARAM_CALIB_SAMPLES)) {
+            TRY(store_run_attr_int(w, "", "calib_samples", r->cs->n, e));
+            TRY(store_run_attr_int(w, "", "calib_seqlen", r->cs->len, e));
+        }
         TRY(store_run_attr_str(w, "", "calib_pick", c->calib_first ? "first" : "random", e));
+        TRY(store_run_attr_int(w, "", "calib_eval_overlap", r->calib_overlap, e));
     }
     TRY(store_run_attr_str(w, "", "eval_data", c->eval_data, e));
     TRY(store_run_attr_str(w, "", "eval_sha256", r->eval_hash, e));

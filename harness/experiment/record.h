@@ -39,7 +39,12 @@ typedef struct {
     double seconds, awq_seconds;
     double quant_seconds;        // calibration + AWQ + quantization, inside the evaluation pass
     const char *cache;           // "computed" or "awq-cached"
+    int calib_overlap;           // calibration sequences overlapping the evaluation text
 } exp_record;
+
+// The checkpoint's weight type, from its first linear as stored ("F16", "BF16", "F32"): the
+// unquantized run of an F32 checkpoint is an FP32 baseline, not FP16 (report labels).
+const char *exp_weights_dtype(const model *m);
 
 // Writes the run file at path (atomically, through store_run_*).
 int exp_record_write(const char *path, const exp_record *r, ah_err *e);

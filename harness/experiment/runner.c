@@ -15,6 +15,7 @@
 #include "core/progress.h"
 #include "experiment/awq_cache.h"
 #include "experiment/keys.h"
+#include "experiment/overlap.h"
 #include "experiment/record.h"
 #include "store/store.h"
 
@@ -34,12 +35,27 @@ static int make_dirs(const char *path, ah_err *e) {
 
 static int file_exists(const char *p) { return access(p, R_OK) == 0; }
 
+// One calibration sample of the experiment: the blocks drawn for a (seed, samples, length) of
+// the plan's runs (the sweep's calibration axes), with the hash its cache keys use.
+typedef struct {
+    uint64_t seed;
+    int samples, len;
+    calib_set cs;
+    char hash[65];
+    int overlap;                     // sequences sharing a passage with the evaluation text
+} calib_entry;
+
 // Inputs every run shares, loaded once.
 typedef struct {
     model *m;
     tok_tokenizer *tok;
     ds_ids eval;
-    calib_set cs;
+    ds_ids calib_text;               // the tokenized calibration source (n = 0: none)
+    calib_entry *cals;               // the samples the plan's runs draw, n_cals of them
+    int n_cals;
+    calib_set cs;                    // the current run's sample (a view of a cals entry)
+    int cs_overlap;                  // its calib_entry.overlap
+    exp_ngrams eval_grams;           // the evaluation text's windows (overlap.h)
     char model_hash[65], eval_hash[65], calib_hash[65];
     int seqlen;
     kld_ref ref;                     // the FP reference of the KL divergence
@@ -48,7 +64,10 @@ typedef struct {
 
 static void shared_free(shared_inputs *s) {
     kld_ref_free(&s->ref);
-    calib_set_free(&s->cs);
+    for (int i = 0; i < s->n_cals; i++) calib_set_free(&s->cals[i].cs);
+    exp_ngrams_free(&s->eval_grams);
+    free(s->cals);
+    ds_ids_free(&s->calib_text);
     ds_ids_free(&s->eval);
     tok_free(s->tok);
     model_free(s->m);
@@ -81,6 +100,49 @@ static void warn_groups(const exp_config *c, const exp_plan *plan, const model *
                     w, w % mc->q.group);
         }
     }
+}
+
+// Makes run mc's calibration sample current (s->cs, s->calib_hash): the one drawn with its
+// seed, number of sequences and length, drawn once per experiment and shared by every run
+// that names the same three (so by their AWQ-search and run cache keys, which hash its tokens).
+static int use_calib(shared_inputs *s, const exp_config *c, const method_cfg *mc, ah_err *e) {
+    if (!s->calib_text.ids) return 0;
+    int max = s->m->cfg.max_seq;
+    int len = mc->calib_seqlen ? mc->calib_seqlen : (max < 512 ? max : 512);
+    if (len > max)
+        return ah_fail(e, "%s: [calibration] seqlen %d is longer than the model allows (%d)",
+                       c->source, len, max);
+    calib_entry *en = NULL;
+    for (int i = 0; i < s->n_cals && !en; i++)
+        if (s->cals[i].seed == mc->seed && s->cals[i].samples == mc->calib_samples &&
+            s->cals[i].len == len)
+            en = &s->cals[i];
+    if (!en) {
+        calib_entry *grown = realloc(s->cals, (size_t)(s->n_cals + 1) * sizeof *grown);
+        if (!grown) return ah_fail(e, "out of memory");
+        s->cals = grown;
+        en = &s->cals[s->n_cals];
+        memset(en, 0, sizeof *en);
+        en->seed = mc->seed;
+        en->samples = mc->calib_samples;
+        en->len = len;
+        if (calib_set_make(&en->cs, s->calib_text.ids, s->calib_text.n, mc->calib_samples, len,
+                           mc->seed, c->calib_first, c->calib, e))
+            return -1;
+        exp_ids_hash(en->cs.tokens, (size_t)en->cs.n * en->cs.len, en->hash);
+        s->n_cals++;
+        en->overlap = exp_overlap_count(&s->eval_grams, &en->cs);
+        if (en->overlap)
+            fprintf(stderr, "warning: %s: %d of %d calibration sequences (seed %llu) share "
+                            "passages of %d tokens with the evaluation data %s: its "
+                            "perplexities are measured on text the calibration saw "
+                            "(recorded as calib_eval_overlap)\n", c->calib, en->overlap,
+                    en->cs.n, (unsigned long long)en->seed, OVERLAP_TOKENS, c->eval_data);
+    }
+    s->cs = en->cs;
+    s->cs_overlap = en->overlap;
+    memcpy(s->calib_hash, en->hash, sizeof s->calib_hash);
+    return 0;
 }
 
 static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *plan, int quiet,
@@ -116,17 +178,14 @@ static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *pl
     exp_ids_hash(s->eval.ids, s->eval.n, s->eval_hash);
     snprintf(s->calib_hash, sizeof s->calib_hash, "-");
     if (needs_calibration(c, plan)) {
-        int len = c->calib_seqlen ? c->calib_seqlen : (s->m->cfg.max_seq < 512 ? s->m->cfg.max_seq : 512);
-        if (len > s->m->cfg.max_seq)
-            return ah_fail(e, "%s: [calibration] seqlen %d is longer than the model allows (%d)",
-                           c->source, len, s->m->cfg.max_seq);
-        ds_ids in;
-        if (ds_load_ids(&in, s->tok, c->calib, wt, 0, 1, e)) return ah_wrap(e, "[calibration] data");
-        int rc = calib_set_make(&s->cs, in.ids, in.n, c->calib_samples, len, c->seed,
-                                c->calib_first, c->calib, e);
-        ds_ids_free(&in);
-        if (rc) return -1;
-        exp_ids_hash(s->cs.tokens, (size_t)s->cs.n * s->cs.len, s->calib_hash);
+        if (ds_load_ids(&s->calib_text, s->tok, c->calib, wt, 0, 1, e))
+            return ah_wrap(e, "[calibration] data");
+        if (exp_ngrams_build(&s->eval_grams, s->eval.ids, s->eval.n, e)) return -1;
+        // Every sample the plan draws, made here: a bad length fails before any run, and
+        // --keys prints every run's key.
+        for (int i = 0; i < plan->n; i++)
+            if (use_calib(s, c, &plan->runs[i].mc, e)) return -1;
+        if (use_calib(s, c, &plan->runs[0].mc, e)) return -1;
     }
     return 0;
 }
@@ -251,6 +310,7 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         .cs = use_cs, .salient = &slog, .eval_tokens = s->eval.n,
         .seqlen = s->seqlen, .threads = omp_get_max_threads(), .seconds = ah_now() - t0,
         .awq_seconds = awq_secs, .quant_seconds = hook.seconds, .cache = out->cache,
+        .calib_overlap = s->cs_overlap,
     };
     if (exp_record_write(run_path, &rec, e)) goto done;
     out->ppl = pr.ppl;
@@ -343,11 +403,12 @@ static void awq_key_of(const exp_run *r, const shared_inputs *s, char hex[65]) {
     else snprintf(hex, 65, "-");
 }
 
-int exp_print_keys(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e) {
+static int print_keys_input(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e) {
     shared_inputs s;
     int rc = load_shared(&s, c, plan, 1, e);
     for (int i = 0; rc == 0 && i < plan->n; i++) {
         char key[65], awq[65];
+        if ((rc = use_calib(&s, c, &plan->runs[i].mc, e))) break;
         run_key(c, &plan->runs[i], &s, key);
         awq_key_of(&plan->runs[i], &s, awq);
         fprintf(out, "%-36s run %s awq %s\n", plan->runs[i].id, key, awq);
@@ -385,7 +446,9 @@ static void print_table(const exp_plan *plan, const run_outcome *res, const int 
 
 // ---- the experiment ---------------------------------------------------------------------------
 
-int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o, ah_err *e) {
+// The runs of one input (data_axes.h): c is the experiment with that input applied.
+static int execute_input(const exp_config *c, const exp_plan *plan, const exp_run_opts *o,
+                         ah_err *e) {
     const char *output = o->output ? o->output : c->output;
     char dir[EXP_PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s", output);
@@ -418,14 +481,27 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
         free(done);
         return ah_fail(e, "out of memory");
     }
+    // /summary string fields hold STORE_STR_MAX bytes (the run attributes hold the whole
+    // text): said, not cut silently, and a table telling runs apart by these columns needs
+    // them to differ within that (issue 19; a variable-length /summary would lift it).
+    const char *names[] = {"[model] path", "[evaluation] data", "[calibration] data"};
+    const char *texts[] = {c->model_path, c->eval_data, c->calib};
+    for (int k = 0; k < 3; k++)
+        if (strlen(texts[k]) > STORE_STR_MAX)
+            fprintf(stderr, "warning: %s: %s is %zu bytes; /summary keeps its first %d (the run "
+                            "attributes model / eval_data / calib keep it whole)\n", c->source,
+                    names[k], strlen(texts[k]), STORE_STR_MAX);
     if (load_shared(&s, c, plan, o->quiet, e)) goto out;
     if (!o->quiet) {
         char desc[256];
         model_describe(s.m, desc, sizeof desc);
         fprintf(stderr, "model: %s (%s)\neval: %s, %zu tokens, %zu windows of %d\n", c->model_path,
                 desc, c->eval_data, s.eval.n, ppl_window_count(s.eval.n, s.seqlen), s.seqlen);
-        if (s.cs.n)
+        if (s.n_cals == 1)
             fprintf(stderr, "calibration: %s, %d sequences of %d tokens\n", c->calib, s.cs.n, s.cs.len);
+        else if (s.n_cals > 1)
+            fprintf(stderr, "calibration: %s, %d samples (seeds, sizes, lengths of the sweep)\n",
+                    c->calib, s.n_cals);
         fprintf(stderr, "results: %s (cache %s)\n", output, c->cache_dir);
     }
     store_meta meta = {.experiment = c->name, .experiment_ini = c->ini_text};
@@ -442,6 +518,10 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
     for (int i = 0; i < plan->n; i++) {
         const exp_run *r = &plan->runs[i];
         char key[65], run_path[EXP_PATH_MAX + 128];
+        if (use_calib(&s, c, &r->mc, e)) {
+            status = -1;
+            break;
+        }
         run_key(c, r, &s, key);
         snprintf(run_path, sizeof run_path, "%s/runs/%s.h5", c->cache_dir, key);
         if (o->stop && *o->stop) {
@@ -456,7 +536,17 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
             out->how = EXP_DONE_RESUMED;
         } else if (o->use_cache && file_exists(run_path) && cache_entry_trusted(run_path, key) &&
                    record_current(c, r, run_path, NULL, o->quiet)) {
-            if (store_commit(st, r->id, run_path, e)) {
+            // The entry holds the names the computing experiment gave its model and data (the
+            // content is the same: the key hashes it); this record gets this experiment's.
+            // Entries written before issue 19 lack weights_dtype and calib_eval_overlap.
+            int calibrated = r->mc.kind != METHOD_FP16 && s.cs.n > 0;
+            store_attr_set set[] = {
+                {"experiment", c->name, 0}, {"model", c->model_path, 0},
+                {"model_name", c->model_name, 0}, {"eval_data", c->eval_data, 0},
+                {"weights_dtype", exp_weights_dtype(s.m), 0},
+                {"calib", c->calib, 0}, {"calib_eval_overlap", NULL, s.cs_overlap},
+            };
+            if (store_commit_with(st, r->id, run_path, set, calibrated ? 7 : 5, e)) {
                 status = -1;
                 break;
             }
@@ -536,4 +626,75 @@ out:
     free(res);
     free(done);
     return status;
+}
+
+// ---- inputs ------------------------------------------------------------------------------------
+
+// The runs of input k of plan (a copy of their entries, freed with exp_plan_free's free()).
+static int input_plan(const exp_plan *plan, int k, exp_plan *sub, ah_err *e) {
+    memset(sub, 0, sizeof *sub);
+    if (!(sub->runs = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *sub->runs)))
+        return ah_fail(e, "out of memory");
+    for (int i = 0; i < plan->n; i++)
+        if (plan->runs[i].input == k) sub->runs[sub->n++] = plan->runs[i];
+    sub->cap = sub->n;
+    return 0;
+}
+
+// Calls fn on each input of the plan that has runs, with the experiment as that input makes
+// it; a plan built without inputs (tests) is one input, c itself. Every input is tried (one
+// model missing does not stop the others): the first error is kept, and an interruption (1)
+// stops at once.
+typedef int (*input_fn)(const exp_config *c, const exp_plan *plan, void *ctx, ah_err *e);
+static int each_input(const exp_config *c, const exp_plan *plan, int quiet, input_fn fn,
+                      void *ctx, ah_err *e) {
+    if (!plan->inputs) return fn(c, plan, ctx, e);
+    if (plan->n_inputs == 1) {
+        exp_config in;
+        exp_input_config(c, &plan->inputs[0], &in);
+        return fn(&in, plan, ctx, e);
+    }
+    int status = 0, failed = 0;
+    ah_err first = {{0}};
+    for (int k = 0; k < plan->n_inputs; k++) {
+        exp_plan sub;
+        if (input_plan(plan, k, &sub, e)) return -1;
+        if (sub.n == 0) {
+            free(sub.runs);
+            continue;
+        }
+        exp_config in;
+        exp_input_config(c, &plan->inputs[k], &in);
+        if (!quiet) {
+            char d[512];
+            exp_input_describe(c, &plan->inputs[k], 1, d, sizeof d);
+            fprintf(stderr, "\n== input %d of %d: %s (%d runs)\n", k + 1, plan->n_inputs, d, sub.n);
+        }
+        int rc = fn(&in, &sub, ctx, e);
+        free(sub.runs);
+        if (rc == 1) return 1;
+        if (rc < 0) {
+            if (!failed++) first = *e;
+            fprintf(stderr, "input %d of %d failed: %s\n", k + 1, plan->n_inputs, e->msg);
+            status = -1;
+        }
+    }
+    if (failed) *e = first;
+    return status;
+}
+
+static int execute_fn(const exp_config *c, const exp_plan *plan, void *ctx, ah_err *e) {
+    return execute_input(c, plan, ctx, e);
+}
+
+int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o, ah_err *e) {
+    return each_input(c, plan, o->quiet, execute_fn, (void *)o, e);
+}
+
+static int keys_fn(const exp_config *c, const exp_plan *plan, void *ctx, ah_err *e) {
+    return print_keys_input(c, plan, ctx, e);
+}
+
+int exp_print_keys(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e) {
+    return each_input(c, plan, 1, keys_fn, out, e);
 }

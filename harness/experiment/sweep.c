@@ -17,11 +17,22 @@ typedef struct {
     param_value v[EXP_MAX_VALUES];
 } axis_view;
 
+// The calibration axes not written in [sweep] take the experiment's one value ([calibration]
+// samples / seqlen, [experiment] seed), the others the table's default.
+static param_value config_default(const exp_config *c, param_id a) {
+    param_value v = {NAN, -1};
+    if (a == PARAM_SEED) v.num = (double)c->seed;
+    else if (a == PARAM_CALIB_SAMPLES) v.num = c->calib_samples;
+    else if (a == PARAM_CALIB_SEQLEN) v.num = c->calib_seqlen;
+    else v = param_default(a);
+    return v;
+}
+
 static void view(axis_view *v, const exp_config *c, param_id a) {
     const exp_axis_values *ax = &c->axes[a];
     v->n = ax->given ? ax->n : 1;
     if (ax->given) memcpy(v->v, ax->v, (size_t)ax->n * sizeof v->v[0]);
-    else v->v[0] = param_default(a);
+    else v->v[0] = config_default(c, a);
 }
 
 static int axis_fail(ah_err *e, const exp_config *c, param_id a, const char *fmt, ...)
@@ -90,8 +101,18 @@ static int count_run(exp_plan *p, uint64_t hash, const exp_config *c, ah_err *e)
 
 // Adds mc to the plan unless a run with the same id is already there (same_run).
 static int emit(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
-    char id[64];
+    char id[4 * EXP_ID_MAX];
     exp_run_id(&mc, id, sizeof id);
+    // A calibration source other than the first is crossed only with the runs it changes.
+    const exp_input *in = &p->inputs[p->cur_input];
+    int takes_calib = param_applies(&mc, PARAM_CALIB_SAMPLES);
+    if (in->v[EXP_IN_CALIB] > 0 && !takes_calib) return 0;
+    size_t L = strlen(id);
+    exp_input_suffix(c, in, takes_calib, id + L, sizeof id - L);
+    if (strlen(id) > EXP_ID_MAX)
+        return ah_fail(e, "%s: run id '%s' is %zu bytes, over the %d a results file holds: use "
+                          "shorter [model.NAME] names or data file names", c->source, id,
+                       strlen(id), EXP_ID_MAX);
     uint64_t hash = plan_id_hash(id);
     int at = plan_ids_find(p->ids, id, hash, p->runs);
     if (at >= 0) return same_run(&p->runs[at], &mc, c, e);
@@ -110,6 +131,7 @@ static int emit(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
     memset(r, 0, sizeof *r);
     snprintf(r->id, sizeof r->id, "%s", id);
     r->index = p->n;
+    r->input = p->cur_input;
     r->mc = mc;
     p->n++;
     return 0;
@@ -127,6 +149,7 @@ static int cross(exp_plan *p, const method_cfg *mc, const exp_config *c, int a, 
     for (int i = 0; i < v.n; i++) {
         method_cfg m = *mc;
         param_set(&m, (param_id)a, v.v[i]);
+        if (c->axes[a].given) m.swept |= 1u << a;   // rows printed in ids only when swept
         // The fixed rule never searches: alpha = search is skipped under it (check_plan_axes
         // refuses a fixed rule left without a numeric alpha).
         if (m.awq.rule == AWQ_FIXED && m.awq.alpha_mode == AWQ_ALPHA_SEARCH && a == PARAM_ALPHA) continue;
@@ -169,6 +192,8 @@ static int plan_sweep(exp_plan *p, const exp_config *c, ah_err *e) {
     method_cfg mc;
     memset(&mc, 0, sizeof mc);
     mc.seed = c->seed;
+    mc.calib_samples = c->calib_samples;
+    mc.calib_seqlen = c->calib_seqlen;
     mc.by = SALIENT_ACTIVATION;
     awq_defaults(&mc.awq);
     gptq_defaults(&mc.gptq);
@@ -187,32 +212,42 @@ static exp_config *named_sweep(const exp_config *c, const exp_sweep *sw) {
     return sub;
 }
 
+// The runs of one input: [sweep], or each [sweep.NAME] over it.
+static int plan_input(exp_plan *p, const exp_config *c, ah_err *e) {
+    if (c->n_sweeps == 0) return plan_sweep(p, c, e);
+    for (int k = 0; k < c->n_sweeps; k++) {
+        exp_config *sub = named_sweep(c, &c->sweeps[k]);
+        if (!sub) return ah_fail(e, "out of memory");
+        int rc = plan_sweep(p, sub, e);
+        free(sub);
+        if (rc) return -1;   // the message names the axis line at fault
+    }
+    return 0;
+}
+
 int exp_plan_build(exp_plan *p, const exp_config *c, ah_err *e) {
     memset(p, 0, sizeof *p);
     if (!(p->ids = calloc(1, sizeof *p->ids))) return ah_fail(e, "out of memory");
-    if (c->n_sweeps == 0) {
-        if (plan_sweep(p, c, e)) goto fail;
-    }
-    for (int k = 0; k < c->n_sweeps; k++) {
-        exp_config *sub = named_sweep(c, &c->sweeps[k]);
-        if (!sub) {
-            ah_fail(e, "out of memory");
-            goto fail;
-        }
-        int rc = plan_sweep(p, sub, e);
-        free(sub);
-        if (rc) goto fail;   // the message names the axis line at fault
+    if (exp_inputs_build(c, &p->inputs, &p->n_inputs, e)) goto fail;
+    for (int k = 0; k < p->n_inputs; k++) {
+        exp_config in;
+        exp_input_config(c, &p->inputs[k], &in);
+        p->cur_input = k;
+        if (plan_input(p, &in, e)) goto fail;
     }
     if (p->counted) {
         plan_too_big(p, c, e);
         goto fail;
     }
-    for (int i = 0; i < p->n; i++)
-        if (method_needs_calib(&p->runs[i].mc) && !c->calib[0]) {
+    for (int i = 0; i < p->n; i++) {
+        exp_config in;
+        exp_input_config(c, &p->inputs[p->runs[i].input], &in);
+        if (method_needs_calib(&p->runs[i].mc) && !in.calib[0]) {
             ah_fail(e, "%s: run %s needs calibration data: add [calibration] data = SOURCE",
                     c->source, p->runs[i].id);
             goto fail;
         }
+    }
     plan_ids_free(p->ids);   // only building needs them
     free(p->ids);
     p->ids = NULL;
@@ -227,6 +262,7 @@ void exp_plan_free(exp_plan *p) {
     plan_ids_free(p->ids);
     free(p->ids);
     free(p->runs);
+    free(p->inputs);
     memset(p, 0, sizeof *p);
 }
 

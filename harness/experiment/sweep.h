@@ -23,6 +23,9 @@
 // damp 0.01, block_size 128, act_order off.
 // Runs with the same effective parameters (the same id) are planned once; two different runs
 // with one id (ids print numbers with %g: alpha 0.5 and 0.5000001) are an error.
+// The inputs ([sweep] model, eval_data, seqlen, calib: data_axes.h) are crossed outside all of
+// this, each input's runs planned as above; ids name the swept inputs. An id longer than
+// EXP_ID_MAX bytes is an error (never cut: results are keyed by it).
 // A plan holds at most EXP_MAX_RUNS runs; a larger one is an error that gives its size.
 // Named sweeps ([sweep.NAME], config.h): each is crossed on its own as above, with the axes it
 // does not write taken from [sweep]; the plan is their runs in section order, duplicates once.
@@ -30,11 +33,15 @@
 #define AH_EXP_SWEEP_H
 
 #include "experiment/config.h"
+#include "experiment/data_axes.h"
 #include "method/method.h"
 
+#define EXP_ID_MAX 64   // bytes of a run id: the results file's /summary holds that many
+
 typedef struct {
-    char id[64];     // stable name from the effective parameters: "awq-w3-g128-search"
+    char id[EXP_ID_MAX + 1];   // stable name from the effective parameters: "awq-w3-g128-search"
     int index;       // position in the whole plan (0-based), before sharding
+    int input;       // its input (data_axes.h): index into the plan's inputs
     method_cfg mc;   // complete and checked
 } exp_run;
 
@@ -45,6 +52,9 @@ typedef struct {
     int n;
     exp_run *runs;
     int cap;                  // room in runs
+    exp_input *inputs;        // the inputs the sweep crosses (data_axes.h), n_inputs >= 1
+    int n_inputs;
+    int cur_input;            // while building: the input being crossed
     // While exp_plan_build runs (NULL and 0 after it): the ids planned, hashed, and the
     // runs past EXP_MAX_RUNS, counted for the error but not kept.
     struct plan_ids *ids;

@@ -41,7 +41,10 @@ struct method_cfg {
     quant_cfg q;           // quantizer (salient: minmax)
     double salient_pct;    // p in [0, 100]: % of input channels kept in full precision
     salient_by by;
-    uint64_t seed;         // random channel choice
+    uint64_t seed;         // draws the calibration sample; random channel choice
+    int calib_samples;     // calibration sequences drawn (the sample; awq.samples uses a prefix)
+    int calib_seqlen;      // tokens per calibration sequence; 0 = min(512, model max)
+    unsigned swept;        // bit p: parameter p was listed in the [sweep] (ids; params.h)
     awq_cfg awq;           // METHOD_AWQ(_GPTQ): scale rule, grid, clip (then minmax / GPTQ)
     gptq_cfg gptq;         // METHOD_GPTQ, METHOD_AWQ_GPTQ: damp, block_size, act_order
     int propagate_quantized;   // next block's calibration input from the quantized block

@@ -35,6 +35,15 @@ static int alpha_searched(const method_cfg *mc) {
     return mc->awq.rule != AWQ_SALIENT && mc->awq.alpha_mode == AWQ_ALPHA_SEARCH;
 }
 static int keeps_channels(const method_cfg *mc) { return mc->salient_pct > 0; }
+// The calibration sample changes the weights of a method that needs calibration statistics;
+// fp16 and rtn read calibration rows for their metrics only, so replicates of them would
+// repeat one perplexity. The seed also draws channels kept at random.
+static int draws_calibration(const method_cfg *mc) {
+    return mc->kind != METHOD_FP16 && method_needs_calib(mc);
+}
+static int takes_seed(const method_cfg *mc) {
+    return draws_calibration(mc) || (mc->salient_pct > 0 && mc->by == SALIENT_RANDOM);
+}
 
 // ---- run-id parts that are not "format the value" ----------------------------------------------
 
@@ -173,10 +182,26 @@ static const param_def PARAMS[PARAM_COUNT] = {
                           .key = KEY_ALWAYS, .key_pos = 6, .key_name = "salient_by",
                           .awq_key = AWQ_KEY_PROPAGATED, .awq_key_name = "by",
                           .label = "salient channels chosen by"},
+    [PARAM_CALIB_SAMPLES] = {.name = "calib_samples", .type = PT_INT, .def = "128", .lo = 1,
+                             .hi = 1 << 20, .whole = 1,
+                             .range_msg = "%g is not a number of calibration sequences (>= 1)",
+                             .applies = draws_calibration, .field = PF_INT,
+                             .offset = F(calib_samples), .id_pos = 15, .id_fmt = "-n%s",
+                             .id_swept = 1, .own_record = 1,
+                             .label = "calibration sequences"},
+    [PARAM_CALIB_SEQLEN] = {.name = "calib_seqlen", .type = PT_INT, .def = "0", .lo = 0,
+                            .hi = 1 << 20, .whole = 1,
+                            .range_msg = "%g is not a calibration length (tokens; 0 = the "
+                                         "model's, at most 512)",
+                            .applies = draws_calibration, .field = PF_INT,
+                            .offset = F(calib_seqlen), .id_pos = 16, .id_fmt = "-cl%s",
+                            .id_swept = 1, .own_record = 1,
+                            .label = "calibration sequence length (tokens)"},
     [PARAM_SEED] = {.name = "seed", .cli = "seed", .cli_arg = "S", .type = PT_INT, .def = "0",
                     .lo = 0, .hi = 2147483647.0, .whole = 1,
                     .range_msg = "%g is not a seed (a whole number in 0..2147483647)",
-                    .field = PF_U64, .offset = F(seed), .key = KEY_ALWAYS, .key_pos = 7,
+                    .applies = takes_seed, .field = PF_U64, .offset = F(seed), .id_pos = 17,
+                    .id_fmt = "-seed%s", .id_swept = 1, .key = KEY_ALWAYS, .key_pos = 7,
                     .key_name = "seed", .awq_key = AWQ_KEY_PROPAGATED, .awq_key_name = "seed",
                     .label = "seed"},
     [PARAM_AWQ_SAMPLES] = {.name = "awq_samples", .cli = "awq-samples", .cli_arg = "K",
@@ -283,6 +308,8 @@ param_value param_default(param_id p) {
 }
 
 // ---- values in method_cfg ----------------------------------------------------------------------
+
+_Static_assert(PARAM_COUNT <= 32, "method_cfg.swept has a bit per parameter");
 
 // PF_INT rows hold enums (a word's index) as int: the enums must be int-sized.
 _Static_assert(sizeof(method_kind) == sizeof(int) && sizeof(awq_rule) == sizeof(int) &&
@@ -391,7 +418,8 @@ void param_run_id(const method_cfg *mc, char *id, size_t cap) {
             if (d->id_pos != pos || !param_applies(mc, (param_id)p)) continue;
             if (d->id_part) {
                 d->id_part(mc, id, cap);
-            } else if (d->id_always || !param_is_default(mc, (param_id)p)) {
+            } else if (d->id_swept ? (mc->swept >> p) & 1u
+                                   : d->id_always || !param_is_default(mc, (param_id)p)) {
                 char t[64];
                 put(id, cap, d->id_fmt, param_text((param_id)p, param_get(mc, (param_id)p), t, sizeof t));
             }

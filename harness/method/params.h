@@ -30,8 +30,12 @@ typedef enum {
     PARAM_ALPHA, PARAM_GRID,
     PARAM_DAMP, PARAM_BLOCK_SIZE, PARAM_ACT_ORDER,
     PARAM_SALIENT_PCT, PARAM_SALIENT_BY,
+    // The calibration sample (issue 19): its size, its sequence length and the seed that draws
+    // it. Innermost, so seed replicates of one configuration are neighbours in the plan. Not
+    // written in [sweep]: the [calibration] samples / seqlen and [experiment] seed values.
+    PARAM_CALIB_SAMPLES, PARAM_CALIB_SEQLEN, PARAM_SEED,
     PARAM_AXIS_COUNT,
-    PARAM_SEED = PARAM_AXIS_COUNT, PARAM_AWQ_SAMPLES, PARAM_GRID_ONE,
+    PARAM_AWQ_SAMPLES = PARAM_AXIS_COUNT, PARAM_GRID_ONE,
     PARAM_ALPHA_MODE,  // derived: search | fixed, from alpha (its own /summary column)
     PARAM_QUANTIZER,   // derived: the method's quantizer (method table), never set
     PARAM_COUNT
@@ -83,6 +87,9 @@ struct param_def {
     int id_pos;
     const char *id_fmt;
     int id_always;
+    // id_swept: the part is printed exactly when the [sweep] lists the row (method_cfg's
+    // swept bits), so experiments that do not sweep it keep their ids (seed, calib_samples).
+    int id_swept;
     void (*id_part)(const method_cfg *mc, char *buf, size_t cap);
     // Keys: name and position in the run key; name and condition in the AWQ-search key.
     // Words enter a key as text, or as their index when key_index (clip=1).
@@ -91,7 +98,10 @@ struct param_def {
     int awq_key;
     const char *awq_key_name;
     int key_index;
-    // Records write the attribute `name` when the row applies (experiment/record.c).
+    // Records write the attribute `name` when the row applies (experiment/record.c), except
+    // rows the record writes itself from what was used (own_record: the calibration set's
+    // sequences and length, which a 0 = "model default" length resolves).
+    int own_record;
     const char *label;         // for people: axis labels of figures ("weight bits")
 };
 

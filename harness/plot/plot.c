@@ -27,11 +27,13 @@ static const kind_entry KINDS[] = {
     {"salient_bars", pl_salient_bars},
     {"layer_alpha", pl_layer_alpha},   {"scale_hist", pl_scale_hist},
     {"loss_vs_alpha", pl_loss_vs_alpha},
+    {"ppl_vs_calib_samples", pl_ppl_vs_calib_samples}, {"ppl_vs_seed", pl_ppl_vs_seed},
 };
 #define NKINDS ((int)(sizeof KINDS / sizeof KINDS[0]))
 
 const char *const PLOT_KINDS[] = {"ppl_vs_alpha", "ppl_vs_group", "ppl_vs_bits", "kld_vs_bits",
-                                  "salient_bars", "layer_alpha",  "scale_hist",   "loss_vs_alpha"};
+                                  "salient_bars", "layer_alpha",  "scale_hist",   "loss_vs_alpha",
+                                  "ppl_vs_calib_samples", "ppl_vs_seed"};
 const int PLOT_NKINDS = NKINDS;
 
 static pl_kind_fn kind_fn(const char *kind) {
@@ -227,8 +229,15 @@ static void dataset_name(const char *spec, char *buf, size_t cap) {
 static void build_ctx(pl_ctx *c, const plot_opts *o) {
     const store_summary *s = c->s;
     c->fp16 = NAN;
+    snprintf(c->fp_label, sizeof c->fp_label, "FP16");
     for (int i = 0; i < s->n; i++)
-        if (!strcmp(pl_str(&s->rows[i], "method"), "fp16")) c->fp16 = pl_num(&s->rows[i], "ppl");
+        if (!strcmp(pl_str(&s->rows[i], "method"), "fp16")) {
+            c->fp16 = pl_num(&s->rows[i], "ppl");
+            // the baseline in the checkpoint's precision: FP32 for an F32 one (weights_dtype)
+            const char *d = pl_str(&s->rows[i], "weights_dtype");
+            snprintf(c->fp_label, sizeof c->fp_label, "%s",
+                     !strcmp(d, "F32") ? "FP32" : !strcmp(d, "BF16") ? "BF16" : "FP16");
+        }
     if (s->n) {
         ah_err e;
         if (store_run_attr_str_get(c->file, s->rows[0].id, "", "model_name", c->model, sizeof c->model, &e))
@@ -421,6 +430,38 @@ static char *plots_only(const char *ini) {
     return out;
 }
 
+// `--ini FILE`: its [plot.NAME] sections join the stored experiment's (a name both have: the
+// file's wins), so figures can be declared after the run. *cfg may be NULL (no stored INI).
+static int add_ini_plots(exp_config **cfg, const char *path, ah_err *e) {
+    exp_config *extra = calloc(1, sizeof *extra);
+    if (!extra) return ah_fail(e, "out of memory");
+    if (exp_config_load_plots(extra, path, e)) {
+        free(extra);
+        return -1;
+    }
+    if (!*cfg) {
+        *cfg = extra;
+        return 0;
+    }
+    for (int i = 0; i < extra->n_plots; i++) {
+        int at = -1;
+        for (int d = 0; d < (*cfg)->n_plots; d++)
+            if (!strcmp((*cfg)->plots[d].name, extra->plots[i].name)) at = d;
+        if (at < 0) {
+            if ((*cfg)->n_plots >= EXP_MAX_PLOTS) {
+                exp_config_free(extra);
+                free(extra);
+                return ah_fail(e, "%s: more than %d plots with the experiment's", path, EXP_MAX_PLOTS);
+            }
+            at = (*cfg)->n_plots++;
+        }
+        (*cfg)->plots[at] = extra->plots[i];
+    }
+    exp_config_free(extra);
+    free(extra);
+    return 0;
+}
+
 int plot_results(const plot_opts *o, plot_counts *n, ah_err *e) {
     memset(n, 0, sizeof *n);
     pl_ctx c;
@@ -451,6 +492,12 @@ int plot_results(const plot_opts *o, plot_counts *n, ah_err *e) {
             cfg = NULL;
         }
         free(sub);
+    }
+    if (o->ini && add_ini_plots(&cfg, o->ini, e)) {
+        if (cfg) exp_config_free(cfg);
+        free(cfg);
+        store_summary_free(&s);
+        return -1;
     }
     c.cfg = cfg;
     build_ctx(&c, o);

@@ -11,6 +11,8 @@
 //   layer_alpha    chosen alpha per layer of every searched AWQ run
 //   scale_hist     histogram of the AWQ scales of one searched run, per scale group
 //   loss_vs_alpha  AWQ loss-vs-alpha curves of chosen layers of one searched run
+//   ppl_vs_calib_samples  ppl vs calibration sequences (log2 x), mean +- sd over seeds
+//   ppl_vs_seed    each seed replicate's ppl with its 95% interval (plot_calib.c)
 // plus the [plot.NAME] sections of the experiment INI stored in the file (a standard kind with
 // options, or kind = line over /summary columns). Figures go to OUT/<experiment>/<name>.<ext>.
 //
@@ -33,6 +35,7 @@ typedef struct {
     const char *out_dir;   // NULL = "plots"
     gp_format fmt;
     const char *only;      // draw only this plot (a standard kind or a [plot.NAME]); NULL = all
+    const char *ini;       // --ini FILE: more [plot.NAME] sections (one of a stored name replaces it)
     plot_note_fn note;
     void *ctx;
 } plot_opts;

@@ -114,7 +114,7 @@ void pl_plot_lines(gp *g, const pl_series *s, int n, const pl_ref *r, int nr, in
     size_t longest = 0;
     for (int i = 0; i < n; i++) longest = strlen(s[i].label) > longest ? strlen(s[i].label) : longest;
     for (int i = 0; i < nr; i++) longest = strlen(r[i].label) > longest ? strlen(r[i].label) : longest;
-    pl_key_place(g, longest);
+    pl_key_place(g, longest, n + nr);
     if (logy < 0) logy = lo > 0 && hi / lo > 10;
     if (logy && lo > 0) {   // labelled tics also when the range spans less than a decade
         gp_printf(g, "set logscale y\n");
@@ -206,6 +206,11 @@ void pl_log_tics(gp *g, char axis, double lo, double hi) {
     gp_printf(g, ")\n");
 }
 
-void pl_key_place(gp *g, size_t longest) {
-    if (longest > 34) gp_printf(g, "set key below center horizontal Left reverse spacing 1.2 width 2 height 1\n");
+// A key right of the plot takes its longest entry's width from the plot: past 24 characters,
+// or with more than 6 entries (a tall column of long labels took up to half the figure), it
+// goes below the plot in columns, and the plot keeps the figure's width.
+void pl_key_place(gp *g, size_t longest, int entries) {
+    if (longest > 24 || entries > 6)
+        gp_printf(g, "set key below center horizontal Left reverse spacing 1.1 width 2 height 0.5 "
+                     "samplen 3\n");
 }

@@ -25,6 +25,7 @@ typedef struct {
     char dataset[128];       // friendly name of the evaluation data ("TinyStories val")
     char subtitle[512];      // model · data · seqlen · windows · experiment
     double fp16;             // FP16 perplexity, NaN when the file has no fp16 run
+    char fp_label[8];        // its name: FP16, or FP32 / BF16 by the checkpoint's weights_dtype
     plot_note_fn note;
     void *ctx;
 } pl_ctx;
@@ -62,6 +63,8 @@ int pl_line(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e
 int pl_layer_alpha(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
 int pl_scale_hist(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
 int pl_loss_vs_alpha(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
+int pl_ppl_vs_calib_samples(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
+int pl_ppl_vs_seed(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
 
 // ---- rows (plot.c) --------------------------------------------------------------------------
 double pl_num(const store_row *r, const char *col);        // NaN when missing
@@ -131,7 +134,7 @@ void pl_plot_lines(gp *g, const pl_series *s, int n, const pl_ref *r, int nr, in
 void pl_group_axis(gp *g, pl_series *s, int n);
 // Long key entries (longest characters) go below the plot rather than right of it, so the
 // plot area keeps its width.
-void pl_key_place(gp *g, size_t longest);
+void pl_key_place(gp *g, size_t longest, int entries);
 // Tics of a log axis between lo and hi, denser the narrower the range.
 void pl_log_tics(gp *g, char axis, double lo, double hi);
 

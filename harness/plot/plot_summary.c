@@ -45,7 +45,7 @@ static int most_points(const pl_series *s, int n) {
 static void fp16_ref(const pl_ctx *c, pl_ref *r, int *nr) {
     if (isnan(c->fp16)) return;
     pl_ref *f = &r[(*nr)++];
-    snprintf(f->label, sizeof f->label, "FP16 (%.3f)", c->fp16);
+    snprintf(f->label, sizeof f->label, "%s (%.3f)", c->fp_label, c->fp16);
     f->y = c->fp16;
     f->color = "#000000";
     f->dash = 4;
@@ -408,10 +408,10 @@ static int salient_figure(const pl_ctx *c, const pl_spec *p, double bits, double
     // an opaque box so a line through them does not hide them
     char l0[128], lf[128];
     snprintf(l0, sizeof l0, "none kept: plain minmax (%.3f)", ref0);
-    snprintf(lf, sizeof lf, "FP16 (%.3f)", c->fp16);
+    snprintf(lf, sizeof lf, "%s (%.3f)", c->fp_label, c->fp16);
     size_t longest = strlen(l0);
     for (int j = 0; j < ns; j++) longest = strlen(by_label(sorted[j])) > longest ? strlen(by_label(sorted[j])) : longest;
-    pl_key_place(g, longest);
+    pl_key_place(g, longest, ns + 2);
     gp_printf(g, "set style textbox opaque noborder margins 1,1\nplot \\\n");
     if (!isnan(ref0)) gp_printf(g, "  %.10g with lines lw 2 lc rgb '#ff7f0e' dt 2 notitle, \\\n", ref0);
     if (!isnan(c->fp16)) gp_printf(g, "  %.10g with lines lw 1.5 lc rgb '#000000' dt 4 notitle, \\\n", c->fp16);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cdf.h>
+
 #include "eval/ppl_unc.h"
 #include "report/report.h"
 
@@ -37,10 +39,55 @@ static int beats(const windows *b, const windows *r, int better, int *W, ah_err 
     return better < 0 ? d.nll_lo > 0.0 : d.nll_hi < 0.0;
 }
 
+// The 95% interval of a cell's value: over seed replicates the t interval of their mean,
+// mean +- t(0.975, n-1) sd / sqrt(n); for one run value +- 1.96 se (its evaluation noise).
+// 0 when the cell has neither.
+static int interval(const report_cell *c, double *lo, double *hi) {
+    double h;
+    if (c->n_rep > 1 && isfinite(c->sd))
+        h = gsl_cdf_tdist_Pinv(0.975, c->n_rep - 1) * c->sd / sqrt(c->n_rep);
+    else if (isfinite(c->se))
+        h = 1.959964 * c->se;
+    else
+        return 0;
+    *lo = c->value - h;
+    *hi = c->value + h;
+    return 1;
+}
+
+// REPORT_RULE_REPLICATES: in each column the best is marked only when its interval and the
+// runner-up's do not overlap (the best's upper end below the runner-up's lower end when lower
+// is better). Seeds change the calibration sample, so their spread is the noise a method
+// comparison has to clear; the windows' paired bootstrap does not see it.
+static void mark_replicates(report_table *t) {
+    t->rule = REPORT_RULE_REPLICATES;
+    for (int j = 0; j < t->n_cols; j++) {
+        int bi = -1, ri = -1;
+        for (int i = 0; i < t->n_rows; i++) {
+            const report_cell *cl = &t->cell[(size_t)i * t->n_cols + j];
+            if (t->row_ref[i] || cl->run < 0 || !isfinite(cl->value)) continue;
+            double v = t->better * cl->value;
+            if (bi < 0 || v > t->better * t->cell[(size_t)bi * t->n_cols + j].value) ri = bi, bi = i;
+            else if (ri < 0 || v > t->better * t->cell[(size_t)ri * t->n_cols + j].value) ri = i;
+        }
+        if (bi < 0 || ri < 0) continue;
+        report_cell *best = &t->cell[(size_t)bi * t->n_cols + j];
+        const report_cell *run = &t->cell[(size_t)ri * t->n_cols + j];
+        double blo, bhi, rlo, rhi;
+        if (!interval(best, &blo, &bhi) || !interval(run, &rlo, &rhi)) continue;
+        best->sure = t->better < 0 ? bhi < rlo : blo > rhi;
+    }
+}
+
 int report_mark_confident(report_table *t, const store_summary *s, const char *metric,
                           report_windows_fn load, void *ctx, ah_err *e) {
     if (!metric) metric = "ppl";
-    if (!report_window_dataset(metric) || !t->better) return 0;   // REPORT_RULE_PRINTED
+    if (!t->better) return 0;   // REPORT_RULE_PRINTED
+    if (t->replicates > 1) {
+        mark_replicates(t);
+        return 0;
+    }
+    if (!report_window_dataset(metric)) return 0;   // REPORT_RULE_PRINTED
     int fse = store_column_index(se_column(metric));
     for (size_t i = 0; i < (size_t)t->n_rows * t->n_cols; i++) {
         const report_cell *cl = &t->cell[i];

@@ -105,6 +105,10 @@ static void escape(char *out, size_t cap, const char *s, report_format f) {
             case '\\': rep = "\\textbackslash{}"; break;
             default: break;
             }
+            // The UTF-8 signs reports print: ±, †, Δ as math.
+            if (!strncmp(s, "\xc2\xb1", 2)) rep = "$\\pm$", s += 1;
+            else if (!strncmp(s, "\xe2\x80\xa0", 3)) rep = "$^\\dagger$", s += 2;
+            else if (!strncmp(s, "\xce\x94", 2)) rep = "$\\Delta$", s += 1;
         }
         if (rep) {
             size_t l = strlen(rep);
@@ -152,7 +156,7 @@ static double shown(double v, int digits) {
 static int is_best(const report_table *t, int i, int j, int digits) {
     const report_cell *c = &t->cell[(size_t)i * t->n_cols + j];
     if (!t->better || t->row_ref[i] || c->run < 0 || !isfinite(c->value)) return 0;
-    if (t->rule == REPORT_RULE_PAIRED) return c->sure;
+    if (t->rule == REPORT_RULE_PAIRED || t->rule == REPORT_RULE_REPLICATES) return c->sure;
     if (t->rule == REPORT_RULE_UNAVAILABLE) return 0;
     double mine = shown(c->value, digits);
     for (int k = 0; k < t->n_rows; k++) {
@@ -179,6 +183,12 @@ static void rule_text(char *out, size_t cap, const report_table *t) {
                            "evaluation windows, %d resamples); none where the difference is within "
                            "the noise.", w, PPL_BOOT_RESAMPLES);
     }
+    else if (t->rule == REPORT_RULE_REPLICATES)
+        snprintf(out, cap, " Cells over seed replicates (runs differing only in the seed, which "
+                           "draws the calibration sample): mean \xc2\xb1 sd (n = replicates). Bold: "
+                           "the best quantized value of a column where its 95%% interval (t "
+                           "interval of the mean; one run: 1.96 standard errors) lies clear of the "
+                           "runner-up's; none where they overlap.");
     else snprintf(out, cap, " Best quantized value per column in bold.");
     if (t->ci && t->rule != REPORT_RULE_UNAVAILABLE) {
         size_t L = strlen(out);
@@ -201,8 +211,16 @@ static int fill_body(grid *g, const report_table *t, report_format f, int digits
             if (cl->run < 0 || (t->row_ref[i] && isnan(cl->value)))
                 snprintf(num, sizeof num, "%s", empty_cell(f));
             else number(num, sizeof num, cl->value, digits, 0);
+            // Seed replicates: "mean ± sd (n=3)" in md and tex (csv: the mean).
+            if (f != REPORT_CSV && cl->run >= 0 && cl->n_rep > 1) {
+                char sd[64];
+                number(sd, sizeof sd, cl->sd, digits, 0);
+                size_t L = strlen(num);
+                snprintf(num + L, sizeof num - L, f == REPORT_MD ? " \xc2\xb1 %s (n=%d)"
+                         : " $\\pm$ %s ($n=%d$)", sd, cl->n_rep);
+            }
             // --ci: "value ± se" in md and tex (csv stays one number per cell).
-            if (t->ci && f != REPORT_CSV && cl->run >= 0 && isfinite(cl->se)) {
+            else if (t->ci && f != REPORT_CSV && cl->run >= 0 && isfinite(cl->se)) {
                 char se[64];
                 number(se, sizeof se, cl->se, digits, 0);
                 size_t L = strlen(num);
@@ -247,7 +265,9 @@ static int footer(ah_buf *b, const report_table *t, const char *lead, report_for
     char esc[1024];
     for (int i = 0; i < t->n_sources; i++) {
         escape(esc, sizeof esc, t->sources[i], f == REPORT_CSV ? REPORT_MD : f);
-        if (t->n_sources == 1 ? putf(b, "%spaper: %s\n", lead, esc) : putf(b, "%s[%d] %s\n", lead, i + 1, esc))
+        const char *end = f == REPORT_TEX ? "}" : "";
+        if (t->n_sources == 1 ? putf(b, "%spaper: %s%s\n", lead, esc, end)
+                              : putf(b, "%s[%d] %s%s\n", lead, i + 1, esc, end))
             return -1;
     }
     const char *s = t->notes.p ? t->notes.p : "";
@@ -257,7 +277,7 @@ static int footer(ah_buf *b, const report_table *t, const char *lead, report_for
         char line[1024];
         snprintf(line, sizeof line, "%.*s", (int)n, s);
         escape(esc, sizeof esc, line, f == REPORT_CSV ? REPORT_MD : f);
-        if (putf(b, "%s%s\n", lead, esc)) return -1;
+        if (putf(b, "%s%s%s\n", lead, esc, f == REPORT_TEX ? "}" : "")) return -1;
         s += n + (nl ? 1 : 0);
     }
     return 0;
@@ -320,9 +340,13 @@ static int render_tex(ah_buf *b, const report_table *t, int digits) {
     int rc = -1, pub = any_pub(t);
     char lab[1024];
     if (fill_body(&g, t, REPORT_TEX, digits)) goto done;
-    char rule[512];
+    // A complete table environment (booktabs): caption, label, the tabular, notes below it.
+    char rule[1024], cap[2048], text[4096];
     rule_text(rule, sizeof rule, t);
-    int bad = putf(b, "%% %s.%s\n", t->caption, rule);
+    snprintf(cap, sizeof cap, "%s.%s", t->caption, rule);
+    escape(text, sizeof text, cap, REPORT_TEX);
+    int bad = putf(b, "\\begin{table}[t]\n\\centering\n\\caption{%s}\n\\label{%s}\n", text,
+                   t->label);
     bad |= put(b, "\\begin{tabular}{l");
     for (int j = 1; j < g.w; j++) bad |= put(b, "r");
     bad |= put(b, "}\n\\toprule\n");
@@ -355,7 +379,8 @@ static int render_tex(ah_buf *b, const report_table *t, int digits) {
         if (g.ref[i] && i + 1 < g.h && !g.ref[i + 1]) bad |= put(b, "\\midrule\n");
     }
     bad |= put(b, "\\bottomrule\n\\end{tabular}\n");
-    if (bad || footer(b, t, "% ", REPORT_TEX)) goto done;
+    if (bad || footer(b, t, "\\par{\\footnotesize ", REPORT_TEX) || put(b, "\\end{table}\n"))
+        goto done;
     rc = 0;
 done:
     grid_free(&g);

@@ -4,7 +4,7 @@
 // default; a cell is one run's metric (perplexity unless asked otherwise). Which /summary
 // columns key the rows and the columns is configurable:
 //   cols  default "bits,group_size"
-//   rows  default: every run parameter that is not a column (method, bits, group_size,
+//   rows  default: every run parameter that is not a column, but the seed (method, bits, group_size,
 //         scale_rule, alpha, clip, propagate, salient_pct, salient_by, salient_scale,
 //         scale_pct, calib, eval_data, seqlen); the label shows only those that vary
 //         ("AWQ", "AWQ (duo)", "1% FP16 (act.)", "s=2", "MinMax clip=off").
@@ -13,7 +13,9 @@
 // other rows is "best" (the renderers compare values as printed, so ties are all marked);
 // report_mark_confident then keeps the mark only where the best beats the runner-up with 95%
 // confidence over the evaluation windows (docs/UNCERTAINTY.md).
-// Two runs falling in one cell is an error naming both and the parameters they differ in.
+// Runs that differ only in `seed` are replicates: they share a cell, shown as mean +- sd with
+// their count (docs/UNCERTAINTY.md). Two other runs falling in one cell is an error naming
+// both and the parameters they differ in.
 //
 // Published numbers (report_published_load) are matched to cells by run id or by row and
 // column labels; each matched column gets the paper's value and ours minus the paper's.
@@ -72,6 +74,7 @@ typedef struct {
     const char *model;    // model name for the caption (NULL = none)
     const char *file;     // results file name for the caption (NULL = none)
     int ci;               // md/tex cells "value ± se" where the metric has a standard error
+    const char *label;    // tex \label (NULL: "tab:<experiment>-<metric>")
 } report_opts;
 
 // How the best value of a column is marked. REPORT_RULE_PRINTED: the lowest (highest) value as
@@ -79,7 +82,10 @@ typedef struct {
 // on. REPORT_RULE_PAIRED: only where the best beats the runner-up with 95% confidence (paired
 // bootstrap over the windows). REPORT_RULE_UNAVAILABLE: a run lacks its interval (recorded
 // before issue 19): no value marked.
-typedef enum { REPORT_RULE_PRINTED, REPORT_RULE_PAIRED, REPORT_RULE_UNAVAILABLE } report_rule;
+// REPORT_RULE_REPLICATES: cells averaging seed replicates (n_rep > 1): the best is marked only
+// where its 95% interval of the mean lies clear of the runner-up's (report_mark_confident).
+typedef enum { REPORT_RULE_PRINTED, REPORT_RULE_PAIRED, REPORT_RULE_UNAVAILABLE,
+               REPORT_RULE_REPLICATES } report_rule;
 
 typedef struct {
     int run;             // index into the summary's rows, -1 when the cell is empty
@@ -87,6 +93,11 @@ typedef struct {
     int best;            // best finite value of its column among non-reference rows (better)
                          // (exact; the renderers mark the lowest value as printed)
     double se;           // the value's standard error (ppl_se, kld_se), NaN when none
+    // Seed replicates (runs that differ only in `seed` share a cell): value is their mean,
+    // sd their sample standard deviation (NaN for one run), n_rep how many; m2 the running
+    // sum of squared deviations (Welford) while the table is built.
+    int n_rep;
+    double sd, m2;
     int sure;            // report_mark_confident: best, and better than the runner-up with 95%
                          // confidence
     int has_pub;         // a published number was matched here
@@ -107,13 +118,22 @@ typedef struct {
                                            // 0 neither (Δp: none is marked)
     int digits;                            // decimals for md/tex when not asked (2; KLD 4)
     int ci;                                // cells show value ± se (report_opts.ci)
+    int replicates;                        // the most seed replicates in a cell (1: none)
     report_rule rule;                      // how "best" was decided (report_mark_confident)
     int windows;                           // REPORT_RULE_PAIRED: the windows resampled (0: varied)
     char caption[768];
+    char label[160];                       // tex \label: "tab:<experiment>-<metric>" (or --label)
     int n_sources;
     char (*sources)[REPORT_SOURCE_CAP];    // distinct sources of matched published numbers
     ah_buf notes;                          // lines for below the table ("" when none)
 } report_table;
+
+// `--filter KEY=V[,V...]` (filter.c): view holds the runs of s that match every spec (one of
+// its values each); its rows point into s (free view->rows alone, never with
+// store_summary_free). Values are checked as INI values are (alpha=banana is an error), and a
+// value no run has is an error that lists the values the runs have.
+int report_filter(store_summary *view, const store_summary *s, const char *const *specs, int n,
+                  ah_err *e);
 
 // Builds the table from a summary. Errors: an unknown column name, no runs, two runs in a cell.
 int report_build(report_table *t, const store_summary *s, const report_opts *o, ah_err *e);

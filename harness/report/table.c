@@ -18,12 +18,13 @@
 
 // The run parameters besides the parameter table's (method/params.h), which are all in the
 // default row key: the data and the window length. The row key is these minus the column key.
-static const char *const DATA_PARAMS[] = {"calib", "eval_data", "seqlen", NULL};
+static const char *const DATA_PARAMS[] = {"model_name", "calib", "eval_data", "seqlen", NULL};
+#define N_DATA_PARAMS 4
 // Outcomes, not parameters: never a key.
 static const char *const RESULTS[] = {"ppl", "nll", "seconds", "awq_seconds", "cache", "key", NULL};
 // Row order: fields compared first to last (those in the row key).
 static const char *const ROW_ORDER[] = {
-    "method", "scale_rule", "salient_by", "salient_pct", "salient_scale", "scale_pct", "alpha",
+    "model_name", "method", "scale_rule", "salient_by", "salient_pct", "salient_scale", "scale_pct", "alpha",
     "clip", "propagate", "bits", "group_size", "calib", "eval_data", "seqlen", "windows", NULL,
 };
 
@@ -51,6 +52,7 @@ static int in_list(const char *const *list, const char *w) {
 static int is_result(const char *name) {
     size_t n = strlen(name);
     return in_list(RESULTS, name) || (n >= 7 && !strcmp(name + n - 7, "seconds")) ||
+           !strncmp(name, "ppl_", 4) ||
            !strncmp(name, "kld_", 4) || !strncmp(name, "dp_", 3) || !strncmp(name, "top1_", 5);
 }
 
@@ -69,6 +71,7 @@ static int same(const store_summary *s, int a, int b, int f) {
     return (isnan(x) && isnan(y)) || x == y;
 }
 static int is_ref(const store_summary *s, int r);
+static void note(report_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int key_same(const store_summary *s, const key_def *k, int a, int b) {
     for (int i = 0; i < k->n; i++)
@@ -230,6 +233,15 @@ static int get_field(const store_summary *s, int r, const char *name, double *x,
     return 1;
 }
 
+// The unquantized run in the checkpoint's own precision: an F32 checkpoint's baseline is
+// FP32, a BF16 one's BF16; FP16 otherwise (and for runs recorded before weights_dtype).
+static const char *ref_label(const store_summary *s, int r) {
+    double x;
+    const char *d = "";
+    get_field(s, r, "weights_dtype", &x, &d);
+    return !strcmp(d, "F32") ? "FP32" : !strcmp(d, "BF16") ? "BF16" : "FP16";
+}
+
 // The paper's name for a run's method: FP16, RTN, MinMax, "1% FP16 (act.)", AWQ, "AWQ (duo)",
 // "s=2". Only parameters in key k are used; varies[] says which vary among the rows.
 static void method_label(lbuf *b, const store_summary *s, int r, const key_def *k, const int *varies) {
@@ -264,6 +276,8 @@ static void method_label(lbuf *b, const store_summary *s, int r, const key_def *
             add(b, " + %g%% FP16", x);
             if (key_has(k, "salient_by") && get_field(s, r, "salient_by", &x, &str)) add(b, " (%s)", by_label(str));
         }
+    } else if (!strcmp(m, "fp16")) {
+        add(b, "%s", ref_label(s, r));
     } else {   // the table's label; a method the table does not know (a newer file) by name
         add(b, "%s", t ? t->label : m);
         // kept channels, a modifier of any method: "GPTQ + 1% FP16 (act.)"
@@ -286,6 +300,7 @@ static void field_label(lbuf *b, const store_summary *s, int r, int f) {
     else if (!strcmp(n, "salient_scale")) add(b, "s=%g", x);
     else if (!strcmp(n, "scale_pct")) add(b, "top %g%%", x);
     else if (!strcmp(n, "calib") || !strcmp(n, "eval_data")) add(b, "%s=%s", n, ds_spec_kind(sval(s, r, f)));
+    else if (!strcmp(n, "model_name")) add(b, "[%s]", sval(s, r, f));
     else if (is_str(f)) add(b, "%s=%s", n, sval(s, r, f));
     else add(b, "%s=%g", n, x);
 }
@@ -303,7 +318,7 @@ static void key_label(char *out, size_t cap, const build_ctx *c, int r, const ke
                                             "salient_scale", "scale_pct", NULL};
     int has_method = key_has(k, "method");
     if (has_method) method_label(&b, s, r, k, varies);
-    else if (is_ref(s, r)) add(&b, "FP16");
+    else if (is_ref(s, r)) add(&b, "%s", ref_label(s, r));
     int fb = -1, fg = -1;
     for (int i = 0; i < k->n; i++) {
         if (!strcmp(col_name(k->f[i]), "bits")) fb = k->f[i];
@@ -339,6 +354,19 @@ static int same_row(const build_ctx *c, int a, int b) {
 static int ref_fits(const build_ctx *c, int r, int col) {
     for (int k = 0; k < c->cols.n; k++)
         if (!missing(c->s, r, c->cols.f[k]) && !same(c->s, r, col, c->cols.f[k])) return 0;
+    return 1;
+}
+
+// Runs a and b are seed replicates: both have a seed, and every parameter column but the
+// seed (and the outcomes) is the same.
+static int seed_replicates(const store_summary *s, int a, int b) {
+    int fs = store_column_index("seed");
+    if (fs < 0 || missing(s, a, fs) || missing(s, b, fs) || same(s, a, b, fs)) return 0;
+    for (int f = 0; f < store_summary_ncolumns; f++) {
+        const char *n = col_name(f);
+        if (f == fs || is_result(n) || !strcmp(n, "windows")) continue;
+        if (!same(s, a, b, f)) return 0;
+    }
     return 1;
 }
 
@@ -380,7 +408,9 @@ static void caption(report_table *t, const build_ctx *c, const report_opts *o) {
     int fe = store_column_index("eval_data"), fs = store_column_index("seqlen"),
         fw = store_column_index("windows");
     add(&b, "%s", s->experiment[0] ? s->experiment : "results");
-    if (o->model && *o->model) add(&b, ": %s", o->model);
+    int fm = store_column_index("model_name"), same_m = 1;
+    for (int r = 1; r < s->n; r++) same_m &= same(s, 0, r, fm);
+    if (o->model && *o->model && same_m) add(&b, ": %s", o->model);
     int r0 = s->n ? 0 : -1, same_e = 1, same_s = 1, same_w = 1;
     for (int r = 1; r < s->n; r++) {
         same_e &= same(s, 0, r, fe);
@@ -393,6 +423,41 @@ static void caption(report_table *t, const build_ctx *c, const report_opts *o) {
     add(&b, "; %s%s", t->metric, t->better < 0 ? " (lower is better)" : t->better > 0 ?
         " (higher is better)" : "");
     if (o->file && *o->file) add(&b, "; from %s", o->file);
+}
+
+// After placing the runs: a reference row whose runs differ in precision (an F32 and an F16
+// checkpoint in model columns) names both ("FP32/FP16"); a row with a run calibrated on text
+// that overlaps its evaluation text gets a dagger, explained in the notes.
+static void mark_rows(report_table *t, const store_summary *s) {
+    int fo = store_column_index("calib_eval_overlap"), daggers = 0;
+    for (int i = 0; i < t->n_rows; i++) {
+        char *lab = t->row_label[i];
+        const char *first = NULL, *other = NULL;
+        int overlap = 0;
+        for (int j = 0; j < t->n_cols; j++) {
+            int r = t->cell[(size_t)i * t->n_cols + j].run;
+            if (r < 0) continue;
+            overlap |= fo >= 0 && nval(s, r, fo) > 0;
+            const char *l = ref_label(s, r);
+            if (!first) first = l;
+            else if (strcmp(l, first) && !other) other = l;
+        }
+        size_t L = strlen(first ? first : "");
+        if (t->row_ref[i] && other && !strncmp(lab, first, L)) {
+            char joined[3 * REPORT_LABEL_CAP];
+            snprintf(joined, sizeof joined, "%s/%s%s", first, other, lab + L);
+            snprintf(lab, REPORT_LABEL_CAP, "%.*s", REPORT_LABEL_CAP - 1, joined);
+        }
+        if (overlap) {
+            L = strlen(lab);
+            snprintf(lab + L, REPORT_LABEL_CAP - L, " \xe2\x80\xa0");
+            daggers++;
+        }
+    }
+    if (daggers)
+        note(t, "\xe2\x80\xa0 calibrated on text that overlaps the evaluation text (a %d-token "
+                "passage in common: calib_eval_overlap > 0); its perplexity is not a held-out "
+                "measurement", 32);
 }
 
 int report_build(report_table *t, const store_summary *s, const report_opts *o, ah_err *e) {
@@ -416,12 +481,19 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
     int fse = !strcmp(metric, "ppl") ? store_column_index("ppl_se")
             : !strcmp(metric, "kld_mean") ? store_column_index("kld_se") : -1;
     t->ci = o->ci;
-    if (parse_key(&c.cols, o->cols ? o->cols : "bits,group_size", "--cols", e)) return -1;
+    t->replicates = 1;
+    // Several models: each its own columns (a best across models would compare models).
+    int fmod = store_column_index("model_name"), models = 0;
+    for (int r = 1; r < s->n && fmod >= 0; r++) models |= !same(s, 0, r, fmod);
+    const char *cols = o->cols ? o->cols : models ? "model_name,bits,group_size" : "bits,group_size";
+    if (parse_key(&c.cols, cols, "--cols", e)) return -1;
     if (!o->rows || !strcmp(o->rows, "auto")) {
         c.rows.n = 0;
-        for (int i = 0; i < PARAM_COUNT + 3; i++) {
+        for (int i = 0; i < PARAM_COUNT + N_DATA_PARAMS; i++) {
             const char *name = i < PARAM_COUNT ? param_name((param_id)i) : DATA_PARAMS[i - PARAM_COUNT];
             int f = store_column_index(name);
+            // The seed is the replicate axis: its runs share a cell (mean +- sd).
+            if (!strcmp(name, "seed")) continue;
             if (f >= 0 && !key_has(&c.cols, name) && c.rows.n < MAX_KEY) c.rows.f[c.rows.n++] = f;
         }
     } else if (parse_key(&c.rows, o->rows, "--rows", e)) {
@@ -497,12 +569,26 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
         for (int j = 0; j < t->n_cols; j++) {
             if (!(ref ? ref_fits(&c, r, c.col_rep[j]) : key_same(s, &c.cols, c.col_rep[j], r))) continue;
             report_cell *cl = &t->cell[(size_t)i * t->n_cols + j];
+            double x = nval(s, r, fm);
             if (cl->run >= 0) {
-                cell_clash(&c, cl->run, r, t->row_label[i], t->col_label[j], e);
-                goto done;
+                if (!seed_replicates(s, cl->run, r)) {
+                    cell_clash(&c, cl->run, r, t->row_label[i], t->col_label[j], e);
+                    goto done;
+                }
+                // Welford's running mean and squared deviations of the replicates.
+                double d = x - cl->value;
+                cl->n_rep++;
+                cl->value += d / cl->n_rep;
+                cl->m2 += d * (x - cl->value);
+                cl->sd = sqrt(cl->m2 / (cl->n_rep - 1));
+                cl->se = NAN;   // a run's own standard error no longer describes the cell
+                if (cl->n_rep > t->replicates) t->replicates = cl->n_rep;
+                continue;
             }
             cl->run = r;
-            cl->value = nval(s, r, fm);
+            cl->value = x;
+            cl->n_rep = 1;
+            cl->sd = NAN;
             cl->se = fse >= 0 ? nval(s, r, fse) : NAN;
         }
     }
@@ -521,6 +607,7 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
         kept++;
     }
     t->n_rows = kept;
+    mark_rows(t, s);
     // Two rows with one label would be ambiguous (it takes parameters /summary lacks).
     for (int i = 0; i < t->n_rows; i++)
         for (int j = i + 1; j < t->n_rows; j++)
@@ -548,6 +635,8 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
         for (int k = 0; k < c.rows.n; k++) add(&b, "%s%s", k ? ", " : "", col_name(c.rows.f[k]));
     }
     caption(t, &c, o);
+    if (o->label) snprintf(t->label, sizeof t->label, "%s", o->label);
+    else snprintf(t->label, sizeof t->label, "tab:%.64s-%.32s", s->experiment[0] ? s->experiment : "results", metric);
     rc = 0;
 done:
     free(c.row_rep);

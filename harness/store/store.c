@@ -48,6 +48,10 @@ const store_column store_summary_columns[] = {
     // The perplexity's uncertainty (issue 19, docs/UNCERTAINTY.md): llama.cpp's standard error
     // and the 95% window-bootstrap interval. Runs recorded before them: missing.
     {"ppl_se", STORE_COL_REAL},     {"ppl_lo", STORE_COL_REAL},     {"ppl_hi", STORE_COL_REAL},
+    // Issue 19: calibration sequences sharing a 32-token passage with the evaluation text
+    // (0: none; experiment/overlap.h), and the checkpoint's weight type ("F32": its
+    // unquantized run is an FP32 baseline). Runs recorded before them: missing.
+    {"calib_eval_overlap", STORE_COL_INT}, {"weights_dtype", STORE_COL_STR},
 };
 const int store_summary_ncolumns = (int)(sizeof store_summary_columns / sizeof store_summary_columns[0]);
 
@@ -444,6 +448,8 @@ int store_has_run(store *s, const char *id, const char *key) {
 typedef struct {
     hid_t src;             // the run file
     const char *id, *run_path;
+    const store_attr_set *set;   // attributes to set on the copy
+    int n;
 } commit_arg;
 
 // Copies the run into /runs/<id> of the open temporary and rebuilds /summary.
@@ -463,6 +469,16 @@ static int commit_edit(hid_t dst, void *arg, const char *path, ah_err *e) {
     } else {
         rc = 0;
     }
+    for (int i = 0; rc == 0 && i < a->n; i++) {
+        hid_t g = H5Gopen2(runs, a->id, H5P_DEFAULT);
+        const store_attr_set *x = &a->set[i];
+        if (g < 0 || (H5Aexists(g, x->name) > 0 && H5Adelete(g, x->name) < 0) ||
+            (x->str ? st_attr_put_str(g, x->name, x->str) : st_attr_put_i64(g, x->name, x->num))) {
+            snprintf(what, sizeof what, "cannot set /runs/%s attribute %s", a->id, x->name);
+            rc = st5_fail(e, path, what);
+        }
+        if (g >= 0) H5Gclose(g);
+    }
     H5Gclose(runs);
     if (rc) return -1;
     st_test_kill("commit-after-h5ocopy");
@@ -470,6 +486,11 @@ static int commit_edit(hid_t dst, void *arg, const char *path, ah_err *e) {
 }
 
 int store_commit(store *s, const char *id, const char *run_path, ah_err *e) {
+    return store_commit_with(s, id, run_path, NULL, 0, e);
+}
+
+int store_commit_with(store *s, const char *id, const char *run_path, const store_attr_set *set,
+                      int n, ah_err *e) {
     st5_quiet();
     if (!s || !run_path) return ah_fail(e, "store_commit: no store or no run file");
     if (st_check_id(s->path, id, e)) return -1;
@@ -487,7 +508,7 @@ int store_commit(store *s, const char *id, const char *run_path, ah_err *e) {
     H5Tclose(st_summary_type(-1, off, &row));
     off_t reserve = (stat(run_path, &rst) == 0 ? 2 * rst.st_size : 0) +
                     (off_t)(SUMMARY_CHUNK * row) + COMMIT_SLACK;
-    commit_arg a = {src, id, run_path};
+    commit_arg a = {src, id, run_path, set, n};
     int rc = edit_by_copy(s->path, reserve, commit_edit, &a, "commit", e);
     H5Fclose(src);
     return rc;

@@ -99,6 +99,15 @@ int store_has_run(store *s, const char *id, const char *key);
 // Commits the run in run file `run_path` as /runs/<id> (replacing an existing group of that
 // id), rebuilds /summary, and atomically replaces the results file.
 int store_commit(store *s, const char *id, const char *run_path, ah_err *e);
+// The same, setting n attributes of the committed run (replacing the run file's): a run taken
+// from the run cache records this experiment's names of its data and what this build records.
+typedef struct {
+    const char *name;
+    const char *str;   // a string value, or NULL: the integer num
+    long long num;
+} store_attr_set;
+int store_commit_with(store *s, const char *id, const char *run_path, const store_attr_set *set,
+                      int n, ah_err *e);
 
 // Joins complete runs of results files inputs[n] into out (written atomically, under out's
 // lock; a link followed as in store_open). An existing out is merged into, never dropped: when

@@ -62,16 +62,16 @@ check_cell() {   # row col run-id
   got=$(cell "$tmp/t.csv" "$1" "$2"); want=$(ppl "$3")
   [ "${got%\*}" = "$want" ] || err "csv $1 / $2 = '$got', the run printed $want"
 }
-check_cell FP16 "INT3 g32" fp16
-check_cell FP16 "INT4 g32" fp16
+check_cell FP32 "INT3 g32" fp16
+check_cell FP32 "INT4 g32" fp16
 check_cell RTN "INT3 g32" rtn-w3-g32
 check_cell RTN "INT4 g32" rtn-w4-g32
 check_cell MinMax "INT3 g32" minmax-w3-g32
 check_cell MinMax "INT4 g32" minmax-w4-g32
-[ "$(awk -F, 'NR > 1 { print $1 }' "$tmp/t.csv" | tr '\n' ' ')" = "FP16 RTN MinMax " ] ||
+[ "$(awk -F, 'NR > 1 { print $1 }' "$tmp/t.csv" | tr '\n' ' ')" = "FP32 RTN MinMax " ] ||
   err "csv rows: $(awk -F, 'NR > 1 { print $1 }' "$tmp/t.csv" | tr '\n' ' ')"
 for col in "INT3 g32" "INT4 g32"; do
-  r=$(cell "$tmp/t.csv" RTN "$col"); m=$(cell "$tmp/t.csv" MinMax "$col"); f=$(cell "$tmp/t.csv" FP16 "$col")
+  r=$(cell "$tmp/t.csv" RTN "$col"); m=$(cell "$tmp/t.csv" MinMax "$col"); f=$(cell "$tmp/t.csv" FP32 "$col")
   case "$f" in *\*) err "csv: the FP16 reference is marked best in $col";; esac
   best=$(awk -v a="${r%\*}" -v b="${m%\*}" 'BEGIN { print (a + 0 <= b + 0) ? "RTN" : "MinMax" }')
   marked=""
@@ -84,7 +84,8 @@ done
 
 # ---- md and tex: same table ---------------------------------------------------------------------
 "$AH_BIN" report "$tmp/r.h5" --no-published > "$tmp/t.md" 2> "$tmp/e" || err "md: $(cat "$tmp/e")"
-grep -q '^| FP16 ' "$tmp/t.md" || err "md: no FP16 row: $(cat "$tmp/t.md")"
+# stories260K is an F32 checkpoint: its unquantized baseline is FP32, not FP16
+grep -q '^| FP32 ' "$tmp/t.md" || err "md: no FP32 row: $(cat "$tmp/t.md")"
 grep -q '^| Method *| INT3 g32 | INT4 g32 |$' "$tmp/t.md" || err "md header: $(grep -m1 '^|' "$tmp/t.md")"
 [ "$(grep -o '\*\*[0-9.]*\*\*' "$tmp/t.md" | wc -l)" -eq 1 ] || err "md: expected 1 bold cell: $(cat "$tmp/t.md")"
 grep -q 'beats the runner-up with 95% confidence (paired bootstrap over the same 4 evaluation windows' "$tmp/t.md" ||
@@ -101,7 +102,7 @@ done
 grep -q 'report-test: stories260K' "$tmp/t.md" || err "md: no caption naming the experiment and model"
 "$AH_BIN" report "$tmp/r.h5" --format tex --no-published > "$tmp/t.tex" 2> "$tmp/e" || err "tex: $(cat "$tmp/e")"
 grep -q '^\\begin{tabular}{lrr}$' "$tmp/t.tex" || err "tex: no tabular: $(cat "$tmp/t.tex")"
-grep -q '^FP16 & ' "$tmp/t.tex" || err "tex: no FP16 row"
+grep -q '^FP32 & ' "$tmp/t.tex" || err "tex: no FP32 row"
 [ "$(grep -o '\\textbf{' "$tmp/t.tex" | wc -l)" -eq 1 ] || err "tex: expected 1 bold cell: $(cat "$tmp/t.tex")"
 # --ci: value +- the run's recorded standard error; --compare: B - A with an interval that
 # excludes 0 for RTN vs MinMax at INT3 and holds it at INT4.
@@ -136,7 +137,7 @@ want=$(awk -v a="$ours" 'BEGIN { printf "%+.4f", a - 7.25 }')
 ours=$(ppl minmax-w4-g32)
 want=$(awk -v a="$ours" 'BEGIN { printf "%+.4f", a - 4.125 }')
 [ "$(cell "$tmp/p.csv" MinMax "INT4 g32 (diff)")" = "$want" ] || err "diff for MinMax INT4 (by labels): $(cell "$tmp/p.csv" MinMax "INT4 g32 (diff)"), want $want"
-[ -z "$(cell "$tmp/p.csv" FP16 "INT3 g32 (paper)")" ] || err "FP16 has a paper value it was not given"
+[ -z "$(cell "$tmp/p.csv" FP32 "INT3 g32 (paper)")" ] || err "FP16 has a paper value it was not given"
 grep -q 'published, not in these results: GPTQ / INT3 g32 = 5.5' "$tmp/p.err" || err "csv: unmatched number not reported on stderr: $(cat "$tmp/p.err")"
 # ... and from --published, in md: the paper and delta columns, sources, the unmatched note.
 "$AH_BIN" report "$tmp/r.h5" --published "$tmp/pub.csv" > "$tmp/p.md" 2> "$tmp/e" || err "md published: $(cat "$tmp/e")"
@@ -153,7 +154,7 @@ grep -q 'multicolumn{3}{c}{INT3 g32}' "$tmp/p.tex" && grep -q '& ours & paper & 
 
 # ---- 3. pivots and errors -----------------------------------------------------------------------
 "$AH_BIN" report "$tmp/r.h5" --no-published --rows bits --cols method --format csv > "$tmp/v.csv" || err "pivot failed"
-[ "$(head -n 1 "$tmp/v.csv")" = "bits,FP16,RTN,MinMax" ] || err "pivot header: $(head -n 1 "$tmp/v.csv")"
+[ "$(head -n 1 "$tmp/v.csv")" = "bits,FP32,RTN,MinMax" ] || err "pivot header: $(head -n 1 "$tmp/v.csv")"
 [ "$(cell "$tmp/v.csv" INT3 RTN | tr -d '*')" = "$(ppl rtn-w3-g32)" ] || err "pivot cell INT3 / RTN: $(cat "$tmp/v.csv")"
 "$AH_BIN" report "$tmp/r.h5" --format pdf >/dev/null 2>"$tmp/e"; [ $? -eq 2 ] || err "--format pdf: expected exit 2"
 "$AH_BIN" report "$tmp/r.h5" --rows ppl >/dev/null 2>"$tmp/e" && err "--rows ppl accepted"
