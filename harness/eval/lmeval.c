@@ -142,12 +142,9 @@ out:
     return rc;
 }
 
-int lme_add_rolling(lme_set *s, const lme_ctx *c, const char *text, size_t len, size_t owner,
-                    size_t *windows, size_t *tokens, ah_err *e) {
-    int32_t *t = NULL;
-    size_t nt = 0, nw = 0;
-    if (encode(c, text, len, 1, &t, &nt, e)) return -1;
-    size_t L = (size_t)c->max_length;
+int lme_add_rolling_tokens(lme_set *s, const lme_ctx *c, const int32_t *t, size_t nt,
+                           size_t owner, size_t *windows, ah_err *e) {
+    size_t L = (size_t)c->max_length, nw = 0;
     int rc = 0;
     if (nt > 0) {
         // First window: prefix + t[0 : first-1] read, t[0 : first] scored (first = min(L, nt)).
@@ -165,8 +162,17 @@ int lme_add_rolling(lme_set *s, const lme_ctx *c, const char *text, size_t len, 
             done = end;
         }
     }
-    free(t);
     if (windows) *windows = nw;
+    return rc;
+}
+
+int lme_add_rolling(lme_set *s, const lme_ctx *c, const char *text, size_t len, size_t owner,
+                    size_t *windows, size_t *tokens, ah_err *e) {
+    int32_t *t = NULL;
+    size_t nt = 0;
+    if (encode(c, text, len, 1, &t, &nt, e)) return -1;
+    int rc = lme_add_rolling_tokens(s, c, t, nt, owner, windows, e);
+    free(t);
     if (tokens) *tokens = nt;
     return rc;
 }

@@ -51,6 +51,10 @@ int lme_add_pair(lme_set *s, const lme_ctx *c, const char *ctx, size_t ctx_len,
 int lme_add_rolling(lme_set *s, const lme_ctx *c, const char *text, size_t len, size_t owner,
                     size_t *windows, size_t *tokens, ah_err *e);
 
+// The same from the text's tokens (tests).
+int lme_add_rolling_tokens(lme_set *s, const lme_ctx *c, const int32_t *t, size_t nt,
+                           size_t owner, size_t *windows, ah_err *e);
+
 // The requests as ll_request (s->view, valid until the set changes).
 const ll_request *lme_set_requests(lme_set *s, ah_err *e);
 void lme_set_free(lme_set *s);   // NULL-safe; leaves s empty

@@ -5,6 +5,8 @@
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <locale.h>
+#include <wctype.h>
 
 int pyt_isspace(uint32_t cp) {
     return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 || cp == 0xa0 ||
@@ -58,13 +60,44 @@ char *pyt_strip(const char *s, ah_err *e) {
     return a == len ? dup_n("", 0, e) : dup_n(s + a, b - a, e);
 }
 
-char *pyt_capitalize(const char *s, ah_err *e) {
-    char *r = dup_n(s, strlen(s), e);
-    if (!r) return NULL;
-    for (size_t i = 0; r[i]; i++) {
-        if (i == 0 && r[i] >= 'a' && r[i] <= 'z') r[i] = (char)(r[i] - 'a' + 'A');
-        else if (i > 0 && r[i] >= 'A' && r[i] <= 'Z') r[i] = (char)(r[i] - 'A' + 'a');
+// UTF-8 of code point c into o (at most 4 bytes); returns the count.
+static size_t put_utf8(char *o, uint32_t c) {
+    if (c < 0x80) { o[0] = (char)c; return 1; }
+    if (c < 0x800) { o[0] = (char)(0xc0 | c >> 6); o[1] = (char)(0x80 | (c & 0x3f)); return 2; }
+    if (c < 0x10000) {
+        o[0] = (char)(0xe0 | c >> 12); o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (c & 0x3f));
+        return 3;
     }
+    o[0] = (char)(0xf0 | c >> 18); o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((c >> 6) & 0x3f)); o[3] = (char)(0x80 | (c & 0x3f));
+    return 4;
+}
+
+// Case mapping through glibc's C.UTF-8 tables (single code point mappings: Python's own
+// special cases that change the length, such as U+0130 -> "i\u0307", are not reproduced);
+// ASCII only if that locale is missing.
+char *pyt_capitalize(const char *s, ah_err *e) {
+    static locale_t loc;
+    static int tried;
+    if (!tried) {
+        loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+        tried = 1;
+    }
+    size_t len = strlen(s), i = 0, o = 0;
+    char *r = malloc(len * 2 + 1);   // a case mapping grows a code point by at most 1 byte
+    if (!r) {
+        ah_fail(e, "out of memory (%zu bytes of prompt text)", len);
+        return NULL;
+    }
+    for (int first = 1; i < len; first = 0) {
+        uint32_t c = pyt_next(s, len, &i);
+        if (loc) c = first ? (uint32_t)towupper_l((wint_t)c, loc) : (uint32_t)towlower_l((wint_t)c, loc);
+        else if (first && c >= 'a' && c <= 'z') c -= 'a' - 'A';
+        else if (!first && c >= 'A' && c <= 'Z') c += 'a' - 'A';
+        o += put_utf8(r + o, c);
+    }
+    r[o] = 0;
     return r;
 }
 

@@ -19,7 +19,7 @@ uint32_t pyt_next(const char *s, size_t len, size_t *i);
 size_t pyt_len(const char *s);
 
 char *pyt_strip(const char *s, ah_err *e);        // str.strip()
-char *pyt_capitalize(const char *s, ah_err *e);   // str.capitalize() (ASCII letters; others kept)
+char *pyt_capitalize(const char *s, ah_err *e);   // str.capitalize()
 char *pyt_replace(const char *s, const char *old, const char *new_, ah_err *e);   // str.replace
 // re.sub(pattern, repl, s): pattern in PCRE2 syntax ("\s" there written PYT_WS), repl with
 // $1 for Python's \1.
