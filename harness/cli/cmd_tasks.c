@@ -131,6 +131,8 @@ int cmd_tasks(int argc, char **argv) {
     calib_set cs = {0};
     qpass *qp = NULL;
     FILE *sf = NULL;
+    task_result *res = NULL;
+    size_t nres = 0;
     char *list = strdup(tasks);
     char tpath[4096];
     if (!list) {
@@ -150,19 +152,28 @@ int cmd_tasks(int argc, char **argv) {
         goto fail;
     }
     if (cli_calib_set(&cs, &mo, tok, m, NULL, &e)) goto fail;
-    int quantized = mo.mc.kind != METHOD_FP16;
+    // One pass over the blocks for every task: the method quantizes each block once.
+    const char *specs[64];
+    size_t n = 0;
     for (char *save = NULL, *spec = strtok_r(list, ",", &save); spec;
          spec = strtok_r(NULL, ",", &save)) {
-        // A quantization pass runs once per block: a fresh one for every task.
-        qpass_free(qp);
-        qp = NULL;
-        if (quantized && !(qp = qpass_new(m, &mo.mc, cs.n ? &cs : NULL, &e))) goto fail;
-        ll_opts lo = {.quiet = quiet, .block_fn = qp ? qpass_block : NULL, .block_ctx = qp};
-        task_result r;
-        if (task_run(&r, spec, m, tok, &lo, (size_t)max_items, &e)) goto fail;
-        print_result(&r);
-        if (sf) write_samples(sf, &r);
-        task_result_free(&r);
+        if (n == sizeof specs / sizeof specs[0]) {
+            ah_fail(&e, "--tasks: at most %zu tasks", n);
+            goto fail;
+        }
+        specs[n++] = spec;
+    }
+    if (mo.mc.kind != METHOD_FP16 && !(qp = qpass_new(m, &mo.mc, cs.n ? &cs : NULL, &e))) goto fail;
+    ll_opts lo = {.quiet = quiet, .block_fn = qp ? qpass_block : NULL, .block_ctx = qp};
+    if (!(res = calloc(n ? n : 1, sizeof *res))) {
+        ah_fail(&e, "out of memory");
+        goto fail;
+    }
+    if (task_run_many(res, specs, n, m, tok, &lo, (size_t)max_items, &e)) goto fail;
+    nres = n;
+    for (size_t i = 0; i < n; i++) {
+        print_result(&res[i]);
+        if (sf) write_samples(sf, &res[i]);
     }
     if (sf && fclose(sf)) {
         sf = NULL;
@@ -176,6 +187,8 @@ fail:
     cli_error("%s", e.msg);
 done:
     if (sf) fclose(sf);
+    for (size_t i = 0; i < nres; i++) task_result_free(&res[i]);
+    free(res);
     free(list);
     qpass_free(qp);
     calib_set_free(&cs);

@@ -157,9 +157,9 @@ out:
 
 // Per-item and task metrics from the scored requests (lm-eval's process_results and
 // aggregation).
-static void aggregate(task_result *r, const lme_set *s, const ll_result *res) {
+static void aggregate(task_result *r, const lme_set *s, size_t q0, const ll_result *res) {
     const task_def *t = r->def;
-    size_t q = 0;
+    size_t q = q0;
     for (size_t i = 0; i < r->n; i++) {
         task_item *it = &r->items[i];
         if (t->kind == TASK_ROLLING) {   // every window of the document, summed
@@ -208,9 +208,8 @@ static void aggregate(task_result *r, const lme_set *s, const ll_result *res) {
     }
 }
 
-int task_run(task_result *r, const char *spec, const model *m, const tok_tokenizer *tok,
-             const ll_opts *o, size_t max_items, ah_err *e) {
-    memset(r, 0, sizeof *r);
+// Task spec NAME:FILE into r->def and r->path.
+static int parse_spec(task_result *r, const char *spec, ah_err *e) {
     const char *colon = strchr(spec, ':');
     char name[64];
     size_t nl = colon ? (size_t)(colon - spec) : strlen(spec);
@@ -225,31 +224,64 @@ int task_run(task_result *r, const char *spec, const model *m, const tok_tokeniz
     if (!colon || !colon[1])
         return ah_fail(e, "task '%s': give its file as %s:FILE (JSON lines with %s)", name, name,
                        r->def->fields);
+    if (strlen(colon + 1) >= sizeof r->path)
+        return ah_fail(e, "task '%s': file name too long", name);
     snprintf(r->path, sizeof r->path, "%s", colon + 1);
+    return 0;
+}
+
+int task_check_spec(const char *spec, ah_err *e) {
+    task_result r;
+    memset(&r, 0, sizeof r);
+    return parse_spec(&r, spec, e);
+}
+
+int task_run_many(task_result *r, const char *const *specs, size_t n, const model *m,
+                  const tok_tokenizer *tok, const ll_opts *o, size_t max_items, ah_err *e) {
+    memset(r, 0, n * sizeof *r);
     double t0 = ah_now();
     lme_ctx c;
     lme_set s = {0};
     ll_result *res = NULL;
+    size_t *q0 = calloc(n + 1, sizeof *q0);
     int rc = -1;
-    if (lme_ctx_init(&c, tok, m->cfg.max_seq, e) || read_file(r, &s, &c, r->path, max_items, e))
+    if (!q0) {
+        ah_fail(e, "out of memory");
         goto out;
+    }
+    if (lme_ctx_init(&c, tok, m->cfg.max_seq, e)) goto out;
+    // Every task's requests in one set: one pass over the blocks (one quantization) for all.
+    for (size_t i = 0; i < n; i++) {
+        q0[i] = s.count;
+        if (parse_spec(&r[i], specs[i], e) || read_file(&r[i], &s, &c, r[i].path, max_items, e))
+            goto out;
+        r[i].requests = s.count - q0[i];
+    }
+    q0[n] = s.count;
     const ll_request *req = lme_set_requests(&s, e);
     if (!req) goto out;
     if (!(res = calloc(s.count ? s.count : 1, sizeof *res))) {
         ah_fail(e, "out of memory (results)");
         goto out;
     }
-    if (ll_score(res, m, req, s.count, o, e)) {
-        ah_wrap(e, "task %s (%s)", name, r->path);
-        goto out;
+    if (ll_score(res, m, req, s.count, o, e)) goto out;
+    double secs = ah_now() - t0;
+    for (size_t i = 0; i < n; i++) {
+        aggregate(&r[i], &s, q0[i], res);
+        // The pass is shared: each task's share of the time by its requests.
+        r[i].seconds = s.count ? secs * (double)r[i].requests / (double)s.count : 0.0;
     }
-    r->requests = s.count;
-    aggregate(r, &s, res);
     rc = 0;
 out:
-    r->seconds = ah_now() - t0;
-    if (rc) task_result_free(r);
+    if (rc)
+        for (size_t i = 0; i < n; i++) task_result_free(&r[i]);
     free(res);
+    free(q0);
     lme_set_free(&s);
     return rc;
+}
+
+int task_run(task_result *r, const char *spec, const model *m, const tok_tokenizer *tok,
+             const ll_opts *o, size_t max_items, ah_err *e) {
+    return task_run_many(r, &spec, 1, m, tok, o, max_items, e);
 }

@@ -80,8 +80,15 @@ typedef struct {
 } task_result;
 
 // Runs the task NAME:FILE on the model. max_items > 0 keeps the first items only.
+// Errors name the file (and line, field) at fault.
 int task_run(task_result *r, const char *spec, const model *m, const tok_tokenizer *tok,
              const ll_opts *o, size_t max_items, ah_err *e);
+// Runs n tasks in one pass over the model (one call of o->block_fn per block: a quantization
+// pass quantizes once for all of them); r has n entries.
+int task_run_many(task_result *r, const char *const *specs, size_t n, const model *m,
+                  const tok_tokenizer *tok, const ll_opts *o, size_t max_items, ah_err *e);
+// Checks a spec's form (a known task name, a file part) without reading the file.
+int task_check_spec(const char *spec, ah_err *e);
 void task_result_free(task_result *r);   // NULL-safe
 
 #endif
