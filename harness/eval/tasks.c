@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/mem.h"
 #include "core/progress.h"
@@ -78,18 +79,15 @@ static int add_requests(lme_set *s, const lme_ctx *c, const task_doc *d, const t
     return 0;
 }
 
+static int missing_file(const task_def *t, const char *path, ah_err *e);
+
 // The task file's documents into items and requests.
 static int read_file(task_result *r, lme_set *s, const lme_ctx *c, const char *path,
                      size_t max_items, ah_err *e) {
     const task_def *t = r->def;
     size_t len;
     char *raw = ah_read_file(path, &len, e);
-    if (!raw) {
-        ah_fail(e, "%s: cannot read the %s task file: export the dataset's rows (%s; "
-                   "docs/TASKS.md) as JSON lines to this path; nothing is downloaded",
-                path, t->name, t->lm_eval);
-        return -1;
-    }
+    if (!raw) return missing_file(t, path, e);
     int rc = -1;
     size_t cap = 0, line = 0;
     for (size_t i = 0; i < len && (max_items == 0 || r->n < max_items);) {
@@ -210,6 +208,7 @@ static void aggregate(task_result *r, const lme_set *s, size_t q0, const ll_resu
 
 // Task spec NAME:FILE into r->def and r->path.
 static int parse_spec(task_result *r, const char *spec, ah_err *e) {
+    while (*spec == ' ' || *spec == '\t') spec++;   // "a:F, b:G" in an INI list
     const char *colon = strchr(spec, ':');
     char name[64];
     size_t nl = colon ? (size_t)(colon - spec) : strlen(spec);
@@ -227,13 +226,24 @@ static int parse_spec(task_result *r, const char *spec, ah_err *e) {
     if (strlen(colon + 1) >= sizeof r->path)
         return ah_fail(e, "task '%s': file name too long", name);
     snprintf(r->path, sizeof r->path, "%s", colon + 1);
+    for (size_t n = strlen(r->path); n > 0 && (r->path[n - 1] == ' ' || r->path[n - 1] == '\t');)
+        r->path[--n] = 0;
     return 0;
 }
 
-int task_check_spec(const char *spec, ah_err *e) {
+// The error of a task file that cannot be read: where to put it; nothing is downloaded.
+static int missing_file(const task_def *t, const char *path, ah_err *e) {
+    return ah_fail(e, "%s: cannot read the %s task file: export the dataset's rows (%s; "
+                      "docs/TASKS.md) as JSON lines to this path; nothing is downloaded",
+                   path, t->name, t->lm_eval);
+}
+
+int task_check_spec(const char *spec, int file, ah_err *e) {
     task_result r;
     memset(&r, 0, sizeof r);
-    return parse_spec(&r, spec, e);
+    if (parse_spec(&r, spec, e)) return -1;
+    if (file && access(r.path, R_OK) != 0) return missing_file(r.def, r.path, e);
+    return 0;
 }
 
 int task_run_many(task_result *r, const char *const *specs, size_t n, const model *m,

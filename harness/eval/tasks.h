@@ -87,8 +87,8 @@ int task_run(task_result *r, const char *spec, const model *m, const tok_tokeniz
 // pass quantizes once for all of them); r has n entries.
 int task_run_many(task_result *r, const char *const *specs, size_t n, const model *m,
                   const tok_tokenizer *tok, const ll_opts *o, size_t max_items, ah_err *e);
-// Checks a spec's form (a known task name, a file part) without reading the file.
-int task_check_spec(const char *spec, ah_err *e);
+// Checks a spec's form (a known task name, a file part); file: also that the file is readable.
+int task_check_spec(const char *spec, int file, ah_err *e);
 void task_result_free(task_result *r);   // NULL-safe
 
 #endif

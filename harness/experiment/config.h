@@ -3,7 +3,7 @@
 //   [experiment]   name, output, seed, threads, cache, record_layers, description, published
 //   [model]        path, tokenizer, name, hf_id
 //   [calibration]  data, samples, seqlen, pick, awq_samples
-//   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir, kld
+//   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir, kld, tasks, task_items
 //   [sweep]        method, bits, group_size, alpha, scale_rule, clip, propagate, salient_pct,
 //                  salient_by, salient_scale, scale_pct, grid, damp, act_order, block_size:
 //                  comma lists, numbers may be
@@ -83,6 +83,9 @@ typedef struct {
     ppl_protocol protocol;
     int kld;                          // KL divergence of quantized runs from FP (default 1)
     char wikitext_dir[EXP_PATH_MAX];
+    char tasks[4 * EXP_PATH_MAX];     // zero-shot tasks, "NAME:FILE,NAME:FILE" ("" = none;
+                                      // eval/tasks.h, docs/TASKS.md)
+    int task_items;                   // the first N items of each task file; 0 = all
     // [sweep]
     exp_axis_values axes[PARAM_AXIS_COUNT];
     // [sweep.NAME] in the order first seen (heap, n_sweeps entries; NULL when none)

@@ -4,6 +4,7 @@
 
 #include "calib/calib.h"
 #include "eval/ppl.h"
+#include "eval/tasks.h"
 #include "experiment/config.h"
 #include "experiment/sweep.h"
 #include "method/pass.h"
@@ -39,6 +40,8 @@ typedef struct {
     double seconds, awq_seconds;
     double quant_seconds;        // calibration + AWQ + quantization, inside the evaluation pass
     const char *cache;           // "computed" or "awq-cached"
+    const task_result *tasks;    // [n_tasks] zero-shot tasks ([evaluation] tasks), may be NULL
+    size_t n_tasks;
 } exp_record;
 
 // Writes the run file at path (atomically, through store_run_*).

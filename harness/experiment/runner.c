@@ -16,6 +16,7 @@
 #include "experiment/awq_cache.h"
 #include "experiment/keys.h"
 #include "experiment/record.h"
+#include "experiment/run_tasks.h"
 #include "store/store.h"
 
 // mkdir -p
@@ -41,6 +42,7 @@ typedef struct {
     ds_ids eval;
     calib_set cs;
     char model_hash[65], eval_hash[65], calib_hash[65];
+    char tasks_hash[65];             // [evaluation] tasks: their files (exp_tasks_hash)
     int seqlen;
     kld_ref ref;                     // the FP reference of the KL divergence
     int have_ref;                    // 1 built, 0 not yet, -1 its FP evaluation failed
@@ -101,7 +103,7 @@ static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *pl
     warn_groups(c, plan, s->m, quiet);
     if (ds_tokenizer_path(tpath, sizeof tpath, c->model_path, c->tokenizer[0] ? c->tokenizer : NULL, e))
         return -1;
-    if (strncmp(c->eval_data, "ids:", 4) || c->calib[0])
+    if (strncmp(c->eval_data, "ids:", 4) || c->calib[0] || c->tasks[0])
         if (!(s->tok = tok_load(tpath, e))) return -1;
     if (ds_load_ids(&s->eval, s->tok, c->eval_data, wt, c->protocol == PPL_LLAMACPP, 1, e))
         return ah_wrap(e, "[evaluation] data");
@@ -114,6 +116,7 @@ static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *pl
     if (!quiet) fprintf(stderr, "hashing weights and data (cache keys)...\n");
     exp_model_hash(s->m, s->model_hash);
     exp_ids_hash(s->eval.ids, s->eval.n, s->eval_hash);
+    if (c->tasks[0] && exp_tasks_hash(c, s->tasks_hash, e)) return -1;
     snprintf(s->calib_hash, sizeof s->calib_hash, "-");
     if (needs_calibration(c, plan)) {
         int len = c->calib_seqlen ? c->calib_seqlen : (s->m->cfg.max_seq < 512 ? s->m->cfg.max_seq : 512);
@@ -175,6 +178,8 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     ppl_result pr = {0};
     exp_salient_log slog = {0};
     awq_block_result *preset = NULL;
+    task_result *tasks = NULL;
+    size_t n_tasks = 0;
     char awq_path[EXP_PATH_MAX + 128] = "", awq_key[65];
     int rc = -1;
     double t0 = ah_now();
@@ -235,6 +240,8 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         ah_fail(e, "perplexity is %g (non-finite): the quantized model overflows", pr.ppl);
         goto done;
     }
+    if (c->tasks[0] && exp_run_tasks(&tasks, &n_tasks, c, s->m, s->tok, mc, use_cs, qp, e))
+        goto done;
     if (bar) ah_progress_step(bar, 1, hook.stage);
 
     double awq_secs = 0.0;
@@ -251,6 +258,7 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         .cs = use_cs, .salient = &slog, .eval_tokens = s->eval.n,
         .seqlen = s->seqlen, .threads = omp_get_max_threads(), .seconds = ah_now() - t0,
         .awq_seconds = awq_secs, .quant_seconds = hook.seconds, .cache = out->cache,
+        .tasks = tasks, .n_tasks = n_tasks,
     };
     if (exp_record_write(run_path, &rec, e)) goto done;
     out->ppl = pr.ppl;
@@ -265,6 +273,7 @@ done:
         if (qp) qp->awq_preset = NULL;
     }
     exp_salient_log_free(&slog);
+    exp_tasks_free(tasks, n_tasks);
     ppl_result_free(&pr);
     qpass_free(qp);
     return rc;
@@ -334,6 +343,9 @@ static void run_key(const exp_config *c, const exp_run *r, const shared_inputs *
                      ppl_protocol_name(c->protocol), c->max_windows,
                      calibrated ? s->calib_hash : "-", c->record_layers && r->mc.kind != METHOD_FP16,
                      canon);
+    // Zero-shot tasks join the key only when set, so the keys of runs without them stay.
+    if (c->tasks[0] && n > 0 && (size_t)n < sizeof buf)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "|tasks=%s", s->tasks_hash);
     ah_sha256_hex(buf, (size_t)n, hex);
 }
 
