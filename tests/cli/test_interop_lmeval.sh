@@ -41,11 +41,14 @@ echo "awq-harness tasks: $(( $(date +%s) - start )) s"
 sed 's/^/  /' "$tmp/ours.out" | grep -v '^  task='
 
 # Offline: lm-eval reads the local JSON files and the local model, nothing else. One torch
-# thread per core; batch 32 (right padding does not change a causal model's scores).
+# thread per core. Batch size 1 (lm-eval's default): at --batch_size 32 lm-eval 0.4.13 with
+# transformers 5.17 returned other log-likelihoods for a few short requests of winogrande and
+# mc (e.g. "In the dark we" + " can see": -16.18 there; -8.4194 here, and -8.4194 from
+# transformers called directly on the one sequence); at batch size 1 every request agrees.
 start=$(date +%s)
 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HOME="$tmp/hf" \
 OMP_NUM_THREADS=2 "$venv/bin/lm_eval" --model hf \
-  --model_args "pretrained=$PWD/$model,dtype=float32" --device cpu --batch_size 32 \
+  --model_args "pretrained=$PWD/$model,dtype=float32" --device cpu --batch_size 1 \
   --tasks "$ah" --include_path "$tmp/yaml" --log_samples --output_path "$tmp/lmeval" \
   >"$tmp/lmeval.log" 2>&1 || { tail -n 20 "$tmp/lmeval.log"; fail "lm_eval failed"; }
 echo "lm_eval: $(( $(date +%s) - start )) s"
