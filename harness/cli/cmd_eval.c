@@ -41,7 +41,7 @@ static void eval_usage(FILE *f) {
 
 // --protocol lmeval: documents, rolling windows of the model's context (ppl_lmeval.h).
 static int eval_lmeval(const char *model_path, const char *tok_path, const char *data,
-                       const char *wt_dir, int quiet, cli_method_opts *mo) {
+                       const char *wt_dir, int seqlen, int quiet, cli_method_opts *mo) {
     ah_err e = {{0}};
     int status = 1;
     model *m = NULL;
@@ -60,13 +60,14 @@ static int eval_lmeval(const char *model_path, const char *tok_path, const char 
     if (mo->mc.kind != METHOD_FP16 && !(qp = qpass_new(m, &mo->mc, cs.n ? &cs : NULL, &e))) goto fail;
     if (!quiet)
         fprintf(stderr, "data: %s: %zu documents (protocol lmeval, windows of %d)\n", data, d.n,
-                m->cfg.max_seq);
+                seqlen ? seqlen : m->cfg.max_seq);
     ll_opts lo = {.quiet = quiet, .block_fn = qp ? qpass_block : NULL, .block_ctx = qp};
-    if (ppl_lmeval(&r, m, tok, &d, &lo, &e)) goto fail;
+    int L = seqlen ? seqlen : m->cfg.max_seq;   // --seqlen: lm-eval's max_length
+    if (ppl_lmeval(&r, m, tok, &d, L, &lo, &e)) goto fail;
     printf("word perplexity: %.4f, byte perplexity: %.4f, bits per byte: %.4f, token perplexity: "
            "%.4f (lmeval: %zu documents, %zu windows of at most %d; %ld words, %ld bytes, %ld "
            "tokens)\n", r.word_ppl, r.byte_ppl, r.bits_per_byte, r.token_ppl, r.docs, r.windows,
-           m->cfg.max_seq, r.words, r.bytes, r.tokens);
+           L, r.words, r.bytes, r.tokens);
     printf("ppl=%.6f protocol=lmeval word_perplexity=%.8f byte_perplexity=%.8f bits_per_byte=%.8f "
            "token_perplexity=%.8f ll=%.6f docs=%zu windows=%zu words=%ld bytes=%ld tokens=%ld",
            r.word_ppl, r.word_ppl, r.byte_ppl, r.bits_per_byte, r.token_ppl, r.ll, r.docs,
@@ -150,7 +151,8 @@ int cmd_eval(int argc, char **argv) {
         return 2;
     }
     cli_set_threads(threads);
-    if (protocol == PPL_LMEVAL) return eval_lmeval(model_path, tok_path, data, wt_dir, quiet, &mo);
+    if (protocol == PPL_LMEVAL)
+        return eval_lmeval(model_path, tok_path, data, wt_dir, seqlen, quiet, &mo);
 
     ah_err e = {{0}};
     int status = 1;

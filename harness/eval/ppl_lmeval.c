@@ -15,14 +15,17 @@ void ppl_lmeval_result_free(ppl_lmeval_result *r) {
 }
 
 int ppl_lmeval(ppl_lmeval_result *r, const model *m, const tok_tokenizer *tok, const ds_docs *d,
-               const ll_opts *o, ah_err *e) {
+               int max_length, const ll_opts *o, ah_err *e) {
     memset(r, 0, sizeof *r);
     double t0 = ah_now();
     lme_ctx c;
     lme_set s = {0};
     ll_result *res = NULL;
     int rc = -1;
-    if (lme_ctx_init(&c, tok, m->cfg.max_seq, e)) return -1;
+    if (max_length > m->cfg.max_seq)
+        return ah_fail(e, "max_length %d is longer than the model allows (%d)", max_length,
+                       m->cfg.max_seq);
+    if (lme_ctx_init(&c, tok, max_length > 0 ? max_length : m->cfg.max_seq, e)) return -1;
     if (!(r->ll_per_doc = calloc(d->n ? d->n : 1, sizeof *r->ll_per_doc))) {
         ah_fail(e, "out of memory");
         goto out;

@@ -22,8 +22,9 @@ typedef struct {
     double seconds;
 } ppl_lmeval_result;
 
+// max_length: lm-eval's max_length (its model_args max_length=N); 0 = the model's context.
 int ppl_lmeval(ppl_lmeval_result *r, const model *m, const tok_tokenizer *tok, const ds_docs *d,
-               const ll_opts *o, ah_err *e);
+               int max_length, const ll_opts *o, ah_err *e);
 void ppl_lmeval_result_free(ppl_lmeval_result *r);   // NULL-safe
 
 #endif

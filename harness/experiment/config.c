@@ -413,8 +413,9 @@ static int evaluation_key(parse_ctx *p, const char *k, const char *v) {
     }
     if (!strcmp(k, "task_items")) return parse_int(p, k, v, 0, 1 << 30, &c->task_items) ? 0 : 1;
     if (!strcmp(k, "protocol")) {
-        if (ppl_protocol_parse(v, &c->protocol))
-            return fail_at(p, "protocol: expected gptq or llamacpp, got '%s'", v);
+        if (ppl_protocol_parse(v, &c->protocol) || c->protocol == PPL_LMEVAL)
+            return fail_at(p, "protocol: expected gptq or llamacpp, got '%s' (lm-eval's word "
+                              "perplexity in a sweep: tasks = wikitext:FILE; docs/TASKS.md)", v);
         return 1;
     }
     return fail_at(p, "unknown key '%s' in [evaluation] (data, seqlen, max_windows, protocol, "

@@ -97,6 +97,11 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     TRY(store_run_attr_str(w, "", "eval_data", c->eval_data, e));
     TRY(store_run_attr_str(w, "", "eval_sha256", r->eval_hash, e));
     TRY(store_run_attr_int(w, "", "eval_tokens", (long long)r->eval_tokens, e));
+    if (r->eval_bytes > 0) {
+        TRY(store_run_attr_int(w, "", "eval_bytes", r->eval_bytes, e));
+        TRY(store_run_attr_int(w, "", "eval_words", r->eval_words, e));
+    }
+    TRY(store_run_attr_int(w, "", "scored_tokens", r->ppl->scored, e));
     TRY(store_run_attr_int(w, "", "seqlen", r->seqlen, e));
     TRY(store_run_attr_str(w, "", "protocol", ppl_protocol_name(c->protocol), e));
     TRY(store_run_attr_int(w, "", "max_windows", c->max_windows, e));

@@ -35,6 +35,9 @@ typedef struct {
     const calib_set *cs;         // NULL when not calibrated
     const exp_salient_log *salient;
     size_t eval_tokens;
+    // The evaluation text's UTF-8 bytes and lm-eval-style words (len(re.split(r"\s+", text))),
+    // so a reader can turn the token perplexity into a word or byte one (0: not known).
+    long eval_bytes, eval_words;
     int seqlen;
     int threads;
     double seconds, awq_seconds;

@@ -17,6 +17,7 @@
 #include "experiment/keys.h"
 #include "experiment/record.h"
 #include "experiment/run_tasks.h"
+#include "text/pytext.h"
 #include "store/store.h"
 
 // mkdir -p
@@ -256,6 +257,8 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         .cfg = c, .run = r, .m = s->m, .model_hash = s->model_hash, .eval_hash = s->eval_hash,
         .calib_hash = calibrated ? s->calib_hash : "", .key = key, .ppl = &pr, .qp = qp,
         .cs = use_cs, .salient = &slog, .eval_tokens = s->eval.n,
+        .eval_bytes = s->eval.text ? (long)s->eval.text_len : 0,
+        .eval_words = s->eval.text ? pyt_split_ws_count(s->eval.text) : 0,
         .seqlen = s->seqlen, .threads = omp_get_max_threads(), .seconds = ah_now() - t0,
         .awq_seconds = awq_secs, .quant_seconds = hook.seconds, .cache = out->cache,
         .tasks = tasks, .n_tasks = n_tasks,
