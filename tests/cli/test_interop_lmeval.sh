@@ -26,7 +26,7 @@ venv=$(tools/peers/venv) || fail "tools/peers/venv could not build the peers ven
   fail "the peers venv has no lm_eval/transformers: $(tail -n 1 "$tmp/err")"
 
 mkdir -p "$tmp/data" "$tmp/yaml"
-python3 tests/tasks/make_task_files.py $model/data/heldout.txt "$tmp/data" "$items" ||
+/usr/bin/python3 tests/tasks/make_task_files.py $model/data/heldout.txt "$tmp/data" "$items" ||
   fail "make_task_files.py failed"
 "$venv/bin/python" tests/tasks/lmeval_yamls.py "$tmp/data" "$tmp/yaml" || fail "lmeval_yamls.py failed"
 
@@ -41,18 +41,20 @@ echo "awq-harness tasks: $(( $(date +%s) - start )) s"
 sed 's/^/  /' "$tmp/ours.out" | grep -v '^  task='
 
 # Offline: lm-eval reads the local JSON files and the local model, nothing else. One torch
-# thread per core. Batch size 1 (lm-eval's default): at --batch_size 32 lm-eval 0.4.13 with
-# transformers 5.17 returned other log-likelihoods for a few short requests of winogrande and
-# mc (e.g. "In the dark we" + " can see": -16.18 there; -8.4194 here, and -8.4194 from
-# transformers called directly on the one sequence); at batch size 1 every request agrees.
+# thread per core, batches of 32 (right padding changes no causal model's score), and
+# logits_cache=False: with its default logits cache (requests grouped by context and their
+# logits shared), lm-eval 0.4.13 + transformers 5.17 at batch 32 returned other
+# log-likelihoods for a few short winogrande and mc requests ("In the dark we" + " can see":
+# -16.18, where this harness, lm-eval without the cache, and transformers called directly on
+# the one sequence all give -8.4194).
 start=$(date +%s)
 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HOME="$tmp/hf" \
 OMP_NUM_THREADS=2 "$venv/bin/lm_eval" --model hf \
-  --model_args "pretrained=$PWD/$model,dtype=float32" --device cpu --batch_size 1 \
-  --tasks "$ah" --include_path "$tmp/yaml" --log_samples --output_path "$tmp/lmeval" \
+  --model_args "pretrained=$PWD/$model,dtype=float32,logits_cache=False" --device cpu \
+  --batch_size 32 --tasks "$ah" --include_path "$tmp/yaml" --log_samples --output_path "$tmp/lmeval" \
   >"$tmp/lmeval.log" 2>&1 || { tail -n 20 "$tmp/lmeval.log"; fail "lm_eval failed"; }
 echo "lm_eval: $(( $(date +%s) - start )) s"
 grep '^|' "$tmp/lmeval.log" | sed 's/^/  /'
 
-python3 tests/tasks/compare_lmeval.py "$tmp/ours.jsonl" "$tmp/lmeval" "${tasks// /,}" ||
+/usr/bin/python3 tests/tasks/compare_lmeval.py "$tmp/ours.jsonl" "$tmp/lmeval" "${tasks// /,}" ||
   fail "scores differ from lm-eval's"
