@@ -12,7 +12,8 @@ the schema of the Hugging Face dataset each task reads (docs/TASKS.md):
   arc_challenge.jsonl  (same schema; labels "1".."4" on some rows, as in the real set)
   winogrande.jsonl     allenai/winogrande: sentence (one "_"), option1, option2, answer "1"/"2"
   lambada.jsonl        EleutherAI/lambada_openai: text
-  wikitext.jsonl       EleutherAI/wikitext_document_level: page (wikitext-tokenized style:
+  wikitext.jsonl       EleutherAI/wikitext_document_level: page, N / 10 of them (at least 4;
+                       wikitext-tokenized style:
                        " @-@ ", " , ", "( x )", "= = heading = =", " 's" ...; some pages longer
                        than the model's 512-token context, so several rolling windows)
   mc.jsonl             this project's generic multiple choice: query, choices[], gold
@@ -110,7 +111,7 @@ def main():
     write("lambada", [{"text": pick()[0]} for _ in range(n)])
 
     rows = []
-    for i in range(max(20, n // 10)):
+    for i in range(max(4, n // 10)):   # 20 pages for 200 items
         title = " ".join(words(pick()[0])[:3])
         lines = [" = " + title + " = ", ""]
         for _ in range(2 + rng.randrange(4 if i % 4 else 40)):   # every 4th page is long
