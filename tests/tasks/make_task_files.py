@@ -49,6 +49,17 @@ def main():
         m = len(w) // 2
         return " ".join(w[:m]), " ".join(w[m:])
 
+    def distractors(k, gold):
+        # k second halves of other sentences, distinct from each other and from the gold
+        # answer (a real dataset has no two equal choices; equal ones tie, and a tie's winner
+        # is decided by float noise)
+        out = []
+        while len(out) < k:
+            x = halves(pick()[0])[1]
+            if x != gold and x not in out:
+                out.append(x)
+        return out
+
     def write(name, rows):
         with open(f"{out}/{name}.jsonl", "w", encoding="utf-8") as f:
             for r in rows:
@@ -58,7 +69,7 @@ def main():
     for i in range(n):
         a, b = pick(2)
         b1, b2 = halves(b)
-        endings = [halves(x)[1] for x in pick(3)]
+        endings = distractors(3, b2)
         gold = rng.randrange(4)
         endings.insert(gold, b2)
         if i % 5 == 0:   # WikiHow-style artifacts the preprocess removes
@@ -75,7 +86,7 @@ def main():
         g = pick()[0]
         a, b = halves(g)
         gold = rng.randrange(2)
-        sol = [b, halves(pick()[0])[1]]
+        sol = [b] + distractors(1, b)
         if gold:
             sol.reverse()
         rows.append({"goal": a, "sol1": sol[0], "sol2": sol[1], "label": gold})
@@ -85,7 +96,7 @@ def main():
         rows = []
         for i in range(n):
             q, ans = halves(pick()[0])
-            texts = [halves(x)[1] for x in pick(k - 1)]
+            texts = distractors(k - 1, ans)
             gold = rng.randrange(k)
             texts.insert(gold, ans)
             labels = list("1234") if task == "arc_challenge" and i % 4 == 0 else list("ABCD")
@@ -98,7 +109,9 @@ def main():
         s = pick()[0]
         w = words(s)
         j = rng.randrange(1, len(w) - 1)
-        other = rng.choice(words(pick()[0]))
+        other = w[j]
+        while other == w[j]:
+            other = rng.choice(words(pick()[0]))
         opts = [w[j], other]
         gold = rng.randrange(2)
         if gold:
@@ -130,7 +143,7 @@ def main():
     rows = []
     for i in range(n):
         q, a = halves(pick()[0])
-        ch = [halves(x)[1] for x in pick(2)]
+        ch = distractors(2, a)
         gold = rng.randrange(3)
         ch.insert(gold, a)
         rows.append({"query": q, "choices": ch, "gold": gold})
