@@ -27,6 +27,8 @@ static void usage(FILE *f) {
             "  plot      figures from a results file (gnuplot): plots/<experiment>/*.png\n"
             "  report    paper-style table of a results file (md, tex, csv; published numbers)\n"
             "  synth     a checkpoint of seeded random weights at the shapes of a config.json\n"
+            "  tasks     zero-shot tasks (HellaSwag, PIQA, ARC, Winogrande, LAMBADA, wikitext) as\n"
+            "            lm-evaluation-harness scores them\n"
             "\n"
             "Run 'awq-harness COMMAND --help' for a command's options.\n",
             AH_VERSION);
@@ -82,6 +84,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);
+    if (strcmp(cmd, "tasks") == 0) return cmd_tasks(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try --help)", cmd);
     return 2;
 }

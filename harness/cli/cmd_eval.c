@@ -11,6 +11,7 @@
 #include "core/blas.h"
 #include "core/progress.h"
 #include "eval/ppl.h"
+#include "eval/ppl_lmeval.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
 
@@ -26,7 +27,9 @@ static void eval_usage(FILE *f) {
             "                      (default $AH_WIKITEXT_DIR or ../shared/data/wikitext-2-raw)\n"
             "  --seqlen N          window length (default: min(2048, the model's maximum))\n"
             "  --max-windows K     evaluate only the first K windows\n"
-            "  --protocol P        gptq (default; the AWQ/GPTQ papers') | llamacpp\n"
+            "  --protocol P        gptq (default; the AWQ/GPTQ papers') | llamacpp | lmeval\n"
+            "                      (lm-eval's rolling word/byte perplexity of whole documents:\n"
+            "                      wikitext2 articles, jsonl lines, or the text file; docs/TASKS.md)\n"
             "  --threads N         OpenMP and BLAS threads (default: all cores)\n"
             "  --kld               also the KL divergence of the quantized model from the FP one\n"
             "                      (llama.cpp's --kl-divergence statistics; an FP pass first)\n"
@@ -34,6 +37,55 @@ static void eval_usage(FILE *f) {
             "\n");
     cli_method_usage(f);
     fprintf(f, "\nThe last line of output is machine-readable key=value pairs.\n");
+}
+
+// --protocol lmeval: documents, rolling windows of the model's context (ppl_lmeval.h).
+static int eval_lmeval(const char *model_path, const char *tok_path, const char *data,
+                       const char *wt_dir, int seqlen, int quiet, cli_method_opts *mo) {
+    ah_err e = {{0}};
+    int status = 1;
+    model *m = NULL;
+    tok_tokenizer *tok = NULL;
+    ds_docs d = {0};
+    calib_set cs = {0};
+    qpass *qp = NULL;
+    ppl_lmeval_result r = {0};
+    char tpath[4096];
+    double t0 = ah_now();
+    if (!(m = model_load(model_path, &e))) goto fail;
+    if (ds_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e)) goto fail;
+    if (!(tok = tok_load(tpath, &e))) goto fail;
+    if (ds_load_docs(&d, data, wt_dir, &e)) goto fail;
+    if (cli_calib_set(&cs, mo, tok, m, wt_dir, &e)) goto fail;
+    if (mo->mc.kind != METHOD_FP16 && !(qp = qpass_new(m, &mo->mc, cs.n ? &cs : NULL, &e))) goto fail;
+    if (!quiet)
+        fprintf(stderr, "data: %s: %zu documents (protocol lmeval, windows of %d)\n", data, d.n,
+                seqlen ? seqlen : m->cfg.max_seq);
+    ll_opts lo = {.quiet = quiet, .block_fn = qp ? qpass_block : NULL, .block_ctx = qp};
+    int L = seqlen ? seqlen : m->cfg.max_seq;   // --seqlen: lm-eval's max_length
+    if (ppl_lmeval(&r, m, tok, &d, L, &lo, &e)) goto fail;
+    printf("word perplexity: %.4f, byte perplexity: %.4f, bits per byte: %.4f, token perplexity: "
+           "%.4f (lmeval: %zu documents, %zu windows of at most %d; %ld words, %ld bytes, %ld "
+           "tokens)\n", r.word_ppl, r.byte_ppl, r.bits_per_byte, r.token_ppl, r.docs, r.windows,
+           L, r.words, r.bytes, r.tokens);
+    printf("ppl=%.6f protocol=lmeval word_perplexity=%.8f byte_perplexity=%.8f bits_per_byte=%.8f "
+           "token_perplexity=%.8f ll=%.6f docs=%zu windows=%zu words=%ld bytes=%ld tokens=%ld",
+           r.word_ppl, r.word_ppl, r.byte_ppl, r.bits_per_byte, r.token_ppl, r.ll, r.docs,
+           r.windows, r.words, r.bytes, r.tokens);
+    cli_method_kv(stdout, mo, &cs, mo->mc.kind == METHOD_FP16 ? NULL : qp);
+    printf(" seconds=%.3f\n", ah_now() - t0);
+    status = 0;
+    goto done;
+fail:
+    cli_error("%s", e.msg);
+done:
+    ppl_lmeval_result_free(&r);
+    qpass_free(qp);
+    calib_set_free(&cs);
+    ds_docs_free(&d);
+    tok_free(tok);
+    model_free(m);
+    return status;
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -66,7 +118,7 @@ int cmd_eval(int argc, char **argv) {
         case 'j': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
         case 'p':
             if (ppl_protocol_parse(optarg, &protocol)) {
-                cli_error("--protocol: expected gptq or llamacpp, got '%s'", optarg);
+                cli_error("--protocol: expected gptq, llamacpp or lmeval, got '%s'", optarg);
                 return 2;
             }
             break;
@@ -94,7 +146,13 @@ int cmd_eval(int argc, char **argv) {
         cli_error("eval: --kld compares a quantized model with the FP one: give --method");
         return 2;
     }
+    if (kld && protocol == PPL_LMEVAL) {
+        cli_error("eval: --kld compares window positions: use --protocol gptq or llamacpp");
+        return 2;
+    }
     cli_set_threads(threads);
+    if (protocol == PPL_LMEVAL)
+        return eval_lmeval(model_path, tok_path, data, wt_dir, seqlen, quiet, &mo);
 
     ah_err e = {{0}};
     int status = 1;

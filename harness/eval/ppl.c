@@ -14,11 +14,14 @@
 
 size_t ppl_window_count(size_t n, int seqlen) { return seqlen > 0 ? n / (size_t)seqlen : 0; }
 
-const char *ppl_protocol_name(ppl_protocol p) { return p == PPL_LLAMACPP ? "llamacpp" : "gptq"; }
+const char *ppl_protocol_name(ppl_protocol p) {
+    return p == PPL_LLAMACPP ? "llamacpp" : p == PPL_LMEVAL ? "lmeval" : "gptq";
+}
 
 int ppl_protocol_parse(const char *s, ppl_protocol *p) {
     if (strcmp(s, "gptq") == 0) *p = PPL_GPTQ;
     else if (strcmp(s, "llamacpp") == 0) *p = PPL_LLAMACPP;
+    else if (strcmp(s, "lmeval") == 0) *p = PPL_LMEVAL;
     else return -1;
     return 0;
 }
@@ -211,6 +214,8 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
     memset(r, 0, sizeof *r);
     const model_config *c = &m->cfg;
     int T = o->seqlen;
+    if (o->protocol == PPL_LMEVAL)
+        return ah_fail(e, "internal: the lmeval protocol scores documents (ppl_lmeval), not windows");
     if (T < 2) return ah_fail(e, "window length %d is too short (need at least 2)", T);
     if (T > c->max_seq)
         return ah_fail(e, "window length %d is longer than the model allows (%d)", T, c->max_seq);

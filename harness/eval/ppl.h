@@ -27,7 +27,9 @@
 #include "model/forward.h"
 #include "model/model.h"
 
-typedef enum { PPL_GPTQ, PPL_LLAMACPP } ppl_protocol;
+// PPL_LMEVAL: lm-eval's rolling-window perplexity of whole documents, computed by ppl_lmeval
+// (ppl_lmeval.h), not by ppl_evaluate.
+typedef enum { PPL_GPTQ, PPL_LLAMACPP, PPL_LMEVAL } ppl_protocol;
 
 // Called with each block's fp32 weights after loading and before the windows pass through it:
 // the place where a method quantizes the block in place. Return -1 (with e set) to abort.

@@ -18,6 +18,7 @@
 
 #include "core/buf.h"
 #include "core/names.h"
+#include "eval/tasks.h"
 #include "experiment/ini_include.h"
 #include "method/method.h"
 
@@ -424,13 +425,28 @@ static int evaluation_key(parse_ctx *p, const char *k, const char *v) {
     if (!strcmp(k, "max_windows")) return parse_int(p, k, v, 0, 1 << 30, &c->max_windows) ? 0 : 1;
     if (!strcmp(k, "wikitext_dir")) return set_string(p, c->wikitext_dir, sizeof c->wikitext_dir, v, k) ? 0 : 1;
     if (!strcmp(k, "kld")) return parse_bool(p, k, v, &c->kld) ? 0 : 1;
+    if (!strcmp(k, "tasks")) {   // NAME:FILE,...: names checked here, files when the sweep starts
+        if (set_string(p, c->tasks, sizeof c->tasks, v, k)) return 0;
+        char spec[4 * EXP_PATH_MAX];
+        for (const char *a = v; *a;) {
+            const char *b = strchr(a, ',');
+            size_t n = b ? (size_t)(b - a) : strlen(a);
+            snprintf(spec, sizeof spec, "%.*s", (int)n, a);
+            ah_err te = {{0}};
+            if (task_check_spec(spec, 0, &te)) return fail_at(p, "tasks: %s", te.msg);
+            a += n + (b ? 1 : 0);
+        }
+        return 1;
+    }
+    if (!strcmp(k, "task_items")) return parse_int(p, k, v, 0, 1 << 30, &c->task_items) ? 0 : 1;
     if (!strcmp(k, "protocol")) {
-        if (ppl_protocol_parse(v, &c->protocol))
-            return fail_at(p, "protocol: expected gptq or llamacpp, got '%s'", v);
+        if (ppl_protocol_parse(v, &c->protocol) || c->protocol == PPL_LMEVAL)
+            return fail_at(p, "protocol: expected gptq or llamacpp, got '%s' (lm-eval's word "
+                              "perplexity in a sweep: tasks = wikitext:FILE; docs/TASKS.md)", v);
         return 1;
     }
     return fail_at(p, "unknown key '%s' in [evaluation] (data, seqlen, max_windows, protocol, "
-                      "wikitext_dir, kld, include)", k);
+                      "wikitext_dir, kld, tasks, task_items, include)", k);
 }
 
 static int plot_key(parse_ctx *p, const char *section, const char *k, const char *v) {

@@ -4,7 +4,7 @@
 //   [model]        path, tokenizer, name, hf_id
 //   [model.NAME]   another model (same keys; name defaults to NAME), for [sweep] model
 //   [calibration]  data, samples, seqlen, pick, awq_samples
-//   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir, kld
+//   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir, kld, tasks, task_items
 //   [sweep]        method, bits, group_size, alpha, scale_rule, clip, propagate, salient_pct,
 //                  salient_by, salient_scale, scale_pct, grid, damp, act_order, block_size:
 //                  comma lists, numbers may be
@@ -113,6 +113,9 @@ typedef struct {
     // [model.NAME] in the order first seen (heap; NULL when none)
     exp_model *models;
     int n_models;
+    char tasks[4 * EXP_PATH_MAX];     // zero-shot tasks, "NAME:FILE,NAME:FILE" ("" = none;
+                                      // eval/tasks.h, docs/TASKS.md)
+    int task_items;                   // the first N items of each task file; 0 = all
     // [sweep]
     exp_axis_values axes[PARAM_AXIS_COUNT];
     exp_input_values inputs[EXP_IN_COUNT];

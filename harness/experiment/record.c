@@ -4,6 +4,7 @@
 // /summary table shows "" / NaN there rather than a misleading default.
 #include "experiment/record.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,11 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     TRY(store_run_attr_str(w, "", "eval_data", c->eval_data, e));
     TRY(store_run_attr_str(w, "", "eval_sha256", r->eval_hash, e));
     TRY(store_run_attr_int(w, "", "eval_tokens", (long long)r->eval_tokens, e));
+    if (r->eval_bytes > 0) {
+        TRY(store_run_attr_int(w, "", "eval_bytes", r->eval_bytes, e));
+        TRY(store_run_attr_int(w, "", "eval_words", r->eval_words, e));
+    }
+    TRY(store_run_attr_int(w, "", "scored_tokens", r->ppl->scored, e));
     TRY(store_run_attr_int(w, "", "seqlen", r->seqlen, e));
     TRY(store_run_attr_str(w, "", "protocol", ppl_protocol_name(c->protocol), e));
     TRY(store_run_attr_int(w, "", "max_windows", c->max_windows, e));
@@ -222,12 +228,94 @@ fail:
     return -1;
 }
 
+// Zero-shot tasks (eval/tasks.h): under tasks/<name>/ the per-item values (ll [items, choices],
+// NaN past an item's choices; gold, acc, acc_norm [items]) and the aggregates as attributes;
+// the aggregates also as run attributes <metric>_<task> (acc_piqa, acc_stderr_piqa, ...),
+// which /summary and `report --metric acc:TASK` read.
+static int write_tasks(store_run_writer *w, const exp_record *r, ah_err *e) {
+    int rc = -1;
+    double *ll = NULL, *acc = NULL, *accn = NULL;
+    int32_t *gold = NULL;
+    if (store_run_attr_str(w, "", "tasks", r->cfg->tasks, e) ||
+        store_run_attr_int(w, "", "task_items", r->cfg->task_items, e))
+        return -1;
+    for (size_t k = 0; k < r->n_tasks; k++) {
+        const task_result *t = &r->tasks[k];
+        const char *nm = t->def->name;
+        char g[96], a[96];
+        snprintf(g, sizeof g, "tasks/%s", nm);
+        size_t n = t->n, C = 1;
+        for (size_t i = 0; i < n; i++)
+            if ((size_t)t->items[i].nchoice > C) C = (size_t)t->items[i].nchoice;
+        if (!(ll = calloc(n * C, sizeof *ll)) || !(acc = calloc(n, sizeof *acc)) ||
+            !(accn = calloc(n, sizeof *accn)) || !(gold = calloc(n, sizeof *gold))) {
+            ah_fail(e, "out of memory (task records)");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const task_item *it = &t->items[i];
+            for (size_t j = 0; j < C; j++) ll[i * C + j] = (int)j < it->nchoice ? it->ll[j] : NAN;
+            acc[i] = it->acc;
+            accn[i] = it->acc_norm;
+            gold[i] = it->gold;
+        }
+        size_t dims[2] = {n, C};
+        if (store_run_attr_str(w, g, "file", t->path, e) ||
+            store_run_attr_str(w, g, "lm_eval_task", t->def->lm_eval, e) ||
+            store_run_attr_int(w, g, "items", (long long)n, e) ||
+            store_run_attr_int(w, g, "requests", (long long)t->requests, e) ||
+            store_run_attr_real(w, g, "seconds", t->seconds, e) ||
+            store_run_f64(w, g, "ll", ll, 2, dims, e))
+            goto out;
+        // name, value pairs of this kind of task
+        const char *names[6];
+        double vals[6];
+        int m = 0;
+        if (t->def->kind == TASK_ROLLING) {
+            names[m] = "word_perplexity", vals[m++] = t->word_ppl;
+            names[m] = "byte_perplexity", vals[m++] = t->byte_ppl;
+            names[m] = "bits_per_byte", vals[m++] = t->bits_per_byte;
+            if (store_run_attr_int(w, g, "words", t->words, e) ||
+                store_run_attr_int(w, g, "bytes", t->bytes, e) ||
+                store_run_attr_int(w, g, "tokens", t->tokens, e))
+                goto out;
+        } else {
+            names[m] = "acc", vals[m++] = t->acc;
+            names[m] = "acc_stderr", vals[m++] = t->acc_se;
+            if (store_run_f64(w, g, "acc", acc, 1, &n, e)) goto out;
+            if (t->def->kind == TASK_LAST_WORD) {
+                names[m] = "ppl", vals[m++] = t->ppl;
+            } else {
+                names[m] = "acc_norm", vals[m++] = t->acc_norm;
+                names[m] = "acc_norm_stderr", vals[m++] = t->acc_norm_se;
+                if (store_run_f64(w, g, "acc_norm", accn, 1, &n, e) ||
+                    store_run_i32(w, g, "gold", gold, 1, &n, e))
+                    goto out;
+            }
+        }
+        for (int i = 0; i < m; i++) {
+            snprintf(a, sizeof a, "%s_%s", names[i], nm);
+            if (store_run_attr_real(w, g, names[i], vals[i], e) ||
+                store_run_attr_real(w, "", a, vals[i], e))
+                goto out;
+        }
+        free(ll), free(acc), free(accn), free(gold);
+        ll = acc = accn = NULL;
+        gold = NULL;
+    }
+    rc = 0;
+out:
+    free(ll), free(acc), free(accn), free(gold);
+    return rc;
+}
+
 int exp_record_write(const char *path, const exp_record *r, ah_err *e) {
     store_run_writer *w = store_run_begin(path, e);
     if (!w) return -1;
     if (write_params(w, r, e)) goto fail;
     if (r->ppl->has_kld && write_kld(w, r, e)) goto fail;
     if (r->qp && r->cfg->record_layers && write_layers(w, r, e)) goto fail;
+    if (r->n_tasks && write_tasks(w, r, e)) goto fail;
     return store_run_finish(w, e);
 fail:
     store_run_abort(w);

@@ -4,6 +4,7 @@
 
 #include "calib/calib.h"
 #include "eval/ppl.h"
+#include "eval/tasks.h"
 #include "experiment/config.h"
 #include "experiment/sweep.h"
 #include "method/pass.h"
@@ -34,12 +35,17 @@ typedef struct {
     const calib_set *cs;         // NULL when not calibrated
     const exp_salient_log *salient;
     size_t eval_tokens;
+    // The evaluation text's UTF-8 bytes and lm-eval-style words (len(re.split(r"\s+", text))),
+    // so a reader can turn the token perplexity into a word or byte one (0: not known).
+    long eval_bytes, eval_words;
     int seqlen;
     int threads;
     double seconds, awq_seconds;
     double quant_seconds;        // calibration + AWQ + quantization, inside the evaluation pass
     const char *cache;           // "computed" or "awq-cached"
     int calib_overlap;           // calibration sequences overlapping the evaluation text
+    const task_result *tasks;    // [n_tasks] zero-shot tasks ([evaluation] tasks), may be NULL
+    size_t n_tasks;
 } exp_record;
 
 // The checkpoint's weight type, from its first linear as stored ("F16", "BF16", "F32"): the

@@ -17,6 +17,8 @@
 #include "experiment/keys.h"
 #include "experiment/overlap.h"
 #include "experiment/record.h"
+#include "experiment/run_tasks.h"
+#include "text/pytext.h"
 #include "store/store.h"
 
 // mkdir -p
@@ -57,6 +59,7 @@ typedef struct {
     int cs_overlap;                  // its calib_entry.overlap
     exp_ngrams eval_grams;           // the evaluation text's windows (overlap.h)
     char model_hash[65], eval_hash[65], calib_hash[65];
+    char tasks_hash[65];             // [evaluation] tasks: their files (exp_tasks_hash)
     int seqlen;
     kld_ref ref;                     // the FP reference of the KL divergence
     int have_ref;                    // 1 built, 0 not yet, -1 its FP evaluation failed
@@ -163,7 +166,7 @@ static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *pl
     warn_groups(c, plan, s->m, quiet);
     if (ds_tokenizer_path(tpath, sizeof tpath, c->model_path, c->tokenizer[0] ? c->tokenizer : NULL, e))
         return -1;
-    if (strncmp(c->eval_data, "ids:", 4) || c->calib[0])
+    if (strncmp(c->eval_data, "ids:", 4) || c->calib[0] || c->tasks[0])
         if (!(s->tok = tok_load(tpath, e))) return -1;
     if (ds_load_ids(&s->eval, s->tok, c->eval_data, wt, c->protocol == PPL_LLAMACPP, 1, e))
         return ah_wrap(e, "[evaluation] data");
@@ -176,6 +179,7 @@ static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *pl
     if (!quiet) fprintf(stderr, "hashing weights and data (cache keys)...\n");
     exp_model_hash(s->m, s->model_hash);
     exp_ids_hash(s->eval.ids, s->eval.n, s->eval_hash);
+    if (c->tasks[0] && exp_tasks_hash(c, s->tasks_hash, e)) return -1;
     snprintf(s->calib_hash, sizeof s->calib_hash, "-");
     if (needs_calibration(c, plan)) {
         if (ds_load_ids(&s->calib_text, s->tok, c->calib, wt, 0, 1, e))
@@ -234,6 +238,8 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     ppl_result pr = {0};
     exp_salient_log slog = {0};
     awq_block_result *preset = NULL;
+    task_result *tasks = NULL;
+    size_t n_tasks = 0;
     char awq_path[EXP_PATH_MAX + 128] = "", awq_key[65];
     int rc = -1;
     double t0 = ah_now();
@@ -294,6 +300,8 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         ah_fail(e, "perplexity is %g (non-finite): the quantized model overflows", pr.ppl);
         goto done;
     }
+    if (c->tasks[0] && exp_run_tasks(&tasks, &n_tasks, c, s->m, s->tok, mc, use_cs, qp, e))
+        goto done;
     if (bar) ah_progress_step(bar, 1, hook.stage);
 
     double awq_secs = 0.0;
@@ -308,9 +316,12 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         .cfg = c, .run = r, .m = s->m, .model_hash = s->model_hash, .eval_hash = s->eval_hash,
         .calib_hash = calibrated ? s->calib_hash : "", .key = key, .ppl = &pr, .qp = qp,
         .cs = use_cs, .salient = &slog, .eval_tokens = s->eval.n,
+        .eval_bytes = s->eval.text ? (long)s->eval.text_len : 0,
+        .eval_words = s->eval.text ? pyt_split_ws_count(s->eval.text) : 0,
         .seqlen = s->seqlen, .threads = omp_get_max_threads(), .seconds = ah_now() - t0,
         .awq_seconds = awq_secs, .quant_seconds = hook.seconds, .cache = out->cache,
         .calib_overlap = s->cs_overlap,
+        .tasks = tasks, .n_tasks = n_tasks,
     };
     if (exp_record_write(run_path, &rec, e)) goto done;
     out->ppl = pr.ppl;
@@ -325,6 +336,7 @@ done:
         if (qp) qp->awq_preset = NULL;
     }
     exp_salient_log_free(&slog);
+    exp_tasks_free(tasks, n_tasks);
     ppl_result_free(&pr);
     qpass_free(qp);
     return rc;
@@ -394,6 +406,9 @@ static void run_key(const exp_config *c, const exp_run *r, const shared_inputs *
                      ppl_protocol_name(c->protocol), c->max_windows,
                      calibrated ? s->calib_hash : "-", c->record_layers && r->mc.kind != METHOD_FP16,
                      canon);
+    // Zero-shot tasks join the key only when set, so the keys of runs without them stay.
+    if (c->tasks[0] && n > 0 && (size_t)n < sizeof buf)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "|tasks=%s", s->tasks_hash);
     ah_sha256_hex(buf, (size_t)n, hex);
 }
 

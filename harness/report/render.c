@@ -192,7 +192,9 @@ static void rule_text(char *out, size_t cap, const report_table *t) {
     else snprintf(out, cap, " Best quantized value per column in bold.");
     if (t->ci && t->rule != REPORT_RULE_UNAVAILABLE) {
         size_t L = strlen(out);
-        snprintf(out + L, cap - L, " \xc2\xb1: llama.cpp's standard error.");
+        // Task accuracies carry lm-eval's standard error (sample sd / sqrt(n)).
+        snprintf(out + L, cap - L, " \xc2\xb1: %s standard error.",
+                 !strncmp(t->metric, "acc_", 4) ? "lm-eval's" : "llama.cpp's");
     }
 }
 

@@ -47,13 +47,15 @@ static int in_list(const char *const *list, const char *w) {
     return 0;
 }
 
-// An outcome column (also any later "*_seconds" timing, and the KL divergence's kld_*, dp_*,
-// top1_*): never a row or column key.
+// An outcome column (also any later "*_seconds" timing, the KL divergence's kld_*, dp_*,
+// top1_*, and the zero-shot tasks' acc_*, ppl_*, *_perplexity_*, bits_per_byte_*): never a
+// row or column key.
 static int is_result(const char *name) {
     size_t n = strlen(name);
     return in_list(RESULTS, name) || (n >= 7 && !strcmp(name + n - 7, "seconds")) ||
-           !strncmp(name, "ppl_", 4) ||
-           !strncmp(name, "kld_", 4) || !strncmp(name, "dp_", 3) || !strncmp(name, "top1_", 5);
+           !strncmp(name, "kld_", 4) || !strncmp(name, "dp_", 3) || !strncmp(name, "top1_", 5) ||
+           !strncmp(name, "acc_", 4) || !strncmp(name, "ppl_", 4) ||
+           strstr(name, "_perplexity_") || !strncmp(name, "bits_per_byte_", 14);
 }
 
 static const char *col_name(int f) { return f == FIELD_ID ? "id" : store_summary_columns[f].name; }
@@ -466,20 +468,35 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
     int rc = -1;
     const char *metric = o->metric ? o->metric : "ppl";
     if (!strcmp(metric, "kld")) metric = "kld_mean";
+    // A zero-shot task's metric, METRIC:TASK (acc:piqa, word_perplexity:wikitext), is the
+    // /summary column METRIC_TASK (store.c).
+    char task_col[96];
+    const char *colon = strchr(metric, ':');
+    if (colon) {
+        snprintf(task_col, sizeof task_col, "%.*s_%s", (int)(colon - metric), metric, colon + 1);
+        metric = task_col;
+    }
+    int task_acc = colon && !strncmp(metric, "acc", 3);
     int fm = store_column_index(metric);
     if (fm < 0 || is_str(fm))
         return ah_fail(e, "--metric: '%s' is not a numeric /summary column (ppl, nll, kld, "
-                          "kld_median, kld_p99, top1_agree, dp_mean, seconds, ...)", metric);
-    snprintf(t->metric, sizeof t->metric, "%s", !strcmp(metric, "ppl") ? "perplexity"
+                          "kld_median, kld_p99, top1_agree, dp_mean, seconds, acc:TASK, "
+                          "acc_norm:TASK, ...)", metric);
+    snprintf(t->metric, sizeof t->metric, "%.31s", !strcmp(metric, "ppl") ? "perplexity"
              : !strcmp(metric, "kld_mean") ? "mean KLD from FP16 (nats)" : metric);
     // Top-1 agreement is better high; Δp (the change in the correct token's probability)
     // is better near 0, so no cell is marked; KLD values are small: 4 decimals.
-    t->better = !strcmp(metric, "top1_agree") ? 1 : !strncmp(metric, "dp_", 3) ? 0 : -1;
+    t->better = !strcmp(metric, "top1_agree") || task_acc ? 1 : !strncmp(metric, "dp_", 3) ? 0 : -1;
     t->digits = is_result(metric) && (!strncmp(metric, "kld_", 4) || !strncmp(metric, "dp_", 3) ||
-                                      !strncmp(metric, "top1_", 5)) ? 4 : 2;
+                                      !strncmp(metric, "top1_", 5) || task_acc) ? 4 : 2;
     // The standard error shown by --ci: llama.cpp's, recorded beside the metric.
     int fse = !strcmp(metric, "ppl") ? store_column_index("ppl_se")
             : !strcmp(metric, "kld_mean") ? store_column_index("kld_se") : -1;
+    if (task_acc && !strncmp(metric, "acc_", 4) && strncmp(metric, "acc_norm_", 9)) {
+        char se[112];   // acc_piqa -> acc_stderr_piqa
+        snprintf(se, sizeof se, "acc_stderr_%s", metric + 4);
+        fse = store_column_index(se);
+    }
     t->ci = o->ci;
     t->replicates = 1;
     // Several models: each its own columns (a best across models would compare models).

@@ -52,8 +52,20 @@ const store_column store_summary_columns[] = {
     // (0: none; experiment/overlap.h), and the checkpoint's weight type ("F32": its
     // unquantized run is an FP32 baseline). Runs recorded before them: missing.
     {"calib_eval_overlap", STORE_COL_INT}, {"weights_dtype", STORE_COL_STR},
+    // Zero-shot tasks (issue 20, docs/TASKS.md; eval/tasks_table.c names them): lm-eval's
+    // metrics as <metric>_<task>. Runs without the task: missing.
+#define TASK_MC_COLUMNS(t) {"acc_" t, STORE_COL_REAL}, {"acc_stderr_" t, STORE_COL_REAL}, \
+                           {"acc_norm_" t, STORE_COL_REAL}
+    TASK_MC_COLUMNS("hellaswag"), TASK_MC_COLUMNS("piqa"), TASK_MC_COLUMNS("arc_easy"),
+    TASK_MC_COLUMNS("arc_challenge"), TASK_MC_COLUMNS("winogrande"), TASK_MC_COLUMNS("mc"),
+#undef TASK_MC_COLUMNS
+    {"acc_lambada", STORE_COL_REAL}, {"acc_stderr_lambada", STORE_COL_REAL},
+    {"ppl_lambada", STORE_COL_REAL}, {"word_perplexity_wikitext", STORE_COL_REAL},
+    {"byte_perplexity_wikitext", STORE_COL_REAL}, {"bits_per_byte_wikitext", STORE_COL_REAL},
 };
 const int store_summary_ncolumns = (int)(sizeof store_summary_columns / sizeof store_summary_columns[0]);
+_Static_assert(sizeof store_summary_columns / sizeof store_summary_columns[0] <= STORE_MAX_COLUMNS,
+               "raise STORE_MAX_COLUMNS");
 
 #define COMMIT_SLACK (64 << 10)   // bytes reserved in a commit beyond the run and a /summary chunk
 
@@ -376,7 +388,7 @@ static int repair_summary(const char *path, ah_err *e) {
     H5Fget_filesize(f, &bytes);
     H5Fclose(f);
     if (ok) return 0;
-    size_t off[1 + 64], row;
+    size_t off[1 + STORE_MAX_COLUMNS], row;
     H5Tclose(st_summary_type(-1, off, &row));
     // Room for a new table as large as the file (rows are smaller than their runs) and slack.
     off_t reserve = (off_t)bytes + (off_t)(SUMMARY_CHUNK * row) + COMMIT_SLACK;
@@ -504,7 +516,7 @@ int store_commit_with(store *s, const char *id, const char *run_path, const stor
     // Room for what the commit adds: the run (twice its file, for HDF5's metadata), a new
     // /summary chunk, and slack for B-tree nodes, heaps and object headers.
     struct stat rst;
-    size_t off[1 + 64], row;
+    size_t off[1 + STORE_MAX_COLUMNS], row;
     H5Tclose(st_summary_type(-1, off, &row));
     off_t reserve = (stat(run_path, &rst) == 0 ? 2 * rst.st_size : 0) +
                     (off_t)(SUMMARY_CHUNK * row) + COMMIT_SLACK;

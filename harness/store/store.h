@@ -126,6 +126,8 @@ typedef struct {
 } store_column;
 extern const store_column store_summary_columns[];
 extern const int store_summary_ncolumns;
+// Upper bound of store_summary_ncolumns (offset arrays on the stack; store.c checks it).
+#define STORE_MAX_COLUMNS 128
 
 #define STORE_STR_MAX 64                  // bytes of a /summary string field (and of a run id)
 #define STORE_STR_CAP (STORE_STR_MAX + 1) // the same plus the NUL: a 64-digit SHA-256 key fits

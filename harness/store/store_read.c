@@ -224,7 +224,7 @@ int store_summary_read(const char *path, store_summary *out, ah_err *e) {
     if (f < 0) return -1;
     int rc = -1, ncol = store_summary_ncolumns;
     char *buf = NULL;
-    size_t off[1 + 64], size;
+    size_t off[1 + STORE_MAX_COLUMNS], size;
     if (st_check_schema(f, path, e)) goto done;
     read_root(f, out);
     if (st_check_stored(path, out, e)) goto done;

@@ -123,7 +123,7 @@ static char *build_rows(hid_t file, const size_t *off, size_t size, hsize_t *k) 
 }
 
 int st_summary_matches(hid_t file) {
-    size_t off[1 + 64], size;
+    size_t off[1 + STORE_MAX_COLUMNS], size;
     hsize_t k, n = 0;
     hid_t ft = st_summary_type(-1, off, &size), d = -1, sp = -1;
     char *rows = ft >= 0 ? build_rows(file, off, size, &k) : NULL, *got = NULL;
@@ -141,7 +141,7 @@ int st_summary_matches(hid_t file) {
 }
 
 int st_summary_rebuild(hid_t file, const char *path, ah_err *e) {
-    size_t off[1 + 64], size;
+    size_t off[1 + STORE_MAX_COLUMNS], size;
     int rc = -1;
     hid_t ft = st_summary_type(-1, off, &size), d = -1, sp = -1, dcpl = -1;
     if (ft < 0) return ah_fail(e, "%s: cannot build the /summary type", path);

@@ -1,0 +1,249 @@
+// loglik.c — log-likelihood of scored spans, layer-major over chunks of requests (loglik.h).
+#include "eval/loglik.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/mem.h"
+#include "core/progress.h"
+#include "model/forward.h"
+
+#define LL_VOCAB_CHUNK 4096   // head rows widened to fp32 at once
+#define LL_ROW_BLOCK 1024     // scored rows per logit block: (LL_ROW_BLOCK, LL_VOCAB_CHUNK) floats
+
+// Requests sorted longest first (ties by index, so the order is deterministic): requests of
+// one length sit side by side and run as one batch of fwd_block.
+static const ll_request *sort_base;
+static int by_len_desc(const void *a, const void *b) {
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int ni = sort_base[i].n, nj = sort_base[j].n;
+    if (ni != nj) return ni > nj ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+// Running per-row state of the LM head over vocabulary chunks.
+typedef struct {
+    float mx;       // running max logit
+    double se;      // sum of exp(logit - mx)
+    float target;   // logit of the target token
+    float best;     // argmax value and its (first) index
+    int32_t arg;
+} head_row;
+
+// Scores R rows x (R, C) (final-normed) against targets tgt (R): out_lp[r] = log p(tgt[r]),
+// out_top[r] = argmax id.
+static int score_rows(double *out_lp, int32_t *out_top, const model *m, const float *x,
+                      const int32_t *tgt, size_t R, ah_err *e) {
+    const model_config *c = &m->cfg;
+    const model_weight *hw = m->global[G_LM_HEAD].data ? &m->global[G_LM_HEAD] : &m->global[G_EMBED];
+    size_t C = (size_t)c->dim, V = (size_t)c->vocab_size;
+    size_t VC = V < LL_VOCAB_CHUNK ? V : LL_VOCAB_CHUNK, RB = R < LL_ROW_BLOCK ? R : LL_ROW_BLOCK;
+    int rc = -1;
+    float *head = ah_calloc(VC * C, sizeof(float), "LM head chunk", e);
+    float *logits = ah_calloc(RB * VC, sizeof(float), "logits", e);
+    head_row *st = ah_calloc(R, sizeof *st, "log-sum-exp state", e);
+    if (!head || !logits || !st) goto out;
+    for (size_t v0 = 0; v0 < V; v0 += VC) {
+        size_t n = V - v0 < VC ? V - v0 : VC;
+        if (model_weight_rows_f32(head, hw, v0, n, e)) goto out;
+        model_release(m, hw, v0, n);
+        for (size_t r0 = 0; r0 < R; r0 += RB) {
+            size_t nr = R - r0 < RB ? R - r0 : RB;
+            // logits (nr, n) = x[r0 : r0+nr] (nr, C) @ head^T (C, n)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)n, (int)C, 1.0f,
+                        x + r0 * C, (int)C, head, (int)C, 0.0f, logits, (int)n);
+#pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < nr; i++) {
+                const float *l = logits + i * n;
+                head_row *h = &st[r0 + i];
+                float cm;
+                double cs;
+                fwd_lse_chunk(l, n, &cm, &cs);
+                if (v0 == 0) {
+                    h->mx = cm;
+                    h->se = cs;
+                } else if (cm > h->mx) {
+                    h->se = h->se * exp((double)h->mx - cm) + cs;
+                    h->mx = cm;
+                } else {
+                    h->se += cs * exp((double)cm - h->mx);
+                }
+                // argmax: the first index of the largest logit (torch.argmax); a later chunk
+                // takes over only when strictly larger.
+                if (v0 == 0 || cm > h->best) {
+                    size_t j = 0;
+                    while (j < n && !(l[j] == cm)) j++;
+                    h->best = cm;
+                    h->arg = (int32_t)(v0 + (j < n ? j : 0));
+                }
+                size_t t = (size_t)tgt[r0 + i];
+                if (t >= v0 && t < v0 + n) h->target = l[t - v0];
+            }
+        }
+    }
+    for (size_t r = 0; r < R; r++) {
+        out_lp[r] = (double)st[r].target - ((double)st[r].mx + log(st[r].se));
+        out_top[r] = st[r].arg;
+    }
+    rc = 0;
+out:
+    ah_free(head);
+    ah_free(logits);
+    ah_free(st);
+    return rc;
+}
+
+// One chunk: requests ord[i0 .. i1) (sorted longest first), tokens rows in all.
+static int score_chunk(ll_result *out, const model *m, const ll_request *req, const size_t *ord,
+                       size_t i0, size_t i1, size_t rows, const ll_opts *o,
+                       ah_err *e);
+
+int ll_score(ll_result *out, const model *m, const ll_request *req, size_t nreq,
+             const ll_opts *o, ah_err *e) {
+    const model_config *c = &m->cfg;
+    for (size_t i = 0; i < nreq; i++) {
+        const ll_request *r = &req[i];
+        if (r->n < 1 || r->k < 1 || r->k > r->n)
+            return ah_fail(e, "request %zu: %d tokens read, %d scored: need 1 <= scored <= read",
+                           i, r->n, r->k);
+        if (r->n > c->max_seq)
+            return ah_fail(e, "request %zu: %d tokens are more than the model's context (%d)", i,
+                           r->n, c->max_seq);
+        for (int p = 0; p <= r->n; p++)
+            if (r->seq[p] < 0 || r->seq[p] >= c->vocab_size)
+                return ah_fail(e, "request %zu: token id %d at position %d is outside the model's "
+                               "vocabulary (%d): tokenizer and model do not match", i, r->seq[p],
+                               p, c->vocab_size);
+        out[i].logprob = 0.0;
+        out[i].greedy = 0;
+    }
+    if (nreq == 0) return 0;
+    size_t *ord = malloc(nreq * sizeof *ord);
+    if (!ord) return ah_fail(e, "out of memory (request order)");
+    for (size_t i = 0; i < nreq; i++) ord[i] = i;
+    sort_base = req;
+    qsort(ord, nreq, sizeof *ord, by_len_desc);
+    int rc = 0;
+    for (size_t i0 = 0; i0 < nreq && !rc;) {
+        size_t i1 = i0, rows = 0;
+        // A block hook (a quantization pass) runs once per block: then one chunk holds all.
+        while (i1 < nreq &&
+               (i1 == i0 || o->block_fn || rows + (size_t)req[ord[i1]].n <= LL_CHUNK_TOKENS))
+            rows += (size_t)req[ord[i1++]].n;
+        rc = score_chunk(out, m, req, ord, i0, i1, rows, o, e);
+        i0 = i1;
+    }
+    free(ord);
+    return rc;
+}
+
+static int score_chunk(ll_result *out, const model *m, const ll_request *req, const size_t *ord,
+                       size_t i0, size_t i1, size_t rows, const ll_opts *o,
+                       ah_err *e) {
+    const model_config *c = &m->cfg;
+    size_t C = (size_t)c->dim, nq = i1 - i0;
+    int Tmax = req[ord[i0]].n;   // longest first
+    int rc = -1;
+    float *hidden = NULL, *fnorm = NULL, *fnorm_b = NULL, *x = NULL;
+    size_t *off = NULL;
+    int32_t *tgt = NULL, *top = NULL;
+    double *lp = NULL;
+    block_f32 *blk = NULL;
+    fwd_state *s = NULL;
+    ah_progress prog;
+    ah_progress_start(&prog, "loglik", c->n_layers + 2, o->quiet);
+
+    if (!(hidden = ah_calloc(rows, C * sizeof(float), "hidden states", e)) ||
+        !(off = ah_calloc(nq + 1, sizeof *off, "request offsets", e)))
+        goto out;
+    size_t scored = 0;
+    for (size_t q = 0; q < nq; q++) {
+        const ll_request *r = &req[ord[i0 + q]];
+        off[q + 1] = off[q] + (size_t)r->n;
+        scored += (size_t)r->k;
+        fwd_embed(hidden + off[q] * C, m, r->seq, r->n);
+    }
+    fwd_embed_release(m);
+    ah_progress_step(&prog, 1, "embedding");
+    int Bmax = fwd_batch_windows(Tmax, nq);
+    if (!(s = fwd_state_new(c, Tmax, Bmax, e)) || !(blk = block_f32_new(m, e))) goto out;
+    for (int l = 0; l < c->n_layers; l++) {
+        if (block_f32_load(blk, m, l, e)) goto out;
+        if (o->block_fn && o->block_fn(o->block_ctx, l, blk, e)) goto out;
+        // Runs of equal length go through fwd_block together, at most what the state holds
+        // (B * T rows).
+        for (size_t q = 0; q < nq;) {
+            int T = req[ord[i0 + q]].n;
+            int Bcap = (int)(((size_t)Bmax * (size_t)Tmax) / (size_t)T);
+            size_t q1 = q;
+            while (q1 < nq && req[ord[i0 + q1]].n == T && (int)(q1 - q) < Bcap) q1++;
+            fwd_block(hidden + off[q] * C, s, blk, c, T, (int)(q1 - q));
+            q = q1;
+        }
+        char stage[48];
+        snprintf(stage, sizeof stage, "block %d/%d", l + 1, c->n_layers);
+        ah_progress_step(&prog, 1, stage);
+    }
+    block_f32_free(blk);
+    blk = NULL;
+    if (!(fnorm = ah_calloc(C, sizeof(float), "final norm", e)) ||
+        model_weight_f32(fnorm, &m->global[G_FINAL_NORM], e))
+        goto out;
+    if (m->global[G_FINAL_NORM_B].data &&
+        (!(fnorm_b = ah_calloc(C, sizeof(float), "final norm", e)) ||
+         model_weight_f32(fnorm_b, &m->global[G_FINAL_NORM_B], e)))
+        goto out;
+    // The scored rows, final-normed, gathered into x (scored, C) with their targets.
+    if (!(x = ah_calloc(scored, C * sizeof(float), "scored states", e)) ||
+        !(tgt = ah_calloc(scored, sizeof *tgt, "targets", e)) ||
+        !(top = ah_calloc(scored, sizeof *top, "argmax", e)) ||
+        !(lp = ah_calloc(scored, sizeof *lp, "log-probabilities", e)))
+        goto out;
+    size_t g = 0;
+    for (size_t q = 0; q < nq; q++) {
+        const ll_request *r = &req[ord[i0 + q]];
+        float *h = hidden + off[q] * C;
+        fwd_final_norm(h, s, c, fnorm, fnorm_b, r->n);
+        for (int p = r->n - r->k; p < r->n; p++, g++) {
+            memcpy(x + g * C, h + (size_t)p * C, C * sizeof(float));
+            tgt[g] = r->seq[p + 1];
+        }
+    }
+    if (score_rows(lp, top, m, x, tgt, scored, e)) goto out;
+    ah_progress_step(&prog, 1, "LM head");
+    g = 0;
+    for (size_t q = 0; q < nq; q++) {
+        size_t i = ord[i0 + q];
+        const ll_request *r = &req[i];
+        double sum = 0.0;
+        int greedy = 1;
+        for (int p = 0; p < r->k; p++, g++) {
+            sum += lp[g];
+            greedy &= top[g] == tgt[g];
+        }
+        if (!isfinite(sum)) {
+            ah_fail(e, "request %zu: the log-likelihood is not finite (%g): the logits overflow "
+                       "float32", i, sum);
+            goto out;
+        }
+        out[i].logprob = sum;
+        out[i].greedy = greedy;
+    }
+    rc = 0;
+out:
+    ah_progress_end(&prog);
+    ah_free(hidden);
+    ah_free(off);
+    ah_free(fnorm);
+    ah_free(fnorm_b);
+    ah_free(x);
+    ah_free(tgt);
+    ah_free(top);
+    ah_free(lp);
+    block_f32_free(blk);
+    fwd_state_free(s);
+    return rc;
+}
