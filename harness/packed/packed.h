@@ -28,7 +28,7 @@
 
 #include "core/err.h"
 
-typedef struct {
+typedef struct packed_linear {
     int rows, cols;        // O, In
     int bits;              // 2..8
     int group;             // > 0, or -1 (QUANT_GROUP_ROW): one group per row
