@@ -216,9 +216,21 @@ size_t packed_scratch(const packed_linear *p) {
     return g > m ? g : m;
 }
 
+// AH_PACKED_PATH=gemv|gemm forces one path whatever N (tests run a whole perplexity through
+// each); anything else: by N.
+static int forced_path(void) {
+    static int path = -1;   // 0: by N, 1: gemv, 2: gemm; read once
+    if (path < 0) {
+        const char *v = getenv("AH_PACKED_PATH");
+        path = v && !strcmp(v, "gemv") ? 1 : v && !strcmp(v, "gemm") ? 2 : 0;
+    }
+    return path;
+}
+
 void packed_linear_apply(float *y, const float *x, const packed_linear *p, int N,
                          int accumulate, float *scratch) {
-    if (N < PACKED_GEMM_ROWS) packed_gemv(y, x, p, N, accumulate, PACKED_AUTO, scratch);
+    int f = forced_path();
+    if (f == 1 || (f == 0 && N < PACKED_GEMM_ROWS)) packed_gemv(y, x, p, N, accumulate, PACKED_AUTO, scratch);
     else packed_gemm(y, x, p, N, accumulate, scratch);
 }
 

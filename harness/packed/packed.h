@@ -76,7 +76,7 @@ void packed_gemm(float *y, const float *x, const packed_linear *p, int N, int ac
                  float *scratch);
 
 // Picks the path: GEMV below PACKED_GEMM_ROWS input rows, else GEMM. scratch holds
-// packed_scratch(p) floats: enough for either path.
+// packed_scratch(p) floats: enough for either path. AH_PACKED_PATH=gemv|gemm forces one.
 #define PACKED_GEMM_ROWS 8
 size_t packed_scratch(const packed_linear *p);
 void packed_linear_apply(float *y, const float *x, const packed_linear *p, int N,
