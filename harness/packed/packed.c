@@ -12,6 +12,8 @@
 #include "packed/packed_internal.h"
 #include "quant/quant.h"
 
+static int cpu_has(packed_kernel k);
+
 // ----------------------------------------------------------------------------
 // storage
 
@@ -78,8 +80,18 @@ static void dequant_row(float *out, const packed_linear *p, size_t o) {
     }
 }
 
-void packed_linear_dequant(float *out, const packed_linear *p, int r0, int n) {
+void packed_linear_dequant_with(float *out, const packed_linear *p, int r0, int n,
+                                packed_kernel k) {
+    if (k == PACKED_AUTO) k = packed_kernel_auto();
+    if (k != PACKED_PORTABLE && packed_kernel_available(PACKED_AVX2)) {
+        packed_dequant_avx2(out, p, r0, n);   // AVX-512 machines run the AVX2 dequantization
+        return;
+    }
     for (int r = 0; r < n; r++) dequant_row(out + (size_t)r * p->cols, p, (size_t)(r0 + r));
+}
+
+void packed_linear_dequant(float *out, const packed_linear *p, int r0, int n) {
+    packed_linear_dequant_with(out, p, r0, n, PACKED_AUTO);
 }
 
 // ----------------------------------------------------------------------------
@@ -97,6 +109,7 @@ static int cpu_has(packed_kernel k) {
 }
 
 int packed_kernel_available(packed_kernel k) { return cpu_has(k); }
+
 
 const char *packed_kernel_name(packed_kernel k) {
     switch (k) {

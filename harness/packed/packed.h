@@ -51,10 +51,14 @@ size_t packed_linear_bytes(const packed_linear *p);
 void packed_linear_set_rows(packed_linear *p, int r0, int n, const uint8_t *codes,
                             const float *scale, const float *zero);
 
-// out (n, cols) = w_hat of rows [r0, r0 + n) in fp32: (code - zero) * scale.
-void packed_linear_dequant(float *out, const packed_linear *p, int r0, int n);
-
+// out (n, cols) = w_hat of rows [r0, r0 + n) in fp32: (code - zero) * scale, rounded after
+// the subtraction and after the multiplication (quant_dequant's values, bit for bit), with the
+// best kernel (AVX2 when the CPU has it), or with kernel k (PACKED_PORTABLE: scalar C).
 typedef enum { PACKED_AUTO, PACKED_PORTABLE, PACKED_AVX2, PACKED_AVX512 } packed_kernel;
+void packed_linear_dequant(float *out, const packed_linear *p, int r0, int n);
+void packed_linear_dequant_with(float *out, const packed_linear *p, int r0, int n,
+                                packed_kernel k);
+
 // The GEMV kernel PACKED_AUTO picks on this machine (AH_PACKED_KERNEL=portable|avx2|avx512
 // forces one; an unavailable one falls back to portable).
 packed_kernel packed_kernel_auto(void);

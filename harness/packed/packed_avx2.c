@@ -73,7 +73,63 @@ AVX2 void packed_rows_avx2(float *y, int accumulate, const packed_linear *p, int
     }
 }
 
+// out[0, 8 * PER) = (codes of the 8 bytes at q, in order - z) * s: the dequantization of
+// quant_dequant (a subtraction, then a multiplication, each rounded: bit for bit the same).
+AVX2 static inline void dequant_chunk(float *out, const uint8_t *q, int per, __m256 z, __m256 s) {
+    __m128i b = _mm_loadl_epi64((const __m128i *)q), in_order[2];
+    int n16;   // vectors of 16 codes (as bytes) in order
+    if (per == 1) {
+        in_order[0] = b;
+        n16 = 0;   // 8 codes: one half vector
+    } else if (per == 2) {
+        const __m128i m = _mm_set1_epi8(0x0F);
+        in_order[0] = _mm_unpacklo_epi8(_mm_and_si128(b, m), _mm_and_si128(_mm_srli_epi16(b, 4), m));
+        n16 = 1;
+    } else {
+        const __m128i m = _mm_set1_epi8(0x03);
+        __m128i p0 = _mm_and_si128(b, m), p1 = _mm_and_si128(_mm_srli_epi16(b, 2), m);
+        __m128i p2 = _mm_and_si128(_mm_srli_epi16(b, 4), m), p3 = _mm_and_si128(_mm_srli_epi16(b, 6), m);
+        __m128i a01 = _mm_unpacklo_epi8(p0, p1), a23 = _mm_unpacklo_epi8(p2, p3);
+        in_order[0] = _mm_unpacklo_epi16(a01, a23);
+        in_order[1] = _mm_unpackhi_epi16(a01, a23);
+        n16 = 2;
+    }
+    if (n16 == 0) {
+        __m256 c = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(in_order[0]));
+        _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_sub_ps(c, z), s));
+        return;
+    }
+    for (int v = 0; v < n16; v++) {
+        __m256 c0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(in_order[v]));
+        __m256 c1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(in_order[v], 8)));
+        _mm256_storeu_ps(out + 16 * v, _mm256_mul_ps(_mm256_sub_ps(c0, z), s));
+        _mm256_storeu_ps(out + 16 * v + 8, _mm256_mul_ps(_mm256_sub_ps(c1, z), s));
+    }
+}
+
+AVX2 void packed_dequant_avx2(float *out, const packed_linear *p, int r0, int n) {
+    const int per = packed_per_byte(p->bits), CH = 8 * per;
+    for (int r = 0; r < n; r++) {
+        size_t o = (size_t)(r0 + r);
+        const uint8_t *q = p->q + o * p->row_bytes;
+        float *w = out + (size_t)r * p->cols;
+        for (int g = 0; g < p->groups; g++) {
+            int a = g * p->gsize, b = a + p->gsize < p->cols ? a + p->gsize : p->cols;
+            int c0 = (a + CH - 1) / CH * CH, c1 = b / CH * CH;
+            float sf = p->scale[o * p->groups + g], zf = (float)p->zero[o * p->groups + g];
+            if (c0 >= c1) c0 = c1 = b;   // no whole chunk: all scalar
+            for (int i = a; i < c0 && i < b; i++) w[i] = ((float)packed_code(q, i, per) - zf) * sf;
+            __m256 z = _mm256_set1_ps(zf), s = _mm256_set1_ps(sf);
+            for (int c = c0; c < c1; c += CH) dequant_chunk(w + c, q + c / per, per, z, s);
+            for (int i = c1 > a ? c1 : a; i < b; i++) w[i] = ((float)packed_code(q, i, per) - zf) * sf;
+        }
+    }
+}
+
 #else
+void packed_dequant_avx2(float *out, const packed_linear *p, int r0, int n) {
+    (void)out; (void)p; (void)r0; (void)n;
+}
 void packed_rows_avx2(float *y, int accumulate, const packed_linear *p, int o0, int o1,
                       const float *x, const float *xp, const float *xs) {
     (void)y; (void)accumulate; (void)p; (void)o0; (void)o1; (void)x; (void)xp; (void)xs;

@@ -31,6 +31,8 @@ static inline float packed_dot_scalar(const uint8_t *row, const float *x, int a,
 
 void packed_rows_avx2(float *y, int accumulate, const packed_linear *p, int o0, int o1,
                       const float *x, const float *xp, const float *xs);
+// out (n, cols) = w_hat of rows [r0, r0 + n), vectorised (bit for bit packed_linear_dequant's).
+void packed_dequant_avx2(float *out, const packed_linear *p, int r0, int n);
 void packed_rows_avx512(float *y, int accumulate, const packed_linear *p, int o0, int o1,
                         const float *x, const float *xp, const float *xs);
 

@@ -1,7 +1,7 @@
 // test_packed.c — packed/packed: linears computed from packed codes.
 //
 // For bits {2, 3, 4, 5, 8} x groups {32, 128, 7, 100, per-row} x {minmax (asymmetric), rtn
-// (symmetric)} x odd and even shapes: (1) the packed linear dequantizes to quant_fake's
+// (symmetric)} x odd and even shapes: (1) the packed linear dequantizes (portable and AVX2) to quant_fake's
 // weights bit for bit; (2) every GEMV kernel this machine runs (portable, AVX2, AVX-512 when
 // compiled and present) and the tiled GEMM path agree with the naive reference (w_hat in
 // fp32, dot products in double) to |got - ref| <= 1e-5 * sum_i |w_hat_i x_i| + 1e-30, the
@@ -90,9 +90,14 @@ static void one_case(int rows, int cols, int bits, int group, quant_kind kind, i
     // (1) dequantization == quant_fake, bit for bit
     float *deq = malloc((size_t)rows * cols * sizeof *deq);
     assert_non_null(deq);
-    packed_linear_dequant(deq, p, 0, rows);
-    if (memcmp(deq, fake, (size_t)rows * cols * sizeof *deq))
-        fail_msg("%s: packed dequantization differs from quant_fake", what);
+    const packed_kernel dk[] = {PACKED_PORTABLE, PACKED_AVX2};
+    for (size_t k = 0; k < 2; k++) {
+        if (!packed_kernel_available(dk[k])) continue;
+        memset(deq, 0xff, (size_t)rows * cols * sizeof *deq);
+        packed_linear_dequant_with(deq, p, 0, rows, dk[k]);
+        if (memcmp(deq, fake, (size_t)rows * cols * sizeof *deq))
+            fail_msg("%s: %s dequantization differs from quant_fake", what, packed_kernel_name(dk[k]));
+    }
     // (2) kernels against the reference
     float *x = malloc((size_t)N * cols * sizeof *x), *ref = malloc((size_t)N * rows * sizeof *ref),
           *y = malloc((size_t)N * rows * sizeof *y);
