@@ -8,7 +8,8 @@
 #  3. generate: the key/value-cached generation gives the same greedy tokens as the recomputing
 #     one (FP and quantized), the packed quantized model the same tokens as the fake-quant one,
 #     an export generates packed by default (--no-packed: fake-quant) with the same text;
-#  4. --stats prints the key=value line with its fields; --packed without codes is one error.
+#  4. --stats prints the key=value line with its fields; --packed without codes is one error;
+#  5. bench-generate reports its key=value line and refuses a run beyond the context.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
 [ -x "$AH_BIN" ] || fail "binary $AH_BIN not found (run make)"
@@ -76,5 +77,13 @@ expect_error packed-no-codes "--packed: .* holds no quantized.safetensors" -- \
   "$AH_BIN" generate --model $M --prompt x --max-new 2 --packed
 expect_error eval-packed-no-codes "--packed: .* holds no quantized.safetensors" -- \
   "$AH_BIN" eval --model $M --data "text:$D/heldout.txt" --max-windows 1 --packed --quiet
+# 5. bench-generate: runs, reports, refuses a prompt + generation beyond the context
+bg=$("$AH_BIN" bench-generate --model $M --method minmax --bits 4 --group 32 --packed --prompt-tokens 8 \
+     --gen-tokens 8 --reps 2 --threads 2 2>/dev/null | tail -n 1) || fail "bench-generate failed"
+[ "$(kv packed "$bg")" = 1 ] && [ "$(kv bits "$bg")" = 4 ] || fail "bench-generate: $bg"
+awk -v d="$(kv decode_tok_per_s "$bg")" -v b="$(kv bytes_per_token "$bg")" -v w="$(kv weight_bytes "$bg")" \
+  'BEGIN{exit !(d > 0 && b > w && w > 0)}' || fail "bench-generate numbers: $bg"
+expect_error bench-too-long "--prompt-tokens 500 \+ --gen-tokens 100 exceed the model's context \(512\)" -- \
+  "$AH_BIN" bench-generate --model $M --prompt-tokens 500 --gen-tokens 100
 [ $errors -eq 0 ] || fail "$errors case(s) failed"
 echo "packed: ok"
