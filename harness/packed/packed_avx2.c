@@ -31,14 +31,29 @@ AVX2 static inline float hsum8(__m256 v) {
         const int CH = 8 * PER, slot = 8 / PER;                                               \
         const __m128i mask = _mm_set1_epi8((char)((1 << slot) - 1));                          \
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                            \
-        for (int c = c0; c < c1; c += CH) {                                                   \
+        __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();                            \
+        int c = c0;                                                                           \
+        /* two chunks a step into four accumulators: four FMA chains hide its latency */     \
+        for (; c + 2 * CH <= c1; c += 2 * CH) {                                               \
+            __m128i b = _mm_loadl_epi64((const __m128i *)(q + c / PER));                      \
+            __m128i d = _mm_loadl_epi64((const __m128i *)(q + (c + CH) / PER));               \
+            for (int k = 0; k < PER; k += 2) {                                                \
+                PLANE(a0, b, k * slot, mask, xp + c + k * 8);                                 \
+                PLANE(a2, d, k * slot, mask, xp + c + CH + k * 8);                            \
+                if (k + 1 < PER) {                                                            \
+                    PLANE(a1, b, (k + 1) * slot, mask, xp + c + (k + 1) * 8);                 \
+                    PLANE(a3, d, (k + 1) * slot, mask, xp + c + CH + (k + 1) * 8);            \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        for (; c < c1; c += CH) {                                                             \
             __m128i b = _mm_loadl_epi64((const __m128i *)(q + c / PER));                      \
             for (int k = 0; k < PER; k += 2) {                                                \
                 PLANE(a0, b, k * slot, mask, xp + c + k * 8);                                 \
                 if (k + 1 < PER) PLANE(a1, b, (k + 1) * slot, mask, xp + c + (k + 1) * 8);    \
             }                                                                                 \
         }                                                                                     \
-        return _mm256_add_ps(a0, a1);                                                         \
+        return _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));                   \
     }
 CHUNKS(1)
 CHUNKS(2)
