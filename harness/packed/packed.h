@@ -86,7 +86,8 @@ size_t packed_scratch(const packed_linear *p);
 void packed_linear_apply(float *y, const float *x, const packed_linear *p, int N,
                          int accumulate, float *scratch);
 
-// The naive reference of both paths: w_hat row by row in double, for tests.
-void packed_reference(float *y, const float *x, const packed_linear *p, int N);
+// The naive reference of both paths: w_hat row by row, dot products in double, for tests.
+// -1 when out of memory.
+int packed_reference(float *y, const float *x, const packed_linear *p, int N);
 
 #endif

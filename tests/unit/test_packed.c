@@ -108,7 +108,7 @@ static void one_case(int rows, int cols, int bits, int group, quant_kind kind, i
     assert_non_null(y);
     assert_non_null(scratch);
     for (size_t i = 0; i < (size_t)N * cols; i++) x[i] = rng_normal();
-    packed_reference(ref, x, p, N);
+    assert_int_equal(packed_reference(ref, x, p, N), 0);
     const packed_kernel ks[] = {PACKED_PORTABLE, PACKED_AVX2, PACKED_AVX512};
     for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++) {
         if (!packed_kernel_available(ks[k])) continue;
