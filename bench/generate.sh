@@ -12,8 +12,9 @@
 # Environment: BENCH_SHAPES (default "smollm2-135m"; also tinyllama-1.1b, llama-2-7b: configs/
 # models/NAME.config.json, synthesized F16 once into $BENCH_TMP), BENCH_THREADS (2), BENCH_PP
 # (64), BENCH_TG (64), BENCH_REPS (5), BENCH_LLAMA=0 to leave llama.cpp out.
-# llama.cpp rows need tools/llama-cpp (built on first use: minutes) and llama-quantize for its
-# F16 / Q8_0 / Q4_0 / Q4_1 files; without llama-quantize only its F32 row (our GGUF export) runs.
+# llama.cpp rows need tools/llama-cpp (built on first use: minutes); its F16 file is our GGUF
+# export of the F16 checkpoint (the family's tokenizer copied from ../shared/data/tokenizers),
+# Q8_0 / Q4_0 / Q4_1 need llama-quantize (not among tools/llama-cpp's targets yet: skipped).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${AH_BIN:-./awq-harness}
@@ -51,14 +52,18 @@ for shape in $SHAPES; do
     "--method minmax --bits 4 --group 128 --packed"
     "--method minmax --bits 3 --group 128 --packed")
   declare -A DEC=() PRE=() LINE=()
-  # llama.cpp files: F32 from our GGUF export, the others from llama-quantize when built
+  # llama.cpp files: F16 from our GGUF export of the F16 checkpoint (it needs a tokenizer: the
+  # family's real one from ../shared/data/tokenizers), the others from llama-quantize when built
+  declare -A TOKDIR=([smollm2-135m]=smollm [tinyllama-1.1b]=llama2 [llama-2-7b]=llama2)
+  tk=${AH_SHARED_DATA:-../shared/data}/tokenizers/${TOKDIR[$shape]:-none}
+  [ -f "$dir/tokenizer.json" ] || cp "$tk"/tokenizer*.json "$dir/" 2>/dev/null
   declare -a LNAMES=()
   if [ -n "$LB" ]; then
-    [ -f "$dir/f32.gguf" ] || "$BIN" quantize --model "$dir" --method fp16 --format gguf --out "$dir/f32.gguf" --threads "$THR" >/dev/null 2>&1
-    [ -f "$dir/f32.gguf" ] && LNAMES+=(F32)
+    [ -f "$dir/F16.gguf" ] || "$BIN" quantize --model "$dir" --method fp16 --format gguf --out "$dir/F16.gguf" --threads "$THR" >/dev/null 2>&1
+    [ -f "$dir/F16.gguf" ] && LNAMES+=(F16) || echo "generate: no GGUF of $dir (no tokenizer in $tk?): llama.cpp rows skipped"
     if [ -x "$LB/llama-quantize" ]; then
-      for t in F16 Q8_0 Q4_0 Q4_1; do
-        [ -f "$dir/$t.gguf" ] || "$LB/llama-quantize" "$dir/f32.gguf" "$dir/$t.gguf" "$t" "$THR" >/dev/null 2>&1
+      for t in Q8_0 Q4_0 Q4_1; do
+        [ -f "$dir/$t.gguf" ] || "$LB/llama-quantize" "$dir/F16.gguf" "$dir/$t.gguf" "$t" "$THR" >/dev/null 2>&1
         [ -f "$dir/$t.gguf" ] && LNAMES+=("$t")
       done
     fi
