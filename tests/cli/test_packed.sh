@@ -9,7 +9,8 @@
 #     one (FP and quantized), the packed quantized model the same tokens as the fake-quant one,
 #     an export generates packed by default (--no-packed: fake-quant) with the same text;
 #  4. --stats prints the key=value line with its fields; --packed without codes is one error;
-#  5. bench-generate reports its key=value line and refuses a run beyond the context.
+#  5. bench-generate reports its key=value line and refuses a run beyond the context;
+#  6. a zero point out of range in quantized.safetensors is one error naming the tensor.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
 [ -x "$AH_BIN" ] || fail "binary $AH_BIN not found (run make)"
@@ -85,5 +86,16 @@ awk -v d="$(kv decode_tok_per_s "$bg")" -v b="$(kv bytes_per_token "$bg")" -v w=
   'BEGIN{exit !(d > 0 && b > w && w > 0)}' || fail "bench-generate numbers: $bg"
 expect_error bench-too-long "--prompt-tokens 500 \+ --gen-tokens 100 exceed the model's context \(512\)" -- \
   "$AH_BIN" bench-generate --model $M --prompt-tokens 500 --gen-tokens 100
+# 6. a hostile quantized.safetensors: a zero point above the bit width, in place (same size)
+cp -r "$tmp/x" "$tmp/bad"
+/usr/bin/python3 - "$tmp/bad/quantized.safetensors" <<'PY' || fail "could not corrupt the export"
+import json, struct, sys
+f = open(sys.argv[1], "r+b"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n))
+name = sorted(k for k in h if k.endswith(".zeros"))[0]
+f.seek(8 + n + h[name]["data_offsets"][0]); f.write(b"\xff")
+print(name, file=sys.stderr)
+PY
+expect_error packed-bad-zero "quantized.safetensors: '.*\.zeros' element 0 is 255, above 4 bits" -- \
+  "$AH_BIN" eval --model "$tmp/bad" --data "text:$D/heldout.txt" --max-windows 1 --packed --quiet
 [ $errors -eq 0 ] || fail "$errors case(s) failed"
 echo "packed: ok"
