@@ -5,6 +5,7 @@
 #   bench/throughput.sh   GEMM peak, eval tokens/s vs PyTorch, AWQ search, thread scaling
 #                         (run when present)
 #   bench/memory.sh       peak resident memory of eval and quantize vs the layer-major bound
+#   bench/peers.sh        the harness against llama.cpp (llama-perplexity) and the AWQ peers
 #   bench/generate.sh     generation: decode / prefill tokens/s and memory of fp32 and packed
 #                         INT8 / INT4 / INT3 against llama-bench, and the copy bandwidth
 #
@@ -16,8 +17,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
 # Until bench/throughput.sh exists, the older AWQ search timing stands in for it.
-scripts="throughput memory generate"
-[ -f bench/throughput.sh ] || scripts="awq_search memory generate"
+scripts="throughput memory peers generate"
+[ -f bench/throughput.sh ] || scripts="awq_search memory peers generate"
 for name in $scripts; do
   script="bench/$name.sh"
   [ -f "$script" ] || continue

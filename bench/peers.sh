@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# bench/peers.sh — the harness against the real peers (issue 25), side by side on one machine:
+#
+#   eval   `awq-harness eval --protocol llamacpp` against llama.cpp's `llama-perplexity` on the
+#          same GGUF-exported weights (the harness's own `quantize --method fp16 --format gguf`
+#          export of the same checkpoint), the same text (WikiText-2 test), the same windows
+#          (--seqlen/-c 2048, --max-windows/--chunks W), the same threads. Both score the second
+#          half of each window (llama.cpp's protocol), so the perplexities printed beside each
+#          other agree (test_interop_gguf checks that to 1e-4). Whole-process wall time, tokens/s
+#          (W x 2048 / seconds: every token of every window goes through the model) and peak
+#          RSS (/usr/bin/time -f %M), runs alternating harness, llama.cpp, harness, ...;
+#          medians of REPS runs.
+#   awq    the whole AWQ pass of `awq-harness quantize --method awq` against llm-compressor's
+#          AWQModifier (PyPI, tools/peers/venv; bench/peer_awq_llmcompressor.py) on the CPU,
+#          on the same calibration token ids (N blocks of L tokens, in order), the same grid
+#          (0, 1/20, ..., 1: the harness's --grid 20 --grid-include-one; llm-compressor's
+#          n_grid 21), s = x_mean^alpha (duo_scaling off), asymmetric 4-bit groups of 64, no
+#          clip search (llm-compressor has none): whole-process seconds, the in-process seconds
+#          of the pass (harness quant_seconds, llm-compressor's oneshot call), and how many of
+#          the scaling groups' alphas are the same. Models: the bundled tinyprose (its own
+#          calibration text) and the SmolLM2-135M shape (first AWQ_LAYERS blocks, random ids).
+#          Not run: AutoAWQ 0.2.9 (its last release; it needs transformers <= 4.51, which the
+#          peers' lock cannot hold beside llm-compressor) and mit-han-lab/llm-awq (on no package
+#          registry); tools/ref_awq.py, which follows llm-awq with its GPU semantics, is timed by
+#          bench/throughput.sh.
+#
+# Checkpoints: random-weight synthetic models (`awq-harness synth`) at the exact shapes of
+# ../shared/data/configs (SmolLM2-135M, TinyLlama-1.1B, Llama-2-7B), with the real tokenizer
+# of that family copied in, so both tools read the same text through the same vocabulary.
+# F32 (synth --dtype f32) and F16 (--dtype f16) GGUFs; the harness computes in fp32 either way.
+# llama.cpp runs with -ctk f32 -ctv f32 -fa off so that its numbers are the same arithmetic
+# problem as the harness's (its default F16 KV cache changes the perplexity in the 4th digit).
+#
+# Environment: PEERS_ONLY (eval | awq: one section), AWQ_SAMPLES (16), AWQ_SEQLEN (256),
+# AWQ_LAYERS (4), REPS (default 3), PEER_MODELS (default "smollm tinyllama"; add llama7b: an F16
+# 7B GGUF is 13.5 GB and one run takes many minutes on 2 cores; its F32 GGUF does not fit in
+# 24 GiB and is skipped), WINDOWS_smollm/_tinyllama/_llama7b (windows of 2048; defaults 4/2/1),
+# THREADS (default 2), DTYPES (default "f32 f16").
+# Writes bench/results/peers.csv in the common format of bench/README.md; never fails on a number.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SHARED="${AH_SHARED_DATA:-../shared/data}"
+REPS=${REPS:-3}; THREADS=${THREADS:-2}; DTYPES=${DTYPES:-f32 f16}
+PEER_MODELS=${PEER_MODELS:-smollm tinyllama}
+OUT=bench/results/peers.csv
+TEXT="$SHARED/wikitext-2-raw/wiki.test.raw"
+[ -x ./awq-harness ] || { echo "peers: ./awq-harness not built (make)"; exit 0; }
+[ -f "$TEXT" ] || { echo "peers: $TEXT absent (../shared/data), skipped"; exit 0; }
+[ -x /usr/bin/time ] || { echo "peers: /usr/bin/time absent (apt-get install time), skipped"; exit 0; }
+bin=$(bash tools/llama-cpp) || { echo "peers: llama.cpp could not be built (tools/llama-cpp), skipped"; exit 0; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/peers.XXXXXX"); trap 'rm -rf "$tmp"' EXIT
+BIN="$tmp/awq-harness"; cp ./awq-harness "$BIN"   # a concurrent `make` cannot swap it mid-run
+mkdir -p bench/results
+[ -f "$OUT" ] || echo "date,machine,benchmark,metric,value,unit,reference,ratio,command" >"$OUT"
+CPU=$(lscpu | sed -n 's/^Model name: *//p' | tr -d ',')
+load() { cut -d' ' -f1 /proc/loadavg; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
+row() {   # benchmark metric value unit reference command   (ratio = value / reference)
+  local ratio="" metric=${2//,/;}   # only the quoted command may hold commas (bench/README.md)
+  [ -n "$5" ] && ratio=$(awk -v a="$3" -v b="$5" 'BEGIN {if (b > 0) printf "%.3f", a / b}')
+  echo "$(date -u +%F),$CPU,$1,$metric (load $(load)),$3,$4,$5,$ratio,\"$6\"" >>"$OUT"
+}
+
+run_eval=1; run_awq=1
+case "${PEERS_ONLY:-}" in eval) run_awq=0 ;; awq) run_eval=0 ;; esac
+declare -A CFG=([smollm]=SmolLM2-135M [tinyllama]=tinyllama-1.1b [llama7b]=llama-2-7b)
+declare -A TOK=([smollm]=smollm [tinyllama]=llama2 [llama7b]=llama2)
+declare -A WIN=([smollm]=${WINDOWS_smollm:-4} [tinyllama]=${WINDOWS_tinyllama:-2} [llama7b]=${WINDOWS_llama7b:-1})
+
+# timed OUTFILE cmd...: runs cmd, stdout+stderr to OUTFILE; prints "seconds peak_mib".
+timed() {
+  local out=$1; shift
+  /usr/bin/time -f 'peers_time %e %M' -o "$tmp/time" "$@" >"$out" 2>&1 || { echo "FAIL"; return 1; }
+  awk '/^peers_time/ {printf "%s %.0f\n", $2, $3 / 1024}' "$tmp/time"
+}
+
+[ "$run_eval" = 1 ] && printf '%-10s %-4s %-44s %-44s\n' model dtype "harness (s, tok/s, MiB, ppl)" "llama-perplexity (s, tok/s, MiB, ppl)"
+for m in $PEER_MODELS; do
+  [ "$run_eval" = 1 ] || break
+  cfg="$SHARED/configs/${CFG[$m]}.config.json"; tokdir="$SHARED/tokenizers/${TOK[$m]}"
+  [ -f "$cfg" ] && [ -d "$tokdir" ] || { echo "peers: $cfg or $tokdir absent, $m skipped"; continue; }
+  W=${WIN[$m]}; ntok=$((W * 2048))
+  for dt in $DTYPES; do
+    if [ "$m" = llama7b ] && [ "$dt" = f32 ]; then echo "peers: llama7b f32 skipped (27 GB GGUF)"; continue; fi
+    dir="$tmp/$m-$dt"; g="$tmp/$m-$dt.gguf"
+    "$BIN" synth --quiet --config "$cfg" --dtype "$dt" --ids 0 --out "$dir" >/dev/null || { echo "peers: synth $m failed"; continue; }
+    cp "$tokdir"/tokenizer* "$dir"/ 2>/dev/null; cp "$tokdir"/special_tokens_map.json "$tokdir"/vocab.json "$tokdir"/merges.txt "$dir"/ 2>/dev/null
+    "$BIN" quantize --quiet --model "$dir" --method fp16 --format gguf --out "$g" >/dev/null 2>"$tmp/export.err" ||
+      { echo "peers: gguf export of $m failed: $(tail -n 1 "$tmp/export.err")"; rm -rf "$dir"; continue; }
+    hcmd="./awq-harness eval --model DIR --data text:wiki.test.raw --protocol llamacpp --seqlen 2048 --max-windows $W --threads $THREADS"
+    lcmd="llama-perplexity -m DIR.gguf -f wiki.test.raw -c 2048 --chunks $W -t $THREADS -ctk f32 -ctv f32 -fa off"
+    hs=(); ls=(); hm=(); lm=(); hppl=""; lppl=""
+    for i in $(seq "$REPS"); do   # alternating: harness, llama.cpp, harness, ...
+      r=$(timed "$tmp/h.out" "$BIN" eval --model "$dir" --data "text:$TEXT" --protocol llamacpp --seqlen 2048 \
+            --max-windows "$W" --threads "$THREADS") || { echo "peers: harness eval failed:"; tail -n 3 "$tmp/h.out"; break; }
+      hs+=("${r% *}"); hm+=("${r#* }")
+      hppl=$(tr ' ' '\n' <"$tmp/h.out" | sed -n 's/^ppl=//p' | tail -n 1)
+      r=$(timed "$tmp/l.out" "$bin/llama-perplexity" -m "$g" -f "$TEXT" -c 2048 --chunks "$W" -t "$THREADS" \
+            -ctk f32 -ctv f32 -fa off) || { echo "peers: llama-perplexity failed:"; tail -n 3 "$tmp/l.out"; break; }
+      ls+=("${r% *}"); lm+=("${r#* }")
+      lppl=$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$tmp/l.out")
+    done
+    [ ${#ls[@]} -gt 0 ] || { rm -rf "$dir" "$g"; continue; }
+    h=$(printf '%s\n' "${hs[@]}" | median); l=$(printf '%s\n' "${ls[@]}" | median)
+    hmem=$(printf '%s\n' "${hm[@]}" | median); lmem=$(printf '%s\n' "${lm[@]}" | median)
+    htps=$(awk -v n="$ntok" -v s="$h" 'BEGIN {printf "%.0f", n / s}')
+    ltps=$(awk -v n="$ntok" -v s="$l" 'BEGIN {printf "%.0f", n / s}')
+    row "peers eval $m $dt $THREADS thr" "tok/s harness vs llama-perplexity, whole process, medians (harness s $(echo ${hs[*]} | tr ' ' '/'), llama.cpp s $(echo ${ls[*]} | tr ' ' '/'); ppl $hppl vs $lppl)" \
+        "$htps" tok/s "$ltps" "$hcmd  vs  $lcmd"
+    row "peers eval $m $dt $THREADS thr" "peak RSS harness vs llama-perplexity (MiB, medians)" "$hmem" MiB "$lmem" "$hcmd  vs  $lcmd"
+    printf '%-10s %-4s %-44s %-44s\n' "$m" "$dt" "$h s, $htps tok/s, $hmem MiB, ppl $hppl" "$l s, $ltps tok/s, $lmem MiB, ppl $lppl"
+    rm -rf "$dir" "$g"
+  done
+done
+# --- the AWQ pass ------------------------------------------------------------------------
+awq_section() {
+  local PY
+  PY=$(bash tools/peers/venv)/bin/python || { echo "peers: tools/peers/venv failed, AWQ rows skipped"; return; }
+  local S=${AWQ_SAMPLES:-16} L=${AWQ_SEQLEN:-256} NL=${AWQ_LAYERS:-4}
+  printf '\n%-12s %-38s %-38s %s\n' model "harness (whole s, pass s)" "llm-compressor (whole s, pass s)" "same alphas"
+  for m in tinyprose smollm; do
+    local dir ids="$tmp/awq-$m.ids"
+    if [ $m = tinyprose ]; then
+      dir=models/tinyprose
+      "$BIN" tokenize --tokenizer "$dir" --data "text:$dir/data/calib.txt" | tr '\n' ' ' >"$ids"
+    else
+      local cfg="$SHARED/configs/SmolLM2-135M.config.json"
+      [ -f "$cfg" ] || { echo "peers: $cfg absent, smollm AWQ skipped"; continue; }
+      dir="$tmp/awq-smollm"
+      "$BIN" synth --quiet --config "$cfg" --dtype f32 --layers "$NL" --ids $((S * L)) --out "$dir" >/dev/null || continue
+      cp "$dir/ids.txt" "$ids"
+      m="smollm-${NL}L"
+    fi
+    local hcmd="./awq-harness quantize --model DIR --method awq --bits 4 --group 64 --calib ids:IDS --calib-samples $S --calib-seqlen $L --calib-pick first --grid 20 --grid-include-one --clip off --threads $THREADS --out OUT"
+    local pcmd="PY bench/peer_awq_llmcompressor.py --model DIR --ids IDS --samples $S --seqlen $L --group 64 --grid 20 --threads $THREADS"
+    local hw=() hp=() pw=() pp=() r same="" i
+    for i in $(seq "$REPS"); do   # alternating
+      rm -rf "$tmp/awq-out"
+      r=$(timed "$tmp/ha.out" "$BIN" quantize --model "$dir" --method awq --bits 4 --group 64 --calib "ids:$ids" \
+            --calib-samples "$S" --calib-seqlen "$L" --calib-pick first --grid 20 --grid-include-one --clip off \
+            --threads "$THREADS" --out "$tmp/awq-out") || { echo "peers: harness AWQ failed:"; tail -n 3 "$tmp/ha.out"; break; }
+      hw+=("${r% *}"); hp+=("$(tr ' ' '\n' <"$tmp/ha.out" | sed -n 's/^quant_seconds=//p' | tail -n 1)")
+      # The same OpenMP wait policy as the harness's default (passive, README "Batch jobs"):
+      # torch's busy-waiting threads slowed its AWQ pass by 10x and more on a loaded machine.
+      r=$(OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive timed "$tmp/pa.out" "$PY" bench/peer_awq_llmcompressor.py --model "$dir" --ids "$ids" \
+            --samples "$S" --seqlen "$L" --group 64 --grid 20 --threads "$THREADS") ||
+        { echo "peers: llm-compressor AWQ failed:"; grep -v '^alpha' "$tmp/pa.out" | tail -n 3; break; }
+      pw+=("${r% *}"); pp+=("$(sed -n 's/^seconds=\([0-9.]*\).*/\1/p' "$tmp/pa.out")")
+    done
+    [ ${#pw[@]} -gt 0 ] || continue
+    # Alphas: the harness's from its awq.safetensors (layers.L.G.alpha), the peer's printed.
+    same=$(/usr/bin/python3 - "$tmp/awq-out/awq.safetensors" "$tmp/pa.out" <<'PY'
+import json, struct, sys
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n))
+def alpha(key):
+    o = h[key]["data_offsets"]; f.seek(8 + n + o[0]); return struct.unpack("<f", f.read(4))[0]
+same = total = 0
+for line in open(sys.argv[2]):
+    if line.startswith("alpha "):
+        _, l, g, v = line.split(); total += 1
+        same += abs(alpha(f"layers.{l}.{g}.alpha") - float(v)) < 1e-6
+print(f"{same}/{total}")
+PY
+)
+    local hwm hpm pwm ppm
+    hwm=$(printf '%s\n' "${hw[@]}" | median); hpm=$(printf '%s\n' "${hp[@]}" | median)
+    pwm=$(printf '%s\n' "${pw[@]}" | median); ppm=$(printf '%s\n' "${pp[@]}" | median)
+    row "peers awq $m $THREADS thr" "whole-process s, harness vs llm-compressor, medians (harness $(echo ${hw[*]} | tr ' ' '/'), peer $(echo ${pw[*]} | tr ' ' '/')); same alphas $same" \
+        "$hwm" s "$pwm" "$hcmd  vs  $pcmd"
+    row "peers awq $m $THREADS thr" "in-process s of the AWQ pass (harness quant_seconds vs llm-compressor oneshot), medians" "$hpm" s "$ppm" "$hcmd  vs  $pcmd"
+    printf '%-12s %-38s %-38s %s\n' "$m" "$hwm s, $hpm s" "$pwm s, $ppm s" "$same"
+  done
+}
+[ "$run_awq" = 1 ] && awq_section
+echo "peers: rows in $OUT (load average now $(load); runs alternate, so load hits both sides)"
