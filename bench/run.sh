@@ -6,6 +6,8 @@
 #                         (run when present)
 #   bench/memory.sh       peak resident memory of eval and quantize vs the layer-major bound
 #   bench/peers.sh        the harness against llama.cpp (llama-perplexity) and the AWQ peers
+#   bench/generate.sh     generation: decode / prefill tokens/s and memory of fp32 and packed
+#                         INT8 / INT4 / INT3 against llama-bench, and the copy bandwidth
 #
 # A script writes bench/results/NAME.csv in the common format (bench/README.md):
 #   date,machine,benchmark,metric,value,unit,reference,ratio,command
@@ -15,8 +17,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
 # Until bench/throughput.sh exists, the older AWQ search timing stands in for it.
-scripts="throughput memory peers"
-[ -f bench/throughput.sh ] || scripts="awq_search memory peers"
+scripts="throughput memory peers generate"
+[ -f bench/throughput.sh ] || scripts="awq_search memory peers generate"
 for name in $scripts; do
   script="bench/$name.sh"
   [ -f "$script" ] || continue

@@ -24,6 +24,7 @@ static void usage(FILE *f) {
             "  run       run an experiment (INI sweep) into an HDF5 results file\n"
             "  merge     join results files (shards of a sweep) into one\n"
             "  generate  continue a prompt with the FP and the quantized model\n"
+            "  bench-generate  prefill and decode speed, memory of a model (fp32 or packed)\n"
             "  plot      figures from a results file (gnuplot): plots/<experiment>/*.png\n"
             "  report    paper-style table of a results file (md, tex, csv; published numbers)\n"
             "  synth     a checkpoint of seeded random weights at the shapes of a config.json\n"
@@ -81,6 +82,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench-generate") == 0) return cmd_bench_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "synth") == 0) return cmd_synth(argc - 1, argv + 1);

@@ -13,6 +13,7 @@
 #include "eval/ppl.h"
 #include "eval/ppl_lmeval.h"
 #include "model/model.h"
+#include "packed/pmodel.h"
 #include "text/tokenizer.h"
 
 static void eval_usage(FILE *f) {
@@ -33,6 +34,9 @@ static void eval_usage(FILE *f) {
             "  --threads N         OpenMP and BLAS threads (default: all cores)\n"
             "  --kld               also the KL divergence of the quantized model from the FP one\n"
             "                      (llama.cpp's --kl-divergence statistics; an FP pass first)\n"
+            "  --packed            compute the quantized linears from their packed codes (packed/):\n"
+            "                      with --method, the codes the method computes; for an export\n"
+            "                      (quantize --format harness), its quantized.safetensors\n"
             "  --quiet             no progress output\n"
             "\n");
     cli_method_usage(f);
@@ -90,7 +94,7 @@ done:
 
 int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *data = NULL, *wt_dir = NULL;
-    int seqlen = 0, max_windows = 0, threads = 0, quiet = 0, kld = 0;
+    int seqlen = 0, max_windows = 0, threads = 0, quiet = 0, kld = 0, packed = 0;
     ppl_protocol protocol = PPL_GPTQ;
     static const struct option own[] = {
         {"model", required_argument, 0, 'm'},     {"tokenizer", required_argument, 0, 't'},
@@ -98,7 +102,7 @@ int cmd_eval(int argc, char **argv) {
         {"seqlen", required_argument, 0, 's'},    {"max-windows", required_argument, 0, 'k'},
         {"protocol", required_argument, 0, 'p'},  {"threads", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
-        {"kld", no_argument, 0, 'K'},
+        {"kld", no_argument, 0, 'K'},             {"packed", no_argument, 0, 'P'},
     };
     enum { N_OWN = sizeof own / sizeof own[0] };
     struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
@@ -124,6 +128,7 @@ int cmd_eval(int argc, char **argv) {
             break;
         case 'q': quiet = 1; break;
         case 'K': kld = 1; break;
+        case 'P': packed = 1; break;
         case 'h': eval_usage(stdout); return 0;
         default:
             if ((h = cli_method_option(&mo, c, optarg)) < 0) return 2;
@@ -163,6 +168,8 @@ int cmd_eval(int argc, char **argv) {
     kld_ref ref = {0};
     calib_set cs = {0};
     qpass *qp = NULL;
+    packed_set *ps = NULL;
+    packed_hook ph = {0};
     char tpath[4096], desc[256];
     double t0 = ah_now();
 
@@ -205,10 +212,30 @@ int cmd_eval(int argc, char **argv) {
             fprintf(stderr, "calibration: %s: %d sequences of %d tokens (of %zu), seed %lu\n",
                     mo.calib, cs.n, cs.len, cs.source_tokens, mo.seed);
     }
+    if (packed) {
+        if (mo.mc.kind != METHOD_FP16) {   // the codes the method computes, as it computes them
+            if (!(ps = packed_set_new(m, &mo.mc.q, &e))) goto fail;
+            qp->sink = packed_set_sink;
+            qp->sink_ctx = ps;
+        } else {   // an export's codes
+            char dir[4096];
+            int absent;
+            packed_export_dir(dir, sizeof dir, model_path);
+            if (!(ps = packed_set_load_export(m, dir, &absent, &e))) {
+                if (absent) ah_fail(&e, "--packed: %s holds no quantized.safetensors: give --method, "
+                                    "or an export of `quantize --format harness`", dir);
+                goto fail;
+            }
+        }
+        ph = (packed_hook){.ps = ps, .qp = mo.mc.kind != METHOD_FP16 ? qp : NULL};
+        if (!quiet)
+            fprintf(stderr, "packed: %d-bit codes, %s kernel; linears computed from codes\n",
+                    ps->q.bits, packed_kernel_name(packed_kernel_auto()));
+    }
     ppl_opts po = {
         .protocol = protocol, .seqlen = seqlen, .max_windows = max_windows,
         .bos_id = tok ? tok_bos_id(tok) : m->cfg.bos_id, .quiet = quiet,
-        .block_fn = qpass_block, .block_ctx = qp,
+        .block_fn = packed ? packed_hook_block : qpass_block, .block_ctx = packed ? (void *)&ph : qp,
     };
     // --kld: the FP pass first, keeping the KLD reference (kld.h: C floats per scored position);
     // the quantized pass then compares every scored position with it.
@@ -253,6 +280,8 @@ int cmd_eval(int argc, char **argv) {
             if (kld_named_is_count(names[i])) printf(" %s=%.0f", names[i], vals[i]);
             else printf(" %s=%.9g", names[i], vals[i]);
     }
+    if (packed) printf(" packed=1 packed_kernel=%s weight_bytes=%zu", packed_kernel_name(packed_kernel_auto()),
+                       packed_set_bytes(ps));
     printf(" nll=%.8f seconds=%.3f tok_per_s=%.1f peak_rss_mb=%.1f blas_core=%s threads=%d "
            "omp_wait=%s\n", r.nll_mean, secs, tps, ah_peak_rss_mb(), ah_blas_core(),
            omp_get_max_threads(), omp_wait_policy());
@@ -265,6 +294,7 @@ done:
     ppl_result_free(&fr);
     kld_ref_free(&ref);
     qpass_free(qp);
+    packed_set_free(ps);
     calib_set_free(&cs);
     ds_ids_free(&in);
     tok_free(tok);

@@ -12,6 +12,7 @@
 
 #include "core/fastexp.h"
 #include "core/mem.h"
+#include "packed/packed.h"
 
 #define ATT_ROWS 128   // query rows per block of the causal attention (128: half the K / V
                        // packing of 64, measured 8% faster on OPT-125m; bench/README.md)
@@ -254,8 +255,8 @@ static void layernorm(float *out, const float *x, const float *w, const float *b
     }
 }
 
-static void norm(float *out, const float *x, const float *w, const float *b,
-                 const model_config *c, int T) {
+void fwd_norm(float *out, const float *x, const float *w, const float *b, const model_config *c,
+              int T) {
     if (c->arch->norm == NORM_RMS) rmsnorm(out, x, w, T, c->dim, c->norm_eps);
     else layernorm(out, x, w, b, T, c->dim, c->norm_eps);
 }
@@ -266,6 +267,18 @@ void fwd_linear(float *y, const float *x, const float *W, const float *b, int T,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, W, In,
                 accumulate ? 1.0f : 0.0f, y, O);
     if (b) fwd_add_bias(y, b, T, O);
+}
+
+// y (N, O) (+)= x (N, In) @ W_r^T + bias for linear r of block b: from its packed codes when the
+// block holds it packed, else the fp32 GEMM.
+void fwd_block_linear(float *y, const float *x, const block_f32 *b, arch_layer_role r,
+                      const float *bias, int N, int In, int O, int accumulate) {
+    if (b->pk[r]) {
+        packed_linear_apply(y, x, b->pk[r], N, accumulate, b->pk_scratch);
+        if (bias) fwd_add_bias(y, bias, N, O);
+    } else {
+        fwd_linear(y, x, b->w[r], bias, N, In, O, accumulate);
+    }
 }
 
 // y (T, ldy)[:, 0:O] = x (T, In) @ W^T (O, In): the same product as fwd_linear's, into a
@@ -281,13 +294,14 @@ void fwd_add_bias(float *y, const float *b, int T, int O) {
     for (int t = 0; t < T; t++) add_row(y + (size_t)t * O, b, O);
 }
 
-// Rotary position embedding on x (N, n_heads * D), in place; row r is position r % T.
+// Rotary position embedding on x (N, n_heads * D), in place; row r is position pos0 + r % T.
 // ROPE_HALF pairs (i, i + D/2) as HF's rotate_half; ROPE_INTERLEAVED pairs (2i, 2i+1).
-static void rope(float *x, const fwd_state *s, int N, int T, int n_heads, int D, arch_rope kind) {
+void fwd_rope(float *x, const fwd_state *s, int N, int T, int pos0, int n_heads, int D,
+              arch_rope kind) {
     int D2 = D / 2;
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < N; t++) {
-        size_t p = (size_t)(t % T);
+        size_t p = (size_t)(pos0 + t % T);
         const float *cs = s->rope_cos + p * D2, *sn = s->rope_sin + p * D2;
         for (int h = 0; h < n_heads; h++) {
             float *v = x + ((size_t)t * n_heads + h) * D;
@@ -346,9 +360,9 @@ void fwd_attention(float *out, int accumulate, const float *in, fwd_state *s,
     int C = c->dim, Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim, N = T * B;
     float *const *w = b->w;
     capture(s, FWD_IN_QKV, in, N, C);
-    fwd_linear(s->q, in, w[L_Q], w[L_Q_B], N, C, Q, 0);
-    fwd_linear(s->k, in, w[L_K], w[L_K_B], N, C, KV, 0);
-    fwd_linear(s->v, in, w[L_V], w[L_V_B], N, C, KV, 0);
+    fwd_block_linear(s->q, in, b, L_Q, w[L_Q_B], N, C, Q, 0);
+    fwd_block_linear(s->k, in, b, L_K, w[L_K_B], N, C, KV, 0);
+    fwd_block_linear(s->v, in, b, L_V, w[L_V_B], N, C, KV, 0);
     fwd_attention_tail(out, accumulate, s, b, c, T, B);
 }
 
@@ -357,23 +371,22 @@ void fwd_attention_tail(float *out, int accumulate, fwd_state *s, const block_f3
     int C = c->dim, Q = c->n_heads * c->head_dim, N = T * B;
     float *const *w = b->w;
     if (c->arch->rope != ROPE_NONE) {
-        rope(s->q, s, N, T, c->n_heads, c->head_dim, c->arch->rope);
-        rope(s->k, s, N, T, c->n_kv_heads, c->head_dim, c->arch->rope);
+        fwd_rope(s->q, s, N, T, 0, c->n_heads, c->head_dim, c->arch->rope);
+        fwd_rope(s->k, s, N, T, 0, c->n_kv_heads, c->head_dim, c->arch->rope);
     }
     attention(s, c, T, B);
     capture(s, FWD_IN_O, s->att, N, Q);
-    fwd_linear(out, s->att, w[L_O], w[L_O_B], N, Q, C, accumulate);
+    fwd_block_linear(out, s->att, b, L_O, w[L_O_B], N, Q, C, accumulate);
 }
 
 void fwd_mlp(float *out, int accumulate, const float *in, fwd_state *s, const block_f32 *b,
              const model_config *c, int T, int B) {
     int C = c->dim, F = c->hidden_dim, N = T * B;
-    float *const *w = b->w;
     capture(s, FWD_IN_GATE_UP, in, N, C);
     // The up / gate GEMMs leave their biases to the activation pass (one pass over (N, F)
     // instead of three).
-    fwd_linear(s->h2, in, w[L_UP], NULL, N, C, F, 0);
-    if (c->arch->mlp == MLP_SWIGLU) fwd_linear(s->h1, in, w[L_GATE], NULL, N, C, F, 0);
+    fwd_block_linear(s->h2, in, b, L_UP, NULL, N, C, F, 0);
+    if (c->arch->mlp == MLP_SWIGLU) fwd_block_linear(s->h1, in, b, L_GATE, NULL, N, C, F, 0);
     fwd_mlp_tail(out, accumulate, s, b, c, T, B);
 }
 
@@ -401,7 +414,7 @@ void fwd_mlp_tail(float *out, int accumulate, fwd_state *s, const block_f32 *b,
         }
     }
     capture(s, FWD_IN_DOWN, s->h2, N, F);
-    fwd_linear(out, s->h2, w[L_DOWN], w[L_DOWN_B], N, F, C, accumulate);
+    fwd_block_linear(out, s->h2, b, L_DOWN, w[L_DOWN_B], N, F, C, accumulate);
 }
 
 void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T, int B) {
@@ -409,21 +422,21 @@ void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c
     float *const *w = b->w;
     // attention: x = x + o(attn(norm(x)))   (post-norm: x = norm(x + o(attn(x))))
     if (c->norm_before) {
-        norm(s->xn, x, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
+        fwd_norm(s->xn, x, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
         fwd_attention(x, 1, s->xn, s, b, c, T, B);   // residual add through beta = 1
     } else {
         memcpy(s->xn, x, (size_t)N * C * sizeof(float));
         fwd_attention(s->xn, 1, x, s, b, c, T, B);
-        norm(x, s->xn, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
+        fwd_norm(x, s->xn, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
     }
     // MLP: x = x + down(act(gate(n)) * up(n))  or  x + fc2(relu(fc1(n)))
     if (c->norm_before) {
-        norm(s->xn, x, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
+        fwd_norm(s->xn, x, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
         fwd_mlp(x, 1, s->xn, s, b, c, T, B);
     } else {
         memcpy(s->xn, x, (size_t)N * C * sizeof(float));
         fwd_mlp(s->xn, 1, x, s, b, c, T, B);
-        norm(x, s->xn, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
+        fwd_norm(x, s->xn, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
     }
 }
 
@@ -454,7 +467,7 @@ void fwd_embed_release(const model *m) {
 // Final norm of x (T, C) into x itself (through s->xn as scratch).
 static void final_norm(float *x, fwd_state *s, const model_config *c, const float *norm_w,
                        const float *norm_b, int T) {
-    norm(s->xn, x, norm_w, norm_b, c, T);
+    fwd_norm(s->xn, x, norm_w, norm_b, c, T);
     memcpy(x, s->xn, (size_t)T * c->dim * sizeof(float));
 }
 

@@ -71,6 +71,18 @@ void fwd_linear_cols(float *y, int ldy, const float *x, const float *W, int N, i
 // y (N, O) += b (O) per row: fwd_linear's bias pass.
 void fwd_add_bias(float *y, const float *b, int N, int O);
 
+// y (N, O) (+)= x (N, In) @ W_r^T (O, In) + bias (O) for linear r of block b: from its packed
+// codes when b->pk[r] is set (packed/packed.h), else the fp32 GEMM of b->w[r]. bias may be NULL.
+void fwd_block_linear(float *y, const float *x, const block_f32 *b, arch_layer_role r,
+                      const float *bias, int N, int In, int O, int accumulate);
+// out (T, C) = the family's norm (RMSNorm, or LayerNorm with bias b) of x (T, C) with weight w.
+void fwd_norm(float *out, const float *x, const float *w, const float *b, const model_config *c,
+              int T);
+// Rotary embedding of x (N, n_heads * D) in place; row r is at position pos0 + r % T (s's
+// tables cover positions up to s->T - 1).
+void fwd_rope(float *x, const fwd_state *s, int N, int T, int pos0, int n_heads, int D,
+              arch_rope kind);
+
 // Embeds tokens (T) into x (T, C): token embedding (+ learned positions for OPT).
 void fwd_embed(float *x, const model *m, const int32_t *tokens, int T);
 // After the last fwd_embed of a pass: the rows read were copied, so the embedding tables'

@@ -80,10 +80,16 @@ static inline const model_weight *model_lw(const model *m, int layer, arch_layer
 
 // One block's weights widened to fp32. w[r] is NULL for roles the family lacks.
 // The storage is allocated once (block_f32_new) and reused for every layer.
+// A block may instead hold some linears packed (packed/packed.h): pk[r] non-NULL means the
+// forward computes linear r from its codes (w[r] is then not read), with pk_scratch as the
+// kernels' work space (packed_scratch floats of the widest of them). Both NULL here.
+struct packed_linear;
 typedef struct {
     float *w[L_COUNT];
     size_t numel[L_COUNT];
     float *arena;
+    const struct packed_linear *pk[L_COUNT];   // borrowed
+    float *pk_scratch;                          // borrowed
 } block_f32;
 
 block_f32 *block_f32_new(const model *m, ah_err *e);

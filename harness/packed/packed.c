@@ -1,0 +1,266 @@
+// packed.c — packed linears: storage, dequantization, the portable GEMV, the tiled GEMM and
+// the naive reference (packed.h). The vector GEMV kernels are in packed_avx2.c and
+// packed_avx512.c.
+#include "packed/packed.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/mem.h"
+#include "packed/packed_internal.h"
+#include "quant/quant.h"
+
+static int cpu_has(packed_kernel k);
+
+// ----------------------------------------------------------------------------
+// storage
+
+packed_linear *packed_linear_new(int rows, int cols, int bits, int group, ah_err *e) {
+    if (rows < 1 || cols < 1 || bits < 2 || bits > 8 || (group < 1 && group != QUANT_GROUP_ROW)) {
+        ah_fail(e, "packed linear: bad shape (%d, %d), bits %d or group %d", rows, cols, bits, group);
+        return NULL;
+    }
+    packed_linear *p = calloc(1, sizeof *p);
+    if (!p) {
+        ah_fail(e, "out of memory (packed linear)");
+        return NULL;
+    }
+    p->rows = rows;
+    p->cols = cols;
+    p->bits = bits;
+    p->group = group;
+    p->gsize = group > 0 && group < cols ? group : cols;
+    p->groups = (int)quant_groups((size_t)cols, group);
+    p->row_bytes = quant_packed_size((size_t)cols, bits);
+    size_t ng = (size_t)rows * (size_t)p->groups;
+    if (!(p->q = ah_calloc((size_t)rows, p->row_bytes, "packed codes", e)) ||
+        !(p->scale = ah_calloc(ng, sizeof(float), "packed scales", e)) ||
+        !(p->zero = ah_calloc(ng, 1, "packed zeros", e))) {
+        packed_linear_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void packed_linear_free(packed_linear *p) {
+    if (!p) return;
+    ah_free(p->q);
+    ah_free(p->scale);
+    ah_free(p->zero);
+    free(p);
+}
+
+size_t packed_linear_bytes(const packed_linear *p) {
+    size_t ng = (size_t)p->rows * (size_t)p->groups;
+    return (size_t)p->rows * p->row_bytes + ng * (sizeof(float) + 1);
+}
+
+void packed_linear_set_rows(packed_linear *p, int r0, int n, const uint8_t *codes,
+                            const float *scale, const float *zero) {
+    for (int r = 0; r < n; r++) {
+        size_t o = (size_t)(r0 + r);
+        quant_pack(p->q + o * p->row_bytes, codes + (size_t)r * p->cols, (size_t)p->cols, p->bits);
+        for (int g = 0; g < p->groups; g++) {
+            p->scale[o * p->groups + g] = scale[(size_t)r * p->groups + g];
+            p->zero[o * p->groups + g] = (uint8_t)zero[(size_t)r * p->groups + g];
+        }
+    }
+}
+
+// out (cols) = w_hat of row o: (code - zero) * scale, the operations of quant_dequant.
+static void dequant_row(float *out, const packed_linear *p, size_t o) {
+    int per = packed_per_byte(p->bits);
+    const uint8_t *q = p->q + o * p->row_bytes;
+    for (int g = 0; g < p->groups; g++) {
+        int a = g * p->gsize, b = a + p->gsize < p->cols ? a + p->gsize : p->cols;
+        float s = p->scale[o * p->groups + g], z = (float)p->zero[o * p->groups + g];
+        for (int i = a; i < b; i++) out[i] = ((float)packed_code(q, i, per) - z) * s;
+    }
+}
+
+void packed_linear_dequant_with(float *out, const packed_linear *p, int r0, int n,
+                                packed_kernel k) {
+    if (k == PACKED_AUTO) k = packed_kernel_auto();
+    if (k != PACKED_PORTABLE && packed_kernel_available(PACKED_AVX2)) {
+        packed_dequant_avx2(out, p, r0, n);   // AVX-512 machines run the AVX2 dequantization
+        return;
+    }
+    for (int r = 0; r < n; r++) dequant_row(out + (size_t)r * p->cols, p, (size_t)(r0 + r));
+}
+
+void packed_linear_dequant(float *out, const packed_linear *p, int r0, int n) {
+    packed_linear_dequant_with(out, p, r0, n, PACKED_AUTO);
+}
+
+// ----------------------------------------------------------------------------
+// kernel choice
+
+static int cpu_has(packed_kernel k) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (k == PACKED_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#if defined(__AVX512F__)
+    if (k == PACKED_AVX512) return __builtin_cpu_supports("avx512f");
+#endif
+#endif
+    return k == PACKED_PORTABLE;
+}
+
+int packed_kernel_available(packed_kernel k) { return cpu_has(k); }
+
+
+const char *packed_kernel_name(packed_kernel k) {
+    switch (k) {
+    case PACKED_PORTABLE: return "portable";
+    case PACKED_AVX2: return "avx2";
+    case PACKED_AVX512: return "avx512";
+    default: return "auto";
+    }
+}
+
+packed_kernel packed_kernel_auto(void) {
+    static packed_kernel chosen = PACKED_AUTO;   // the same answer every call: compute once
+    packed_kernel k = chosen;
+    if (k != PACKED_AUTO) return k;
+    const char *env = getenv("AH_PACKED_KERNEL");
+    if (env && !strcmp(env, "portable")) k = PACKED_PORTABLE;
+    else if (env && !strcmp(env, "avx2")) k = cpu_has(PACKED_AVX2) ? PACKED_AVX2 : PACKED_PORTABLE;
+    else if (env && !strcmp(env, "avx512"))
+        k = cpu_has(PACKED_AVX512) ? PACKED_AVX512 : PACKED_PORTABLE;
+    else k = cpu_has(PACKED_AVX512) ? PACKED_AVX512 : cpu_has(PACKED_AVX2) ? PACKED_AVX2 : PACKED_PORTABLE;
+    chosen = k;
+    return k;
+}
+
+// ----------------------------------------------------------------------------
+// GEMV
+
+// y[o] (+)= sum_g scale * sum_{i in g} (code_i - zero) * x_i for o in [o0, o1): the portable
+// kernel (the zero point subtracted per weight, as dequantization does).
+static void rows_portable(float *y, int accumulate, const packed_linear *p, int o0, int o1,
+                          const float *x) {
+    int per = packed_per_byte(p->bits);
+    for (int o = o0; o < o1; o++) {
+        const uint8_t *q = p->q + (size_t)o * p->row_bytes;
+        const float *sc = p->scale + (size_t)o * p->groups;
+        const uint8_t *zr = p->zero + (size_t)o * p->groups;
+        float acc = 0.0f;
+        for (int g = 0; g < p->groups; g++) {
+            int a = g * p->gsize, b = a + p->gsize < p->cols ? a + p->gsize : p->cols;
+            float z = (float)zr[g], s = 0.0f;
+            for (int i = a; i < b; i++) s += ((float)packed_code(q, i, per) - z) * x[i];
+            acc += s * sc[g];
+        }
+        y[o] = accumulate ? y[o] + acc : acc;
+    }
+}
+
+size_t packed_gemv_scratch(const packed_linear *p) { return (size_t)p->cols + (size_t)p->groups; }
+
+// xp (cols): x reordered within whole chunks (packed_internal.h); xs (groups): sum of x per group.
+static void prepare_x(float *xp, float *xs, const float *x, const packed_linear *p) {
+    int per = packed_per_byte(p->bits), CH = 8 * per, whole = p->cols / CH * CH;
+    for (int c = 0; c < whole; c += CH)
+        for (int k = 0; k < per; k++)
+            for (int j = 0; j < 8; j++) xp[c + k * 8 + j] = x[c + per * j + k];
+    for (int i = whole; i < p->cols; i++) xp[i] = x[i];
+    for (int g = 0; g < p->groups; g++) {
+        int a = g * p->gsize, b = a + p->gsize < p->cols ? a + p->gsize : p->cols;
+        float s = 0.0f;
+        for (int i = a; i < b; i++) s += x[i];
+        xs[g] = s;
+    }
+}
+
+void packed_gemv(float *y, const float *x, const packed_linear *p, int N, int accumulate,
+                 packed_kernel k, float *scratch) {
+    if (k == PACKED_AUTO) k = packed_kernel_auto();
+    if (!cpu_has(k)) k = PACKED_PORTABLE;
+    for (int t = 0; t < N; t++) {
+        const float *xt = x + (size_t)t * p->cols;
+        float *yt = y + (size_t)t * p->rows;
+        if (k != PACKED_PORTABLE) prepare_x(scratch, scratch + p->cols, xt, p);
+        // Blocks of 16 rows: a thread's rows share cache lines of y only at block edges.
+        int nb = (p->rows + 15) / 16;
+#pragma omp parallel for schedule(static)
+        for (int blk = 0; blk < nb; blk++) {
+            int o0 = blk * 16, o1 = o0 + 16 < p->rows ? o0 + 16 : p->rows;
+            if (k == PACKED_AVX2) packed_rows_avx2(yt, accumulate, p, o0, o1, xt, scratch, scratch + p->cols);
+            else if (k == PACKED_AVX512)
+                packed_rows_avx512(yt, accumulate, p, o0, o1, xt, scratch, scratch + p->cols);
+            else rows_portable(yt, accumulate, p, o0, o1, xt);
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// GEMM: dequantized tiles through OpenBLAS
+
+// Rows per tile: about 64 Ki floats (256 KiB, half of a Zen 3 core's L2), a multiple of 8.
+static int tile_rows(const packed_linear *p) {
+    int r = 65536 / p->cols;
+    r = r / 8 * 8;
+    if (r < 8) r = 8;
+    return r < p->rows ? r : p->rows;
+}
+
+size_t packed_gemm_scratch(const packed_linear *p) { return (size_t)tile_rows(p) * p->cols; }
+
+void packed_gemm(float *y, const float *x, const packed_linear *p, int N, int accumulate,
+                 float *scratch) {
+    int TR = tile_rows(p), ntiles = (p->rows + TR - 1) / TR;
+    size_t per_thread = packed_gemm_scratch(p);
+    // Inside the parallel region OpenBLAS (the OpenMP build) runs each sgemm on its thread.
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int t = 0; t < ntiles; t++) {
+        int r0 = t * TR, n = r0 + TR < p->rows ? TR : p->rows - r0;
+        float *W = scratch + (size_t)omp_get_thread_num() * per_thread;   // (n, cols)
+        packed_linear_dequant(W, p, r0, n);
+        // y[:, r0:r0+n] (N, n) (+)= x (N, cols) @ W^T (cols, n)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, n, p->cols, 1.0f, x, p->cols, W,
+                    p->cols, accumulate ? 1.0f : 0.0f, y + r0, p->rows);
+    }
+}
+
+size_t packed_scratch(const packed_linear *p) {
+    size_t g = packed_gemv_scratch(p), m = packed_gemm_scratch(p) * (size_t)omp_get_max_threads();
+    return g > m ? g : m;
+}
+
+// AH_PACKED_PATH=gemv|gemm forces one path whatever N (tests run a whole perplexity through
+// each); anything else: by N.
+static int forced_path(void) {
+    static int path = -1;   // 0: by N, 1: gemv, 2: gemm; read once
+    if (path < 0) {
+        const char *v = getenv("AH_PACKED_PATH");
+        path = v && !strcmp(v, "gemv") ? 1 : v && !strcmp(v, "gemm") ? 2 : 0;
+    }
+    return path;
+}
+
+void packed_linear_apply(float *y, const float *x, const packed_linear *p, int N,
+                         int accumulate, float *scratch) {
+    int f = forced_path();
+    if (f == 1 || (f == 0 && N < PACKED_GEMM_ROWS)) packed_gemv(y, x, p, N, accumulate, PACKED_AUTO, scratch);
+    else packed_gemm(y, x, p, N, accumulate, scratch);
+}
+
+// ----------------------------------------------------------------------------
+// reference
+
+int packed_reference(float *y, const float *x, const packed_linear *p, int N) {
+    float *w = malloc((size_t)p->cols * sizeof *w);
+    if (!w) return -1;
+    for (int o = 0; o < p->rows; o++) {
+        dequant_row(w, p, (size_t)o);
+        for (int t = 0; t < N; t++) {
+            double s = 0.0;
+            for (int i = 0; i < p->cols; i++) s += (double)w[i] * x[(size_t)t * p->cols + i];
+            y[(size_t)t * p->rows + o] = (float)s;
+        }
+    }
+    free(w);
+    return 0;
+}

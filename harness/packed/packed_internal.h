@@ -1,0 +1,39 @@
+// packed_internal.h — what the GEMV kernels of packed/ share (not part of the API).
+//
+// Every kernel computes, for output rows [o0, o1) of one input row x (In):
+//   y[o] (+)= sum_g scale[o][g] * (sum_{i in g} code[o][i] * x[i] - zero[o][g] * xs[g])
+// where xs[g] = sum_{i in g} x[i] (the zero point folded out of the inner loop: one FMA per
+// weight). The vector kernels read whole chunks of 8 bytes (8 * per codes) that start at a
+// multiple of 8 bytes in the row; a group's channels before its first whole chunk and after
+// its last one go through the scalar loop. xp is x reordered within each whole chunk so that
+// "plane" k of a chunk (the k-th code of each of its 8 bytes) meets 8 consecutive floats:
+//   xp[c*CH + k*8 + j] = x[c*CH + per*j + k],   CH = 8 * per.
+#ifndef AH_PACKED_INTERNAL_H
+#define AH_PACKED_INTERNAL_H
+
+#include "packed/packed.h"
+
+// Codes per byte and the bits of each slot (quant_pack's layout).
+static inline int packed_per_byte(int bits) { return bits <= 2 ? 4 : bits <= 4 ? 2 : 1; }
+
+// Code i of a packed row.
+static inline unsigned packed_code(const uint8_t *row, int i, int per) {
+    int slot = 8 / per;
+    return ((unsigned)row[i / per] >> ((i % per) * slot)) & ((1u << slot) - 1u);
+}
+
+// sum_{i in [a, b)} code_i * x_i, serially (the scalar ends of a group).
+static inline float packed_dot_scalar(const uint8_t *row, const float *x, int a, int b, int per) {
+    float s = 0.0f;
+    for (int i = a; i < b; i++) s += (float)packed_code(row, i, per) * x[i];
+    return s;
+}
+
+void packed_rows_avx2(float *y, int accumulate, const packed_linear *p, int o0, int o1,
+                      const float *x, const float *xp, const float *xs);
+// out (n, cols) = w_hat of rows [r0, r0 + n), vectorised (bit for bit packed_linear_dequant's).
+void packed_dequant_avx2(float *out, const packed_linear *p, int r0, int n);
+void packed_rows_avx512(float *y, int accumulate, const packed_linear *p, int o0, int o1,
+                        const float *x, const float *xp, const float *xs);
+
+#endif

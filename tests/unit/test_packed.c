@@ -1,0 +1,190 @@
+// test_packed.c — packed/packed: linears computed from packed codes.
+//
+// For bits {2, 3, 4, 5, 8} x groups {32, 128, 7, 100, per-row} x {minmax (asymmetric), rtn
+// (symmetric)} x odd and even shapes: (1) the packed linear dequantizes (portable and AVX2) to quant_fake's
+// weights bit for bit; (2) every GEMV kernel this machine runs (portable, AVX2, AVX-512 when
+// compiled and present) and the tiled GEMM path agree with the naive reference (w_hat in
+// fp32, dot products in double) to |got - ref| <= 1e-5 * sum_i |w_hat_i x_i| + 1e-30, the
+// float rounding of a sum of that many terms (tolerance on the sum of magnitudes, not on
+// |ref|, which cancellation can make small); (3) accumulate adds to y. Quiet on success;
+// AH_VERBOSE=1 prints each kernel's worst relative error.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "packed/packed.h"
+#include "quant/quant.h"
+#include "testutil.h"
+
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rng_u32(void) {   // xorshift64*
+    g_rng ^= g_rng >> 12;
+    g_rng ^= g_rng << 25;
+    g_rng ^= g_rng >> 27;
+    return (uint32_t)((g_rng * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static float rng_normal(void) {
+    double u1 = (rng_u32() + 1.0) / 4294967297.0, u2 = rng_u32() / 4294967296.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+// A quantized (rows, cols) linear: W random, codes from quant_codes; also returns the fake
+// weights quant_fake gives (rows, cols) in *fake.
+static packed_linear *make(int rows, int cols, int bits, int group, quant_kind kind, float **fake) {
+    quant_cfg q = {.kind = kind, .bits = bits, .group = group};
+    size_t n = (size_t)rows * cols, ng = (size_t)rows * quant_groups((size_t)cols, group);
+    float *W = malloc(n * sizeof *W), *sc = malloc(ng * sizeof *sc), *z = malloc(ng * sizeof *z);
+    uint8_t *codes = malloc(n);
+    assert_non_null(W);
+    assert_non_null(sc);
+    assert_non_null(z);
+    assert_non_null(codes);
+    for (size_t i = 0; i < n; i++) W[i] = 0.05f * rng_normal() + (i % 5 == 0 ? 0.02f : 0.0f);
+    quant_codes(codes, sc, z, W, (size_t)rows, (size_t)cols, &q);
+    ah_err e = {{0}};
+    packed_linear *p = packed_linear_new(rows, cols, bits, group, &e);
+    assert_non_null(p);
+    packed_linear_set_rows(p, 0, rows, codes, sc, z);
+    quant_fake(W, (size_t)rows, (size_t)cols, &q);
+    *fake = W;
+    free(sc);
+    free(z);
+    free(codes);
+    return p;
+}
+
+// Fails unless y (N, O) is within the tolerance of the header of the reference; returns the
+// worst |got - ref| / sum |w x|.
+static double check(const char *what, const float *y, const float *ref, const float *x,
+                    const float *fake, int N, int O, int In) {
+    double worst = 0.0;
+    for (int t = 0; t < N; t++)
+        for (int o = 0; o < O; o++) {
+            double mag = 0.0;
+            for (int i = 0; i < In; i++) mag += fabs((double)fake[(size_t)o * In + i] * x[(size_t)t * In + i]);
+            double got = y[(size_t)t * O + o], d = fabs(got - ref[(size_t)t * O + o]);
+            if (!isfinite(got) || d > 1e-5 * mag + 1e-30)
+                fail_msg("%s: y[%d][%d] = %.9g, reference %.9g (sum |w x| %.3g)", what, t, o, got,
+                         ref[(size_t)t * O + o], mag);
+            if (mag > 0 && d / mag > worst) worst = d / mag;
+        }
+    return worst;
+}
+
+static void one_case(int rows, int cols, int bits, int group, quant_kind kind, int N) {
+    float *fake;
+    packed_linear *p = make(rows, cols, bits, group, kind, &fake);
+    char what[160];
+    snprintf(what, sizeof what, "(%d, %d) %s b%d g%d N=%d", rows, cols, quant_kind_name(kind), bits,
+             group, N);
+    // (1) dequantization == quant_fake, bit for bit
+    float *deq = malloc((size_t)rows * cols * sizeof *deq);
+    assert_non_null(deq);
+    const packed_kernel dk[] = {PACKED_PORTABLE, PACKED_AVX2};
+    for (size_t k = 0; k < 2; k++) {
+        if (!packed_kernel_available(dk[k])) continue;
+        memset(deq, 0xff, (size_t)rows * cols * sizeof *deq);
+        packed_linear_dequant_with(deq, p, 0, rows, dk[k]);
+        if (memcmp(deq, fake, (size_t)rows * cols * sizeof *deq))
+            fail_msg("%s: %s dequantization differs from quant_fake", what, packed_kernel_name(dk[k]));
+    }
+    // (2) kernels against the reference
+    float *x = malloc((size_t)N * cols * sizeof *x), *ref = malloc((size_t)N * rows * sizeof *ref),
+          *y = malloc((size_t)N * rows * sizeof *y);
+    size_t ns = packed_scratch(p);
+    float *scratch = malloc(ns * sizeof *scratch);
+    assert_non_null(x);
+    assert_non_null(ref);
+    assert_non_null(y);
+    assert_non_null(scratch);
+    for (size_t i = 0; i < (size_t)N * cols; i++) x[i] = rng_normal();
+    assert_int_equal(packed_reference(ref, x, p, N), 0);
+    const packed_kernel ks[] = {PACKED_PORTABLE, PACKED_AVX2, PACKED_AVX512};
+    for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++) {
+        if (!packed_kernel_available(ks[k])) continue;
+        char w2[200];
+        snprintf(w2, sizeof w2, "%s gemv %s", what, packed_kernel_name(ks[k]));
+        for (size_t i = 0; i < (size_t)N * rows; i++) y[i] = NAN;
+        packed_gemv(y, x, p, N, 0, ks[k], scratch);
+        double worst = check(w2, y, ref, x, fake, N, rows, cols);
+        // accumulate: y += the same product again = 2 * ref
+        packed_gemv(y, x, p, N, 1, ks[k], scratch);
+        for (size_t i = 0; i < (size_t)N * rows; i++) y[i] *= 0.5f;
+        check(w2, y, ref, x, fake, N, rows, cols);
+        if (test_verbose()) fprintf(stderr, "  %-50s worst %.2e\n", w2, worst);
+    }
+    snprintf(what + strlen(what), sizeof what - strlen(what), " gemm");
+    for (size_t i = 0; i < (size_t)N * rows; i++) y[i] = NAN;
+    packed_gemm(y, x, p, N, 0, scratch);
+    double worst = check(what, y, ref, x, fake, N, rows, cols);
+    if (test_verbose()) fprintf(stderr, "  %-50s worst %.2e\n", what, worst);
+    free(scratch);
+    free(y);
+    free(ref);
+    free(x);
+    free(deq);
+    free(fake);
+    packed_linear_free(p);
+}
+
+static void test_kernels(void **state) {
+    (void)state;
+    const int bits[] = {2, 3, 4, 5, 8}, groups[] = {32, 128, 7, 100, QUANT_GROUP_ROW};
+    const int shapes[][2] = {{37, 203}, {48, 256}, {9, 1000}};
+    const quant_kind kinds[] = {QUANT_MINMAX, QUANT_RTN};
+    for (size_t b = 0; b < 5; b++)
+        for (size_t g = 0; g < 5; g++)
+            for (size_t s = 0; s < 3; s++)
+                for (size_t k = 0; k < 2; k++)
+                    one_case(shapes[s][0], shapes[s][1], bits[b], groups[g], kinds[k],
+                             s == 2 ? 11 : 2);
+}
+
+// A group size larger than the row (one group) and a single column.
+static void test_edges(void **state) {
+    (void)state;
+    one_case(5, 64, 4, 128, QUANT_MINMAX, 1);
+    one_case(3, 1, 4, 32, QUANT_MINMAX, 1);
+    one_case(17, 16, 2, 16, QUANT_RTN, 9);
+}
+
+static void test_bad_shape(void **state) {
+    (void)state;
+    ah_err e = {{0}};
+    assert_null(packed_linear_new(4, 8, 9, 32, &e));
+    assert_non_null(strstr(e.msg, "bits 9"));
+    assert_null(packed_linear_new(4, 8, 4, 0, &e));
+}
+
+// The packed form is what the export's qweight holds: bytes = rows * packed cols + scales + zeros.
+static void test_bytes(void **state) {
+    (void)state;
+    ah_err e = {{0}};
+    packed_linear *p = packed_linear_new(10, 256, 4, 128, &e);
+    assert_non_null(p);
+    assert_int_equal(packed_linear_bytes(p), 10 * 128 + 10 * 2 * 5);
+    packed_linear_free(p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_bad_shape),
+        cmocka_unit_test(test_bytes),
+    };
+    if (test_verbose())
+        fprintf(stderr, "auto kernel: %s, %d threads\n", packed_kernel_name(packed_kernel_auto()),
+                omp_get_max_threads());
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
