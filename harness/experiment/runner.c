@@ -14,6 +14,7 @@
 #include "core/hash.h"
 #include "core/progress.h"
 #include "experiment/awq_cache.h"
+#include "experiment/inputs.h"
 #include "experiment/keys.h"
 #include "experiment/record.h"
 #include "store/store.h"
@@ -34,19 +35,7 @@ static int make_dirs(const char *path, ah_err *e) {
 
 static int file_exists(const char *p) { return access(p, R_OK) == 0; }
 
-// Inputs every run shares, loaded once.
-typedef struct {
-    model *m;
-    tok_tokenizer *tok;
-    ds_ids eval;
-    calib_set cs;
-    char model_hash[65], eval_hash[65], calib_hash[65];
-    int seqlen;
-    kld_ref ref;                     // the FP reference of the KL divergence
-    int have_ref;                    // 1 built, 0 not yet, -1 its FP evaluation failed
-} shared_inputs;
-
-static void shared_free(shared_inputs *s) {
+void exp_inputs_free(exp_inputs *s) {
     kld_ref_free(&s->ref);
     calib_set_free(&s->cs);
     ds_ids_free(&s->eval);
@@ -83,8 +72,8 @@ static void warn_groups(const exp_config *c, const exp_plan *plan, const model *
     }
 }
 
-static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *plan, int quiet,
-                       ah_err *e) {
+int exp_inputs_load(exp_inputs *s, const exp_config *c, const exp_plan *plan, int quiet,
+                    ah_err *e) {
     memset(s, 0, sizeof *s);
     char tpath[EXP_PATH_MAX];
     const char *wt = c->wikitext_dir[0] ? c->wikitext_dir : NULL;
@@ -165,7 +154,7 @@ typedef struct {
     char cache[16];
 } run_outcome;
 
-static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, const char *key,
+static int compute_run(const exp_config *c, const exp_run *r, exp_inputs *s, const char *key,
                        const char *run_path, const exp_run_opts *o, ah_progress *bar,
                        run_outcome *out, ah_err *e) {
     const method_cfg *mc = &r->mc;
@@ -274,7 +263,7 @@ done:
 // FP evaluation of the same windows, kept for the whole sweep (an FP run taken from the run
 // cache or the results file did no work here). Costs one FP evaluation per process and
 // W x P x C floats (eval/kld.h: the FP-weighted head rows of the scored positions).
-static int ensure_ref(shared_inputs *s, const exp_config *c, int quiet, ah_err *e) {
+static int ensure_ref(exp_inputs *s, const exp_config *c, int quiet, ah_err *e) {
     if (s->have_ref) return 0;
     ppl_result fr;
     ppl_opts po = {
@@ -325,7 +314,7 @@ static int cache_entry_trusted(const char *path, const char *key) {
     return 0;
 }
 
-static void run_key(const exp_config *c, const exp_run *r, const shared_inputs *s, char hex[65]) {
+static void run_key(const exp_config *c, const exp_run *r, const exp_inputs *s, char hex[65]) {
     char canon[512], buf[2048];
     exp_method_canonical(&r->mc, canon, sizeof canon);
     int calibrated = r->mc.kind != METHOD_FP16 && s->cs.n > 0;
@@ -338,21 +327,21 @@ static void run_key(const exp_config *c, const exp_run *r, const shared_inputs *
 }
 
 // The AWQ-search key of run r, "-" when its method searches no scales.
-static void awq_key_of(const exp_run *r, const shared_inputs *s, char hex[65]) {
+static void awq_key_of(const exp_run *r, const exp_inputs *s, char hex[65]) {
     if (method_uses_awq(r->mc.kind)) exp_awq_key(&r->mc, s->model_hash, s->calib_hash, hex);
     else snprintf(hex, 65, "-");
 }
 
 int exp_print_keys(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e) {
-    shared_inputs s;
-    int rc = load_shared(&s, c, plan, 1, e);
+    exp_inputs s;
+    int rc = exp_inputs_load(&s, c, plan, 1, e);
     for (int i = 0; rc == 0 && i < plan->n; i++) {
         char key[65], awq[65];
         run_key(c, &plan->runs[i], &s, key);
         awq_key_of(&plan->runs[i], &s, awq);
         fprintf(out, "%-36s run %s awq %s\n", plan->runs[i].id, key, awq);
     }
-    shared_free(&s);
+    exp_inputs_free(&s);
     return rc;
 }
 
@@ -406,7 +395,7 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
     if (stale && !o->quiet)
         fprintf(stderr, "removed %d temporary files of killed runs from %s\n", stale, c->cache_dir);
 
-    shared_inputs s;
+    exp_inputs s;
     store *st = NULL;
     run_outcome *res = calloc((size_t)plan->n + 1, sizeof *res);
     int *done = calloc((size_t)plan->n + 1, sizeof *done);
@@ -418,7 +407,7 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
         free(done);
         return ah_fail(e, "out of memory");
     }
-    if (load_shared(&s, c, plan, o->quiet, e)) goto out;
+    if (exp_inputs_load(&s, c, plan, o->quiet, e)) goto out;
     if (!o->quiet) {
         char desc[256];
         model_describe(s.m, desc, sizeof desc);
@@ -532,7 +521,7 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
 out:
     if (bar_started) ah_progress_end(&bar);
     store_close(st);
-    shared_free(&s);
+    exp_inputs_free(&s);
     free(res);
     free(done);
     return status;
