@@ -48,29 +48,46 @@ static int make_dirs(const char *path) {
     return mkdir(tmp, 0777) && errno != EEXIST ? -1 : 0;
 }
 
-// Runs argv (sbatch --parsable ...) and reads the job id it prints ("123" or "123;cluster").
-static int run_sbatch(char *const *argv, char *id, size_t cap) {
-    int fd[2];
-    if (pipe(fd)) return -1;
+// Runs argv (sbatch --parsable ...) and reads the job id it prints ("123" or "123;cluster");
+// on failure, msg holds the first line sbatch wrote to stderr (its reason).
+static int run_sbatch(char *const *argv, char *id, size_t cap, char *msg, size_t msg_cap) {
+    int out[2], err[2];
+    msg[0] = '\0';
+    if (pipe(out)) return -1;
+    if (pipe(err)) {
+        close(out[0]);
+        close(out[1]);
+        return -1;
+    }
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
-        dup2(fd[1], STDOUT_FILENO);
-        close(fd[0]);
-        close(fd[1]);
+        dup2(out[1], STDOUT_FILENO);
+        dup2(err[1], STDERR_FILENO);
+        close(out[0]);
+        close(out[1]);
+        close(err[0]);
+        close(err[1]);
         execvp(argv[0], argv);
-        fprintf(stderr, "awq-harness: cannot run %s: %s\n", argv[0], strerror(errno));
+        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    close(fd[1]);
-    size_t n = 0;
+    close(out[1]);
+    close(err[1]);
+    // (sbatch writes a line or two: the pipes' buffers hold them while the other is read)
+    size_t n = 0, m = 0;
     ssize_t k;
-    while (n + 1 < cap && (k = read(fd[0], id + n, cap - 1 - n)) > 0) n += (size_t)k;
-    close(fd[0]);
+    while (n + 1 < cap && (k = read(out[0], id + n, cap - 1 - n)) > 0) n += (size_t)k;
+    while (m + 1 < msg_cap && (k = read(err[0], msg + m, msg_cap - 1 - m)) > 0) m += (size_t)k;
+    close(out[0]);
+    close(err[0]);
     id[n] = '\0';
+    msg[m] = '\0';
+    msg[strcspn(msg, "\n")] = '\0';
     int st;
     if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
     id[strcspn(id, ";\n")] = '\0';
+    if (!id[0]) snprintf(msg, msg_cap, "it printed no job id");
     return id[0] ? 0 : -1;
 }
 
@@ -142,7 +159,7 @@ int cmd_submit(int argc, char **argv) {
     const char *settings[] = {so.partition, so.time, so.mem, so.account};
     for (int i = 0; i < 4; i++)
         if (settings[i] && strchr(settings[i], '\n')) {   // one #SBATCH line each
-            cli_error("submit: a Slurm setting holds a newline: '%s'", settings[i]);
+            cli_error("submit: a Slurm setting holds a newline (each is one #SBATCH line)");
             return 2;
         }
     ah_err e = {{0}};
@@ -288,9 +305,14 @@ int cmd_submit(int argc, char **argv) {
         }
         av[na++] = s->path;
         av[na] = NULL;
-        if (run_sbatch(av, s->id, sizeof s->id)) {
-            cli_error("submit: sbatch %s failed (its message is above)%s", s->path,
-                      j ? "; the jobs submitted before it are still queued" : "");
+        char why[512];
+        if (run_sbatch(av, s->id, sizeof s->id, why, sizeof why)) {
+            char queued[256] = "";
+            for (int q = 0; q < j; q++)
+                snprintf(queued + strlen(queued), sizeof queued - strlen(queued), " %s", js[q].id);
+            cli_error("submit: sbatch %s failed: %s%s%s%s", s->path, why[0] ? why : "(no message)",
+                      j ? "; the jobs submitted before it are still queued (scancel" : "", queued,
+                      j ? ")" : "");
             goto done;
         }
         printf("submitted %s job %s (%s)\n", exp_slurm_job_name(s->job), s->id, s->path);

@@ -86,16 +86,23 @@ static int load_inputs(exp_inputs *s, search_list *l, const exp_config *c, const
     return list_searches(l, c, plan, s, e);
 }
 
-// Searches blocks [l0, l1) of the search of run r into res (res[l] for l in range).
+// Searches blocks [l0, l1) of the search of run r into res (res[l] for l in range). bar:
+// one unit per block, the FP forward of the blocks before l0 included (a 7B model's search
+// spends minutes in one block: the bar's heartbeat keeps a batch log alive meanwhile).
 static int search_range(awq_block_result *res, const exp_inputs *s, const exp_run *r, int l0,
-                        int l1, const char *tag, int quiet, ah_err *e) {
+                        int l1, const char *tag, ah_progress *bar, int quiet, ah_err *e) {
     const model *m = s->m;
     qpass *qp = qpass_new(m, &r->mc, &s->cs, e);
     block_f32 *b = qp ? block_f32_new(m, e) : NULL;
     int rc = -1;
     if (!b) goto done;
     double t0 = ah_now();
+    int lines = !quiet && !isatty(STDERR_FILENO);
     for (int l = 0; l < l1; l++) {
+        char stage[200];
+        snprintf(stage, sizeof stage, "%s block %d/%d (%s)", tag, l + 1, m->cfg.n_layers,
+                 l < l0 ? "FP forward" : "search");
+        ah_progress_step(bar, l ? 1 : 0, stage);
         if (block_f32_load(b, m, l, e)) goto done;
         if (l < l0) {   // the FP forward up to the range: the same hidden states, not captured
             calib_advance(qp->run, b);
@@ -105,10 +112,11 @@ static int search_range(awq_block_result *res, const exp_inputs *s, const exp_ru
         if (qpass_block(qp, l, b, e)) goto done;
         res[l] = qp->awq[l];                    // moved: qpass_free must not free it
         memset(&qp->awq[l], 0, sizeof qp->awq[l]);
-        if (!quiet)
+        if (lines)
             fprintf(stderr, "search %s: block %d of [%d, %d) searched, %.1f s elapsed\n", tag,
                     l, l0, l1, ah_now() - t0);
     }
+    ah_progress_step(bar, 1, "saving");
     rc = 0;
 done:
     block_f32_free(b);
@@ -156,8 +164,12 @@ int exp_search_blocks(const exp_config *c, const exp_plan *plan, int l0, int l1,
         if (!quiet)
             fprintf(stderr, "search %s (as run %s): blocks [%d, %d) of %d\n", tag,
                     plan->runs[l.run[i]].id, l0, l1, L);
-        int bad = search_range(res, &s, &plan->runs[l.run[i]], l0, l1, tag, quiet, e) ||
-                  awq_cache_save_part(part, l.key[i], s.m, res, l0, l1, e);
+        ah_progress bar;
+        ah_progress_start(&bar, "search", l1, quiet);
+        ah_progress_heartbeat(&bar);
+        int bad = search_range(res, &s, &plan->runs[l.run[i]], l0, l1, tag, &bar, quiet, e);
+        ah_progress_end(&bar);
+        bad = bad || awq_cache_save_part(part, l.key[i], s.m, res, l0, l1, e);
         for (int j = l0; j < l1; j++) awq_result_free(&res[j]);
         memset(res, 0, (size_t)L * sizeof *res);
         if (bad) goto out;
