@@ -248,7 +248,8 @@ int cmd_submit(int argc, char **argv) {
     // The scripts, in dependency order.
     exp_slurm_job order[4];
     int n_order = 0;
-    if (so.split_search && n_want) {
+    // (the runs left to do may need no search: then there is nothing to split)
+    if (so.split_search && n_want && st.missing_awq) {
         order[n_order++] = EXP_SLURM_SEARCH;
         order[n_order++] = EXP_SLURM_JOIN;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "method/method.h"
 #include "store/store.h"
 
 const char *exp_slurm_job_name(exp_slurm_job j) {
@@ -131,6 +132,7 @@ int exp_shard_state_read(exp_shard_state *st, const exp_config *c, const exp_pla
         if (!in_out && !in_shard) {
             st->todo[i]++;
             st->missing++;
+            st->missing_awq += method_uses_awq(plan->runs[r].mc.kind);
             if (missing_out) fprintf(missing_out, "  %-40s shard %d/%d\n", id, i, n);
         } else if (!in_out) {
             st->unmerged[i]++;

@@ -51,6 +51,7 @@ typedef struct {
     int *todo;        // [n] runs of shard i in neither file
     int *unmerged;    // [n] runs of shard i in its shard file but not in the results file
     int runs, missing;   // all planned runs; those in no file
+    int missing_awq;     // of those, runs that need an AWQ search (a split search helps them)
 } exp_shard_state;
 
 // If missing_out is given, each run in no file is listed there, one line each.

@@ -106,6 +106,9 @@ static int search_range(awq_block_result *res, const exp_inputs *s, const exp_ru
         if (block_f32_load(b, m, l, e)) goto done;
         if (l < l0) {   // the FP forward up to the range: the same hidden states, not captured
             calib_advance(qp->run, b);
+            if (lines && l == l0 - 1)   // what splitting costs: every part redoes it
+                fprintf(stderr, "search %s: FP forward of blocks [0, %d) in %.1f s\n", tag, l0,
+                        ah_now() - t0);
             continue;
         }
         // calibration capture, the search, the quantization (unused here) of block l
