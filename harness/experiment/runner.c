@@ -35,6 +35,8 @@ static int make_dirs(const char *path, ah_err *e) {
 
 static int file_exists(const char *p) { return access(p, R_OK) == 0; }
 
+typedef exp_inputs shared_inputs;   // inputs every run shares, loaded once (inputs.h)
+
 void exp_inputs_free(exp_inputs *s) {
     kld_ref_free(&s->ref);
     calib_set_free(&s->cs);
@@ -154,7 +156,7 @@ typedef struct {
     char cache[16];
 } run_outcome;
 
-static int compute_run(const exp_config *c, const exp_run *r, exp_inputs *s, const char *key,
+static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, const char *key,
                        const char *run_path, const exp_run_opts *o, ah_progress *bar,
                        run_outcome *out, ah_err *e) {
     const method_cfg *mc = &r->mc;
@@ -263,7 +265,7 @@ done:
 // FP evaluation of the same windows, kept for the whole sweep (an FP run taken from the run
 // cache or the results file did no work here). Costs one FP evaluation per process and
 // W x P x C floats (eval/kld.h: the FP-weighted head rows of the scored positions).
-static int ensure_ref(exp_inputs *s, const exp_config *c, int quiet, ah_err *e) {
+static int ensure_ref(shared_inputs *s, const exp_config *c, int quiet, ah_err *e) {
     if (s->have_ref) return 0;
     ppl_result fr;
     ppl_opts po = {
@@ -314,7 +316,7 @@ static int cache_entry_trusted(const char *path, const char *key) {
     return 0;
 }
 
-static void run_key(const exp_config *c, const exp_run *r, const exp_inputs *s, char hex[65]) {
+static void run_key(const exp_config *c, const exp_run *r, const shared_inputs *s, char hex[65]) {
     char canon[512], buf[2048];
     exp_method_canonical(&r->mc, canon, sizeof canon);
     int calibrated = r->mc.kind != METHOD_FP16 && s->cs.n > 0;
@@ -327,13 +329,13 @@ static void run_key(const exp_config *c, const exp_run *r, const exp_inputs *s, 
 }
 
 // The AWQ-search key of run r, "-" when its method searches no scales.
-static void awq_key_of(const exp_run *r, const exp_inputs *s, char hex[65]) {
+static void awq_key_of(const exp_run *r, const shared_inputs *s, char hex[65]) {
     if (method_uses_awq(r->mc.kind)) exp_awq_key(&r->mc, s->model_hash, s->calib_hash, hex);
     else snprintf(hex, 65, "-");
 }
 
 int exp_print_keys(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e) {
-    exp_inputs s;
+    shared_inputs s;
     int rc = exp_inputs_load(&s, c, plan, 1, e);
     for (int i = 0; rc == 0 && i < plan->n; i++) {
         char key[65], awq[65];
@@ -395,7 +397,7 @@ int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o
     if (stale && !o->quiet)
         fprintf(stderr, "removed %d temporary files of killed runs from %s\n", stale, c->cache_dir);
 
-    exp_inputs s;
+    shared_inputs s;
     store *st = NULL;
     run_outcome *res = calloc((size_t)plan->n + 1, sizeof *res);
     int *done = calloc((size_t)plan->n + 1, sizeof *done);
