@@ -91,8 +91,8 @@ static int run_sbatch(char *const *argv, char *id, size_t cap, char *msg, size_t
     return id[0] ? 0 : -1;
 }
 
-// "0-2" or "1,4,5": the indices i with want[i].
-static void task_list(char *buf, size_t cap, const int *want, int n) {
+// "0-2" or "1,4,5": the indices i with want[i]. Returns the length it needed (>= cap: cut).
+static size_t task_list(char *buf, size_t cap, const int *want, int n) {
     size_t len = 0;
     buf[0] = '\0';
     for (int i = 0; i < n; i++) {
@@ -103,6 +103,7 @@ static void task_list(char *buf, size_t cap, const int *want, int n) {
         if (j > i) len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "-%d", j);
         i = j;
     }
+    return len;
 }
 
 typedef struct {
@@ -193,7 +194,7 @@ int cmd_submit(int argc, char **argv) {
         if (in_out < st.runs) {
             printf("not yet there (resubmit the same `awq-harness submit` command):\n");
             exp_shard_state_free(&st);
-            exp_shard_state_read(&st, &cfg, &plan, so.nodes, stdout, &e);
+            if (exp_shard_state_read(&st, &cfg, &plan, so.nodes, stdout, &e)) goto fail;
         }
         status = in_out == st.runs ? 0 : 1;
         goto done;
@@ -265,7 +266,11 @@ int cmd_submit(int argc, char **argv) {
             goto done;
         }
         if (s->job == EXP_SLURM_SEARCH) snprintf(tasks, sizeof tasks, "0-%d", so.split_search - 1);
-        else task_list(tasks, sizeof tasks, want, so.nodes);
+        else if (task_list(tasks, sizeof tasks, want, so.nodes) >= sizeof tasks) {
+            cli_error("submit: the array of unfinished shards is longer than %zu characters; "
+                      "use --all", sizeof tasks - 1);
+            goto done;
+        }
         exp_slurm_script(f, s->job, &so, &cfg, tasks);
         fclose(f);
     }

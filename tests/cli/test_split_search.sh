@@ -38,12 +38,12 @@ seqlen = 128
 [evaluation]
 data = text:$ROOT/models/tinyprose/data/heldout.txt@0:200000
 seqlen = 128
-max_windows = 8
+max_windows = 4
 [sweep]
 method = awq
 bits = 3, 4
 group_size = 64
-grid = 10
+grid = 5
 ${3:-}
 EOF
 }
