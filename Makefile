@@ -8,6 +8,9 @@
 #   make demo       deps + build + the quickstart on the bundled model (run, report, plots)
 #   make interop    the exports judged by the real loaders (tests/cli/test_interop_*.sh: builds
 #                   llama.cpp via tools/llama-cpp, cached outside the repository); not in test
+#   make slurm      submit on a real single-node Slurm cluster (tests/cli/test_slurm.sh:
+#                   installs Debian's Slurm + munge, starts them in a temporary directory); not
+#                   in test
 #   make bench      performance benchmarks (never part of test)
 #   make fuzz       libFuzzer targets of the input parsers, FUZZ_SECONDS each (not part of
 #                   test; CI runs it for 5 s per target; tests/fuzz/README.md)
@@ -43,7 +46,7 @@ FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
 
 ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test asan test-asan demo bench clean tests interop
+.PHONY: all deps test asan test-asan demo bench clean tests interop slurm
 
 all: awq-harness
 
@@ -85,6 +88,12 @@ test: deps
 interop: deps
 	@$(MAKE) --no-print-directory tests
 	@AH_INTEROP=1 AH_ONLY=interop bash tests/run.sh
+
+# The Slurm test (tests/run.sh runs test_slurm only under AH_SLURM=1; it installs the Slurm
+# packages itself: tools/install-deps --slurm).
+slurm: deps
+	@$(MAKE) --no-print-directory tests
+	@AH_SLURM=1 AH_ONLY=test_slurm bash tests/run.sh
 
 # The sanitizer build lives in its own tree so it never mixes with the optimised objects.
 asan:

@@ -23,6 +23,8 @@ static void usage(FILE *f) {
             "  tokenize  token ids of a text source (for checking tokenizers)\n"
             "  run       run an experiment (INI sweep) into an HDF5 results file\n"
             "  merge     join results files (shards of a sweep) into one\n"
+            "  submit    run an experiment on a Slurm cluster (job array + merge job)\n"
+            "  search    AWQ searches split into block ranges (Slurm tasks), and their join\n"
             "  generate  continue a prompt with the FP and the quantized model\n"
             "  bench-generate  prefill and decode speed, memory of a model (fp32 or packed)\n"
             "  plot      figures from a results file (gnuplot): plots/<experiment>/*.png\n"
@@ -81,6 +83,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "quantize") == 0) return cmd_quantize(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 1, argv + 1);
+    if (strcmp(cmd, "submit") == 0) return cmd_submit(argc - 1, argv + 1);
+    if (strcmp(cmd, "search") == 0) return cmd_search(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "bench-generate") == 0) return cmd_bench_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);

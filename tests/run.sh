@@ -9,7 +9,8 @@
 # check a subset of their configurations: the sanitizer pass), AH_TEST_DIR (unit test
 # programs, default build/tests), AH_VERBOSE=1 for chatty tests, AH_ONLY=pattern to filter,
 # AH_INTEROP=1 to include tests/cli/test_interop_*.sh (real runtimes built or installed outside
-# the repository; `make interop` runs them, `make test` does not).
+# the repository; `make interop` runs them, `make test` does not), AH_SLURM=1 to include
+# tests/cli/test_slurm.sh (a real Slurm cluster; `make slurm`, not `make test`).
 set -u
 cd "$(dirname "$0")/.."
 export AH_BIN="${AH_BIN:-./awq-harness}"
@@ -40,6 +41,7 @@ done
 for t in tests/cli/*.sh; do
   case "$t" in */lib.sh) continue;; esac
   case "$t" in */test_interop_*) [ -n "${AH_INTEROP:-}" ] || continue;; esac
+  case "$t" in */test_slurm.sh) [ -n "${AH_SLURM:-}" ] || continue;; esac
   [ -f "$t" ] || continue
   run_one "cli/$(basename "$t" .sh)" bash "$t"
 done

@@ -14,6 +14,8 @@ int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_tasks(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
 
 // Shared helpers for subcommands.
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

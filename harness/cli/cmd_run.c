@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "experiment/runner.h"
+#include "experiment/slurm.h"
 #include "store/store.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -103,12 +104,8 @@ int cmd_run(int argc, char **argv) {
     char shard_out[EXP_PATH_MAX + 64];
     if (shard_n > 0) {
         exp_plan_shard(&plan, shard_i, shard_n);
-        if (!o.output) {
-            snprintf(shard_out, sizeof shard_out, "%s", cfg.output);
-            char *dot = strrchr(shard_out, '.');
-            if (dot && !strcmp(dot, ".h5")) *dot = '\0';
-            size_t n = strlen(shard_out);
-            snprintf(shard_out + n, sizeof shard_out - n, ".shard-%d-of-%d.h5", shard_i, shard_n);
+        if (!o.output) {   // (the name `submit`'s merge job looks for)
+            exp_shard_path(shard_out, sizeof shard_out, cfg.output, shard_i, shard_n);
             o.output = shard_out;
         }
     }

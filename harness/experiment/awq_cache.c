@@ -9,37 +9,33 @@
 #include "method/method.h"
 #include "store/store.h"
 
-int awq_cache_save(const char *path, const char *key, const model *m,
-                   const awq_block_result *res, ah_err *e) {
+// Layers [l0, l1) of res into the open writer w.
+static int save_layers(store_run_writer *w, const model *m, const awq_block_result *res, int l0,
+                       int l1, ah_err *e) {
     const model_config *c = &m->cfg;
     const arch_desc *ad = c->arch;
-    store_run_writer *w = store_run_begin(path, e);
-    if (!w) return -1;
     char g[128];
-    if (store_run_attr_str(w, "", "kind", "awq-search", e) || store_run_attr_str(w, "", "key", key, e) ||
-        store_run_attr_int(w, "", "n_layers", c->n_layers, e))
-        goto fail;
-    for (int l = 0; l < c->n_layers; l++) {
+    for (int l = l0; l < l1; l++) {
         const awq_block_result *r = &res[l];
         for (int gi = 0; gi < ad->n_groups; gi++) {
             const awq_group_result *gr = &r->group[gi];
             snprintf(g, sizeof g, "layers/%d/%s", l, ad->groups[gi].name);
-            if (store_run_attr_int(w, g, "applied", gr->applied, e)) goto fail;
-            if (gi == 0 && store_run_attr_real(w, g, "seconds", r->seconds, e)) goto fail;
+            if (store_run_attr_int(w, g, "applied", gr->applied, e)) return -1;
+            if (gi == 0 && store_run_attr_real(w, g, "seconds", r->seconds, e)) return -1;
             if (!gr->applied) continue;
             size_t wd = (size_t)gr->width, na = (size_t)gr->n_alpha;
             if (store_run_attr_int(w, g, "width", gr->width, e) ||
                 store_run_attr_real(w, g, "alpha", gr->alpha, e) ||
                 store_run_attr_int(w, g, "n_alpha", gr->n_alpha, e) ||
                 store_run_f32(w, g, "scales", gr->scales, 1, &wd, e))
-                goto fail;
+                return -1;
             if (na && (store_run_f32(w, g, "alphas", gr->alphas, 1, &na, e) ||
                        store_run_f64(w, g, "loss", gr->loss, 1, &na, e)))
-                goto fail;
+                return -1;
             if ((gr->x_mean && store_run_f32(w, g, "x_mean", gr->x_mean, 1, &wd, e)) ||
                 (gr->x_max && store_run_f32(w, g, "x_max", gr->x_max, 1, &wd, e)) ||
                 (gr->x_p99 && store_run_f32(w, g, "x_p99", gr->x_p99, 1, &wd, e)))
-                goto fail;
+                return -1;
         }
         for (int role = 0; role < L_COUNT; role++) {
             if (!r->clip[role]) continue;
@@ -49,9 +45,36 @@ int awq_cache_save(const char *path, const char *key, const model *m,
             snprintf(g, sizeof g, "layers/%d/clip", l);
             if (store_run_f32(w, g, arch_layer_role_name((arch_layer_role)role), r->clip[role], 2,
                               dims, e))
-                goto fail;
+                return -1;
         }
     }
+    return 0;
+}
+
+int awq_cache_save(const char *path, const char *key, const model *m,
+                   const awq_block_result *res, ah_err *e) {
+    store_run_writer *w = store_run_begin(path, e);
+    if (!w) return -1;
+    if (store_run_attr_str(w, "", "kind", "awq-search", e) || store_run_attr_str(w, "", "key", key, e) ||
+        store_run_attr_int(w, "", "n_layers", m->cfg.n_layers, e) ||
+        save_layers(w, m, res, 0, m->cfg.n_layers, e))
+        goto fail;
+    return store_run_finish(w, e);
+fail:
+    store_run_abort(w);
+    return ah_wrap(e, "%s", path);
+}
+
+int awq_cache_save_part(const char *path, const char *key, const model *m,
+                        const awq_block_result *res, int l0, int l1, ah_err *e) {
+    store_run_writer *w = store_run_begin(path, e);
+    if (!w) return -1;
+    if (store_run_attr_str(w, "", "kind", "awq-search-part", e) ||
+        store_run_attr_str(w, "", "key", key, e) ||
+        store_run_attr_int(w, "", "n_layers", m->cfg.n_layers, e) ||
+        store_run_attr_int(w, "", "first_layer", l0, e) ||
+        store_run_attr_int(w, "", "end_layer", l1, e) || save_layers(w, m, res, l0, l1, e))
+        goto fail;
     return store_run_finish(w, e);
 fail:
     store_run_abort(w);
@@ -83,12 +106,14 @@ static float *read_floats(const char *path, const char *g, const char *name, siz
     return f;
 }
 
+static int load_layers(const char *path, const model *m, awq_block_result *res, int l0, int l1,
+                       ah_err *e);
+
 int awq_cache_load(const char *path, const char *key, const model *m, awq_block_result *res,
                    ah_err *e) {
     const model_config *c = &m->cfg;
-    const arch_desc *ad = c->arch;
     memset(res, 0, (size_t)c->n_layers * sizeof *res);
-    char g[128], stored_key[80];
+    char stored_key[80];
     double nl = -1;
     if (store_run_attr_str_get(path, NULL, "", "key", stored_key, sizeof stored_key, e) ||
         store_run_attr_real_get(path, NULL, "", "n_layers", &nl, e))
@@ -99,7 +124,40 @@ int awq_cache_load(const char *path, const char *key, const model *m, awq_block_
     if ((int)nl != c->n_layers)
         return ah_fail(e, "%s: AWQ cache entry is for %g layers, the model has %d", path, nl,
                        c->n_layers);
-    for (int l = 0; l < c->n_layers; l++) {
+    return load_layers(path, m, res, 0, c->n_layers, e);
+}
+
+int awq_cache_load_part(const char *path, const char *key, const model *m, awq_block_result *res,
+                        int *l0, int *l1, ah_err *e) {
+    char stored_key[80], kind[32];
+    double nl = -1, a = -1, b = -1;
+    if (store_run_attr_str_get(path, NULL, "", "kind", kind, sizeof kind, e) ||
+        store_run_attr_str_get(path, NULL, "", "key", stored_key, sizeof stored_key, e) ||
+        store_run_attr_real_get(path, NULL, "", "n_layers", &nl, e) ||
+        store_run_attr_real_get(path, NULL, "", "first_layer", &a, e) ||
+        store_run_attr_real_get(path, NULL, "", "end_layer", &b, e))
+        return ah_wrap(e, "AWQ search part");
+    if (strcmp(kind, "awq-search-part"))
+        return ah_fail(e, "%s: kind is '%s', not an AWQ search part", path, kind);
+    if (strcmp(stored_key, key))
+        return ah_fail(e, "%s: AWQ search part holds key %.12s..., expected %.12s...", path,
+                       stored_key, key);
+    if ((int)nl != m->cfg.n_layers || a < 0 || b <= a || b > nl)
+        return ah_fail(e, "%s: AWQ search part of blocks [%g, %g) of %g, the model has %d", path,
+                       a, b, nl, m->cfg.n_layers);
+    *l0 = (int)a;
+    *l1 = (int)b;
+    return load_layers(path, m, res, *l0, *l1, e);
+}
+
+// ---- (the per-layer reader both use) ----------------------------------------------------------
+
+static int load_layers(const char *path, const model *m, awq_block_result *res, int l0, int l1,
+                       ah_err *e) {
+    const model_config *c = &m->cfg;
+    const arch_desc *ad = c->arch;
+    char g[128];
+    for (int l = l0; l < l1; l++) {
         awq_block_result *r = &res[l];
         for (int gi = 0; gi < ad->n_groups; gi++) {
             awq_group_result *gr = &r->group[gi];
@@ -149,6 +207,6 @@ int awq_cache_load(const char *path, const char *key, const model *m, awq_block_
     }
     return 0;
 fail:
-    for (int l = 0; l < c->n_layers; l++) awq_result_free(&res[l]);
+    for (int l = l0; l < l1; l++) awq_result_free(&res[l]);
     return -1;
 }

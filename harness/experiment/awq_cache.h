@@ -7,6 +7,9 @@
 //                          scales [width] f32, alphas [n_alpha] f32, loss [n_alpha] f64,
 //                          x_mean / x_max / x_p99 [width] f32
 //   /layers/<l>/clip/<linear>   [rows, groups] f32 clamp thresholds
+//
+// A part of a search split across processes (exp/split_search.h) is the same file holding only
+// layers [first_layer, end_layer): kind = "awq-search-part", attrs first_layer, end_layer.
 #ifndef AH_EXP_AWQ_CACHE_H
 #define AH_EXP_AWQ_CACHE_H
 
@@ -19,5 +22,13 @@ int awq_cache_save(const char *path, const char *key, const model *m,
 // the shapes against the model.
 int awq_cache_load(const char *path, const char *key, const model *m, awq_block_result *res,
                    ah_err *e);
+
+// Layers [l0, l1) of res as a part file (kind awq-search-part).
+int awq_cache_save_part(const char *path, const char *key, const model *m,
+                        const awq_block_result *res, int l0, int l1, ah_err *e);
+// Loads a part into res[*l0 .. *l1) (the other layers untouched) and returns its range.
+// Checks the kind, key, layer count and range.
+int awq_cache_load_part(const char *path, const char *key, const model *m, awq_block_result *res,
+                        int *l0, int *l1, ah_err *e);
 
 #endif

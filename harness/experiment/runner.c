@@ -14,6 +14,7 @@
 #include "core/hash.h"
 #include "core/progress.h"
 #include "experiment/awq_cache.h"
+#include "experiment/inputs.h"
 #include "experiment/keys.h"
 #include "experiment/overlap.h"
 #include "experiment/record.h"
@@ -37,35 +38,9 @@ static int make_dirs(const char *path, ah_err *e) {
 
 static int file_exists(const char *p) { return access(p, R_OK) == 0; }
 
-// One calibration sample of the experiment: the blocks drawn for a (seed, samples, length) of
-// the plan's runs (the sweep's calibration axes), with the hash its cache keys use.
-typedef struct {
-    uint64_t seed;
-    int samples, len;
-    calib_set cs;
-    char hash[65];
-    int overlap;                     // sequences sharing a passage with the evaluation text
-} calib_entry;
+typedef exp_inputs shared_inputs;   // inputs every run shares, loaded once (inputs.h)
 
-// Inputs every run shares, loaded once.
-typedef struct {
-    model *m;
-    tok_tokenizer *tok;
-    ds_ids eval;
-    ds_ids calib_text;               // the tokenized calibration source (n = 0: none)
-    calib_entry *cals;               // the samples the plan's runs draw, n_cals of them
-    int n_cals;
-    calib_set cs;                    // the current run's sample (a view of a cals entry)
-    int cs_overlap;                  // its calib_entry.overlap
-    exp_ngrams eval_grams;           // the evaluation text's windows (overlap.h)
-    char model_hash[65], eval_hash[65], calib_hash[65];
-    char tasks_hash[65];             // [evaluation] tasks: their files (exp_tasks_hash)
-    int seqlen;
-    kld_ref ref;                     // the FP reference of the KL divergence
-    int have_ref;                    // 1 built, 0 not yet, -1 its FP evaluation failed
-} shared_inputs;
-
-static void shared_free(shared_inputs *s) {
+void exp_inputs_free(exp_inputs *s) {
     kld_ref_free(&s->ref);
     for (int i = 0; i < s->n_cals; i++) calib_set_free(&s->cals[i].cs);
     exp_ngrams_free(&s->eval_grams);
@@ -108,7 +83,7 @@ static void warn_groups(const exp_config *c, const exp_plan *plan, const model *
 // Makes run mc's calibration sample current (s->cs, s->calib_hash): the one drawn with its
 // seed, number of sequences and length, drawn once per experiment and shared by every run
 // that names the same three (so by their AWQ-search and run cache keys, which hash its tokens).
-static int use_calib(shared_inputs *s, const exp_config *c, const method_cfg *mc, ah_err *e) {
+int exp_inputs_use_calib(exp_inputs *s, const exp_config *c, const method_cfg *mc, ah_err *e) {
     if (!s->calib_text.ids) return 0;
     int max = s->m->cfg.max_seq;
     int len = mc->calib_seqlen ? mc->calib_seqlen : (max < 512 ? max : 512);
@@ -148,8 +123,8 @@ static int use_calib(shared_inputs *s, const exp_config *c, const method_cfg *mc
     return 0;
 }
 
-static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *plan, int quiet,
-                       ah_err *e) {
+int exp_inputs_load(exp_inputs *s, const exp_config *c, const exp_plan *plan, int quiet,
+                    ah_err *e) {
     memset(s, 0, sizeof *s);
     char tpath[EXP_PATH_MAX];
     const char *wt = c->wikitext_dir[0] ? c->wikitext_dir : NULL;
@@ -188,8 +163,8 @@ static int load_shared(shared_inputs *s, const exp_config *c, const exp_plan *pl
         // Every sample the plan draws, made here: a bad length fails before any run, and
         // --keys prints every run's key.
         for (int i = 0; i < plan->n; i++)
-            if (use_calib(s, c, &plan->runs[i].mc, e)) return -1;
-        if (use_calib(s, c, &plan->runs[0].mc, e)) return -1;
+            if (exp_inputs_use_calib(s, c, &plan->runs[i].mc, e)) return -1;
+        if (exp_inputs_use_calib(s, c, &plan->runs[0].mc, e)) return -1;
     }
     return 0;
 }
@@ -420,15 +395,15 @@ static void awq_key_of(const exp_run *r, const shared_inputs *s, char hex[65]) {
 
 static int print_keys_input(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e) {
     shared_inputs s;
-    int rc = load_shared(&s, c, plan, 1, e);
+    int rc = exp_inputs_load(&s, c, plan, 1, e);
     for (int i = 0; rc == 0 && i < plan->n; i++) {
         char key[65], awq[65];
-        if ((rc = use_calib(&s, c, &plan->runs[i].mc, e))) break;
+        if ((rc = exp_inputs_use_calib(&s, c, &plan->runs[i].mc, e))) break;
         run_key(c, &plan->runs[i], &s, key);
         awq_key_of(&plan->runs[i], &s, awq);
         fprintf(out, "%-36s run %s awq %s\n", plan->runs[i].id, key, awq);
     }
-    shared_free(&s);
+    exp_inputs_free(&s);
     return rc;
 }
 
@@ -506,7 +481,7 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
             fprintf(stderr, "warning: %s: %s is %zu bytes; /summary keeps its first %d (the run "
                             "attributes model / eval_data / calib keep it whole)\n", c->source,
                     names[k], strlen(texts[k]), STORE_STR_MAX);
-    if (load_shared(&s, c, plan, o->quiet, e)) goto out;
+    if (exp_inputs_load(&s, c, plan, o->quiet, e)) goto out;
     if (!o->quiet) {
         char desc[256];
         model_describe(s.m, desc, sizeof desc);
@@ -533,7 +508,7 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
     for (int i = 0; i < plan->n; i++) {
         const exp_run *r = &plan->runs[i];
         char key[65], run_path[EXP_PATH_MAX + 128];
-        if (use_calib(&s, c, &r->mc, e)) {
+        if (exp_inputs_use_calib(&s, c, &r->mc, e)) {
             status = -1;
             break;
         }
@@ -637,7 +612,7 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
 out:
     if (bar_started) ah_progress_end(&bar);
     store_close(st);
-    shared_free(&s);
+    exp_inputs_free(&s);
     free(res);
     free(done);
     return status;
