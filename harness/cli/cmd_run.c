@@ -112,7 +112,8 @@ int cmd_run(int argc, char **argv) {
     if (dry) {
         printf("experiment %s (%s): %d planned runs", cfg.name, cfg.source, total);
         if (shard_n) printf(", shard %d/%d runs %d of them", shard_i, shard_n, plan.n);
-        if (cfg.inputs[EXP_IN_MODEL].n + cfg.inputs[EXP_IN_EVAL].n + cfg.inputs[EXP_IN_CALIB].n)
+        if (cfg.inputs[EXP_IN_MODEL].n + cfg.inputs[EXP_IN_EVAL].n + cfg.inputs[EXP_IN_CALIB].n +
+            cfg.inputs[EXP_IN_PROTOCOL].n)
             printf("\n%d inputs (models, evaluation and calibration data of the sweep)\nresults "
                    "%s\n\n", plan.n_inputs, o.output ? o.output : cfg.output);
         else

@@ -501,14 +501,14 @@ static exp_axis_values *sweep_axes(parse_ctx *p, const char *section) {
 
 // key = value in [sweep] / [sweep.NAME]: nonzero on success, 0 after an error (inih's handler
 // convention).
-const char *const EXP_INPUT_KEYS[EXP_IN_COUNT] = {"model", "eval_data", "seqlen", "calib"};
+const char *const EXP_INPUT_KEYS[EXP_IN_COUNT] = {"model", "eval_data", "seqlen", "calib", "protocol"};
 
-// An input axis of [sweep] (model, eval_data, seqlen, calib): a comma list of text values.
+// An input axis of [sweep] (model, eval_data, seqlen, calib, protocol): a comma list of text values.
 static int input_key(parse_ctx *p, const char *section, exp_input_axis a, const char *key,
                      const char *value) {
     exp_input_values *in = &p->c->inputs[a];
     if (strcmp(section, "sweep"))
-        return fail_at(p, "%s: the inputs (model, eval_data, seqlen, calib) are crossed in [sweep] "
+        return fail_at(p, "%s: the inputs (model, eval_data, seqlen, calib, protocol) are crossed in [sweep] "
                           "only, not in [%s]", key, section);
     int continuing = p->last_continues && !strcmp(p->last_key, key) && !strcmp(p->last_section, section);
     if (in->n && !continuing)
@@ -528,6 +528,12 @@ static int input_key(parse_ctx *p, const char *section, exp_input_axis a, const 
         if (a == EXP_IN_SEQLEN) {
             int x;
             if (parse_int(p, key, item, 2, 1 << 20, &x)) return 0;
+        }
+        if (a == EXP_IN_PROTOCOL) {   // the [evaluation] protocol's values and message
+            ppl_protocol pr;
+            if (ppl_protocol_parse(item, &pr) || pr == PPL_LMEVAL)
+                return fail_at(p, "protocol: expected gptq or llamacpp, got '%s' (lm-eval's word "
+                                  "perplexity in a sweep: tasks = wikitext:FILE; docs/TASKS.md)", item);
         }
         for (int i = 0; i < in->n; i++)
             if (!strcmp(in->v[i], item)) return fail_at(p, "%s: '%s' listed twice", key, item);

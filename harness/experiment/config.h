@@ -48,14 +48,18 @@ typedef struct {
 // (model names, data specs) or a length, and they select what a run reads, not how it
 // quantizes. Written: n values in v (strings; seqlen as digits); not written: n = 0, the
 // [model] / [evaluation] / [calibration] value.
-typedef enum { EXP_IN_MODEL, EXP_IN_EVAL, EXP_IN_SEQLEN, EXP_IN_CALIB, EXP_IN_COUNT } exp_input_axis;
+typedef enum {
+    EXP_IN_MODEL, EXP_IN_EVAL, EXP_IN_SEQLEN, EXP_IN_CALIB,
+    EXP_IN_PROTOCOL,           // gptq | llamacpp: which tokens of each window are scored (issue 20)
+    EXP_IN_COUNT
+} exp_input_axis;
 typedef struct {
     int n;
     char **v;                  // heap: n strings
     char file[EXP_PATH_MAX];
     int line;
 } exp_input_values;
-extern const char *const EXP_INPUT_KEYS[EXP_IN_COUNT];   // "model", "eval_data", "seqlen", "calib"
+extern const char *const EXP_INPUT_KEYS[EXP_IN_COUNT];   // "model", "eval_data", "seqlen", "calib", "protocol"
 
 
 // One sweep axis (a [sweep] row of the parameter table, method/params.h): its values in the

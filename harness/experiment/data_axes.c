@@ -47,6 +47,8 @@ void exp_input_config(const exp_config *c, const exp_input *in, exp_config *out)
     if (iv[EXP_IN_SEQLEN].n) out->seqlen = atoi(iv[EXP_IN_SEQLEN].v[in->v[EXP_IN_SEQLEN]]);
     if (iv[EXP_IN_CALIB].n)
         snprintf(out->calib, sizeof out->calib, "%s", iv[EXP_IN_CALIB].v[in->v[EXP_IN_CALIB]]);
+    if (iv[EXP_IN_PROTOCOL].n)   // (config.c checked the words)
+        ppl_protocol_parse(iv[EXP_IN_PROTOCOL].v[in->v[EXP_IN_PROTOCOL]], &out->protocol);
 }
 
 // A plain label of a data spec: "wikitext2:train" -> "wikitext2-train", "text:dir/pile.txt@0:9"
@@ -77,7 +79,7 @@ static void spec_label(const char *spec, char *buf, size_t cap) {
 // appended ("pile2"), so ids stay apart.
 static void value_label(const exp_config *c, int k, int i, char *buf, size_t cap) {
     const exp_input_values *iv = &c->inputs[k];
-    if (k == EXP_IN_SEQLEN) {
+    if (k == EXP_IN_SEQLEN || k == EXP_IN_PROTOCOL) {
         snprintf(buf, cap, "%s", iv->v[i]);
         return;
     }
@@ -100,7 +102,7 @@ static void value_label(const exp_config *c, int k, int i, char *buf, size_t cap
     }
 }
 
-static const char *const ID_FMT[EXP_IN_COUNT] = {"-m.%s", "-ev.%s", "-ctx%s", "-cal.%s"};
+static const char *const ID_FMT[EXP_IN_COUNT] = {"-m.%s", "-ev.%s", "-ctx%s", "-cal.%s", "-p.%s"};
 
 void exp_input_suffix(const exp_config *c, const exp_input *in, int takes_calib, char *buf,
                       size_t cap) {

@@ -4,13 +4,14 @@
 //   eval_data = wikitext2:test, text:other.txt
 //   seqlen = 512, 2048               ; evaluation windows
 //   calib = wikitext2:train, text:pile.txt
+//   protocol = gptq, llamacpp        ; which tokens of each window are scored (METHODS.md)
 // Each combination is one input of the plan: its runs read that model and data, and the
-// runner loads them once for all its runs. The crossing nests model, eval_data, seqlen, calib
-// (outermost first). A calibration source applies only to the runs whose weights it changes
+// runner loads them once for all its runs. The crossing nests model, eval_data, seqlen, calib,
+// protocol (outermost first). A calibration source applies only to the runs whose weights it changes
 // (the calib_samples row applies: AWQ, GPTQ, ...): fp16, rtn, minmax are planned once per
 // model, evaluation set and length, with the first calibration source for their metrics.
 // Run ids name an input only where its axis is swept: "-m.NAME", "-ev.LABEL", "-ctx512",
-// "-cal.LABEL" (LABEL: the source's file or split, "pile", "wikitext2-train").
+// "-cal.LABEL" (LABEL: the source's file or split, "pile", "wikitext2-train"), "-p.llamacpp".
 #ifndef AH_EXP_DATA_AXES_H
 #define AH_EXP_DATA_AXES_H
 

@@ -18,8 +18,8 @@
 
 // The run parameters besides the parameter table's (method/params.h), which are all in the
 // default row key: the data and the window length. The row key is these minus the column key.
-static const char *const DATA_PARAMS[] = {"model_name", "calib", "eval_data", "seqlen", NULL};
-#define N_DATA_PARAMS 4
+static const char *const DATA_PARAMS[] = {"model_name", "calib", "eval_data", "seqlen", "protocol", NULL};
+#define N_DATA_PARAMS 5
 // Outcomes, not parameters: never a key.
 static const char *const RESULTS[] = {"ppl", "nll", "seconds", "awq_seconds", "cache", "key", NULL};
 // Row order: fields compared first to last (those in the row key).
