@@ -19,7 +19,7 @@ static void plot_usage(FILE *f) {
             "                     DIR/<experiment>/<name>.<format>\n"
             "\n"
             "Standard plots, each drawn when the file holds what it needs (else skipped, saying why):\n"
-            "  ppl_vs_alpha ppl_vs_group ppl_vs_bits kld_vs_bits salient_bars layer_alpha scale_hist\n"
+            "  ppl_vs_alpha ppl_vs_group ppl_vs_bits kld_vs_bits acc_vs_bits salient_bars layer_alpha scale_hist\n"
             "  loss_vs_alpha ppl_vs_calib_samples ppl_vs_seed\n"
             "plus the [plot.NAME] sections of the experiment INI stored in the file. Needs gnuplot\n"
             "(gnuplot-nox) on PATH; the results file is only read. See docs/PLOTS.md.\n");

@@ -38,6 +38,12 @@ void pl_series_err(pl_series *s, double lo, double hi) {
 
 void pl_series_ppl_err(pl_series *s, const store_row *r, const char *ycol) {
     if (!strcmp(ycol, "ppl")) pl_series_err(s, pl_num(r, "ppl_lo"), pl_num(r, "ppl_hi"));
+    if (!strncmp(ycol, "acc_", 4) && strncmp(ycol, "acc_norm_", 9)) {   // acc_TASK: +-1.96 se
+        char se[64];
+        snprintf(se, sizeof se, "acc_stderr_%s", ycol + 4);
+        double a = pl_num(r, ycol), d = 1.96 * pl_num(r, se);
+        pl_series_err(s, a - d, a + d);
+    }
 }
 
 void pl_series_sort(pl_series *s) {   // insertion sort: a handful of points

@@ -287,6 +287,55 @@ int pl_kld_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah
     return vs_bits(c, &q, "kld_mean", "KL divergence from FP16", yl, NULL, 0, why, wcap, e);
 }
 
+// lm-eval's accuracy of each zero-shot task ([evaluation] tasks, docs/TASKS.md) against bits:
+// one figure per task that has results, named acc_vs_bits-TASK, drawn as ppl_vs_bits is, with
+// error bars of +-1.96 standard errors (acc_stderr_TASK, lm-eval's) and the unquantized run's
+// accuracy as the reference line. The task names are the /summary columns' (store.c).
+static const char *const ACC_TASKS[] = {"hellaswag", "piqa",       "arc_easy", "arc_challenge",
+                                        "winogrande", "lambada",   "mc"};
+
+int pl_acc_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e) {
+    int drawn = 0;
+    why[0] = '\0';
+    for (size_t t = 0; t < sizeof ACC_TASKS / sizeof ACC_TASKS[0]; t++) {
+        char col[48], se[64];
+        snprintf(col, sizeof col, "acc_%s", ACC_TASKS[t]);
+        snprintf(se, sizeof se, "acc_stderr_%s", ACC_TASKS[t]);
+        if (store_column_index(col) < 0) continue;
+        pl_ref refs[1];
+        int nr = 0, any = 0;
+        for (int i = 0; i < c->s->n; i++) {
+            const store_row *r = &c->s->rows[i];
+            double a = pl_num(r, col);
+            if (isnan(a)) continue;
+            any = 1;
+            if (!strcmp(pl_str(r, "method"), "fp16") && pl_keep(p, r) && !nr) {
+                snprintf(refs[0].label, sizeof refs[0].label, "%s (%.3f)", c->fp_label, a);
+                refs[0].y = a;
+                refs[0].color = "#000000";
+                refs[0].dash = 4;
+                nr = 1;
+            }
+        }
+        if (!any) continue;
+        pl_spec q = *p;
+        snprintf(q.name, sizeof q.name, "%.40s-%s", p->name, ACC_TASKS[t]);
+        char what[64], yl[256], w[256];
+        snprintf(what, sizeof what, "%s accuracy", ACC_TASKS[t]);
+        snprintf(yl, sizeof yl, "%s accuracy (lm-eval acc, 95%% bars; higher is better)",
+                 ACC_TASKS[t]);
+        int rc = vs_bits(c, &q, col, what, yl, refs, nr, w, sizeof w, e);
+        if (rc < 0) return -1;
+        if (rc == 0) drawn++;
+        else snprintf(why, wcap, "%s: %s", ACC_TASKS[t], w);
+    }
+    if (drawn) return 0;
+    if (!why[0])
+        snprintf(why, wcap, "no run has zero-shot task accuracies ([evaluation] tasks = "
+                            "piqa:FILE, ...; docs/TASKS.md)");
+    return 1;
+}
+
 // ---------------------------------------------------------------------------------------------
 // salient_bars
 

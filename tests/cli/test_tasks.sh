@@ -107,7 +107,7 @@ expect_error lmeval-kld "--kld compares window positions" -- "$AH_BIN" eval --mo
   echo "threads = 2"; echo "[model]"; echo "path = $model"; echo "[evaluation]"
   echo "data = text:$model/data/heldout.txt"; echo "seqlen = 64"; echo "max_windows = 2"
   echo "tasks = piqa:$tmp/d/piqa.jsonl, lambada:$tmp/d/lambada.jsonl"; echo "task_items = 6"
-  echo "[sweep]"; echo "method = fp16, rtn"; echo "bits = 4"; echo "group_size = 64"; } >"$tmp/x.ini"
+  echo "[sweep]"; echo "method = fp16, rtn"; echo "bits = 3, 4"; echo "group_size = 64"; } >"$tmp/x.ini"
 "$AH_BIN" run "$tmp/x.ini" >"$tmp/run.out" 2>"$tmp/err" || fail "run with tasks: $(tail -n 3 "$tmp/err")"
 "$AH_BIN" report "$tmp/x.h5" --metric acc:piqa --format csv >"$tmp/rep.csv" 2>"$tmp/err" ||
   { echo "FAIL: report --metric acc:piqa: $(cat "$tmp/err")"; errors=$((errors + 1)); }
@@ -132,7 +132,7 @@ for rid in f["runs"]:
     if "ppl_lambada" not in run.attrs or "scored_tokens" not in run.attrs:
         print(f"FAIL {rid}: no ppl_lambada or scored_tokens"); bad += 1
 s = f["summary"][:]
-if "acc_piqa" not in s.dtype.names or len(s) != 2:
+if "acc_piqa" not in s.dtype.names or len(s) != 3:
     print("FAIL: /summary lacks acc_piqa"); bad += 1
 rows = list(csv.reader(open(sys.argv[2])))
 if len(rows) < 3:
@@ -156,6 +156,16 @@ expect_error arc-key "arc.jsonl:1: answerKey 'C' is not one of choices.label" --
 expect_error wino-blank "wino.jsonl:1: the sentence has no '_' blank" -- run "winogrande:$tmp/wino.jsonl"
 expect_error unknown-task "task 'boolq': unknown \(known: hellaswag, piqa" -- run "boolq:$tmp/ok.jsonl"
 expect_error no-file "give its file as piqa:FILE" -- run "piqa"
+# acc_vs_bits: one figure per task with accuracies (piqa; lambada has acc too), 95% bars.
+if command -v gnuplot >/dev/null 2>&1; then
+  "$AH_BIN" plot "$tmp/x.h5" --only acc_vs_bits --out "$tmp/plots" >"$tmp/plot.out" 2>&1 ||
+    { echo "FAIL: plot --only acc_vs_bits: $(tail -n 3 "$tmp/plot.out")"; errors=$((errors + 1)); }
+  for t in piqa lambada; do
+    [ -s "$tmp/plots/tasks-test/acc_vs_bits-$t.png" ] ||
+      { echo "FAIL: acc_vs_bits-$t.png not drawn: $(cat "$tmp/plot.out")"; errors=$((errors + 1)); }
+  done
+fi
+
 ini() { printf '[experiment]\nname = x\n[model]\npath = %s\n[evaluation]\ndata = text:x\n%s\n' $model "$1" >"$tmp/p.ini"; }
 ini "protocol = lmeval"
 expect_error ini-lmeval "p.ini:7: protocol: expected gptq or llamacpp, got 'lmeval'.*tasks = wikitext:FILE" -- "$AH_BIN" run "$tmp/p.ini"
