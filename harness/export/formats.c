@@ -13,6 +13,7 @@
 #include "core/mem.h"
 #include "export/export_dir.h"
 #include "export/gguf.h"
+#include "export/hf_quant.h"
 
 // --------------------------------------------------------------------------------------------
 // harness: the layout of export.h, a directory.
@@ -98,12 +99,52 @@ static int gguf_write(qexport *x, const model *m, const tok_tokenizer *tok, cons
 }
 
 // --------------------------------------------------------------------------------------------
+// awq, gptq, compressed-tensors: quantized HuggingFace directories (export/hf_quant.h).
+
+static int hq_check(hq_format f, const model *m, const method_cfg *mc, const char *out, ah_err *e) {
+    if (qexport_dir_check_target(out, e)) return -1;
+    return qexport_hq_check(f, m, mc, e);
+}
+
+static int hq_write(hq_format f, qexport *x, const model *m, const char *out,
+                    const char *manifest_json, ah_err *e) {
+    double max_diff;
+    if (qexport_hq_write(f, x, m, out, manifest_json, &max_diff, e)) return -1;
+    printf("export_check max_abs_diff=%g\n", max_diff);
+    return 0;
+}
+
+#define HQ_ROW(fn, F)                                                                          \
+    static int fn##_check(const model *m, const method_cfg *mc, const tok_tokenizer *tok,     \
+                          const char *out, ah_err *e) {                                        \
+        (void)tok;                                                                             \
+        return hq_check(F, m, mc, out, e);                                                     \
+    }                                                                                          \
+    static int fn##_write(qexport *x, const model *m, const tok_tokenizer *tok,                \
+                          const char *out, const char *tokenizer_path,                         \
+                          const char *manifest_json, const awq_block_result *awq, ah_err *e) { \
+        (void)tok, (void)tokenizer_path, (void)awq;                                            \
+        return hq_write(F, x, m, out, manifest_json, e);                                       \
+    }                                                                                          \
+    static quant_scale_dtype fn##_scales(const model *m) { return qexport_hq_scale_dtype(F, m); }
+HQ_ROW(awq, HQ_AWQ)
+HQ_ROW(gptq, HQ_GPTQ)
+HQ_ROW(ct, HQ_CT)
+#undef HQ_ROW
+
+// --------------------------------------------------------------------------------------------
 
 static const qexport_format FORMATS[] = {
     {"harness", "fake-quantized checkpoint + packed codes + manifest (a directory)",
-     0, 0, harness_check, harness_write},
+     0, 0, NULL, harness_check, harness_write},
     {"gguf", "a GGUF file for llama.cpp, F32/F16 with the quantization applied (docs/EXPORT.md)",
-     1, 1, gguf_check, gguf_write},
+     1, 1, NULL, gguf_check, gguf_write},
+    {"awq", "AutoAWQ GEMM directory (transformers, vLLM): 4-bit, fp16 scales",
+     0, 0, awq_scales, awq_check, awq_write},
+    {"gptq", "GPTQ directory: v1 for rtn (symmetric) codes, gptq_v2 otherwise; fp16 scales",
+     0, 0, gptq_scales, gptq_check, gptq_write},
+    {"compressed-tensors", "llm-compressor pack-quantized W4A16/W8A16 directory (vLLM)",
+     0, 0, ct_scales, ct_check, ct_write},
 };
 
 const qexport_format *qexport_format_find(const char *name) {
@@ -123,5 +164,5 @@ const char *qexport_format_list(void) {
 
 void qexport_format_usage(FILE *f) {
     for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
-        fprintf(f, "                        %-8s %s\n", FORMATS[i].name, FORMATS[i].what);
+        fprintf(f, "                        %-18s %s\n", FORMATS[i].name, FORMATS[i].what);
 }
