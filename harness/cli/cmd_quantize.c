@@ -25,10 +25,11 @@ static void quantize_usage(FILE *f) {
             "  --format F          what to write (default harness):\n");
     qexport_format_usage(f);
     fprintf(f,
-            "  --scale-dtype D     f32 (default), f16 or bf16: round every scale to D before the codes\n"
-            "                      are computed (the awq and gptq formats imply f16, compressed-tensors\n"
-            "                      the model's dtype); with --format harness, the weights another\n"
-            "                      format's export of the same run holds\n"
+            "  --scale-dtype D     f32 (default), f16, bf16 or f16-q41 (fp16 with 7 significant bits):\n"
+            "                      round every scale to D before the codes are computed (awq, gptq,\n"
+            "                      gguf-q4_0 and gguf-q8_0 imply f16, gguf-q4_1 f16-q41,\n"
+            "                      compressed-tensors the model's dtype); with --format harness, the\n"
+            "                      weights another format's export of the same run holds\n"
             "  --wikitext-dir DIR  for wikitext2: calibration sources\n"
             "  --threads N, --quiet\n"
             "\n");
@@ -154,8 +155,9 @@ int cmd_quantize(int argc, char **argv) {
             if (!strcmp(optarg, "f32")) scale_dt = QUANT_SCALE_F32;
             else if (!strcmp(optarg, "f16")) scale_dt = QUANT_SCALE_F16;
             else if (!strcmp(optarg, "bf16")) scale_dt = QUANT_SCALE_BF16;
+            else if (!strcmp(optarg, "f16-q41")) scale_dt = QUANT_SCALE_F16_Q41;
             else {
-                cli_error("quantize: --scale-dtype: expected f32, f16 or bf16, got '%s'", optarg);
+                cli_error("quantize: --scale-dtype: expected f32, f16, bf16 or f16-q41, got '%s'", optarg);
                 return 2;
             }
             break;
@@ -201,7 +203,7 @@ int cmd_quantize(int argc, char **argv) {
     if (fmt->scale_dtype) {
         quant_scale_dtype want = fmt->scale_dtype(m);
         if (scale_dt >= 0 && scale_dt != (int)want) {
-            static const char *NAME[] = {"f32", "f16", "bf16"};
+            static const char *NAME[] = {"f32", "f16", "bf16", "f16-q41"};
             ah_fail(&e, "--format %s stores %s scales for this model; --scale-dtype %s contradicts it",
                     fmt->name, NAME[want], NAME[scale_dt]);
             goto fail;

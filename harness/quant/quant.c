@@ -55,7 +55,7 @@ int quant_cfg_check(const quant_cfg *q, ah_err *e) {
     if (q->group == 0 || q->group < -1)
         return ah_fail(e, "group size %d: want a positive size or -1", q->group);
     if (q->scale_dtype != QUANT_SCALE_F32 && q->scale_dtype != QUANT_SCALE_F16 &&
-        q->scale_dtype != QUANT_SCALE_BF16)
+        q->scale_dtype != QUANT_SCALE_BF16 && q->scale_dtype != QUANT_SCALE_F16_Q41)
         return ah_fail(e, "scale dtype %d unknown", (int)q->scale_dtype);
     return 0;
 }
@@ -64,9 +64,17 @@ int quant_cfg_check(const quant_cfg *q, ah_err *e) {
 // weights) would round to 0 and lose the group: it becomes that subnormal.
 float quant_round_scale(float s, quant_scale_dtype d) {
     float r = s;
-    if (d == QUANT_SCALE_F16) r = ah_f16_to_f32(ah_f32_to_f16(s));
+    if (d == QUANT_SCALE_F16 || d == QUANT_SCALE_F16_Q41) r = ah_f16_to_f32(ah_f32_to_f16(s));
     if (d == QUANT_SCALE_BF16) r = ah_bf16_to_f32(ah_f32_to_bf16(s));
-    return r == 0.0f && s > 0.0f ? ldexpf(1.0f, d == QUANT_SCALE_F16 ? -24 : -133) : r;
+    if (d == QUANT_SCALE_F16_Q41 && r > 0.0f && isfinite(r)) {
+        // 7 significant bits (m * 128 in [64, 128], rounded half to even), then back on
+        // fp16's grid: a subnormal keeps its last bit at 2^-24, so still at most 7 bits.
+        int ex;
+        float m = frexpf(r, &ex);
+        r = ah_f16_to_f32(ah_f32_to_f16(ldexpf(rintf(m * 128.0f), ex - 7)));
+    }
+    int f16 = d == QUANT_SCALE_F16 || d == QUANT_SCALE_F16_Q41;
+    return r == 0.0f && s > 0.0f ? ldexpf(1.0f, f16 ? -24 : -133) : r;
 }
 
 const char *quant_kind_name(quant_kind k) {

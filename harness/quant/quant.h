@@ -33,7 +33,11 @@ typedef enum { QUANT_RTN, QUANT_MINMAX, QUANT_GPTQ_RTN } quant_kind;
 // format that stores fp16 scales (AutoAWQ, GPTQ, GGUF blocks) quantizes with QUANT_SCALE_F16
 // so the codes are the ones its rounded scales give, and the perplexity the harness reports is
 // that of the file (FORMATS.md, "Rule for exporters"). F32 (0, the default) rounds nothing.
-typedef enum { QUANT_SCALE_F32 = 0, QUANT_SCALE_F16, QUANT_SCALE_BF16 } quant_scale_dtype;
+// QUANT_SCALE_F16_Q41: an fp16 value with at most 7 significant bits, so that for every zero
+// z in [0, 15] the product s * z is an fp16 value too: GGUF's Q4_1 stores d = s and the minimum
+// m = -s * z in fp16 and dequantizes q * d + m, which is then exactly s * (q - z).
+typedef enum { QUANT_SCALE_F32 = 0, QUANT_SCALE_F16, QUANT_SCALE_BF16, QUANT_SCALE_F16_Q41 }
+    quant_scale_dtype;
 
 typedef struct {
     quant_kind kind;

@@ -72,6 +72,25 @@ roundtrip compressed-tensors f32 tinyprose --method minmax --bits 4 --group 32
 roundtrip compressed-tensors f16 llama-mha-f16 --method rtn --bits 8 --group -1
 roundtrip compressed-tensors bf16 qwen2 --method awq --bits 4 --group 16 "${GC[@]}"
 
+# GGUF blocks: every block, dequantized as llama.cpp does, is the evaluated weight (checked as
+# it is written: export_check). gguf-py and llama-perplexity judge them in test_interop_gguf.sh.
+for c in gguf-q4_0:rtn:4 gguf-q4_1:minmax:4 gguf-q4_1:awq:4 gguf-q8_0:rtn:8; do
+  IFS=: read -r fmt meth bits <<<"$c"
+  cases=$((cases + 1))
+  extra=(); [ "$meth" = awq ] && extra=("${GC[@]}")
+  if ! "$AH_BIN" quantize --quiet --model models/tinyprose --method "$meth" --bits "$bits" --group 32 "${extra[@]}" \
+      --format "$fmt" --out "$tmp/b.gguf" >"$tmp/out" 2>"$tmp/err" || ! grep -q '^export_check max_abs_diff=0$' "$tmp/out"; then
+    echo "FAIL $c: $(cat "$tmp/err" "$tmp/out")"; errors=$((errors + 1))
+  fi
+done
+expect_error q4_1-sym 'holds asymmetric codes' -- \
+  "$AH_BIN" quantize --model models/tinyprose --method rtn --bits 4 --group 32 --format gguf-q4_1 --out "$tmp/e9.gguf"
+expect_error q4_0-group 'groups of 32, not 4 bits, group 64' -- \
+  "$AH_BIN" quantize --model models/tinyprose --method rtn --bits 4 --group 64 --format gguf-q4_0 --out "$tmp/e9.gguf"
+expect_error q8_0-f16 'F16 checkpoint' -- \
+  "$AH_BIN" quantize --model "$FIX/llama-mha-f16" --method rtn --bits 8 --group 32 --format gguf-q8_0 --out "$tmp/e9.gguf"
+[ -e "$tmp/e9.gguf" ] && { echo "FAIL e9: output written"; errors=$((errors + 1)); }
+
 # 3. refused before any work, one line each
 M=(--model "$FIX/llama-gqa")
 expect_error awq-3bit 'AutoAWQ GEMM holds 4-bit codes only' -- \
