@@ -25,6 +25,11 @@ static void quantize_usage(FILE *f) {
             "  --format F          what to write (default harness):\n");
     qexport_format_usage(f);
     fprintf(f,
+            "  --scale-dtype D     f32 (default), f16, bf16 or f16-q41 (fp16 with 7 significant bits):\n"
+            "                      round every scale to D before the codes are computed (awq, gptq,\n"
+            "                      gguf-q4_0 and gguf-q8_0 imply f16, gguf-q4_1 f16-q41,\n"
+            "                      compressed-tensors the model's dtype); with --format harness, the\n"
+            "                      weights another format's export of the same run holds\n"
             "  --wikitext-dir DIR  for wikitext2: calibration sources\n"
             "  --threads N, --quiet\n"
             "\n");
@@ -117,12 +122,13 @@ static char *manifest(const model *m, const cli_method_opts *o, const calib_set 
 int cmd_quantize(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *out = NULL, *wt_dir = NULL;
     const qexport_format *fmt = qexport_format_find("harness");
-    int threads = 0, quiet = 0;
+    int threads = 0, quiet = 0, scale_dt = -1;
     static const struct option own[] = {
         {"model", required_argument, 0, 'm'}, {"tokenizer", required_argument, 0, 't'},
         {"out", required_argument, 0, 'o'},   {"wikitext-dir", required_argument, 0, 'w'},
         {"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
         {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
+        {"scale-dtype", required_argument, 0, 'S'},
     };
     enum { N_OWN = sizeof own / sizeof own[0] };
     struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
@@ -145,6 +151,16 @@ int cmd_quantize(int argc, char **argv) {
             break;
         case 'j': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
         case 'q': quiet = 1; break;
+        case 'S':
+            if (!strcmp(optarg, "f32")) scale_dt = QUANT_SCALE_F32;
+            else if (!strcmp(optarg, "f16")) scale_dt = QUANT_SCALE_F16;
+            else if (!strcmp(optarg, "bf16")) scale_dt = QUANT_SCALE_BF16;
+            else if (!strcmp(optarg, "f16-q41")) scale_dt = QUANT_SCALE_F16_Q41;
+            else {
+                cli_error("quantize: --scale-dtype: expected f32, f16, bf16 or f16-q41, got '%s'", optarg);
+                return 2;
+            }
+            break;
         case 'h': quantize_usage(stdout); return 0;
         default:
             if ((h = cli_method_option(&mo, c, optarg)) < 0) return 2;
@@ -183,6 +199,19 @@ int cmd_quantize(int argc, char **argv) {
     int have_tok = 0;
 
     if (!(m = model_load(model_path, &e))) goto fail;
+    // A format that stores rounded scales gets codes computed with them (evaluate what you export).
+    if (fmt->scale_dtype) {
+        quant_scale_dtype want = fmt->scale_dtype(m);
+        if (scale_dt >= 0 && scale_dt != (int)want) {
+            static const char *NAME[] = {"f32", "f16", "bf16", "f16-q41"};
+            ah_fail(&e, "--format %s stores %s scales for this model; --scale-dtype %s contradicts it",
+                    fmt->name, NAME[want], NAME[scale_dt]);
+            goto fail;
+        }
+        mo.mc.q.scale_dtype = want;
+    } else if (scale_dt >= 0) {
+        mo.mc.q.scale_dtype = (quant_scale_dtype)scale_dt;
+    }
     // The tokenizer is needed for calibration, copied beside a llama2.c output, and embedded
     // by formats that carry one (GGUF).
     have_tok = ds_tokenizer_path(tpath, sizeof tpath, model_path, tok_path, &e) == 0;

@@ -261,6 +261,32 @@ int qexport_rows_f32(const qexport *x, const model_weight *w, float *out, size_t
     return rc;
 }
 
+int qexport_is_quantized(const qexport *x, const model_weight *w) {
+    const qlinear *q = find_lin(x, w);
+    return q && q->off[P_PACKED] >= 0;
+}
+
+const method_cfg *qexport_method(const qexport *x) { return &x->mc; }
+
+int qexport_linear_int(const qexport *x, const model_weight *w, uint8_t *codes, float *scales,
+                       uint8_t *zeros, int *kept, ah_err *e) {
+    const qlinear *q = find_lin(x, w);
+    if (!q || q->off[P_PACKED] < 0) return ah_fail(e, "export: '%s' is not a quantized linear", w->name);
+    size_t rows = (size_t)w->shape[0], cols = (size_t)w->shape[1];
+    size_t G = quant_groups(cols, x->mc.q.group), pc = quant_packed_size(cols, x->mc.q.bits);
+    uint8_t *packed = malloc(rows * pc + 1);
+    if (!packed) return ah_fail(e, "out of memory exporting '%s'", w->name);
+    int rc = spool_get(x, SPOOL_CODES, packed, q->off[P_PACKED], rows * pc, e);
+    if (!rc) rc = spool_get(x, SPOOL_MAIN, scales, q->off[P_SCALES], rows * G * sizeof(float), e);
+    if (!rc) rc = spool_get(x, SPOOL_MAIN, zeros, q->off[P_ZEROS], rows * G, e);
+    if (!rc)
+        for (size_t r = 0; r < rows; r++)
+            quant_unpack(codes + r * cols, packed + r * pc, cols, x->mc.q.bits);
+    free(packed);
+    *kept = q->kept;
+    return rc;
+}
+
 // ----------------------------------------------------------------------------
 // files
 

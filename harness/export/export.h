@@ -66,6 +66,18 @@ int qexport_rows_f32(const qexport *x, const model_weight *w, float *out, size_t
 // The dtype in which those values are exact: the source dtype, F32 for a changed norm/bias.
 st_dtype qexport_value_dtype(const qexport *x, const model_weight *w);
 
+// The integer form of the quantized linear w (one of the model's bound weights): codes
+// (rows, cols) unsigned, scales F32 and zeros (rows, groups), as quantized.safetensors holds
+// them; *kept receives the number of input channels kept in full precision (their values
+// are in the fake values, not in the codes). -1 + e when w is not a quantized linear.
+// Other writers of the same run (export/hf_quant.c, export/gguf.c) read through this.
+int qexport_linear_int(const qexport *x, const model_weight *w, uint8_t *codes, float *scales,
+                       uint8_t *zeros, int *kept, ah_err *e);
+// 1 when w is a linear this export quantized.
+int qexport_is_quantized(const qexport *x, const model_weight *w);
+// The method configuration the export was made with.
+const method_cfg *qexport_method(const qexport *x);
+
 // Rebuilds one linear's weights from quantized.safetensors: out (rows, cols).
 int qexport_dequant(float *out, const st_set *packed, const char *name, int rows, int cols,
                     int bits, int group, st_dtype source_dtype, ah_err *e);

@@ -25,7 +25,7 @@ const char *const QEXPORT_SIDE_FILES[] = {
 };
 static const char *const WEIGHT_FILES[] = {   // the rest of an export (export/export.h)
     "model.safetensors", "model.bin", "tokenizer.bin", "quantized.safetensors",
-    "awq.safetensors", "model.gguf", "manifest.json", NULL,
+    "awq.safetensors", "model.gguf", "quantize_config.json", "manifest.json", NULL,
 };
 #define MANIFEST "manifest.json"
 #define EXPORT_FORMAT 2   // 2: the manifest lists the files with their sizes

@@ -14,6 +14,10 @@ typedef struct {
     const char *what;          // one line for --help
     int needs_tokenizer;       // the writer embeds the tokenizer: no tokenizer, no export
     int unquantized_ok;        // --method fp16 (a plain conversion) makes sense in this format
+    // The dtype the format stores scales in, for model m (NULL: exact F32 values, nothing to
+    // round). quantize rounds the quantizer's scales to it before any code is computed, so the
+    // harness evaluates exactly what the file holds (quant_cfg.scale_dtype).
+    quant_scale_dtype (*scale_dtype)(const model *m);
     // Before any work: 0 when the format can hold this model, tokenizer (NULL when the format
     // does not need one) and method; else one message. out: the --out the user gave.
     int (*check)(const model *m, const method_cfg *mc, const tok_tokenizer *tok,

@@ -1,6 +1,7 @@
 // gguf.c — the export as a GGUF v3 file for llama.cpp (gguf.h).
 #include "export/gguf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,27 +71,113 @@ int qexport_gguf_check(const model *m, const tok_tokenizer *tok, ah_err *e) {
     return 0;
 }
 
-// The GGUF type of a tensor: 1-D in F32; 2-D in the dtype its values are exact in, when
-// GGUF's F32/F16 holds it (BF16 widens to F32 without loss).
-static gguf_ggml_type tensor_type(const qexport *x, const model_weight *w) {
+// The GGUF type of a tensor: a quantized linear's blocks when the export writes blocks
+// (qtype not F32); else 1-D in F32 and 2-D in the dtype its values are exact in, when GGUF's
+// F32/F16 holds it (BF16 widens to F32 without loss).
+static gguf_ggml_type tensor_type(const qexport *x, const model_weight *w, gguf_ggml_type qtype) {
+    if (qtype != GGML_T_F32 && qexport_is_quantized(x, w)) return qtype;
     return w->ndim == 2 && qexport_value_dtype(x, w) == ST_F16 ? GGML_T_F16 : GGML_T_F32;
 }
 
-static void add(gg_tensor *t, size_t *n, const qexport *x, const model_weight *w, int perm,
-                const char *fmt, int layer) {
+// ---------------------------------------------------------------------------------------------
+// Q4_0 / Q4_1 / Q8_0 blocks from the harness's codes (FORMATS.md section 4.5). Per block of 32
+// values of a row, with the run's group of 32 (scale s, zero z, codes q in [0, 2^b)):
+//   Q4_0  d = s, nibble = q              (rtn 4-bit: z = 8, so d * (q - 8) = s * (q - z))
+//   Q4_1  d = s, m = -s * z, nibble = q  (q * d + m = s * (q - z); s has 7 significant bits,
+//                                         quant.h QUANT_SCALE_F16_Q41, so m is an fp16 value)
+//   Q8_0  d = s, qs = q - 128            (rtn 8-bit: z = 128)
+// Nibbles: byte k holds value k (low) and value k + 16 (high). llama.cpp dequantizes in fp32
+// (ggml-quants.c dequantize_row_q4_0 / q4_1 / q8_0), where each product is exact.
+
+int qexport_gguf_check_blocks(const model *m, const method_cfg *mc, gguf_ggml_type qtype,
+                              ah_err *e) {
+    const char *fn = qtype == GGML_T_Q4_0 ? "gguf-q4_0" : qtype == GGML_T_Q4_1 ? "gguf-q4_1" : "gguf-q8_0";
+    int bits = qtype == GGML_T_Q8_0 ? 8 : 4, sym = qtype != GGML_T_Q4_1;
+    if (mc->q.bits != bits || mc->q.group != GGML_QK)
+        return ah_fail(e, "--format %s holds %d-bit codes in groups of %d, not %d bits, group %d",
+                       fn, bits, GGML_QK, mc->q.bits, mc->q.group);
+    if (sym != (mc->q.kind == QUANT_RTN))
+        return ah_fail(e, "--format %s holds %s codes: use %s (this run's quantizer is %s)", fn,
+                       sym ? "symmetric" : "asymmetric", sym ? "--method rtn" : "minmax, awq or gptq",
+                       quant_kind_name(mc->q.kind));
+    if (mc->kind == METHOD_IMATRIX)
+        return ah_fail(e, "--format %s: imatrix fits fp32 scales of its own; its codes would not be "
+                       "the file's", fn);
+    if (mc->salient_pct > 0)
+        return ah_fail(e, "--format %s cannot hold input channels kept in full precision", fn);
+    st_dtype d = model_lw(m, 0, L_Q)->dtype;
+    if (d != ST_F32)
+        return ah_fail(e, "--format %s: llama.cpp dequantizes blocks in fp32, the harness rounds a "
+                       "%s checkpoint's quantized weights to %s: they would differ (use an F32 "
+                       "checkpoint, or --format gguf)", fn, st_dtype_name(d), st_dtype_name(d));
+    for (int r = 0; r < L_COUNT; r++) {
+        const model_weight *w = model_lw(m, 0, r);
+        if (arch_role_is_linear(r) && w->data && w->shape[1] % GGML_QK)
+            return ah_fail(e, "--format %s: '%s' has %lld input channels, not a multiple of %d",
+                           fn, w->name, (long long)w->shape[1], GGML_QK);
+    }
+    return 0;
+}
+
+// One row of blocks: out (row_bytes) from codes (C), scales and zeros (C / 32) of that row;
+// deq (C) receives llama.cpp's dequantization of the bytes written. -1 when a zero or a
+// minimum does not fit the type (the quantizer did not match it: checked before the work).
+static int put_blocks(uint8_t *out, float *deq, gguf_ggml_type t, const uint8_t *codes,
+                      const float *scales, const uint8_t *zeros, size_t C) {
+    for (size_t j = 0; j < C / GGML_QK; j++) {
+        const uint8_t *q = codes + j * GGML_QK;
+        float *y = deq + j * GGML_QK;
+        uint16_t dh = ah_f32_to_f16(scales[j]);
+        float d = ah_f16_to_f32(dh);
+        memcpy(out, &dh, 2);
+        if (t == GGML_T_Q8_0) {
+            if (zeros[j] != 128) return -1;
+            for (int k = 0; k < GGML_QK; k++) {
+                int8_t v = (int8_t)((int)q[k] - 128);
+                memcpy(out + 2 + k, &v, 1);
+                y[k] = (float)v * d;
+            }
+            out += 34;
+            continue;
+        }
+        float mf = 0.0f;
+        size_t hdr = 2;
+        if (t == GGML_T_Q4_1) {
+            mf = -d * (float)zeros[j];
+            uint16_t mh = ah_f32_to_f16(mf);
+            if (ah_f16_to_f32(mh) != mf) return -1;
+            memcpy(out + 2, &mh, 2);
+            hdr = 4;
+        } else if (zeros[j] != 8) {
+            return -1;
+        }
+        for (int k = 0; k < 16; k++) {
+            out[hdr + k] = (uint8_t)((q[k] & 0xF) | (q[k + 16] & 0xF) << 4);
+            int lo = q[k] & 0xF, hi = q[k + 16] & 0xF;
+            y[k] = t == GGML_T_Q4_1 ? (float)lo * d + mf : (float)(lo - 8) * d;
+            y[k + 16] = t == GGML_T_Q4_1 ? (float)hi * d + mf : (float)(hi - 8) * d;
+        }
+        out += hdr + 16;
+    }
+    return 0;
+}
+
+static void add(gg_tensor *t, size_t *n, const qexport *x, gguf_ggml_type qtype,
+                const model_weight *w, int perm, const char *fmt, int layer) {
     gg_tensor *g = &t[(*n)++];
     snprintf(g->name, sizeof g->name, fmt, layer);
     g->w = w;
     g->rows = w->ndim == 2 ? (size_t)w->shape[0] : 1;
     g->cols = w->ndim == 2 ? (size_t)w->shape[1] : (size_t)w->shape[0];
     g->perm_heads = perm;
-    g->type = tensor_type(x, w);
+    g->type = tensor_type(x, w, qtype);
 }
 
 // The tensor list in llama.cpp's converter order: embedding, blocks, final norm, head.
-static size_t list_tensors(gg_tensor *t, const qexport *x, const model *m, int permute) {
+static size_t list_tensors(gg_tensor *t, const qexport *x, gguf_ggml_type qtype, const model *m,
+                           int permute) {
     size_t n = 0;
-    add(t, &n, x, &m->global[G_EMBED], 0, "token_embd.weight", 0);
+    add(t, &n, x, qtype, &m->global[G_EMBED], 0, "token_embd.weight", 0);
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int i = 0; i < N_LAYER_NAMES; i++) {
             const model_weight *w = model_lw(m, l, LAYER_NAMES[i].role);
@@ -99,12 +186,12 @@ static size_t list_tensors(gg_tensor *t, const qexport *x, const model *m, int p
                                     : LAYER_NAMES[i].role == L_K ? m->cfg.n_kv_heads : 0;
             char fmt[64];
             snprintf(fmt, sizeof fmt, "blk.%%d.%s", LAYER_NAMES[i].name);
-            add(t, &n, x, w, perm, fmt, l);
+            add(t, &n, x, qtype, w, perm, fmt, l);
         }
-    add(t, &n, x, &m->global[G_FINAL_NORM], 0, "output_norm.weight", 0);
+    add(t, &n, x, qtype, &m->global[G_FINAL_NORM], 0, "output_norm.weight", 0);
     const model_weight *head = &m->global[G_LM_HEAD];
     // Tied: llama.cpp reuses token_embd when output.weight is absent.
-    if (head->data && head->data != m->global[G_EMBED].data) add(t, &n, x, head, 0, "output.weight", 0);
+    if (head->data && head->data != m->global[G_EMBED].data) add(t, &n, x, qtype, head, 0, "output.weight", 0);
     return n;
 }
 
@@ -122,11 +209,53 @@ typedef struct {
     const gg_tensor *t;
     float *rowbuf;            // (cap_rows, max cols) fp32 rows read from the export
     size_t cap_floats;
+    // Block types: the integer form of the linear being written (tensor index cur).
+    size_t cur;
+    uint8_t *codes, *zeros;   // (rows, cols), (rows, cols / 32)
+    float *scales;            // (rows, cols / 32)
+    double max_diff;          // max |llama.cpp's dequantization - evaluated weight| so far
 } fill_ctx;
+
+static int fill_blocks(fill_ctx *c, size_t i, void *buf, uint64_t off, size_t len, ah_err *e) {
+    const gg_tensor *g = &c->t[i];
+    size_t C = g->cols, G = C / GGML_QK, rb = (size_t)gguf_row_bytes(g->type, C);
+    if (c->cur != i) {
+        free(c->codes), free(c->zeros), free(c->scales);
+        c->codes = malloc(g->rows * C + 1);
+        c->zeros = malloc(g->rows * G + 1);
+        c->scales = malloc(g->rows * G * sizeof(float) + 1);
+        c->cur = (size_t)-1;
+        int kept = 0;
+        if (!c->codes || !c->zeros || !c->scales) return ah_fail(e, "out of memory (GGUF export)");
+        if (qexport_linear_int(c->x, g->w, c->codes, c->scales, c->zeros, &kept, e)) return -1;
+        c->cur = i;
+    }
+    uint8_t *row = malloc(rb + 1);
+    float *ref = malloc(2 * C * sizeof(float) + 1), *deq = ref ? ref + C : NULL;
+    int rc = row && ref ? 0 : ah_fail(e, "out of memory (GGUF export)");
+    for (size_t r = (size_t)(off / rb); !rc && (uint64_t)r * rb < off + len; r++) {
+        size_t sr = src_row(r, g->rows, g->perm_heads);
+        if (put_blocks(row, deq, g->type, c->codes + sr * C, c->scales + sr * G, c->zeros + sr * G, C))
+            rc = ah_fail(e, "GGUF export: '%s' row %zu: a zero or minimum does not fit the block type",
+                         g->w->name, sr);
+        else if (!(rc = qexport_rows_f32(c->x, g->w, ref, sr, 1, e)))
+            for (size_t k = 0; k < C; k++) {
+                double dd = fabs((double)deq[k] - (double)ref[k]);
+                if (!(dd <= c->max_diff)) c->max_diff = isnan(dd) ? INFINITY : dd;
+            }
+        // the part of row r inside [off, off + len)
+        uint64_t a = (uint64_t)r * rb, lo = a > off ? a : off, hi = a + rb < off + len ? a + rb : off + len;
+        if (!rc) memcpy((uint8_t *)buf + (lo - off), row + (lo - a), (size_t)(hi - lo));
+    }
+    free(row);
+    free(ref);
+    return rc;
+}
 
 static int fill(void *vctx, size_t i, void *buf, uint64_t off, size_t len, ah_err *e) {
     fill_ctx *c = vctx;
     const gg_tensor *g = &c->t[i];
+    if (g->type != GGML_T_F32 && g->type != GGML_T_F16) return fill_blocks(c, i, buf, off, len, e);
     size_t es = g->type == GGML_T_F32 ? 4 : 2, rb = g->cols * es;
     size_t r0 = (size_t)(off / rb), r1 = (size_t)((off + len + rb - 1) / rb);
     if ((r1 - r0) * g->cols > c->cap_floats) return ah_fail(e, "GGUF export: chunk too large");
@@ -152,7 +281,8 @@ static int fill(void *vctx, size_t i, void *buf, uint64_t off, size_t len, ah_er
     return 0;
 }
 
-static int put_hparams(gguf_w *w, const model *m, const char *arch, int all_f32, ah_err *e) {
+static int put_hparams(gguf_w *w, const model *m, const char *arch, int all_f32,
+                       gguf_ggml_type qtype, ah_err *e) {
     const model_config *c = &m->cfg;
     char k[96], name[256];
     // general.name: the model's last path component (what llama.cpp prints when loading).
@@ -164,7 +294,10 @@ static int put_hparams(gguf_w *w, const model *m, const char *arch, int all_f32,
 #define KEY(s) (snprintf(k, sizeof k, "%s.%s", arch, s), k)
     int rc = gguf_w_str(w, "general.architecture", arch, e) ||
              gguf_w_str(w, "general.name", name, e) ||
-             gguf_w_u32(w, "general.file_type", all_f32 ? 0 : 1, e) ||   // ALL_F32 / MOSTLY_F16
+             // ALL_F32 / MOSTLY_F16 / MOSTLY_Q4_0 (2) / MOSTLY_Q4_1 (3) / MOSTLY_Q8_0 (7)
+             gguf_w_u32(w, "general.file_type", qtype == GGML_T_Q4_0 ? 2 : qtype == GGML_T_Q4_1 ? 3
+                        : qtype == GGML_T_Q8_0 ? 7 : all_f32 ? 0 : 1, e) ||
+             (qtype != GGML_T_F32 && gguf_w_u32(w, "general.quantization_version", 2, e)) ||
              gguf_w_u32(w, KEY("context_length"), (uint32_t)c->max_seq, e) ||
              gguf_w_u32(w, KEY("embedding_length"), (uint32_t)c->dim, e) ||
              gguf_w_u32(w, KEY("block_count"), (uint32_t)c->n_layers, e) ||
@@ -203,7 +336,8 @@ static int put_vocab(gguf_w *w, const tok_vocab *v, ah_err *e) {
 }
 
 int qexport_gguf_write(const qexport *x, const model *m, const tok_tokenizer *tok,
-                       const char *path, const char *method_json, ah_err *e) {
+                       const char *path, const char *method_json, gguf_ggml_type qtype,
+                       double *max_diff, ah_err *e) {
     int permute;
     const char *arch = gguf_arch(m, &permute);
     if (!arch) return qexport_gguf_check(m, tok, e);
@@ -211,19 +345,19 @@ int qexport_gguf_write(const qexport *x, const model *m, const tok_tokenizer *to
     gg_tensor *t = calloc(cap, sizeof *t);
     gguf_w *w = gguf_w_new(e);
     tok_vocab v = {0};
-    fill_ctx fc = {.x = x};
+    fill_ctx fc = {.x = x, .cur = (size_t)-1};
     int rc = -1;
     if (!t || !w) {
         if (!t) ah_fail(e, "out of memory (GGUF export)");
         goto done;
     }
-    n = list_tensors(t, x, m, permute);
+    n = list_tensors(t, x, qtype, m, permute);
     int all_f32 = 1;
     for (size_t i = 0; i < n; i++) {
         all_f32 &= t[i].type == GGML_T_F32;
         if (t[i].cols > max_cols) max_cols = t[i].cols;
     }
-    if (tok_vocab_get(&v, tok, m->cfg.vocab_size, e) || put_hparams(w, m, arch, all_f32, e) ||
+    if (tok_vocab_get(&v, tok, m->cfg.vocab_size, e) || put_hparams(w, m, arch, all_f32, qtype, e) ||
         put_vocab(w, &v, e) || gguf_w_str(w, "awq_harness.run", method_json, e))
         goto done;
     for (size_t i = 0; i < n; i++) {
@@ -238,7 +372,12 @@ int qexport_gguf_write(const qexport *x, const model *m, const tok_tokenizer *to
         goto done;
     }
     rc = gguf_w_write(w, path, fill, &fc, e);
+    if (max_diff) *max_diff = fc.max_diff;
+    if (!rc && fc.max_diff != 0)
+        rc = ah_fail(e, "GGUF export: llama.cpp's dequantization of the blocks differs from the "
+                     "evaluated weights by up to %g", fc.max_diff);
 done:
+    free(fc.codes), free(fc.zeros), free(fc.scales);
     free(fc.rowbuf);
     tok_vocab_free(&v);
     gguf_w_free(w);

@@ -19,6 +19,7 @@
 #define AH_EXPORT_GGUF_H
 
 #include "export/export.h"
+#include "io/gguf_write.h"
 #include "text/tokenizer.h"
 
 // 0 when a GGUF file can hold m with tokenizer tok; else one message naming what does not fit
@@ -26,9 +27,20 @@
 // tokenizer it cannot reproduce). Cheap: run before the work.
 int qexport_gguf_check(const model *m, const tok_tokenizer *tok, ah_err *e);
 
+// 0 when the run (model m, method mc) maps exactly onto qtype's blocks (Q4_0: rtn 4-bit g32;
+// Q4_1: an asymmetric quantizer 4-bit g32; Q8_0: rtn 8-bit g32; an F32 checkpoint: llama.cpp
+// dequantizes in fp32), else one message. Before the work.
+int qexport_gguf_check_blocks(const model *m, const method_cfg *mc, gguf_ggml_type qtype,
+                              ah_err *e);
+
 // Writes the GGUF file at path (created or replaced by the caller's rename) from the export x
 // of model m. method_json: a one-line description of the run stored as awq_harness.run.
+// qtype GGML_T_F32: quantized linears as their fake-quantized values (F32/F16); Q4_0 / Q4_1 /
+// Q8_0: as blocks (the run must pass qexport_gguf_check_blocks), each block dequantized as
+// llama.cpp does and compared with the evaluated weights as it is written: *max_diff (NULL:
+// not wanted) receives the largest difference, and any difference fails the export.
 int qexport_gguf_write(const qexport *x, const model *m, const tok_tokenizer *tok,
-                       const char *path, const char *method_json, ah_err *e);
+                       const char *path, const char *method_json, gguf_ggml_type qtype,
+                       double *max_diff, ah_err *e);
 
 #endif

@@ -95,14 +95,28 @@ int gguf_w_arr_i32(gguf_w *w, const char *key, const int32_t *v, size_t n, ah_er
     return arr_head(w, key, GV_I32, n, e) || put(&w->kv, v, n * 4, e) ? -1 : 0;
 }
 
+uint64_t gguf_row_bytes(gguf_ggml_type t, uint64_t n) {
+    switch (t) {
+    case GGML_T_F32: return 4 * n;
+    case GGML_T_F16: case GGML_T_BF16: return 2 * n;
+    case GGML_T_Q4_0: return n % GGML_QK ? 0 : n / GGML_QK * 18;
+    case GGML_T_Q4_1: return n % GGML_QK ? 0 : n / GGML_QK * 20;
+    case GGML_T_Q8_0: return n % GGML_QK ? 0 : n / GGML_QK * 34;
+    }
+    return 0;
+}
+
 int gguf_w_tensor(gguf_w *w, const char *name, gguf_ggml_type type, int ndim,
                   const uint64_t *ne, ah_err *e) {
     size_t nlen = strlen(name);
     if (nlen == 0 || nlen > 63)   // llama.cpp refuses names of GGML_MAX_NAME (64) bytes or more
         return ah_fail(e, "GGUF tensor name '%s' must have 1 to 63 bytes", name);
     if (ndim < 1 || ndim > 4) return ah_fail(e, "GGUF tensor '%s': %d dims (1..4)", name, ndim);
-    uint64_t elt = type == GGML_T_F32 ? 4 : 2, nbytes = elt;
-    for (int d = 0; d < ndim; d++) {
+    uint64_t nbytes = gguf_row_bytes(type, ne[0]);
+    if (nbytes == 0)
+        return ah_fail(e, "GGUF tensor '%s': a row of %llu values has no %d-value blocks of type %d",
+                       name, (unsigned long long)ne[0], GGML_QK, (int)type);
+    for (int d = 1; d < ndim; d++) {
         if (ne[d] == 0 || nbytes > UINT64_MAX / 2 / ne[d])
             return ah_fail(e, "GGUF tensor '%s': dim %d is %llu", name, d, (unsigned long long)ne[d]);
         nbytes *= ne[d];

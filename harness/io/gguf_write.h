@@ -19,8 +19,17 @@
 
 #define GGUF_ALIGN 32   // general.alignment's default: no key needed
 
-// ggml tensor types the export writes (ggml.h enum ggml_type).
-typedef enum { GGML_T_F32 = 0, GGML_T_F16 = 1, GGML_T_BF16 = 30 } gguf_ggml_type;
+// ggml tensor types the export writes (ggml.h enum ggml_type). Q4_0 / Q4_1 / Q8_0 are blocks
+// of 32 consecutive values of a row (ne[0] % 32 == 0) of 18 / 20 / 34 bytes (ggml-common.h
+// block_q4_0: fp16 d, 16 bytes of nibbles; block_q4_1: fp16 d, fp16 m, nibbles; block_q8_0:
+// fp16 d, 32 int8).
+typedef enum { GGML_T_F32 = 0, GGML_T_F16 = 1, GGML_T_Q4_0 = 2, GGML_T_Q4_1 = 3, GGML_T_Q8_0 = 8,
+               GGML_T_BF16 = 30 } gguf_ggml_type;
+#define GGML_QK 32   // values per Q4_0 / Q4_1 / Q8_0 block
+
+// Bytes of one row of n values of type t (n % GGML_QK == 0 for the block types); 0 when the
+// type is not one of the above or n does not fit its blocks.
+uint64_t gguf_row_bytes(gguf_ggml_type t, uint64_t n);
 
 typedef struct gguf_w gguf_w;
 

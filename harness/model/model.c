@@ -67,6 +67,14 @@ static int bind_st(model *m, model_weight *w, size_t slot, const char *pattern, 
     snprintf(name, MODEL_NAME_CAP, pat, layer);
     w->name = name;
     const st_tensor *t = st_find(m->st, name);
+    if (!t && m->quant.format != MQ_NONE && ndim == 2 && strlen(name) > 7 &&
+        !strcmp(name + strlen(name) - 7, ".weight")) {
+        // A quantized checkpoint's linear: NAME.qweight / NAME.weight_packed instead.
+        char probe[MODEL_NAME_CAP + 32];
+        snprintf(probe, sizeof probe, "%.*s.%s", (int)strlen(name) - 7, name,
+                 m->quant.format == MQ_CT ? "weight_packed" : "qweight");
+        if (st_find(m->st, probe)) return model_import_linear(m, w, name, shape, e);
+    }
     if (!t) {
         if (optional) return 0;
         return ah_fail(e, "%s: tensor '%s' missing", m->path, name);
@@ -127,10 +135,14 @@ static int load_hf(model *m, ah_err *e) {
     char *text = ah_read_file(cfg_path, NULL, e);
     if (!text) return -1;
     int rc = model_config_parse(&m->cfg, text, cfg_path, e);
+    if (rc) {
+        free(text);
+        return -1;
+    }
+    m->st = st_open(m->path, e);
+    rc = m->st ? model_import_detect(m, text, cfg_path, e) : -1;
     free(text);
     if (rc) return -1;
-    m->st = st_open(m->path, e);
-    if (!m->st) return -1;
     snprintf(m->format, sizeof m->format, "safetensors");
     m->layer = calloc((size_t)m->cfg.n_layers * L_COUNT, sizeof *m->layer);
     m->names = calloc((size_t)m->cfg.n_layers * L_COUNT + G_COUNT, MODEL_NAME_CAP);
@@ -269,6 +281,8 @@ int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
 void model_free(model *m) {
     if (!m) return;
     st_close(m->st);
+    for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
     if (m->map) munmap(m->map, m->map_len);
     free(m->layer);
     free(m->names);

@@ -44,8 +44,22 @@ typedef struct {
 
 #define MODEL_NAME_CAP 128   // bytes reserved per tensor name in model.names
 
+// A quantized checkpoint (AutoAWQ GEMM, GPTQ v1/v2, compressed-tensors pack-quantized) whose
+// linears the loader dequantizes (model/import.c): W = s * (q - z) in fp32, rounded to dtype.
+typedef enum { MQ_NONE, MQ_AWQ, MQ_GPTQ, MQ_CT } model_quant_format;
+typedef struct {
+    model_quant_format format;
+    int bits, group;          // group -1: one group per row
+    int gptq_v1;              // GPTQ checkpoint_format "gptq": stored zeros are z - 1
+    int sym;                  // compressed-tensors symmetric: no zero tensor, z = 2^(b-1)
+    st_dtype dtype;           // the dequantized weights' dtype: the embedding's
+} model_quant;
+
 typedef struct {
     model_config cfg;
+    model_quant quant;        // format MQ_NONE for a plain checkpoint
+    void **owned;             // [n_owned] dequantized weights (import.c), freed with the model
+    size_t n_owned;
     char path[4096];          // what the user gave
     char format[16];          // "safetensors" or "llama2c"
     st_set *st;               // safetensors set (HF directory), else NULL
@@ -55,6 +69,15 @@ typedef struct {
     model_weight *layer;      // [n_layers][L_COUNT]
     char *names;              // [G_COUNT + n_layers*L_COUNT][MODEL_NAME_CAP] tensor names
 } model;
+
+// Quantized checkpoints (import.c). model_import_detect reads config.json's
+// "quantization_config" into m->quant (MQ_NONE when there is none; an error for a method or
+// layout the importer does not read). model_import_linear builds the (O, I) weight `name`
+// (NAME.weight) from NAME's quantized tensors into an owned buffer bound to w; errors name the
+// tensor and what was expected.
+int model_import_detect(model *m, const char *cfg_text, const char *cfg_path, ah_err *e);
+int model_import_linear(model *m, model_weight *w, const char *name, const int64_t shape[2],
+                        ah_err *e);
 
 // Loads a HuggingFace directory (config.json + safetensors) or a llama2.c .bin file.
 // Every tensor the family needs is bound and shape-checked against the config here, so a

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/half.h"
 #include "core/simd.h"
 
 // ---------------------------------------------------------------------------------------------
@@ -53,7 +54,27 @@ int quant_cfg_check(const quant_cfg *q, ah_err *e) {
     if (q->bits < 2 || q->bits > 8) return ah_fail(e, "bits %d outside 2..8", q->bits);
     if (q->group == 0 || q->group < -1)
         return ah_fail(e, "group size %d: want a positive size or -1", q->group);
+    if (q->scale_dtype != QUANT_SCALE_F32 && q->scale_dtype != QUANT_SCALE_F16 &&
+        q->scale_dtype != QUANT_SCALE_BF16 && q->scale_dtype != QUANT_SCALE_F16_Q41)
+        return ah_fail(e, "scale dtype %d unknown", (int)q->scale_dtype);
     return 0;
+}
+
+// A positive scale at or below half the smallest fp16 subnormal (2^-25: an rtn group of tiny
+// weights) would round to 0 and lose the group: it becomes that subnormal.
+float quant_round_scale(float s, quant_scale_dtype d) {
+    float r = s;
+    if (d == QUANT_SCALE_F16 || d == QUANT_SCALE_F16_Q41) r = ah_f16_to_f32(ah_f32_to_f16(s));
+    if (d == QUANT_SCALE_BF16) r = ah_bf16_to_f32(ah_f32_to_bf16(s));
+    if (d == QUANT_SCALE_F16_Q41 && r > 0.0f && isfinite(r)) {
+        // 7 significant bits (m * 128 in [64, 128], rounded half to even), then back on
+        // fp16's grid: a subnormal keeps its last bit at 2^-24, so still at most 7 bits.
+        int ex;
+        float m = frexpf(r, &ex);
+        r = ah_f16_to_f32(ah_f32_to_f16(ldexpf(rintf(m * 128.0f), ex - 7)));
+    }
+    int f16 = d == QUANT_SCALE_F16 || d == QUANT_SCALE_F16_Q41;
+    return r == 0.0f && s > 0.0f ? ldexpf(1.0f, f16 ? -24 : -133) : r;
 }
 
 const char *quant_kind_name(quant_kind k) {
@@ -104,7 +125,8 @@ static size_t group_len(size_t cols, int group) {
 // gives the same scale and zero for either (d = mx - mn, and z's clamp maps -0.0 to +0.0).
 __attribute__((always_inline)) static inline void group_params(float *scale, float *zero,
                                                                const float *w, size_t n,
-                                                               quant_kind kind, int bits) {
+                                                               quant_kind kind, int bits,
+                                                               quant_scale_dtype sd) {
     const float maxq = (float)((1 << bits) - 1);
     float mn = w[0], mx = w[0];
 #pragma omp simd reduction(min : mn) reduction(max : mx)
@@ -116,7 +138,7 @@ __attribute__((always_inline)) static inline void group_params(float *scale, flo
     switch (kind) {
     case QUANT_RTN: {
         float amax = fabsf(mn) > fabsf(mx) ? fabsf(mn) : fabsf(mx);
-        s = amax / (float)((1 << (bits - 1)) - 1);
+        s = quant_round_scale(amax / (float)((1 << (bits - 1)) - 1), sd);
         z = (float)(1 << (bits - 1));
         break;
     }
@@ -124,7 +146,7 @@ __attribute__((always_inline)) static inline void group_params(float *scale, flo
         mn = mn < 0.0f ? mn : 0.0f;
         mx = mx > 0.0f ? mx : 0.0f;
         if (mn == 0.0f && mx == 0.0f) { mn = -1.0f; mx = 1.0f; }
-        s = (mx - mn) / maxq;
+        s = quant_round_scale((mx - mn) / maxq, sd);
         z = s > 0.0f ? rintf(-mn / s) : 0.0f;
         z = z > 0.0f ? z : 0.0f;       // -0.0 -> +0.0; the range holds 0, so z is in [0, maxq]
         z = z < maxq ? z : maxq;
@@ -134,7 +156,7 @@ __attribute__((always_inline)) static inline void group_params(float *scale, flo
     default: {
         float d = mx - mn;
         d = d > 1e-5f ? d : 1e-5f;
-        s = d / maxq;
+        s = quant_round_scale(d / maxq, sd);
         z = -rintf(mn / s);
         z = z > 0.0f ? z : 0.0f;
         z = z < maxq ? z : maxq;
@@ -146,7 +168,7 @@ __attribute__((always_inline)) static inline void group_params(float *scale, flo
 }
 
 void quant_group_params(float *scale, float *zero, const float *w, size_t n, const quant_cfg *q) {
-    group_params(scale, zero, w, n, q->kind, q->bits);
+    group_params(scale, zero, w, n, q->kind, q->bits, q->scale_dtype);
 }
 
 // code (n) as exact integer floats in [0, maxq] for one group w (n). scale == 0 (rtn all-zero
@@ -189,12 +211,12 @@ __attribute__((always_inline)) static inline void group_fake(float *w, size_t n,
 
 // row (C) <- dequant(quant(row)) per group of gl; G groups.
 AH_VEC_CLONES static void fake_row(float *row, size_t cols, size_t G, size_t gl, quant_kind kind,
-                                   int bits) {
+                                   int bits, quant_scale_dtype sd) {
     const float maxq = (float)((1 << bits) - 1);
     for (size_t j = 0; j < G; j++) {
         size_t c0 = j * gl, n = cols - c0 < gl ? cols - c0 : gl;
         float s, z;
-        group_params(&s, &z, row + c0, n, kind, bits);
+        group_params(&s, &z, row + c0, n, kind, bits, sd);
         group_fake(row + c0, n, s, z, maxq);
     }
 }
@@ -204,7 +226,7 @@ void quant_fake(float *W, size_t rows, size_t cols, const quant_cfg *q) {
     if (!cfg_ok(q) || !rows || !cols) return;
     const size_t G = quant_groups(cols, q->group), gl = group_len(cols, q->group);
 #pragma omp parallel for schedule(static) if (rows * cols >= PAR_MIN_ELEMS)
-    for (size_t r = 0; r < rows; r++) fake_row(W + r * cols, cols, G, gl, q->kind, q->bits);
+    for (size_t r = 0; r < rows; r++) fake_row(W + r * cols, cols, G, gl, q->kind, q->bits, q->scale_dtype);
 }
 
 // codes (R, C), scale (R, G), zero (R, G) <- quant(W (R, C)).
@@ -220,7 +242,7 @@ void quant_codes(uint8_t *codes, float *scale, float *zero, const float *W, size
         for (size_t j = 0; j < G; j++) {
             size_t c0 = j * gl, n = cols - c0 < gl ? cols - c0 : gl;
             float s, z;
-            group_params(&s, &z, row + c0, n, q->kind, q->bits);
+            group_params(&s, &z, row + c0, n, q->kind, q->bits, q->scale_dtype);
             scale[r * G + j] = s;
             zero[r * G + j] = z;
             for (size_t k = 0; k < n; k += 256) {

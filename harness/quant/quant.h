@@ -14,6 +14,8 @@
 //                 widened to include 0 (min = min(min, 0), max = max(max, 0)) and
 //                 scale = (max - min) / (2^b - 1), zero = round(-min / scale); a group with
 //                 max == min == 0 uses min = -1, max = +1 as the GPTQ code does.
+// With scale_dtype F16 / BF16 the scale is rounded to that dtype right after it is computed
+// (before the zero point and the codes), so every formula above then uses the rounded scale.
 // Groups: g > 0 splits each row into ceil(cols / g) groups; when g does not divide cols the
 // last group is shorter (cols % g channels). g = -1 is one group per row.
 #ifndef AH_QUANT_H
@@ -27,11 +29,26 @@
 
 typedef enum { QUANT_RTN, QUANT_MINMAX, QUANT_GPTQ_RTN } quant_kind;
 
+// The dtype a group's scale is rounded to as soon as it is computed, before any code: an export
+// format that stores fp16 scales (AutoAWQ, GPTQ, GGUF blocks) quantizes with QUANT_SCALE_F16
+// so the codes are the ones its rounded scales give, and the perplexity the harness reports is
+// that of the file (FORMATS.md, "Rule for exporters"). F32 (0, the default) rounds nothing.
+// QUANT_SCALE_F16_Q41: an fp16 value with at most 7 significant bits, so that for every zero
+// z in [0, 15] the product s * z is an fp16 value too: GGUF's Q4_1 stores d = s and the minimum
+// m = -s * z in fp16 and dequantizes q * d + m, which is then exactly s * (q - z).
+typedef enum { QUANT_SCALE_F32 = 0, QUANT_SCALE_F16, QUANT_SCALE_BF16, QUANT_SCALE_F16_Q41 }
+    quant_scale_dtype;
+
 typedef struct {
     quant_kind kind;
     int bits;        // 2..8
     int group;       // > 0, or -1 for whole rows
+    quant_scale_dtype scale_dtype;   // scales rounded to this dtype first (default F32: none)
 } quant_cfg;
+
+// s rounded to the dtype d (F32: s itself). Exported so methods with scales of their own
+// (GPTQ's groups) round the same way.
+float quant_round_scale(float s, quant_scale_dtype d);
 
 // Validates a config: bits in 2..8, group > 0 or -1. Error names the bad field.
 int quant_cfg_check(const quant_cfg *q, ah_err *e);

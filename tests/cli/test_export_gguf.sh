@@ -125,7 +125,7 @@ ls "$tmp" | grep -q '\.tmp\.' && { echo "FAIL temporaries left: $(ls "$tmp")"; e
 expect_error opt-refused 'gguf: llama.cpp architectures .* not opt' -- \
   "$AH_BIN" quantize --model "$FIX/opt" --method minmax --format gguf --out "$tmp/opt.gguf"
 [ -e "$tmp/opt.gguf" ] && { echo "FAIL a refused export left $tmp/opt.gguf"; errors=$((errors + 1)); }
-expect_error unknown-format "--format: expected one of harness, gguf, got 'awq-gemm'" -- \
+expect_error unknown-format "--format: expected one of harness, gguf, .*compressed-tensors, got 'awq-gemm'" -- \
   "$AH_BIN" quantize --model "$FIX/llama-gqa" --method minmax --format awq-gemm --out "$tmp/x"
 expect_error fp16-harness 'fp16 quantizes nothing' -- \
   "$AH_BIN" quantize --model "$FIX/llama-gqa" --method fp16 --out "$tmp/x"

@@ -79,7 +79,7 @@ static void test_diagonal_is_plain(void **state) {
     int groups[] = {16, -1, 8};
     for (int k = 0; k < 3; k++)
         for (int gi = 0; gi < 3; gi++) {
-            quant_cfg q = {kinds[k], 3, groups[gi]};
+            quant_cfg q = {kinds[k], 3, groups[gi], QUANT_SCALE_F32};
             gptq_cfg g;
             gptq_defaults(&g);
             g.block_size = 7;
@@ -107,7 +107,7 @@ static void test_two_columns(void **state) {
     (void)state;
     float W[2] = {0.30f, 1.00f};
     double H[4] = {2.0, 1.0, 1.0, 3.0};
-    quant_cfg q = {QUANT_MINMAX, 2, -1};
+    quant_cfg q = {QUANT_MINMAX, 2, -1, QUANT_SCALE_F32};
     gptq_cfg g;
     gptq_defaults(&g);
     g.damp = 1e-6;
@@ -188,7 +188,7 @@ static void test_naive_and_blocks(void **state) {
     g_rng = 12345;
     make_inputs(H, X, N, C);
     make_weights(W, R, C);
-    quant_cfg q = {QUANT_MINMAX, 3, -1};
+    quant_cfg q = {QUANT_MINMAX, 3, -1, QUANT_SCALE_F32};
     naive_gptq(Wn, W, H, R, C, 0.01, &q);
     int blocks[] = {1, 5, 16, 128};
     for (int bi = 0; bi < 4; bi++) {
@@ -206,7 +206,7 @@ static void test_naive_and_blocks(void **state) {
     int groups[] = {-1, 16};
     for (int gi = 0; gi < 2; gi++)
         for (int ao = 0; ao < 2; ao++) {
-            quant_cfg qq = {QUANT_MINMAX, 3, groups[gi]};
+            quant_cfg qq = {QUANT_MINMAX, 3, groups[gi], QUANT_SCALE_F32};
             gptq_cfg g;
             gptq_defaults(&g);
             g.act_order = ao;
@@ -237,7 +237,7 @@ static void test_codes_dequant(void **state) {
         for (int gi = 0; gi < 4; gi++)
             for (int ao = 0; ao < 2; ao++)
                 for (int bs = 4; bs <= 128; bs *= 32) {
-                    quant_cfg q = {kinds[k], 4, groups[gi]};
+                    quant_cfg q = {kinds[k], 4, groups[gi], QUANT_SCALE_F32};
                     gptq_cfg g = {0.01, bs, ao};
                     size_t G = quant_groups(C, q.group);
                     uint8_t codes[R * C];
@@ -262,7 +262,7 @@ static void test_dead_input(void **state) {
     make_inputs(H, X, N, C);
     for (int i = 0; i < C; i++) H[3 * C + i] = H[i * C + 3] = 0.0;
     make_weights(W, R, C);
-    quant_cfg q = {QUANT_GPTQ_RTN, 4, -1};   // the range holds 0: a zero column stays 0
+    quant_cfg q = {QUANT_GPTQ_RTN, 4, -1, QUANT_SCALE_F32};   // the range holds 0: a zero column stays 0
     gptq_cfg g;
     gptq_defaults(&g);
     gptq_info info;
@@ -276,7 +276,7 @@ static void test_indefinite(void **state) {
     (void)state;
     float W[2 * 3] = {0.1f, -0.2f, 0.3f, 0.5f, 0.05f, -0.4f};
     double H[9] = {1.0, 0.0, 0.0, 0.0, -0.5, 0.0, 0.0, 0.0, 1.0};   // mean diag 0.5
-    quant_cfg q = {QUANT_MINMAX, 3, -1};
+    quant_cfg q = {QUANT_MINMAX, 3, -1, QUANT_SCALE_F32};
     gptq_cfg g;
     gptq_defaults(&g);
     gptq_info info;

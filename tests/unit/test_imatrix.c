@@ -23,7 +23,7 @@
 #include "quant/imatrix.h"
 #include "testutil.h"
 
-static const quant_cfg SYM3 = {QUANT_RTN, 3, -1};
+static const quant_cfg SYM3 = {QUANT_RTN, 3, -1, QUANT_SCALE_F32};
 
 // Pseudo-random weights in [-1, 1) with a few larger ones (a fixed LCG: reproducible).
 static void fill(float *w, size_t n, uint32_t seed) {
@@ -89,7 +89,7 @@ static void test_zero_cases(void **state) {
     float W[2 * 8] = {0};
     fill(W + 8, 8, 7);
     float imp[8] = {0, 0, 0, 0, 1, 2, 3, 4};
-    const quant_cfg q = {QUANT_RTN, 4, 4};
+    const quant_cfg q = {QUANT_RTN, 4, 4, QUANT_SCALE_F32};
     qres r = run_codes(W, 2, 8, &q, imp);
     for (int i = 0; i < 8; i++) assert_int_equal(r.codes[i], 8);
     assert_true(r.scale[0] == 0.0f && r.scale[1] == 0.0f);   // all-zero row: both groups
@@ -109,7 +109,7 @@ static void test_zero_cases(void **state) {
 static void test_asym_hand(void **state) {
     (void)state;
     const float W[4 * 4] = {0, 1, 2, 3, -1, 0, 1, 2, -3, -3, -3, -3, 0, 0, 0, 0};
-    const quant_cfg q = {QUANT_MINMAX, 2, -1};
+    const quant_cfg q = {QUANT_MINMAX, 2, -1, QUANT_SCALE_F32};
     qres r = run_codes(W, 4, 4, &q, NULL);
     const uint8_t want[16] = {0, 1, 2, 3, 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0};
     const float scale[4] = {1, 1, 3, 0}, zero[4] = {0, 1, 1, 0};
@@ -134,7 +134,7 @@ static void test_null_is_ones(void **state) {
     fill(W, R * C, 11);
     for (int i = 0; i < C; i++) ones[i] = 1.0f;
     for (int k = 0; k < 2; k++) {
-        const quant_cfg q = {k ? QUANT_MINMAX : QUANT_RTN, 4, 32};   // 32 + 32 + a group of 6
+        const quant_cfg q = {k ? QUANT_MINMAX : QUANT_RTN, 4, 32, QUANT_SCALE_F32};   // 32 + 32 + a group of 6
         qres a = run_codes(W, R, C, &q, NULL), b = run_codes(W, R, C, &q, ones);
         assert_memory_equal(a.codes, b.codes, R * C);
         assert_memory_equal(a.scale, b.scale, R * 3 * sizeof(float));
@@ -156,7 +156,7 @@ static void test_fake_is_dequant(void **state) {
     const int groups[3] = {32, 7, -1};
     for (int bits = 2; bits <= 8; bits++)
         for (int k = 0; k < 6; k++) {
-            const quant_cfg q = {k < 3 ? QUANT_RTN : QUANT_MINMAX, bits, groups[k % 3]};
+            const quant_cfg q = {k < 3 ? QUANT_RTN : QUANT_MINMAX, bits, groups[k % 3], QUANT_SCALE_F32};
             qres r = run_codes(W, R, C, &q, imp);
             for (size_t i = 0; i < R * C; i++) assert_true(r.codes[i] < (1u << bits));
             quant_dequant(D, r.codes, r.scale, r.zero, R, C, &q);
@@ -172,7 +172,7 @@ static void test_refused(void **state) {
     (void)state;
     float W[4] = {1, 2, 3, 4}, s[1], z[1];
     uint8_t c[4];
-    const quant_cfg bad[3] = {{QUANT_GPTQ_RTN, 4, 32}, {QUANT_RTN, 9, 32}, {QUANT_MINMAX, 4, 0}};
+    const quant_cfg bad[3] = {{QUANT_GPTQ_RTN, 4, 32, QUANT_SCALE_F32}, {QUANT_RTN, 9, 32, QUANT_SCALE_F32}, {QUANT_MINMAX, 4, 0, QUANT_SCALE_F32}};
     for (int i = 0; i < 3; i++) {
         assert_int_equal(quant_imatrix_codes(c, s, z, W, 1, 4, &bad[i], NULL), -1);
         assert_int_equal(quant_imatrix_fake(W, 1, 4, &bad[i], NULL), -1);
@@ -193,8 +193,8 @@ static const fixture_desc FIXTURES[] = {
     {"tests/fixtures/imatrix/opt.safetensors", "tests/fixtures/opt"},
     {"tests/fixtures/imatrix/llama2c.safetensors", "tests/fixtures/llama2c/model.bin"},
 };
-static const quant_cfg CONFIGS[] = {{QUANT_RTN, 3, 32}, {QUANT_RTN, 4, 32}, {QUANT_RTN, 4, -1},
-                                     {QUANT_MINMAX, 4, 32}, {QUANT_MINMAX, 3, -1}};
+static const quant_cfg CONFIGS[] = {{QUANT_RTN, 3, 32, QUANT_SCALE_F32}, {QUANT_RTN, 4, 32, QUANT_SCALE_F32}, {QUANT_RTN, 4, -1, QUANT_SCALE_F32},
+                                     {QUANT_MINMAX, 4, 32, QUANT_SCALE_F32}, {QUANT_MINMAX, 3, -1, QUANT_SCALE_F32}};
 
 // The fixture tensor "<prefix>.<kind>.b<bits>g<group>.<what>" (fails when absent).
 static const st_tensor *entry_tensor(const st_set *s, const char *prefix, const quant_cfg *q,

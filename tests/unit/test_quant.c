@@ -62,7 +62,7 @@ static int same_bits(const char *name, const float *got, const float *ref, size_
 }
 
 static quant_cfg cfg(quant_kind k, int bits, int group) {
-    quant_cfg q = {k, bits, group};
+    quant_cfg q = {k, bits, group, QUANT_SCALE_F32};
     return q;
 }
 
@@ -142,12 +142,12 @@ static void test_cfg_check(void **state) {
     assert_int_equal(quant_cfg_check(&q, &e), 0);
 
     struct { quant_cfg q; const char *msg; } bad[] = {
-        {{QUANT_MINMAX, 9, 128}, "bits 9 outside 2..8"},
-        {{QUANT_MINMAX, 1, 128}, "bits 1 outside 2..8"},
-        {{QUANT_RTN, 0, 64}, "bits 0 outside 2..8"},
-        {{QUANT_MINMAX, 4, 0}, "group size 0: want a positive size or -1"},
-        {{QUANT_GPTQ_RTN, 4, -2}, "group size -2: want a positive size or -1"},
-        {{(quant_kind)7, 4, 128}, "kind 7 unknown"},
+        {{QUANT_MINMAX, 9, 128, QUANT_SCALE_F32}, "bits 9 outside 2..8"},
+        {{QUANT_MINMAX, 1, 128, QUANT_SCALE_F32}, "bits 1 outside 2..8"},
+        {{QUANT_RTN, 0, 64, QUANT_SCALE_F32}, "bits 0 outside 2..8"},
+        {{QUANT_MINMAX, 4, 0, QUANT_SCALE_F32}, "group size 0: want a positive size or -1"},
+        {{QUANT_GPTQ_RTN, 4, -2, QUANT_SCALE_F32}, "group size -2: want a positive size or -1"},
+        {{(quant_kind)7, 4, 128, QUANT_SCALE_F32}, "kind 7 unknown"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&e, 0, sizeof e);
