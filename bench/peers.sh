@@ -128,6 +128,9 @@ awq_section() {
       [ -f "$cfg" ] || { echo "peers: $cfg absent, smollm AWQ skipped"; continue; }
       dir="$tmp/awq-smollm"
       "$BIN" synth --quiet --config "$cfg" --dtype f32 --layers "$NL" --ids $((S * L)) --out "$dir" >/dev/null || continue
+      # llm-compressor's oneshot builds a processor from the model directory: the real tokenizer
+      # (the calibration is given as ids, so it only has to load).
+      cp "$SHARED"/tokenizers/smollm/{tokenizer.json,vocab.json,merges.txt} "$dir"/ 2>/dev/null
       cp "$dir/ids.txt" "$ids"
       m="smollm-${NL}L"
     fi
