@@ -208,7 +208,7 @@ packed_set *packed_set_load_export(const model *m, const char *dir, int *absent,
         return NULL;
     }
     fclose(f);
-    quant_cfg q;
+    quant_cfg q = {.scale_dtype = QUANT_SCALE_F32};   // the codes are what matter here
     if (read_manifest(dir, &q, e)) return NULL;
     st_set *s = st_open(file, e);
     if (!s) return NULL;
