@@ -282,9 +282,9 @@ int pl_kld_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah
     pl_spec q = *p;
     if (q.logy < 0) q.logy = 1;
     char yl[256];
-    snprintf(yl, sizeof yl, "mean KL divergence from FP16 (nats, %s; lower is better)",
+    snprintf(yl, sizeof yl, "mean KL divergence from the unquantized model (nats, %s; lower is better)",
              c->dataset[0] ? c->dataset : "evaluation text");
-    return vs_bits(c, &q, "kld_mean", "KL divergence from FP16", yl, NULL, 0, why, wcap, e);
+    return vs_bits(c, &q, "kld_mean", "KL divergence from the unquantized model", yl, NULL, 0, why, wcap, e);
 }
 
 // lm-eval's accuracy of each zero-shot task ([evaluation] tasks, docs/TASKS.md) against bits:

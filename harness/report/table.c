@@ -483,7 +483,7 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
                           "kld_median, kld_p99, top1_agree, dp_mean, seconds, acc:TASK, "
                           "acc_norm:TASK, ...)", metric);
     snprintf(t->metric, sizeof t->metric, "%.31s", !strcmp(metric, "ppl") ? "perplexity"
-             : !strcmp(metric, "kld_mean") ? "mean KLD from FP16 (nats)" : metric);
+             : !strcmp(metric, "kld_mean") ? "mean KLD from FP (nats)" : metric);
     // Top-1 agreement is better high; Δp (the change in the correct token's probability)
     // is better near 0, so no cell is marked; KLD values are small: 4 decimals.
     t->better = !strcmp(metric, "top1_agree") || task_acc ? 1 : !strncmp(metric, "dp_", 3) ? 0 : -1;

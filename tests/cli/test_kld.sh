@@ -105,7 +105,7 @@ for row in s:
 sys.exit(0 if ok else 1)
 PYEOF
 rep=$("$AH_BIN" report "$tmp/a.h5" --metric kld 2>&1) || err "report --metric kld: $rep"
-printf '%s\n' "$rep" | grep -q "mean KLD from FP16 (nats) (lower is better)" || err "report caption: $rep"
+printf '%s\n' "$rep" | grep -q "mean KLD from FP (nats) (lower is better)" || err "report caption: $rep"
 # tinyprose is an F32 checkpoint: its reference row is FP32 (weights_dtype)
 printf '%s\n' "$rep" | grep -Eq '^\| FP32 +\| +— +\| +— +\|$' || err "report: FP32 row not empty: $rep"
 # MinMax is the only quantized method of each column: no runner-up to beat with confidence,
