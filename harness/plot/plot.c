@@ -247,6 +247,20 @@ static void build_ctx(pl_ctx *c, const plot_opts *o) {
         dataset_name(pl_str(&s->rows[0], "eval_data"), c->dataset, sizeof c->dataset);
     }
     if (!c->model[0] && c->cfg) snprintf(c->model, sizeof c->model, "%s", c->cfg->model_name);
+    // A file of several models or evaluation sets (issue 19's input axes): the subtitle says
+    // how many, not the first one's name.
+    int n_models = 0, n_data = 0;
+    for (int i = 0; i < s->n; i++) {
+        int new_m = 1, new_d = 1;
+        for (int j = 0; j < i; j++) {
+            if (!strcmp(pl_str(&s->rows[i], "model_name"), pl_str(&s->rows[j], "model_name"))) new_m = 0;
+            if (!strcmp(pl_str(&s->rows[i], "eval_data"), pl_str(&s->rows[j], "eval_data"))) new_d = 0;
+        }
+        n_models += new_m;
+        n_data += new_d;
+    }
+    if (n_models > 1) snprintf(c->model, sizeof c->model, "%d models", n_models);
+    if (n_data > 1) snprintf(c->dataset, sizeof c->dataset, "%d evaluation sets", n_data);
     // seqlen and windows, when every run has the same
     double seq = s->n ? pl_num(&s->rows[0], "seqlen") : NAN, win = s->n ? pl_num(&s->rows[0], "windows") : NAN;
     for (int i = 1; i < s->n; i++) {
