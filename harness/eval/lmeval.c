@@ -60,8 +60,8 @@ static int push(lme_set *s, const int32_t *a, size_t na, const int32_t *b, size_
                 size_t owner, ah_err *e) {
     size_t m = na + nb;
     if (reserve(s, m, e)) return -1;
-    memcpy(s->tok + s->ntok, a, na * sizeof *a);
-    memcpy(s->tok + s->ntok + na, b, nb * sizeof *b);
+    if (na) memcpy(s->tok + s->ntok, a, na * sizeof *a);   // (a part may be empty and NULL)
+    if (nb) memcpy(s->tok + s->ntok + na, b, nb * sizeof *b);
     s->start[s->count] = s->ntok;
     s->n[s->count] = (int)(m - 1);
     s->k[s->count] = (int)k;
