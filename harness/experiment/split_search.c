@@ -64,6 +64,14 @@ static int load_inputs(exp_inputs *s, search_list *l, const exp_config *c, const
     char dir[EXP_PATH_MAX + 32];
     memset(s, 0, sizeof *s);
     memset(l, 0, sizeof *l);
+    // The inputs of a sweep (data_axes.h) are loaded one at a time by the runner; a split
+    // search loads the experiment's one model and data, so it refuses them rather than hash
+    // another input's runs against this one.
+    for (int k = 0; k < EXP_IN_COUNT; k++)
+        if (c->inputs[k].n)
+            return ah_fail(e, "%s: [sweep] %s: a split AWQ search takes an experiment with one "
+                              "model and one data set; write one INI per input for it",
+                           c->source, EXP_INPUT_KEYS[k]);
     if (make_dir(c->cache_dir, e)) return -1;
     snprintf(dir, sizeof dir, "%s/awq", c->cache_dir);
     if (make_dir(dir, e)) return -1;
