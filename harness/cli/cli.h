@@ -3,6 +3,9 @@
 #ifndef AH_CLI_H
 #define AH_CLI_H
 
+#include "experiment/config.h"
+#include "experiment/sweep.h"
+
 int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
@@ -26,5 +29,8 @@ void cli_set_threads(int n);
 const char *omp_wait_policy(void);
 // Parses a positive int option value; prints an error naming the option otherwise.
 int cli_int(const char *opt, const char *val, int lo, int hi, int *out);
+// Loads experiment file path and builds its plan (run, search, submit): 0, or 2 after printing
+// the error (nothing left to free).
+int cli_load_experiment(const char *path, exp_config *cfg, exp_plan *plan);
 
 #endif

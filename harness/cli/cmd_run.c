@@ -89,17 +89,9 @@ int cmd_run(int argc, char **argv) {
     }
     ah_err e = {{0}};
     exp_config cfg;
-    exp_plan plan = {0};
+    exp_plan plan;
     int status = 1;
-    if (exp_config_load(&cfg, argv[optind], &e)) {
-        cli_error("%s", e.msg);
-        return 2;
-    }
-    if (exp_plan_build(&plan, &cfg, &e)) {
-        cli_error("%s", e.msg);
-        exp_config_free(&cfg);
-        return 2;
-    }
+    if (cli_load_experiment(argv[optind], &cfg, &plan)) return 2;
     int total = plan.n;
     char shard_out[EXP_PATH_MAX + 64];
     if (shard_n > 0) {

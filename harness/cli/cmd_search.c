@@ -70,16 +70,8 @@ int cmd_search(int argc, char **argv) {
     }
     ah_err e = {{0}};
     exp_config cfg;
-    exp_plan plan = {0};
-    if (exp_config_load(&cfg, argv[optind], &e)) {
-        cli_error("%s", e.msg);
-        return 2;
-    }
-    if (exp_plan_build(&plan, &cfg, &e)) {
-        cli_error("%s", e.msg);
-        exp_config_free(&cfg);
-        return 2;
-    }
+    exp_plan plan;
+    if (cli_load_experiment(argv[optind], &cfg, &plan)) return 2;
     cli_set_threads(threads ? threads : cfg.threads);
     int rc = join ? exp_search_join(&cfg, &plan, quiet, &e)
                   : exp_search_blocks(&cfg, &plan, l0, l1, k, quiet, &e);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -37,4 +38,19 @@ int cli_int(const char *opt, const char *val, int lo, int hi, int *out) {
 const char *omp_wait_policy(void) {
     const char *p = getenv("OMP_WAIT_POLICY");
     return p && *p ? p : "default";
+}
+
+int cli_load_experiment(const char *path, exp_config *cfg, exp_plan *plan) {
+    ah_err e = {{0}};
+    memset(plan, 0, sizeof *plan);
+    if (exp_config_load(cfg, path, &e)) {
+        cli_error("%s", e.msg);
+        return 2;
+    }
+    if (exp_plan_build(plan, cfg, &e)) {
+        cli_error("%s", e.msg);
+        exp_config_free(cfg);
+        return 2;
+    }
+    return 0;
 }
