@@ -9,10 +9,10 @@
 #include "core/blas.h"
 #include "core/mem.h"
 #include "core/progress.h"
+#include "eval/head_scan.h"
 #include "model/forward.h"
 
-#define LL_VOCAB_CHUNK 4096   // head rows widened to fp32 at once
-#define LL_ROW_BLOCK 1024     // scored rows per logit block: (LL_ROW_BLOCK, LL_VOCAB_CHUNK) floats
+#define LL_ROW_BLOCK 1024   // scored rows per logit block: (LL_ROW_BLOCK, HEAD_VOCAB_CHUNK) floats
 
 // Requests sorted longest first (ties by index, so the order is deterministic): requests of
 // one length sit side by side and run as one batch of fwd_block.
@@ -24,7 +24,7 @@ static int by_len_desc(const void *a, const void *b) {
     return i < j ? -1 : i > j;
 }
 
-// Running per-row state of the LM head over vocabulary chunks.
+// Running per-row state of the LM head over vocabulary chunks (head_scan.h).
 typedef struct {
     float mx;       // running max logit
     double se;      // sum of exp(logit - mx)
@@ -33,65 +33,63 @@ typedef struct {
     int32_t arg;
 } head_row;
 
+typedef struct {
+    const int32_t *tgt;   // (R) the target token of each row
+    head_row *st;         // (R)
+} ll_head;
+
+// Block b = rows [b * LL_ROW_BLOCK, + its rows) against head rows [v0, v0 + n).
+static int ll_head_chunk(void *ctx, size_t b, size_t rows, const float *logits,
+                         const float *head, size_t v0, size_t n, ah_err *e) {
+    (void)head, (void)e;
+    const ll_head *lh = ctx;
+    size_t r0 = b * LL_ROW_BLOCK;
+    head_row *st = lh->st + r0;
+    const int32_t *tgt = lh->tgt + r0;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < rows; i++) {
+        const float *l = logits + i * n;
+        head_row *h = &st[i];
+        float cm;
+        double cs;
+        fwd_lse_chunk(l, n, &cm, &cs);
+        // argmax: the first index of the largest logit (torch.argmax); a later chunk takes
+        // over only when strictly larger (read before the merge moves mx).
+        if (v0 == 0 || cm > h->best) {
+            size_t j = 0;
+            while (j < n && !(l[j] == cm)) j++;
+            h->best = cm;
+            h->arg = (int32_t)(v0 + (j < n ? j : 0));
+        }
+        head_lse_merge(&h->mx, &h->se, cm, cs, v0 == 0);
+        size_t t = (size_t)tgt[i];
+        if (t >= v0 && t < v0 + n) h->target = l[t - v0];
+    }
+    return 0;
+}
+
 // Scores R rows x (R, C) (final-normed) against targets tgt (R): out_lp[r] = log p(tgt[r]),
 // out_top[r] = argmax id.
 static int score_rows(double *out_lp, int32_t *out_top, const model *m, const float *x,
                       const int32_t *tgt, size_t R, ah_err *e) {
-    const model_config *c = &m->cfg;
-    const model_weight *hw = m->global[G_LM_HEAD].data ? &m->global[G_LM_HEAD] : &m->global[G_EMBED];
-    size_t C = (size_t)c->dim, V = (size_t)c->vocab_size;
-    size_t VC = V < LL_VOCAB_CHUNK ? V : LL_VOCAB_CHUNK, RB = R < LL_ROW_BLOCK ? R : LL_ROW_BLOCK;
+    size_t C = (size_t)m->cfg.dim, nb = (R + LL_ROW_BLOCK - 1) / LL_ROW_BLOCK;
     int rc = -1;
-    float *head = ah_calloc(VC * C, sizeof(float), "LM head chunk", e);
-    float *logits = ah_calloc(RB * VC, sizeof(float), "logits", e);
     head_row *st = ah_calloc(R, sizeof *st, "log-sum-exp state", e);
-    if (!head || !logits || !st) goto out;
-    for (size_t v0 = 0; v0 < V; v0 += VC) {
-        size_t n = V - v0 < VC ? V - v0 : VC;
-        if (model_weight_rows_f32(head, hw, v0, n, e)) goto out;
-        model_release(m, hw, v0, n);
-        for (size_t r0 = 0; r0 < R; r0 += RB) {
-            size_t nr = R - r0 < RB ? R - r0 : RB;
-            // logits (nr, n) = x[r0 : r0+nr] (nr, C) @ head^T (C, n)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)n, (int)C, 1.0f,
-                        x + r0 * C, (int)C, head, (int)C, 0.0f, logits, (int)n);
-#pragma omp parallel for schedule(static)
-            for (size_t i = 0; i < nr; i++) {
-                const float *l = logits + i * n;
-                head_row *h = &st[r0 + i];
-                float cm;
-                double cs;
-                fwd_lse_chunk(l, n, &cm, &cs);
-                if (v0 == 0) {
-                    h->mx = cm;
-                    h->se = cs;
-                } else if (cm > h->mx) {
-                    h->se = h->se * exp((double)h->mx - cm) + cs;
-                    h->mx = cm;
-                } else {
-                    h->se += cs * exp((double)cm - h->mx);
-                }
-                // argmax: the first index of the largest logit (torch.argmax); a later chunk
-                // takes over only when strictly larger.
-                if (v0 == 0 || cm > h->best) {
-                    size_t j = 0;
-                    while (j < n && !(l[j] == cm)) j++;
-                    h->best = cm;
-                    h->arg = (int32_t)(v0 + (j < n ? j : 0));
-                }
-                size_t t = (size_t)tgt[r0 + i];
-                if (t >= v0 && t < v0 + n) h->target = l[t - v0];
-            }
-        }
+    head_block *blocks = ah_calloc(nb ? nb : 1, sizeof *blocks, "LM head blocks", e);
+    if (!st || !blocks) goto out;
+    for (size_t b = 0; b < nb; b++) {
+        size_t r0 = b * LL_ROW_BLOCK;
+        blocks[b] = (head_block){x + r0 * C, R - r0 < LL_ROW_BLOCK ? R - r0 : LL_ROW_BLOCK};
     }
+    ll_head lh = {.tgt = tgt, .st = st};
+    if (head_scan(m, blocks, nb, ll_head_chunk, &lh, e)) goto out;
     for (size_t r = 0; r < R; r++) {
         out_lp[r] = (double)st[r].target - ((double)st[r].mx + log(st[r].se));
         out_top[r] = st[r].arg;
     }
     rc = 0;
 out:
-    ah_free(head);
-    ah_free(logits);
+    ah_free(blocks);
     ah_free(st);
     return rc;
 }

@@ -10,7 +10,7 @@
 // Layer-major like ppl.c: every request of a chunk passes block 0, then block 1, ...; each
 // request runs at its own length (no padding), so its positions see exactly its own tokens.
 // Memory: one block in fp32 + the hidden states of one chunk (LL_CHUNK_TOKENS rows of C floats)
-// + one (rows, LL_VOCAB_CHUNK) logit block; the LM head is widened in vocabulary chunks.
+// + one (rows, HEAD_VOCAB_CHUNK) logit block; the LM head is widened in vocabulary chunks.
 #ifndef AH_LOGLIK_H
 #define AH_LOGLIK_H
 

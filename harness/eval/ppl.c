@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "core/progress.h"
 #include "core/simd.h"
+#include "eval/head_scan.h"
 #include "eval/kld_ref.h"
 #include "eval/ppl_unc.h"
 
@@ -91,13 +92,10 @@ static int check_block_output(const float *x, size_t nb, int T, size_t C, size_t
                    x[bad], w0 + row / (size_t)T, row % (size_t)T, bad % C);
 }
 
-// LM head scoring in vocabulary chunks: head rows [v0, v0 + n) are widened to fp32 once per
-// chunk and scored against every window, with a running log-sum-exp per position. Memory is
-// one (PPL_VOCAB_CHUNK, C) head chunk and one (T, PPL_VOCAB_CHUNK) logit block, never the
-// whole fp32 head (V, C) nor a window's (T, V) logits (Llama-2-7B: 512 MiB and 250 MiB).
-// x (W, T, C) holds the final-normed states. For p in [first, T-2] of window w it adds
-// nll = max + log(sum exp(logit - max)) - logit[tokens[p+1]] to sum[w] (its square to sum_sq[w]).
-#define PPL_VOCAB_CHUNK 4096
+// The LM head over every window, in vocabulary chunks (head_scan.h), with a running
+// log-sum-exp per position. x (W, T, C) holds the final-normed states. For p in [first, T-2]
+// of window w it adds nll = max + log(sum exp(logit - max)) - logit[tokens[p+1]] to sum[w]
+// (its square to sum_sq[w]).
 
 // KL divergence work done in the same vocabulary chunks (kld.h); NULL members: none of it.
 typedef struct {
@@ -121,66 +119,65 @@ AH_VEC_CLONES static float row_min(const float *l, size_t n) {
     return m;
 }
 
+// Running state of every scored position i = w * P + p, over the vocabulary chunks.
+typedef struct {
+    const int32_t *tokens;   // (W, T)
+    size_t P, T, first;
+    float *mx, *target;      // (W * P) running max logit; the target token's logit
+    double *se;              // (W * P) sum of exp(logit - mx)
+    float *mn;               // (W * P) running min logit (building a KLD reference), or NULL
+    kld_top *top;            // (W * P) the quantized top token (comparing), or NULL
+} ppl_head;
+
+// Block w = window w's P positions against head rows [v0, v0 + n).
+static int ppl_head_chunk(void *ctx, size_t w, size_t rows, const float *logits,
+                          const float *head, size_t v0, size_t n, ah_err *e) {
+    (void)head, (void)e, (void)rows;   // rows == P
+    const ppl_head *h = ctx;
+    const int32_t *next = h->tokens + w * h->T + h->first + 1;   // the token each row predicts
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < h->P; p++) {
+        const float *l = logits + p * n;
+        size_t i = w * h->P + p;
+        float cm;
+        double cs;
+        fwd_lse_chunk(l, n, &cm, &cs);   // max and sum of exp(l - cm)
+        head_lse_merge(&h->mx[i], &h->se[i], cm, cs, v0 == 0);
+        size_t t = (size_t)next[p];
+        if (t >= v0 && t < v0 + n) h->target[i] = l[t - v0];
+        if (h->mn) {
+            float cmin = row_min(l, n);
+            h->mn[i] = v0 == 0 || cmin < h->mn[i] ? cmin : h->mn[i];
+        }
+        if (h->top) kld_top_chunk(&h->top[i], l, v0, n);
+    }
+    return 0;
+}
+
 static int score_head(double *sum, double *sum_sq, long *count, const model *m, const float *x,
                       const int32_t *tokens, size_t W, int T, int first, const head_kld *k,
                       ah_err *e) {
-    const model_config *c = &m->cfg;
-    const model_weight *hw = m->global[G_LM_HEAD].data ? &m->global[G_LM_HEAD] : &m->global[G_EMBED];
-    size_t C = (size_t)c->dim, V = (size_t)c->vocab_size, P = (size_t)(T - 1 - first);
-    size_t VC = V < PPL_VOCAB_CHUNK ? V : PPL_VOCAB_CHUNK;
+    size_t C = (size_t)m->cfg.dim, P = (size_t)(T - 1 - first);
     int rc = -1;
-    float *head = ah_calloc(VC * C, sizeof(float), "LM head chunk", e);
-    float *logits = ah_calloc(P * VC, sizeof(float), "logits", e);
-    float *mx = ah_calloc(W * P, sizeof(float), "log-sum-exp state", e);
-    float *target = ah_calloc(W * P, sizeof(float), "log-sum-exp state", e);
-    double *se = ah_calloc(W * P, sizeof(double), "log-sum-exp state", e);
+    ppl_head h = {.tokens = tokens, .P = P, .T = (size_t)T, .first = (size_t)first};
+    h.mx = ah_calloc(W * P, sizeof(float), "log-sum-exp state", e);
+    h.target = ah_calloc(W * P, sizeof(float), "log-sum-exp state", e);
+    h.se = ah_calloc(W * P, sizeof(double), "log-sum-exp state", e);
     // KLD: the quantized top token of each position; building a reference: the running
     // minimum of each row (its codes need max, min and log-sum-exp).
     const kld_ref *ref = k->ref;
-    kld_top *top = ref ? ah_calloc(W * P, sizeof *top, "KLD state", e) : NULL;
-    float *mn = k->row_out ? ah_calloc(W * P, sizeof(float), "log-sum-exp state", e) : NULL;
-    if (!head || !logits || !mx || !target || !se || (ref && !top) || (k->row_out && !mn))
+    h.top = ref ? ah_calloc(W * P, sizeof *h.top, "KLD state", e) : NULL;
+    h.mn = k->row_out ? ah_calloc(W * P, sizeof(float), "log-sum-exp state", e) : NULL;
+    head_block *blocks = ah_calloc(W, sizeof *blocks, "LM head blocks", e);
+    if (!h.mx || !h.target || !h.se || (ref && !h.top) || (k->row_out && !h.mn) || !blocks)
         goto out;
-    for (size_t v0 = 0; v0 < V; v0 += VC) {
-        size_t n = V - v0 < VC ? V - v0 : VC;
-        if (model_weight_rows_f32(head, hw, v0, n, e)) goto out;
-        model_release(m, hw, v0, n);
-        for (size_t w = 0; w < W; w++) {
-            // logits (P, n) = x[w, first : T-1] (P, C) @ head^T (C, n)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)P, (int)n, (int)C, 1.0f,
-                        x + (w * T + first) * C, (int)C, head, (int)C, 0.0f, logits, (int)n);
-            const int32_t *next = tokens + w * T + first + 1;   // the token each row predicts
-#pragma omp parallel for schedule(static)
-            for (size_t p = 0; p < P; p++) {
-                const float *l = logits + p * n;
-                size_t i = w * P + p;
-                float cm;
-                double cs;
-                fwd_lse_chunk(l, n, &cm, &cs);   // max and sum of exp(l - cm)
-                if (v0 == 0) {
-                    mx[i] = cm;
-                    se[i] = cs;
-                } else if (cm > mx[i]) {   // merge the chunk's (max, sum) into the running pair
-                    se[i] = se[i] * exp((double)mx[i] - cm) + cs;
-                    mx[i] = cm;
-                } else {
-                    se[i] += cs * exp((double)cm - mx[i]);
-                }
-                size_t t = (size_t)next[p];
-                if (t >= v0 && t < v0 + n) target[i] = l[t - v0];
-                if (mn) {
-                    float cmin = row_min(l, n);
-                    mn[i] = v0 == 0 || cmin < mn[i] ? cmin : mn[i];
-                }
-                if (ref) kld_top_chunk(&top[i], l, v0, n);
-            }
-        }
-    }
+    for (size_t w = 0; w < W; w++) blocks[w] = (head_block){x + (w * T + first) * C, P};
+    if (head_scan(m, blocks, W, ppl_head_chunk, &h, e)) goto out;
     for (size_t w = 0; w < W; w++) {
         double total = 0.0, total_sq = 0.0;
         for (size_t p = 0; p < P; p++) {
             size_t i = w * P + p;
-            double nll = (double)mx[i] + log(se[i]) - (double)target[i];
+            double nll = (double)h.mx[i] + log(h.se[i]) - (double)h.target[i];
             total += nll;
             total_sq += nll * nll;
         }
@@ -188,24 +185,24 @@ static int score_head(double *sum, double *sum_sq, long *count, const model *m, 
         sum_sq[w] += total_sq;
         count[w] += (long)P;
     }
-    for (size_t i = 0; k->row_out && i < W * P; i++) k->row_out[i] = kld_row_make(mx[i], mn[i], se[i]);
+    for (size_t i = 0; k->row_out && i < W * P; i++)
+        k->row_out[i] = kld_row_make(h.mx[i], h.mn[i], h.se[i]);
     if (ref) {
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < W * P; i++) {
             const float *xq = x + ((i / P) * T + first + i % P) * C;   // window i / P, position i % P
-            kld_finish(&k->pos[i], &ref->base[i], dot_f64(xq, ref->hbar + i * C, C), top[i].arg,
-                       mx[i], se[i], target[i]);
+            kld_finish(&k->pos[i], &ref->base[i], dot_f64(xq, ref->hbar + i * C, C), h.top[i].arg,
+                       h.mx[i], h.se[i], h.target[i]);
         }
     }
     rc = 0;
 out:
-    ah_free(top);
-    ah_free(mn);
-    ah_free(head);
-    ah_free(logits);
-    ah_free(mx);
-    ah_free(target);
-    ah_free(se);
+    ah_free(blocks);
+    ah_free(h.top);
+    ah_free(h.mn);
+    ah_free(h.mx);
+    ah_free(h.target);
+    ah_free(h.se);
     return rc;
 }
 
