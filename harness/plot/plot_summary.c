@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/tasks.h"
 #include "method/params.h"
 
 #define MAX_SERIES 32
@@ -290,17 +291,17 @@ int pl_kld_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah
 // lm-eval's accuracy of each zero-shot task ([evaluation] tasks, docs/TASKS.md) against bits:
 // one figure per task that has results, named acc_vs_bits-TASK, drawn as ppl_vs_bits is, with
 // error bars of +-1.96 standard errors (acc_stderr_TASK, lm-eval's) and the unquantized run's
-// accuracy as the reference line. The task names are the /summary columns' (store.c).
-static const char *const ACC_TASKS[] = {"hellaswag", "piqa",       "arc_easy", "arc_challenge",
-                                        "winogrande", "lambada",   "mc"};
+// accuracy as the reference line. The tasks are the rows of the task table
+// (eval/tasks_table.c) that have an acc_TASK column in /summary (store.c; rolling tasks have
+// no accuracy).
 
 int pl_acc_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e) {
     int drawn = 0;
     why[0] = '\0';
-    for (size_t t = 0; t < sizeof ACC_TASKS / sizeof ACC_TASKS[0]; t++) {
-        char col[48], se[64];
-        snprintf(col, sizeof col, "acc_%s", ACC_TASKS[t]);
-        snprintf(se, sizeof se, "acc_stderr_%s", ACC_TASKS[t]);
+    for (size_t t = 0; t < task_table_n; t++) {
+        const char *task = task_table[t].name;
+        char col[48];
+        snprintf(col, sizeof col, "acc_%s", task);
         if (store_column_index(col) < 0) continue;
         pl_ref refs[1];
         int nr = 0, any = 0;
@@ -319,15 +320,15 @@ int pl_acc_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah
         }
         if (!any) continue;
         pl_spec q = *p;
-        snprintf(q.name, sizeof q.name, "%.40s-%s", p->name, ACC_TASKS[t]);
+        snprintf(q.name, sizeof q.name, "%.40s-%s", p->name, task);
         char what[64], yl[256], w[256];
-        snprintf(what, sizeof what, "%s accuracy", ACC_TASKS[t]);
+        snprintf(what, sizeof what, "%s accuracy", task);
         snprintf(yl, sizeof yl, "%s accuracy (lm-eval acc, 95%% bars; higher is better)",
-                 ACC_TASKS[t]);
+                 task);
         int rc = vs_bits(c, &q, col, what, yl, refs, nr, w, sizeof w, e);
         if (rc < 0) return -1;
         if (rc == 0) drawn++;
-        else snprintf(why, wcap, "%s: %s", ACC_TASKS[t], w);
+        else snprintf(why, wcap, "%s: %s", task, w);
     }
     if (drawn) return 0;
     if (!why[0])

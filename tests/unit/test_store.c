@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "eval/tasks.h"
 #include "store/store.h"
 #include "testutil.h"
 
@@ -565,6 +566,28 @@ static void test_writer_edges(void **state) {
     expect_msg(&e, "no/such/dir/r.h5", NULL);
 }
 
+// Every task of the task table (eval/tasks_table.c) has its /summary columns, named as
+// record.c writes the run attributes (<metric>_<task>): a new table row without columns
+// would be recorded but never reach /summary, report or the acc_vs_bits plot.
+static void test_task_columns(void **state) {
+    (void)state;
+    static const char *const choice_metrics[] = {"acc", "acc_stderr", "acc_norm"};
+    static const char *const last_word_metrics[] = {"acc", "acc_stderr", "ppl"};
+    static const char *const rolling_metrics[] = {"word_perplexity", "byte_perplexity",
+                                                  "bits_per_byte"};
+    for (size_t t = 0; t < task_table_n; t++) {
+        const task_def *d = &task_table[t];
+        const char *const *m = d->kind == TASK_ROLLING     ? rolling_metrics
+                               : d->kind == TASK_LAST_WORD ? last_word_metrics
+                                                           : choice_metrics;
+        for (int i = 0; i < 3; i++) {
+            char col[96];
+            snprintf(col, sizeof col, "%s_%s", m[i], d->name);
+            if (store_column_index(col) < 0) fail_msg("no /summary column %s (task %s)", col, d->name);
+        }
+    }
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, ids_before, ids_after)
 
 int main(void) {
@@ -574,6 +597,7 @@ int main(void) {
         T(test_replace_and_refuse), T(test_not_results_file),
         T(test_lock_and_stale), T(test_merge),
         T(test_readers),        T(test_writer_edges),
+        cmocka_unit_test(test_task_columns),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
