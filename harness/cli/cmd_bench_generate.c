@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/gen_model.h"
+#include "cli/cli_opts.h"
 #include "cli/method_opts.h"
 #include "core/blas.h"
 #include "core/progress.h"
@@ -53,46 +54,20 @@ static double median(double *v, int n) {
 int cmd_bench_generate(int argc, char **argv) {
     const char *model_path = NULL;
     int pp = 128, tg = 128, reps = 3, threads = 0, packed = -1;
-    static const struct option own[] = {
-        {"model", required_argument, 0, 'm'},    {"prompt-tokens", required_argument, 0, 'p'},
-        {"gen-tokens", required_argument, 0, 'n'}, {"reps", required_argument, 0, 'r'},
-        {"threads", required_argument, 0, 'j'},  {"packed", no_argument, 0, 'P'},
-        {"no-packed", no_argument, 0, 'N'},      {"help", no_argument, 0, 'h'},
+    const cli_opt own[] = {
+        CLI_STR("model", &model_path),
+        CLI_INT("prompt-tokens", &pp, 1, 1 << 20),
+        CLI_INT("gen-tokens", &tg, 1, 1 << 20), CLI_INT("reps", &reps, 1, 1000),
+        CLI_INT("threads", &threads, 1, 1024),  CLI_FLAG("packed", &packed, 1),
+        CLI_FLAG("no-packed", &packed, 0),
     };
-    enum { N_OWN = sizeof own / sizeof own[0] };
-    struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
-    cli_method_merge_options(opts, own, N_OWN);
     cli_method_opts mo;
-    cli_method_defaults(&mo);
-    int c, h;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_path = optarg; break;
-        case 'p': if (cli_int("--prompt-tokens", optarg, 1, 1 << 20, &pp)) return 2; break;
-        case 'n': if (cli_int("--gen-tokens", optarg, 1, 1 << 20, &tg)) return 2; break;
-        case 'r': if (cli_int("--reps", optarg, 1, 1000, &reps)) return 2; break;
-        case 'j': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
-        case 'P': packed = 1; break;
-        case 'N': packed = 0; break;
-        case 'h': usage(stdout); return 0;
-        default:
-            if ((h = cli_method_option(&mo, c, optarg)) < 0) return 2;
-            if (h == 0) {
-                usage(stderr);
-                return 2;
-            }
-        }
-    }
-    if (optind < argc) {
-        cli_error("bench-generate: unexpected argument '%s'", argv[optind]);
-        return 2;
-    }
+    int parsed = cli_parse("bench-generate", argc, argv, own, sizeof own / sizeof own[0], &mo, usage);
+    if (parsed) return cli_exit_code(parsed);
     if (!model_path) {
         cli_error("bench-generate: --model is required (see 'awq-harness bench-generate --help')");
         return 2;
     }
-    if (cli_method_finish(&mo)) return 2;
     if (mo.calib) {
         cli_error("bench-generate: --calib needs a tokenizer; measure methods without calibration "
                   "(rtn, minmax, gptq-rtn) or an export");

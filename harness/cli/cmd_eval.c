@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "text/inputs.h"
+#include "cli/cli_opts.h"
 #include "cli/method_opts.h"
 #include "core/blas.h"
 #include "core/progress.h"
@@ -92,61 +93,32 @@ done:
     return status;
 }
 
+static int parse_protocol(void *dst, const char *arg) {
+    if (ppl_protocol_parse(arg, dst) == 0) return 0;
+    cli_error("--protocol: expected gptq, llamacpp or lmeval, got '%s'", arg);
+    return -1;
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *data = NULL, *wt_dir = NULL;
     int seqlen = 0, max_windows = 0, threads = 0, quiet = 0, kld = 0, packed = 0;
     ppl_protocol protocol = PPL_GPTQ;
-    static const struct option own[] = {
-        {"model", required_argument, 0, 'm'},     {"tokenizer", required_argument, 0, 't'},
-        {"data", required_argument, 0, 'd'},      {"wikitext-dir", required_argument, 0, 'w'},
-        {"seqlen", required_argument, 0, 's'},    {"max-windows", required_argument, 0, 'k'},
-        {"protocol", required_argument, 0, 'p'},  {"threads", required_argument, 0, 'j'},
-        {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
-        {"kld", no_argument, 0, 'K'},             {"packed", no_argument, 0, 'P'},
+    const cli_opt own[] = {
+        CLI_STR("model", &model_path),       CLI_STR("tokenizer", &tok_path),
+        CLI_STR("data", &data),              CLI_STR("wikitext-dir", &wt_dir),
+        CLI_INT("seqlen", &seqlen, 2, 1 << 20),
+        CLI_INT("max-windows", &max_windows, 1, 1 << 30),
+        CLI_FN("protocol", &protocol, parse_protocol),
+        CLI_INT("threads", &threads, 1, 1024), CLI_FLAG("quiet", &quiet, 1),
+        CLI_FLAG("kld", &kld, 1),            CLI_FLAG("packed", &packed, 1),
     };
-    enum { N_OWN = sizeof own / sizeof own[0] };
-    struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
-    cli_method_merge_options(opts, own, N_OWN);
     cli_method_opts mo;
-    cli_method_defaults(&mo);
-    int c, h;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_path = optarg; break;
-        case 't': tok_path = optarg; break;
-        case 'd': data = optarg; break;
-        case 'w': wt_dir = optarg; break;
-        case 's': if (cli_int("--seqlen", optarg, 2, 1 << 20, &seqlen)) return 2; break;
-        case 'k': if (cli_int("--max-windows", optarg, 1, 1 << 30, &max_windows)) return 2; break;
-        case 'j': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
-        case 'p':
-            if (ppl_protocol_parse(optarg, &protocol)) {
-                cli_error("--protocol: expected gptq, llamacpp or lmeval, got '%s'", optarg);
-                return 2;
-            }
-            break;
-        case 'q': quiet = 1; break;
-        case 'K': kld = 1; break;
-        case 'P': packed = 1; break;
-        case 'h': eval_usage(stdout); return 0;
-        default:
-            if ((h = cli_method_option(&mo, c, optarg)) < 0) return 2;
-            if (h == 0) {
-                eval_usage(stderr);
-                return 2;
-            }
-        }
-    }
-    if (optind < argc) {
-        cli_error("eval: unexpected argument '%s'", argv[optind]);
-        return 2;
-    }
+    int parsed = cli_parse("eval", argc, argv, own, sizeof own / sizeof own[0], &mo, eval_usage);
+    if (parsed) return cli_exit_code(parsed);
     if (!model_path || !data) {
         cli_error("eval: --model and --data are required (see 'awq-harness eval --help')");
         return 2;
     }
-    if (cli_method_finish(&mo)) return 2;
     if (kld && mo.mc.kind == METHOD_FP16) {
         cli_error("eval: --kld compares a quantized model with the FP one: give --method");
         return 2;

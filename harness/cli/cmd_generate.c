@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "text/inputs.h"
+#include "cli/cli_opts.h"
 #include "cli/method_opts.h"
 #include "eval/generate.h"
 #include "cli/gen_model.h"
@@ -79,64 +80,37 @@ static void print_stats(const char *label, const gen_stats *st, const gen_model 
            omp_get_max_threads());
 }
 
+static int parse_temperature(void *dst, const char *arg) {
+    char *end;
+    double t = strtod(arg, &end);
+    if (end == arg || *end || !(t > 0 && t < 1e6)) {
+        cli_error("--temperature: expected a positive number, got '%s'", arg);
+        return -1;
+    }
+    *(double *)dst = t;
+    return 0;
+}
+
 int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = NULL;
     int max_new = 64, top_k = 1, threads = 0, packed = -1, recompute = 0, stats = 0;
     double temperature = 1.0;
-    static const struct option own[] = {
-        {"model", required_argument, 0, 'm'},  {"tokenizer", required_argument, 0, 't'},
-        {"prompt", required_argument, 0, 'p'}, {"max-new", required_argument, 0, 'n'},
-        {"top-k", required_argument, 0, 'k'},  {"temperature", required_argument, 0, 'T'},
-        {"threads", required_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
-        {"packed", no_argument, 0, 'P'},        {"no-packed", no_argument, 0, 'N'},
-        {"recompute", no_argument, 0, 'R'},     {"stats", no_argument, 0, 'S'},
+    const cli_opt own[] = {
+        CLI_STR("model", &model_path),          CLI_STR("tokenizer", &tok_path),
+        CLI_STR("prompt", &prompt),             CLI_INT("max-new", &max_new, 1, 1 << 16),
+        CLI_INT("top-k", &top_k, 1, 1 << 24),
+        CLI_FN("temperature", &temperature, parse_temperature),
+        CLI_INT("threads", &threads, 1, 1024),  CLI_FLAG("packed", &packed, 1),
+        CLI_FLAG("no-packed", &packed, 0),      CLI_FLAG("recompute", &recompute, 1),
+        CLI_FLAG("stats", &stats, 1),
     };
-    enum { N_OWN = sizeof own / sizeof own[0] };
-    struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
-    cli_method_merge_options(opts, own, N_OWN);
     cli_method_opts mo;
-    cli_method_defaults(&mo);
-    int c, h;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_path = optarg; break;
-        case 't': tok_path = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'n': if (cli_int("--max-new", optarg, 1, 1 << 16, &max_new)) return 2; break;
-        case 'k': if (cli_int("--top-k", optarg, 1, 1 << 24, &top_k)) return 2; break;
-        case 'j': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
-        case 'T': {
-            char *end;
-            temperature = strtod(optarg, &end);
-            if (end == optarg || *end || !(temperature > 0 && temperature < 1e6)) {
-                cli_error("--temperature: expected a positive number, got '%s'", optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'P': packed = 1; break;
-        case 'N': packed = 0; break;
-        case 'R': recompute = 1; break;
-        case 'S': stats = 1; break;
-        case 'h': generate_usage(stdout); return 0;
-        default:
-            if ((h = cli_method_option(&mo, c, optarg)) < 0) return 2;
-            if (h == 0) {
-                generate_usage(stderr);
-                return 2;
-            }
-        }
-    }
-    if (optind < argc) {
-        cli_error("generate: unexpected argument '%s'", argv[optind]);
-        return 2;
-    }
+    int parsed = cli_parse("generate", argc, argv, own, sizeof own / sizeof own[0], &mo, generate_usage);
+    if (parsed) return cli_exit_code(parsed);
     if (!model_path || !prompt) {
         cli_error("generate: --model and --prompt are required (see 'awq-harness generate --help')");
         return 2;
     }
-    if (cli_method_finish(&mo)) return 2;
     cli_set_threads(threads);
 
     ah_err e = {{0}};

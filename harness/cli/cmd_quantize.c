@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "text/inputs.h"
+#include "cli/cli_opts.h"
 #include "cli/method_opts.h"
 #include "method/params.h"
 #include "core/progress.h"
@@ -119,61 +120,46 @@ static char *manifest(const model *m, const cli_method_opts *o, const calib_set 
     return text;
 }
 
+static int parse_format(void *dst, const char *arg) {
+    const qexport_format *f = qexport_format_find(arg);
+    if (!f) {
+        cli_error("quantize: --format: expected one of %s, got '%s'", qexport_format_list(), arg);
+        return -1;
+    }
+    *(const qexport_format **)dst = f;
+    return 0;
+}
+
+// --scale-dtype: the dtype scales are rounded to before the codes (a format's own by default).
+static int parse_scale_dtype(void *dst, const char *arg) {
+    static const struct {
+        const char *name;
+        int dtype;
+    } dtypes[] = {{"f32", QUANT_SCALE_F32}, {"f16", QUANT_SCALE_F16}, {"bf16", QUANT_SCALE_BF16},
+                  {"f16-q41", QUANT_SCALE_F16_Q41}};
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (!strcmp(arg, dtypes[i].name)) {
+            *(int *)dst = dtypes[i].dtype;
+            return 0;
+        }
+    cli_error("quantize: --scale-dtype: expected f32, f16, bf16 or f16-q41, got '%s'", arg);
+    return -1;
+}
+
 int cmd_quantize(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *out = NULL, *wt_dir = NULL;
     const qexport_format *fmt = qexport_format_find("harness");
     int threads = 0, quiet = 0, scale_dt = -1;
-    static const struct option own[] = {
-        {"model", required_argument, 0, 'm'}, {"tokenizer", required_argument, 0, 't'},
-        {"out", required_argument, 0, 'o'},   {"wikitext-dir", required_argument, 0, 'w'},
-        {"threads", required_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
-        {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
-        {"scale-dtype", required_argument, 0, 'S'},
+    const cli_opt own[] = {
+        CLI_STR("model", &model_path),        CLI_STR("tokenizer", &tok_path),
+        CLI_STR("out", &out),                 CLI_STR("wikitext-dir", &wt_dir),
+        CLI_INT("threads", &threads, 1, 1024), CLI_FLAG("quiet", &quiet, 1),
+        CLI_FN("format", &fmt, parse_format),
+        CLI_FN("scale-dtype", &scale_dt, parse_scale_dtype),
     };
-    enum { N_OWN = sizeof own / sizeof own[0] };
-    struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
-    cli_method_merge_options(opts, own, N_OWN);
     cli_method_opts mo;
-    cli_method_defaults(&mo);
-    int c, h;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_path = optarg; break;
-        case 't': tok_path = optarg; break;
-        case 'o': out = optarg; break;
-        case 'w': wt_dir = optarg; break;
-        case 'f':
-            if (!(fmt = qexport_format_find(optarg))) {
-                cli_error("quantize: --format: expected one of %s, got '%s'", qexport_format_list(), optarg);
-                return 2;
-            }
-            break;
-        case 'j': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
-        case 'q': quiet = 1; break;
-        case 'S':
-            if (!strcmp(optarg, "f32")) scale_dt = QUANT_SCALE_F32;
-            else if (!strcmp(optarg, "f16")) scale_dt = QUANT_SCALE_F16;
-            else if (!strcmp(optarg, "bf16")) scale_dt = QUANT_SCALE_BF16;
-            else if (!strcmp(optarg, "f16-q41")) scale_dt = QUANT_SCALE_F16_Q41;
-            else {
-                cli_error("quantize: --scale-dtype: expected f32, f16, bf16 or f16-q41, got '%s'", optarg);
-                return 2;
-            }
-            break;
-        case 'h': quantize_usage(stdout); return 0;
-        default:
-            if ((h = cli_method_option(&mo, c, optarg)) < 0) return 2;
-            if (h == 0) {
-                quantize_usage(stderr);
-                return 2;
-            }
-        }
-    }
-    if (optind < argc) {
-        cli_error("quantize: unexpected argument '%s'", argv[optind]);
-        return 2;
-    }
+    int parsed = cli_parse("quantize", argc, argv, own, sizeof own / sizeof own[0], &mo, quantize_usage);
+    if (parsed) return cli_exit_code(parsed);
     if (!model_path || !out || !(mo.given & (1u << PARAM_METHOD))) {
         cli_error("quantize: --model, --method and --out are required (see 'awq-harness quantize --help')");
         return 2;
@@ -183,7 +169,6 @@ int cmd_quantize(int argc, char **argv) {
                   "(or --format gguf to convert the model unquantized)");
         return 2;
     }
-    if (cli_method_finish(&mo)) return 2;
     cli_set_threads(threads);
 
     ah_err e = {{0}};

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_opts.h"
 #include "cli/method_opts.h"
 #include "core/progress.h"
 #include "eval/tasks.h"
@@ -82,46 +83,19 @@ static void print_result(const task_result *r) {
 int cmd_tasks(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *tasks = NULL, *samples = NULL;
     int threads = 0, quiet = 0, max_items = 0;
-    static const struct option own[] = {
-        {"model", required_argument, 0, 'm'},   {"tokenizer", required_argument, 0, 't'},
-        {"tasks", required_argument, 0, 'T'},   {"max-items", required_argument, 0, 'n'},
-        {"samples", required_argument, 0, 'S'}, {"threads", required_argument, 0, 'j'},
-        {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
+    const cli_opt own[] = {
+        CLI_STR("model", &model_path),   CLI_STR("tokenizer", &tok_path),
+        CLI_STR("tasks", &tasks),        CLI_INT("max-items", &max_items, 1, 1 << 30),
+        CLI_STR("samples", &samples),    CLI_INT("threads", &threads, 1, 1024),
+        CLI_FLAG("quiet", &quiet, 1),
     };
-    enum { N_OWN = sizeof own / sizeof own[0] };
-    struct option opts[N_OWN + CLI_METHOD_OPTION_COUNT + 1];
-    cli_method_merge_options(opts, own, N_OWN);
     cli_method_opts mo;
-    cli_method_defaults(&mo);
-    int c, h;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_path = optarg; break;
-        case 't': tok_path = optarg; break;
-        case 'T': tasks = optarg; break;
-        case 'S': samples = optarg; break;
-        case 'n': if (cli_int("--max-items", optarg, 1, 1 << 30, &max_items)) return 2; break;
-        case 'j': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
-        case 'q': quiet = 1; break;
-        case 'h': tasks_usage(stdout); return 0;
-        default:
-            if ((h = cli_method_option(&mo, c, optarg)) < 0) return 2;
-            if (h == 0) {
-                tasks_usage(stderr);
-                return 2;
-            }
-        }
-    }
-    if (optind < argc) {
-        cli_error("tasks: unexpected argument '%s'", argv[optind]);
-        return 2;
-    }
+    int parsed = cli_parse("tasks", argc, argv, own, sizeof own / sizeof own[0], &mo, tasks_usage);
+    if (parsed) return cli_exit_code(parsed);
     if (!model_path || !tasks) {
         cli_error("tasks: --model and --tasks are required (see 'awq-harness tasks --help')");
         return 2;
     }
-    if (cli_method_finish(&mo)) return 2;
     cli_set_threads(threads);
 
     ah_err e = {{0}};

@@ -77,6 +77,38 @@ seqlen = 64
 EOF
 }
 
+# tinyprose_sweep_ini NAME OUTPUT CACHE METHODS GRID MAX_WINDOWS [EXTRA SWEEP LINE]: the INI of a
+# sweep of the bundled model at 3 and 4 bits, group 64 (8 calibration sequences of 128 tokens,
+# 4 of them for the AWQ losses; evaluation windows of 128). threads = 1: the split searches and
+# Slurm's one-CPU tasks must compute the numbers of the single process they are compared with.
+tinyprose_sweep_ini() {
+  cat <<EOF
+[experiment]
+name = $1
+output = $2
+cache = $3
+seed = 0
+threads = 1
+[model]
+path = $(pwd)/models/tinyprose
+[calibration]
+data = text:$(pwd)/models/tinyprose/data/calib.txt
+samples = 8
+awq_samples = 4
+seqlen = 128
+[evaluation]
+data = text:$(pwd)/models/tinyprose/data/heldout.txt@0:200000
+seqlen = 128
+max_windows = $6
+[sweep]
+method = $4
+bits = 3, 4
+group_size = 64
+grid = $5
+${7:-}
+EOF
+}
+
 # llama_cpp_bin TMPDIR: the bin directory of the llama.cpp build (tools/llama-cpp: built once,
 # cached), printed; skips the test when llama.cpp cannot be fetched or built (exit 3 or 6 of
 # tools/llama-cpp), fails on any other error.

@@ -24,7 +24,6 @@ fi
 rm -f /tmp/ah-slurm-install.$$
 [ "$(id -u)" -eq 0 ] || skip "a local Slurm cluster needs root (slurmd starts jobs as their users)"
 AH=$(cd "$(dirname "$AH_BIN")" && pwd)/$(basename "$AH_BIN")
-ROOT=$(pwd)
 tmp=$(mktemp -d)
 cluster="$tmp/cluster"
 cleanup() {
@@ -58,34 +57,10 @@ job_state() { scontrol show job "$1" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' 
 # submitted JOB: the id `submit` printed for its JOB job
 submitted() { sed -n "s/^submitted $1 job \([0-9]*\) .*/\1/p" "$2"; }
 
-# ini NAME OUTPUT CACHE METHODS: a sweep of the bundled model, one thread per process (so that a
-# task and the unsharded run compute the same numbers; the sharded tasks get --cpus-per-task 1).
-ini() {
-  cat <<EOF
-[experiment]
-name = $1
-output = $2
-cache = $3
-seed = 0
-threads = 1
-[model]
-path = $ROOT/models/tinyprose
-[calibration]
-data = text:$ROOT/models/tinyprose/data/calib.txt
-samples = 8
-awq_samples = 4
-seqlen = 128
-[evaluation]
-data = text:$ROOT/models/tinyprose/data/heldout.txt@0:200000
-seqlen = 128
-max_windows = 24
-[sweep]
-method = $4
-bits = 3, 4
-group_size = 64
-grid = 10
-EOF
-}
+# ini NAME OUTPUT CACHE METHODS: a sweep of the bundled model (lib.sh), one thread per process (so
+# that a task and the unsharded run compute the same numbers; the sharded tasks get
+# --cpus-per-task 1).
+ini() { tinyprose_sweep_ini "$1" "$2" "$3" "$4" 10 24; }
 ini sweep "$tmp/ref/sweep.h5" "$tmp/ref/cache" "rtn, minmax, awq" >"$tmp/ref.ini"
 ini sweep "$tmp/slurm/sweep.h5" "$tmp/slurm/cache" "rtn, minmax, awq" >"$tmp/sweep.ini"
 

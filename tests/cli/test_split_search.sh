@@ -16,37 +16,10 @@ cd "$(dirname "$0")/../.." || exit 1
 PY=/usr/bin/python3
 $PY -c "import h5py" 2>/dev/null || fail "python3-h5py is needed (make deps installs it)"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-ROOT=$(pwd)
 
-# ini NAME CACHE [EXTRA SWEEP LINE]: two AWQ searches of the bundled model, one thread (the
-# single-process and the split searches must use the same thread count).
-ini() {
-  cat <<EOF
-[experiment]
-name = $1
-output = $tmp/$1.h5
-cache = $2
-seed = 0
-threads = 1
-[model]
-path = $ROOT/models/tinyprose
-[calibration]
-data = text:$ROOT/models/tinyprose/data/calib.txt
-samples = 8
-awq_samples = 4
-seqlen = 128
-[evaluation]
-data = text:$ROOT/models/tinyprose/data/heldout.txt@0:200000
-seqlen = 128
-max_windows = 4
-[sweep]
-method = awq
-bits = 3, 4
-group_size = 64
-grid = 5
-${3:-}
-EOF
-}
+# ini NAME CACHE [EXTRA SWEEP LINE]: two AWQ searches of the bundled model (lib.sh), one thread
+# (the single-process and the split searches must use the same thread count).
+ini() { tinyprose_sweep_ini "$1" "$tmp/$1.h5" "$2" awq 5 4 "${3:-}"; }
 ini single "$tmp/cache-single" >"$tmp/single.ini"
 ini split "$tmp/cache-split" >"$tmp/split.ini"
 
