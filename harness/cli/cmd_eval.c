@@ -20,7 +20,8 @@ static void eval_usage(FILE *f) {
     fprintf(f,
             "usage: awq-harness eval --model PATH --data SOURCE [options]\n"
             "\n"
-            "  --model PATH        HuggingFace directory (config.json + safetensors) or llama2.c .bin\n"
+            "  --model PATH        HuggingFace directory (config.json + safetensors), llama2.c .bin\n"
+            "                      or .gguf file\n"
             "  --tokenizer PATH    tokenizer (default: the model directory, or tokenizer.bin beside a .bin)\n"
             "  --data SOURCE       wikitext2:test | wikitext2:valid | text:FILE | jsonl:FILE |\n"
             "                      ids:FILE (pre-tokenized, whitespace-separated ids)\n"

@@ -17,7 +17,8 @@ static void tasks_usage(FILE *f) {
     fprintf(f,
             "usage: awq-harness tasks --model PATH --tasks NAME:FILE[,NAME:FILE...] [options]\n"
             "\n"
-            "  --model PATH        HuggingFace directory (config.json + safetensors) or llama2.c .bin\n"
+            "  --model PATH        HuggingFace directory (config.json + safetensors), llama2.c .bin\n"
+            "                      or .gguf file\n"
             "  --tokenizer PATH    tokenizer (default: the model directory)\n"
             "  --tasks LIST        comma-separated NAME:FILE, FILE a JSON-lines export of the\n"
             "                      dataset; NAME one of:");
