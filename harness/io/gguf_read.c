@@ -40,7 +40,7 @@ typedef struct {
 
 static int need(cursor *c, uint64_t n, const char *what) {
     if (n > c->f->len - c->pos)
-        return ah_fail(c->e, "%s: truncated: %s needs %llu bytes at offset %zu, the file has %zu",
+        return ah_fail(c->e, "%s: truncated: %s needs %llu bytes at offset %zu; the file has %zu bytes",
                        c->f->path, what, (unsigned long long)n, c->pos, c->f->len);
     return 0;
 }
@@ -177,7 +177,7 @@ static int parse(gguf_file *f, ah_err *e) {
         const char *name;
         uint64_t nlen;
         uint32_t nd, type;
-        char what[48];
+        char what[96];
         snprintf(what, sizeof what, "tensor info %llu", (unsigned long long)i);
         if (rd_str(&c, &name, &nlen, what)) return -1;
         if (nlen == 0 || nlen >= sizeof t->name)
@@ -187,14 +187,15 @@ static int parse(gguf_file *f, ah_err *e) {
         t->name[nlen] = 0;
         if (strlen(t->name) != nlen)
             return ah_fail(e, "%s: tensor %llu's name holds a NUL byte", f->path, (unsigned long long)i);
-        if (rd(&c, &nd, 4, t->name)) return -1;
+        snprintf(what, sizeof what, "tensor '%s'", t->name);
+        if (rd(&c, &nd, 4, what)) return -1;
         if (nd < 1 || nd > 4)
             return ah_fail(e, "%s: tensor '%s' has %u dims (1 to 4)", f->path, t->name, nd);
         t->ndim = (int)nd;
         for (uint32_t d = 0; d < nd; d++)
-            if (rd(&c, &t->ne[d], 8, t->name)) return -1;
+            if (rd(&c, &t->ne[d], 8, what)) return -1;
         uint64_t off;
-        if (rd(&c, &type, 4, t->name) || rd(&c, &off, 8, t->name)) return -1;
+        if (rd(&c, &type, 4, what) || rd(&c, &off, 8, what)) return -1;
         char tb[32];
         if (!type_read(type))
             return ah_fail(e, "%s: tensor '%s' has ggml type %s: F32, F16, BF16, Q4_0, Q4_1 and "
@@ -205,10 +206,11 @@ static int parse(gguf_file *f, ah_err *e) {
             return ah_fail(e, "%s: tensor '%s': a row of %llu values does not fit %s blocks of %d",
                            f->path, t->name, (unsigned long long)t->ne[0], TYPE_NAMES[type], GGML_QK);
         for (uint32_t d = 1; d < nd; d++) {
-            if (t->ne[d] == 0 || nb > f->len / t->ne[d])
-                return ah_fail(e, "%s: tensor '%s': dims [%llu, %llu, ...] exceed the file's %zu bytes",
+            // overflow only: a size beyond the file is found with the data section below
+            if (t->ne[d] == 0 || nb > UINT64_MAX / 2 / t->ne[d])
+                return ah_fail(e, "%s: tensor '%s': dims [%llu, ..., %llu] (zero or overflowing)",
                                f->path, t->name, (unsigned long long)t->ne[0],
-                               (unsigned long long)t->ne[d], f->len);
+                               (unsigned long long)t->ne[d]);
             nb *= t->ne[d];
         }
         t->nbytes = nb;
