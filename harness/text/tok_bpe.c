@@ -207,11 +207,12 @@ oom:
 }
 
 // ---------------------------------------------------------------------------------------------
-// llama2.c run.c encode: dummy-prefix " ", one symbol per codepoint (byte + 3 when the
-// codepoint is not a piece), then merge the adjacent pair whose concatenation is a piece with
+// llama2.c run.c encode: dummy-prefix " ", one symbol per codepoint (its bytes' <0xNN> pieces
+// when the codepoint is not a piece: byte + 3 in llama2.c's tokenizers), then merge the adjacent pair whose concatenation is a piece with
 // the highest score (leftmost on ties, as run.c's strict '>' scan picks), until none.
 
 static int32_t concat_id(const tok_tokenizer *t, tok_work *w, int32_t a, int32_t b) {
+    if (!t->piece[a] || !t->piece[b]) return -1;   // an id without text (a GGUF's repeated token)
     size_t la = t->piece_len[a], lb = t->piece_len[b];
     if (grow((void **)&w->buf, &w->buf_cap, la + lb + 1, 1)) return -2;
     memcpy(w->buf, t->piece[a], la);
