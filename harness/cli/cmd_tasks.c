@@ -19,7 +19,7 @@ static void tasks_usage(FILE *f) {
             "\n"
             "  --model PATH        HuggingFace directory (config.json + safetensors), llama2.c .bin\n"
             "                      or .gguf file\n"
-            "  --tokenizer PATH    tokenizer (default: the model directory)\n"
+            "  --tokenizer PATH    tokenizer (default: the model directory; a .gguf: the file)\n"
             "  --tasks LIST        comma-separated NAME:FILE, FILE a JSON-lines export of the\n"
             "                      dataset; NAME one of:");
     for (size_t i = 0; i < task_table_n; i++) fprintf(f, " %s", task_table[i].name);

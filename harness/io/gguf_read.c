@@ -122,7 +122,7 @@ static const char *const TYPE_NAMES[] = {
 
 const char *gguf_type_name(uint32_t type, char *buf, size_t cap) {
     if (type < sizeof TYPE_NAMES / sizeof TYPE_NAMES[0] && TYPE_NAMES[type]) return TYPE_NAMES[type];
-    snprintf(buf, cap, "type %u", type);
+    snprintf(buf, cap, "id %u", type);
     return buf;
 }
 

@@ -77,7 +77,7 @@ float gguf_arr_f32(const gguf_kv *kv, uint64_t i);
 // Walks a string array: p = kv->val for the first element; returns the next element's start.
 const uint8_t *gguf_str_next(const uint8_t *p, const char **s, uint64_t *len);
 
-// llama.cpp's name of a ggml type id ("Q4_K"), or "type N" for an id it has no name for here.
+// llama.cpp's name of a ggml type id ("Q4_K"), or "id N" for an id it has no name for here.
 const char *gguf_type_name(uint32_t type, char *buf, size_t cap);
 
 // Drops the resident pages of [p, p + n) when inside the mapping (ah_release_mapped).

@@ -246,7 +246,7 @@ expect_error gguf-bad-version "$GX: GGUF version 7: versions 2 and 3 are read" -
 expect_error gguf-tensor-count "$GX: tensor count 1099511627776 cannot fit a file of [0-9]+ bytes" -- gguf_eval "$G/tensor-count.gguf"
 expect_error gguf-array-count "$GX: key 'tokenizer\\.ggml\\.tokens': an array of 1152921504606846976 elements cannot fit" -- gguf_eval "$G/array-count.gguf"
 expect_error gguf-type-q4k "$GX: tensor 'blk\\.0\\.attn_q\\.weight' has ggml type Q4_K: F32, F16, BF16, Q4_0, Q4_1 and Q8_0 are read" -- gguf_eval "$G/type-q4k.gguf"
-expect_error gguf-type-unknown "$GX: tensor 'blk\\.0\\.attn_q\\.weight' has ggml type type 77" -- gguf_eval "$G/type-unknown.gguf"
+expect_error gguf-type-unknown "$GX: tensor 'blk\\.0\\.attn_q\\.weight' has ggml type id 77: F32, F16, BF16, Q4_0, Q4_1 and Q8_0 are read" -- gguf_eval "$G/type-unknown.gguf"
 expect_error gguf-misaligned "$GX: tensor 'blk\\.0\\.attn_q\\.weight' data offset [0-9]+ is not a multiple of the alignment 32" -- gguf_eval "$G/misaligned.gguf"
 expect_error gguf-outside "$GX: tensor 'blk\\.0\\.attn_q\\.weight' data \\[[0-9]+, [0-9]+\\) lies outside the file" -- gguf_eval "$G/outside.gguf"
 expect_error gguf-arch "$GX: general\\.architecture 'gemma': llama and qwen2 files are read" -- gguf_eval "$G/arch-gemma.gguf"
