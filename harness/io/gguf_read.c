@@ -131,6 +131,38 @@ static int type_read(uint32_t t) {
            t == GGML_T_Q4_1 || t == GGML_T_Q8_0;
 }
 
+// Keys and tensor names must be unique (llama.cpp refuses repeats): checked on sorted
+// pointers, O(n log n), so a header of a million tensor infos is no quadratic hang.
+static int kv_cmp(const void *a, const void *b) {
+    const gguf_kv *x = *(const gguf_kv *const *)a, *y = *(const gguf_kv *const *)b;
+    if (x->key_len != y->key_len) return x->key_len < y->key_len ? -1 : 1;
+    return memcmp(x->key, y->key, x->key_len);
+}
+static int t_cmp(const void *a, const void *b) {
+    return strcmp((*(const gguf_tensor *const *)a)->name, (*(const gguf_tensor *const *)b)->name);
+}
+static int check_unique(const gguf_file *f, ah_err *e) {
+    size_t n = f->n_kv > f->n_t ? f->n_kv : f->n_t;
+    const void **p = malloc((n ? n : 1) * sizeof *p);
+    if (!p) return ah_fail(e, "%s: out of memory", f->path);
+    int rc = 0;
+    for (size_t i = 0; i < f->n_kv; i++) p[i] = &f->kv[i];
+    qsort(p, f->n_kv, sizeof *p, kv_cmp);
+    for (size_t i = 1; i < f->n_kv && !rc; i++)
+        if (!kv_cmp(&p[i - 1], &p[i])) {
+            const gguf_kv *kv = p[i];
+            rc = ah_fail(e, "%s: key '%.*s' appears twice", f->path,
+                         (int)(kv->key_len > 80 ? 80 : kv->key_len), kv->key);
+        }
+    for (size_t i = 0; i < f->n_t && !rc; i++) p[i] = &f->t[i];
+    if (!rc) qsort(p, f->n_t, sizeof *p, t_cmp);
+    for (size_t i = 1; i < f->n_t && !rc; i++)
+        if (!t_cmp(&p[i - 1], &p[i]))
+            rc = ah_fail(e, "%s: tensor '%s' appears twice", f->path, ((const gguf_tensor *)p[i])->name);
+    free(p);
+    return rc;
+}
+
 static int parse(gguf_file *f, ah_err *e) {
     cursor c = {.f = f, .pos = 0, .e = e};
     char magic[4];
@@ -160,10 +192,6 @@ static int parse(gguf_file *f, ah_err *e) {
         if (rd_str(&c, &kv->key, &klen, what) || rd(&c, &type, 4, what)) return -1;
         kv->key_len = (size_t)klen;
         kv->type = (gguf_vtype)type;
-        for (size_t j = 0; j < f->n_kv; j++)
-            if (f->kv[j].key_len == kv->key_len && !memcmp(f->kv[j].key, kv->key, kv->key_len))
-                return ah_fail(e, "%s: key '%.*s' appears twice", f->path,
-                               (int)(klen > 80 ? 80 : klen), kv->key);
         if (read_value(&c, kv)) return -1;
         f->n_kv++;
     }
@@ -218,11 +246,9 @@ static int parse(gguf_file *f, ah_err *e) {
             return ah_fail(e, "%s: tensor '%s' data offset %llu is not a multiple of the alignment %lld",
                            f->path, t->name, (unsigned long long)off, (long long)align);
         t->data = (const void *)(uintptr_t)off;   // made a pointer once the data section is known
-        for (size_t j = 0; j < f->n_t; j++)
-            if (!strcmp(f->t[j].name, t->name))
-                return ah_fail(e, "%s: tensor '%s' appears twice", f->path, t->name);
         f->n_t++;
     }
+    if (check_unique(f, e)) return -1;
     uint64_t data0 = (c.pos + (uint64_t)align - 1) / (uint64_t)align * (uint64_t)align;
     for (size_t i = 0; i < f->n_t; i++) {
         gguf_tensor *t = &f->t[i];

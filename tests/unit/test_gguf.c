@@ -286,6 +286,12 @@ static void test_read_back(void **state) {
     gguf_close(NULL);
 }
 
+static int fill_zero(void *ctx, size_t i, void *buf, uint64_t off, size_t len, ah_err *e) {
+    (void)ctx, (void)i, (void)off, (void)e;
+    memset(buf, 0, len);
+    return 0;
+}
+
 // Damaged headers in memory: each refused with the name given and the reason.
 static void test_read_refusals(void **state) {
     (void)state;
@@ -311,6 +317,27 @@ static void test_read_refusals(void **state) {
     assert_non_null(f);
     assert_int_equal(gguf_tensor_count(f), 0);
     gguf_close(f);
+
+    // A repeated key, a repeated tensor name: the writer does not check, the reader refuses.
+    const char *what[] = {"key 'k' appears twice", "tensor 't' appears twice"};
+    for (int rep = 0; rep < 2; rep++) {
+        gguf_w *w = gguf_w_new(&e);
+        uint64_t ne[1] = {2};
+        assert_int_equal(gguf_w_u32(w, "k", 1, &e), 0);
+        assert_int_equal(gguf_w_u32(w, rep ? "k2" : "k", 2, &e), 0);
+        assert_int_equal(gguf_w_tensor(w, "t", GGML_T_F32, 1, ne, &e), 0);
+        assert_int_equal(gguf_w_tensor(w, rep ? "t" : "u", GGML_T_F32, 1, ne, &e), 0);
+        char path[] = "/tmp/test_gguf_XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        int rc = gguf_w_write(w, path, fill_zero, NULL, &e);
+        gguf_w_free(w);
+        if (rc) fail_msg("%s", e.msg);
+        assert_null(gguf_open(path, &e));
+        unlink(path);
+        assert_non_null(strstr(e.msg, what[rep]));
+    }
 }
 
 int main(void) {
