@@ -15,9 +15,8 @@
 #     with an F32 KV cache and without flash attention (-fa off): its default on CPU, flash
 #     attention, moved the bundled model's perplexity by 4e-6 relative (79.7346 against
 #     79.7343 without).
-# Then the other way (GGUF import): a file written by llama.cpp's convert_hf_to_gguf.py, and
-# its llama-quantize Q4_0 / Q8_0, load in the harness with llama-tokenize's ids and
-# llama-perplexity's perplexity (below, import_case).
+# Then the other way (GGUF import): a file written by llama.cpp's convert_hf_to_gguf.py loads
+# in the harness with llama-tokenize's ids and llama-perplexity's perplexity (import_case).
 # And the tokenizer metadata of every real tokenizer in ../shared/data/tokenizers (Llama-2
 # SentencePiece BPE, GPT-2, OPT, SmolLM, Qwen2), each in a GGUF of a 1-block synthetic model
 # of its vocabulary size: llama.cpp tokenizes 100 kB of WikiText-2 into the harness's ids.
@@ -169,12 +168,13 @@ else
   echo "note: $SHARED/stories260K or tinystories absent: stories260K cases skipped (set AH_SHARED_DATA)"
 fi
 
-# llama.cpp's own files loaded by the harness (model/gguf_model.c, text/tok_gguf.c): the F16
+# llama.cpp's own file loaded by the harness (model/gguf_model.c, text/tok_gguf.c): the F16
 # fixture converted by llama.cpp's convert_hf_to_gguf.py (peers' venv python; F32 outtype, its
-# Q/K rows permuted by the converter), then llama-quantize --pure Q4_0 and Q8_0 of that file.
-# For each: `tokenize --tokenizer X.gguf` = llama-tokenize's ids, and `eval --model X.gguf
-# --protocol llamacpp` = llama-perplexity on the same file within TOL (F32) or the block
-# tolerance 5e-4 (llama.cpp's dot products quantize the activations: above). The converter
+# Q/K rows permuted by the converter): `tokenize --tokenizer X.gguf` = llama-tokenize's ids,
+# and `eval --model X.gguf --protocol llamacpp` = llama-perplexity on the same file within TOL.
+# (llama-quantize is not in tools/llama-cpp's build, and adding it rebuilds llama.cpp: the
+# block types are read from the harness's own exports, whose blocks gguf-py dequantizes into
+# exactly the evaluated weights, above; docs/EXPORT.md, "Import".) The converter
 # imports sentencepiece before it looks for tokenizer.model (conversion/base.py
 # _create_vocab_sentencepiece) and the venv has none: an empty stand-in module lets it reach
 # its own fallback for a directory without tokenizer.model (the tokenizer.json route). The
@@ -200,13 +200,6 @@ if [ -n "$venv" ] && [ -f "$CONVERT" ]; then
   if PYTHONPATH="$tmp/spstub" "$venv/bin/python" "$CONVERT" tests/fixtures/llama-mha-f16 --outfile "$conv" \
        --outtype f32 >"$tmp/conv.log" 2>&1; then
     import_case convert_hf_to_gguf-f32 "$conv" tests/fixtures/text/eval.txt 64 "$TOL"
-    for qt in Q4_0 Q8_0; do
-      if "$bin/llama-quantize" --pure "$conv" "$tmp/conv-$qt.gguf" "$qt" 2 >"$tmp/quant.log" 2>&1; then
-        import_case "llama-quantize-$qt" "$tmp/conv-$qt.gguf" tests/fixtures/text/eval.txt 64 5e-4
-      else
-        echo "FAIL llama-quantize $qt:"; tail -n 5 "$tmp/quant.log"; errors=$((errors + 1))
-      fi
-    done
   else
     echo "FAIL convert_hf_to_gguf.py on tests/fixtures/llama-mha-f16:"; tail -n 5 "$tmp/conv.log"; errors=$((errors + 1))
   fi
