@@ -239,4 +239,4 @@ else
 fi
 
 [ $errors -eq 0 ] || fail "$errors check(s) failed"
-echo "ok: GGUF exports load in llama.cpp and reproduce the harness's tokens, weights and perplexity"
+echo "ok: GGUF exports load in llama.cpp and reproduce the harness's tokens, weights and perplexity; llama.cpp's own file loads in the harness with its tokens and perplexity"
