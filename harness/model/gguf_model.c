@@ -135,12 +135,13 @@ static int bind(model *m, model_weight *w, size_t slot, const char *gname, int n
     if (!t) return optional ? 0 : ah_fail(e, "%s: tensor '%s' missing", m->path, gname);
     uint64_t rows = ndim == 2 ? (uint64_t)shape[0] : 1, cols = ndim == 2 ? (uint64_t)shape[1] : (uint64_t)shape[0];
     if (t->ndim != ndim || t->ne[0] != cols || (ndim == 2 && t->ne[1] != rows)) {
-        char got[96] = "";
-        for (int d = 0, o = 0; d < t->ndim; d++)
+        char got[96] = "", want[48];
+        for (int d = 0, o = 0; d < t->ndim; d++)   // 4 dims of 20 digits at most: fits
             o += snprintf(got + o, sizeof got - (size_t)o, "%s%llu", d ? ", " : "", (unsigned long long)t->ne[d]);
-        return ah_fail(e, "%s: tensor '%s' has ggml dims [%s]; the metadata implies [%llu%s%.0llu]",
-                       m->path, gname, got, (unsigned long long)cols, ndim == 2 ? ", " : "",
-                       ndim == 2 ? (unsigned long long)rows : 0ULL);
+        if (ndim == 2) snprintf(want, sizeof want, "%llu, %llu", (unsigned long long)cols, (unsigned long long)rows);
+        else snprintf(want, sizeof want, "%llu", (unsigned long long)cols);
+        return ah_fail(e, "%s: tensor '%s' has ggml dims [%s]; the metadata implies [%s]", m->path,
+                       gname, got, want);
     }
     w->ndim = ndim;
     w->shape[0] = shape[0];

@@ -12,8 +12,9 @@
 #      config.json over 16 MiB is refused by its size before it is read;
 #   4. GGUF files (built from the fixtures' GGUF exports): truncated (header, data), bad magic
 #      and version, absurd tensor and array counts, an unreadable (Q4_K) or unknown tensor type,
-#      a misaligned or out-of-file tensor offset, another architecture, a missing tensor and an
-#      unknown pre-tokenizer each give one line naming the file and the tensor or key.
+#      a misaligned or out-of-file tensor offset, another architecture, a tensor whose dims
+#      contradict the metadata, a missing tensor and an unknown pre-tokenizer each give one line
+#      naming the file and the tensor or key.
 # Errors must be exactly one "awq-harness: ..." line naming the file (tests/cli/lib.sh).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
@@ -226,6 +227,7 @@ put("outside", patch(q + 4, "Q", 1 << 50))
 a = kv["general.architecture"] + 8
 assert raw[a:a + 5] == b"llama"
 put("arch-gemma", raw[:a] + b"gemma" + raw[a + 5:])
+put("shape", patch(kv["llama.feed_forward_length"], "I", 64))   # 172 in the file
 n = raw.find(b"output_norm.weight")
 put("missing-tensor", raw[:n] + b"outxut" + raw[n + 6:])
 qr = open(d + "/qwen2.gguf", "rb").read()
@@ -250,6 +252,7 @@ expect_error gguf-type-unknown "$GX: tensor 'blk\\.0\\.attn_q\\.weight' has ggml
 expect_error gguf-misaligned "$GX: tensor 'blk\\.0\\.attn_q\\.weight' data offset [0-9]+ is not a multiple of the alignment 32" -- gguf_eval "$G/misaligned.gguf"
 expect_error gguf-outside "$GX: tensor 'blk\\.0\\.attn_q\\.weight' data \\[[0-9]+, [0-9]+\\) lies outside the file" -- gguf_eval "$G/outside.gguf"
 expect_error gguf-arch "$GX: general\\.architecture 'gemma': llama and qwen2 files are read" -- gguf_eval "$G/arch-gemma.gguf"
+expect_error gguf-shape "$GX: tensor 'blk\\.0\\.ffn_gate\\.weight' has ggml dims \\[64, 172\\]; the metadata implies \\[64, 64\\]" -- gguf_eval "$G/shape.gguf"
 expect_error gguf-missing-tensor "$GX: tensor 'output_norm\\.weight' missing" -- gguf_eval "$G/missing-tensor.gguf"
 expect_error gguf-pre-unknown "$GX: tokenizer\\.ggml\\.pre 'gpt-9' is not read here \\(gpt-2, smollm and qwen2 are\\)" -- gguf_eval "$G/pre-unknown.gguf"
 expect_error gguf-tokenize-bad-magic "$GX: not a GGUF file" -- "$AH_BIN" tokenize --tokenizer "$G/bad-magic.gguf" --data "text:$TEXT"
