@@ -41,7 +41,7 @@ MAIN_OBJ := $(BUILD)/harness/main.o
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Fuzz targets (tests/fuzz/fuzz_*.c); the test suite replays their corpus through a plain main.
-FUZZ_TARGETS := safetensors config_json tokenizer_json tokenizer_bin tok_encode llama2c ini model results ini_include
+FUZZ_TARGETS := safetensors config_json tokenizer_json tokenizer_bin tok_encode llama2c ini model results ini_include gguf
 FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
 
 ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

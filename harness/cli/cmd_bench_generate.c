@@ -23,7 +23,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: awq-harness bench-generate --model PATH [options]\n"
             "\n"
-            "  --model PATH          HuggingFace directory or llama2.c .bin (an export of\n"
+            "  --model PATH          HuggingFace directory, llama2.c .bin or .gguf (an export of\n"
             "                        `quantize --format harness` runs packed by default)\n"
             "  --prompt-tokens N     prompt length (default 128; seeded random ids)\n"
             "  --gen-tokens N        tokens generated greedily, never stopping early (default 128)\n"

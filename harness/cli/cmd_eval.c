@@ -21,8 +21,10 @@ static void eval_usage(FILE *f) {
     fprintf(f,
             "usage: awq-harness eval --model PATH --data SOURCE [options]\n"
             "\n"
-            "  --model PATH        HuggingFace directory (config.json + safetensors) or llama2.c .bin\n"
-            "  --tokenizer PATH    tokenizer (default: the model directory, or tokenizer.bin beside a .bin)\n"
+            "  --model PATH        HuggingFace directory (config.json + safetensors), llama2.c .bin\n"
+            "                      or .gguf file\n"
+            "  --tokenizer PATH    tokenizer (default: the model directory, tokenizer.bin beside a .bin,\n"
+            "                      or the .gguf file itself)\n"
             "  --data SOURCE       wikitext2:test | wikitext2:valid | text:FILE | jsonl:FILE |\n"
             "                      ids:FILE (pre-tokenized, whitespace-separated ids)\n"
             "  --wikitext-dir DIR  where wiki.test.raw / wiki.valid.raw live\n"

@@ -21,7 +21,7 @@ static void generate_usage(FILE *f) {
     fprintf(f,
             "usage: awq-harness generate --model PATH --prompt TEXT [options]\n"
             "\n"
-            "  --model PATH        HuggingFace directory or llama2.c .bin\n"
+            "  --model PATH        HuggingFace directory, llama2.c .bin or .gguf file\n"
             "  --tokenizer PATH    default: beside the model\n"
             "  --prompt TEXT       the text to continue\n"
             "  --max-new N         tokens to generate (default 64)\n"

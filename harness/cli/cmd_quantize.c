@@ -19,7 +19,7 @@ static void quantize_usage(FILE *f) {
     fprintf(f,
             "usage: awq-harness quantize --model PATH --method M --bits B --group G --out DIR [options]\n"
             "\n"
-            "  --model PATH        HuggingFace directory or llama2.c .bin\n"
+            "  --model PATH        HuggingFace directory, llama2.c .bin or .gguf file\n"
             "  --tokenizer PATH    for --calib, to copy beside a llama2.c output, and for gguf\n"
             "  --out DIR           output directory (created, or replaced whole when it holds an export);\n"
             "                      --format gguf: a FILE.gguf, or a directory holding model.gguf\n"

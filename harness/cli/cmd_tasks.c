@@ -18,8 +18,9 @@ static void tasks_usage(FILE *f) {
     fprintf(f,
             "usage: awq-harness tasks --model PATH --tasks NAME:FILE[,NAME:FILE...] [options]\n"
             "\n"
-            "  --model PATH        HuggingFace directory (config.json + safetensors) or llama2.c .bin\n"
-            "  --tokenizer PATH    tokenizer (default: the model directory)\n"
+            "  --model PATH        HuggingFace directory (config.json + safetensors), llama2.c .bin\n"
+            "                      or .gguf file\n"
+            "  --tokenizer PATH    tokenizer (default: the model directory; a .gguf: the file)\n"
             "  --tasks LIST        comma-separated NAME:FILE, FILE a JSON-lines export of the\n"
             "                      dataset; NAME one of:");
     for (size_t i = 0; i < task_table_n; i++) fprintf(f, " %s", task_table[i].name);

@@ -29,6 +29,8 @@ int cmd_tokenize(int argc, char **argv) {
         case 'h':
             printf("usage: awq-harness tokenize --tokenizer PATH --data SOURCE "
                    "[--no-special] [--format ids|summary]\n"
+                   "  --tokenizer: a HuggingFace directory or tokenizer.json, a llama2.c tokenizer.bin,\n"
+                   "  or a .gguf file (the vocabulary in its tokenizer.ggml.* keys)\n"
                    "  summary prints count=N sha256=HEX (SHA-256 of the ids as little-endian int32)\n");
             return 0;
         default: return 2;

@@ -20,7 +20,11 @@
 
 static int harness_check(const model *m, const method_cfg *mc, const tok_tokenizer *tok,
                          const char *out, ah_err *e) {
-    (void)m, (void)mc, (void)tok;
+    (void)mc, (void)tok;
+    // The harness format rewrites the source checkpoint's own files (safetensors or llama2.c).
+    if (m->gguf)
+        return ah_fail(e, "--format harness rewrites a safetensors or llama2.c checkpoint; %s is a "
+                       "GGUF file: export it with --format gguf (or gguf-q4_0 / q4_1 / q8_0)", m->path);
     return qexport_dir_check_target(out, e);
 }
 

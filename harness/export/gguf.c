@@ -29,6 +29,19 @@ static const struct { arch_layer_role role; const char *name; } LAYER_NAMES[] = 
 };
 enum { N_LAYER_NAMES = sizeof LAYER_NAMES / sizeof LAYER_NAMES[0] };
 
+// The model-wide tensors by their GGUF names (output.weight absent: tied to token_embd).
+static const char *const GLOBAL_NAMES[G_COUNT] = {
+    [G_EMBED] = "token_embd.weight", [G_FINAL_NORM] = "output_norm.weight", [G_LM_HEAD] = "output.weight",
+};
+
+const char *qexport_gguf_layer_name(arch_layer_role r) {
+    for (int i = 0; i < N_LAYER_NAMES; i++)
+        if (LAYER_NAMES[i].role == r) return LAYER_NAMES[i].name;
+    return NULL;
+}
+
+const char *qexport_gguf_global_name(arch_global g) { return g < G_COUNT ? GLOBAL_NAMES[g] : NULL; }
+
 // llama.cpp's architecture for the family, and whether HF's rotate-half Q/K rows need the
 // permutation. NULL: no architecture here.
 static const char *gguf_arch(const model *m, int *permute) {
@@ -177,7 +190,7 @@ static void add(gg_tensor *t, size_t *n, const qexport *x, gguf_ggml_type qtype,
 static size_t list_tensors(gg_tensor *t, const qexport *x, gguf_ggml_type qtype, const model *m,
                            int permute) {
     size_t n = 0;
-    add(t, &n, x, qtype, &m->global[G_EMBED], 0, "token_embd.weight", 0);
+    add(t, &n, x, qtype, &m->global[G_EMBED], 0, GLOBAL_NAMES[G_EMBED], 0);
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int i = 0; i < N_LAYER_NAMES; i++) {
             const model_weight *w = model_lw(m, l, LAYER_NAMES[i].role);
@@ -188,17 +201,15 @@ static size_t list_tensors(gg_tensor *t, const qexport *x, gguf_ggml_type qtype,
             snprintf(fmt, sizeof fmt, "blk.%%d.%s", LAYER_NAMES[i].name);
             add(t, &n, x, qtype, w, perm, fmt, l);
         }
-    add(t, &n, x, qtype, &m->global[G_FINAL_NORM], 0, "output_norm.weight", 0);
+    add(t, &n, x, qtype, &m->global[G_FINAL_NORM], 0, GLOBAL_NAMES[G_FINAL_NORM], 0);
     const model_weight *head = &m->global[G_LM_HEAD];
     // Tied: llama.cpp reuses token_embd when output.weight is absent.
-    if (head->data && head->data != m->global[G_EMBED].data) add(t, &n, x, qtype, head, 0, "output.weight", 0);
+    if (head->data && head->data != m->global[G_EMBED].data) add(t, &n, x, qtype, head, 0, GLOBAL_NAMES[G_LM_HEAD], 0);
     return n;
 }
 
-// Source row of GGUF row r under the Q/K permutation over nh heads of width D = rows / nh:
-// convert_hf_to_gguf's reshape(nh, 2, D/2, cols).swapaxes(1, 2) puts source row
-// h*D + t*(D/2) + j at h*D + 2*j + t.
-static size_t src_row(size_t r, size_t rows, int nh) {
+// (gguf.h) The source row each GGUF row of a permuted Q/K weight is written from.
+size_t qexport_gguf_src_row(size_t r, size_t rows, int nh) {
     if (nh <= 0) return r;
     size_t D = rows / (size_t)nh, h = r / D, k = r % D;
     return h * D + (k % 2) * (D / 2) + k / 2;
@@ -234,7 +245,7 @@ static int fill_blocks(fill_ctx *c, size_t i, void *buf, uint64_t off, size_t le
     float *ref = malloc(2 * C * sizeof(float) + 1), *deq = ref ? ref + C : NULL;
     int rc = row && ref ? 0 : ah_fail(e, "out of memory (GGUF export)");
     for (size_t r = (size_t)(off / rb); !rc && (uint64_t)r * rb < off + len; r++) {
-        size_t sr = src_row(r, g->rows, g->perm_heads);
+        size_t sr = qexport_gguf_src_row(r, g->rows, g->perm_heads);
         if (put_blocks(row, deq, g->type, c->codes + sr * C, c->scales + sr * G, c->zeros + sr * G, C))
             rc = ah_fail(e, "GGUF export: '%s' row %zu: a zero or minimum does not fit the block type",
                          g->w->name, sr);
@@ -265,7 +276,7 @@ static int fill(void *vctx, size_t i, void *buf, uint64_t off, size_t len, ah_er
     } else {
         for (size_t r = r0; r < r1; r++)
             if (qexport_rows_f32(c->x, g->w, c->rowbuf + (r - r0) * g->cols,
-                                 src_row(r, g->rows, g->perm_heads), 1, e))
+                                 qexport_gguf_src_row(r, g->rows, g->perm_heads), 1, e))
                 return -1;
     }
     size_t skip = (size_t)(off - (uint64_t)r0 * rb);   // bytes of row r0 before off
@@ -358,7 +369,9 @@ int qexport_gguf_write(const qexport *x, const model *m, const tok_tokenizer *to
         if (t[i].cols > max_cols) max_cols = t[i].cols;
     }
     if (tok_vocab_get(&v, tok, m->cfg.vocab_size, e) || put_hparams(w, m, arch, all_f32, qtype, e) ||
-        put_vocab(w, &v, e) || gguf_w_str(w, "awq_harness.run", method_json, e))
+        put_vocab(w, &v, e) || gguf_w_str(w, "awq_harness.run", method_json, e) ||
+        (!strcmp(arch, "llama") &&
+         gguf_w_str(w, GGUF_KEY_ROPE_SOURCE, permute ? "rotate-half" : "interleaved", e)))
         goto done;
     for (size_t i = 0; i < n; i++) {
         uint64_t ne[2] = {t[i].cols, t[i].rows};   // ggml order: fastest first

@@ -14,13 +14,29 @@
 //     llama.cpp computes with the same weights;
 //   - HF llama's q_proj / k_proj rows permuted per head from rotate-half to llama.cpp's
 //     interleaved RoPE (convert_hf_to_gguf.py LlamaModel.permute); llama2.c checkpoints are
-//     interleaved already, Qwen2 runs NEOX RoPE in llama.cpp: neither is permuted.
+//     interleaved already, Qwen2 runs NEOX RoPE in llama.cpp: neither is permuted. A llama
+//     file says which in GGUF_KEY_ROPE_SOURCE (below), for the importer.
 #ifndef AH_EXPORT_GGUF_H
 #define AH_EXPORT_GGUF_H
 
 #include "export/export.h"
 #include "io/gguf_write.h"
 #include "text/tokenizer.h"
+
+// A llama file's Q/K rows as the source checkpoint had them: "rotate-half" (HF: rows permuted
+// to llama.cpp's interleaved order) or "interleaved" (llama2.c: written as they were). The
+// importer (model/gguf_model.c) reads it to give back the source's own rows and RoPE.
+#define GGUF_KEY_ROPE_SOURCE "awq_harness.rope_source"
+
+// GGUF name of a layer role ("attn_q.weight"; the loader prefixes "blk.N.") or of a global
+// ("token_embd.weight"); NULL when llama.cpp's llama / qwen2 graphs have none.
+const char *qexport_gguf_layer_name(arch_layer_role r);
+const char *qexport_gguf_global_name(arch_global g);
+
+// Source row of GGUF row r of a (rows, cols) Q or K weight under llama.cpp's permutation over
+// nh heads of width D = rows / nh (nh <= 0: none): convert_hf_to_gguf's
+// reshape(nh, 2, D/2, cols).swapaxes(1, 2) puts source row h*D + t*(D/2) + j at h*D + 2*j + t.
+size_t qexport_gguf_src_row(size_t r, size_t rows, int nh);
 
 // 0 when a GGUF file can hold m with tokenizer tok; else one message naming what does not fit
 // (a family llama.cpp has no architecture for here, a tensor with no GGUF name, a

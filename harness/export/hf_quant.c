@@ -111,8 +111,8 @@ int qexport_hq_check(hq_format f, const model *m, const method_cfg *mc, ah_err *
     const char *fn = FORMAT_NAME[f];
     const int b = mc->q.bits, g = mc->q.group;
     if (!m->st)
-        return ah_fail(e, "--format %s writes a HuggingFace directory; %s is a llama2.c file "
-                       "(convert it to a HuggingFace directory first)", fn, m->path);
+        return ah_fail(e, "--format %s writes a HuggingFace directory; %s is a %s file "
+                       "(convert it to a HuggingFace directory first)", fn, m->path, m->gguf ? "GGUF" : "llama2.c");
     if (mc->kind == METHOD_IMATRIX && qexport_hq_scale_dtype(f, m) != QUANT_SCALE_F32)
         return ah_fail(e, "--format %s stores %s scales; imatrix fits fp32 scales of its own, so "
                        "its codes would not be the file's: choose another method",

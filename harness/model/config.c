@@ -4,19 +4,6 @@
 
 #include "model/model.h"
 
-// Upper bounds that no real checkpoint reaches; they keep products far from overflow.
-#define MAX_DIM (1 << 20)
-#define MAX_LAYERS 4096
-#define MAX_VOCAB (1 << 24)
-// RMSNorm eps: checkpoints use 1e-5 / 1e-6 (BERT-style 1e-12 at the least); an eps of 1 or more
-// would swamp the mean square of unit-scale activations.
-#define MIN_EPS 1e-12
-#define MAX_EPS 1.0
-// Rotary base: 1e4 (Llama 2) to 1e6-1e7 (long-context models). Below 1 the frequencies grow
-// with the pair index (1e-45 gives inf angles); 1e12 leaves every float product finite.
-#define MIN_THETA 1.0
-#define MAX_THETA 1e12
-
 // Reads an integer field; missing -> def (or error when def < 0 and required).
 static int get_int(const json_t *root, const char *key, long long def, int required,
                    long long lo, long long hi, int *out, const char *file, ah_err *e) {
@@ -68,8 +55,8 @@ static int get_bool(const json_t *root, const char *key, int def, int *out, cons
 
 static int parse_opt(model_config *c, const json_t *r, const char *f, ah_err *e) {
     int proj = 0, bias = 1, affine = 1;
-    if (get_int(r, "ffn_dim", 0, 1, 1, MAX_DIM, &c->hidden_dim, f, e) ||
-        get_int(r, "word_embed_proj_dim", c->dim, 0, 1, MAX_DIM, &proj, f, e) ||
+    if (get_int(r, "ffn_dim", 0, 1, 1, MODEL_MAX_DIM, &c->hidden_dim, f, e) ||
+        get_int(r, "word_embed_proj_dim", c->dim, 0, 1, MODEL_MAX_DIM, &proj, f, e) ||
         get_bool(r, "do_layer_norm_before", 1, &c->norm_before, f, e) ||
         get_bool(r, "enable_bias", 1, &bias, f, e) ||
         get_bool(r, "layer_norm_elementwise_affine", 1, &affine, f, e) ||
@@ -97,11 +84,11 @@ static int parse_llama_like(model_config *c, const json_t *r, const char *f, ah_
     if ((!hd || json_is_null(hd)) && c->dim % c->n_heads != 0)
         return ah_fail(e, "%s: hidden_size %d is not a multiple of num_attention_heads %d (and no "
                        "head_dim is given)", f, c->dim, c->n_heads);
-    if (get_int(r, "intermediate_size", 0, 1, 1, MAX_DIM, &c->hidden_dim, f, e) ||
+    if (get_int(r, "intermediate_size", 0, 1, 1, MODEL_MAX_DIM, &c->hidden_dim, f, e) ||
         get_int(r, "num_key_value_heads", c->n_heads, 0, 1, c->n_heads, &c->n_kv_heads, f, e) ||
-        get_int(r, "head_dim", c->dim / c->n_heads, 0, 2, MAX_DIM, &c->head_dim, f, e) ||
-        get_float(r, "rms_norm_eps", 1e-6, MIN_EPS, MAX_EPS, &c->norm_eps, f, e) ||
-        get_float(r, "rope_theta", 10000.0, MIN_THETA, MAX_THETA, &c->rope_theta, f, e) ||
+        get_int(r, "head_dim", c->dim / c->n_heads, 0, 2, MODEL_MAX_DIM, &c->head_dim, f, e) ||
+        get_float(r, "rms_norm_eps", 1e-6, MODEL_MIN_EPS, MODEL_MAX_EPS, &c->norm_eps, f, e) ||
+        get_float(r, "rope_theta", 10000.0, MODEL_MIN_THETA, MODEL_MAX_THETA, &c->rope_theta, f, e) ||
         get_bool(r, "tie_word_embeddings", 0, &c->tied_embeddings, f, e))
         return -1;
     json_t *rs = json_object_get(r, "rope_scaling");
@@ -112,9 +99,9 @@ static int parse_llama_like(model_config *c, const json_t *r, const char *f, ah_
                        f, c->n_heads, c->n_kv_heads);
     if (c->head_dim % 2 != 0) return ah_fail(e, "%s: head_dim %d must be even for rotary", f, c->head_dim);
     // The attention width H*D sizes q/o and is an int everywhere: bound it like the others.
-    if ((long long)c->n_heads * c->head_dim > MAX_DIM)
+    if ((long long)c->n_heads * c->head_dim > MODEL_MAX_DIM)
         return ah_fail(e, "%s: num_attention_heads %d x head_dim %d exceeds %d", f, c->n_heads,
-                       c->head_dim, MAX_DIM);
+                       c->head_dim, MODEL_MAX_DIM);
     c->norm_before = 1;
     return 0;
 }
@@ -140,13 +127,13 @@ int model_config_parse(model_config *c, const char *text, const char *file, ah_e
                 arch_supported_list());
         goto done;
     }
-    if (get_int(r, "hidden_size", 0, 1, 1, MAX_DIM, &c->dim, file, e) ||
-        get_int(r, "num_hidden_layers", 0, 1, 1, MAX_LAYERS, &c->n_layers, file, e) ||
-        get_int(r, "num_attention_heads", 0, 1, 1, MAX_DIM, &c->n_heads, file, e) ||
-        get_int(r, "vocab_size", 0, 1, 1, MAX_VOCAB, &c->vocab_size, file, e) ||
+    if (get_int(r, "hidden_size", 0, 1, 1, MODEL_MAX_DIM, &c->dim, file, e) ||
+        get_int(r, "num_hidden_layers", 0, 1, 1, MODEL_MAX_LAYERS, &c->n_layers, file, e) ||
+        get_int(r, "num_attention_heads", 0, 1, 1, MODEL_MAX_DIM, &c->n_heads, file, e) ||
+        get_int(r, "vocab_size", 0, 1, 1, MODEL_MAX_VOCAB, &c->vocab_size, file, e) ||
         get_int(r, "max_position_embeddings", 2048, 0, 1, 1 << 24, &c->max_seq, file, e) ||
-        get_int(r, "bos_token_id", -1, 0, -1, MAX_VOCAB, &c->bos_id, file, e) ||
-        get_int(r, "eos_token_id", -1, 0, -1, MAX_VOCAB, &c->eos_id, file, e))
+        get_int(r, "bos_token_id", -1, 0, -1, MODEL_MAX_VOCAB, &c->bos_id, file, e) ||
+        get_int(r, "eos_token_id", -1, 0, -1, MODEL_MAX_VOCAB, &c->eos_id, file, e))
         goto done;
     if (c->arch->norm == NORM_LAYER ? parse_opt(c, r, file, e) : parse_llama_like(c, r, file, e))
         goto done;

@@ -11,6 +11,7 @@
 
 #include "core/mem.h"
 #include "export/export_dir.h"
+#include "io/gguf_read.h"
 
 int model_llama2c_bind(model *m, ah_err *e);   // llama2c.c
 
@@ -167,8 +168,10 @@ model *model_load(const char *path, ah_err *e) {
         rc = ah_fail(e, "%s: no such file or directory", path);
     else   // an export cut short or mixed with another is refused before any of it is read
         rc = qexport_dir_verify(path, e);
-    // (llama2c: sets cfg and the mapping, binds roles by offset)
-    if (rc == 0) rc = ah_is_dir(path) ? load_hf(m, e) : model_llama2c_bind(m, e);
+    // (llama2c: sets cfg and the mapping, binds roles by offset; GGUF: by name, from metadata)
+    if (rc == 0)
+        rc = ah_is_dir(path) ? load_hf(m, e) : model_is_gguf(path) ? model_gguf_bind(m, e)
+                                                                   : model_llama2c_bind(m, e);
     if (rc) {
         model_free(m);
         return NULL;
@@ -215,6 +218,8 @@ void model_release(const model *m, const model_weight *w, size_t r0, size_t nrow
     size_t n = nrows * cols * esz;
     if (m->st) {
         st_release(m->st, p, n);
+    } else if (m->gguf) {
+        gguf_release(m->gguf, p, n);
     } else if (m->map && p >= (const uint8_t *)m->map && n <= m->map_len &&
                (size_t)(p - (const uint8_t *)m->map) <= m->map_len - n) {
         ah_release_mapped(p, n);
@@ -281,6 +286,7 @@ int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
 void model_free(model *m) {
     if (!m) return;
     st_close(m->st);
+    gguf_close(m->gguf);
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     if (m->map) munmap(m->map, m->map_len);

@@ -16,6 +16,20 @@
 #include "io/safetensors.h"
 #include "model/arch.h"
 
+// Config limits (config.c, gguf_model.c): upper bounds that no real checkpoint reaches; they
+// keep products far from overflow.
+#define MODEL_MAX_DIM (1 << 20)
+#define MODEL_MAX_LAYERS 4096
+#define MODEL_MAX_VOCAB (1 << 24)
+// RMSNorm eps: checkpoints use 1e-5 / 1e-6 (BERT-style 1e-12 at the least); an eps of 1 or more
+// would swamp the mean square of unit-scale activations.
+#define MODEL_MIN_EPS 1e-12
+#define MODEL_MAX_EPS 1.0
+// Rotary base: 1e4 (Llama 2) to 1e6-1e7 (long-context models). Below 1 the frequencies grow
+// with the pair index (1e-45 gives inf angles); 1e12 leaves every float product finite.
+#define MODEL_MIN_THETA 1.0
+#define MODEL_MAX_THETA 1e12
+
 typedef struct {
     const arch_desc *arch;
     int dim;              // C
@@ -61,8 +75,9 @@ typedef struct {
     void **owned;             // [n_owned] dequantized weights (import.c), freed with the model
     size_t n_owned;
     char path[4096];          // what the user gave
-    char format[16];          // "safetensors" or "llama2c"
+    char format[16];          // "safetensors", "llama2c" or "gguf"
     st_set *st;               // safetensors set (HF directory), else NULL
+    struct gguf_file *gguf;   // GGUF file (model/gguf_model.c), else NULL
     void *map;                // llama2.c file mapping, else NULL
     size_t map_len;
     model_weight global[G_COUNT];
@@ -79,7 +94,14 @@ int model_import_detect(model *m, const char *cfg_text, const char *cfg_path, ah
 int model_import_linear(model *m, model_weight *w, const char *name, const int64_t shape[2],
                         ah_err *e);
 
-// Loads a HuggingFace directory (config.json + safetensors) or a llama2.c .bin file.
+// Binds a GGUF file (llama or qwen2; model/gguf_model.c): config from its metadata, weights
+// borrowed from the mapping or dequantized into m->owned.
+int model_gguf_bind(model *m, ah_err *e);
+// 1 when path names a GGUF file (a ".gguf" name, or the "GGUF" magic).
+int model_is_gguf(const char *path);
+
+// Loads a HuggingFace directory (config.json + safetensors), a llama2.c .bin file or a GGUF
+// file.
 // Every tensor the family needs is bound and shape-checked against the config here, so a
 // missing or misshapen tensor is reported before any work starts.
 model *model_load(const char *path, ah_err *e);

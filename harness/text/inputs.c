@@ -21,6 +21,12 @@ int ds_tokenizer_path(char *out, size_t cap, const char *model_path, const char 
         if ((size_t)snprintf(out, cap, "%s", model_path) >= cap) return ah_fail(e, "model path too long");
         return 0;
     }
+    // A GGUF file carries its tokenizer (tokenizer.ggml.*: text/tok_gguf.c).
+    size_t n = strlen(model_path);
+    if (n >= 5 && !strcmp(model_path + n - 5, ".gguf")) {
+        if ((size_t)snprintf(out, cap, "%s", model_path) >= cap) return ah_fail(e, "model path too long");
+        return 0;
+    }
     // llama2.c checkpoints: tokenizer.bin beside the .bin, as llama2.c's own layout has it.
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", model_path);

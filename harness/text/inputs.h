@@ -17,7 +17,7 @@ typedef struct {
 } ds_ids;
 
 // The tokenizer for a model: `given` if set, the model directory for HF checkpoints, or
-// tokenizer.bin beside a llama2.c .bin.
+// tokenizer.bin beside a llama2.c .bin, or the file itself for a .gguf (its tokenizer.ggml.* keys).
 int ds_tokenizer_path(char *out, size_t cap, const char *model_path, const char *given,
                        ah_err *e);
 // Loads a text source and tokenizes it; "ids:FILE" reads pre-tokenized ids (tok may be NULL). raw_wikitext: read WikiText-2 as the raw file

@@ -207,11 +207,12 @@ oom:
 }
 
 // ---------------------------------------------------------------------------------------------
-// llama2.c run.c encode: dummy-prefix " ", one symbol per codepoint (byte + 3 when the
-// codepoint is not a piece), then merge the adjacent pair whose concatenation is a piece with
+// llama2.c run.c encode: dummy-prefix " ", one symbol per codepoint (its bytes' <0xNN> pieces
+// when the codepoint is not a piece: byte + 3 in llama2.c's tokenizers), then merge the adjacent pair whose concatenation is a piece with
 // the highest score (leftmost on ties, as run.c's strict '>' scan picks), until none.
 
 static int32_t concat_id(const tok_tokenizer *t, tok_work *w, int32_t a, int32_t b) {
+    if (!t->piece[a] || !t->piece[b]) return -1;   // an id without text (a GGUF's repeated token)
     size_t la = t->piece_len[a], lb = t->piece_len[b];
     if (grow((void **)&w->buf, &w->buf_cap, la + lb + 1, 1)) return -2;
     memcpy(w->buf, t->piece[a], la);
@@ -225,7 +226,7 @@ static int32_t concat_id(const tok_tokenizer *t, tok_work *w, int32_t a, int32_t
 int tok_llama2c_encode(const tok_tokenizer *t, tok_work *w, const char *s, size_t len,
                        tok_ids *out, ah_err *e) {
     size_t n = 0;
-    if (len > 0) {
+    if (len > 0 && !t->no_dummy_prefix) {
         int32_t sp = tok_smap_get(&t->vocab, " ", 1);
         if (sp < 0) return ah_fail(e, "%s: no \" \" piece for the dummy prefix", t->src);
         if (push_sym(w, &n, sp)) goto oom;
@@ -238,7 +239,9 @@ int tok_llama2c_encode(const tok_tokenizer *t, tok_work *w, const char *s, size_
             if (push_sym(w, &n, id)) goto oom;
         } else {
             for (size_t k = 0; k < cl; k++) {
-                int32_t b = (int32_t)(unsigned char)s[i + k] + 3;
+                // the <0xNN> piece; llama2.c's run.c assumes it at id NN + 3
+                int32_t b = t->byte_id[(unsigned char)s[i + k]];
+                if (b < 0) b = (int32_t)(unsigned char)s[i + k] + 3;
                 if (b >= t->vocab_size)
                     return ah_fail(e, "%s: byte fallback id %d beyond vocab size %d", t->src, b,
                                    t->vocab_size);

@@ -80,7 +80,7 @@ static int add_merge(tok_tokenizer *t, const char *a, size_t al, const char *b, 
 }
 
 // "a b" with exactly one space (HF: split(' ') must give 2 parts).
-static int merge_line(tok_tokenizer *t, const char *s, size_t n, int32_t rank, const char *src,
+int tok_merge_line(tok_tokenizer *t, const char *s, size_t n, int32_t rank, const char *src,
                       size_t line, ah_err *e) {
     const char *sp = memchr(s, ' ', n);
     if (!sp || sp == s || sp + 1 == s + n || memchr(sp + 1, ' ', (size_t)(s + n - sp - 1)))
@@ -96,7 +96,7 @@ static int read_merges_json(tok_tokenizer *t, const json_t *m, const char *src, 
     json_array_foreach((json_t *)m, i, v) {
         int rc;
         if (json_is_string(v)) {
-            rc = merge_line(t, json_string_value(v), json_string_length(v), (int32_t)i, src, i + 1, e);
+            rc = tok_merge_line(t, json_string_value(v), json_string_length(v), (int32_t)i, src, i + 1, e);
         } else if (json_is_array(v) && json_array_size(v) == 2 &&
                    json_is_string(json_array_get(v, 0)) && json_is_string(json_array_get(v, 1))) {
             json_t *a = json_array_get(v, 0), *b = json_array_get(v, 1);
@@ -123,7 +123,7 @@ static int read_merges_txt(tok_tokenizer *t, const char *path, ah_err *e) {
         size_t n = j - i;
         if (n && txt[i + n - 1] == '\r') n--;   // CRLF copies of merges.txt
         if (!(n >= 8 && memcmp(txt + i, "#version", 8) == 0) &&
-            merge_line(t, txt + i, n, rank++, path, line, e)) {
+            tok_merge_line(t, txt + i, n, rank++, path, line, e)) {
             free(txt);
             return -1;
         }
@@ -177,7 +177,7 @@ static int read_normalizer(tok_tokenizer *t, const json_t *n, ah_err *e) {
     return ah_fail(e, "%s: normalizer type '%s' not supported", t->src, type);
 }
 
-static tok_pre *new_pre(tok_tokenizer *t, int type, ah_err *e) {
+tok_pre *tok_new_pre(tok_tokenizer *t, int type, ah_err *e) {
     tok_pre *p = realloc(t->pre, (t->n_pre + 1) * sizeof *p);
     if (!p) { ah_fail(e, "%s: out of memory", t->src); return NULL; }
     t->pre = p;
@@ -188,7 +188,7 @@ static tok_pre *new_pre(tok_tokenizer *t, int type, ah_err *e) {
 }
 
 // Compiles q's regex; q->what names it in messages ("pre_tokenizer <kind> regex '...'").
-static int pre_regex(tok_tokenizer *t, tok_pre *q, const char *kind, const char *rx, size_t len,
+int tok_pre_regex(tok_tokenizer *t, tok_pre *q, const char *kind, const char *rx, size_t len,
                      ah_err *e) {
     if (!(q->re = tok_regex_compile(rx, len, t->src, e))) return -1;
     char what[160];
@@ -207,7 +207,7 @@ static int literal_regex(tok_tokenizer *t, tok_pre *q, const char *s, ah_err *e)
         if (strchr("\\^$.|?*+()[]{}", s[i])) rx[o++] = '\\';
         rx[o++] = s[i];
     }
-    int rc = pre_regex(t, q, "Split", rx, o, e);
+    int rc = tok_pre_regex(t, q, "Split", rx, o, e);
     free(rx);
     return rc;
 }
@@ -226,26 +226,26 @@ static int read_pre(tok_tokenizer *t, const json_t *p, int *bytelevel, ah_err *e
         return 0;
     }
     if (!strcmp(type, "ByteLevel")) {
-        tok_pre *q = new_pre(t, TOK_PRE_BYTELEVEL, e);
+        tok_pre *q = tok_new_pre(t, TOK_PRE_BYTELEVEL, e);
         if (!q) return -1;
         q->add_prefix_space = jbool(p, "add_prefix_space", 1);
         if (q->add_prefix_space && index > 0)
             return ah_fail(e, "%s: ByteLevel add_prefix_space after another pre-tokenizer is not "
                            "supported", t->src);
         if (jbool(p, "use_regex", 1) &&
-            pre_regex(t, q, "ByteLevel", TOK_GPT2_REGEX, sizeof TOK_GPT2_REGEX - 1, e))
+            tok_pre_regex(t, q, "ByteLevel", TOK_GPT2_REGEX, sizeof TOK_GPT2_REGEX - 1, e))
             return -1;
         *bytelevel = 1;
         return 0;
     }
     if (!strcmp(type, "Split")) {
-        tok_pre *q = new_pre(t, TOK_PRE_SPLIT, e);
+        tok_pre *q = tok_new_pre(t, TOK_PRE_SPLIT, e);
         if (!q) return -1;
         json_t *pat = json_object_get(p, "pattern");
         const char *rx = json_string_value(json_object_get(pat, "Regex"));
         const char *lit = json_string_value(json_object_get(pat, "String"));
         if (!rx && !lit) return ah_fail(e, "%s: Split pre_tokenizer without a pattern", t->src);
-        if (rx ? pre_regex(t, q, "Split", rx, strlen(rx), e) : literal_regex(t, q, lit, e))
+        if (rx ? tok_pre_regex(t, q, "Split", rx, strlen(rx), e) : literal_regex(t, q, lit, e))
             return -1;
         const char *b = json_string_value(json_object_get(p, "behavior"));
         static const char *names[] = {"Isolated", "Removed", "MergedWithPrevious", "MergedWithNext",
@@ -258,17 +258,17 @@ static int read_pre(tok_tokenizer *t, const json_t *p, int *bytelevel, ah_err *e
         return 0;
     }
     if (!strcmp(type, "Digits")) {
-        tok_pre *q = new_pre(t, TOK_PRE_SPLIT, e);
+        tok_pre *q = tok_new_pre(t, TOK_PRE_SPLIT, e);
         if (!q) return -1;
         // Rust char::is_numeric = Nd | Nl | No = \p{N} (so "½" is a digit here).
         const char *rx = jbool(p, "individual_digits", 0) ? "\\p{N}" : "\\p{N}+";
         q->behavior = TOK_SPLIT_ISOLATED;
-        return pre_regex(t, q, "Digits", rx, strlen(rx), e);
+        return tok_pre_regex(t, q, "Digits", rx, strlen(rx), e);
     }
     if (!strcmp(type, "Metaspace")) {
         if (index > 0)
             return ah_fail(e, "%s: Metaspace after another pre-tokenizer is not supported", t->src);
-        tok_pre *q = new_pre(t, TOK_PRE_METASPACE, e);
+        tok_pre *q = tok_new_pre(t, TOK_PRE_METASPACE, e);
         if (!q) return -1;
         const char *r = json_string_value(json_object_get(p, "replacement"));
         if (!r) r = "\xe2\x96\x81";
@@ -464,14 +464,14 @@ int tok_load_vocab_merges(tok_tokenizer *t, const char *dir, ah_err *e) {
     t->kind = TOK_BYTELEVEL;
     if (qwen) {   // transformers' Qwen2 converter: NFC, Split(regex, Isolated), ByteLevel(no regex)
         if (add_norm(t, TOK_NORM_NFC, NULL, NULL, e)) goto done;
-        tok_pre *q = new_pre(t, TOK_PRE_SPLIT, e);
-        if (!q || pre_regex(t, q, "Split", TOK_QWEN2_REGEX, sizeof TOK_QWEN2_REGEX - 1, e))
+        tok_pre *q = tok_new_pre(t, TOK_PRE_SPLIT, e);
+        if (!q || tok_pre_regex(t, q, "Split", TOK_QWEN2_REGEX, sizeof TOK_QWEN2_REGEX - 1, e))
             goto done;
         q->behavior = TOK_SPLIT_ISOLATED;
-        if (!new_pre(t, TOK_PRE_BYTELEVEL, e)) goto done;
+        if (!tok_new_pre(t, TOK_PRE_BYTELEVEL, e)) goto done;
     } else {      // GPT2TokenizerFast: ByteLevel with the GPT-2 regex
-        tok_pre *q = new_pre(t, TOK_PRE_BYTELEVEL, e);
-        if (!q || pre_regex(t, q, "ByteLevel", TOK_GPT2_REGEX, sizeof TOK_GPT2_REGEX - 1, e))
+        tok_pre *q = tok_new_pre(t, TOK_PRE_BYTELEVEL, e);
+        if (!q || tok_pre_regex(t, q, "ByteLevel", TOK_GPT2_REGEX, sizeof TOK_GPT2_REGEX - 1, e))
             goto done;
         q->add_prefix_space = jbool(tcfg, "add_prefix_space", 0);
     }

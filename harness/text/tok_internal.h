@@ -118,6 +118,8 @@ struct tok_tokenizer {
     int32_t prefix[4], suffix[4];  // post-processor ids around the sequence
     size_t n_prefix, n_suffix;
     int bos_id, eos_id;
+    int no_dummy_prefix;         // llama2c kind: no " " before the text (a GGUF SPM vocabulary
+                                 // with tokenizer.ggml.add_space_prefix false)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -179,6 +181,16 @@ tok_rx *tok_work_rx(tok_work *w);   // the tok_work's matching state (tok_bpe.c)
 int tok_load_hf_json(tok_tokenizer *t, const char *path, const char *dir, ah_err *e);
 int tok_load_vocab_merges(tok_tokenizer *t, const char *dir, ah_err *e);
 int tok_load_llama2c(tok_tokenizer *t, const char *path, ah_err *e);
+int tok_load_gguf(tok_tokenizer *t, const char *path, ah_err *e);   // tok_gguf.c
+
+// Shared by the loaders (tok_hf.c): one BPE merge "a b" (exactly one space) of rank `rank`;
+// line numbers the source in messages. A pre-tokenizer step appended to t (zeroed), and its
+// regex compiled (kind names it in messages: "Split", "ByteLevel").
+int tok_merge_line(tok_tokenizer *t, const char *s, size_t n, int32_t rank, const char *src,
+                   size_t line, ah_err *e);
+tok_pre *tok_new_pre(tok_tokenizer *t, int type, ah_err *e);
+int tok_pre_regex(tok_tokenizer *t, tok_pre *q, const char *kind, const char *rx, size_t len,
+                  ah_err *e);
 
 // Shared by the loaders: sets piece[] / vocab_size from the vocab map plus added tokens.
 int tok_build_pieces(tok_tokenizer *t, ah_err *e);

@@ -137,7 +137,7 @@ int tok_vocab_get(tok_vocab *v, const tok_tokenizer *t, int n_min, ah_err *e) {
                                   "does not apply", t->src);
     } else {
         v->kind = TOK_VOCAB_SPM;
-        v->add_space_prefix = t->kind == TOK_LLAMA2C;
+        v->add_space_prefix = t->kind == TOK_LLAMA2C && !t->no_dummy_prefix;   // (a GGUF import)
         for (size_t i = 0; i < t->n_norm; i++) v->add_space_prefix |= t->norm[i].type == TOK_NORM_PREPEND;
         for (size_t i = 0; i < t->n_pre; i++)
             v->add_space_prefix |= t->pre[i].type == TOK_PRE_METASPACE &&

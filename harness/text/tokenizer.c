@@ -114,6 +114,8 @@ tok_tokenizer *tok_load(const char *path, ah_err *e) {
         size_t n = strlen(path);
         if (n >= 4 && strcmp(path + n - 4, ".bin") == 0) {
             rc = tok_load_llama2c(t, path, e);
+        } else if (n >= 5 && strcmp(path + n - 5, ".gguf") == 0) {
+            rc = tok_load_gguf(t, path, e);   // the vocabulary in its tokenizer.ggml.* keys
         } else {
             // A tokenizer.json file: its folder may hold tokenizer_config.json / config.json.
             snprintf(p2, sizeof p2, "%s", path);

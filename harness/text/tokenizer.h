@@ -5,7 +5,9 @@
 //     ByteLevel pre-tokenizer, regex split through PCRE2) and SentencePiece-style BPE with
 //     byte fallback (Llama-2 / TinyLlama / Mistral: Prepend+Replace normalizer, <0xNN> pieces);
 //   - vocab.json + merges.txt (GPT-2 style byte-level BPE);
-//   - llama2.c tokenizer.bin (scores + pieces; SentencePiece-style merges by score).
+//   - llama2.c tokenizer.bin (scores + pieces; SentencePiece-style merges by score);
+//   - a .gguf file: the tokenizer.ggml.* keys (llama = SentencePiece by score, gpt2 = byte-level
+//     BPE with a named pre-tokenizer; tok_gguf.c).
 // BOS handling follows the tokenizer's own configuration (post_processor template,
 // tokenizer_config.json add_bos_token / bos_token, or the family default: OPT prepends
 // "</s>" id 2, Llama "<s>" id 1, GPT-2 adds nothing).

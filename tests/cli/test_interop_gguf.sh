@@ -15,6 +15,8 @@
 #     with an F32 KV cache and without flash attention (-fa off): its default on CPU, flash
 #     attention, moved the bundled model's perplexity by 4e-6 relative (79.7346 against
 #     79.7343 without).
+# Then the other way (GGUF import): a file written by llama.cpp's convert_hf_to_gguf.py loads
+# in the harness with llama-tokenize's ids and llama-perplexity's perplexity (import_case).
 # And the tokenizer metadata of every real tokenizer in ../shared/data/tokenizers (Llama-2
 # SentencePiece BPE, GPT-2, OPT, SmolLM, Qwen2), each in a GGUF of a 1-block synthetic model
 # of its vocabulary size: llama.cpp tokenizes 100 kB of WikiText-2 into the harness's ids.
@@ -29,59 +31,28 @@ GGUF_PY="$(dirname "$bin")/gguf-py"
 THREADS=2
 TOL=1e-5
 
-# case NAME MODEL_ARGS TEXT SEQLEN METHOD_ARGS...: one export, checked three ways.
-# CASE_FMT=gguf-q4_0|gguf-q4_1|gguf-q8_0 with CASE_SD (its scale dtype): the quantized linears
-# as blocks; the harness side is then the export of the same run with --scale-dtype CASE_SD
-# (gguf-py dequantizes the blocks into exactly its weights; its perplexity is the run's).
-check_case() {
-  local name="$1" margs="$2" text="$3" seqlen="$4" tol="${CASE_TOL:-$TOL}" fmt="${CASE_FMT:-gguf}"; shift 4
-  local g="$tmp/$name.gguf" h="$tmp/$name-harness" sd=()
-  [ -n "${CASE_SD:-}" ] && sd=(--scale-dtype "$CASE_SD")
-  # shellcheck disable=SC2086
-  "$AH_BIN" quantize --quiet $margs "$@" --format "$fmt" --out "$g" >/dev/null 2>"$tmp/err" ||
-    { echo "FAIL $name: quantize --format $fmt: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
-
-  # 1. tokens: llama.cpp's tokenizer against the harness's, id for id (BOS included).
-  # shellcheck disable=SC2086
-  "$AH_BIN" tokenize $(tok_args "$margs") --data "text:$text" >"$tmp/ids-harness" 2>"$tmp/err" ||
-    { echo "FAIL $name: tokenize: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+# compare_ids NAME GGUF TEXT IDS: llama-tokenize's ids of TEXT with GGUF's tokenizer = the ids
+# in file IDS (the harness's), id for id (BOS included).
+compare_ids() {
+  local name="$1" g="$2" text="$3" ids="$4"
   "$bin/llama-tokenize" -m "$g" -f "$text" --ids --log-disable 2>/dev/null |
     tr -d '[] ' | tr ',' '\n' | sed '/^$/d' >"$tmp/ids-llama"
-  if ! cmp -s "$tmp/ids-harness" "$tmp/ids-llama"; then
-    echo "FAIL $name: llama.cpp tokenizes the text into $(wc -l <"$tmp/ids-llama") ids, the harness into $(wc -l <"$tmp/ids-harness"); first difference:"
-    diff "$tmp/ids-harness" "$tmp/ids-llama" | head -n 4 | sed 's/^/    /'
+  if ! cmp -s "$ids" "$tmp/ids-llama"; then
+    echo "FAIL $name: llama.cpp tokenizes the text into $(wc -l <"$tmp/ids-llama") ids, the harness into $(wc -l <"$ids"); first difference:"
+    diff "$ids" "$tmp/ids-llama" | head -n 4 | sed 's/^/    /'
     errors=$((errors + 1))
   fi
+}
 
-  # 2. weights: the GGUF holds exactly what the harness export of the same run holds (the
-  # source checkpoint itself for an unquantized conversion).
-  local hw
-  if [ "$*" = "--method fp16" ]; then
-    hw=$(arg_of --model "$margs")
-  else
-    # shellcheck disable=SC2086
-    "$AH_BIN" quantize --quiet $margs "$@" "${sd[@]}" --out "$h" >/dev/null 2>"$tmp/err" ||
-      { echo "FAIL $name: quantize (harness format): $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
-    hw="$h"; [ -f "$h/model.bin" ] && hw="$h/model.bin"
-  fi
-  PYTHONPATH="$GGUF_PY" /usr/bin/python3 tools/gguf-compare "$g" "$hw" >"$tmp/cmp" 2>&1 ||
-    { echo "FAIL $name: GGUF weights differ from the harness export:"; sed 's/^/    /' "$tmp/cmp" | tail -n 5; errors=$((errors + 1)); }
-
-  # 3. perplexity, llama.cpp protocol, same text and window length.
-  local ours theirs ours_w theirs_w eargs=("$@")
-  if [ "$fmt" != gguf ]; then   # the run with its rounded scales: its own export
-    eargs=(); margs="--model $h"
-    [ -f "$h/model.bin" ] && margs="--model $h/model.bin --tokenizer $h/tokenizer.bin"
-  fi
-  # shellcheck disable=SC2086
-  ours=$("$AH_BIN" eval --quiet $margs "${eargs[@]}" --data "text:$text" --seqlen "$seqlen" --protocol llamacpp \
-           --threads "$THREADS" 2>"$tmp/err" | tail -n 1) ||
-    { echo "FAIL $name: eval: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+# compare_ppl NAME GGUF TEXT SEQLEN TOL OURS: llama-perplexity on GGUF (same text and window
+# length) against the harness's `eval --protocol llamacpp` line OURS: both printed; the same
+# window count and ppl within TOL relative.
+compare_ppl() {
+  local name="$1" g="$2" text="$3" seqlen="$4" tol="$5" ours="$6" theirs theirs_w ours_w try
   # llama.cpp's logger writes from its own thread and is never flushed at exit (common/log.cpp
   # leaks it on purpose, llama.cpp issue 22142), so on a busy machine the last lines, "Final
   # estimate" among them, can be lost: seen twice in one run here. Up to 3 tries; then the last
   # running estimate "[N]ppl" when N is the chunk count (it is the final estimate).
-  local try
   for try in 1 2 3; do
     "$bin/llama-perplexity" -m "$g" -f "$text" -c "$seqlen" -t "$THREADS" -ctk f32 -ctv f32 -fa off \
       >"$tmp/ppl.out" 2>&1 || { echo "FAIL $name: llama-perplexity:"; tail -n 5 "$tmp/ppl.out"; errors=$((errors + 1)); return; }
@@ -102,6 +73,51 @@ check_case() {
     echo "FAIL $name: perplexities differ by more than $tol relative + 0.00005 (or window counts differ)"
     errors=$((errors + 1))
   fi
+}
+
+# case NAME MODEL_ARGS TEXT SEQLEN METHOD_ARGS...: one export, checked three ways.
+# CASE_FMT=gguf-q4_0|gguf-q4_1|gguf-q8_0 with CASE_SD (its scale dtype): the quantized linears
+# as blocks; the harness side is then the export of the same run with --scale-dtype CASE_SD
+# (gguf-py dequantizes the blocks into exactly its weights; its perplexity is the run's).
+check_case() {
+  local name="$1" margs="$2" text="$3" seqlen="$4" tol="${CASE_TOL:-$TOL}" fmt="${CASE_FMT:-gguf}"; shift 4
+  local g="$tmp/$name.gguf" h="$tmp/$name-harness" sd=()
+  [ -n "${CASE_SD:-}" ] && sd=(--scale-dtype "$CASE_SD")
+  # shellcheck disable=SC2086
+  "$AH_BIN" quantize --quiet $margs "$@" --format "$fmt" --out "$g" >/dev/null 2>"$tmp/err" ||
+    { echo "FAIL $name: quantize --format $fmt: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+
+  # 1. tokens: llama.cpp's tokenizer against the harness's, id for id (BOS included).
+  # shellcheck disable=SC2086
+  "$AH_BIN" tokenize $(tok_args "$margs") --data "text:$text" >"$tmp/ids-harness" 2>"$tmp/err" ||
+    { echo "FAIL $name: tokenize: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+  compare_ids "$name" "$g" "$text" "$tmp/ids-harness"
+
+  # 2. weights: the GGUF holds exactly what the harness export of the same run holds (the
+  # source checkpoint itself for an unquantized conversion).
+  local hw
+  if [ "$*" = "--method fp16" ]; then
+    hw=$(arg_of --model "$margs")
+  else
+    # shellcheck disable=SC2086
+    "$AH_BIN" quantize --quiet $margs "$@" "${sd[@]}" --out "$h" >/dev/null 2>"$tmp/err" ||
+      { echo "FAIL $name: quantize (harness format): $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+    hw="$h"; [ -f "$h/model.bin" ] && hw="$h/model.bin"
+  fi
+  PYTHONPATH="$GGUF_PY" /usr/bin/python3 tools/gguf-compare "$g" "$hw" >"$tmp/cmp" 2>&1 ||
+    { echo "FAIL $name: GGUF weights differ from the harness export:"; sed 's/^/    /' "$tmp/cmp" | tail -n 5; errors=$((errors + 1)); }
+
+  # 3. perplexity, llama.cpp protocol, same text and window length.
+  local ours eargs=("$@")
+  if [ "$fmt" != gguf ]; then   # the run with its rounded scales: its own export
+    eargs=(); margs="--model $h"
+    [ -f "$h/model.bin" ] && margs="--model $h/model.bin --tokenizer $h/tokenizer.bin"
+  fi
+  # shellcheck disable=SC2086
+  ours=$("$AH_BIN" eval --quiet $margs "${eargs[@]}" --data "text:$text" --seqlen "$seqlen" --protocol llamacpp \
+           --threads "$THREADS" 2>"$tmp/err" | tail -n 1) ||
+    { echo "FAIL $name: eval: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+  compare_ppl "$name" "$g" "$text" "$seqlen" "$tol" "$ours"
 }
 
 # arg_of OPTION "ARGS": the value after OPTION in ARGS, or nothing.
@@ -152,6 +168,46 @@ else
   echo "note: $SHARED/stories260K or tinystories absent: stories260K cases skipped (set AH_SHARED_DATA)"
 fi
 
+# llama.cpp's own file loaded by the harness (model/gguf_model.c, text/tok_gguf.c): the F16
+# fixture converted by llama.cpp's convert_hf_to_gguf.py (peers' venv python; F32 outtype, its
+# Q/K rows permuted by the converter): `tokenize --tokenizer X.gguf` = llama-tokenize's ids,
+# and `eval --model X.gguf --protocol llamacpp` = llama-perplexity on the same file within TOL.
+# (llama-quantize is not in tools/llama-cpp's build, and adding it rebuilds llama.cpp: the
+# block types are read from the harness's own exports, whose blocks gguf-py dequantizes into
+# exactly the evaluated weights, above; docs/EXPORT.md, "Import".) The converter
+# imports sentencepiece before it looks for tokenizer.model (conversion/base.py
+# _create_vocab_sentencepiece) and the venv has none: an empty stand-in module lets it reach
+# its own fallback for a directory without tokenizer.model (the tokenizer.json route). The
+# bundled model is not used: the converter refuses its BPE pre-tokenizer ("not recognized").
+# import_case NAME GGUF TEXT SEQLEN TOL
+import_case() {
+  local name="$1" g="$2" text="$3" seqlen="$4" tol="$5" ours
+  "$AH_BIN" tokenize --tokenizer "$g" --data "text:$text" >"$tmp/ids-harness" 2>"$tmp/err" ||
+    { echo "FAIL $name: tokenize: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+  compare_ids "$name" "$g" "$text" "$tmp/ids-harness"
+  ours=$("$AH_BIN" eval --quiet --model "$g" --data "text:$text" --seqlen "$seqlen" --protocol llamacpp \
+           --threads "$THREADS" 2>"$tmp/err" | tail -n 1) ||
+    { echo "FAIL $name: eval: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
+  echo "$name: the harness reads $(wc -l <"$tmp/ids-harness") ids from its tokenizer, as llama-tokenize"
+  compare_ppl "$name" "$g" "$text" "$seqlen" "$tol" "$ours"
+}
+CONVERT="$(dirname "$bin")/convert_hf_to_gguf.py"
+venv=$(tools/peers/venv 2>"$tmp/venv.err") || venv=
+if [ -n "$venv" ] && [ -f "$CONVERT" ]; then
+  mkdir -p "$tmp/spstub/sentencepiece"
+  echo 'class SentencePieceProcessor: pass   # never used: no tokenizer.model here' >"$tmp/spstub/sentencepiece/__init__.py"
+  conv="$tmp/llama-mha-f16-conv-f32.gguf"
+  if PYTHONPATH="$tmp/spstub" "$venv/bin/python" "$CONVERT" tests/fixtures/llama-mha-f16 --outfile "$conv" \
+       --outtype f32 >"$tmp/conv.log" 2>&1; then
+    import_case convert_hf_to_gguf-f32 "$conv" tests/fixtures/text/eval.txt 64 "$TOL"
+  else
+    echo "FAIL convert_hf_to_gguf.py on tests/fixtures/llama-mha-f16:"; tail -n 5 "$tmp/conv.log"; errors=$((errors + 1))
+  fi
+else
+  echo "FAIL llama.cpp's converter or the peers' venv is missing ($CONVERT; $(tail -n 1 "$tmp/venv.err" 2>/dev/null))"
+  errors=$((errors + 1))
+fi
+
 # Real tokenizers: the GGUF tokenizer metadata alone, judged by llama-tokenize.
 WT="$SHARED/wikitext-2-raw/wiki.test.raw"
 if [ -d "$SHARED/tokenizers" ] && [ -f "$WT" ]; then
@@ -183,4 +239,4 @@ else
 fi
 
 [ $errors -eq 0 ] || fail "$errors check(s) failed"
-echo "ok: GGUF exports load in llama.cpp and reproduce the harness's tokens, weights and perplexity"
+echo "ok: GGUF exports load in llama.cpp and reproduce the harness's tokens, weights and perplexity; llama.cpp's own file loads in the harness with its tokens and perplexity"

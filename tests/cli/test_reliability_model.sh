@@ -9,7 +9,12 @@
 #      implementation refuses them; a zero-size tensor on a boundary is legal; the exporter's
 #      files tile their buffer exactly;
 #   3. config.json: rope_theta and rms_norm_eps outside sane ranges name the field, and a
-#      config.json over 16 MiB is refused by its size before it is read.
+#      config.json over 16 MiB is refused by its size before it is read;
+#   4. GGUF files (built from the fixtures' GGUF exports): truncated (header, data), bad magic
+#      and version, absurd tensor and array counts, an unreadable (Q4_K) or unknown tensor type,
+#      a misaligned or out-of-file tensor offset, another architecture, a tensor whose dims
+#      contradict the metadata, a missing tensor and an unknown pre-tokenizer each give one line
+#      naming the file and the tensor or key.
 # Errors must be exactly one "awq-harness: ..." line naming the file (tests/cli/lib.sh).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
@@ -177,6 +182,80 @@ expect_error cfg-eps-tiny "cfg-eps-tiny/$CFG 'rms_norm_eps' = 1e-30 out of range
 expect_error cfg-eps-huge "cfg-eps-huge/$CFG 'rms_norm_eps' = 10 out of range" -- eval_on "$C/cfg-eps-huge"
 expect_error cfg-17mib "cfg-17mib/config\.json: [0-9]+ bytes, larger than the 16 MiB a config\.json may be" -- eval_on "$C/cfg-17mib"
 expect_error cfg-1200mb "cfg-1200mb/config\.json: 1200000000 bytes, larger than the 16 MiB a config\.json may be" -- eval_on "$C/cfg-1200mb"
+
+# ---- 4. GGUF files (io/gguf_read.c, model/gguf_model.c, text/tok_gguf.c): each damage one
+# line naming the file and, where there is one, the tensor or key.
+G=$tmp/g
+mkdir "$G"
+if "$AH_BIN" quantize --quiet --model "$FIX/llama-gqa" --method fp16 --format gguf --out "$G/ok.gguf" >/dev/null 2>"$tmp/err" &&
+   "$AH_BIN" quantize --quiet --model "$FIX/qwen2" --method fp16 --format gguf --out "$G/qwen2.gguf" >/dev/null 2>"$tmp/err"; then
+  $PY - "$G" <<'PY' || { echo "FAIL gguf: building the damaged files"; errors=$((errors + 1)); }
+import struct, sys
+d = sys.argv[1]
+raw = open(d + "/ok.gguf", "rb").read()
+# Field positions of the header (what each damage below patches).
+pos, kv, ti = 24, {}, {}
+def u(fmt, at): return struct.unpack_from("<" + fmt, raw, at)[0]
+def skip_value(t, at):
+    if t == 8: return at + 8 + u("Q", at)
+    if t == 9:
+        et, n = u("I", at), u("Q", at + 4); at += 12
+        for _ in range(n): at = skip_value(et, at)
+        return at
+    return at + {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}[t]
+for _ in range(u("Q", 16)):
+    n = u("Q", pos); key = raw[pos + 8:pos + 8 + n].decode(); pos += 8 + n
+    t = u("I", pos); kv[key] = pos + 4; pos = skip_value(t, pos + 4)
+for _ in range(u("Q", 8)):
+    n = u("Q", pos); name = raw[pos + 8:pos + 8 + n].decode(); pos += 8 + n
+    nd = u("I", pos); pos += 4 + 8 * nd
+    ti[name] = pos; pos += 12          # u32 type at pos, u64 offset at pos + 4
+def put(name, b): open(d + "/" + name + ".gguf", "wb").write(b)
+def patch(at, fmt, v, src=raw):
+    return src[:at] + struct.pack("<" + fmt, v) + src[at + struct.calcsize("<" + fmt):]
+q = ti["blk.0.attn_q.weight"]
+put("truncated-data", raw[:len(raw) // 2])
+put("truncated-header", raw[:q + 2])
+put("bad-magic", b"GGUX" + raw[4:])
+put("bad-version", patch(4, "I", 7))
+put("tensor-count", patch(8, "Q", 1 << 40))
+put("array-count", patch(kv["tokenizer.ggml.tokens"] + 4, "Q", 1 << 60))
+put("type-q4k", patch(q, "I", 12))
+put("type-unknown", patch(q, "I", 77))
+put("misaligned", patch(q + 4, "Q", u("Q", q + 4) + 2))
+put("outside", patch(q + 4, "Q", 1 << 50))
+a = kv["general.architecture"] + 8
+assert raw[a:a + 5] == b"llama"
+put("arch-gemma", raw[:a] + b"gemma" + raw[a + 5:])
+put("shape", patch(kv["llama.feed_forward_length"], "I", 64))   # 172 in the file
+n = raw.find(b"output_norm.weight")
+put("missing-tensor", raw[:n] + b"outxut" + raw[n + 6:])
+qr = open(d + "/qwen2.gguf", "rb").read()
+p = qr.find(b"tokenizer.ggml.pre")
+v = qr.find(b"gpt-2", p)
+assert 0 < v - p < 48
+put("pre-unknown", qr[:v] + b"gpt-9" + qr[v + 5:])
+PY
+else
+  echo "FAIL gguf: the exports to damage: $(cat "$tmp/err")"; errors=$((errors + 1))
+fi
+gguf_eval() { "$AH_BIN" eval --quiet --model "$1" --data "text:$TEXT" --seqlen 64 --max-windows 2; }
+GX="$G/[a-z0-9-]*\\.gguf"
+expect_error gguf-truncated-data "$GX: tensor '.*' data \\[[0-9]+, [0-9]+\\) lies outside the file \\([0-9]+ bytes; truncated\\?\\)" -- gguf_eval "$G/truncated-data.gguf"
+expect_error gguf-truncated-header "$GX: truncated: tensor 'blk\\.0\\.attn_q\\.weight' needs 4 bytes at offset [0-9]+; the file has [0-9]+ bytes" -- gguf_eval "$G/truncated-header.gguf"
+expect_error gguf-bad-magic "$GX: not a GGUF file \\(bad magic" -- gguf_eval "$G/bad-magic.gguf"
+expect_error gguf-bad-version "$GX: GGUF version 7: versions 2 and 3 are read" -- gguf_eval "$G/bad-version.gguf"
+expect_error gguf-tensor-count "$GX: tensor count 1099511627776 cannot fit a file of [0-9]+ bytes" -- gguf_eval "$G/tensor-count.gguf"
+expect_error gguf-array-count "$GX: key 'tokenizer\\.ggml\\.tokens': an array of 1152921504606846976 elements cannot fit" -- gguf_eval "$G/array-count.gguf"
+expect_error gguf-type-q4k "$GX: tensor 'blk\\.0\\.attn_q\\.weight' has ggml type Q4_K: F32, F16, BF16, Q4_0, Q4_1 and Q8_0 are read" -- gguf_eval "$G/type-q4k.gguf"
+expect_error gguf-type-unknown "$GX: tensor 'blk\\.0\\.attn_q\\.weight' has ggml type id 77: F32, F16, BF16, Q4_0, Q4_1 and Q8_0 are read" -- gguf_eval "$G/type-unknown.gguf"
+expect_error gguf-misaligned "$GX: tensor 'blk\\.0\\.attn_q\\.weight' data offset [0-9]+ is not a multiple of the alignment 32" -- gguf_eval "$G/misaligned.gguf"
+expect_error gguf-outside "$GX: tensor 'blk\\.0\\.attn_q\\.weight' data \\[[0-9]+, [0-9]+\\) lies outside the file" -- gguf_eval "$G/outside.gguf"
+expect_error gguf-arch "$GX: general\\.architecture 'gemma': llama and qwen2 files are read" -- gguf_eval "$G/arch-gemma.gguf"
+expect_error gguf-shape "$GX: tensor 'blk\\.0\\.ffn_gate\\.weight' has ggml dims \\[64, 172\\]; the metadata implies \\[64, 64\\]" -- gguf_eval "$G/shape.gguf"
+expect_error gguf-missing-tensor "$GX: tensor 'output_norm\\.weight' missing" -- gguf_eval "$G/missing-tensor.gguf"
+expect_error gguf-pre-unknown "$GX: tokenizer\\.ggml\\.pre 'gpt-9' is not read here \\(gpt-2, smollm and qwen2 are\\)" -- gguf_eval "$G/pre-unknown.gguf"
+expect_error gguf-tokenize-bad-magic "$GX: not a GGUF file" -- "$AH_BIN" tokenize --tokenizer "$G/bad-magic.gguf" --data "text:$TEXT"
 
 [ $errors -eq 0 ] || fail "$errors of $cases case(s) misbehaved"
 echo "all $cases checkpoint and config.json cases behaved"

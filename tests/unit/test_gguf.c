@@ -1,5 +1,5 @@
-// test_gguf.c — io/gguf_write (the GGUF v3 byte layout) and text/tok_vocab (a tokenizer in
-// llama.cpp's terms). The expected bytes are assembled by hand from ggml's docs/gguf.md: magic
+// test_gguf.c — io/gguf_write (the GGUF v3 byte layout), io/gguf_read (reading it back, block
+// dequantization) and text/tok_vocab (a tokenizer in llama.cpp's terms). The expected bytes are assembled by hand from ggml's docs/gguf.md: magic
 // "GGUF", u32 version 3, u64 tensor count, u64 kv count, kv (u64-length key, u32 type, value),
 // tensor infos (name, u32 n_dims, u64 ne[], u32 type, u64 offset), zero padding to 32, data
 // padded to 32. The real loader's verdict on whole files is tests/cli/test_interop_gguf.sh.
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "io/gguf_read.h"
 #include "io/gguf_write.h"
 #include "text/tok_vocab.h"
 #include "testutil.h"
@@ -165,10 +166,185 @@ static void test_vocab_bpe(void **state) {
     tok_free(t);
 }
 
+// Blocks built by hand from FORMATS.md 4.1 (d = 0.5, m = -2 as fp16 0x3800 / 0xc000): byte k
+// of the nibbles holds value k (low) and value k + 16 (high).
+static uint8_t q4_0[18], q4_1[20], q8_0[34];
+static void make_blocks(void) {
+    const uint16_t d = 0x3800, m = 0xc000;   // 0.5, -2.0
+    memcpy(q4_0, &d, 2);
+    memcpy(q4_1, &d, 2);
+    memcpy(q4_1 + 2, &m, 2);
+    memcpy(q8_0, &d, 2);
+    for (int k = 0; k < 16; k++) {
+        q4_0[2 + k] = (uint8_t)(k | (15 - k) << 4);   // value k: code k, value k + 16: 15 - k
+        q4_1[4 + k] = (uint8_t)(k | (15 - k) << 4);
+    }
+    for (int k = 0; k < 32; k++) q8_0[2 + k] = (uint8_t)(int8_t)(k * 8 - 128);
+}
+
+static int fill_blocks(void *ctx, size_t i, void *buf, uint64_t off, size_t len, ah_err *e) {
+    (void)ctx, (void)e;
+    static const float f32[2] = {1.5f, -3.0f};
+    const uint8_t *src[] = {(const uint8_t *)f32, q4_0, q4_1, q8_0};
+    memcpy(buf, src[i] + off, len);
+    return 0;
+}
+
+// The writer's file read back: every key with its type, every tensor's dims, type and bytes,
+// and the blocks dequantized as llama.cpp's dequantize_row_* (values worked out by hand).
+static void test_read_back(void **state) {
+    (void)state;
+    ah_err e = {{0}};
+    make_blocks();
+    gguf_w *w = gguf_w_new(&e);
+    const char *toks[] = {"a", "bc", ""};
+    const int32_t types[] = {1, 3, 6};
+    assert_int_equal(gguf_w_str(w, "general.architecture", "qwen2", &e), 0);
+    assert_int_equal(gguf_w_u32(w, "qwen2.block_count", 7, &e), 0);
+    assert_int_equal(gguf_w_i32(w, "neg", -5, &e), 0);
+    assert_int_equal(gguf_w_f32(w, "qwen2.rope.freq_base", 1e6f, &e), 0);
+    assert_int_equal(gguf_w_bool(w, "tokenizer.ggml.add_bos_token", 1, &e), 0);
+    assert_int_equal(gguf_w_arr_str(w, "tokenizer.ggml.tokens", toks, NULL, 3, &e), 0);
+    assert_int_equal(gguf_w_arr_i32(w, "tokenizer.ggml.token_type", types, 3, &e), 0);
+    uint64_t ne_f[1] = {2}, ne_q[2] = {32, 1};
+    assert_int_equal(gguf_w_tensor(w, "f", GGML_T_F32, 1, ne_f, &e), 0);
+    assert_int_equal(gguf_w_tensor(w, "q4_0", GGML_T_Q4_0, 2, ne_q, &e), 0);
+    assert_int_equal(gguf_w_tensor(w, "q4_1", GGML_T_Q4_1, 2, ne_q, &e), 0);
+    assert_int_equal(gguf_w_tensor(w, "q8_0", GGML_T_Q8_0, 2, ne_q, &e), 0);
+    char path[] = "/tmp/test_gguf_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    int rc = gguf_w_write(w, path, fill_blocks, NULL, &e);
+    gguf_w_free(w);
+    if (rc) fail_msg("%s", e.msg);
+    gguf_file *f = gguf_open(path, &e);
+    unlink(path);
+    if (!f) fail_msg("%s", e.msg);
+
+    int64_t v = 0;
+    float x = 0;
+    const char *s;
+    size_t n;
+    assert_int_equal(gguf_kv_count(f), 7);
+    assert_int_equal(gguf_get_str(f, "general.architecture", &s, &n, &e), 0);
+    assert_int_equal(n, 5);
+    assert_memory_equal(s, "qwen2", 5);
+    assert_int_equal(gguf_get_int(f, "qwen2.block_count", 0, 100, &v, &e), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(gguf_get_int(f, "qwen2.block_count", 0, 6, &v, &e), -1);   // out of range
+    assert_non_null(strstr(e.msg, "'qwen2.block_count' is 7, outside [0, 6]"));
+    assert_int_equal(gguf_get_int(f, "neg", -10, 0, &v, &e), 0);
+    assert_int_equal(v, -5);
+    assert_int_equal(gguf_get_int(f, "tokenizer.ggml.add_bos_token", 0, 1, &v, &e), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(gguf_get_f32(f, "qwen2.rope.freq_base", &x, &e), 0);
+    assert_true(x == 1e6f);
+    assert_int_equal(gguf_get_int(f, "no.such.key", 0, 1, &v, &e), 1);
+    assert_int_equal(gguf_get_str(f, "qwen2.block_count", &s, &n, &e), -1);   // a u32, not a string
+    const gguf_kv *kv;
+    assert_int_equal(gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_STRING, &kv, &e), 0);
+    assert_int_equal(kv->n, 3);
+    const uint8_t *p = kv->val;
+    uint64_t len;
+    for (int i = 0; i < 3; i++) {
+        p = gguf_str_next(p, &s, &len);
+        assert_int_equal(len, strlen(toks[i]));
+        assert_memory_equal(s, toks[i], len);
+    }
+    assert_int_equal(gguf_get_arr(f, "tokenizer.ggml.token_type", GGUF_I32, &kv, &e), 0);
+    assert_int_equal(gguf_arr_int(kv, 2), 6);
+    assert_int_equal(gguf_get_arr(f, "tokenizer.ggml.token_type", GGUF_F32, &kv, &e), -1);
+
+    assert_int_equal(gguf_tensor_count(f), 4);
+    const gguf_tensor *t = gguf_find_tensor(f, "f");
+    assert_non_null(t);
+    assert_int_equal(t->ndim, 1);
+    assert_int_equal(t->ne[0], 2);
+    assert_int_equal(t->nbytes, 8);
+    float y[32];
+    gguf_dequant_row(y, t->data, t->type, 2);
+    assert_true(y[0] == 1.5f && y[1] == -3.0f);
+    t = gguf_find_tensor(f, "q4_0");
+    assert_int_equal(t->type, GGML_T_Q4_0);
+    assert_int_equal(t->nbytes, 18);
+    assert_int_equal((uintptr_t)((const uint8_t *)t->data - (const uint8_t *)gguf_find_tensor(f, "f")->data) % 32, 0);
+    gguf_dequant_row(y, t->data, t->type, 32);
+    for (int k = 0; k < 16; k++) {   // (q - 8) * 0.5
+        assert_true(y[k] == (float)(k - 8) * 0.5f);
+        assert_true(y[k + 16] == (float)(15 - k - 8) * 0.5f);
+    }
+    gguf_dequant_row(y, gguf_find_tensor(f, "q4_1")->data, GGML_T_Q4_1, 32);
+    for (int k = 0; k < 16; k++) {   // q * 0.5 - 2
+        assert_true(y[k] == (float)k * 0.5f - 2.0f);
+        assert_true(y[k + 16] == (float)(15 - k) * 0.5f - 2.0f);
+    }
+    gguf_dequant_row(y, gguf_find_tensor(f, "q8_0")->data, GGML_T_Q8_0, 32);
+    for (int k = 0; k < 32; k++) assert_true(y[k] == (float)(k * 8 - 128) * 0.5f);
+    assert_null(gguf_find_tensor(f, "nope"));
+    gguf_close(f);
+    gguf_close(NULL);
+}
+
+static int fill_zero(void *ctx, size_t i, void *buf, uint64_t off, size_t len, ah_err *e) {
+    (void)ctx, (void)i, (void)off, (void)e;
+    memset(buf, 0, len);
+    return 0;
+}
+
+// Damaged headers in memory: each refused with the name given and the reason.
+static void test_read_refusals(void **state) {
+    (void)state;
+    ah_err e = {{0}};
+    uint8_t b[64] = {0};
+    assert_null(gguf_open_mem(NULL, 0, "empty.gguf", &e));
+    assert_non_null(strstr(e.msg, "empty.gguf: not a GGUF file (bad magic"));
+    memcpy(b, "GGUF", 4);
+    b[4] = 4;   // version 4
+    assert_null(gguf_open_mem(b, sizeof b, "v4.gguf", &e));
+    assert_non_null(strstr(e.msg, "GGUF version 4"));
+    b[4] = 3;
+    b[8] = 200;   // 200 tensors in 64 bytes
+    assert_null(gguf_open_mem(b, sizeof b, "count.gguf", &e));
+    assert_non_null(strstr(e.msg, "tensor count 200 cannot fit"));
+    b[8] = 0;
+    b[16] = 1;   // one key-value: its key length runs past the end
+    memset(b + 24, 0xff, 8);
+    assert_null(gguf_open_mem(b, sizeof b, "key.gguf", &e));
+    assert_non_null(strstr(e.msg, "key.gguf: truncated: key-value 0 needs"));
+    b[16] = 0;
+    gguf_file *f = gguf_open_mem(b, 24, "none.gguf", &e);   // an empty but valid file
+    assert_non_null(f);
+    assert_int_equal(gguf_tensor_count(f), 0);
+    gguf_close(f);
+
+    // A repeated key, a repeated tensor name: the writer does not check, the reader refuses.
+    const char *what[] = {"key 'k' appears twice", "tensor 't' appears twice"};
+    for (int rep = 0; rep < 2; rep++) {
+        gguf_w *w = gguf_w_new(&e);
+        uint64_t ne[1] = {2};
+        assert_int_equal(gguf_w_u32(w, "k", 1, &e), 0);
+        assert_int_equal(gguf_w_u32(w, rep ? "k2" : "k", 2, &e), 0);
+        assert_int_equal(gguf_w_tensor(w, "t", GGML_T_F32, 1, ne, &e), 0);
+        assert_int_equal(gguf_w_tensor(w, rep ? "t" : "u", GGML_T_F32, 1, ne, &e), 0);
+        char path[] = "/tmp/test_gguf_XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        int rc = gguf_w_write(w, path, fill_zero, NULL, &e);
+        gguf_w_free(w);
+        if (rc) fail_msg("%s", e.msg);
+        assert_null(gguf_open(path, &e));
+        unlink(path);
+        assert_non_null(strstr(e.msg, what[rep]));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_vocab_llama2c), cmocka_unit_test(test_vocab_bpe),
+        cmocka_unit_test(test_read_back), cmocka_unit_test(test_read_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
