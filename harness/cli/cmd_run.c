@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "experiment/export_step.h"
 #include "experiment/runner.h"
 #include "experiment/slurm.h"
 #include "store/store.h"
@@ -111,6 +112,14 @@ int cmd_run(int argc, char **argv) {
         else
             printf("\nmodel %s, eval %s%s%s\nresults %s\n\n", cfg.model_path, cfg.eval_data,
                    cfg.calib[0] ? ", calibration " : "", cfg.calib, o.output ? o.output : cfg.output);
+        if (cfg.n_exports) {   // the formats' checks need the model: --keys (or the run) makes them
+            char where[EXP_PATH_MAX + 300];
+            exp_export_path(&cfg, o.output ? o.output : cfg.output, "<run id>", "<format>", where,
+                            sizeof where);
+            printf("export");
+            for (int i = 0; i < cfg.n_exports; i++) printf("%s %s", i ? "," : "", cfg.export_formats[i]);
+            printf(" into %s%s\n\n", where, keys ? "" : " (checked against each run with --keys)");
+        }
         if (keys) {
             status = exp_print_keys(&cfg, &plan, stdout, &e) ? 1 : 0;
             if (status) cli_error("%s", e.msg);

@@ -11,7 +11,8 @@
 #     dequantized as llama.cpp does), not to a perplexity.
 #  2. a format that cannot hold a planned run (an AWQ run as gguf-q4_0, 3-bit awq, kept FP16
 #     columns, fp16 and bf16 scales in one run) is one error naming the run and the format,
-#     before any run: no results file, cache or export directory is written.
+#     before any run: no results file, cache or export directory is written (`run`, and
+#     `run --dry-run --keys`, which checks too).
 #  3. rerun into a new results file: the runs come from the run cache and their exports are
 #     found complete (this run's key in their manifests) and recorded, nothing quantized; one
 #     export removed is written again (a quantization pass, the run still from the cache).
@@ -140,6 +141,7 @@ refused() {
   rm -rf "$tmp/b"; mkdir -p "$tmp/b"
   write_ini "$tmp/b.ini" "$tmp/b/r.h5" "$3" "$4" "$5"
   expect_error "$name" "$pattern" -- "$AH_BIN" run --quiet "$tmp/b.ini"
+  expect_error "$name (--dry-run --keys)" "$pattern" -- "$AH_BIN" run --dry-run --keys "$tmp/b.ini"
   [ -z "$(ls -A "$tmp/b")" ] || { echo "FAIL $name: wrote $(ls "$tmp/b")"; errors=$((errors + 1)); }
 }
 refused "awq run as gguf-q4_0" "run awq-w4-g32-a0.5 cannot be exported as gguf-q4_0" models/tinyprose \
