@@ -12,7 +12,8 @@
 #  2. a format that cannot hold a planned run (an AWQ run as gguf-q4_0, 3-bit awq, kept FP16
 #     columns, fp16 and bf16 scales in one run) is one error naming the run and the format,
 #     before any run: no results file, cache or export directory is written (`run`, and
-#     `run --dry-run --keys`, which checks too).
+#     `run --dry-run --keys`, which checks too); a split AWQ search (search --part, submit
+#     --split-search) refuses an experiment with exports.
 #  3. rerun into a new results file: the runs come from the run cache and their exports are
 #     found complete (this run's key in their manifests) and recorded, nothing quantized; one
 #     export removed is written again (a quantization pass, the run still from the cache).
@@ -160,6 +161,12 @@ group_size = 32" "formats = gptq"
 refused "fp16 and bf16 scales" "run rtn-w4-g32: format awq stores f16 scales and compressed-tensors bf16" \
   tests/fixtures/qwen2 "method = rtn
 group_size = 32" "formats = awq, compressed-tensors"
+
+# A split AWQ search does not round scales for the formats: refused, not searched in vain.
+expect_error "split search with exports" "a split AWQ search does not take an experiment with exports" \
+  -- "$AH_BIN" search "$tmp/w.ini" --part 0/2
+expect_error "submit --split-search with exports" "--split-search does not take an experiment with \\[export\\]" \
+  -- "$AH_BIN" submit "$tmp/w.ini" --nodes 2 --split-search 2 --dry-run
 
 # ---- 3. rerun from the cache -----------------------------------------------------------------
 mkdir -p "$tmp/c"
