@@ -98,6 +98,9 @@ int cmd_run(int argc, char **argv) {
     if (shard_n > 0) {
         exp_plan_shard(&plan, shard_i, shard_n);
         if (!o.output) {   // (the name `submit`'s merge job looks for)
+            // Exports go where the unsharded run puts them, not beside the shard's file.
+            if (cfg.n_exports && !cfg.export_dir[0])
+                exp_export_dir(&cfg, cfg.output, cfg.export_dir, sizeof cfg.export_dir);
             exp_shard_path(shard_out, sizeof shard_out, cfg.output, shard_i, shard_n);
             o.output = shard_out;
         }

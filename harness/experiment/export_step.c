@@ -18,15 +18,21 @@
 #include "store/store.h"
 #include "text/inputs.h"
 
-void exp_export_path(const exp_config *c, const char *output, const char *id, const char *format,
-                     char *buf, size_t cap) {
+void exp_export_dir(const exp_config *c, const char *output, char *buf, size_t cap) {
     if (c->export_dir[0]) {
-        snprintf(buf, cap, "%s/%s/%s", c->export_dir, id, format);
+        snprintf(buf, cap, "%s", c->export_dir);
         return;
     }
     size_t n = strlen(output);
     if (n > 3 && strcmp(output + n - 3, ".h5") == 0) n -= 3;
-    snprintf(buf, cap, "%.*s.exports/%s/%s", (int)n, output, id, format);
+    snprintf(buf, cap, "%.*s.exports", (int)n, output);
+}
+
+void exp_export_path(const exp_config *c, const char *output, const char *id, const char *format,
+                     char *buf, size_t cap) {
+    char dir[EXP_PATH_MAX + 16];
+    exp_export_dir(c, output, dir, sizeof dir);
+    snprintf(buf, cap, "%s/%s/%s", dir, id, format);
 }
 
 // An FP run is written only by formats that take an unquantized model (their row says so).

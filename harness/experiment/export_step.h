@@ -21,8 +21,11 @@
 #include "model/model.h"
 #include "text/tokenizer.h"
 
-// The directory of run id's export in format: <[export] dir>/<id>/<format>, the dir defaulting
-// to the results file's path without ".h5" plus ".exports".
+// The export directory of experiment c writing results file output: [export] dir, by default
+// output's path without ".h5" plus ".exports". (A shard's run fixes it from the experiment's
+// own output first, so every shard exports where the unsharded run would.)
+void exp_export_dir(const exp_config *c, const char *output, char *buf, size_t cap);
+// The directory of run id's export in format: <export dir>/<id>/<format>.
 void exp_export_path(const exp_config *c, const char *output, const char *id, const char *format,
                      char *buf, size_t cap);
 

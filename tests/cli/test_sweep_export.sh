@@ -7,6 +7,7 @@
 #     takes --method fp16), the others record it skipped; /summary has exports and
 #     export_max_abs_diff; `eval --model EXPORT` of awq, gptq and compressed-tensors prints the
 #     perplexity the run recorded, every printed digit (an AWQ run: awq, compressed-tensors).
+#     A shard (run --shard 1/2) exports into the unsharded run's directory.
 #     GGUF import is not in this tree yet: gguf-q4_0 is held to its max_abs_diff 0 (blocks
 #     dequantized as llama.cpp does), not to a perplexity.
 #  2. a format that cannot hold a planned run (an AWQ run as gguf-q4_0, 3-bit awq, kept FP16
@@ -125,6 +126,12 @@ check_records "$tmp/a/r.h5" written || errors=$((errors + 1))
 same_ppl "$tmp/a/r.h5" rtn-w4-g32 awq gptq compressed-tensors
 [ -f "$tmp/a/r.exports/fp16/gguf/model.gguf" ] || { echo "FAIL the FP run has no gguf export"; errors=$((errors + 1)); }
 [ ! -e "$tmp/a/r.exports/fp16/awq" ] || { echo "FAIL the FP run was exported as awq"; errors=$((errors + 1)); }
+
+# A shard exports where the unsharded run does (it finds the exports above complete).
+"$AH_BIN" run --shard 1/2 "$tmp/a.ini" >"$tmp/out" 2>"$tmp/err" || fail "shard 1/2: $(tail -n 5 "$tmp/err")"
+cases=$((cases + 1))
+grep -q "^export rtn-w4-g32 awq: $tmp/a/r.exports/rtn-w4-g32/awq is complete" "$tmp/err" ||
+  { echo "FAIL shard 1/2: not exported into the experiment's directory: $(grep '^export' "$tmp/err" | head -3)"; errors=$((errors + 1)); }
 
 write_ini "$tmp/w.ini" "$tmp/w/r.h5" models/tinyprose "method = awq
 bits = 4
