@@ -65,7 +65,7 @@ void store_run_abort(store_run_writer *w);
 
 // Removes what killed writers left in directory dir (a cache folder, shared by any number of
 // processes): temporaries "<name>.tmp.<pid>" and staging run files "uncached-<pid>-<key>.h5"
-// whose process is gone (kill(pid, 0) says ESRCH) and that nobody holds open through HDF5 (its
+// and "export-<pid>-<key>.h5" (a run's [export] record before its commit) whose process is gone (kill(pid, 0) says ESRCH) and that nobody holds open through HDF5 (its
 // flock on the file is free). Files of live processes are left alone. Returns how many were
 // removed (0 when dir cannot be read).
 int store_clean_stale(const char *dir);

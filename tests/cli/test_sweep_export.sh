@@ -179,8 +179,12 @@ expect_error "submit --split-search with exports" "--split-search does not take 
 mkdir -p "$tmp/c"
 sed "s#$tmp/a/r.h5#$tmp/c/r.h5#; s#^threads = 2#threads = 2\ncache = $tmp/a/cache#; s#^formats = .*#formats = awq, gptq, compressed-tensors, gguf-q4_0, gguf\ndir = $tmp/a/r.exports#" \
   "$tmp/a.ini" >"$tmp/c.ini"
+# (an export record a killed run left in the cache, pid gone: removed by the next run)
+: >"$tmp/a/cache/runs/export-2147483000-0123.h5"
 "$AH_BIN" run "$tmp/c.ini" >"$tmp/out" 2>"$tmp/err" || fail "rerun: $(tail -n 5 "$tmp/err")"
 cases=$((cases + 1))
+[ ! -e "$tmp/a/cache/runs/export-2147483000-0123.h5" ] ||
+  { echo "FAIL a killed run's export record stays in the cache"; errors=$((errors + 1)); }
 if grep -q '^export rtn-w4-g32: .*block' "$tmp/err" || ! grep -q 'rtn-w4-g32 .*from the run cache' "$tmp/out" ||
    [ "$(grep -c 'is complete for this run' "$tmp/err")" != 6 ]; then
   echo "FAIL rerun: want the runs from the cache and their 6 exports kept, nothing quantized:"
