@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "experiment/export_step.h"
 #include "experiment/runner.h"
 #include "experiment/slurm.h"
 #include "store/store.h"
@@ -97,6 +98,9 @@ int cmd_run(int argc, char **argv) {
     if (shard_n > 0) {
         exp_plan_shard(&plan, shard_i, shard_n);
         if (!o.output) {   // (the name `submit`'s merge job looks for)
+            // Exports go where the unsharded run puts them, not beside the shard's file.
+            if (cfg.n_exports && !cfg.export_dir[0])
+                exp_export_dir(&cfg, cfg.output, cfg.export_dir, sizeof cfg.export_dir);
             exp_shard_path(shard_out, sizeof shard_out, cfg.output, shard_i, shard_n);
             o.output = shard_out;
         }
@@ -111,6 +115,14 @@ int cmd_run(int argc, char **argv) {
         else
             printf("\nmodel %s, eval %s%s%s\nresults %s\n\n", cfg.model_path, cfg.eval_data,
                    cfg.calib[0] ? ", calibration " : "", cfg.calib, o.output ? o.output : cfg.output);
+        if (cfg.n_exports) {   // the formats' checks need the model: --keys (or the run) makes them
+            char where[EXP_PATH_MAX + 300];
+            exp_export_path(&cfg, o.output ? o.output : cfg.output, "<run id>", "<format>", where,
+                            sizeof where);
+            printf("export");
+            for (int i = 0; i < cfg.n_exports; i++) printf("%s %s", i ? "," : "", cfg.export_formats[i]);
+            printf(" into %s%s\n\n", where, keys ? "" : " (checked against each run with --keys)");
+        }
         if (keys) {
             status = exp_print_keys(&cfg, &plan, stdout, &e) ? 1 : 0;
             if (status) cli_error("%s", e.msg);

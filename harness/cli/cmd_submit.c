@@ -170,6 +170,12 @@ int cmd_submit(int argc, char **argv) {
         cli_error("%s", e.msg);
         return 2;
     }
+    if (so.split_search && cfg.n_exports) {   // the search jobs would refuse it (split_search.c)
+        cli_error("submit: %s: --split-search does not take an experiment with [export] yet; "
+                  "submit it without (the shards search)", cfg.source);
+        exp_config_free(&cfg);
+        return 2;
+    }
     int status = 1;
     exp_shard_state st = {0};
     job_script js[4];

@@ -128,6 +128,20 @@ int ah_path_join(char *out, size_t cap, const char *dir, const char *name) {
     return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 
+int ah_make_dirs(const char *path, ah_err *e) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return ah_fail(e, "%.200s...: path too long", path);
+    for (char *s = tmp + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(tmp, 0777) && errno != EEXIST) return ah_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
+        *s = '/';
+    }
+    if (mkdir(tmp, 0777) && errno != EEXIST) return ah_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
+    return 0;
+}
+
 int ah_is_file(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);

@@ -30,6 +30,10 @@ char *ah_read_file(const char *path, size_t *len, ah_err *e);
 // Joins a directory and a file name into out (size cap); returns -1 if it does not fit.
 int ah_path_join(char *out, size_t cap, const char *dir, const char *name);
 
+// mkdir -p: creates path and its missing parents (existing ones are fine); -1 + e naming the
+// directory that could not be made.
+int ah_make_dirs(const char *path, ah_err *e);
+
 // Rows per chunk for kernels that walk a big matrix of `rows` rows of `row_bytes` bytes in
 // chunks of rows, to bound the scratch they hold beside a block (AWQ candidates, quantization
 // scratch, export, block widening): at most 4 MiB, a multiple of 64 rows, at least 64 (see

@@ -20,6 +20,7 @@
 #include "core/names.h"
 #include "eval/tasks.h"
 #include "experiment/ini_include.h"
+#include "export/formats.h"
 #include "method/method.h"
 
 #define MAX_INCLUDE_DEPTH 8
@@ -449,6 +450,34 @@ static int evaluation_key(parse_ctx *p, const char *k, const char *v) {
                       "wikitext_dir, kld, tasks, task_items, include)", k);
 }
 
+// [export]: formats = NAME, NAME (rows of export/formats.c), dir = PATH.
+static int export_key(parse_ctx *p, const char *k, const char *v) {
+    exp_config *c = p->c;
+    if (!strcmp(k, "dir")) return set_string(p, c->export_dir, sizeof c->export_dir, v, k) ? 0 : 1;
+    if (strcmp(k, "formats"))
+        return fail_at(p, "unknown key '%s' in [export] (formats, dir, include)", k);
+    for (const char *a = v;;) {
+        while (*a == ' ' || *a == '\t') a++;
+        const char *b = strchr(a, ',');
+        size_t n = b ? (size_t)(b - a) : strlen(a);
+        while (n && (a[n - 1] == ' ' || a[n - 1] == '\t')) n--;
+        char name[sizeof c->export_formats[0]];
+        if (n == 0 || n >= sizeof name)
+            return fail_at(p, "formats: expected a list of %s, got '%s'", qexport_format_list(), v);
+        snprintf(name, sizeof name, "%.*s", (int)n, a);
+        if (!qexport_format_find(name))
+            return fail_at(p, "formats: unknown format '%s' (expected %s)", name, qexport_format_list());
+        for (int i = 0; i < c->n_exports; i++)
+            if (!strcmp(c->export_formats[i], name))
+                return fail_at(p, "formats: %s listed twice", name);
+        if (c->n_exports == EXP_MAX_EXPORTS)
+            return fail_at(p, "formats: more than %d formats", EXP_MAX_EXPORTS);
+        snprintf(c->export_formats[c->n_exports++], sizeof c->export_formats[0], "%s", name);
+        if (!b) return 1;
+        a = b + 1;
+    }
+}
+
 static int plot_key(parse_ctx *p, const char *section, const char *k, const char *v) {
     exp_config *c = p->c;
     const char *name = section + 5;
@@ -624,8 +653,9 @@ static int handler(void *user, const char *section, const char *name, const char
     else if (!strcmp(section, "evaluation")) rc = evaluation_key(p, name, value);
     else if (!strcmp(section, "sweep") || !strncmp(section, "sweep.", 6)) rc = sweep_key(p, section, name, value);
     else if (!strncmp(section, "plot.", 5)) rc = plot_key(p, section, name, value);
+    else if (!strcmp(section, "export")) rc = export_key(p, name, value);
     else rc = fail_at(p, "unknown section [%s] (experiment, model, model.NAME, calibration, "
-                         "evaluation, sweep, sweep.NAME, plot.NAME)", section);
+                         "evaluation, sweep, sweep.NAME, plot.NAME, export)", section);
     snprintf(p->last_section, sizeof p->last_section, "%s", section);
     snprintf(p->last_key, sizeof p->last_key, "%s", name);
     size_t n = strlen(value);

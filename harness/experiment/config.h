@@ -16,6 +16,8 @@
 //                  [sweep]. With named sweeps the plan is their union (each crossed on its
 //                  own) and [sweep] only holds what they share.
 //   [plot.NAME]    a figure the `plot` command draws from the results (kept as key/values)
+//   [export]       formats (names of the export format table, export/formats.h), dir: every
+//                  run written in each format after it is evaluated (experiment/export_step.h)
 //   include = FILE in any section reads FILE there (relative to the including file).
 // Values may use ${VAR} and ${VAR:-default} (environment). Other paths are relative to the
 // directory the harness runs in.
@@ -34,6 +36,7 @@
 #define EXP_MAX_PLOT_KEYS 16
 #define EXP_MAX_SWEEPS 16   // [sweep.NAME] sections
 #define EXP_MAX_MODELS 16   // [model.NAME] sections
+#define EXP_MAX_EXPORTS 8   // [export] formats
 
 // A model ([model], or [model.NAME] for the `model` input axis).
 typedef struct {
@@ -126,6 +129,10 @@ typedef struct {
     // [sweep.NAME] in the order first seen (heap, n_sweeps entries; NULL when none)
     exp_sweep *sweeps;
     int n_sweeps;
+    // [export]
+    char export_formats[EXP_MAX_EXPORTS][32];   // format names, in the order written
+    int n_exports;                    // 0 = no export step
+    char export_dir[EXP_PATH_MAX];    // "" = beside the results file: <output minus .h5>.exports
     // [plot.*]
     exp_plot plots[EXP_MAX_PLOTS];
     int n_plots;

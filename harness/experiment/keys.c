@@ -37,14 +37,23 @@ void exp_ids_hash(const int32_t *ids, size_t n, char hex[65]) {
 
 // The parameter part of both keys is written by the parameter table (rows' key names and
 // positions: method/params.c), in the formats these keys had before it existed.
+// Scales rounded to 16 bits ([export] formats that store them so) change the codes: such
+// runs get "|scales=D" appended, so the keys of the default (f32) runs stay what they were.
 void exp_method_canonical(const method_cfg *mc, char *buf, size_t cap) {
     param_key_text(mc, buf, cap);
+    size_t n = strlen(buf);
+    if (mc->kind != METHOD_FP16 && mc->q.scale_dtype != QUANT_SCALE_F32 && n < cap)
+        snprintf(buf + n, cap - n, "|scales=%s", quant_scale_dtype_name(mc->q.scale_dtype));
 }
 
 void exp_awq_key(const method_cfg *mc, const char *model_hash, const char *calib_hash,
                  char hex[65]) {
     char params[768], s[1024];
     param_awq_key_text(mc, params, sizeof params);
+    size_t len = strlen(params);   // the search runs with the rounded scales: its own entry
+    if (mc->q.scale_dtype != QUANT_SCALE_F32 && len < sizeof params)
+        snprintf(params + len, sizeof params - len, "|scales=%s",
+                 quant_scale_dtype_name(mc->q.scale_dtype));
     int n = snprintf(s, sizeof s, "awq-search v1|model=%s|calib=%s|%s", model_hash, calib_hash,
                      params);
     ah_sha256_hex(s, (size_t)n < sizeof s ? (size_t)n : sizeof s - 1, hex);

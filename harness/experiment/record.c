@@ -96,6 +96,10 @@ static int write_params(store_run_writer *w, const exp_record *r, ah_err *e) {
     TRY(store_run_attr_str(w, "", "weights_dtype", exp_weights_dtype(r->m), e));
     TRY(write_method_params(w, mc, e));
     if (mc->kind != METHOD_FP16) TRY(store_run_attr_int(w, "", "zero_point", mc->q.kind != QUANT_RTN, e));
+    // Scales rounded before the codes (an [export] format that stores 16-bit scales): recorded
+    // only then, so records of the default (f32) runs stay as they were.
+    if (mc->kind != METHOD_FP16 && mc->q.scale_dtype != QUANT_SCALE_F32)
+        TRY(store_run_attr_str(w, "", "scale_dtype", quant_scale_dtype_name(mc->q.scale_dtype), e));
     if (method_uses_awq(mc->kind)) TRY(store_run_attr_real(w, "", "awq_seconds", r->awq_seconds, e));
     if (r->cs && r->cs->n) {
         TRY(store_run_attr_str(w, "", "calib", c->calib, e));

@@ -13,7 +13,9 @@
 #include "text/inputs.h"
 #include "core/hash.h"
 #include "core/progress.h"
+#include "core/mem.h"
 #include "experiment/awq_cache.h"
+#include "experiment/export_step.h"
 #include "experiment/inputs.h"
 #include "experiment/keys.h"
 #include "experiment/overlap.h"
@@ -21,20 +23,6 @@
 #include "experiment/run_tasks.h"
 #include "text/pytext.h"
 #include "store/store.h"
-
-// mkdir -p
-static int make_dirs(const char *path, ah_err *e) {
-    char tmp[EXP_PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *s = tmp + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(tmp, 0777) && errno != EEXIST) return ah_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
-        *s = '/';
-    }
-    if (mkdir(tmp, 0777) && errno != EEXIST) return ah_fail(e, "%s: cannot create: %s", tmp, strerror(errno));
-    return 0;
-}
 
 static int file_exists(const char *p) { return access(p, R_OK) == 0; }
 
@@ -203,9 +191,72 @@ typedef struct {
     char cache[16];
 } run_outcome;
 
+// The calibration rows run mc reads: the whole sample for methods that use calibration
+// statistics; for the others (rtn, minmax, ...) the output-error metrics are measured on the
+// first CALIB_SAMPLE_TOKENS rows as for every method: with propagate = fp those rows depend
+// only on the first sequences, so a prefix gives the same metrics at a fraction of the cost
+// (*prefix holds that view). NULL when the run is not calibrated.
+static const calib_set *run_calibration(const shared_inputs *s, const method_cfg *mc,
+                                        calib_set *prefix) {
+    if (mc->kind == METHOD_FP16 || s->cs.n == 0) return NULL;
+    if (method_needs_calib(mc) || mc->propagate_quantized) return &s->cs;
+    *prefix = s->cs;
+    int need = (CALIB_SAMPLE_TOKENS + s->cs.len - 1) / s->cs.len;
+    if (need < prefix->n) prefix->n = need;
+    return prefix;
+}
+
+static void awq_preset_free(awq_block_result *preset, int n_layers) {
+    if (!preset) return;
+    for (int l = 0; l < n_layers; l++) awq_result_free(&preset[l]);
+    free(preset);
+}
+
+// Run mc's AWQ search from <cache>/awq/ ([n_layers], awq_preset_free), or NULL: none there, or
+// a damaged or misnamed entry (not fatal: a warning, and the caller searches again).
+static awq_block_result *awq_from_cache(const exp_config *c, const shared_inputs *s,
+                                        const method_cfg *mc, ah_err *e) {
+    char awq_path[EXP_PATH_MAX + 128], awq_key[65];
+    exp_awq_key(mc, s->model_hash, s->calib_hash, awq_key);
+    snprintf(awq_path, sizeof awq_path, "%s/awq/%s.h5", c->cache_dir, awq_key);
+    if (!file_exists(awq_path)) return NULL;
+    awq_block_result *preset = calloc((size_t)s->m->cfg.n_layers, sizeof *preset);
+    if (!preset) return NULL;
+    if (awq_cache_load(awq_path, awq_key, s->m, preset, e)) {
+        fprintf(stderr, "warning: %s; searching again\n", e->msg);
+        awq_preset_free(preset, s->m->cfg.n_layers);
+        return NULL;
+    }
+    return preset;
+}
+
+// The run attributes an export overlay sets (results/README.md; /summary columns).
+static const char *const EXPORT_ATTRS[] = {"exports", "export_max_abs_diff"};
+
+// What a sweep with [export] carries into each run (export_step.h).
+typedef struct {
+    exp_export_ctx ctx;
+    const char *overlay;             // the run's overlay file (NULL: no [export])
+    int failed;                      // exports of the run that failed
+    ah_err err;                      // the first one's error
+} run_exports;
+
+// The exports of run r (key), not computed here (taken from a cache or resumed): written from
+// a new quantization pass with the AWQ search from the cache, or found complete on disk.
+static int export_uncomputed(const exp_config *c, const exp_run *r, const shared_inputs *s,
+                             const char *key, run_exports *x, ah_err *e) {
+    calib_set prefix;
+    const calib_set *cs = run_calibration(s, &r->mc, &prefix);
+    awq_block_result *preset = method_uses_awq(r->mc.kind) ? awq_from_cache(c, s, &r->mc, e) : NULL;
+    int rc = exp_export_run(&x->ctx, r, key, cs, preset, x->overlay, &x->failed, &x->err);
+    if (rc) *e = x->err;
+    awq_preset_free(preset, s->m->cfg.n_layers);
+    return rc;
+}
+
 static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, const char *key,
                        const char *run_path, const exp_run_opts *o, ah_progress *bar,
-                       run_outcome *out, ah_err *e) {
+                       run_outcome *out, run_exports *x, ah_err *e) {
     const method_cfg *mc = &r->mc;
     int quantized = mc->kind != METHOD_FP16;
     int calibrated = quantized && s->cs.n > 0;
@@ -220,18 +271,8 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     double t0 = ah_now();
     snprintf(out->cache, sizeof out->cache, "computed");
 
-    // Methods that do not use calibration statistics (rtn, minmax, ...) still get output-error
-    // metrics, measured on the first CALIB_SAMPLE_TOKENS calibration rows as for every method:
-    // with propagate = fp those rows depend only on the first sequences, so a prefix of the
-    // calibration set gives the same metrics at a fraction of the cost.
     calib_set metric_cs;
-    const calib_set *use_cs = calibrated ? &s->cs : NULL;
-    if (calibrated && !method_needs_calib(mc) && !mc->propagate_quantized) {
-        metric_cs = s->cs;
-        int need = (CALIB_SAMPLE_TOKENS + s->cs.len - 1) / s->cs.len;
-        if (need < metric_cs.n) metric_cs.n = need;
-        use_cs = &metric_cs;
-    }
+    const calib_set *use_cs = run_calibration(s, mc, &metric_cs);
     if (quantized) {
         if (!(qp = qpass_new(s->m, mc, use_cs, e))) goto done;
         if (use_cs == &s->cs && qpass_keep_stats(qp, e)) goto done;
@@ -242,20 +283,10 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     if (method_uses_awq(mc->kind)) {
         exp_awq_key(mc, s->model_hash, s->calib_hash, awq_key);
         snprintf(awq_path, sizeof awq_path, "%s/awq/%s.h5", c->cache_dir, awq_key);
-        if (o->use_cache && file_exists(awq_path)) {
-            if (!(preset = calloc((size_t)s->m->cfg.n_layers, sizeof *preset))) {
-                ah_fail(e, "out of memory");
-                goto done;
-            }
-            if (awq_cache_load(awq_path, awq_key, s->m, preset, e)) {
-                // A damaged or misnamed cache entry is not fatal: search again and overwrite it.
-                fprintf(stderr, "warning: %s; searching again\n", e->msg);
-                free(preset);
-                preset = NULL;
-            } else {
-                qp->awq_preset = preset;
-                snprintf(out->cache, sizeof out->cache, "awq-cached");
-            }
+        // A damaged or misnamed cache entry is not fatal: search again and overwrite it.
+        if (o->use_cache && (preset = awq_from_cache(c, s, mc, e))) {
+            qp->awq_preset = preset;
+            snprintf(out->cache, sizeof out->cache, "awq-cached");
         }
     }
     block_hook hook = {.qp = qp, .stop = o->stop, .bar = bar, .layers = s->m->cfg.n_layers};
@@ -299,17 +330,22 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         .tasks = tasks, .n_tasks = n_tasks,
     };
     if (exp_record_write(run_path, &rec, e)) goto done;
+    // The exports quantize the run again with its own AWQ results (nothing is searched twice);
+    // one that fails is recorded as failed, the run's results stand.
+    if (x->overlay &&
+        exp_export_run(&x->ctx, r, key, use_cs, preset ? preset : qp ? qp->awq : NULL, x->overlay,
+                       &x->failed, &x->err)) {
+        *e = x->err;
+        goto done;
+    }
     out->ppl = pr.ppl;
     out->kld = pr.has_kld ? pr.kld.mean : NAN;
     out->seconds = rec.seconds;
     out->how = EXP_DONE_COMPUTED;
     rc = 0;
 done:
-    if (preset) {
-        for (int l = 0; l < s->m->cfg.n_layers; l++) awq_result_free(&preset[l]);
-        free(preset);
-        if (qp) qp->awq_preset = NULL;
-    }
+    if (qp) qp->awq_preset = NULL;
+    awq_preset_free(preset, s->m->cfg.n_layers);
     exp_salient_log_free(&slog);
     exp_tasks_free(tasks, n_tasks);
     ppl_result_free(&pr);
@@ -395,7 +431,19 @@ static void awq_key_of(const exp_run *r, const shared_inputs *s, char hex[65]) {
 
 static int print_keys_input(const exp_config *c, const exp_plan *plan, FILE *out, ah_err *e) {
     shared_inputs s;
+    exp_plan local = {0};                 // the plan with [export]'s scale dtypes (keys hash them)
+    tok_tokenizer *tok = NULL;
     int rc = exp_inputs_load(&s, c, plan, 1, e);
+    if (rc == 0 && c->n_exports) {
+        if (!(local.runs = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *local.runs))) {
+            rc = ah_fail(e, "out of memory");
+        } else {
+            memcpy(local.runs, plan->runs, (size_t)plan->n * sizeof *local.runs);
+            local.n = local.cap = plan->n;
+            plan = &local;
+            rc = exp_export_prepare(c, c->output, s.m, s.tok, &tok, &local, e);
+        }
+    }
     for (int i = 0; rc == 0 && i < plan->n; i++) {
         char key[65], awq[65];
         if ((rc = exp_inputs_use_calib(&s, c, &plan->runs[i].mc, e))) break;
@@ -403,6 +451,8 @@ static int print_keys_input(const exp_config *c, const exp_plan *plan, FILE *out
         awq_key_of(&plan->runs[i], &s, awq);
         fprintf(out, "%-36s run %s awq %s\n", plan->runs[i].id, key, awq);
     }
+    tok_free(tok);
+    free(local.runs);
     exp_inputs_free(&s);
     return rc;
 }
@@ -445,12 +495,12 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
     char *slash = strrchr(dir, '/');
     if (slash) {
         *slash = '\0';
-        if (make_dirs(dir, e)) return -1;
+        if (ah_make_dirs(dir, e)) return -1;
     }
     snprintf(dir, sizeof dir, "%s/runs", c->cache_dir);
-    if (make_dirs(dir, e)) return -1;
+    if (ah_make_dirs(dir, e)) return -1;
     snprintf(dir, sizeof dir, "%s/awq", c->cache_dir);
-    if (make_dirs(dir, e)) return -1;
+    if (ah_make_dirs(dir, e)) return -1;
     // Temporaries of killed runs (the results file's own are removed by store_open, under its
     // lock; the caches may be shared by live processes, whose files stay).
     int stale = store_clean_stale(dir);
@@ -461,6 +511,12 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
 
     shared_inputs s;
     store *st = NULL;
+    exp_plan local = {0};                 // the plan with [export]'s scale dtypes
+    tok_tokenizer *export_tok = NULL;     // loaded for formats that embed it, when no run needs it
+    char export_tpath[EXP_PATH_MAX] = "", export_where[EXP_PATH_MAX + 300];
+    run_exports xs = {.ctx = {0}, .overlay = NULL, .failed = 0, .err = {{0}}};
+    int n_export_failed = 0;
+    exp_export_path(c, output, "<run id>", "<format>", export_where, sizeof export_where);
     run_outcome *res = calloc((size_t)plan->n + 1, sizeof *res);
     int *done = calloc((size_t)plan->n + 1, sizeof *done);
     int status = -1, n_done = 0, n_failed = 0;
@@ -482,6 +538,28 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
                             "attributes model / eval_data / calib keep it whole)\n", c->source,
                     names[k], strlen(texts[k]), STORE_STR_MAX);
     if (exp_inputs_load(&s, c, plan, o->quiet, e)) goto out;
+    // [export]: the runs as their formats need them quantized (scale dtype), checked again on
+    // this input's model (exp_execute checked every input before any work).
+    if (c->n_exports) {
+        if (!(local.runs = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *local.runs))) {
+            ah_fail(e, "out of memory");
+            goto out;
+        }
+        memcpy(local.runs, plan->runs, (size_t)plan->n * sizeof *local.runs);
+        local.n = local.cap = plan->n;
+        plan = &local;
+        if (exp_export_prepare(c, output, s.m, s.tok, &export_tok, &local, e)) goto out;
+        if (ds_tokenizer_path(export_tpath, sizeof export_tpath, c->model_path,
+                              c->tokenizer[0] ? c->tokenizer : NULL, e))
+            export_tpath[0] = '\0';   // none: formats that embed one were refused above
+        xs.ctx = (exp_export_ctx){
+            .c = c, .output = output, .m = s.m, .tok = s.tok ? s.tok : export_tok,
+            .tokenizer_path = export_tpath, .quiet = o->quiet,
+        };
+        if (!o->quiet)
+            fprintf(stderr, "export: %d format%s per run into %s\n", c->n_exports,
+                    c->n_exports > 1 ? "s" : "", export_where);
+    }
     if (!o->quiet) {
         char desc[256];
         model_describe(s.m, desc, sizeof desc);
@@ -514,6 +592,10 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
         }
         run_key(c, r, &s, key);
         snprintf(run_path, sizeof run_path, "%s/runs/%s.h5", c->cache_dir, key);
+        char overlay[EXP_PATH_MAX + 160];
+        snprintf(overlay, sizeof overlay, "%s/runs/export-%d-%s.h5", c->cache_dir, (int)getpid(), key);
+        xs.overlay = c->n_exports ? overlay : NULL;
+        xs.failed = 0;
         if (o->stop && *o->stop) {
             status = 1;
             break;
@@ -522,7 +604,8 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
             fprintf(stderr, "[%d/%d] %s ...\n", i + 1, plan->n, r->id);
         run_outcome *out = &res[i];
         if (o->resume && store_has_run(st, r->id, key) &&
-            record_current(c, r, output, r->id, o->quiet)) {
+            record_current(c, r, output, r->id, o->quiet) &&
+            (!c->n_exports || exp_export_recorded(c, output, r->id))) {
             out->how = EXP_DONE_RESUMED;
         } else if (o->use_cache && file_exists(run_path) && cache_entry_trusted(run_path, key) &&
                    record_current(c, r, run_path, NULL, o->quiet)) {
@@ -536,7 +619,15 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
                 {"weights_dtype", exp_weights_dtype(s.m), 0},
                 {"calib", c->calib, 0}, {"calib_eval_overlap", NULL, s.cs_overlap},
             };
-            if (store_commit_with(st, r->id, run_path, set, calibrated ? 7 : 5, e)) {
+            // Its exports: found complete, or written from a new quantization pass.
+            if (xs.overlay && export_uncomputed(c, r, &s, key, &xs, e)) {
+                status = -1;
+                break;
+            }
+            int rc = store_commit_overlay(st, r->id, run_path, set, calibrated ? 7 : 5, xs.overlay,
+                                          "export", EXPORT_ATTRS, 2, e);
+            if (xs.overlay) unlink(xs.overlay);
+            if (rc) {
                 status = -1;
                 break;
             }
@@ -560,7 +651,7 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
                 s.have_ref = -1;
             }
             ah_progress_step(&bar, 0, r->id);
-            if (compute_run(c, r, &s, key, path, o, o->quiet ? NULL : &bar, out, e)) {
+            if (compute_run(c, r, &s, key, path, o, o->quiet ? NULL : &bar, out, &xs, e)) {
                 if (o->stop && *o->stop) {
                     status = 1;
                     break;
@@ -574,7 +665,9 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
                 ah_progress_step(&bar, s.m->cfg.n_layers + 1, r->id);
                 continue;
             }
-            int rc = store_commit(st, r->id, path, e);
+            int rc = store_commit_overlay(st, r->id, path, NULL, 0, xs.overlay, "export",
+                                          EXPORT_ATTRS, 2, e);
+            if (xs.overlay) unlink(xs.overlay);
             if (!o->use_cache) unlink(path);
             if (rc) {
                 status = -1;
@@ -591,6 +684,10 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
                 out->seconds = 0;
             ah_progress_step(&bar, s.m->cfg.n_layers + 1, r->id);
         }
+        if (xs.failed) {   // the run is recorded, with its failed exports said so
+            fprintf(stderr, "run %s: %s\n", r->id, xs.err.msg);
+            n_export_failed++;
+        }
         done[i] = 1;
         n_done++;
         if (!tty && !o->quiet)
@@ -603,6 +700,10 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
         ah_fail(e, "%d of %d runs failed (their errors are above); the others are in %s",
                 n_failed, plan->n, output);
         status = -1;
+    } else if (status == 0 && n_export_failed) {
+        ah_fail(e, "the exports of %d of %d runs failed (their errors are above and in their "
+                   "records); the runs are in %s", n_export_failed, plan->n, output);
+        status = -1;
     }
     print_table(plan, res, done, stdout);
     printf("\n%d of %d runs complete in %s\n", n_done, plan->n, output);
@@ -613,6 +714,8 @@ out:
     if (bar_started) ah_progress_end(&bar);
     store_close(st);
     exp_inputs_free(&s);
+    tok_free(export_tok);
+    free(local.runs);
     free(res);
     free(done);
     return status;
@@ -677,7 +780,34 @@ static int execute_fn(const exp_config *c, const exp_plan *plan, void *ctx, ah_e
     return execute_input(c, plan, ctx, e);
 }
 
+// [export] at plan time: every run of every input checked against every format on its model
+// (mapped, nothing computed), so a refused combination fails before any run and writes nothing.
+static int export_check_fn(const exp_config *c, const exp_plan *plan, void *ctx, ah_err *e) {
+    const exp_run_opts *o = ctx;
+    exp_plan copy = {0};
+    tok_tokenizer *tok = NULL;
+    model *m = model_load(c->model_path, e);
+    int rc = -1;
+    if (!m) {
+        ah_wrap(e, "%s: [export]: checking the formats", c->source);
+        goto out;
+    }
+    if (!(copy.runs = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *copy.runs))) {
+        ah_fail(e, "out of memory");
+        goto out;
+    }
+    memcpy(copy.runs, plan->runs, (size_t)plan->n * sizeof *copy.runs);
+    copy.n = copy.cap = plan->n;
+    rc = exp_export_prepare(c, o->output ? o->output : c->output, m, NULL, &tok, &copy, e);
+out:
+    free(copy.runs);
+    tok_free(tok);
+    model_free(m);
+    return rc;
+}
+
 int exp_execute(const exp_config *c, const exp_plan *plan, const exp_run_opts *o, ah_err *e) {
+    if (c->n_exports && each_input(c, plan, 1, export_check_fn, (void *)o, e)) return -1;
     return each_input(c, plan, o->quiet, execute_fn, (void *)o, e);
 }
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,9 @@ static int harness_check(const model *m, const method_cfg *mc, const tok_tokeniz
 
 static int harness_write(qexport *x, const model *m, const tok_tokenizer *tok, const char *out,
                          const char *tokenizer_path, const char *manifest_json,
-                         const awq_block_result *awq, ah_err *e) {
+                         const awq_block_result *awq, double *max_abs_diff, ah_err *e) {
     (void)m, (void)tok;
+    *max_abs_diff = NAN;   // holds the evaluated values themselves
     return qexport_write(x, out, tokenizer_path, manifest_json, awq, e);
 }
 
@@ -95,7 +97,7 @@ static char *gguf_manifest(const char *manifest_json, gguf_ggml_type qtype, ah_e
 
 static int gguf_write_as(gguf_ggml_type qtype, qexport *x, const model *m,
                          const tok_tokenizer *tok, const char *out, const char *manifest_in,
-                         ah_err *e) {
+                         double *max_abs_diff, ah_err *e) {
     double max_diff = 0;
     char tmp[4200], file[4300];
     char *manifest_json = gguf_manifest(manifest_in, qtype, e);
@@ -115,15 +117,16 @@ static int gguf_write_as(gguf_ggml_type qtype, qexport *x, const model *m,
         if (rc) qexport_dir_abort(tmp);
     }
     free(manifest_json);
-    if (!rc && qtype != GGML_T_F32) printf("export_check max_abs_diff=%g\n", max_diff);
+    // F32/F16 files hold the evaluated values themselves: nothing is dequantized to compare.
+    *max_abs_diff = qtype != GGML_T_F32 ? max_diff : NAN;
     return rc;
 }
 
 static int gguf_write(qexport *x, const model *m, const tok_tokenizer *tok, const char *out,
                       const char *tokenizer_path, const char *manifest_in,
-                      const awq_block_result *awq, ah_err *e) {
+                      const awq_block_result *awq, double *max_abs_diff, ah_err *e) {
     (void)tokenizer_path, (void)awq;
-    return gguf_write_as(GGML_T_F32, x, m, tok, out, manifest_in, e);
+    return gguf_write_as(GGML_T_F32, x, m, tok, out, manifest_in, max_abs_diff, e);
 }
 
 // gguf-q4_0, gguf-q4_1, gguf-q8_0: the same file with the quantized linears as blocks.
@@ -134,9 +137,10 @@ static int gguf_write(qexport *x, const model *m, const tok_tokenizer *tok, cons
     }                                                                                          \
     static int fn##_write(qexport *x, const model *m, const tok_tokenizer *tok,                \
                           const char *out, const char *tokenizer_path,                         \
-                          const char *manifest_json, const awq_block_result *awq, ah_err *e) { \
+                          const char *manifest_json, const awq_block_result *awq,          \
+                          double *max_abs_diff, ah_err *e) {                                   \
         (void)tokenizer_path, (void)awq;                                                       \
-        return gguf_write_as(T, x, m, tok, out, manifest_json, e);                             \
+        return gguf_write_as(T, x, m, tok, out, manifest_json, max_abs_diff, e);               \
     }                                                                                          \
     static quant_scale_dtype fn##_scales(const model *m) {                                    \
         (void)m;                                                                               \
@@ -156,11 +160,8 @@ static int hq_check(hq_format f, const model *m, const method_cfg *mc, const cha
 }
 
 static int hq_write(hq_format f, qexport *x, const model *m, const char *out,
-                    const char *manifest_json, ah_err *e) {
-    double max_diff;
-    if (qexport_hq_write(f, x, m, out, manifest_json, &max_diff, e)) return -1;
-    printf("export_check max_abs_diff=%g\n", max_diff);
-    return 0;
+                    const char *manifest_json, double *max_abs_diff, ah_err *e) {
+    return qexport_hq_write(f, x, m, out, manifest_json, max_abs_diff, e);
 }
 
 #define HQ_ROW(fn, F)                                                                          \
@@ -171,9 +172,10 @@ static int hq_write(hq_format f, qexport *x, const model *m, const char *out,
     }                                                                                          \
     static int fn##_write(qexport *x, const model *m, const tok_tokenizer *tok,                \
                           const char *out, const char *tokenizer_path,                         \
-                          const char *manifest_json, const awq_block_result *awq, ah_err *e) { \
+                          const char *manifest_json, const awq_block_result *awq,          \
+                          double *max_abs_diff, ah_err *e) {                                   \
         (void)tok, (void)tokenizer_path, (void)awq;                                            \
-        return hq_write(F, x, m, out, manifest_json, e);                                       \
+        return hq_write(F, x, m, out, manifest_json, max_abs_diff, e);                         \
     }                                                                                          \
     static quant_scale_dtype fn##_scales(const model *m) { return qexport_hq_scale_dtype(F, m); }
 HQ_ROW(awq, HQ_AWQ)
@@ -220,4 +222,8 @@ const char *qexport_format_list(void) {
 void qexport_format_usage(FILE *f) {
     for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
         fprintf(f, "                        %-18s %s\n", FORMATS[i].name, FORMATS[i].what);
+}
+
+quant_scale_dtype qexport_format_scales(const qexport_format *f, const model *m) {
+    return f->scale_dtype ? f->scale_dtype(m) : QUANT_SCALE_F32;
 }

@@ -24,10 +24,13 @@ typedef struct {
                  const char *out, ah_err *e);
     // Writes the export at out (atomically: a kill leaves the old output or the new one).
     // tokenizer_path: the tokenizer file or directory in use (NULL: none); manifest_json:
-    // what was done (a JSON object).
+    // what was done (a JSON object). *max_abs_diff: the largest |difference| between the
+    // export read back (dequantized as its runtime does) and the weights the harness
+    // evaluated (export_check, in manifest.json too); NaN for a format that is not read back
+    // (harness, gguf: they hold the evaluated values themselves, not codes).
     int (*write)(qexport *x, const model *m, const tok_tokenizer *tok, const char *out,
                  const char *tokenizer_path, const char *manifest_json,
-                 const awq_block_result *awq, ah_err *e);
+                 const awq_block_result *awq, double *max_abs_diff, ah_err *e);
 } qexport_format;
 
 // The row named name, or NULL.
@@ -36,5 +39,8 @@ const qexport_format *qexport_format_find(const char *name);
 const char *qexport_format_list(void);
 // One line per format for --help.
 void qexport_format_usage(FILE *f);
+// The dtype format f stores scales in for model m (QUANT_SCALE_F32 when it stores no rounded
+// scales): the run must be quantized with it (method_cfg q.scale_dtype) to be exported in f.
+quant_scale_dtype qexport_format_scales(const qexport_format *f, const model *m);
 
 #endif

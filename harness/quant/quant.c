@@ -62,6 +62,16 @@ int quant_cfg_check(const quant_cfg *q, ah_err *e) {
 
 // A positive scale at or below half the smallest fp16 subnormal (2^-25: an rtn group of tiny
 // weights) would round to 0 and lose the group: it becomes that subnormal.
+const char *quant_scale_dtype_name(quant_scale_dtype d) {
+    static const char *const NAME[] = {"f32", "f16", "bf16", "f16-q41"};
+    return (unsigned)d < sizeof NAME / sizeof NAME[0] ? NAME[d] : "?";
+}
+
+int quant_scale_dtype_holds(quant_scale_dtype stored, quant_scale_dtype run) {
+    return stored == run || stored == QUANT_SCALE_F32 ||
+           (stored == QUANT_SCALE_F16 && run == QUANT_SCALE_F16_Q41);
+}
+
 float quant_round_scale(float s, quant_scale_dtype d) {
     float r = s;
     if (d == QUANT_SCALE_F16 || d == QUANT_SCALE_F16_Q41) r = ah_f16_to_f32(ah_f32_to_f16(s));

@@ -49,6 +49,12 @@ typedef struct {
 // s rounded to the dtype d (F32: s itself). Exported so methods with scales of their own
 // (GPTQ's groups) round the same way.
 float quant_round_scale(float s, quant_scale_dtype d);
+// "f32", "f16", "bf16", "f16-q41": the --scale-dtype spelling (records, keys, messages).
+const char *quant_scale_dtype_name(quant_scale_dtype d);
+// 1 when every scale rounded to `run` is a value of `stored` exactly (F32 holds all; an
+// f16-q41 scale is an fp16 value): a file storing `stored` scales holds a run quantized with
+// `run` scales without rounding them again.
+int quant_scale_dtype_holds(quant_scale_dtype stored, quant_scale_dtype run);
 
 // Validates a config: bits in 2..8, group > 0 or -1. Error names the bad field.
 int quant_cfg_check(const quant_cfg *q, ah_err *e);

@@ -62,6 +62,12 @@ const store_column store_summary_columns[] = {
     {"acc_lambada", STORE_COL_REAL}, {"acc_stderr_lambada", STORE_COL_REAL},
     {"ppl_lambada", STORE_COL_REAL}, {"word_perplexity_wikitext", STORE_COL_REAL},
     {"byte_perplexity_wikitext", STORE_COL_REAL}, {"bits_per_byte_wikitext", STORE_COL_REAL},
+    // A sweep's [export] step (experiment/export_step.h): the scale dtype the run was
+    // quantized with (missing: f32, runs recorded before it), the formats it was exported in
+    // (space-separated) and the largest export_check difference among them (must be 0; NaN:
+    // no format that is read back). Runs without exports: missing.
+    {"scale_dtype", STORE_COL_STR}, {"exports", STORE_COL_STR},
+    {"export_max_abs_diff", STORE_COL_REAL},
 };
 const int store_summary_ncolumns = (int)(sizeof store_summary_columns / sizeof store_summary_columns[0]);
 _Static_assert(sizeof store_summary_columns / sizeof store_summary_columns[0] <= STORE_MAX_COLUMNS,
@@ -462,7 +468,45 @@ typedef struct {
     const char *id, *run_path;
     const store_attr_set *set;   // attributes to set on the copy
     int n;
+    hid_t overlay;               // a run file laid over the copy (-1: none)
+    const char *overlay_path, *group;
+    const char *const *attrs;
+    int n_attrs;
 } commit_arg;
+
+// Lays a->overlay over /runs/<id> (runs: the open /runs group): store_commit_overlay.
+static int overlay_edit(hid_t runs, const commit_arg *a, const char *path, ah_err *e) {
+    char what[4400];
+    hid_t g = H5Gopen2(runs, a->id, H5P_DEFAULT);
+    if (g < 0) {
+        snprintf(what, sizeof what, "cannot open /runs/%s", a->id);
+        return st5_fail(e, path, what);
+    }
+    int rc = 0;
+    if (H5Lexists(a->overlay, a->group, H5P_DEFAULT) > 0) {
+        if ((H5Lexists(g, a->group, H5P_DEFAULT) > 0 && H5Ldelete(g, a->group, H5P_DEFAULT) < 0) ||
+            H5Ocopy(a->overlay, a->group, g, a->group, H5P_DEFAULT, H5P_DEFAULT) < 0) {
+            snprintf(what, sizeof what, "cannot copy group %s of %s into /runs/%s", a->group,
+                     a->overlay_path, a->id);
+            rc = st5_fail(e, path, what);
+        }
+    }
+    for (int i = 0; rc == 0 && i < a->n_attrs; i++) {
+        st_value v = {SV_MISSING, 0, 0.0, NULL};
+        int bad = st_attr_get(a->overlay, ".", a->attrs[i], &v) != 0;
+        if (!bad && v.kind == SV_STR) bad = st_attr_put_str(g, a->attrs[i], v.s) != 0;
+        else if (!bad && v.kind == SV_INT) bad = st_attr_put_i64(g, a->attrs[i], v.i) != 0;
+        else if (!bad && v.kind == SV_REAL) bad = st_attr_put_f64(g, a->attrs[i], v.r) != 0;
+        st_value_free(&v);
+        if (bad) {
+            snprintf(what, sizeof what, "cannot copy attribute %s of %s onto /runs/%s",
+                     a->attrs[i], a->overlay_path, a->id);
+            rc = st5_fail(e, path, what);
+        }
+    }
+    H5Gclose(g);
+    return rc;
+}
 
 // Copies the run into /runs/<id> of the open temporary and rebuilds /summary.
 static int commit_edit(hid_t dst, void *arg, const char *path, ah_err *e) {
@@ -491,6 +535,7 @@ static int commit_edit(hid_t dst, void *arg, const char *path, ah_err *e) {
         }
         if (g >= 0) H5Gclose(g);
     }
+    if (rc == 0 && a->overlay >= 0) rc = overlay_edit(runs, a, path, e);
     H5Gclose(runs);
     if (rc) return -1;
     st_test_kill("commit-after-h5ocopy");
@@ -503,6 +548,12 @@ int store_commit(store *s, const char *id, const char *run_path, ah_err *e) {
 
 int store_commit_with(store *s, const char *id, const char *run_path, const store_attr_set *set,
                       int n, ah_err *e) {
+    return store_commit_overlay(s, id, run_path, set, n, NULL, NULL, NULL, 0, e);
+}
+
+int store_commit_overlay(store *s, const char *id, const char *run_path, const store_attr_set *set,
+                         int n, const char *overlay_path, const char *group,
+                         const char *const *attrs, int n_attrs, ah_err *e) {
     st5_quiet();
     if (!s || !run_path) return ah_fail(e, "store_commit: no store or no run file");
     if (st_check_id(s->path, id, e)) return -1;
@@ -520,8 +571,17 @@ int store_commit_with(store *s, const char *id, const char *run_path, const stor
     H5Tclose(st_summary_type(-1, off, &row));
     off_t reserve = (stat(run_path, &rst) == 0 ? 2 * rst.st_size : 0) +
                     (off_t)(SUMMARY_CHUNK * row) + COMMIT_SLACK;
-    commit_arg a = {src, id, run_path, set, n};
+    hid_t overlay = -1;
+    if (overlay_path) {
+        if ((overlay = st5_open(overlay_path, H5F_ACC_RDONLY, e)) < 0) {
+            H5Fclose(src);
+            return -1;
+        }
+        if (stat(overlay_path, &rst) == 0) reserve += 2 * rst.st_size;
+    }
+    commit_arg a = {src, id, run_path, set, n, overlay, overlay_path, group, attrs, n_attrs};
     int rc = edit_by_copy(s->path, reserve, commit_edit, &a, "commit", e);
+    if (overlay >= 0) H5Fclose(overlay);
     H5Fclose(src);
     return rc;
 }

@@ -65,7 +65,7 @@ void store_run_abort(store_run_writer *w);
 
 // Removes what killed writers left in directory dir (a cache folder, shared by any number of
 // processes): temporaries "<name>.tmp.<pid>" and staging run files "uncached-<pid>-<key>.h5"
-// whose process is gone (kill(pid, 0) says ESRCH) and that nobody holds open through HDF5 (its
+// and "export-<pid>-<key>.h5" (a run's [export] record before its commit) whose process is gone (kill(pid, 0) says ESRCH) and that nobody holds open through HDF5 (its
 // flock on the file is free). Files of live processes are left alone. Returns how many were
 // removed (0 when dir cannot be read).
 int store_clean_stale(const char *dir);
@@ -74,6 +74,10 @@ int store_clean_stale(const char *dir);
 // export-before-swap, export-after-swap): SIGKILL when AH_TEST_KILL_AT=<stage>:<n> names this
 // stage and hit (store_internal.h). Never set the variable otherwise.
 void store_test_kill(const char *stage);
+// Test-only failure point, the same variable: 1 (the caller then fails as a real error
+// would) when AH_TEST_KILL_AT names this stage and hit (experiment/export_step.c:
+// export-fail, a sweep's export failing after its run is recorded). Never set it otherwise.
+int store_test_fail(const char *stage);
 
 // ---- the results file -----------------------------------------------------------------------
 
@@ -108,6 +112,14 @@ typedef struct {
 } store_attr_set;
 int store_commit_with(store *s, const char *id, const char *run_path, const store_attr_set *set,
                       int n, ah_err *e);
+// The same, then lays run file overlay_path (written with store_run_*; NULL: none) over the
+// committed run: its group `group` replaces the run's group of that name, and its root
+// attributes attrs[n_attrs] (as stored: string, integer or real; absent ones skipped) are set
+// on the run. What a run gains at commit that its run cache entry does not hold (a sweep's
+// exports, experiment/export_step.h), in the same atomic replacement of the results file.
+int store_commit_overlay(store *s, const char *id, const char *run_path, const store_attr_set *set,
+                         int n, const char *overlay_path, const char *group,
+                         const char *const *attrs, int n_attrs, ah_err *e);
 
 // Joins complete runs of results files inputs[n] into out (written atomically, under out's
 // lock; a link followed as in store_open). An existing out is merged into, never dropped: when

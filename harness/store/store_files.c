@@ -120,8 +120,8 @@ void st_remove_stale(const char *path) {
     closedir(d);
 }
 
-// The pid in a writer's temporary name: "<name>.tmp.<pid>" or "uncached-<pid>-<key>.h5"; 0
-// when name is neither.
+// The pid in a writer's temporary name: "<name>.tmp.<pid>", "uncached-<pid>-<key>.h5" or
+// "export-<pid>-<key>.h5"; 0 when name is none of them.
 static long owner_pid(const char *name) {
     const char *t = strstr(name, ".tmp."), *p = NULL;
     char *end;
@@ -130,9 +130,14 @@ static long owner_pid(const char *name) {
         t = strstr(p, ".tmp.");
     }
     if (p && *p && strspn(p, "0123456789") == strlen(p)) return strtol(p, NULL, 10);
-    if (strncmp(name, "uncached-", 9) == 0) {
-        long pid = strtol(name + 9, &end, 10);
-        if (end != name + 9 && *end == '-') return pid;
+    // The runner's staging files: uncached-<pid>-<key>.h5 (a run file under --no-cache) and
+    // export-<pid>-<key>.h5 (a run's [export] record before its commit).
+    static const char *const STAGING[] = {"uncached-", "export-"};
+    for (size_t i = 0; i < sizeof STAGING / sizeof STAGING[0]; i++) {
+        size_t n = strlen(STAGING[i]);
+        if (strncmp(name, STAGING[i], n)) continue;
+        long pid = strtol(name + n, &end, 10);
+        if (end != name + n && *end == '-') return pid;
     }
     return 0;
 }

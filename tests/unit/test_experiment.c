@@ -17,6 +17,7 @@
 #include "experiment/config.h"
 #include "experiment/keys.h"
 #include "experiment/sweep.h"
+#include "method/params.h"
 
 #define HEAD "[model]\npath = m\n[evaluation]\ndata = text:e.txt\n[calibration]\ndata = text:c.txt\n"
 
@@ -335,6 +336,41 @@ typedef struct {
     int at_plan;       // detected when planning, not parsing
 } bad_case;
 
+// [export] formats in the order written (spaces around names ignored), dir as given; the
+// scale dtype a format asks for enters the run and AWQ-search keys, and f32 leaves them as
+// they were (so the default runs keep their cache entries).
+static void export_section(void **state) {
+    (void)state;
+    exp_config c;
+    ah_err e = {{0}};
+    assert_int_equal(exp_config_load_string(&c, HEAD "[export]\nformats =  gptq ,awq,gguf-q4_0\n"
+                                                 "dir = out/x\n", "t.ini", &e), 0);
+    assert_int_equal(c.n_exports, 3);
+    assert_string_equal(c.export_formats[0], "gptq");
+    assert_string_equal(c.export_formats[1], "awq");
+    assert_string_equal(c.export_formats[2], "gguf-q4_0");
+    assert_string_equal(c.export_dir, "out/x");
+    exp_config_free(&c);
+    assert_int_equal(exp_config_load_string(&c, HEAD, "t.ini", &e), 0);
+    assert_int_equal(c.n_exports, 0);
+    exp_config_free(&c);
+
+    method_cfg mc;
+    memset(&mc, 0, sizeof mc);
+    param_defaults(&mc);
+    mc.kind = METHOD_AWQ;
+    char f32[512], f16[512], kf32[65], kf16[65];
+    exp_method_canonical(&mc, f32, sizeof f32);
+    exp_awq_key(&mc, "m", "c", kf32);
+    assert_null(strstr(f32, "scales="));
+    mc.q.scale_dtype = QUANT_SCALE_F16;
+    exp_method_canonical(&mc, f16, sizeof f16);
+    exp_awq_key(&mc, "m", "c", kf16);
+    assert_non_null(strstr(f16, "|scales=f16"));
+    assert_int_equal(strncmp(f16, f32, strlen(f32)), 0);
+    assert_string_not_equal(kf16, kf32);
+}
+
 static void ini_errors(void **state) {
     (void)state;
     unsetenv("AH_TEST_UNSET");
@@ -392,6 +428,12 @@ static void ini_errors(void **state) {
          "salient_pct: 1 and 1.0000001 give the same run id 'minmax-w4-g128-keep1-act'", 1},
         {HEAD "[sweep]\nmethod = awq\nscale_rule = salient\nsalient_scale = 2, 2.0000001\n", 10,
          "salient_scale: 2 and 2.0000001 give the same run id", 1},
+        // [export]: formats from the export format table, once each; dir a path
+        {HEAD "[export]\nformats = awq, safetensors\n", 8, "formats: unknown format 'safetensors' (expected harness, gguf", 0},
+        {HEAD "[export]\nformats = awq, gptq, awq\n", 8, "formats: awq listed twice", 0},
+        {HEAD "[export]\nformats = awq,\n", 8, "formats: expected a list of", 0},
+        {HEAD "[export]\nformat = awq\n", 8, "unknown key 'format' in [export] (formats, dir, include)", 0},
+        {HEAD "[export]\ndir =\n", 8, "dir: empty value", 0},
         // plans over EXP_MAX_RUNS: 7 x 64 x 64 x 2 x 2 runs
         {HEAD "[sweep]\nmethod = awq\nbits = 2:8:1\ngroup_size = 1:64:1\nalpha = 0:0.63:0.01\n"
               "clip = on, off\npropagate = fp, quantized\n", 0,
@@ -477,6 +519,7 @@ int main(void) {
         cmocka_unit_test(ranges_and_defaults),
         cmocka_unit_test(includes),
         cmocka_unit_test(named_sweeps),
+        cmocka_unit_test(export_section),
         cmocka_unit_test(ini_errors),
         cmocka_unit_test(plan_ids),
         cmocka_unit_test(stored_text_repeats),
