@@ -6,10 +6,9 @@
 #     max_abs_diff 0 (not read back: gguf, NaN); the FP run is written by gguf only (its row
 #     takes --method fp16), the others record it skipped; /summary has exports and
 #     export_max_abs_diff; `eval --model EXPORT` of awq, gptq and compressed-tensors prints the
-#     perplexity the run recorded, every printed digit (an AWQ run: awq, compressed-tensors).
+#     perplexity the run recorded, every printed digit (an AWQ run: awq, compressed-tensors);
+#     so does `eval --model DIR/model.gguf` of gguf-q4_0 and gguf (GGUF import).
 #     A shard (run --shard 1/2) exports into the unsharded run's directory.
-#     GGUF import is not in this tree yet: gguf-q4_0 is held to its max_abs_diff 0 (blocks
-#     dequantized as llama.cpp does), not to a perplexity.
 #  2. a format that cannot hold a planned run (an AWQ run as gguf-q4_0, 3-bit awq, kept FP16
 #     columns, fp16 and bf16 scales in one run) is one error naming the run and the format,
 #     before any run: no results file, cache or export directory is written (`run`, and
@@ -107,7 +106,9 @@ same_ppl() {
   want=$(attr "$res" "$run" ppl)
   for fmt in "$@"; do
     cases=$((cases + 1))
-    got=$(kv ppl "$("$AH_BIN" eval --quiet --model "${res%.h5}.exports/$run/$fmt" --data "$EVAL" \
+    local x="${res%.h5}.exports/$run/$fmt"
+    [ -f "$x/model.gguf" ] && x="$x/model.gguf"   # a GGUF export: the file (model/import_gguf)
+    got=$(kv ppl "$("$AH_BIN" eval --quiet --model "$x" --data "$EVAL" \
           --seqlen 128 --max-windows 4 | tail -n 1)")
     [ -n "$want" ] && [ "$got" = "$want" ] ||
       { echo "FAIL $run as $fmt: eval of the export ppl=$got, the run recorded $want"; errors=$((errors + 1)); }
@@ -123,7 +124,7 @@ group_size = 32" "formats = awq, gptq, compressed-tensors, gguf-q4_0, gguf"
   fail "sweep with exports: $(tail -n 5 "$tmp/err")"
 grep -q '^export rtn-w4-g32 awq: wrote ' "$tmp/err" || { echo "FAIL no progress line for the awq export"; errors=$((errors + 1)); }
 check_records "$tmp/a/r.h5" written || errors=$((errors + 1))
-same_ppl "$tmp/a/r.h5" rtn-w4-g32 awq gptq compressed-tensors
+same_ppl "$tmp/a/r.h5" rtn-w4-g32 awq gptq compressed-tensors gguf-q4_0 gguf
 [ -f "$tmp/a/r.exports/fp16/gguf/model.gguf" ] || { echo "FAIL the FP run has no gguf export"; errors=$((errors + 1)); }
 [ ! -e "$tmp/a/r.exports/fp16/awq" ] || { echo "FAIL the FP run was exported as awq"; errors=$((errors + 1)); }
 
