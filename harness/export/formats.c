@@ -86,9 +86,10 @@ static char *gguf_manifest(const char *manifest_json, gguf_ggml_type qtype, ah_e
         "(quantized linears fake-quantized), F32 or F16 as the source held them exactly" :
         "model.gguf: every tensor llama.cpp reads; quantized linears as blocks that llama.cpp "
         "dequantizes to exactly the weights the harness evaluated (export_check), the rest F32"));
-    if (qtype != GGML_T_F32)
-        json_object_set_new(j, "export_check", json_pack("{s:f, s:s}", "max_abs_diff", 0.0, "what",
-            "every block dequantized as llama.cpp does (fp32) against the evaluated weights"));
+    // The write fails unless the check finds 0 (qexport_gguf_write), so 0 is what a file says.
+    json_object_set_new(j, "export_check", json_pack("{s:f, s:s}", "max_abs_diff", 0.0, "what",
+        "model.gguf read back and every tensor dequantized as llama.cpp does (fp32) against the "
+        "evaluated weights"));
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
     if (!text) ah_fail(e, "out of memory (manifest)");
@@ -117,8 +118,7 @@ static int gguf_write_as(gguf_ggml_type qtype, qexport *x, const model *m,
         if (rc) qexport_dir_abort(tmp);
     }
     free(manifest_json);
-    // F32/F16 files hold the evaluated values themselves: nothing is dequantized to compare.
-    *max_abs_diff = qtype != GGML_T_F32 ? max_diff : NAN;
+    *max_abs_diff = max_diff;
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/half.h"
+#include "io/gguf_read.h"
 #include "io/gguf_write.h"
 #include "text/tok_vocab.h"
 
@@ -346,6 +347,42 @@ static int put_vocab(gguf_w *w, const tok_vocab *v, ah_err *e) {
     return rc ? -1 : 0;
 }
 
+// Reads the written file back (io/gguf_read: the same checks as an import) and compares every
+// tensor, dequantized as llama.cpp does (fp32), with the values the harness evaluated: the
+// largest |difference| over all of them into *max_diff. A tensor missing, of another type or
+// shape is an error. Rows are read one at a time and their pages dropped after use, so a
+// large export costs one row of memory, not the file.
+static int read_back(const char *path, const gg_tensor *t, size_t n, const qexport *x,
+                     size_t max_cols, double *max_diff, ah_err *e) {
+    gguf_file *f = gguf_open(path, e);
+    if (!f) return ah_wrap(e, "GGUF export: read back");
+    float *deq = malloc(2 * max_cols * sizeof(float)), *ref = deq ? deq + max_cols : NULL;
+    int rc = deq ? 0 : ah_fail(e, "out of memory (GGUF read back)");
+    for (size_t i = 0; i < n && !rc; i++) {
+        const gg_tensor *g = &t[i];
+        const gguf_tensor *r = gguf_find_tensor(f, g->name);
+        if (!r || r->type != g->type || r->ne[0] != g->cols || (g->rows > 1 && r->ne[1] != g->rows)) {
+            rc = ah_fail(e, "%s: read back: tensor '%s' missing or of another type or shape", path,
+                         g->name);
+            break;
+        }
+        size_t rb = (size_t)gguf_row_bytes(g->type, g->cols);
+        for (size_t row = 0; row < g->rows && !rc; row++) {
+            const uint8_t *src = (const uint8_t *)r->data + row * rb;
+            gguf_dequant_row(deq, src, g->type, g->cols);
+            gguf_release(f, src, rb);
+            rc = qexport_rows_f32(x, g->w, ref, qexport_gguf_src_row(row, g->rows, g->perm_heads), 1, e);
+            for (size_t k = 0; k < g->cols && !rc; k++) {
+                double d = fabs((double)deq[k] - (double)ref[k]);
+                if (!(d <= *max_diff)) *max_diff = isnan(d) ? INFINITY : d;
+            }
+        }
+    }
+    free(deq);
+    gguf_close(f);
+    return rc;
+}
+
 int qexport_gguf_write(const qexport *x, const model *m, const tok_tokenizer *tok,
                        const char *path, const char *method_json, gguf_ggml_type qtype,
                        double *max_diff, ah_err *e) {
@@ -385,10 +422,16 @@ int qexport_gguf_write(const qexport *x, const model *m, const tok_tokenizer *to
         goto done;
     }
     rc = gguf_w_write(w, path, fill, &fc, e);
-    if (max_diff) *max_diff = fc.max_diff;
     if (!rc && fc.max_diff != 0)
         rc = ah_fail(e, "GGUF export: llama.cpp's dequantization of the blocks differs from the "
                      "evaluated weights by up to %g", fc.max_diff);
+    // The blocks were checked as they were made; the file itself is checked by reading it.
+    double back = 0;
+    if (!rc) rc = read_back(path, t, n, x, max_cols, &back, e);
+    if (max_diff) *max_diff = back > fc.max_diff ? back : fc.max_diff;
+    if (!rc && back != 0)
+        rc = ah_fail(e, "GGUF export: %s read back differs from the evaluated weights by up to %g",
+                     path, back);
 done:
     free(fc.codes), free(fc.zeros), free(fc.scales);
     free(fc.rowbuf);
