@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/gen_model.h"
+#include "eval/gen_model.h"
 #include "cli/method_opts.h"
 #include "core/blas.h"
 #include "core/progress.h"

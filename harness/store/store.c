@@ -62,6 +62,12 @@ const store_column store_summary_columns[] = {
     {"acc_lambada", STORE_COL_REAL}, {"acc_stderr_lambada", STORE_COL_REAL},
     {"ppl_lambada", STORE_COL_REAL}, {"word_perplexity_wikitext", STORE_COL_REAL},
     {"byte_perplexity_wikitext", STORE_COL_REAL}, {"bits_per_byte_wikitext", STORE_COL_REAL},
+    // Memory and generation speed (issue 22, [evaluation] efficiency; experiment/efficiency.h):
+    // the block linears' bytes as held, the peak RSS, prefill and decode tokens/s, and the
+    // threads they ran on. Runs without the measurement: missing.
+    {"weight_bytes", STORE_COL_INT}, {"peak_rss_mb", STORE_COL_REAL},
+    {"prefill_tok_s", STORE_COL_REAL}, {"decode_tok_s", STORE_COL_REAL},
+    {"eff_threads", STORE_COL_INT},
 };
 const int store_summary_ncolumns = (int)(sizeof store_summary_columns / sizeof store_summary_columns[0]);
 _Static_assert(sizeof store_summary_columns / sizeof store_summary_columns[0] <= STORE_MAX_COLUMNS,
