@@ -6,7 +6,8 @@
 #  2. the FP run's weight_bytes = its block linears' parameter count x the checkpoint's dtype
 #     size, read from the safetensors headers here; a quantized run's = the packed layout
 #     (rows x ceil(cols / codes per byte) + rows x groups x 5), and INT4 g128 < FP / 3;
-#  3. `report --metric decode_tok_s` shows the recorded values;
+#  3. `report --metric decode_tok_s` shows the recorded values, higher marked better (bytes:
+#     lower);
 #  4. `plot --only ppl_vs_size` / `ppl_vs_decode` send every run's (x, ppl) to gnuplot (a
 #     wrapper records the script) and draw a PNG;
 #  5. bad inputs are one error each: a salient run, a prompt longer than the context, a bad
@@ -121,6 +122,9 @@ PYEOF
 rep=$("$AH_BIN" report "$tmp/eff.h5" --metric decode_tok_s --digits 3 2>&1) || err "report --metric decode_tok_s: $rep"
 v=$($PY -c "import h5py,sys; print('%.3f' % h5py.File(sys.argv[1])['runs/minmax-w4-g128-m.gqa'].attrs['decode_tok_s'])" "$tmp/eff.h5")
 grep -q -- "$v" <<<"$rep" || err "report does not show minmax-w4-g128-m.gqa's decode_tok_s $v: $rep"
+grep -q "decode_tok_s (higher is better)" <<<"$rep" || err "report: tokens/s not marked higher is better: $rep"
+rep=$("$AH_BIN" report "$tmp/eff.h5" --metric weight_bytes 2>&1) || err "report --metric weight_bytes: $rep"
+grep -q "weight_bytes (lower is better)" <<<"$rep" || err "report: bytes not marked lower is better: $rep"
 
 # ---- 4. the plots: what gnuplot is sent, and the figure
 if command -v gnuplot >/dev/null; then
