@@ -42,7 +42,8 @@ static int eff_series(const pl_ctx *c, const pl_spec *p, const char *xcol, doubl
             char g[24] = "";
             double gs = pl_num(r, "group_size");
             if (!fp && !isnan(gs)) snprintf(g, sizeof g, gs < 0 ? " row" : " g%g", gs);
-            snprintf(lab[k][s[k].n], sizeof lab[k][0], fp ? "" : "w%g%s", bits, g);
+            if (fp) lab[k][s[k].n][0] = '\0';
+            else snprintf(lab[k][s[k].n], sizeof lab[k][0], "w%g%s", bits, g);
             if (pl_series_add(&s[k], x * xscale, y, e)) return -1;
             pl_series_ppl_err(&s[k], r, "ppl");
         }
