@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # bench/generate.sh — decoding and prefill speed and memory of the harness's own generation
 # (fp32 blocks, and packed INT8 / INT4 / INT3 codes: `bench-generate`) against llama.cpp's
-# llama-bench on the same synthetic weights, plus a STREAM-style copy bandwidth, which bounds
-# decoding (every weight is read once per token). Issue 22.
+# llama-bench (F32, F16, Q8_0, Q4_0, Q4_1) on the same synthetic weights, plus a STREAM-style
+# copy bandwidth, which bounds decoding (every weight is read once per token), and the packed
+# prefill linears against the fp32 ones (bench/packed_gemm). Issue 22.
 #
 # Runs alternate: repetition r runs every configuration once before repetition r + 1 starts,
 # so a load that comes and goes on a shared machine hits all configurations alike; the value of
 # a row is the median over BENCH_REPS repetitions. Rows go to bench/results/generate.csv in the
 # common format (bench/README.md), with the machine's load average in the metric column.
 #
+# The same model files: the shape is synthesized once in F32 and once in F16 (same seed: the
+# F16 file holds the F32 values rounded). The harness runs the F32 file (fp32, and packed
+# INT8 / INT4 / INT3 g128 quantized from it) and the F16 file (widened to fp32 blocks: the
+# harness computes in fp32). llama.cpp runs GGUFs written by the harness's own export of those
+# files: F32 and F16 (`--format gguf`), Q8_0 (`--method rtn --bits 8 --group 32 --format
+# gguf-q8_0`), Q4_0 (rtn 4-bit g32, gguf-q4_0) and Q4_1 (minmax 4-bit g32, gguf-q4_1): llama.cpp
+# computes with the very codes the harness would (block formats need an F32 checkpoint).
+#
 # Environment: BENCH_SHAPES (default "smollm2-135m"; also tinyllama-1.1b, llama-2-7b: configs/
-# models/NAME.config.json, synthesized F16 once into $BENCH_TMP), BENCH_THREADS (2), BENCH_PP
+# models/NAME.config.json, synthesized once into $BENCH_TMP), BENCH_THREADS (2), BENCH_PP
 # (64), BENCH_TG (64), BENCH_REPS (5), BENCH_LLAMA=0 to leave llama.cpp out.
-# llama.cpp rows need tools/llama-cpp (built on first use: minutes); its F16 file is our GGUF
-# export of the F16 checkpoint (the family's tokenizer copied from ../shared/data/tokenizers),
-# Q8_0 / Q4_0 / Q4_1 need llama-quantize (not among tools/llama-cpp's targets yet: skipped).
+# llama.cpp rows need tools/llama-cpp (built on first use: minutes) and the family's tokenizer
+# (copied from ../shared/data/tokenizers: our GGUF export writes the tokenizer into the file).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${AH_BIN:-./awq-harness}
@@ -40,43 +48,63 @@ cc -O2 -fopenmp bench/stream.c -o "$TMP/stream" || exit 1
 bw=$(OMP_NUM_THREADS=$THR "$TMP/stream" 256 10 | kv copy_gb_per_s_best)
 row "stream copy $THR thr (256 MiB arrays)" "best of 10" "$bw" "GB/s" "" "cc -O2 -fopenmp bench/stream.c -o stream && OMP_NUM_THREADS=$THR ./stream 256 10"
 
+# --- the packed prefill linears against the fp32 ones: tokens/s through the linears of 30
+# SmolLM2-135M blocks (N prompt rows; best of 3 alternating calls; bench/packed_gemm.c)
+cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iharness bench/packed_gemm.c harness/packed/packed.c \
+   harness/packed/packed_avx2.c harness/packed/packed_avx512.c harness/quant/quant.c \
+   harness/core/blas.c harness/core/err.c harness/core/mem.c harness/core/half.c -o "$TMP/packed_gemm" \
+   -L/usr/lib/x86_64-linux-gnu/openblas-openmp -l:libopenblas.so.0 \
+   -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp -lm || exit 1
+for t in 1 "$THR"; do
+  "$TMP/packed_gemm" --threads "$t" --reps 3 --rows 4,8,16,64 | grep '^rows=' | while read -r l; do
+    n=$(echo "$l" | kv rows)
+    pk=$(awk -v n="$n" -v ms="$(echo "$l" | kv packed_ms)" 'BEGIN{printf "%.1f", n * 1000 / ms}')
+    fp=$(awk -v n="$n" -v ms="$(echo "$l" | kv fp32_ms)" 'BEGIN{printf "%.1f", n * 1000 / ms}')
+    row "smollm2-135m prefill linears N=$n INT4 g128 $t thr" "packed vs fp32 sgemm, best of 3" "$pk" "tok/s" "$fp" \
+      "bench/packed_gemm --threads $t --reps 3 --rows 4,8,16,64"
+  done
+done
+
 LB=""
 if [ "${BENCH_LLAMA:-1}" != 0 ]; then LB=$(bash tools/llama-cpp 2>/dev/null) || LB=""; fi
 for shape in $SHAPES; do
-  cfg=configs/models/$shape.config.json; dir=$TMP/$shape
+  cfg=configs/models/$shape.config.json; dir=$TMP/$shape; d32=$TMP/$shape-f32
   [ -f "$dir/model.safetensors" ] || "$BIN" synth --quiet --config "$cfg" --out "$dir" --ids 0 --threads "$THR" >/dev/null || exit 1
-  # configurations: name | bench-generate arguments
-  declare -a NAMES=(fp32 int8-g128 int4-g128 int3-g128) ARGS=(
+  [ -f "$d32/model.safetensors" ] || "$BIN" synth --quiet --config "$cfg" --out "$d32" --dtype f32 --ids 0 --threads "$THR" >/dev/null || exit 1
+  # configurations: name | model directory | bench-generate arguments
+  declare -a NAMES=(fp32 f16-ckpt int8-g128 int4-g128 int3-g128) DIRS=("$d32" "$dir" "$d32" "$d32" "$d32") ARGS=(
+    ""
     ""
     "--method minmax --bits 8 --group 128 --packed"
     "--method minmax --bits 4 --group 128 --packed"
     "--method minmax --bits 3 --group 128 --packed")
   declare -A DEC=() PRE=() LINE=()
-  # llama.cpp files: F16 from our GGUF export of the F16 checkpoint (it needs a tokenizer: the
-  # family's real one from ../shared/data/tokenizers), the others from llama-quantize when built
   declare -A TOKDIR=([smollm2-135m]=smollm [tinyllama-1.1b]=llama2 [llama-2-7b]=llama2)
   tk=${AH_SHARED_DATA:-../shared/data}/tokenizers/${TOKDIR[$shape]:-none}
-  [ -f "$dir/tokenizer.json" ] || cp "$tk"/tokenizer*.json "$dir/" 2>/dev/null
-  declare -a LNAMES=()
+  for dd in "$dir" "$d32"; do [ -f "$dd/tokenizer.json" ] || cp "$tk"/tokenizer*.json "$dd/" 2>/dev/null; done
+  # llama.cpp files: name | source directory | quantize arguments
+  declare -a LNAMES=() LALL=(F32 F16 Q8_0 Q4_0 Q4_1)
+  declare -A LSRC=([F32]=$d32 [F16]=$dir [Q8_0]=$d32 [Q4_0]=$d32 [Q4_1]=$d32) LARGS=(
+    [F32]="--method fp16 --format gguf" [F16]="--method fp16 --format gguf"
+    [Q8_0]="--method rtn --bits 8 --group 32 --format gguf-q8_0"
+    [Q4_0]="--method rtn --bits 4 --group 32 --format gguf-q4_0"
+    [Q4_1]="--method minmax --bits 4 --group 32 --format gguf-q4_1")
   if [ -n "$LB" ]; then
-    [ -f "$dir/F16.gguf" ] || "$BIN" quantize --model "$dir" --method fp16 --format gguf --out "$dir/F16.gguf" --threads "$THR" >/dev/null 2>&1
-    [ -f "$dir/F16.gguf" ] && LNAMES+=(F16) || echo "generate: no GGUF of $dir (no tokenizer in $tk?): llama.cpp rows skipped"
-    if [ -x "$LB/llama-quantize" ]; then
-      for t in Q8_0 Q4_0 Q4_1; do
-        [ -f "$dir/$t.gguf" ] || "$LB/llama-quantize" "$dir/F16.gguf" "$dir/$t.gguf" "$t" "$THR" >/dev/null 2>&1
-        [ -f "$dir/$t.gguf" ] && LNAMES+=("$t")
-      done
-    fi
+    for t in "${LALL[@]}"; do
+      f=$TMP/$shape-$t.gguf
+      [ -f "$f" ] || "$BIN" quantize --model "${LSRC[$t]}" ${LARGS[$t]} --out "$f" --threads "$THR" >/dev/null 2>&1
+      [ -f "$f" ] && LNAMES+=("$t") || echo "generate: no $t GGUF of ${LSRC[$t]} (no tokenizer in $tk?): its llama.cpp row skipped"
+    done
   fi
   for r in $(seq "$REPS"); do
     for i in "${!NAMES[@]}"; do
-      out=$("$BIN" bench-generate --model "$dir" --prompt-tokens "$PP" --gen-tokens "$TG" --reps 1 --threads "$THR" ${ARGS[$i]} 2>/dev/null | tail -n 1)
+      out=$("$BIN" bench-generate --model "${DIRS[$i]}" --prompt-tokens "$PP" --gen-tokens "$TG" --reps 1 --threads "$THR" ${ARGS[$i]} 2>/dev/null | tail -n 1)
       DEC[${NAMES[$i]}]+="$(echo "$out" | kv decode_tok_per_s) "
       PRE[${NAMES[$i]}]+="$(echo "$out" | kv prefill_tok_per_s) "
       LINE[${NAMES[$i]}]=$out
     done
     for t in "${LNAMES[@]}"; do   # llama-bench: tg and pp of one repetition, same threads
-      j=$("$LB/llama-bench" -m "$dir/$t.gguf" -p "$PP" -n "$TG" -t "$THR" -r 1 -o json 2>/dev/null)
+      j=$("$LB/llama-bench" -m "$TMP/$shape-$t.gguf" -p "$PP" -n "$TG" -t "$THR" -r 1 -o json 2>/dev/null)
       DEC[ll-$t]+="$(printf '%s' "$j" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print([x['avg_ts'] for x in d if x['n_gen'] > 0][0])") "
       PRE[ll-$t]+="$(printf '%s' "$j" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print([x['avg_ts'] for x in d if x['n_prompt'] > 0][0])") "
     done
@@ -87,7 +115,8 @@ for shape in $SHAPES; do
   for n in "${NAMES[@]}"; do
     d=$(echo "${DEC[$n]}" | tr ' ' '\n' | grep . | median); p=$(echo "${PRE[$n]}" | tr ' ' '\n' | grep . | median)
     a=${ARGS[$(printf '%s\n' "${NAMES[@]}" | grep -nx "$n" | cut -d: -f1) - 1]}
-    cmd="awq-harness bench-generate --model DIR --prompt-tokens $PP --gen-tokens $TG --reps 1 --threads $THR $a"
+    src=F32; [ "$n" = f16-ckpt ] && src=F16
+    cmd="awq-harness bench-generate --model $shape-$src-DIR --prompt-tokens $PP --gen-tokens $TG --reps 1 --threads $THR $a"
     bpt=$(echo "${LINE[$n]}" | kv bytes_per_token); rss=$(echo "${LINE[$n]}" | kv peak_rss_mb)
     row "$shape $n tg$TG $THR thr" "decode, median of $REPS" "$d" "tok/s" "$fp_dec" "$cmd"
     [ -n "$q41" ] && row "$shape $n tg$TG vs llama.cpp Q4_1" "decode, median of $REPS" "$d" "tok/s" "$q41" "$cmd"
@@ -100,6 +129,10 @@ for shape in $SHAPES; do
     d=$(echo "${DEC[ll-$t]}" | tr ' ' '\n' | grep . | median); p=$(echo "${PRE[ll-$t]}" | tr ' ' '\n' | grep . | median)
     row "$shape llama.cpp $t tg$TG $THR thr" "decode, median of $REPS" "$d" "tok/s" "$fp_dec" "llama-bench -m $t.gguf -p $PP -n $TG -t $THR -r 1"
     row "$shape llama.cpp $t pp$PP $THR thr" "prefill, median of $REPS" "$p" "tok/s" "$fp_pre" "llama-bench -m $t.gguf -p $PP -n $TG -t $THR -r 1"
+    # bytes per token: the whole file (its weights, and the tied embedding = LM head, are all read)
+    fb=$(stat -c %s "$TMP/$shape-$t.gguf")
+    bound=$(awk -v b="$fb" -v g="$bw" 'BEGIN{if (b > 0) printf "%.2f", g * 1e9 / b}')
+    row "$shape llama.cpp $t decode vs bandwidth bound" "bytes/token $fb (file)" "$d" "tok/s" "$bound" "llama-bench -m $t.gguf -p $PP -n $TG -t $THR -r 1"
   done
-  unset DEC PRE LINE
+  unset DEC PRE LINE LSRC LARGS
 done

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/gen_model.h"
 #include "cli/cli_opts.h"
+#include "eval/gen_model.h"
 #include "cli/method_opts.h"
 #include "core/blas.h"
 #include "core/progress.h"

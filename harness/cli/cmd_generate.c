@@ -11,7 +11,7 @@
 #include "cli/cli_opts.h"
 #include "cli/method_opts.h"
 #include "eval/generate.h"
-#include "cli/gen_model.h"
+#include "eval/gen_model.h"
 #include "core/progress.h"
 #include "model/model.h"
 #include "packed/pmodel.h"

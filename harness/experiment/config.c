@@ -440,6 +440,10 @@ static int evaluation_key(parse_ctx *p, const char *k, const char *v) {
         return 1;
     }
     if (!strcmp(k, "task_items")) return parse_int(p, k, v, 0, 1 << 30, &c->task_items) ? 0 : 1;
+    if (!strcmp(k, "efficiency")) return parse_bool(p, k, v, &c->efficiency) ? 0 : 1;
+    if (!strcmp(k, "efficiency_prompt")) return parse_int(p, k, v, 1, 1 << 20, &c->eff_prompt) ? 0 : 1;
+    if (!strcmp(k, "efficiency_decode")) return parse_int(p, k, v, 2, 1 << 20, &c->eff_decode) ? 0 : 1;
+    if (!strcmp(k, "efficiency_reps")) return parse_int(p, k, v, 1, 1000, &c->eff_reps) ? 0 : 1;
     if (!strcmp(k, "protocol")) {
         if (ppl_protocol_parse(v, &c->protocol) || c->protocol == PPL_LMEVAL)
             return fail_at(p, "protocol: expected gptq or llamacpp, got '%s' (lm-eval's word "
@@ -447,7 +451,8 @@ static int evaluation_key(parse_ctx *p, const char *k, const char *v) {
         return 1;
     }
     return fail_at(p, "unknown key '%s' in [evaluation] (data, seqlen, max_windows, protocol, "
-                      "wikitext_dir, kld, tasks, task_items, include)", k);
+                      "wikitext_dir, kld, tasks, task_items, efficiency, efficiency_prompt, "
+                      "efficiency_decode, efficiency_reps, include)", k);
 }
 
 // [export]: formats = NAME, NAME (rows of export/formats.c), dir = PATH.
@@ -726,6 +731,9 @@ static void defaults(exp_config *c) {
     c->record_layers = 1;
     c->protocol = PPL_GPTQ;
     c->kld = 1;
+    c->eff_prompt = 32;   // small: a sweep's runs each pay a few generations
+    c->eff_decode = 16;
+    c->eff_reps = 3;
 }
 
 static int finish_config(exp_config *c, parse_ctx *p, ah_err *e) {

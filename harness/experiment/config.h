@@ -4,7 +4,8 @@
 //   [model]        path, tokenizer, name, hf_id
 //   [model.NAME]   another model (same keys; name defaults to NAME), for [sweep] model
 //   [calibration]  data, samples, seqlen, pick, awq_samples
-//   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir, kld, tasks, task_items
+//   [evaluation]   data, seqlen, max_windows, protocol, wikitext_dir, kld, tasks, task_items,
+//                  efficiency, efficiency_prompt, efficiency_decode, efficiency_reps
 //   [sweep]        method, bits, group_size, alpha, scale_rule, clip, propagate, salient_pct,
 //                  salient_by, salient_scale, scale_pct, grid, damp, act_order, block_size:
 //                  comma lists, numbers may be
@@ -123,6 +124,11 @@ typedef struct {
     char tasks[4 * EXP_PATH_MAX];     // zero-shot tasks, "NAME:FILE,NAME:FILE" ("" = none;
                                       // eval/tasks.h, docs/TASKS.md)
     int task_items;                   // the first N items of each task file; 0 = all
+    // Per-run memory and generation speed (experiment/efficiency.h, docs/EXPERIMENTS.md)
+    int efficiency;                   // 1: measure them (default 0)
+    int eff_prompt;                   // prompt tokens (the evaluation data's first; default 32)
+    int eff_decode;                   // greedy tokens decoded after it (default 16)
+    int eff_reps;                     // repetitions, medians recorded (default 3)
     // [sweep]
     exp_axis_values axes[PARAM_AXIS_COUNT];
     exp_input_values inputs[EXP_IN_COUNT];

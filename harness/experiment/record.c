@@ -320,6 +320,7 @@ int exp_record_write(const char *path, const exp_record *r, ah_err *e) {
     if (r->ppl->has_kld && write_kld(w, r, e)) goto fail;
     if (r->qp && r->cfg->record_layers && write_layers(w, r, e)) goto fail;
     if (r->n_tasks && write_tasks(w, r, e)) goto fail;
+    if (r->eff && exp_efficiency_record(w, r->eff, e)) goto fail;
     return store_run_finish(w, e);
 fail:
     store_run_abort(w);

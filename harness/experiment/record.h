@@ -6,6 +6,7 @@
 #include "eval/ppl.h"
 #include "eval/tasks.h"
 #include "experiment/config.h"
+#include "experiment/efficiency.h"
 #include "experiment/sweep.h"
 #include "method/pass.h"
 
@@ -46,6 +47,7 @@ typedef struct {
     int calib_overlap;           // calibration sequences overlapping the evaluation text
     const task_result *tasks;    // [n_tasks] zero-shot tasks ([evaluation] tasks), may be NULL
     size_t n_tasks;
+    const exp_efficiency *eff;   // memory and speed ([evaluation] efficiency), NULL when off
 } exp_record;
 
 // The checkpoint's weight type, from its first linear as stored ("F16", "BF16", "F32"): the

@@ -21,6 +21,7 @@
 #include "experiment/overlap.h"
 #include "experiment/record.h"
 #include "experiment/run_tasks.h"
+#include "experiment/efficiency.h"
 #include "text/pytext.h"
 #include "store/store.h"
 
@@ -139,6 +140,7 @@ int exp_inputs_load(exp_inputs *s, const exp_config *c, const exp_plan *plan, in
                        c->source, s->seqlen, s->m->cfg.max_seq);
     if (ppl_window_count(s->eval.n, s->seqlen) == 0)
         return ah_fail(e, "%s: %zu tokens make no window of %d", c->eval_data, s->eval.n, s->seqlen);
+    if (exp_efficiency_check(c, plan, s->m, s->eval.n, e)) return -1;
     if (!quiet) fprintf(stderr, "hashing weights and data (cache keys)...\n");
     exp_model_hash(s->m, s->model_hash);
     exp_ids_hash(s->eval.ids, s->eval.n, s->eval_hash);
@@ -308,6 +310,10 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
     }
     if (c->tasks[0] && exp_run_tasks(&tasks, &n_tasks, c, s->m, s->tok, mc, use_cs, qp, e))
         goto done;
+    exp_efficiency eff;
+    if (c->efficiency &&
+        exp_efficiency_measure(&eff, c, s->m, s->eval.ids, s->eval.n, mc, use_cs, qp, e))
+        goto done;
     if (bar) ah_progress_step(bar, 1, hook.stage);
 
     double awq_secs = 0.0;
@@ -327,7 +333,7 @@ static int compute_run(const exp_config *c, const exp_run *r, shared_inputs *s, 
         .seqlen = s->seqlen, .threads = omp_get_max_threads(), .seconds = ah_now() - t0,
         .awq_seconds = awq_secs, .quant_seconds = hook.seconds, .cache = out->cache,
         .calib_overlap = s->cs_overlap,
-        .tasks = tasks, .n_tasks = n_tasks,
+        .tasks = tasks, .n_tasks = n_tasks, .eff = c->efficiency ? &eff : NULL,
     };
     if (exp_record_write(run_path, &rec, e)) goto done;
     // The exports quantize the run again with its own AWQ results (nothing is searched twice);
@@ -420,6 +426,10 @@ static void run_key(const exp_config *c, const exp_run *r, const shared_inputs *
     // Zero-shot tasks join the key only when set, so the keys of runs without them stay.
     if (c->tasks[0] && n > 0 && (size_t)n < sizeof buf)
         n += snprintf(buf + n, sizeof buf - (size_t)n, "|tasks=%s", s->tasks_hash);
+    // So do the efficiency measurement's lengths: a cached run then carries its numbers.
+    if (c->efficiency && n > 0 && (size_t)n < sizeof buf)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "|eff=pp%d,tg%d,reps%d", c->eff_prompt,
+                      c->eff_decode, c->eff_reps);
     ah_sha256_hex(buf, (size_t)n, hex);
 }
 

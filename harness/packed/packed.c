@@ -157,7 +157,10 @@ static void rows_portable(float *y, int accumulate, const packed_linear *p, int 
     }
 }
 
-size_t packed_gemv_scratch(const packed_linear *p) { return (size_t)p->cols + (size_t)p->groups; }
+// x reordered and the group sums of x, for GEMV_ROWS rows at once.
+size_t packed_gemv_scratch(const packed_linear *p) {
+    return GEMV_ROWS * ((size_t)p->cols + (size_t)p->groups);
+}
 
 // xp (cols): x reordered within whole chunks (packed_internal.h); xs (groups): sum of x per group.
 static void prepare_x(float *xp, float *xs, const float *x, const packed_linear *p) {
@@ -178,7 +181,24 @@ void packed_gemv(float *y, const float *x, const packed_linear *p, int N, int ac
                  packed_kernel k, float *scratch) {
     if (k == PACKED_AUTO) k = packed_kernel_auto();
     if (!cpu_has(k)) k = PACKED_PORTABLE;
-    for (int t = 0; t < N; t++) {
+    int t = 0;
+    if (k == PACKED_AVX2) {   // GEMV_ROWS input rows at a time: the codes widened once for all
+        float *xp = scratch, *xs = scratch + GEMV_ROWS * (size_t)p->cols;
+        for (; t + GEMV_ROWS <= N; t += GEMV_ROWS) {
+            const float *xt = x + (size_t)t * p->cols;
+            float *yt = y + (size_t)t * p->rows;
+            for (int r = 0; r < GEMV_ROWS; r++)
+                prepare_x(xp + (size_t)r * p->cols, xs + (size_t)r * p->groups,
+                          xt + (size_t)r * p->cols, p);
+            int nb = (p->rows + 15) / 16;
+#pragma omp parallel for schedule(static)
+            for (int blk = 0; blk < nb; blk++) {
+                int o0 = blk * 16, o1 = o0 + 16 < p->rows ? o0 + 16 : p->rows;
+                packed_rows_avx2_multi(yt, p->rows, accumulate, p, o0, o1, xt, xp, xs);
+            }
+        }
+    }
+    for (; t < N; t++) {
         const float *xt = x + (size_t)t * p->cols;
         float *yt = y + (size_t)t * p->rows;
         if (k != PACKED_PORTABLE) prepare_x(scratch, scratch + p->cols, xt, p);

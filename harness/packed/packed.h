@@ -14,7 +14,9 @@
 //   GEMV (N small: decoding): each output row's codes are read once per input row, expanded
 //     to floats in registers and multiplied by x; per group, sum_i (code_i - zero) * x_i is
 //     accumulated, then scaled. Bound by reading the codes. Kernels: portable C, AVX2 + FMA
-//     (chosen at run time), AVX-512 (compiled only when the compiler targets AVX-512F).
+//     (chosen at run time), AVX-512 (compiled only when the compiler targets AVX-512F). The
+//     AVX2 kernel takes 4 input rows at a time where there are 4 (a prompt of 4 to 7 tokens):
+//     widening the codes to floats, not reading them, is then the cost, paid once for 4 rows.
 //   GEMM (N large: prefill, perplexity): a tile of rows of w_hat is dequantized into a
 //     cache-resident fp32 buffer (the same values the fake-quant model holds, bit for bit),
 //     then OpenBLAS multiplies it, one tile per thread.
@@ -66,9 +68,10 @@ packed_kernel packed_kernel_auto(void);
 int packed_kernel_available(packed_kernel k);
 const char *packed_kernel_name(packed_kernel k);
 
-// y (N, O) (+)= x (N, In) @ w_hat^T (O, In): the GEMV path, N rows one after the other,
-// OpenMP over output rows. accumulate: y += instead of y =. scratch: packed_gemv_scratch(p)
-// floats (x reordered to the codes' order within a byte, and the sum of x per group).
+// y (N, O) (+)= x (N, In) @ w_hat^T (O, In): the GEMV path, N rows one after the other (the
+// AVX2 kernel: 4 at a time, then the rest one by one), OpenMP over output rows. accumulate:
+// y += instead of y =. scratch: packed_gemv_scratch(p) floats (x of 4 rows reordered to the
+// codes' order within a byte, and their sums of x per group).
 size_t packed_gemv_scratch(const packed_linear *p);
 void packed_gemv(float *y, const float *x, const packed_linear *p, int N, int accumulate,
                  packed_kernel k, float *scratch);

@@ -88,6 +88,79 @@ AVX2 void packed_rows_avx2(float *y, int accumulate, const packed_linear *p, int
     }
 }
 
+// The same sums for GEMV_ROWS input rows at once: a[t] = sum over the whole chunks in [c0, c1)
+// of code * xp[t]. Each plane's 8 codes are widened to floats once and multiplied with every
+// row, so a short prompt pays the widening once per GEMV_ROWS tokens instead of per token (or
+// per weight of a dequantized tile): with few rows that widening, not the FMAs, is the cost.
+#define CHUNKS_ROWS(PER)                                                                      \
+    AVX2 static void chunks_rows_##PER(__m256 a[GEMV_ROWS], const uint8_t *q,                 \
+                                       const float *xp, int ldx, int c0, int c1) {            \
+        const int CH = 8 * PER, slot = 8 / PER;                                               \
+        const __m128i mask = _mm_set1_epi8((char)((1 << slot) - 1));                          \
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                            \
+        __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();                            \
+        const float *x0 = xp, *x1 = xp + ldx, *x2 = xp + 2 * (size_t)ldx, *x3 = xp + 3 * (size_t)ldx; \
+        for (int c = c0; c < c1; c += CH) {                                                   \
+            __m128i b = _mm_loadl_epi64((const __m128i *)(q + c / PER));                      \
+            for (int k = 0; k < PER; k++) {                                                   \
+                __m256 w = _mm256_cvtepi32_ps(                                                \
+                    _mm256_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(b, k * slot), mask)));  \
+                int i = c + k * 8;                                                            \
+                a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x0 + i), a0);                         \
+                a1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x1 + i), a1);                         \
+                a2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x2 + i), a2);                         \
+                a3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x3 + i), a3);                         \
+            }                                                                                 \
+        }                                                                                     \
+        a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3;                                           \
+    }
+CHUNKS_ROWS(1)
+CHUNKS_ROWS(2)
+CHUNKS_ROWS(4)
+
+AVX2 void packed_rows_avx2_multi(float *y, int ldy, int accumulate, const packed_linear *p,
+                                 int o0, int o1, const float *x, const float *xp,
+                                 const float *xs) {
+    const int per = packed_per_byte(p->bits), CH = 8 * per, In = p->cols, G = p->groups;
+    for (int o = o0; o < o1; o++) {
+        const uint8_t *q = p->q + (size_t)o * p->row_bytes;
+        const float *sc = p->scale + (size_t)o * G;
+        const uint8_t *zr = p->zero + (size_t)o * G;
+        __m256 rowv[GEMV_ROWS];
+        float rows[GEMV_ROWS];
+        for (int t = 0; t < GEMV_ROWS; t++) {
+            rowv[t] = _mm256_setzero_ps();
+            rows[t] = 0.0f;
+        }
+        for (int g = 0; g < G; g++) {
+            int a = g * p->gsize, b = a + p->gsize < In ? a + p->gsize : In;
+            int c0 = (a + CH - 1) / CH * CH, c1 = b / CH * CH;   // whole chunks [c0, c1)
+            float s = sc[g], z = (float)zr[g];
+            int whole = c0 < c1;   // else no whole chunk in this group: all scalar
+            if (whole) {
+                __m256 v[GEMV_ROWS];
+                if (per == 1) chunks_rows_1(v, q, xp, In, c0, c1);
+                else if (per == 2) chunks_rows_2(v, q, xp, In, c0, c1);
+                else chunks_rows_4(v, q, xp, In, c0, c1);
+                __m256 sv = _mm256_set1_ps(s);
+                for (int t = 0; t < GEMV_ROWS; t++) rowv[t] = _mm256_fmadd_ps(v[t], sv, rowv[t]);
+            }
+            for (int t = 0; t < GEMV_ROWS; t++) {
+                const float *xt = x + (size_t)t * In;
+                float tail = whole ? packed_dot_scalar(q, xt, a, c0, per) +
+                                         packed_dot_scalar(q, xt, c1, b, per)
+                                   : packed_dot_scalar(q, xt, a, b, per);
+                rows[t] += s * (tail - z * xs[(size_t)t * G + g]);
+            }
+        }
+        for (int t = 0; t < GEMV_ROWS; t++) {
+            float acc = hsum8(rowv[t]) + rows[t];
+            float *yo = y + (size_t)t * ldy + o;
+            *yo = accumulate ? *yo + acc : acc;
+        }
+    }
+}
+
 // out[0, 8 * PER) = (codes of the 8 bytes at q, in order - z) * s: the dequantization of
 // quant_dequant (a subtraction, then a multiplication, each rounded: bit for bit the same).
 AVX2 static inline void dequant_chunk(float *out, const uint8_t *q, int per, __m256 z, __m256 s) {
@@ -148,5 +221,9 @@ void packed_dequant_avx2(float *out, const packed_linear *p, int r0, int n) {
 void packed_rows_avx2(float *y, int accumulate, const packed_linear *p, int o0, int o1,
                       const float *x, const float *xp, const float *xs) {
     (void)y; (void)accumulate; (void)p; (void)o0; (void)o1; (void)x; (void)xp; (void)xs;
+}
+void packed_rows_avx2_multi(float *y, int ldy, int accumulate, const packed_linear *p, int o0,
+                            int o1, const float *x, const float *xp, const float *xs) {
+    (void)y; (void)ldy; (void)accumulate; (void)p; (void)o0; (void)o1; (void)x; (void)xp; (void)xs;
 }
 #endif

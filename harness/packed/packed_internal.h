@@ -31,6 +31,11 @@ static inline float packed_dot_scalar(const uint8_t *row, const float *x, int a,
 
 void packed_rows_avx2(float *y, int accumulate, const packed_linear *p, int o0, int o1,
                       const float *x, const float *xp, const float *xs);
+// The same for GEMV_ROWS consecutive input rows at once: x and xp (GEMV_ROWS, In), xs
+// (GEMV_ROWS, groups), y (GEMV_ROWS, ldy). Each chunk's codes are widened once for all rows.
+#define GEMV_ROWS 4
+void packed_rows_avx2_multi(float *y, int ldy, int accumulate, const packed_linear *p, int o0,
+                            int o1, const float *x, const float *xp, const float *xs);
 // out (n, cols) = w_hat of rows [r0, r0 + n), vectorised (bit for bit packed_linear_dequant's).
 void packed_dequant_avx2(float *out, const packed_linear *p, int r0, int n);
 void packed_rows_avx512(float *y, int accumulate, const packed_linear *p, int o0, int o1,

@@ -25,6 +25,7 @@ static const kind_entry KINDS[] = {
     {"ppl_vs_alpha", pl_ppl_vs_alpha}, {"ppl_vs_group", pl_ppl_vs_group},
     {"ppl_vs_bits", pl_ppl_vs_bits},   {"kld_vs_bits", pl_kld_vs_bits},
     {"acc_vs_bits", pl_acc_vs_bits},
+    {"ppl_vs_size", pl_ppl_vs_size},   {"ppl_vs_decode", pl_ppl_vs_decode},
     {"salient_bars", pl_salient_bars},
     {"layer_alpha", pl_layer_alpha},   {"scale_hist", pl_scale_hist},
     {"loss_vs_alpha", pl_loss_vs_alpha},
@@ -33,7 +34,7 @@ static const kind_entry KINDS[] = {
 #define NKINDS ((int)(sizeof KINDS / sizeof KINDS[0]))
 
 const char *const PLOT_KINDS[] = {"ppl_vs_alpha", "ppl_vs_group", "ppl_vs_bits", "kld_vs_bits",
-                                  "acc_vs_bits",
+                                  "acc_vs_bits", "ppl_vs_size", "ppl_vs_decode",
                                   "salient_bars", "layer_alpha",  "scale_hist",   "loss_vs_alpha",
                                   "ppl_vs_calib_samples", "ppl_vs_seed"};
 const int PLOT_NKINDS = NKINDS;

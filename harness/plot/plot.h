@@ -13,6 +13,8 @@
 //   loss_vs_alpha  AWQ loss-vs-alpha curves of chosen layers of one searched run
 //   ppl_vs_calib_samples  ppl vs calibration sequences (log2 x), mean +- sd over seeds
 //   ppl_vs_seed    each seed replicate's ppl with its 95% interval (plot_calib.c)
+//   ppl_vs_size    ppl vs the block linears' bytes in memory, ppl_vs_decode ppl vs decode
+//                  tokens/s ([evaluation] efficiency; plot_efficiency.c)
 // plus the [plot.NAME] sections of the experiment INI stored in the file (a standard kind with
 // options, or kind = line over /summary columns). Figures go to OUT/<experiment>/<name>.<ext>.
 //

@@ -59,6 +59,8 @@ int pl_ppl_vs_group(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, a
 int pl_ppl_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
 int pl_kld_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
 int pl_acc_vs_bits(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
+int pl_ppl_vs_size(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
+int pl_ppl_vs_decode(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
 int pl_salient_bars(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
 int pl_line(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);
 int pl_layer_alpha(const pl_ctx *c, const pl_spec *p, char *why, size_t wcap, ah_err *e);

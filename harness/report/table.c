@@ -486,7 +486,10 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
              : !strcmp(metric, "kld_mean") ? "mean KLD from FP (nats)" : metric);
     // Top-1 agreement is better high; Δp (the change in the correct token's probability)
     // is better near 0, so no cell is marked; KLD values are small: 4 decimals.
-    t->better = !strcmp(metric, "top1_agree") || task_acc ? 1 : !strncmp(metric, "dp_", 3) ? 0 : -1;
+    // Tokens/s of [evaluation] efficiency are better high; its thread count has no side.
+    int speed = !strcmp(metric, "decode_tok_s") || !strcmp(metric, "prefill_tok_s");
+    t->better = !strcmp(metric, "top1_agree") || task_acc || speed ? 1
+                : !strncmp(metric, "dp_", 3) || !strcmp(metric, "eff_threads") ? 0 : -1;
     t->digits = is_result(metric) && (!strncmp(metric, "kld_", 4) || !strncmp(metric, "dp_", 3) ||
                                       !strncmp(metric, "top1_", 5) || task_acc) ? 4 : 2;
     // The standard error shown by --ci: llama.cpp's, recorded beside the metric.

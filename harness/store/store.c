@@ -68,6 +68,12 @@ const store_column store_summary_columns[] = {
     // no format that is read back). Runs without exports: missing.
     {"scale_dtype", STORE_COL_STR}, {"exports", STORE_COL_STR},
     {"export_max_abs_diff", STORE_COL_REAL},
+    // Memory and generation speed (issue 22, [evaluation] efficiency; experiment/efficiency.h):
+    // the block linears' bytes as held, the peak RSS, prefill and decode tokens/s, and the
+    // threads they ran on. Runs without the measurement: missing.
+    {"weight_bytes", STORE_COL_INT}, {"peak_rss_mb", STORE_COL_REAL},
+    {"prefill_tok_s", STORE_COL_REAL}, {"decode_tok_s", STORE_COL_REAL},
+    {"eff_threads", STORE_COL_INT},
 };
 const int store_summary_ncolumns = (int)(sizeof store_summary_columns / sizeof store_summary_columns[0]);
 _Static_assert(sizeof store_summary_columns / sizeof store_summary_columns[0] <= STORE_MAX_COLUMNS,

@@ -107,7 +107,7 @@ done
 n=$(find "$out" -type f | wc -l)
 [ "$n" -eq 10 ] || err "expected 10 files under $out, found $n: $(find "$out" -type f)"
 [ ! -s "$tmp/e" ] || err "unexpected messages on stderr: $(cat "$tmp/e")"
-grep -q "10 drawn, 3 skipped, 0 failed" "$tmp/o" || err "summary line: $(tail -1 "$tmp/o")"
+grep -q "10 drawn, 5 skipped, 0 failed" "$tmp/o" || err "summary line: $(tail -1 "$tmp/o")"
 
 # a file lacking data: the fixture-sweep subset with no AWQ and no salient runs skips those kinds
 $PY - "$R" "$tmp/small.h5" <<'PYEOF' || fail "could not build the reduced file"
@@ -189,7 +189,7 @@ chmod +x "$tmp/fakebin/gnuplot"
 rc=0; env PATH="$tmp/fakebin:/usr/bin:/bin" "$BIN" plot "$R" --out "$tmp/bad" >"$tmp/o" 2>"$tmp/e" || rc=$?
 [ $rc -eq 1 ] || err "failing gnuplot: exit $rc (want 1)"
 grep -q "plot ppl_vs_bits: .*gnuplot failed (exit status 3" "$tmp/e" || err "failing gnuplot: message: $(cat "$tmp/e")"
-grep -q "0 drawn, 3 skipped, 10 failed" "$tmp/o" || err "failing gnuplot: summary: $(tail -1 "$tmp/o")"
+grep -q "0 drawn, 5 skipped, 10 failed" "$tmp/o" || err "failing gnuplot: summary: $(tail -1 "$tmp/o")"
 [ -z "$(find "$tmp/bad" -type f 2>/dev/null)" ] || err "failing gnuplot: partial figures left: $(find "$tmp/bad" -type f)"
 # not a results file; an unknown name; a bad declared plot
 rc=0; "$BIN" plot "$ROOT/tests/fixtures/text/eval.txt" --out "$tmp/x" >"$tmp/o" 2>"$tmp/e" || rc=$?

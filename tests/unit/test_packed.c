@@ -150,12 +150,15 @@ static void test_kernels(void **state) {
                              s == 2 ? 11 : 2);
 }
 
-// A group size larger than the row (one group) and a single column.
+// A group size larger than the row (one group), a single column, 4 input rows.
 static void test_edges(void **state) {
     (void)state;
     one_case(5, 64, 4, 128, QUANT_MINMAX, 1);
     one_case(3, 1, 4, 32, QUANT_MINMAX, 1);
     one_case(17, 16, 2, 16, QUANT_RTN, 9);
+    // exactly one block of 4 input rows (the AVX2 GEMV's multi-row kernel alone), with ragged
+    // groups and a 3-bit tail
+    one_case(37, 203, 3, 100, QUANT_MINMAX, 4);
 }
 
 static void test_bad_shape(void **state) {

@@ -1,5 +1,5 @@
 // gen_model.c — resident blocks for generation (gen_model.h).
-#include "cli/gen_model.h"
+#include "eval/gen_model.h"
 
 #include <stdlib.h>
 

@@ -1,6 +1,7 @@
-// gen_model.h — the resident blocks that `generate` and `bench-generate` run on: fp32 (as
-// loaded, or fake-quantized by a method) or packed codes (packed/pmodel.h), built one block
-// at a time so the peak is one fp32 block beside what stays resident.
+// gen_model.h — the resident blocks that `generate`, `bench-generate` and a sweep's efficiency
+// measurement (experiment/efficiency.h) run on: fp32 (as loaded, or fake-quantized by a
+// method) or packed codes (packed/pmodel.h), built one block at a time so the peak is one fp32
+// block beside what stays resident.
 #ifndef AH_GEN_MODEL_H
 #define AH_GEN_MODEL_H
 
