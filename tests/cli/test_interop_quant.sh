@@ -41,6 +41,16 @@ CALIB=(--calib "text:models/tinyprose/data/calib.txt" --calib-samples 16 --calib
 SEQLEN=256
 : >"$tmp/main.cases"; : >"$tmp/gptq.cases"
 
+# method_label METHOD_ARGS...: "minmax-w4-g32" for --method minmax --bits 4 --group 32
+method_label() {
+  local m= b= g=
+  while [ $# -gt 1 ]; do
+    case "$1" in --method) m=$2 ;; --bits) b=$2 ;; --group) g=$2 ;; esac
+    shift
+  done
+  echo "$m-w$b-g$g"
+}
+
 # case CHECKS FORMAT SCALE_DTYPE MODEL IDS TOL METHOD_ARGS...
 #   CHECKS  comma-separated VENV:CHECK (VENV main or gptq; CHECK as check_export.py takes it)
 #   IDS     token ids for the NLL comparison (`eval` of the export gives the harness's), or -
@@ -49,7 +59,7 @@ case_() {
   local checks="$1" fmt="$2" sd="$3" model="$4" ids="$5" tol="$6"; shift 6
   cases=$((cases + 1))
   local d="$tmp/c$cases" label nll=() c line
-  label="$fmt:$(basename "$model"):$(echo "$*" | sed 's/--calib[^ ]* [^ ]*//g; s/ /_/g')"
+  label="$fmt:$(basename "$model"):$(method_label "$@")"
   mkdir -p "$d"
   "$AH_BIN" quantize --quiet --model "$model" "$@" --format "$fmt" --out "$d/x" >/dev/null 2>"$d/err" &&
     "$AH_BIN" quantize --quiet --model "$model" "$@" --scale-dtype "$sd" --out "$d/ref" >/dev/null 2>>"$d/err" ||
