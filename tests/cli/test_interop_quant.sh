@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# test_interop_quant.sh — `quantize --format awq|compressed-tensors` judged by the real peers
-# (run by `make interop`, not by `make test`: it needs the peers' venv, tools/peers/venv,
-# several GB installed once outside the repository). tools/peers/check_export.py does the
-# checking; per case:
+# test_interop_quant.sh — `quantize --format awq|gptq|compressed-tensors` judged by the real peers
+# (run by `make interop`, not by `make test`: it needs the peers' venvs, tools/peers/venv and
+# `tools/peers/venv gptq`, several GB each installed once outside the repository).
+# tools/peers/check_export.py does the checking, all cases of one venv in one process; per case:
 #   awq                 AutoAWQ 0.2.9's own `dequantize_gemm` (awq/utils/packing_utils.py)
-#                       returns exactly the weights the harness evaluated;
+#                       returns exactly the weights the harness evaluated (main venv);
 #   compressed-tensors  compressed-tensors 0.19.0's PackedQuantizationCompressor.decompress
 #                       returns exactly those weights; transformers 5.17 loads the directory on
 #                       CPU (decompressing) with those weights, and its mean NLL over the
-#                       harness's windows equals the harness's within 1e-5.
+#                       harness's windows equals the harness's within 1e-5 (main venv);
+#   gptq                GPTQModel 7.7.0's own loader (backend TORCH; a v1 checkpoint turned into
+#                       its v2 zeros) and its torch kernel's `dequantize_weight` return exactly
+#                       those weights; then as `transformers` (gptq venv);
+#   transformers        transformers 5.25 loads the AWQ or GPTQ directory on CPU in float32
+#                       through gptqmodel's kernels: each linear as the loaded module dequantizes
+#                       it equals the evaluated weights rounded to F16 (gptqmodel keeps the
+#                       file's F16 scales and dequantizes in F16), and its mean NLL equals the
+#                       harness's within 1e-4 (that rounding: measured up to 1.9e-5) (gptq venv).
+# GPTQ: v1 (rtn, symmetric) and gptq_v2 (asymmetric) at 4 and 8 bits, groups 32 and 128.
+# Group 128 needs input widths that are multiples of 128 (the bundled model's MLP is 704 wide):
+# those cases run on a 2-block model of seeded random weights (`awq-harness synth`, F32, widths
+# 256/512, its own random token ids).
 # (An F16 checkpoint's weights are compared after rounding transformers' float32 ones to F16,
 # the dtype the harness evaluates them in; its NLL is not compared: transformers in float32
 # computes with the unrounded products, in float16 with F16 activations.)
 # "The weights the harness evaluated" are model.safetensors of `quantize --format harness
 # --scale-dtype D` of the same run (D: the format's scale dtype); the harness's NLL is `eval`
 # of the export itself (model/import.c), which test_export_quant.sh holds equal to the run's.
-# Not judged here (no peer installs in the venv; docs/EXPORT.md says why): transformers'
-# loading of AWQ and GPTQ directories (transformers 5.17 needs gptqmodel for both, and
-# gptqmodel 7.7.0 needs transformers >= 5.20.2 and torch >= 2.14.1) and GPTQ's dequantization.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
 [ -x "$AH_BIN" ] || fail "binary $AH_BIN not found (run make)"
@@ -25,43 +34,92 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 errors=0 cases=0
 
 venv=$(tools/peers/venv) || skip "the peers' venv could not be created (tools/peers/venv: no network?)"
-PY="$venv/bin/python"
+gvenv=$(tools/peers/venv gptq) || skip "the GPTQ peers' venv could not be created (tools/peers/venv gptq: no network?)"
 FIX=tests/fixtures
 TEXT=models/tinyprose/data/heldout.txt
+CALIB=(--calib "text:models/tinyprose/data/calib.txt" --calib-samples 16 --calib-seqlen 256)
 SEQLEN=256
+: >"$tmp/main.cases"; : >"$tmp/gptq.cases"
 
-# check FORMAT SCALE_DTYPE MODEL METHOD_ARGS...
-check() {
-  local fmt="$1" sd="$2" model="$3"; shift 3
-  local x="$tmp/x" ref="$tmp/ref" nll=()
-  cases=$((cases + 1))
-  rm -rf "$x" "$ref"
-  "$AH_BIN" quantize --quiet --model "$model" "$@" --format "$fmt" --out "$x" >/dev/null 2>"$tmp/err" &&
-    "$AH_BIN" quantize --quiet --model "$model" "$@" --scale-dtype "$sd" --out "$ref" >/dev/null 2>>"$tmp/err" ||
-    { echo "FAIL $fmt $model $*: quantize: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
-  if [ "$fmt" = compressed-tensors ] && [ "$sd" = f32 ]; then   # NLL: F32 models (below)
-    "$AH_BIN" tokenize --tokenizer "$model" --data "text:$tmp/text" >"$tmp/ids" 2>"$tmp/err" ||
-      { echo "FAIL tokenize: $(cat "$tmp/err")"; errors=$((errors + 1)); return; }
-    local line
-    line=$("$AH_BIN" eval --quiet --model "$x" --data "ids:$tmp/ids" --seqlen "$SEQLEN" | tail -n 1)
-    nll=(--nll "$tmp/ids" "$SEQLEN" "$(kv nll "$line")")
-    echo "  $fmt $model $*: harness ppl=$(kv ppl "$line") nll=$(kv nll "$line")"
-  fi
-  if ! "$PY" tools/peers/check_export.py "$fmt" "$x" "$ref" "${nll[@]}" >"$tmp/py" 2>&1; then
-    echo "FAIL $fmt $model $*:"; grep -v 'it/s\]' "$tmp/py" | tail -n 8 | sed 's/^/    /'
-    errors=$((errors + 1))
-  else
-    grep '^check_export' "$tmp/py" | sed 's/^/  /'
-  fi
+# method_label METHOD_ARGS...: "minmax-w4-g32" for --method minmax --bits 4 --group 32
+method_label() {
+  local m= b= g=
+  while [ $# -gt 1 ]; do
+    case "$1" in --method) m=$2 ;; --bits) b=$2 ;; --group) g=$2 ;; esac
+    shift
+  done
+  echo "$m-w$b-g$g"
 }
 
-head -c 40000 "$TEXT" >"$tmp/text"   # 40 windows of 256: enough for a 1e-5 NLL comparison
-check awq f16 models/tinyprose --method awq --bits 4 --group 32 --calib "text:models/tinyprose/data/calib.txt" --calib-samples 16 --calib-seqlen 256
-check awq f16 models/tinyprose --method minmax --bits 4 --group 64
-check awq f16 "$FIX/llama-mha-f16" --method rtn --bits 4 --group 32
-check compressed-tensors f32 models/tinyprose --method minmax --bits 4 --group 32
-check compressed-tensors f32 models/tinyprose --method rtn --bits 8 --group 64
-check compressed-tensors f16 "$FIX/llama-mha-f16" --method minmax --bits 4 --group 32
+# case CHECKS FORMAT SCALE_DTYPE MODEL IDS TOL METHOD_ARGS...
+#   CHECKS  comma-separated VENV:CHECK (VENV main or gptq; CHECK as check_export.py takes it)
+#   IDS     token ids for the NLL comparison (`eval` of the export gives the harness's), or -
+#   TOL     the NLL tolerance
+case_() {
+  local checks="$1" fmt="$2" sd="$3" model="$4" ids="$5" tol="$6"; shift 6
+  cases=$((cases + 1))
+  local d="$tmp/c$cases" label nll=() c line
+  label="$fmt:$(basename "$model"):$(method_label "$@")"
+  mkdir -p "$d"
+  "$AH_BIN" quantize --quiet --model "$model" "$@" --format "$fmt" --out "$d/x" >/dev/null 2>"$d/err" &&
+    "$AH_BIN" quantize --quiet --model "$model" "$@" --scale-dtype "$sd" --out "$d/ref" >/dev/null 2>>"$d/err" ||
+    { echo "FAIL $label: quantize: $(cat "$d/err")"; errors=$((errors + 1)); return; }
+  if [ "$ids" != - ]; then
+    line=$("$AH_BIN" eval --quiet --model "$d/x" --data "ids:$ids" --seqlen "$SEQLEN" | tail -n 1)
+    nll=(--nll "$ids" "$SEQLEN" "$(kv nll "$line")" "$tol")
+    echo "  $label: harness ppl=$(kv ppl "$line") nll=$(kv nll "$line")"
+  fi
+  for c in ${checks//,/ }; do
+    echo "$label ${c#*:} $d/x $d/ref ${nll[*]}" >>"$tmp/${c%%:*}.cases"
+  done
+}
+
+head -c 40000 "$TEXT" >"$tmp/text"   # 47 windows of 256: enough for a 1e-5 NLL comparison
+"$AH_BIN" tokenize --tokenizer models/tinyprose --data "text:$tmp/text" >"$tmp/ids" 2>"$tmp/err" ||
+  fail "tokenize: $(cat "$tmp/err")"
+cat >"$tmp/synth.json" <<'JSON'
+{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 256,
+ "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4,
+ "num_key_value_heads": 2, "hidden_act": "silu", "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+ "max_position_embeddings": 512, "vocab_size": 512, "tie_word_embeddings": false,
+ "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32"}
+JSON
+SYN="$tmp/synth"   # std 0.1: logits far from uniform, so the NLL comparison means something
+"$AH_BIN" synth --quiet --config "$tmp/synth.json" --out "$SYN" --dtype f32 --std 0.1 --ids 4096 \
+  >/dev/null 2>"$tmp/err" || fail "synth: $(cat "$tmp/err")"
+# GPTQModel.load loads the directory's tokenizer too and synth writes none: the F16 fixture's
+# (the same 512-entry vocabulary) goes beside it; the cases evaluate token ids, never text.
+cp "$FIX/llama-mha-f16/tokenizer.json" "$SYN/"
+
+TP=models/tinyprose
+case_ main:awq,gptq:transformers awq f16 $TP "$tmp/ids" 1e-4 --method awq --bits 4 --group 32 "${CALIB[@]}"
+case_ main:awq awq f16 $TP - - --method minmax --bits 4 --group 64
+case_ main:awq awq f16 "$FIX/llama-mha-f16" - - --method rtn --bits 4 --group 32
+case_ main:awq,gptq:transformers awq f16 "$SYN" "$SYN/ids.txt" 1e-4 --method minmax --bits 4 --group 128
+case_ main:compressed-tensors compressed-tensors f32 $TP "$tmp/ids" 1e-5 --method minmax --bits 4 --group 32
+case_ main:compressed-tensors compressed-tensors f32 $TP "$tmp/ids" 1e-5 --method rtn --bits 8 --group 64
+case_ main:compressed-tensors compressed-tensors f16 "$FIX/llama-mha-f16" - - --method minmax --bits 4 --group 32
+case_ gptq:gptq gptq f16 $TP "$tmp/ids" 1e-4 --method rtn --bits 4 --group 32                  # v1
+case_ gptq:gptq gptq f16 $TP "$tmp/ids" 1e-4 --method gptq --bits 8 --group 32 "${CALIB[@]}"   # v2
+case_ gptq:gptq gptq f16 "$SYN" "$SYN/ids.txt" 1e-4 --method minmax --bits 4 --group 128     # v2
+case_ gptq:gptq gptq f16 "$SYN" "$SYN/ids.txt" 1e-4 --method rtn --bits 8 --group 128        # v1
+case_ gptq:gptq gptq f16 "$FIX/llama-mha-f16" - - --method minmax --bits 4 --group 32          # v2, F16
+
+# run VENV LIST: every case of LIST in one check_export.py; each FAIL counts
+run() {
+  local py="$1/bin/python" list="$2" out="$tmp/$(basename "$2").out" n
+  "$py" tools/peers/check_export.py --cases "$list" >"$out" 2>&1
+  local rc=$?
+  grep '^check_export' "$out" | sed 's/^/  /'
+  n=$(grep -c '^check_export: \[.*\] FAIL' "$out")
+  if [ "$rc" -ne 0 ] && [ "$n" -eq 0 ]; then   # died outside a case: show why
+    echo "FAIL check_export.py ($list) exited $rc:"; grep -v 'it/s\]' "$out" | tail -n 8 | sed 's/^/    /'
+    n=1
+  fi
+  errors=$((errors + n))
+}
+run "$venv" "$tmp/main.cases"
+run "$gvenv" "$tmp/gptq.cases"
 
 [ "$errors" -eq 0 ] || { echo "$errors failure(s)"; exit 1; }
 echo "interop quant: $cases exports equal to the evaluated weights in the peers' own code"
