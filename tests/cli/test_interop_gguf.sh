@@ -19,7 +19,8 @@
 # in the harness with llama-tokenize's ids and llama-perplexity's perplexity (import_case).
 # And the tokenizer metadata of every real tokenizer in ../shared/data/tokenizers (Llama-2
 # SentencePiece BPE, GPT-2, OPT, SmolLM, Qwen2), each in a GGUF of a 1-block synthetic model
-# of its vocabulary size: llama.cpp tokenizes 100 kB of WikiText-2 into the harness's ids.
+# of its vocabulary size: llama.cpp tokenizes 100 kB of WikiText-2 into the harness's ids, and
+# so does the harness reading the tokenizer back from that GGUF (tokenize --tokenizer X.gguf).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
 [ -x "$AH_BIN" ] || fail "binary $AH_BIN not found (run make)"
@@ -233,6 +234,10 @@ if [ -d "$SHARED/tokenizers" ] && [ -f "$WT" ]; then
       "$(wc -l <"$tmp/ids-harness")" "$(wc -l <"$tmp/ids-llama")"
     cmp -s "$tmp/ids-harness" "$tmp/ids-llama" ||
       { echo "FAIL tokenizer $tk: llama.cpp's ids differ from the harness's"; errors=$((errors + 1)); }
+    # and the harness's own reading of that GGUF's tokenizer (text/tok_gguf.c): the same ids
+    "$AH_BIN" tokenize --tokenizer "$tmp/tok.gguf" --data "text:$tmp/wt.txt" >"$tmp/ids-gguf" 2>"$tmp/err" &&
+      cmp -s "$tmp/ids-harness" "$tmp/ids-gguf" ||
+      { echo "FAIL tokenizer $tk: read back from the GGUF, $(wc -l <"$tmp/ids-gguf") ids $(cat "$tmp/err")"; errors=$((errors + 1)); }
   done
 else
   echo "note: $SHARED/tokenizers or WikiText-2 absent: real-tokenizer cases skipped"
