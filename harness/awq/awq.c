@@ -233,14 +233,14 @@ static void module_out(float *y, const module_ctx *mc, const block_f32 *b, const
 // attention's and the MLP's output is their last linear (o_proj, down) applied to that linear's
 // input, and calib_block kept that input verbatim (the sample rows of FWD_IN_O / FWD_IN_DOWN)
 // while it ran the FP block over the same captured rows. So one GEMM per batch replaces the
-// q/k/v projections and the attention (gate/up and the activation) of the FP pass: one of the
-// n_alpha + 1 module passes of the search, 4% of the search on tinyprose and on a SmolLM2-135M
-// shape at 2048 tokens (docs/AWQ.md, "Cost"). Same call (fwd_linear), same rows per call as
-// module_out's last step, so the same bits; only when each batch of the K loss sequences is
-// a batch the calibration forward ran (K = N, or whole batches): a GEMM over other rows may
-// sum in another order (OpenBLAS's small-matrix kernels) and take the input's rows from a
-// forward that did. -1: not applicable here (the caller runs module_out). AH_TEST_AWQ_FP_FORWARD
-// in the environment turns it off (tests/cli/test_awq_fp_capture.sh compares both ways).
+// q/k/v projections and the attention (gate/up and the activation) of the FP pass, one of the
+// n_alpha + 1 module passes: 2.5-3.3% of the pass's flops on the tinyprose, SmolLM2-135M and
+// TinyLlama-1.1B shapes (bench/README.md, "AWQ pass"). The same call (fwd_linear) on the same
+// rows per call as module_out's last step, so the same bits; only when each batch of the K
+// loss sequences is a batch the calibration forward ran (K = N, or whole batches): a GEMM over
+// other rows may sum in another order (OpenBLAS's small-matrix kernels), and the kept input
+// rows would come from such a GEMM. -1: not applicable (the caller runs module_out).
+// AH_TEST_AWQ_FP_FORWARD in the environment turns it off (tests/cli/test_awq_fp_capture.sh).
 static int module_out_captured(float *y, const module_ctx *mc, const block_f32 *b,
                                const calib_run *run) {
     if (getenv("AH_TEST_AWQ_FP_FORWARD")) return -1;
