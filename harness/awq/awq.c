@@ -229,6 +229,39 @@ static void module_out(float *y, const module_ctx *mc, const block_f32 *b, const
     }
 }
 
+// y_fp (K*L, O), the FP output of the module, from what calib_block already computed. The
+// attention's and the MLP's output is their last linear (o_proj, down) applied to that linear's
+// input, and calib_block kept that input verbatim (the sample rows of FWD_IN_O / FWD_IN_DOWN)
+// while it ran the FP block over the same captured rows. So one GEMM per batch replaces the
+// q/k/v projections and the attention (gate/up and the activation) of the FP pass, one of the
+// n_alpha + 1 module passes: 2.5-3.3% of the pass's flops on the tinyprose, SmolLM2-135M and
+// TinyLlama-1.1B shapes (bench/README.md, "AWQ pass"). The same call (fwd_linear) on the same
+// rows per call as module_out's last step, so the same bits; only when each batch of the K
+// loss sequences is a batch the calibration forward ran (K = N, or whole batches): a GEMM over
+// other rows may sum in another order (OpenBLAS's small-matrix kernels), and the kept input
+// rows would come from such a GEMM. -1: not applicable (the caller runs module_out).
+// AH_TEST_AWQ_FP_FORWARD in the environment turns it off (tests/cli/test_awq_fp_capture.sh).
+static int module_out_captured(float *y, const module_ctx *mc, const block_f32 *b,
+                               const calib_run *run) {
+    if (getenv("AH_TEST_AWQ_FP_FORWARD")) return -1;
+    arch_layer_role r;
+    fwd_input src;
+    switch (mc->g->loss) {
+    case LOSS_ATTENTION: r = L_O; src = FWD_IN_O; break;
+    case LOSS_MLP: r = L_DOWN; src = FWD_IN_DOWN; break;
+    default: return -1;   // the linear alone: module_out is already one GEMM
+    }
+    const calib_input *t = &run->in[src];
+    int K = mc->K, L = mc->L, B = mc->batch, In = t->width, O = mc->out_width;
+    if (b->pk[r] || t->sample_rows < K * L || !(K == run->cs->n || K % B == 0)) return -1;
+    for (int i = 0; i < K; i += B) {
+        int nb = K - i < B ? K - i : B;
+        fwd_linear(y + (size_t)i * L * O, t->sample + (size_t)i * L * In, b->w[r], b->w[r + 1],
+                   nb * L, In, O, 0);
+    }
+    return 0;
+}
+
 static double mse(const float *a, const float *b, size_t n) {
     double s = 0.0;
 #pragma omp parallel for reduction(+ : s) schedule(static)
@@ -304,8 +337,10 @@ static double gram_loss(const double *G, int chol, const float *W, const float *
 
 static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg *q,
                         const block_f32 *b, const model *m, const arch_scale_group *g,
-                        const calib_input *in, fwd_state *fs, int L, int batch, ah_err *e) {
+                        const calib_run *run, ah_err *e) {
     const model_config *c = &m->cfg;
+    const calib_input *in = &run->in[g->input];
+    int L = run->cs->len;
     int I = awq_group_width(c, g), rc = -1;
     int K = a->samples > 0 ? a->samples : in->sample_rows / L;
     if (K * L > in->sample_rows) K = in->sample_rows / L;
@@ -412,9 +447,9 @@ static int search_group(awq_group_result *gr, const awq_cfg *a, const quant_cfg 
                 goto done;
         for (int k = 0; k < g->n_linears; k++) view.w[g->linears[k]] = cand[k];
     }
-    module_ctx mc = {.m = m, .g = g, .s = fs, .x = in->sample, .K = K, .L = L, .batch = batch,
-                     .out_width = O, .q = q, .chunk = cand[0]};
-    if (!gram) module_out(y_fp, &mc, b, NULL);
+    module_ctx mc = {.m = m, .g = g, .s = run->s, .x = in->sample, .K = K, .L = L,
+                     .batch = run->batch, .out_width = O, .q = q, .chunk = cand[0]};
+    if (!gram && module_out_captured(y_fp, &mc, b, run)) module_out(y_fp, &mc, b, NULL);
 
     double best = INFINITY;
     for (int ai = 0; ai < gr->n_alpha; ai++) {
@@ -472,8 +507,7 @@ int awq_block(const awq_cfg *a, const quant_cfg *q, block_f32 *b, const model *m
         const arch_scale_group *g = &ad->groups[gi];
         if (!awq_group_applies(c, g)) continue;
         res->group[gi].applied = 1;
-        if (search_group(&res->group[gi], a, q, b, m, g, &run->in[g->input], run->s, run->cs->len,
-                         run->batch, e))
+        if (search_group(&res->group[gi], a, q, b, m, g, run, e))
             return ah_wrap(e, "layer %d", layer);
     }
     // 2. Fold them all.
