@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/expf_vec.h"
 #include "core/fastexp.h"
 #include "core/mem.h"
 #include "packed/packed.h"
@@ -20,13 +21,14 @@
 // ----------------------------------------------------------------------------
 // elementwise kernels that call exp
 //
-// ah_expf (core/fastexp.h) vectorises and is the correctly rounded exp. The softmax sum stays
-// serial in float: the AWQ reference tests compare alphas exactly and some near-ties flip on
-// last-bit changes of the attention output (softmax sums in 8 lanes moved
+// ah_expf (core/fastexp.h) is the correctly rounded exp; ah_expf_shift_n (core/expf_vec.h)
+// gives its results bit for bit, 1.2x faster on AVX2 (bench/README.md). The softmax sum
+// stays serial in float: the AWQ reference tests compare alphas exactly and some near-ties
+// flip on last-bit changes of the attention output (softmax sums in 8 lanes moved
 // tests/fixtures/awq/opt-b3-g32-search-clip's perplexity to 1.4e-3 off the reference).
 
-// max(x[0, n)), 0 for n = 0; inlined so it vectorises in its callers' clones.
-__attribute__((always_inline)) static inline float row_max(const float *x, size_t n) {
+// max(x[0, n)), 0 for n = 0.
+AH_VEC_CLONES static float row_max(const float *x, size_t n) {
     float mx = n ? x[0] : 0.0f;
 #pragma omp simd reduction(max : mx)
     for (size_t j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
@@ -34,10 +36,8 @@ __attribute__((always_inline)) static inline float row_max(const float *x, size_
 }
 
 // row[0, n) <- exp(row[0, n) - max(row[0, n))), the unnormalised softmax.
-AH_VEC_CLONES static void exp_shifted_row(float *row, int n) {
-    float mx = row_max(row, (size_t)n);
-#pragma omp simd
-    for (int j = 0; j < n; j++) row[j] = ah_expf(row[j] - mx);
+static void exp_shifted_row(float *row, int n) {
+    ah_expf_shift_n(row, row, (size_t)n, row_max(row, (size_t)n));
 }
 
 // row[0, n) *= inv; row[n, m) <- 0 (the masked part of a block).
@@ -91,13 +91,15 @@ AH_VEC_CLONES void fwd_sum8_rows(float sum[8], const float *base, int ld, int n)
 // Causal softmax of a block of nr rows of S (row stride ld): row r covers columns
 // [0, n0 + r + 1), the rest of its ld columns is set to 0. Each row's sum is the serial float
 // sum (the order the AWQ reference tests were matched with); 8 rows' sums run side by side,
-// in vector lanes (fwd_sum8_rows), instead of one chain of n dependent adds per row.
+// in vector lanes (fwd_sum8_rows), instead of one chain of n dependent adds per row. Eight
+// rows at a time from exp to scale: 8 rows of 2048 are 64 KiB and stay in L2 between the
+// passes (the whole block, 1 MiB, did not).
 static void softmax_causal_block(float *S, int nr, int ld, int n0) {
-    for (int r = 0; r < nr; r++) exp_shifted_row(S + (size_t)r * ld, n0 + r + 1);
     float sum[8];
     for (int r0 = 0; r0 < nr; r0 += 8) {
         int k = nr - r0 < 8 ? nr - r0 : 8, common = n0 + r0 + 1;   // row r0 is the shortest
-        const float *base = S + (size_t)r0 * ld;
+        float *base = S + (size_t)r0 * ld;
+        for (int r = 0; r < k; r++) exp_shifted_row(base + (size_t)r * ld, common + r);
         for (int r = 0; r < 8; r++) sum[r] = 0.0f;
         if (k == 8) {
             fwd_sum8_rows(sum, base, ld, common);
@@ -112,21 +114,31 @@ static void softmax_causal_block(float *S, int nr, int ld, int n0) {
     }
 }
 
-// up (n) <- silu(gate) * up.
-AH_VEC_CLONES static void swiglu_row(float *up, const float *gate, int n) {
+// up (n) <- silu(gate) * up, 256 at a time: exp(-gate) into a buffer first (ah_expf_shift_n;
+// -g - 0 is -g exactly), then the same float operations as before, in the same order.
+AH_VEC_CLONES static void swiglu_apply(float *up, const float *gate, const float *e, int n) {
 #pragma omp simd
-    for (int i = 0; i < n; i++) up[i] *= gate[i] / (1.0f + ah_expf(-gate[i]));
+    for (int i = 0; i < n; i++) up[i] *= gate[i] / (1.0f + e[i]);
+}
+
+static void swiglu_row(float *up, const float *gate, int n) {
+    float e[256];
+    for (int i0 = 0; i0 < n; i0 += 256) {
+        int len = n - i0 < 256 ? n - i0 : 256;
+        for (int i = 0; i < len; i++) e[i] = -gate[i0 + i];
+        ah_expf_shift_n(e, e, (size_t)len, 0.0f);
+        swiglu_apply(up + i0, gate + i0, e, len);
+    }
 }
 
 // The exps go into a buffer of 256 so the double sum keeps its serial order.
-AH_VEC_CLONES void fwd_lse_chunk(const float *l, size_t n, float *max, double *sum) {
+void fwd_lse_chunk(const float *l, size_t n, float *max, double *sum) {
     float mx = row_max(l, n);
     double se = 0.0;
     float e[256];
     for (size_t j0 = 0; j0 < n; j0 += 256) {
         size_t len = n - j0 < 256 ? n - j0 : 256;
-#pragma omp simd
-        for (size_t j = 0; j < len; j++) e[j] = ah_expf(l[j0 + j] - mx);
+        ah_expf_shift_n(e, l + j0, len, mx);
         for (size_t j = 0; j < len; j++) se += (double)e[j];
     }
     *max = mx;

@@ -1,0 +1,145 @@
+// expf_vec.c — ah_expf over arrays: an AVX2 + FMA fast path that falls back to ah_expf
+// wherever its rounding could differ (expf_vec.h says why and how it was checked).
+#include "core/expf_vec.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fastexp.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define AH_EXPF_X86 1
+#endif
+
+// The reference path: ah_expf per element (vectorised by the compiler where it can).
+AH_VEC_CLONES static void expf_shift_ref(float *y, const float *x, size_t n, float shift) {
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) y[j] = ah_expf(x[j] - shift);
+}
+
+#ifdef AH_EXPF_X86
+
+#define CHUNK 64   // elements that fall back together (8 vectors of 8)
+
+// 2^(j/8), j = 0..7, correctly rounded (checked with Python's decimal at 60 digits).
+static const double exp2_eighths[8] = {
+    0x1.0000000000000p+0, 0x1.172b83c7d517bp+0, 0x1.306fe0a31b715p+0, 0x1.4bfdad5362a27p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.8ace5422aa0dbp+0, 0x1.ae89f995ad3adp+0, 0x1.d5818dcfba487p+0,
+};
+
+// Four lanes of x (double, every lane in [-87, 88] or 0) -> exp(x) rounded to float. *near
+// gets all ones in each lane whose double result lies within DELTA units of 2^-52 (relative
+// to its binade) of a float rounding midpoint: DELTA = 2^12 is 2^-41 relative, 4x the sum of
+// this path's error bound (2^-43: Taylor remainder 0.0434^7 / 7! = 2^-44, the one-constant
+// reduction 1016 * 2^-57 = 2^-47, the rounding of 9 operations) and ah_expf's (2^-45).
+#define DELTA 4096
+__attribute__((target("avx2,fma"), always_inline)) static inline __m128 exp4(__m256d x, __m256i *near) {
+    const __m256d shifter = _mm256_set1_pd(0x1.8p52);   // 1.5 * 2^52: round to integer
+    // k = round(x * 8 / ln 2); r = x - k ln2/8 with ln2/8 in one double: |k| <= 1016, so the
+    // constant's error (2^-57) moves r by at most 2^-47
+    __m256d t = _mm256_fmadd_pd(x, _mm256_set1_pd(0x1.71547652b82fep+3), shifter);
+    __m256d k = _mm256_sub_pd(t, shifter);
+    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.62e42fefa39efp-4), x);
+    __m256d p = _mm256_set1_pd(1.0 / 720.0);            // exp(r) to degree 6, Horner
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 120.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 24.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 6.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(0.5));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+    // t's low mantissa bits hold 2^51 + k: j = k mod 8 picks the table entry, floor(k / 8)
+    // goes into its exponent field (mod 2^64, so a negative one lowers it)
+    __m256i ti = _mm256_castpd_si256(t);
+    __m256d tab = _mm256_i64gather_pd(exp2_eighths, _mm256_and_si256(ti, _mm256_set1_epi64x(7)), 8);
+    __m256i e = _mm256_slli_epi64(_mm256_srli_epi64(ti, 3), 52);
+    __m256d y = _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(tab), e)));
+    // The 29 mantissa bits a float drops; its midpoint is 2^28. (bits - (2^28 - DELTA)) mod
+    // 2^29 < 2 DELTA  <=>  bits in [2^28 - DELTA, 2^28 + DELTA).
+    __m256i low = _mm256_and_si256(
+        _mm256_sub_epi64(_mm256_castpd_si256(y), _mm256_set1_epi64x((1 << 28) - DELTA)),
+        _mm256_set1_epi64x((1 << 29) - 1));
+    *near = _mm256_or_si256(*near, _mm256_cmpgt_epi64(_mm256_set1_epi64x(2 * DELTA), low));
+    return _mm256_cvtpd_ps(y);
+}
+
+// y[0, CHUNK) = ah_expf(x[0, CHUNK) - shift); y may be x. The shifted inputs are kept on the
+// side (xs), so a chunk that must fall back still has them when y was x.
+__attribute__((target("avx2,fma"))) static void exp_chunk(float *y, const float *x, float shift) {
+    const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(88.0f);
+    const __m256 zero_below = _mm256_set1_ps(-104.0f), vshift = _mm256_set1_ps(shift);
+    __m256i near = _mm256_setzero_si256();
+    __m256 bad = _mm256_setzero_ps();
+    _Alignas(32) float xs[CHUNK];
+    // All inputs first, then the results: a load of x after stores to y (= x) in the same
+    // loop made the in-place call 20% slower than out of place (bench/expf_speed.c).
+    for (int i = 0; i < CHUNK; i += 8)
+        _mm256_store_ps(xs + i, _mm256_sub_ps(_mm256_loadu_ps(x + i), vshift));
+    for (int i = 0; i < CHUNK; i += 8) {
+        __m256 v = _mm256_load_ps(xs + i);
+        // exp(v) < 2^-150 (half the least subnormal) for v < -104 (-150 ln 2 = -103.97):
+        // ah_expf returns +0 there, and so does this path (computing on v = 0 meanwhile).
+        __m256 zero = _mm256_cmp_ps(v, zero_below, _CMP_LT_OQ);
+        // NaN, +-inf, results that are subnormal (v < -87.34) or overflow (v > 88.72): ah_expf
+        __m256 ok = _mm256_and_ps(_mm256_cmp_ps(v, lo, _CMP_GE_OQ), _mm256_cmp_ps(v, hi, _CMP_LE_OQ));
+        bad = _mm256_or_ps(bad, _mm256_andnot_ps(_mm256_or_ps(ok, zero),
+                                                 _mm256_castsi256_ps(_mm256_set1_epi32(-1))));
+        v = _mm256_andnot_ps(zero, v);
+        __m128 a = exp4(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), &near);
+        __m128 b = exp4(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), &near);
+        _mm256_storeu_ps(y + i, _mm256_andnot_ps(zero, _mm256_set_m128(b, a)));
+    }
+    // xs holds x - shift already: shift 0 (d - 0 = d exactly); vectorised, element by element
+    if (!_mm256_testz_si256(near, near) || _mm256_movemask_ps(bad) != 0) expf_shift_ref(y, xs, CHUNK, 0.0f);
+}
+
+__attribute__((target("avx2,fma"))) static void expf_shift_avx2(float *y, const float *x, size_t n,
+                                                              float shift) {
+    size_t j0 = 0;
+    for (; j0 + CHUNK <= n; j0 += CHUNK) exp_chunk(y + j0, x + j0, shift);
+    if (j0 == n) return;
+    // The last partial chunk through a buffer padded with 0 (exp(0) = 1 exactly, never near a
+    // midpoint); the buffer holds x - shift already, so its shift is 0 (d - 0 = d exactly).
+    _Alignas(32) float buf[CHUNK];
+    size_t len = n - j0;
+    for (size_t i = 0; i < CHUNK; i++) buf[i] = i < len ? x[j0 + i] - shift : 0.0f;
+    exp_chunk(buf, buf, 0.0f);
+    for (size_t i = 0; i < len; i++) y[j0 + i] = buf[i];
+}
+
+#endif
+
+int ah_expf_vec_fast(void) {
+    static atomic_int mode = -1;   // -1: not yet decided; racing deciders agree
+    int m = atomic_load_explicit(&mode, memory_order_relaxed);
+    if (m < 0) {
+        const char *env = getenv("AH_EXPF_VEC");
+        m = 0;
+#ifdef AH_EXPF_X86
+        // Not on AVX-512 CPUs: there the reference path runs its AVX-512 clone (8 doubles a
+        // vector against this path's 4), and this path has not been measured against it.
+        m = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+            !__builtin_cpu_supports("avx512f") && !(env && strcmp(env, "0") == 0);
+#else
+        (void)env;
+#endif
+        atomic_store_explicit(&mode, m, memory_order_relaxed);
+    }
+    return m;
+}
+
+void ah_expf_shift_n(float *y, const float *x, size_t n, float shift) {
+#ifdef AH_EXPF_X86
+    if (ah_expf_vec_fast()) {
+        expf_shift_avx2(y, x, n, shift);
+        return;
+    }
+#endif
+    expf_shift_ref(y, x, n, shift);
+}
+
+void ah_expf_shift_n_ref(float *y, const float *x, size_t n, float shift) {
+    expf_shift_ref(y, x, n, shift);
+}
