@@ -20,7 +20,8 @@
 #
 # Environment: BENCH_SHAPES (default "smollm2-135m"; also tinyllama-1.1b, llama-2-7b: configs/
 # models/NAME.config.json, synthesized once into $BENCH_TMP), BENCH_THREADS (2), BENCH_PP
-# (64), BENCH_TG (64), BENCH_REPS (5), BENCH_LLAMA=0 to leave llama.cpp out.
+# (64), BENCH_TG (64), BENCH_REPS (5), BENCH_LLAMA=0 to leave llama.cpp out, BENCH_OMP_WAIT
+# (active; passive: the harness's default policy).
 # llama.cpp rows need tools/llama-cpp (built on first use: minutes) and the family's tokenizer
 # (copied from ../shared/data/tokenizers: our GGUF export writes the tokenizer into the file).
 set -uo pipefail
@@ -28,6 +29,12 @@ cd "$(dirname "$0")/.."
 BIN=${AH_BIN:-./awq-harness}
 SHAPES=${BENCH_SHAPES:-smollm2-135m}; THR=${BENCH_THREADS:-2}; PP=${BENCH_PP:-64}; TG=${BENCH_TG:-64}
 REPS=${BENCH_REPS:-5}; TMP=${BENCH_TMP:-/tmp/awq-harness-bench-generate}
+# The harness's OpenMP threads wait passively by default (main.c: kind to a shared machine);
+# llama.cpp's threads spin. Decoding runs a few hundred small parallel regions per token, and a
+# passive wait costs a futex wake in each: on the idle machine INT4 decoding measured 21.4
+# tok/s passive against 68.2 active (2026-12-06). Both sides spin here, the same policy;
+# BENCH_OMP_WAIT=passive measures the default.
+OMP_WAIT=${BENCH_OMP_WAIT:-active}
 mkdir -p "$TMP" bench/results
 CSV=bench/results/generate.csv
 [ -f "$CSV" ] || echo "date,machine,benchmark,metric,value,unit,reference,ratio,command" >"$CSV"
@@ -98,7 +105,7 @@ for shape in $SHAPES; do
   fi
   for r in $(seq "$REPS"); do
     for i in "${!NAMES[@]}"; do
-      out=$("$BIN" bench-generate --model "${DIRS[$i]}" --prompt-tokens "$PP" --gen-tokens "$TG" --reps 1 --threads "$THR" ${ARGS[$i]} 2>/dev/null | tail -n 1)
+      out=$(OMP_WAIT_POLICY=$OMP_WAIT "$BIN" bench-generate --model "${DIRS[$i]}" --prompt-tokens "$PP" --gen-tokens "$TG" --reps 1 --threads "$THR" ${ARGS[$i]} 2>/dev/null | tail -n 1)
       DEC[${NAMES[$i]}]+="$(echo "$out" | kv decode_tok_per_s) "
       PRE[${NAMES[$i]}]+="$(echo "$out" | kv prefill_tok_per_s) "
       LINE[${NAMES[$i]}]=$out
@@ -116,7 +123,7 @@ for shape in $SHAPES; do
     d=$(echo "${DEC[$n]}" | tr ' ' '\n' | grep . | median); p=$(echo "${PRE[$n]}" | tr ' ' '\n' | grep . | median)
     a=${ARGS[$(printf '%s\n' "${NAMES[@]}" | grep -nx "$n" | cut -d: -f1) - 1]}
     src=F32; [ "$n" = f16-ckpt ] && src=F16
-    cmd="awq-harness bench-generate --model $shape-$src-DIR --prompt-tokens $PP --gen-tokens $TG --reps 1 --threads $THR $a"
+    cmd="OMP_WAIT_POLICY=$OMP_WAIT awq-harness bench-generate --model $shape-$src-DIR --prompt-tokens $PP --gen-tokens $TG --reps 1 --threads $THR $a"
     bpt=$(echo "${LINE[$n]}" | kv bytes_per_token); rss=$(echo "${LINE[$n]}" | kv peak_rss_mb)
     row "$shape $n tg$TG $THR thr" "decode, median of $REPS" "$d" "tok/s" "$fp_dec" "$cmd"
     [ -n "$q41" ] && row "$shape $n tg$TG vs llama.cpp Q4_1" "decode, median of $REPS" "$d" "tok/s" "$q41" "$cmd"
