@@ -21,6 +21,9 @@
 # Group 128 needs input widths that are multiples of 128 (the bundled model's MLP is 704 wide):
 # those cases run on a 2-block model of seeded random weights (`awq-harness synth`, F32, widths
 # 256/512, its own random token ids).
+# stories260K: converted to HF by transformers' GGUF loader (below; checked against the
+# llama2.c file first), then compressed-tensors at group 4 (its 172-wide MLP fits no other
+# format): decompression exact, transformers' NLL within 1e-5.
 # (An F16 checkpoint's weights are compared after rounding transformers' float32 ones to F16,
 # the dtype the harness evaluates them in; its NLL is not compared: transformers in float32
 # computes with the unrounded products, in float16 with F16 activations.)
@@ -106,6 +109,42 @@ case_ gptq:gptq gptq f16 "$SYN" "$SYN/ids.txt" 1e-4 --method rtn --bits 8 --grou
 case_ gptq:gptq gptq f16 "$FIX/llama-mha-f16" - - --method minmax --bits 4 --group 32          # v2, F16
 
 # run VENV LIST: every case of LIST in one check_export.py; each FAIL counts
+# stories260K converted to HF by transformers' own GGUF loader (tools/peers/gguf_to_hf.py), from
+# the harness's GGUF export of the llama2.c checkpoint. The conversion is checked first: the
+# HF directory scores the llama2.c file's token ids with its perplexity and NLL, every printed
+# digit. Its MLP is 172 wide: 4-bit AWQ GEMM and GPTQ cannot pack it (8 codes per int32 word)
+# and no group of 32 or 128 divides it (test_export_quant holds those refusals), so
+# compressed-tensors at group 4 is the format that holds it.
+SHARED=${AH_SHARED_DATA:-../shared/data}
+S260=$SHARED/stories260K
+if [ -f "$S260/stories260K.bin" ] && [ -f "$SHARED/tinystories/tinystories_val.txt" ]; then
+  "$AH_BIN" quantize --quiet --model "$S260/stories260K.bin" --tokenizer "$S260/tok512.bin" \
+    --method fp16 --format gguf --out "$tmp/s260.gguf" >/dev/null 2>"$tmp/err" ||
+    fail "stories260K GGUF export: $(cat "$tmp/err")"
+  "$venv/bin/python" tools/peers/gguf_to_hf.py "$tmp/s260.gguf" "$tmp/s260-hf" >"$tmp/conv.out" 2>&1 ||
+    fail "gguf_to_hf.py: $(grep -v 'it/s\]' "$tmp/conv.out" | tail -n 3)"
+  head -c 60000 "$SHARED/tinystories/tinystories_val.txt" >"$tmp/s260.txt"
+  "$AH_BIN" tokenize --tokenizer "$S260/tok512.bin" --data "text:$tmp/s260.txt" >"$tmp/s260.ids" 2>"$tmp/err" ||
+    fail "tokenize: $(cat "$tmp/err")"
+  cases=$((cases + 1))
+  a=$("$AH_BIN" eval --quiet --model "$S260/stories260K.bin" --tokenizer "$S260/tok512.bin" \
+      --data "ids:$tmp/s260.ids" --seqlen "$SEQLEN" | tail -n 1)
+  b=$("$AH_BIN" eval --quiet --model "$tmp/s260-hf" --data "ids:$tmp/s260.ids" --seqlen "$SEQLEN" | tail -n 1)
+  if [ -n "$(kv ppl "$a")" ] && [ "$(kv ppl "$a") $(kv nll "$a")" = "$(kv ppl "$b") $(kv nll "$b")" ]; then
+    echo "  stories260K as HF (transformers' GGUF loader): ppl=$(kv ppl "$b") nll=$(kv nll "$b"), the llama2.c file's"
+  else
+    echo "FAIL stories260K as HF: ppl=$(kv ppl "$b") nll=$(kv nll "$b"), the llama2.c file ppl=$(kv ppl "$a") nll=$(kv nll "$a")"
+    errors=$((errors + 1))
+  fi
+  S=$tmp/s260-hf
+  case_ main:compressed-tensors compressed-tensors f32 "$S" "$tmp/s260.ids" 1e-5 --method minmax --bits 4 --group 4
+  case_ main:compressed-tensors compressed-tensors f32 "$S" "$tmp/s260.ids" 1e-5 --method rtn --bits 8 --group 4
+  case_ main:compressed-tensors compressed-tensors f32 "$S" "$tmp/s260.ids" 1e-5 --method awq --bits 4 --group 4 \
+    --calib "ids:$tmp/s260.ids" --calib-samples 8 --calib-seqlen 128
+else
+  echo "  stories260K cases skipped: $S260/stories260K.bin or $SHARED/tinystories absent"
+fi
+
 run() {
   local py="$1/bin/python" list="$2" out="$tmp/$(basename "$2").out" n
   "$py" tools/peers/check_export.py --cases "$list" >"$out" 2>&1

@@ -17,7 +17,15 @@ def main():
     src, out = sys.argv[1], sys.argv[2]
     d, f = os.path.split(os.path.abspath(src))
     model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32)
-    model.save_pretrained(out)
+    # transformers marks a model loaded from GGUF as quantized (not serializable) although its
+    # weights are plain float32 tensors by now: the same weights into a model built from the
+    # config alone, which saves as an ordinary checkpoint.
+    cfg = model.config
+    if hasattr(cfg, "quantization_config"):
+        del cfg.quantization_config
+    plain = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    plain.load_state_dict(model.state_dict())
+    plain.save_pretrained(out)
     AutoTokenizer.from_pretrained(d, gguf_file=f).save_pretrained(out)
     print("gguf_to_hf: %s -> %s (%s, %d parameters)" % (src, out, model.config.model_type,
                                                        sum(p.numel() for p in model.parameters())))
