@@ -15,6 +15,7 @@
 #include "cli/method_opts.h"
 #include "core/blas.h"
 #include "core/progress.h"
+#include "core/quantile.h"
 #include "eval/generate.h"
 #include "model/model.h"
 #include "packed/pmodel.h"
@@ -39,16 +40,6 @@ static void usage(FILE *f) {
             "reads per token: weights + LM head) and read_gb_per_s (bytes_per_token x\n"
             "decode_tok_per_s), peak_rss_mb.\n\n");
     cli_method_usage(f);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 int cmd_bench_generate(int argc, char **argv) {
@@ -146,7 +137,7 @@ int cmd_bench_generate(int argc, char **argv) {
         printf("rep %d: prefill %.1f tokens/s, decode %.2f tokens/s (latency median %.2f ms, p90 "
                "%.2f ms)\n", r + 1, pf[r], dc[r], lmed[r], lp90[r]);
     }
-    double dmed = median(dc, reps);
+    double dmed = ah_quantile(dc, reps, 0.5);
     printf("model=%s what=%s bits=%d group=%d packed=%d kernel=%s threads=%d prompt_tokens=%d "
            "gen_tokens=%d reps=%d prefill_tok_per_s=%.2f decode_tok_per_s=%.3f "
            "latency_median_ms=%.3f latency_p90_ms=%.3f weight_bytes=%zu head_bytes=%zu "
@@ -155,7 +146,8 @@ int cmd_bench_generate(int argc, char **argv) {
            ps ? ps->q.bits : mo.mc.kind == METHOD_FP16 ? 32 : mo.mc.q.bits,
            ps ? ps->q.group : mo.mc.q.group, ps != NULL,
            ps ? packed_kernel_name(packed_kernel_auto()) : "blas", omp_get_max_threads(), pp, tg,
-           reps, median(pf, reps), dmed, median(lmed, reps), median(lp90, reps), g.weight_bytes,
+           reps, ah_quantile(pf, reps, 0.5), dmed, ah_quantile(lmed, reps, 0.5),
+           ah_quantile(lp90, reps, 0.5), g.weight_bytes,
            head, st.kv_bytes, per_token, (double)per_token * dmed / 1e9, ah_peak_rss_mb());
     status = 0;
     goto done;

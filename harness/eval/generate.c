@@ -8,6 +8,7 @@
 
 #include "core/mem.h"
 #include "core/progress.h"
+#include "core/quantile.h"
 #include "model/forward.h"
 #include "model/forward_kv.h"
 #include "packed/head.h"
@@ -57,19 +58,6 @@ static int check_prompt(const model_config *c, const int32_t *prompt, int n_prom
                            "vocabulary (%d): tokenizer and model do not match", prompt[i], i,
                            c->vocab_size);
     return 0;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-// The q-quantile of v (n > 0, sorted in place), linear between order statistics.
-static double quantile(double *v, int n, double q) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    double pos = q * (n - 1);
-    int i = (int)pos;
-    return i + 1 < n ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v[n - 1];
 }
 
 int gen_run_kv(const model *m, block_f32 *const *blocks, const int32_t *prompt, int n_prompt,
@@ -137,8 +125,8 @@ int gen_run_kv(const model *m, block_f32 *const *blocks, const int32_t *prompt, 
         *st = (gen_stats){.prefill_tokens = n_prompt, .prefill_s = prefill_s,
                           .decode_tokens = n_lat, .decode_s = sum, .kv_bytes = fwd_kv_bytes(kv)};
         if (n_lat) {
-            st->latency_p90_ms = 1e3 * quantile(lat, n_lat, 0.9);
-            st->latency_median_ms = 1e3 * quantile(lat, n_lat, 0.5);
+            st->latency_p90_ms = 1e3 * ah_quantile(lat, n_lat, 0.9);
+            st->latency_median_ms = 1e3 * ah_quantile(lat, n_lat, 0.5);
         }
     }
     rc = 0;

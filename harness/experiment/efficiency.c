@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/quantile.h"
 #include "eval/gen_model.h"
 #include "eval/generate.h"
 #include "packed/pmodel.h"
@@ -61,16 +62,6 @@ static double peak_rss_mb(void) {
     return mb;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 int exp_efficiency_measure(exp_efficiency *out, const exp_config *c, const model *m,
                            const int32_t *ids, size_t n_ids, const method_cfg *mc,
                            const calib_set *cs, const qpass *done, ah_err *e) {
@@ -114,8 +105,8 @@ int exp_efficiency_measure(exp_efficiency *out, const exp_config *c, const model
         pf[r] = st.prefill_s > 0 ? st.prefill_tokens / st.prefill_s : 0.0;
         dc[r] = st.decode_s > 0 ? st.decode_tokens / st.decode_s : 0.0;
     }
-    out->prefill_tok_s = median(pf, c->eff_reps);
-    out->decode_tok_s = median(dc, c->eff_reps);
+    out->prefill_tok_s = ah_quantile(pf, c->eff_reps, 0.5);
+    out->decode_tok_s = ah_quantile(dc, c->eff_reps, 0.5);
     out->peak_rss_mb = peak_rss_mb();
     rc = 0;
 done:

@@ -113,17 +113,6 @@ static int read_config(model *m, const gguf_file *f, const char *arch, ah_err *e
     return 0;
 }
 
-static int own(model *m, void *p, ah_err *e) {
-    void **o = realloc(m->owned, (m->n_owned + 1) * sizeof *o);
-    if (!o) {
-        free(p);
-        return ah_fail(e, "out of memory");
-    }
-    m->owned = o;
-    m->owned[m->n_owned++] = p;
-    return 0;
-}
-
 // Binds GGUF tensor `gname` to w with the harness shape (rows, cols) (1-D: ndim 1). perm_heads
 // > 0: rows permuted back over that many heads. Absent: an error unless optional.
 static int bind(model *m, model_weight *w, size_t slot, const char *gname, int ndim,
@@ -165,7 +154,7 @@ static int bind(model *m, model_weight *w, size_t slot, const char *gname, int n
         else gguf_dequant_row((float *)(void *)(out + sr * cols * es), src, t->type, (size_t)cols);
     }
     w->data = out;
-    return own(m, out, e);
+    return model_own(m, out, e);
 }
 
 // Every tensor of the file must have a role: a tensor the forward would ignore (attention

@@ -140,17 +140,6 @@ static void *copy_of(const st_tensor *t) {
     return p;
 }
 
-static int keep(model *m, void *p, ah_err *e) {
-    void **o = realloc(m->owned, (m->n_owned + 1) * sizeof *o);
-    if (!o) {
-        free(p);
-        return ah_fail(e, "out of memory");
-    }
-    m->owned = o;
-    m->owned[m->n_owned++] = p;
-    return 0;
-}
-
 int model_import_linear(model *m, model_weight *w, const char *name, const int64_t shape[2],
                         ah_err *e) {
     const model_quant *q = &m->quant;
@@ -271,7 +260,7 @@ done:
     free(words);
     free(zw);
     free(gidx);
-    if (rc || keep(m, out, e)) {
+    if (rc || model_own(m, out, e)) {
         if (rc) free(out);
         return -1;
     }

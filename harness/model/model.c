@@ -283,6 +283,17 @@ int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
     return 0;
 }
 
+int model_own(model *m, void *p, ah_err *e) {
+    void **o = realloc(m->owned, (m->n_owned + 1) * sizeof *o);
+    if (!o) {
+        free(p);
+        return ah_fail(e, "out of memory");
+    }
+    m->owned = o;
+    m->owned[m->n_owned++] = p;
+    return 0;
+}
+
 void model_free(model *m) {
     if (!m) return;
     st_close(m->st);

@@ -72,7 +72,7 @@ typedef struct {
 typedef struct {
     model_config cfg;
     model_quant quant;        // format MQ_NONE for a plain checkpoint
-    void **owned;             // [n_owned] dequantized weights (import.c), freed with the model
+    void **owned;             // [n_owned] dequantized weights (model_own), freed with the model
     size_t n_owned;
     char path[4096];          // what the user gave
     char format[16];          // "safetensors", "llama2c" or "gguf"
@@ -84,6 +84,9 @@ typedef struct {
     model_weight *layer;      // [n_layers][L_COUNT]
     char *names;              // [G_COUNT + n_layers*L_COUNT][MODEL_NAME_CAP] tensor names
 } model;
+
+// Hands p (malloc'd) to the model: freed with it (m->owned). On failure p is freed and e set.
+int model_own(model *m, void *p, ah_err *e);
 
 // Quantized checkpoints (import.c). model_import_detect reads config.json's
 // "quantization_config" into m->quant (MQ_NONE when there is none; an error for a method or
