@@ -73,11 +73,11 @@ static void print_stats(const char *label, const gen_stats *st, const gen_model 
     printf("model=%s prefill_tokens=%d prefill_tok_per_s=%.2f decode_tokens=%d "
            "decode_tok_per_s=%.3f latency_median_ms=%.3f latency_p90_ms=%.3f weight_bytes=%zu "
            "head_bytes=%zu kv_bytes=%zu peak_rss_mb=%.1f packed=%d kernel=%s kv_cache=%d "
-           "threads=%d\n", key, st->prefill_tokens, pf, st->decode_tokens, dc,
+           "threads=%d omp_wait=%s\n", key, st->prefill_tokens, pf, st->decode_tokens, dc,
            st->latency_median_ms, st->latency_p90_ms, g->weight_bytes, gen_head_bytes(m),
            st->kv_bytes, ah_peak_rss_mb(), packed,
            packed ? packed_kernel_name(packed_kernel_auto()) : "blas", !recompute,
-           omp_get_max_threads());
+           omp_get_max_threads(), omp_wait_policy());
 }
 
 static int parse_temperature(void *dst, const char *arg) {
