@@ -70,6 +70,8 @@ int exp_efficiency_measure(exp_efficiency *out, const exp_config *c, const model
     out->decode_tokens = c->eff_decode;
     out->reps = c->eff_reps;
     out->threads = omp_get_max_threads();
+    const char *wait = getenv("OMP_WAIT_POLICY");   // main.c sets passive unless the user chose
+    snprintf(out->omp_wait, sizeof out->omp_wait, "%s", wait ? wait : "default");
     if ((size_t)c->eff_prompt > n_ids)
         return ah_fail(e, "efficiency: %zu evaluation tokens, %d asked for", n_ids, c->eff_prompt);
     int quantized = mc->kind != METHOD_FP16, rc = -1;
@@ -130,7 +132,8 @@ int exp_efficiency_record(store_run_writer *w, const exp_efficiency *x, ah_err *
         store_run_attr_int(w, "", "eff_decode_tokens", x->decode_tokens, e) ||
         store_run_attr_int(w, "", "eff_reps", x->reps, e) ||
         store_run_attr_int(w, "", "eff_threads", x->threads, e) ||
-        store_run_attr_str(w, "", "eff_kernel", x->kernel, e))
+        store_run_attr_str(w, "", "eff_kernel", x->kernel, e) ||
+        store_run_attr_str(w, "", "eff_omp_wait", x->omp_wait, e))
         return -1;
     return 0;
 }

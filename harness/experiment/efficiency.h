@@ -29,6 +29,8 @@ typedef struct {
     double decode_tok_s;       // decoded tokens / their time, median over reps
     int prompt_tokens, decode_tokens, reps, threads;
     char kernel[16];           // the packed GEMV kernel ("avx2", ...), "blas" for FP runs
+    char omp_wait[16];         // OMP_WAIT_POLICY ("passive", the harness's default; "active"):
+                               // decoding spins 3x faster than it sleeps (README "Batch jobs")
 } exp_efficiency;
 
 // Before any run: every run of the plan must be one the packed kernels hold (no salient

@@ -61,7 +61,7 @@ EOF
 ini "" "" >"$tmp/eff.ini"
 "$AH_BIN" run "$tmp/eff.ini" >"$tmp/o" 2>"$tmp/e" || fail "run: $(cat "$tmp/e")"
 $PY - "$tmp/eff.h5" "$R/tests/fixtures" <<'PYEOF' || err "records"
-import json, math, struct, sys, glob, h5py
+import json, math, os, struct, sys, glob, h5py
 f = h5py.File(sys.argv[1], "r")
 ok = True
 def bad(msg):
@@ -102,6 +102,8 @@ for rid in want:
         elif s[rid][k] != a[k]: bad(f"{rid}: /summary {k} {s[rid][k]} != attribute {a[k]}")
     if a.get("eff_threads") != 2 or s[rid]["eff_threads"] != 2: bad(f"{rid}: eff_threads {a.get('eff_threads')}")
     if a.get("eff_prompt_tokens") != 16 or a.get("eff_decode_tokens") != 8: bad(f"{rid}: lengths")
+    wait = a.get("eff_omp_wait"); wait = wait.decode() if isinstance(wait, bytes) else wait
+    if wait != os.environ.get("OMP_WAIT_POLICY", "passive"): bad(f"{rid}: eff_omp_wait {wait!r}")
     m = rid.split("-m.")[1]
     if rid.startswith("fp16"):
         fp = sum(math.prod(sh) * size[dt] for sh, dt in lin[m].values())
