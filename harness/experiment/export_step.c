@@ -77,10 +77,15 @@ static int find_formats(const exp_config *c, const qexport_format **f, ah_err *e
 }
 
 int exp_export_prepare(const exp_config *c, const char *output, const model *m,
-                       const tok_tokenizer *tok, tok_tokenizer **tok_owned, exp_plan *plan,
-                       ah_err *e) {
+                       const tok_tokenizer *tok, tok_tokenizer **tok_owned, const exp_plan *in,
+                       exp_plan *plan, ah_err *e) {
     *tok_owned = NULL;
+    memset(plan, 0, sizeof *plan);
     if (!c->n_exports) return 0;
+    if (!(plan->runs = malloc((size_t)(in->n ? in->n : 1) * sizeof *plan->runs)))
+        return ah_fail(e, "out of memory");
+    memcpy(plan->runs, in->runs, (size_t)in->n * sizeof *plan->runs);
+    plan->n = plan->cap = in->n;
     const qexport_format *f[EXP_MAX_EXPORTS];
     if (find_formats(c, f, e)) return -1;
     int need_tok = 0;

@@ -31,11 +31,12 @@ void exp_export_path(const exp_config *c, const char *output, const char *id, co
 
 // Plan time, for the runs of plan on model m (tok: its tokenizer, NULL when not loaded; it is
 // loaded here when a format embeds one and kept in *tok_owned, which the caller frees):
-// sets every quantized run's mc.q.scale_dtype to what its formats store and runs each
-// format's check. output: the results file (the default export directory).
+// *out becomes a copy of plan's runs (the caller frees out->runs) with every quantized run's
+// mc.q.scale_dtype set to what its formats store, and each format's check is run on each.
+// output: the results file (the default export directory). Without [export]: *out stays empty.
 int exp_export_prepare(const exp_config *c, const char *output, const model *m,
-                       const tok_tokenizer *tok, tok_tokenizer **tok_owned, exp_plan *plan,
-                       ah_err *e);
+                       const tok_tokenizer *tok, tok_tokenizer **tok_owned, const exp_plan *plan,
+                       exp_plan *out, ah_err *e);
 
 typedef struct {
     const exp_config *c;

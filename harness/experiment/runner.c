@@ -445,14 +445,8 @@ static int print_keys_input(const exp_config *c, const exp_plan *plan, FILE *out
     tok_tokenizer *tok = NULL;
     int rc = exp_inputs_load(&s, c, plan, 1, e);
     if (rc == 0 && c->n_exports) {
-        if (!(local.runs = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *local.runs))) {
-            rc = ah_fail(e, "out of memory");
-        } else {
-            memcpy(local.runs, plan->runs, (size_t)plan->n * sizeof *local.runs);
-            local.n = local.cap = plan->n;
-            plan = &local;
-            rc = exp_export_prepare(c, c->output, s.m, s.tok, &tok, &local, e);
-        }
+        rc = exp_export_prepare(c, c->output, s.m, s.tok, &tok, plan, &local, e);
+        plan = &local;
     }
     for (int i = 0; rc == 0 && i < plan->n; i++) {
         char key[65], awq[65];
@@ -551,14 +545,9 @@ static int execute_input(const exp_config *c, const exp_plan *plan, const exp_ru
     // [export]: the runs as their formats need them quantized (scale dtype), checked again on
     // this input's model (exp_execute checked every input before any work).
     if (c->n_exports) {
-        if (!(local.runs = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *local.runs))) {
-            ah_fail(e, "out of memory");
-            goto out;
-        }
-        memcpy(local.runs, plan->runs, (size_t)plan->n * sizeof *local.runs);
-        local.n = local.cap = plan->n;
+        int prepared = exp_export_prepare(c, output, s.m, s.tok, &export_tok, plan, &local, e);
         plan = &local;
-        if (exp_export_prepare(c, output, s.m, s.tok, &export_tok, &local, e)) goto out;
+        if (prepared) goto out;
         if (ds_tokenizer_path(export_tpath, sizeof export_tpath, c->model_path,
                               c->tokenizer[0] ? c->tokenizer : NULL, e))
             export_tpath[0] = '\0';   // none: formats that embed one were refused above
@@ -802,13 +791,7 @@ static int export_check_fn(const exp_config *c, const exp_plan *plan, void *ctx,
         ah_wrap(e, "%s: [export]: checking the formats", c->source);
         goto out;
     }
-    if (!(copy.runs = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *copy.runs))) {
-        ah_fail(e, "out of memory");
-        goto out;
-    }
-    memcpy(copy.runs, plan->runs, (size_t)plan->n * sizeof *copy.runs);
-    copy.n = copy.cap = plan->n;
-    rc = exp_export_prepare(c, o->output ? o->output : c->output, m, NULL, &tok, &copy, e);
+    rc = exp_export_prepare(c, o->output ? o->output : c->output, m, NULL, &tok, plan, &copy, e);
 out:
     free(copy.runs);
     tok_free(tok);
