@@ -74,7 +74,17 @@ timed() {
   awk '/^peers_time/ {printf "%s %.0f\n", $2, $3 / 1024}' "$tmp/time"
 }
 
-[ "$run_eval" = 1 ] && printf '%-10s %-4s %-44s %-44s\n' model dtype "harness (s, tok/s, MiB, ppl)" "llama-perplexity (s, tok/s, MiB, ppl)"
+# The GEMM peak the harness's evaluation is set against (issue 25: at least 85% of it): the
+# sgemm of the BLAS as the harness links it (bench/gemm_peak.c), measured just before each
+# harness run, since this VM's speed drifts by 5-10% within an hour (bench/README.md).
+peak=""
+if [ "$run_eval" = 1 ]; then
+  cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iharness bench/gemm_peak.c harness/core/blas.c harness/core/err.c \
+     -o "$tmp/gemm_peak" -L/usr/lib/x86_64-linux-gnu/openblas-openmp -l:libopenblas.so.0 \
+     -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp && peak="$tmp/gemm_peak" ||
+    echo "peers: bench/gemm_peak.c did not build: no share-of-peak rows"
+  printf '%-10s %-4s %-44s %-44s\n' model dtype "harness (s, tok/s, MiB, ppl)" "llama-perplexity (s, tok/s, MiB, ppl)"
+fi
 for m in $PEER_MODELS; do
   [ "$run_eval" = 1 ] || break
   cfg="$SHARED/configs/${CFG[$m]}.config.json"; tokdir="$SHARED/tokenizers/${TOK[$m]}"
@@ -89,12 +99,20 @@ for m in $PEER_MODELS; do
       { echo "peers: gguf export of $m failed: $(tail -n 1 "$tmp/export.err")"; rm -rf "$dir"; continue; }
     hcmd="./awq-harness eval --model DIR --data text:wiki.test.raw --protocol llamacpp --seqlen 2048 --max-windows $W --threads $THREADS"
     lcmd="llama-perplexity -m DIR.gguf -f wiki.test.raw -c 2048 --chunks $W -t $THREADS -ctk f32 -ctv f32 -fa off"
-    hs=(); ls=(); hm=(); lm=(); hppl=""; lppl=""
+    hs=(); ls=(); hm=(); lm=(); hppl=""; lppl=""; pks=(); pcts=()
+    # every token runs the blocks; logits only for the scored positions 1024..2046 (eval/ppl.c)
+    fpt=$(/usr/bin/python3 bench/model_flops.py "$cfg" 2048 "$(awk 'BEGIN {print 1023 / 2048}')")
     for i in $(seq "$REPS"); do   # alternating: harness, llama.cpp, harness, ...
+      pk1=""; [ -n "$peak" ] && pk1=$("$peak" --threads "$THREADS" --reps 3 | tail -n 1 | tr ' ' '\n' | sed -n 's/^peak_gflops=//p')
       r=$(timed "$tmp/h.out" "$BIN" eval --model "$dir" --data "text:$TEXT" --protocol llamacpp --seqlen 2048 \
             --max-windows "$W" --threads "$THREADS") || { echo "peers: harness eval failed:"; tail -n 3 "$tmp/h.out"; break; }
       hs+=("${r% *}"); hm+=("${r#* }")
       hppl=$(tr ' ' '\n' <"$tmp/h.out" | sed -n 's/^ppl=//p' | tail -n 1)
+      # achieved GFLOP/s: the harness's own tok_per_s (the evaluation, model load excluded)
+      htp=$(tr ' ' '\n' <"$tmp/h.out" | sed -n 's/^tok_per_s=//p' | tail -n 1)
+      if [ -n "$pk1" ] && [ -n "$htp" ]; then
+        pks+=("$pk1"); pcts+=("$(awk -v a="$htp" -v f="$fpt" -v p="$pk1" 'BEGIN {printf "%.1f", 100 * a * f / 1e9 / p}')")
+      fi
       r=$(timed "$tmp/l.out" "$bin/llama-perplexity" -m "$g" -f "$TEXT" -c 2048 --chunks "$W" -t "$THREADS" \
             -ctk f32 -ctv f32 -fa off) || { echo "peers: llama-perplexity failed:"; tail -n 3 "$tmp/l.out"; break; }
       ls+=("${r% *}"); lm+=("${r#* }")
@@ -108,6 +126,13 @@ for m in $PEER_MODELS; do
     row "peers eval $m $dt $THREADS thr" "tok/s harness vs llama-perplexity, whole process, medians (harness s $(echo ${hs[*]} | tr ' ' '/'), llama.cpp s $(echo ${ls[*]} | tr ' ' '/'); ppl $hppl vs $lppl)" \
         "$htps" tok/s "$ltps" "$hcmd  vs  $lcmd"
     row "peers eval $m $dt $THREADS thr" "peak RSS harness vs llama-perplexity (MiB, medians)" "$hmem" MiB "$lmem" "$hcmd  vs  $lcmd"
+    if [ ${#pcts[@]} -gt 0 ]; then
+      pct=$(printf '%s\n' "${pcts[@]}" | median); pk=$(printf '%s\n' "${pks[@]}" | median)
+      gf=$(awk -v p="$pct" -v k="$pk" 'BEGIN {printf "%.1f", p * k / 100}')
+      row "peers eval $m $dt $THREADS thr" "harness achieved GFLOP/s vs GEMM peak before each run (peaks $(echo ${pks[*]} | tr ' ' '/'); per-run % $(echo ${pcts[*]} | tr ' ' '/'), median ${pct}%; $(awk -v f="$fpt" 'BEGIN {printf "%.0f", f / 1e6}') MFLOP/token)" \
+          "$gf" GFLOP/s "$pk" "$hcmd"
+      echo "           harness: ${pct}% of the GEMM peak ($pk GFLOP/s; median of per-run shares)"
+    fi
     printf '%-10s %-4s %-44s %-44s\n' "$m" "$dt" "$h s, $htps tok/s, $hmem MiB, ppl $hppl" "$l s, $ltps tok/s, $lmem MiB, ppl $lppl"
     rm -rf "$dir" "$g"
   done

@@ -83,22 +83,9 @@ declare -A CFG=([opt]="$SHARED/configs/opt-125m.config.json" [llama]="$SHARED/co
 $PY -c "import random; random.seed(1); print(' '.join(str(random.randrange(3, 49000)) for _ in range(2048 * $WINDOWS)))" >"$tmp/ids.txt"
 $PY -c "import random; random.seed(2); print(' '.join(str(random.randrange(3, 49000)) for _ in range(512 * 32)))" >"$tmp/calib.txt"
 
-# Model FLOPs per token at window T (bench/README.md): linears 2 * params, LM head 2 * V * C,
-# causal attention 2 * T' * (2 * H * D) per layer with T' = (T + 1) / 2 the mean context.
-flops_per_token() {   # config T
-  $PY - "$1" "$2" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1])); T = int(sys.argv[2])
-C = c["hidden_size"]; L = c["num_hidden_layers"]; V = c["vocab_size"]; H = c["num_attention_heads"]
-G = c.get("num_key_value_heads", H); D = C // H
-if c["model_type"] == "opt":
-    lin = 4 * C * C + 2 * C * c["ffn_dim"]
-else:
-    lin = C * H * D + 2 * C * G * D + H * D * C + 3 * C * c["intermediate_size"]
-att = 2 * 2 * H * D * (T + 1) / 2
-print(L * (2 * lin + att) + 2 * V * C)
-PY
-}
+# Model FLOPs per token at window T: bench/model_flops.py (its docstring: linears, LM head,
+# causal attention over the mean context).
+flops_per_token() { $PY bench/model_flops.py "$1" "$2"; }   # config T
 
 for name in $MODELS; do
   cfg=${CFG[$name]}
