@@ -72,8 +72,11 @@ for t in 1 "$THR"; do
   done
 done
 
-LB=""
-if [ "${BENCH_LLAMA:-1}" != 0 ]; then LB=$(bash tools/llama-cpp 2>/dev/null) || LB=""; fi
+LB=""; GGUF_PY=""
+if [ "${BENCH_LLAMA:-1}" != 0 ]; then
+  LB=$(bash tools/llama-cpp 2>/dev/null) || LB=""
+  GGUF_PY=$(bash tools/peers/venv 2>/dev/null)/bin/python || GGUF_PY=""
+fi
 for shape in $SHAPES; do
   cfg=configs/models/$shape.config.json; dir=$TMP/$shape; d32=$TMP/$shape-f32
   [ -f "$dir/model.safetensors" ] || "$BIN" synth --quiet --config "$cfg" --out "$dir" --ids 0 --threads "$THR" >/dev/null || exit 1
@@ -136,10 +139,13 @@ for shape in $SHAPES; do
     d=$(echo "${DEC[ll-$t]}" | tr ' ' '\n' | grep . | median); p=$(echo "${PRE[ll-$t]}" | tr ' ' '\n' | grep . | median)
     row "$shape llama.cpp $t tg$TG $THR thr" "decode, median of $REPS" "$d" "tok/s" "$fp_dec" "llama-bench -m $t.gguf -p $PP -n $TG -t $THR -r 1"
     row "$shape llama.cpp $t pp$PP $THR thr" "prefill, median of $REPS" "$p" "tok/s" "$fp_pre" "llama-bench -m $t.gguf -p $PP -n $TG -t $THR -r 1"
-    # bytes per token: the whole file (its weights, and the tied embedding = LM head, are all read)
-    fb=$(stat -c %s "$TMP/$shape-$t.gguf")
+    # bytes per token: every tensor but an untied embedding table (bench/gguf_bytes_per_token.py,
+    # gguf-py of the peers' venv); without that venv, the whole file (tied: the same up to metadata)
+    fb=""; what="tensors read"
+    [ -n "$GGUF_PY" ] && fb=$("$GGUF_PY" bench/gguf_bytes_per_token.py "$TMP/$shape-$t.gguf" 2>/dev/null)
+    [ -n "$fb" ] || { fb=$(stat -c %s "$TMP/$shape-$t.gguf"); what="file"; }
     bound=$(awk -v b="$fb" -v g="$bw" 'BEGIN{if (b > 0) printf "%.2f", g * 1e9 / b}')
-    row "$shape llama.cpp $t decode vs bandwidth bound" "bytes/token $fb (file)" "$d" "tok/s" "$bound" "llama-bench -m $t.gguf -p $PP -n $TG -t $THR -r 1"
+    row "$shape llama.cpp $t decode vs bandwidth bound" "bytes/token $fb ($what)" "$d" "tok/s" "$bound" "llama-bench -m $t.gguf -p $PP -n $TG -t $THR -r 1"
   done
   unset DEC PRE LINE LSRC LARGS
 done
