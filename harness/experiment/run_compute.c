@@ -78,6 +78,9 @@ awq_block_result *exp_awq_from_cache(const exp_config *c, const exp_inputs *s,
     return preset;
 }
 
+// Run r: evaluated with its quantization pass in the evaluation's block hook, its tasks and
+// efficiency measured, its record written at run_path, its AWQ search saved to the cache (when
+// searched here) and its exports written (x). *out: what the final table shows of it.
 static int compute_run(const exp_config *c, const exp_run *r, exp_inputs *s, const char *key,
                        const char *run_path, const exp_run_opts *o, ah_progress *bar,
                        exp_run_outcome *out, exp_run_exports *x, ah_err *e) {
