@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/names.h"
 #include "eval/tasks.h"
+#include "experiment/data_axes.h"
 #include "experiment/ini_include.h"
 #include "export/formats.h"
 #include "method/method.h"
@@ -533,17 +534,16 @@ static exp_axis_values *sweep_axes(parse_ctx *p, const char *section) {
     return sw->axes;
 }
 
-// key = value in [sweep] / [sweep.NAME]: nonzero on success, 0 after an error (inih's handler
-// convention).
-const char *const EXP_INPUT_KEYS[EXP_IN_COUNT] = {"model", "eval_data", "seqlen", "calib", "protocol"};
-
-// An input axis of [sweep] (model, eval_data, seqlen, calib, protocol): a comma list of text values.
+// An input axis of [sweep] (a row of EXP_INPUT_AXES, data_axes.h): a comma list of text values.
 static int input_key(parse_ctx *p, const char *section, exp_input_axis a, const char *key,
                      const char *value) {
     exp_input_values *in = &p->c->inputs[a];
-    if (strcmp(section, "sweep"))
-        return fail_at(p, "%s: the inputs (model, eval_data, seqlen, calib, protocol) are crossed in [sweep] "
-                          "only, not in [%s]", key, section);
+    if (strcmp(section, "sweep")) {
+        char keys[256];
+        exp_input_keys_list(keys, sizeof keys);
+        return fail_at(p, "%s: the inputs (%s) are crossed in [sweep] only, not in [%s]", key,
+                       keys, section);
+    }
     int continuing = p->last_continues && !strcmp(p->last_key, key) && !strcmp(p->last_section, section);
     if (in->n && !continuing)
         return fail_at(p, "%s given twice in [%s] (first at line %d); write one list", key,
@@ -582,9 +582,11 @@ static int input_key(parse_ctx *p, const char *section, exp_input_axis a, const 
     return 1;
 }
 
+// key = value in [sweep] / [sweep.NAME]: nonzero on success, 0 after an error (inih's handler
+// convention).
 static int sweep_key(parse_ctx *p, const char *section, const char *name, const char *value) {
     for (int k = 0; k < EXP_IN_COUNT; k++)
-        if (!strcmp(name, EXP_INPUT_KEYS[k])) return input_key(p, section, (exp_input_axis)k, name, value);
+        if (!strcmp(name, EXP_INPUT_AXES[k].key)) return input_key(p, section, (exp_input_axis)k, name, value);
     int a = 0;
     while (a < PARAM_AXIS_COUNT && strcmp(param_name((param_id)a), name)) a++;
     if (a == PARAM_AXIS_COUNT) {
@@ -594,8 +596,9 @@ static int sweep_key(parse_ctx *p, const char *section, const char *name, const 
         for (int i = 0; i < PARAM_AXIS_COUNT && o < sizeof allowed; i++)
             o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s", i ? ", " : "",
                                   param_name((param_id)i));
-        for (int i = 0; i < EXP_IN_COUNT && o < sizeof allowed; i++)
-            o += (size_t)snprintf(allowed + o, sizeof allowed - o, ", %s", EXP_INPUT_KEYS[i]);
+        char inputs[128];
+        exp_input_keys_list(inputs, sizeof inputs);
+        if (o < sizeof allowed) snprintf(allowed + o, sizeof allowed - o, ", %s", inputs);
         return fail_at(p, "unknown key '%s' in [%s] (%s)", name, section, allowed);
     }
     exp_axis_values *axes = sweep_axes(p, section);

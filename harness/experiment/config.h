@@ -51,7 +51,8 @@ typedef struct {
 // The inputs a [sweep] may list (data axes): unlike the parameter table's axes they are text
 // (model names, data specs) or a length, and they select what a run reads, not how it
 // quantizes. Written: n values in v (strings; seqlen as digits); not written: n = 0, the
-// [model] / [evaluation] / [calibration] value.
+// [model] / [evaluation] / [calibration] value. Each axis is a row of EXP_INPUT_AXES
+// (data_axes.h): its key, run-id part and /summary column.
 typedef enum {
     EXP_IN_MODEL, EXP_IN_EVAL, EXP_IN_SEQLEN, EXP_IN_CALIB,
     EXP_IN_PROTOCOL,           // gptq | llamacpp: which tokens of each window are scored (issue 20)
@@ -63,7 +64,6 @@ typedef struct {
     char file[EXP_PATH_MAX];
     int line;
 } exp_input_values;
-extern const char *const EXP_INPUT_KEYS[EXP_IN_COUNT];   // "model", "eval_data", "seqlen", "calib", "protocol"
 
 
 // One sweep axis (a [sweep] row of the parameter table, method/params.h): its values in the

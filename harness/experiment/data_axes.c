@@ -7,6 +7,26 @@
 
 #include "core/names.h"
 
+const exp_input_axis_def EXP_INPUT_AXES[EXP_IN_COUNT] = {
+    [EXP_IN_MODEL] = {.key = "model", .id_fmt = "-m.%s", .label = EXP_LABEL_MODEL,
+                      .column = "model_name"},
+    [EXP_IN_EVAL] = {.key = "eval_data", .id_fmt = "-ev.%s", .label = EXP_LABEL_DATA,
+                     .column = "eval_data"},
+    [EXP_IN_SEQLEN] = {.key = "seqlen", .id_fmt = "-ctx%s", .label = EXP_LABEL_AS_WRITTEN,
+                       .column = "seqlen"},
+    [EXP_IN_CALIB] = {.key = "calib", .id_fmt = "-cal.%s", .label = EXP_LABEL_DATA,
+                      .column = "calib", .calibrated_only = 1},
+    [EXP_IN_PROTOCOL] = {.key = "protocol", .id_fmt = "-p.%s", .label = EXP_LABEL_AS_WRITTEN,
+                         .column = "protocol"},
+};
+
+void exp_input_keys_list(char *buf, size_t cap) {
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < EXP_IN_COUNT && o < cap; k++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", k ? ", " : "", EXP_INPUT_AXES[k].key);
+}
+
 int exp_inputs_build(const exp_config *c, exp_input **in, int *n, ah_err *e) {
     int total = 1;
     for (int k = 0; k < EXP_IN_COUNT; k++) total *= c->inputs[k].n ? c->inputs[k].n : 1;
@@ -79,11 +99,11 @@ static void spec_label(const char *spec, char *buf, size_t cap) {
 // appended ("pile2"), so ids stay apart.
 static void value_label(const exp_config *c, int k, int i, char *buf, size_t cap) {
     const exp_input_values *iv = &c->inputs[k];
-    if (k == EXP_IN_SEQLEN || k == EXP_IN_PROTOCOL) {
+    if (EXP_INPUT_AXES[k].label == EXP_LABEL_AS_WRITTEN) {
         snprintf(buf, cap, "%s", iv->v[i]);
         return;
     }
-    if (k == EXP_IN_MODEL) {
+    if (EXP_INPUT_AXES[k].label == EXP_LABEL_MODEL) {
         const exp_model *m = model_of(c, iv->v[i]);
         spec_label(m ? m->key : c->model_name, buf, cap);   // keys are plain (config.c)
         if (!m) snprintf(buf, cap, "main");
@@ -102,17 +122,16 @@ static void value_label(const exp_config *c, int k, int i, char *buf, size_t cap
     }
 }
 
-static const char *const ID_FMT[EXP_IN_COUNT] = {"-m.%s", "-ev.%s", "-ctx%s", "-cal.%s", "-p.%s"};
-
 void exp_input_suffix(const exp_config *c, const exp_input *in, int takes_calib, char *buf,
                       size_t cap) {
     size_t o = 0;
     buf[0] = '\0';
     for (int k = 0; k < EXP_IN_COUNT; k++) {
-        if (!c->inputs[k].n || (k == EXP_IN_CALIB && !takes_calib) || o >= cap) continue;
+        if (!c->inputs[k].n || (EXP_INPUT_AXES[k].calibrated_only && !takes_calib) || o >= cap)
+            continue;
         char label[64];
         value_label(c, k, in->v[k], label, sizeof label);
-        int n = snprintf(buf + o, cap - o, ID_FMT[k], label);
+        int n = snprintf(buf + o, cap - o, EXP_INPUT_AXES[k].id_fmt, label);
         o = n < 0 || (size_t)n >= cap - o ? cap : o + (size_t)n;
     }
 }
@@ -122,8 +141,9 @@ void exp_input_describe(const exp_config *c, const exp_input *in, int takes_cali
     size_t o = 0;
     buf[0] = '\0';
     for (int k = 0; k < EXP_IN_COUNT; k++) {
-        if (!c->inputs[k].n || (k == EXP_IN_CALIB && !takes_calib) || o >= cap) continue;
-        int n = snprintf(buf + o, cap - o, "%s%s=%s", o ? " " : "", EXP_INPUT_KEYS[k],
+        if (!c->inputs[k].n || (EXP_INPUT_AXES[k].calibrated_only && !takes_calib) || o >= cap)
+            continue;
+        int n = snprintf(buf + o, cap - o, "%s%s=%s", o ? " " : "", EXP_INPUT_AXES[k].key,
                          c->inputs[k].v[in->v[k]]);
         o = n < 0 || (size_t)n >= cap - o ? cap : o + (size_t)n;
     }

@@ -20,6 +20,29 @@
 #include "core/err.h"
 #include "experiment/config.h"
 
+// How a value of an axis becomes its part of a run id.
+typedef enum {
+    EXP_LABEL_AS_WRITTEN,      // the value itself: 512, llamacpp
+    EXP_LABEL_MODEL,           // NAME of its [model.NAME] section, "main" for [model]
+    EXP_LABEL_DATA,            // the data spec's file or split: pile, wikitext2-train (a label
+                               // two values share gets the value's position appended: pile2)
+} exp_input_label;
+
+// One input axis, a row of EXP_INPUT_AXES (indexed by exp_input_axis, config.h): what the
+// parser, the run ids, the plan description and the report read of it.
+typedef struct {
+    const char *key;           // its [sweep] key (and the name in plan descriptions)
+    const char *id_fmt;        // its part of a run id, printf of the value's label: "-ev.%s"
+    exp_input_label label;
+    const char *column;        // the /summary column recording a run's value (report rows)
+    int calibrated_only;       // crossed only with the runs that take calibration (the rest:
+                               // planned with the first value, left out of their ids)
+} exp_input_axis_def;
+extern const exp_input_axis_def EXP_INPUT_AXES[EXP_IN_COUNT];
+
+// The [sweep] keys of the input axes, ", "-separated, into buf (cap bytes).
+void exp_input_keys_list(char *buf, size_t cap);
+
 typedef struct {
     int v[EXP_IN_COUNT];   // value index per input axis; 0 when the axis is not swept
 } exp_input;

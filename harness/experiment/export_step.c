@@ -1,13 +1,11 @@
 // export_step.c — a sweep's [export] step (export_step.h).
 #include "experiment/export_step.h"
 
-#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/mem.h"
@@ -112,22 +110,6 @@ int exp_export_prepare(const exp_config *c, const char *output, const model *m,
     return 0;
 }
 
-// Bytes of the regular files in dir (an export directory is flat).
-static long long dir_bytes(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    long long sum = 0;
-    struct dirent *de;
-    char p[EXP_PATH_MAX + 512];
-    struct stat sb;
-    while ((de = readdir(d))) {
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) sum += (long long)sb.st_size;
-    }
-    closedir(d);
-    return sum;
-}
-
 // 1 when path holds a complete export (every file its manifest lists, at its size) of the run
 // with this key; *max_abs_diff from its manifest's export_check (NaN: none).
 static int export_complete(const char *path, const char *key, double *max_abs_diff) {
@@ -211,7 +193,7 @@ int exp_export_run(const exp_export_ctx *x, const exp_run *r, const char *key,
             fprintf(stderr, "export %s %s: failed: %s\n", r->id, f[i]->name, fe.msg);
             continue;
         }
-        long long bytes = dir_bytes(path);
+        long long bytes = qexport_dir_bytes(path);   // as its manifest records them
         TRY(store_run_attr_str(w, grp, "status", status, e));
         TRY(store_run_attr_int(w, grp, "bytes", bytes, e));
         TRY(store_run_attr_real(w, grp, "max_abs_diff", diff, e));

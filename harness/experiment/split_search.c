@@ -11,6 +11,7 @@
 
 #include "core/progress.h"
 #include "experiment/awq_cache.h"
+#include "experiment/data_axes.h"
 #include "experiment/inputs.h"
 #include "experiment/keys.h"
 #include "method/pass.h"
@@ -71,7 +72,7 @@ static int load_inputs(exp_inputs *s, search_list *l, const exp_config *c, const
         if (c->inputs[k].n)
             return ah_fail(e, "%s: [sweep] %s: a split AWQ search takes an experiment with one "
                               "model and one data set; write one INI per input for it",
-                           c->source, EXP_INPUT_KEYS[k]);
+                           c->source, EXP_INPUT_AXES[k].key);
     // [export] formats that store 16-bit scales change the search (it runs with the rounded
     // scales) and its key; the split search does not apply them (export_step.h needs the model
     // per run), so its entries would never be used: refused, not searched in vain.

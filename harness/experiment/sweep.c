@@ -106,7 +106,8 @@ static int emit(exp_plan *p, method_cfg mc, const exp_config *c, ah_err *e) {
     // A calibration source other than the first is crossed only with the runs it changes.
     const exp_input *in = &p->inputs[p->cur_input];
     int takes_calib = param_applies(&mc, PARAM_CALIB_SAMPLES);
-    if (in->v[EXP_IN_CALIB] > 0 && !takes_calib) return 0;
+    for (int k = 0; k < EXP_IN_COUNT; k++)
+        if (EXP_INPUT_AXES[k].calibrated_only && in->v[k] > 0 && !takes_calib) return 0;
     size_t L = strlen(id);
     exp_input_suffix(c, in, takes_calib, id + L, sizeof id - L);
     if (strlen(id) > EXP_ID_MAX)

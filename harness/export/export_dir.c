@@ -373,3 +373,16 @@ int qexport_dir_verify(const char *model_path, ah_err *e) {
     json_decref(root);
     return rc;
 }
+
+long long qexport_dir_bytes(const char *dir) {
+    char man[PATH_MAX + 32];
+    struct stat sb;
+    snprintf(man, sizeof man, "%s/" MANIFEST, dir);
+    json_t *root = stat(man, &sb) == 0 ? json_load_file(man, 0, NULL) : NULL;
+    json_t *files = json_object_get(root, "files"), *v;
+    const char *name;
+    long long sum = json_is_object(files) ? (long long)sb.st_size : -1;
+    json_object_foreach(files, name, v) sum += (long long)json_integer_value(json_object_get(v, "bytes"));
+    json_decref(root);
+    return sum;
+}

@@ -43,4 +43,9 @@ void qexport_dir_abort(const char *tmp);
 // size. Exports from before export_format 2 (no "files") are accepted as they are.
 int qexport_dir_verify(const char *model_path, ah_err *e);
 
+// The bytes export directory dir holds on disk, from its manifest: every file "files" lists
+// plus manifest.json itself. -1 when there is no manifest with "files" (not an export of
+// export_format 2). Sizes as written; qexport_dir_verify checks they still hold.
+long long qexport_dir_bytes(const char *dir);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "experiment/data_axes.h"
 #include "method/method.h"
 #include "method/params.h"
 #include "text/dataset.h"
@@ -16,10 +17,6 @@
 #define FIELD_ID (-2)   // the run id, usable as a row or column key
 #define MAX_KEY 24      // fields in one key
 
-// The run parameters besides the parameter table's (method/params.h), which are all in the
-// default row key: the data and the window length. The row key is these minus the column key.
-static const char *const DATA_PARAMS[] = {"model_name", "calib", "eval_data", "seqlen", "protocol", NULL};
-#define N_DATA_PARAMS 5
 // Outcomes, not parameters: never a key.
 static const char *const RESULTS[] = {"ppl", "nll", "seconds", "awq_seconds", "cache", "key", NULL};
 // Row order: fields compared first to last (those in the row key).
@@ -45,6 +42,20 @@ static int in_list(const char *const *list, const char *w) {
     for (int i = 0; list[i]; i++)
         if (!strcmp(list[i], w)) return 1;
     return 0;
+}
+
+// The run parameters besides the parameter table's (method/params.h), which are all in the
+// default row key: the /summary columns of the sweep's input axes (experiment/data_axes.h), in
+// ROW_ORDER's order, those it does not list last. The row key is these minus the column key.
+// Into out[EXP_IN_COUNT]; returns how many.
+static int data_params(const char **out) {
+    int n = 0;
+    for (int i = 0; ROW_ORDER[i]; i++)
+        for (int k = 0; k < EXP_IN_COUNT; k++)
+            if (!strcmp(EXP_INPUT_AXES[k].column, ROW_ORDER[i])) out[n++] = ROW_ORDER[i];
+    for (int k = 0; k < EXP_IN_COUNT; k++)
+        if (!in_list(ROW_ORDER, EXP_INPUT_AXES[k].column)) out[n++] = EXP_INPUT_AXES[k].column;
+    return n;
 }
 
 // An outcome column (also any later "*_seconds" timing, the KL divergence's kld_*, dp_*,
@@ -508,9 +519,13 @@ int report_build(report_table *t, const store_summary *s, const report_opts *o, 
     const char *cols = o->cols ? o->cols : models ? "model_name,bits,group_size" : "bits,group_size";
     if (parse_key(&c.cols, cols, "--cols", e)) return -1;
     if (!o->rows || !strcmp(o->rows, "auto")) {
+        const char *names[PARAM_COUNT + EXP_IN_COUNT];
+        int n = 0;
+        for (int i = 0; i < PARAM_COUNT; i++) names[n++] = param_name((param_id)i);
+        n += data_params(names + n);
         c.rows.n = 0;
-        for (int i = 0; i < PARAM_COUNT + N_DATA_PARAMS; i++) {
-            const char *name = i < PARAM_COUNT ? param_name((param_id)i) : DATA_PARAMS[i - PARAM_COUNT];
+        for (int i = 0; i < n; i++) {
+            const char *name = names[i];
             int f = store_column_index(name);
             // The seed is the replicate axis: its runs share a cell (mean +- sd).
             if (!strcmp(name, "seed")) continue;
