@@ -10,19 +10,27 @@
 #          (W x 2048 / seconds: every token of every window goes through the model) and peak
 #          RSS (/usr/bin/time -f %M), runs alternating harness, llama.cpp, harness, ...;
 #          medians of REPS runs.
-#   awq    the whole AWQ pass of `awq-harness quantize --method awq` against llm-compressor's
-#          AWQModifier (PyPI, tools/peers/venv; bench/peer_awq_llmcompressor.py) on the CPU,
-#          on the same calibration token ids (N blocks of L tokens, in order), the same grid
-#          (0, 1/20, ..., 1: the harness's --grid 20 --grid-include-one; llm-compressor's
-#          n_grid 21), s = x_mean^alpha (duo_scaling off), asymmetric 4-bit groups of 64, no
-#          clip search (llm-compressor has none): whole-process seconds, the in-process seconds
-#          of the pass (harness quant_seconds, llm-compressor's oneshot call), and how many of
-#          the scaling groups' alphas are the same. Models: the bundled tinyprose (its own
-#          calibration text) and the SmolLM2-135M shape (first AWQ_LAYERS blocks, random ids).
-#          Not run: AutoAWQ 0.2.9 (its last release; it needs transformers <= 4.51, which the
-#          peers' lock cannot hold beside llm-compressor) and mit-han-lab/llm-awq (on no package
-#          registry); tools/ref_awq.py, which follows llm-awq with its GPU semantics, is timed by
-#          bench/throughput.sh.
+#   awq    the whole AWQ pass of `awq-harness quantize --method awq` against each AWQ peer on
+#          the CPU, on the same calibration token ids (N blocks of L tokens, in order), s =
+#          x_mean^alpha (duo_scaling off: the harness's default `search` rule), asymmetric 4-bit
+#          groups of 64, no clip search, the peer's own grid matched by the harness's:
+#          - llm-compressor's AWQModifier (PyPI, tools/peers/venv; bench/peer_awq_llmcompressor.py):
+#            n_grid 21 = 0, 1/20, ..., 1, the harness with --grid 20 --grid-include-one; it has
+#            no clip search;
+#          - AutoAWQ 0.2.9, its last release (PyPI, tools/peers/venv autoawq: transformers
+#            4.51.3, its last tested one, which the main lock cannot hold; bench/peer_awq_autoawq.py):
+#            its fixed grid i/20, i = 0..19, the harness with --grid 20; apply_clip=False. Run
+#            with its GPU semantics: on the CPU its weight snapshot aliases the weights, which
+#            a runtime patch turns into a copy (with duo_scaling off that changes no alpha; with
+#            its default duo_scaling the shipped code picks alpha 0 everywhere; the driver's
+#            docstring says why).
+#          Per peer: whole-process seconds, the in-process seconds of the pass (harness
+#          quant_seconds, llm-compressor's oneshot call, AutoAWQ's quantize call), and how many
+#          of the scaling groups' alphas are the same as the harness's. Models: the bundled
+#          tinyprose (its own calibration text) and the SmolLM2-135M shape (first AWQ_LAYERS
+#          blocks, random ids). Not run: mit-han-lab/llm-awq (on no registry this machine
+#          reaches: no PyPI, npm or Debian package); tools/ref_awq.py, which follows llm-awq with
+#          its GPU semantics, is timed by bench/throughput.sh.
 #
 # Checkpoints: random-weight synthetic models (`awq-harness synth`) at the exact shapes of
 # ../shared/data/configs (SmolLM2-135M, TinyLlama-1.1B, Llama-2-7B), with the real tokenizer
@@ -32,10 +40,11 @@
 # problem as the harness's (its default F16 KV cache changes the perplexity in the 4th digit).
 #
 # Environment: PEERS_ONLY (eval | awq: one section), AWQ_SAMPLES (16), AWQ_SEQLEN (256),
-# AWQ_LAYERS (4), REPS (default 3), PEER_MODELS (default "smollm tinyllama"; add llama7b: an F16
-# 7B GGUF is 13.5 GB and one run takes many minutes on 2 cores; its F32 GGUF does not fit in
-# 24 GiB and is skipped), WINDOWS_smollm/_tinyllama/_llama7b (windows of 2048; defaults 4/2/1),
-# THREADS (default 2), DTYPES (default "f32 f16").
+# AWQ_LAYERS (4), AWQ_PEERS (default "llm-compressor autoawq"), REPS (default 3), PEER_MODELS
+# (default "smollm tinyllama"; add llama7b: an F16 7B GGUF is 13.5 GB and one run takes many
+# minutes on 2 cores; its F32 GGUF does not fit in 24 GiB and is skipped),
+# WINDOWS_smollm/_tinyllama/_llama7b (windows of 2048; defaults 4/2/1), THREADS (default 2),
+# DTYPES (default "f32 f16").
 # Writes bench/results/peers.csv in the common format of bench/README.md; never fails on a number.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -138,11 +147,81 @@ for m in $PEER_MODELS; do
   done
 done
 # --- the AWQ pass ------------------------------------------------------------------------
+# Per peer: the venv (tools/peers/venv ARG), its driver and flags, and the harness's grid
+# that matches it: llm-compressor's n_grid 21 is 0, 1/20, ..., 1 (the harness with
+# --grid-include-one); AutoAWQ's grid is fixed at i/20, i = 0..19 (the harness's default).
+declare -A AWQ_VENV=([llm-compressor]="" [autoawq]=autoawq)
+declare -A AWQ_DRIVER=([llm-compressor]=bench/peer_awq_llmcompressor.py [autoawq]=bench/peer_awq_autoawq.py)
+declare -A AWQ_PEER_FLAGS=([llm-compressor]="--grid 20" [autoawq]="")
+declare -A AWQ_HARNESS_GRID=([llm-compressor]="--grid 20 --grid-include-one" [autoawq]="--grid 20")
+declare -A AWQ_PASS=([llm-compressor]="llm-compressor 0.14 oneshot call"
+  [autoawq]="AutoAWQ 0.2.9 quantize call (GPU semantics: its weight snapshot copied on the CPU; with duo_scaling off that patch changes no alpha)")
+
+# same_alphas AWQ_SAFETENSORS PEER_OUT: "equal/total" over the peer's `alpha LAYER GROUP V`
+# lines, against the harness's layers.L.G.alpha in its awq.safetensors.
+same_alphas() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n))
+def alpha(key):
+    o = h[key]["data_offsets"]; f.seek(8 + n + o[0]); return struct.unpack("<f", f.read(4))[0]
+same = total = 0
+for line in open(sys.argv[2]):
+    if line.startswith("alpha "):
+        _, l, g, v = line.split(); total += 1
+        key = f"layers.{l}.{g}.alpha"
+        same += key in h and abs(alpha(key) - float(v)) < 1e-6
+print(f"{same}/{total}")
+PY
+}
+
+# awq_vs_peer PEER PYTHON MODEL_LABEL DIR IDS S L: REPS alternating runs (harness, peer,
+# harness, ...), two CSV rows and one table line.
+awq_vs_peer() {
+  local peer=$1 py=$2 m=$3 dir=$4 ids=$5 S=$6 L=$7
+  local hgrid=${AWQ_HARNESS_GRID[$peer]} driver=${AWQ_DRIVER[$peer]} pflags=${AWQ_PEER_FLAGS[$peer]}
+  local hcmd="./awq-harness quantize --model DIR --method awq --bits 4 --group 64 --calib ids:IDS --calib-samples $S --calib-seqlen $L --calib-pick first $hgrid --clip off --threads $THREADS --out OUT"
+  local pcmd="PY $driver --model DIR --ids IDS --samples $S --seqlen $L --group 64${pflags:+ $pflags} --threads $THREADS"
+  local hw=() hp=() pw=() pp=() ps=() r same i
+  for i in $(seq "$REPS"); do
+    rm -rf "$tmp/awq-out"
+    # shellcheck disable=SC2086   # $hgrid and $pflags are flag lists
+    r=$(timed "$tmp/ha.out" "$BIN" quantize --model "$dir" --method awq --bits 4 --group 64 --calib "ids:$ids" \
+          --calib-samples "$S" --calib-seqlen "$L" --calib-pick first $hgrid --clip off \
+          --threads "$THREADS" --out "$tmp/awq-out") || { echo "peers: harness AWQ failed:"; tail -n 3 "$tmp/ha.out"; break; }
+    hw+=("${r% *}"); hp+=("$(tr ' ' '\n' <"$tmp/ha.out" | sed -n 's/^quant_seconds=//p' | tail -n 1)")
+    # The same OpenMP wait policy as the harness's default (passive, README "Batch jobs"):
+    # torch's busy-waiting threads slowed its AWQ pass by 10x and more on a loaded machine.
+    # shellcheck disable=SC2086
+    r=$(OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive timed "$tmp/pa.out" "$py" "$driver" --model "$dir" --ids "$ids" \
+          --samples "$S" --seqlen "$L" --group 64 $pflags --threads "$THREADS") ||
+      { echo "peers: $peer AWQ failed:"; grep -v '^alpha' "$tmp/pa.out" | tail -n 3; break; }
+    pw+=("${r% *}"); pp+=("$(sed -n 's/^seconds=\([0-9.]*\).*/\1/p' "$tmp/pa.out")")
+    ps+=("$(tr ' ' '\n' <"$tmp/pa.out" | sed -n 's/^search_seconds=//p')")
+  done
+  [ ${#pw[@]} -gt 0 ] || return 0
+  same=$(same_alphas "$tmp/awq-out/awq.safetensors" "$tmp/pa.out")
+  local hwm hpm pwm ppm psm="" extra=""
+  hwm=$(printf '%s\n' "${hw[@]}" | median); hpm=$(printf '%s\n' "${hp[@]}" | median)
+  pwm=$(printf '%s\n' "${pw[@]}" | median); ppm=$(printf '%s\n' "${pp[@]}" | median)
+  [ -n "$(printf '%s' "${ps[@]}")" ] && psm=$(printf '%s\n' "${ps[@]}" | median) && extra="; its scale searches alone $psm s"
+  row "peers awq $m $peer $THREADS thr" "whole-process s; harness vs $peer; medians (harness $(echo ${hw[*]} | tr ' ' '/'); peer $(echo ${pw[*]} | tr ' ' '/')); same alphas $same" \
+      "$hwm" s "$pwm" "$hcmd  vs  $pcmd"
+  row "peers awq $m $peer $THREADS thr" "in-process s of the AWQ pass: harness quant_seconds vs ${AWQ_PASS[$peer]}$extra; medians" "$hpm" s "$ppm" "$hcmd  vs  $pcmd"
+  printf '%-12s %-15s %-24s %-24s %s\n' "$m" "$peer" "$hwm s, $hpm s" "$pwm s, $ppm s" "$same"
+}
+
 awq_section() {
-  local PY
-  PY=$(bash tools/peers/venv)/bin/python || { echo "peers: tools/peers/venv failed, AWQ rows skipped"; return; }
-  local S=${AWQ_SAMPLES:-16} L=${AWQ_SEQLEN:-256} NL=${AWQ_LAYERS:-4}
-  printf '\n%-12s %-38s %-38s %s\n' model "harness (whole s, pass s)" "llm-compressor (whole s, pass s)" "same alphas"
+  local S=${AWQ_SAMPLES:-16} L=${AWQ_SEQLEN:-256} NL=${AWQ_LAYERS:-4} peer p
+  declare -A PY=()
+  for peer in ${AWQ_PEERS:-llm-compressor autoawq}; do
+    [ -n "${AWQ_DRIVER[$peer]-}" ] || { echo "peers: unknown AWQ peer '$peer' (llm-compressor | autoawq)"; continue; }
+    # shellcheck disable=SC2086   # an empty venv name is no argument
+    p=$(bash tools/peers/venv ${AWQ_VENV[$peer]}) && PY[$peer]=$p/bin/python ||
+      echo "peers: tools/peers/venv ${AWQ_VENV[$peer]} failed, $peer AWQ rows skipped"
+  done
+  [ ${#PY[@]} -gt 0 ] || return 0
+  printf '\n%-12s %-15s %-24s %-24s %s\n' model peer "harness (whole s, pass s)" "peer (whole s, pass s)" "same alphas"
   for m in tinyprose smollm; do
     local dir ids="$tmp/awq-$m.ids"
     if [ $m = tinyprose ]; then
@@ -159,44 +238,9 @@ awq_section() {
       cp "$dir/ids.txt" "$ids"
       m="smollm-${NL}L"
     fi
-    local hcmd="./awq-harness quantize --model DIR --method awq --bits 4 --group 64 --calib ids:IDS --calib-samples $S --calib-seqlen $L --calib-pick first --grid 20 --grid-include-one --clip off --threads $THREADS --out OUT"
-    local pcmd="PY bench/peer_awq_llmcompressor.py --model DIR --ids IDS --samples $S --seqlen $L --group 64 --grid 20 --threads $THREADS"
-    local hw=() hp=() pw=() pp=() r same="" i
-    for i in $(seq "$REPS"); do   # alternating
-      rm -rf "$tmp/awq-out"
-      r=$(timed "$tmp/ha.out" "$BIN" quantize --model "$dir" --method awq --bits 4 --group 64 --calib "ids:$ids" \
-            --calib-samples "$S" --calib-seqlen "$L" --calib-pick first --grid 20 --grid-include-one --clip off \
-            --threads "$THREADS" --out "$tmp/awq-out") || { echo "peers: harness AWQ failed:"; tail -n 3 "$tmp/ha.out"; break; }
-      hw+=("${r% *}"); hp+=("$(tr ' ' '\n' <"$tmp/ha.out" | sed -n 's/^quant_seconds=//p' | tail -n 1)")
-      # The same OpenMP wait policy as the harness's default (passive, README "Batch jobs"):
-      # torch's busy-waiting threads slowed its AWQ pass by 10x and more on a loaded machine.
-      r=$(OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive timed "$tmp/pa.out" "$PY" bench/peer_awq_llmcompressor.py --model "$dir" --ids "$ids" \
-            --samples "$S" --seqlen "$L" --group 64 --grid 20 --threads "$THREADS") ||
-        { echo "peers: llm-compressor AWQ failed:"; grep -v '^alpha' "$tmp/pa.out" | tail -n 3; break; }
-      pw+=("${r% *}"); pp+=("$(sed -n 's/^seconds=\([0-9.]*\).*/\1/p' "$tmp/pa.out")")
+    for peer in ${AWQ_PEERS:-llm-compressor autoawq}; do
+      [ -n "${PY[$peer]-}" ] && awq_vs_peer "$peer" "${PY[$peer]}" "$m" "$dir" "$ids" "$S" "$L"
     done
-    [ ${#pw[@]} -gt 0 ] || continue
-    # Alphas: the harness's from its awq.safetensors (layers.L.G.alpha), the peer's printed.
-    same=$(/usr/bin/python3 - "$tmp/awq-out/awq.safetensors" "$tmp/pa.out" <<'PY'
-import json, struct, sys
-f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n))
-def alpha(key):
-    o = h[key]["data_offsets"]; f.seek(8 + n + o[0]); return struct.unpack("<f", f.read(4))[0]
-same = total = 0
-for line in open(sys.argv[2]):
-    if line.startswith("alpha "):
-        _, l, g, v = line.split(); total += 1
-        same += abs(alpha(f"layers.{l}.{g}.alpha") - float(v)) < 1e-6
-print(f"{same}/{total}")
-PY
-)
-    local hwm hpm pwm ppm
-    hwm=$(printf '%s\n' "${hw[@]}" | median); hpm=$(printf '%s\n' "${hp[@]}" | median)
-    pwm=$(printf '%s\n' "${pw[@]}" | median); ppm=$(printf '%s\n' "${pp[@]}" | median)
-    row "peers awq $m $THREADS thr" "whole-process s, harness vs llm-compressor, medians (harness $(echo ${hw[*]} | tr ' ' '/'), peer $(echo ${pw[*]} | tr ' ' '/')); same alphas $same" \
-        "$hwm" s "$pwm" "$hcmd  vs  $pcmd"
-    row "peers awq $m $THREADS thr" "in-process s of the AWQ pass (harness quant_seconds vs llm-compressor oneshot), medians" "$hpm" s "$ppm" "$hcmd  vs  $pcmd"
-    printf '%-12s %-38s %-38s %s\n' "$m" "$hwm s, $hpm s" "$pwm s, $ppm s" "$same"
   done
 }
 [ "$run_awq" = 1 ] && awq_section
