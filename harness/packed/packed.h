@@ -13,10 +13,13 @@
 // Two paths compute y (N, O) = x (N, In) @ w_hat^T:
 //   GEMV (N small: decoding): each output row's codes are read once per input row, expanded
 //     to floats in registers and multiplied by x; per group, sum_i (code_i - zero) * x_i is
-//     accumulated, then scaled. Bound by reading the codes. Kernels: portable C, AVX2 + FMA
-//     (chosen at run time), AVX-512 (compiled only when the compiler targets AVX-512F). The
-//     AVX2 kernel takes 4 input rows at a time where there are 4 (a prompt of 4 to 7 tokens):
-//     widening the codes to floats, not reading them, is then the cost, paid once for 4 rows.
+//     accumulated, then scaled. Meant to be bound by reading the codes; on the project's
+//     2-core machine converting them to floats and the FMAs bound it (docs/PACKED.md).
+//     Kernels: portable C, AVX2 + FMA (chosen at run time), AVX-512 (compiled only when the
+//     compiler targets AVX-512F). The vector kernels widen each 8 bytes of codes to int32
+//     lanes once and take each code plane from them by a shift and mask. The AVX2 kernel
+//     takes 4 input rows at a time where there are 4 (a prompt of 4 to 7 tokens): converting
+//     the codes to floats, not reading them, is then the cost, paid once for 4 rows.
 //   GEMM (N large: prefill, perplexity): a tile of rows of w_hat is dequantized into a
 //     cache-resident fp32 buffer (the same values the fake-quant model holds, bit for bit),
 //     then OpenBLAS multiplies it, one tile per thread.
