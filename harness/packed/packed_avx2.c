@@ -126,7 +126,10 @@ AVX2 static inline __m256 plane(__m256i w, int k, int per) {
 
 // Output rows [o0, o1) of one input row (packed_internal.h), PER codes a byte: two rows at a
 // time (chunks_pair_PER), an odd last row alone. Per row, the same operations in the same
-// order either way.
+// order either way. Each group prefetches the same group of the next pair of rows: the
+// hardware prefetcher alone left a core's loop waiting on memory (a 4096 x 4096 4-bit
+// linear ran at 2/3 of its cache-resident speed when read from DRAM, at the same speed with
+// the prefetch). A prefetch past the last row is harmless (it never faults).
 #define ROWS(PER)                                                                             \
     AVX2 static void rows_##PER(float *y, int accumulate, const packed_linear *p, int o0,     \
                                 int o1, const float *x, const float *xp, const float *xs) {   \
@@ -139,6 +142,9 @@ AVX2 static inline __m256 plane(__m256i w, int k, int per) {
             float rows = 0.0f, rows1 = 0.0f;                                                  \
             for (int g = 0; g < p->groups; g++) {                                             \
                 GROUP_BOUNDS(PER);                                                            \
+                /* the next pair's codes of this group, one row pair ahead */                 \
+                _mm_prefetch((const char *)(q + 2 * p->row_bytes + a / PER), _MM_HINT_T0);     \
+                _mm_prefetch((const char *)(q + 3 * p->row_bytes + a / PER), _MM_HINT_T0);     \
                 float s = sc[g], s1 = sc1[g], tail, tail1;                                    \
                 if (c0 >= c1) {   /* no whole chunk in this group */                         \
                     tail = packed_dot_scalar(q, x, a, b, PER);                                \
@@ -254,6 +260,8 @@ CHUNKS_ROWS(4)
                 int c0 = (a + CH - 1) / CH * CH, c1 = b / CH * CH;   /* whole chunks */      \
                 float s = sc[g], z = (float)zr[g];                                            \
                 int whole = c0 < c1;   /* else no whole chunk in this group: all scalar */   \
+                /* the next row's codes of this group, one row ahead (as in rows_PER) */      \
+                _mm_prefetch((const char *)(q + p->row_bytes + a / PER), _MM_HINT_T0);         \
                 if (whole) {                                                                  \
                     __m256 v[GEMV_ROWS];                                                      \
                     chunks_rows_##PER(v, q, xp, In, c0, c1);                                  \
