@@ -83,9 +83,11 @@ static void attention_block(float *out, const float *in, fwd_state *s, fwd_kv *k
     int C = c->dim, Q = c->n_heads * c->head_dim, KV = kv->KV;
     float *const *w = b->w;
     float *kc = kv->k + (size_t)layer * kv->P * KV, *vc = kv->v + (size_t)layer * kv->P * KV;
-    fwd_block_linear(s->q, in, b, L_Q, w[L_Q_B], T, C, Q, 0);
-    fwd_block_linear(kc + (size_t)pos0 * KV, in, b, L_K, w[L_K_B], T, C, KV, 0);
-    fwd_block_linear(vc + (size_t)pos0 * KV, in, b, L_V, w[L_V_B], T, C, KV, 0);
+    float *const y[3] = {s->q, kc + (size_t)pos0 * KV, vc + (size_t)pos0 * KV};
+    const arch_layer_role r[3] = {L_Q, L_K, L_V};
+    const float *const bias[3] = {w[L_Q_B], w[L_K_B], w[L_V_B]};
+    const int O[3] = {Q, KV, KV};
+    fwd_block_linears(3, y, r, bias, O, in, b, T, C);
     if (c->arch->rope != ROPE_NONE) {
         fwd_rope(s->q, s, T, T, pos0, c->n_heads, c->head_dim, c->arch->rope);
         fwd_rope(kc + (size_t)pos0 * KV, s, T, T, pos0, c->n_kv_heads, c->head_dim, c->arch->rope);
