@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fastexp.h"
+#include "core/expf_vec.h"
 #include "core/mem.h"
 
 fwd_kv *fwd_kv_new(const model_config *c, int P, ah_err *e) {
@@ -61,11 +61,12 @@ static void attention_kv(fwd_state *s, const float *kc, const float *vc, const m
             S[j] = scale * dot;
             mx = S[j] > mx ? S[j] : mx;
         }
+        // exp(S - mx) by the vector path (ah_expf's values bit for bit: a scalar ah_expf here
+        // compiles, in the baseline build, to a libm call per fused multiply-add), then the
+        // serial sum in its order
+        ah_expf_shift_n(S, S, (size_t)n, mx);
         float sum = 0.0f;
-        for (int j = 0; j < n; j++) {
-            S[j] = ah_expf(S[j] - mx);
-            sum += S[j];
-        }
+        for (int j = 0; j < n; j++) sum += S[j];
         float inv = 1.0f / sum, *out = s->att + ((size_t)t * H + h) * D;
         for (int d = 0; d < D; d++) out[d] = 0.0f;
         for (int j = 0; j < n; j++) {
