@@ -236,10 +236,14 @@ void fwd_state_free(fwd_state *s) {
 
 // ----------------------------------------------------------------------------
 // elementwise layers
+//
+// Their loops run over rows, one per token; `if (T > 1)` runs a single row (a decoded token)
+// on the calling thread: opening and joining a parallel region for one iteration cost more
+// than the row, and decoding passes a dozen such rows per block.
 
 // out (T, C) = rmsnorm(x (T, C)) * w (C)
 static void rmsnorm(float *out, const float *x, const float *w, int T, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * C;
         float *ot = out + (size_t)t * C;
@@ -253,7 +257,7 @@ static void rmsnorm(float *out, const float *x, const float *w, int T, int C, fl
 // out (T, C) = (x - mean) / sqrt(var + eps) * w + b, biased variance as torch.
 static void layernorm(float *out, const float *x, const float *w, const float *b, int T, int C,
                       float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * C;
         float *ot = out + (size_t)t * C;
@@ -317,7 +321,7 @@ void fwd_linear_cols(float *y, int ldy, const float *x, const float *W, int T, i
 
 // y (T, O) += b (O) per row.
 void fwd_add_bias(float *y, const float *b, int T, int O) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++) add_row(y + (size_t)t * O, b, O);
 }
 
@@ -326,7 +330,7 @@ void fwd_add_bias(float *y, const float *b, int T, int O) {
 void fwd_rope(float *x, const fwd_state *s, int N, int T, int pos0, int n_heads, int D,
               arch_rope kind) {
     int D2 = D / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
     for (int t = 0; t < N; t++) {
         size_t p = (size_t)(pos0 + t % T);
         const float *cs = s->rope_cos + p * D2, *sn = s->rope_sin + p * D2;
@@ -427,16 +431,17 @@ void fwd_mlp_tail(float *out, int accumulate, fwd_state *s, const block_f32 *b,
     int C = c->dim, F = c->hidden_dim, N = T * B;
     float *const *w = b->w;
     const float *bu = w[L_UP_B];
+    // one row (a decoded token) on the calling thread, as the elementwise layers above
     if (c->arch->mlp == MLP_SWIGLU) {
         const float *bg = w[L_GATE_B];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
         for (int t = 0; t < N; t++)   // silu(gate) * up
             swiglu_bias_row(s->h2 + (size_t)t * F, s->h1 + (size_t)t * F, bg, bu, F);
     } else if (c->arch->mlp == MLP_RELU) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
         for (int t = 0; t < N; t++) relu_row(s->h2 + (size_t)t * F, bu, F);
     } else {   // GELU, tanh approximation (GPT-2's gelu_new)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
         for (int t = 0; t < N; t++) {
             float *h = s->h2 + (size_t)t * F;
             for (int i = 0; i < F; i++) {
