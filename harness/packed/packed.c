@@ -169,8 +169,27 @@ static void prepare_x(float *xp, float *xs, const float *x, const packed_linear 
         for (int k = 0; k < per; k++)
             for (int j = 0; j < 8; j++) xp[c + k * 8 + j] = x[c + per * j + k];
     for (int i = whole; i < p->cols; i++) xp[i] = x[i];
-    for (int g = 0; g < p->groups; g++) {
-        int a = g * p->gsize, b = a + p->gsize < p->cols ? a + p->gsize : p->cols;
+    // Each group's sum is a serial chain of adds (its order fixed: the results depend on it);
+    // four groups' chains side by side keep the adder busy instead of waiting on one chain
+    // (decoding prepares x serially, between parallel regions).
+    const int G = p->groups, gs = p->gsize, full = p->cols / gs;   // groups of gs channels
+    int g = 0;
+    for (; g + 4 <= full; g += 4) {
+        const float *x0 = x + (size_t)g * gs, *x1 = x0 + gs, *x2 = x1 + gs, *x3 = x2 + gs;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        for (int i = 0; i < gs; i++) {
+            s0 += x0[i];
+            s1 += x1[i];
+            s2 += x2[i];
+            s3 += x3[i];
+        }
+        xs[g] = s0;
+        xs[g + 1] = s1;
+        xs[g + 2] = s2;
+        xs[g + 3] = s3;
+    }
+    for (; g < G; g++) {
+        int a = g * gs, b = a + gs < p->cols ? a + gs : p->cols;
         float s = 0.0f;
         for (int i = a; i < b; i++) s += x[i];
         xs[g] = s;
