@@ -7,7 +7,8 @@
 // fp32, dot products in double) to |got - ref| <= 1e-5 * sum_i |w_hat_i x_i| + 1e-30, the
 // float rounding of a sum of that many terms (tolerance on the sum of magnitudes, not on
 // |ref|, which cancellation can make small); (3) accumulate adds to y; (4) linears that share
-// an input (packed_gemv_shared) get exactly their own packed_gemv's results. Quiet on success;
+// an input (packed_gemv_shared) get exactly their own packed_gemv's results; (5) the LM head
+// read as stored (packed/head.c) is right and row-order independent. Quiet on success;
 // AH_VERBOSE=1 prints each kernel's worst relative error.
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/half.h"
+#include "packed/head.h"
 #include "packed/packed.h"
 #include "quant/quant.h"
 #include "testutil.h"
@@ -226,6 +229,60 @@ static void test_shared(void **state) {
     }
 }
 
+// The LM head read as stored (packed/head.c): F32, F16, BF16, rows aligned and not, an odd
+// row count. Each logit is within float rounding of the double dot of the stored values with
+// x, and equals bit for bit what the head gives for that row alone (V = 1: the one-row dot),
+// so reading two rows at a time changes no logit.
+static void test_head(void **state) {
+    (void)state;
+    const st_dtype dts[] = {ST_F32, ST_F16, ST_BF16};
+    const int V = 37, Cs[] = {576, 203};
+    for (size_t d = 0; d < 3; d++)
+        for (size_t c = 0; c < 2; c++)
+            for (int misalign = 0; misalign < 2; misalign++) {
+                int C = Cs[c];
+                size_t esz = st_dtype_size(dts[d]);
+                uint8_t *buf = malloc((size_t)V * C * esz + 8);
+                float *x = malloc((size_t)C * sizeof *x), *lg = malloc(V * sizeof *lg), one;
+                assert_non_null(buf);
+                assert_non_null(x);
+                assert_non_null(lg);
+                uint8_t *data = buf + misalign;   // misaligned rows take the widening loop
+                for (size_t i = 0; i < (size_t)V * C; i++) {
+                    float f = 0.05f * rng_normal();
+                    uint16_t h = dts[d] == ST_F16 ? ah_f32_to_f16(f) : ah_f32_to_bf16(f);
+                    if (dts[d] == ST_F32) memcpy(data + 4 * i, &f, 4);
+                    else memcpy(data + 2 * i, &h, 2);
+                }
+                for (int i = 0; i < C; i++) x[i] = rng_normal();
+                model_weight w = {.name = "lm_head", .dtype = dts[d], .data = data, .ndim = 2,
+                                  .shape = {V, C}};
+                assert_int_equal(packed_head_gemv(lg, x, &w, V, C), 0);
+                for (int v = 0; v < V; v++) {
+                    double ref = 0.0, mag = 0.0;
+                    for (int i = 0; i < C; i++) {
+                        float wi;
+                        st_widen(&wi, data + ((size_t)v * C + i) * esz, 1, dts[d]);
+                        ref += (double)wi * x[i];
+                        mag += fabs((double)wi * x[i]);
+                    }
+                    if (!(fabs(lg[v] - ref) <= 1e-5 * mag))
+                        fail_msg("head %s C=%d misaligned %d: logit %d = %.9g, reference %.9g",
+                                 st_dtype_name(dts[d]), C, misalign, v, lg[v], ref);
+                    model_weight row = w;
+                    row.data = data + (size_t)v * C * esz;
+                    row.shape[0] = 1;
+                    assert_int_equal(packed_head_gemv(&one, x, &row, 1, C), 0);
+                    if (memcmp(&one, &lg[v], sizeof one))
+                        fail_msg("head %s C=%d misaligned %d: logit %d = %.9g, alone %.9g",
+                                 st_dtype_name(dts[d]), C, misalign, v, lg[v], one);
+                }
+                free(buf);
+                free(x);
+                free(lg);
+            }
+}
+
 static void test_bad_shape(void **state) {
     (void)state;
     ah_err e = {{0}};
@@ -249,6 +306,7 @@ int main(void) {
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_shared),
+        cmocka_unit_test(test_head),
         cmocka_unit_test(test_bad_shape),
         cmocka_unit_test(test_bytes),
     };
