@@ -145,6 +145,10 @@ AVX2 static inline __m256 plane(__m256i w, int k, int per) {
                 /* the next pair's codes of this group, one row pair ahead */                 \
                 _mm_prefetch((const char *)(q + 2 * p->row_bytes + a / PER), _MM_HINT_T0);     \
                 _mm_prefetch((const char *)(q + 3 * p->row_bytes + a / PER), _MM_HINT_T0);     \
+                if (PER == 1) {   /* 8-bit: a group of 128 codes spans two cache lines */    \
+                    _mm_prefetch((const char *)(q + 2 * p->row_bytes + a + 64), _MM_HINT_T0);  \
+                    _mm_prefetch((const char *)(q + 3 * p->row_bytes + a + 64), _MM_HINT_T0);  \
+                }                                                                             \
                 float s = sc[g], s1 = sc1[g], tail, tail1;                                    \
                 if (c0 >= c1) {   /* no whole chunk in this group */                         \
                     tail = packed_dot_scalar(q, x, a, b, PER);                                \
