@@ -236,10 +236,14 @@ void fwd_state_free(fwd_state *s) {
 
 // ----------------------------------------------------------------------------
 // elementwise layers
+//
+// Their loops run over rows, one per token; `if (T > 1)` runs a single row (a decoded token)
+// on the calling thread: opening and joining a parallel region for one iteration cost more
+// than the row, and decoding passes a dozen such rows per block.
 
 // out (T, C) = rmsnorm(x (T, C)) * w (C)
 static void rmsnorm(float *out, const float *x, const float *w, int T, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * C;
         float *ot = out + (size_t)t * C;
@@ -253,7 +257,7 @@ static void rmsnorm(float *out, const float *x, const float *w, int T, int C, fl
 // out (T, C) = (x - mean) / sqrt(var + eps) * w + b, biased variance as torch.
 static void layernorm(float *out, const float *x, const float *w, const float *b, int T, int C,
                       float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * C;
         float *ot = out + (size_t)t * C;
@@ -293,6 +297,21 @@ void fwd_block_linear(float *y, const float *x, const block_f32 *b, arch_layer_r
     }
 }
 
+void fwd_block_linears(int n, float *const *y, const arch_layer_role *r, const float *const *bias,
+                       const int *O, const float *x, const block_f32 *b, int N, int In) {
+    enum { MAX_SHARED = 4 };
+    const packed_linear *pk[MAX_SHARED];
+    int packed = n <= MAX_SHARED;
+    for (int j = 0; j < n && packed; j++) packed = (pk[j] = b->pk[r[j]]) != NULL;
+    if (!packed) {   // fp32 (or a mix): one GEMM each
+        for (int j = 0; j < n; j++) fwd_block_linear(y[j], x, b, r[j], bias[j], N, In, O[j], 0);
+        return;
+    }
+    packed_linear_apply_shared(y, x, pk, n, N, 0, b->pk_scratch);
+    for (int j = 0; j < n; j++)
+        if (bias[j]) fwd_add_bias(y[j], bias[j], N, O[j]);
+}
+
 // y (T, ldy)[:, 0:O] = x (T, In) @ W^T (O, In): the same product as fwd_linear's, into a
 // column slice of a wider output.
 void fwd_linear_cols(float *y, int ldy, const float *x, const float *W, int T, int In, int O) {
@@ -302,7 +321,7 @@ void fwd_linear_cols(float *y, int ldy, const float *x, const float *W, int T, i
 
 // y (T, O) += b (O) per row.
 void fwd_add_bias(float *y, const float *b, int T, int O) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++) add_row(y + (size_t)t * O, b, O);
 }
 
@@ -311,7 +330,7 @@ void fwd_add_bias(float *y, const float *b, int T, int O) {
 void fwd_rope(float *x, const fwd_state *s, int N, int T, int pos0, int n_heads, int D,
               arch_rope kind) {
     int D2 = D / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
     for (int t = 0; t < N; t++) {
         size_t p = (size_t)(pos0 + t % T);
         const float *cs = s->rope_cos + p * D2, *sn = s->rope_sin + p * D2;
@@ -372,9 +391,11 @@ void fwd_attention(float *out, int accumulate, const float *in, fwd_state *s,
     int C = c->dim, Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim, N = T * B;
     float *const *w = b->w;
     capture(s, FWD_IN_QKV, in, N, C);
-    fwd_block_linear(s->q, in, b, L_Q, w[L_Q_B], N, C, Q, 0);
-    fwd_block_linear(s->k, in, b, L_K, w[L_K_B], N, C, KV, 0);
-    fwd_block_linear(s->v, in, b, L_V, w[L_V_B], N, C, KV, 0);
+    float *const y[3] = {s->q, s->k, s->v};
+    const arch_layer_role r[3] = {L_Q, L_K, L_V};
+    const float *const bias[3] = {w[L_Q_B], w[L_K_B], w[L_V_B]};
+    const int O[3] = {Q, KV, KV};
+    fwd_block_linears(3, y, r, bias, O, in, b, N, C);
     fwd_attention_tail(out, accumulate, s, b, c, T, B);
 }
 
@@ -397,8 +418,11 @@ void fwd_mlp(float *out, int accumulate, const float *in, fwd_state *s, const bl
     capture(s, FWD_IN_GATE_UP, in, N, C);
     // The up / gate GEMMs leave their biases to the activation pass (one pass over (N, F)
     // instead of three).
-    fwd_block_linear(s->h2, in, b, L_UP, NULL, N, C, F, 0);
-    if (c->arch->mlp == MLP_SWIGLU) fwd_block_linear(s->h1, in, b, L_GATE, NULL, N, C, F, 0);
+    float *const y[2] = {s->h2, s->h1};
+    const arch_layer_role r[2] = {L_UP, L_GATE};
+    const float *const bias[2] = {NULL, NULL};
+    const int O[2] = {F, F};
+    fwd_block_linears(c->arch->mlp == MLP_SWIGLU ? 2 : 1, y, r, bias, O, in, b, N, C);
     fwd_mlp_tail(out, accumulate, s, b, c, T, B);
 }
 
@@ -407,16 +431,17 @@ void fwd_mlp_tail(float *out, int accumulate, fwd_state *s, const block_f32 *b,
     int C = c->dim, F = c->hidden_dim, N = T * B;
     float *const *w = b->w;
     const float *bu = w[L_UP_B];
+    // one row (a decoded token) on the calling thread, as the elementwise layers above
     if (c->arch->mlp == MLP_SWIGLU) {
         const float *bg = w[L_GATE_B];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
         for (int t = 0; t < N; t++)   // silu(gate) * up
             swiglu_bias_row(s->h2 + (size_t)t * F, s->h1 + (size_t)t * F, bg, bu, F);
     } else if (c->arch->mlp == MLP_RELU) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
         for (int t = 0; t < N; t++) relu_row(s->h2 + (size_t)t * F, bu, F);
     } else {   // GELU, tanh approximation (GPT-2's gelu_new)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
         for (int t = 0; t < N; t++) {
             float *h = s->h2 + (size_t)t * F;
             for (int i = 0; i < F; i++) {

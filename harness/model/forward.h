@@ -75,6 +75,12 @@ void fwd_add_bias(float *y, const float *b, int N, int O);
 // codes when b->pk[r] is set (packed/packed.h), else the fp32 GEMM of b->w[r]. bias may be NULL.
 void fwd_block_linear(float *y, const float *x, const block_f32 *b, arch_layer_role r,
                       const float *bias, int N, int In, int O, int accumulate);
+// y[j] (N, O[j]) = x (N, In) @ W_{r[j]}^T + bias[j] for n linears of block b that read the
+// same x (q, k, v; up, gate): fwd_block_linear of each, but when all are packed the GEMV path
+// prepares x once for all and runs them in one parallel region (packed_linear_apply_shared),
+// with the same result. bias[j] may be NULL.
+void fwd_block_linears(int n, float *const *y, const arch_layer_role *r, const float *const *bias,
+                       const int *O, const float *x, const block_f32 *b, int N, int In);
 // out (T, C) = the family's norm (RMSNorm, or LayerNorm with bias b) of x (T, C) with weight w.
 void fwd_norm(float *out, const float *x, const float *w, const float *b, const model_config *c,
               int T);

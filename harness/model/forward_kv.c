@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fastexp.h"
+#include "core/expf_vec.h"
 #include "core/mem.h"
 
 fwd_kv *fwd_kv_new(const model_config *c, int P, ah_err *e) {
@@ -61,11 +61,12 @@ static void attention_kv(fwd_state *s, const float *kc, const float *vc, const m
             S[j] = scale * dot;
             mx = S[j] > mx ? S[j] : mx;
         }
+        // exp(S - mx) by the vector path (ah_expf's values bit for bit: a scalar ah_expf here
+        // compiles, in the baseline build, to a libm call per fused multiply-add), then the
+        // serial sum in its order
+        ah_expf_shift_n(S, S, (size_t)n, mx);
         float sum = 0.0f;
-        for (int j = 0; j < n; j++) {
-            S[j] = ah_expf(S[j] - mx);
-            sum += S[j];
-        }
+        for (int j = 0; j < n; j++) sum += S[j];
         float inv = 1.0f / sum, *out = s->att + ((size_t)t * H + h) * D;
         for (int d = 0; d < D; d++) out[d] = 0.0f;
         for (int j = 0; j < n; j++) {
@@ -83,9 +84,11 @@ static void attention_block(float *out, const float *in, fwd_state *s, fwd_kv *k
     int C = c->dim, Q = c->n_heads * c->head_dim, KV = kv->KV;
     float *const *w = b->w;
     float *kc = kv->k + (size_t)layer * kv->P * KV, *vc = kv->v + (size_t)layer * kv->P * KV;
-    fwd_block_linear(s->q, in, b, L_Q, w[L_Q_B], T, C, Q, 0);
-    fwd_block_linear(kc + (size_t)pos0 * KV, in, b, L_K, w[L_K_B], T, C, KV, 0);
-    fwd_block_linear(vc + (size_t)pos0 * KV, in, b, L_V, w[L_V_B], T, C, KV, 0);
+    float *const y[3] = {s->q, kc + (size_t)pos0 * KV, vc + (size_t)pos0 * KV};
+    const arch_layer_role r[3] = {L_Q, L_K, L_V};
+    const float *const bias[3] = {w[L_Q_B], w[L_K_B], w[L_V_B]};
+    const int O[3] = {Q, KV, KV};
+    fwd_block_linears(3, y, r, bias, O, in, b, T, C);
     if (c->arch->rope != ROPE_NONE) {
         fwd_rope(s->q, s, T, T, pos0, c->n_heads, c->head_dim, c->arch->rope);
         fwd_rope(kc + (size_t)pos0 * KV, s, T, T, pos0, c->n_kv_heads, c->head_dim, c->arch->rope);

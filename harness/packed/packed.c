@@ -169,50 +169,103 @@ static void prepare_x(float *xp, float *xs, const float *x, const packed_linear 
         for (int k = 0; k < per; k++)
             for (int j = 0; j < 8; j++) xp[c + k * 8 + j] = x[c + per * j + k];
     for (int i = whole; i < p->cols; i++) xp[i] = x[i];
-    for (int g = 0; g < p->groups; g++) {
-        int a = g * p->gsize, b = a + p->gsize < p->cols ? a + p->gsize : p->cols;
+    // Each group's sum is a serial chain of adds (its order fixed: the results depend on it);
+    // four groups' chains side by side keep the adder busy instead of waiting on one chain
+    // (decoding prepares x serially, between parallel regions).
+    const int G = p->groups, gs = p->gsize, full = p->cols / gs;   // groups of gs channels
+    int g = 0;
+    for (; g + 4 <= full; g += 4) {
+        const float *x0 = x + (size_t)g * gs, *x1 = x0 + gs, *x2 = x1 + gs, *x3 = x2 + gs;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        for (int i = 0; i < gs; i++) {
+            s0 += x0[i];
+            s1 += x1[i];
+            s2 += x2[i];
+            s3 += x3[i];
+        }
+        xs[g] = s0;
+        xs[g + 1] = s1;
+        xs[g + 2] = s2;
+        xs[g + 3] = s3;
+    }
+    for (; g < G; g++) {
+        int a = g * gs, b = a + gs < p->cols ? a + gs : p->cols;
         float s = 0.0f;
         for (int i = a; i < b; i++) s += x[i];
         xs[g] = s;
     }
 }
 
-void packed_gemv(float *y, const float *x, const packed_linear *p, int N, int accumulate,
-                 packed_kernel k, float *scratch) {
+// Linears p[0, n) can share one reordered x when they read it with the same layout: the
+// same input width, bits (codes a byte) and groups.
+static int same_input_layout(const packed_linear *const *p, int n) {
+    for (int j = 1; j < n; j++)
+        if (p[j]->cols != p[0]->cols || packed_per_byte(p[j]->bits) != packed_per_byte(p[0]->bits) ||
+            p[j]->gsize != p[0]->gsize || p[j]->groups != p[0]->groups)
+            return 0;
+    return 1;
+}
+
+// Blocks of GEMV_BLOCK output rows: a thread's rows share cache lines of y only at block
+// edges. The blocks of linears p[0, n) are numbered one after the other; block_of finds
+// which linear's block `blk` is and its rows [*o0, *o1).
+#define GEMV_BLOCK 16
+static int block_of(const packed_linear *const *p, int n, int blk, int *o0, int *o1) {
+    int j = 0, nb;
+    while (j + 1 < n && blk >= (nb = (p[j]->rows + GEMV_BLOCK - 1) / GEMV_BLOCK)) {
+        blk -= nb;
+        j++;
+    }
+    *o0 = blk * GEMV_BLOCK;
+    *o1 = *o0 + GEMV_BLOCK < p[j]->rows ? *o0 + GEMV_BLOCK : p[j]->rows;
+    return j;
+}
+
+void packed_gemv_shared(float *const *y, const float *x, const packed_linear *const *p, int n,
+                        int N, int accumulate, packed_kernel k, float *scratch) {
     if (k == PACKED_AUTO) k = packed_kernel_auto();
     if (!cpu_has(k)) k = PACKED_PORTABLE;
+    if (n > 1 && !same_input_layout(p, n)) {   // each its own x layout
+        for (int j = 0; j < n; j++) packed_gemv_shared(&y[j], x, &p[j], 1, N, accumulate, k, scratch);
+        return;
+    }
+    const int In = p[0]->cols, G = p[0]->groups;
+    int nb = 0;   // blocks of all n linears
+    for (int j = 0; j < n; j++) nb += (p[j]->rows + GEMV_BLOCK - 1) / GEMV_BLOCK;
     int t = 0;
     if (k == PACKED_AVX2) {   // GEMV_ROWS input rows at a time: the codes widened once for all
-        float *xp = scratch, *xs = scratch + GEMV_ROWS * (size_t)p->cols;
+        float *xp = scratch, *xs = scratch + GEMV_ROWS * (size_t)In;
         for (; t + GEMV_ROWS <= N; t += GEMV_ROWS) {
-            const float *xt = x + (size_t)t * p->cols;
-            float *yt = y + (size_t)t * p->rows;
+            const float *xt = x + (size_t)t * In;
             for (int r = 0; r < GEMV_ROWS; r++)
-                prepare_x(xp + (size_t)r * p->cols, xs + (size_t)r * p->groups,
-                          xt + (size_t)r * p->cols, p);
-            int nb = (p->rows + 15) / 16;
+                prepare_x(xp + (size_t)r * In, xs + (size_t)r * G, xt + (size_t)r * In, p[0]);
 #pragma omp parallel for schedule(static)
             for (int blk = 0; blk < nb; blk++) {
-                int o0 = blk * 16, o1 = o0 + 16 < p->rows ? o0 + 16 : p->rows;
-                packed_rows_avx2_multi(yt, p->rows, accumulate, p, o0, o1, xt, xp, xs);
+                int o0, o1, j = block_of(p, n, blk, &o0, &o1);
+                packed_rows_avx2_multi(y[j] + (size_t)t * p[j]->rows, p[j]->rows, accumulate, p[j],
+                                       o0, o1, xt, xp, xs);
             }
         }
     }
     for (; t < N; t++) {
-        const float *xt = x + (size_t)t * p->cols;
-        float *yt = y + (size_t)t * p->rows;
-        if (k != PACKED_PORTABLE) prepare_x(scratch, scratch + p->cols, xt, p);
-        // Blocks of 16 rows: a thread's rows share cache lines of y only at block edges.
-        int nb = (p->rows + 15) / 16;
+        const float *xt = x + (size_t)t * In;
+        // x reordered and summed once for all n linears (the vector kernels' layout)
+        if (k != PACKED_PORTABLE) prepare_x(scratch, scratch + In, xt, p[0]);
 #pragma omp parallel for schedule(static)
         for (int blk = 0; blk < nb; blk++) {
-            int o0 = blk * 16, o1 = o0 + 16 < p->rows ? o0 + 16 : p->rows;
-            if (k == PACKED_AVX2) packed_rows_avx2(yt, accumulate, p, o0, o1, xt, scratch, scratch + p->cols);
+            int o0, o1, j = block_of(p, n, blk, &o0, &o1);
+            float *yt = y[j] + (size_t)t * p[j]->rows;
+            if (k == PACKED_AVX2) packed_rows_avx2(yt, accumulate, p[j], o0, o1, xt, scratch, scratch + In);
             else if (k == PACKED_AVX512)
-                packed_rows_avx512(yt, accumulate, p, o0, o1, xt, scratch, scratch + p->cols);
-            else rows_portable(yt, accumulate, p, o0, o1, xt);
+                packed_rows_avx512(yt, accumulate, p[j], o0, o1, xt, scratch, scratch + In);
+            else rows_portable(yt, accumulate, p[j], o0, o1, xt);
         }
     }
+}
+
+void packed_gemv(float *y, const float *x, const packed_linear *p, int N, int accumulate,
+                 packed_kernel k, float *scratch) {
+    packed_gemv_shared(&y, x, &p, 1, N, accumulate, k, scratch);
 }
 
 // ----------------------------------------------------------------------------
@@ -260,11 +313,25 @@ static int forced_path(void) {
     return path;
 }
 
+// 1 when N input rows take the GEMV path.
+static int gemv_path(int N) {
+    int f = forced_path();
+    return f == 1 || (f == 0 && N < PACKED_GEMM_ROWS);
+}
+
 void packed_linear_apply(float *y, const float *x, const packed_linear *p, int N,
                          int accumulate, float *scratch) {
-    int f = forced_path();
-    if (f == 1 || (f == 0 && N < PACKED_GEMM_ROWS)) packed_gemv(y, x, p, N, accumulate, PACKED_AUTO, scratch);
+    if (gemv_path(N)) packed_gemv(y, x, p, N, accumulate, PACKED_AUTO, scratch);
     else packed_gemm(y, x, p, N, accumulate, scratch);
+}
+
+void packed_linear_apply_shared(float *const *y, const float *x, const packed_linear *const *p,
+                                int n, int N, int accumulate, float *scratch) {
+    if (gemv_path(N)) {
+        packed_gemv_shared(y, x, p, n, N, accumulate, PACKED_AUTO, scratch);
+        return;
+    }
+    for (int j = 0; j < n; j++) packed_gemm(y[j], x, p[j], N, accumulate, scratch);
 }
 
 // ----------------------------------------------------------------------------

@@ -13,10 +13,13 @@
 // Two paths compute y (N, O) = x (N, In) @ w_hat^T:
 //   GEMV (N small: decoding): each output row's codes are read once per input row, expanded
 //     to floats in registers and multiplied by x; per group, sum_i (code_i - zero) * x_i is
-//     accumulated, then scaled. Bound by reading the codes. Kernels: portable C, AVX2 + FMA
-//     (chosen at run time), AVX-512 (compiled only when the compiler targets AVX-512F). The
-//     AVX2 kernel takes 4 input rows at a time where there are 4 (a prompt of 4 to 7 tokens):
-//     widening the codes to floats, not reading them, is then the cost, paid once for 4 rows.
+//     accumulated, then scaled. Meant to be bound by reading the codes; on the project's
+//     2-core machine converting them to floats and the FMAs bound it (docs/PACKED.md).
+//     Kernels: portable C, AVX2 + FMA (chosen at run time), AVX-512 (compiled only when the
+//     compiler targets AVX-512F). The vector kernels widen each 8 bytes of codes to int32
+//     lanes once and take each code plane from them by a shift and mask. The AVX2 kernel
+//     takes 4 input rows at a time where there are 4 (a prompt of 4 to 7 tokens): converting
+//     the codes to floats, not reading them, is then the cost, paid once for 4 rows.
 //   GEMM (N large: prefill, perplexity): a tile of rows of w_hat is dequantized into a
 //     cache-resident fp32 buffer (the same values the fake-quant model holds, bit for bit),
 //     then OpenBLAS multiplies it, one tile per thread.
@@ -75,6 +78,14 @@ const char *packed_kernel_name(packed_kernel k);
 size_t packed_gemv_scratch(const packed_linear *p);
 void packed_gemv(float *y, const float *x, const packed_linear *p, int N, int accumulate,
                  packed_kernel k, float *scratch);
+// y[j] (N, O_j) (+)= x (N, In) @ w_hat_j^T for n linears p[j] that read the same x (q, k, v;
+// gate, up): each row exactly as packed_gemv computes it, but x is reordered and summed per
+// group once for all n, and one OpenMP loop covers the rows of all n (one parallel region
+// per input row instead of n, no serial preparation between them). Linears whose input
+// layouts differ (width, codes a byte, groups) are computed one after the other.
+// scratch: the largest packed_gemv_scratch of p.
+void packed_gemv_shared(float *const *y, const float *x, const packed_linear *const *p, int n,
+                        int N, int accumulate, packed_kernel k, float *scratch);
 
 // The GEMM path: tiles of w_hat dequantized into scratch, then cblas_sgemm per tile, OpenMP
 // over tiles. scratch holds packed_gemm_scratch(p) floats per thread (omp_get_max_threads).
@@ -88,6 +99,10 @@ void packed_gemm(float *y, const float *x, const packed_linear *p, int N, int ac
 size_t packed_scratch(const packed_linear *p);
 void packed_linear_apply(float *y, const float *x, const packed_linear *p, int N,
                          int accumulate, float *scratch);
+// packed_linear_apply of n linears that read the same x: packed_gemv_shared on the GEMV path,
+// else packed_gemm of each. scratch: the largest packed_scratch of p.
+void packed_linear_apply_shared(float *const *y, const float *x, const packed_linear *const *p,
+                                int n, int N, int accumulate, float *scratch);
 
 // The naive reference of both paths: w_hat row by row, dot products in double, for tests.
 // -1 when out of memory.

@@ -2,9 +2,11 @@
 //
 // Compiled only when the compiler targets AVX-512F (e.g. make OPT="-O2 -march=native" on a
 // machine that has it): the default build is x86-64 baseline and has no AVX-512 kernel.
-// Two whole chunks (16 bytes) per step: plane k of both chunks widens to 16 floats, which meet
-// the 8 + 8 reordered floats of x that the two chunks' plane k uses; an odd last chunk takes
-// the 256-bit step.
+// Two whole chunks (16 bytes) per step: one vpmovzxbd widens the 16 bytes to 16 int32 lanes,
+// then plane k of both chunks is a 512-bit shift and mask of the lanes (as packed_avx2.c:
+// one widening per step, not per plane), converted to 16 floats, which meet the 8 + 8
+// reordered floats of x that the two chunks' plane k uses; an odd last chunk takes the
+// 256-bit step.
 #include "packed/packed_internal.h"
 
 #if defined(__x86_64__) && defined(__AVX512F__)
@@ -23,27 +25,37 @@ static inline __m512 load_2x8(const float *lo, const float *hi) {
     return _mm512_castpd_ps(_mm512_insertf64x4(v, _mm256_castps_pd(_mm256_loadu_ps(hi)), 1));
 }
 
+// Plane k (of per) of widened bytes as floats: (w >> k * slot) & (2^slot - 1), the same
+// codes as a shift and mask of the bytes before widening.
+static inline __m512 plane16(__m512i w, int k, int per) {
+    const int slot = 8 / per;
+    __m512i v = _mm512_srl_epi32(w, _mm_cvtsi32_si128(k * slot));
+    if (k + 1 < per) v = _mm512_and_si512(v, _mm512_set1_epi32((1 << slot) - 1));
+    return _mm512_cvtepi32_ps(v);
+}
+
+static inline __m256 plane8(__m256i w, int k, int per) {
+    const int slot = 8 / per;
+    __m256i v = _mm256_srl_epi32(w, _mm_cvtsi32_si128(k * slot));
+    if (k + 1 < per) v = _mm256_and_si256(v, _mm256_set1_epi32((1 << slot) - 1));
+    return _mm256_cvtepi32_ps(v);
+}
+
 static __m256 chunks(const uint8_t *q, const float *xp, int c0, int c1, int per) {
-    const int CH = 8 * per, slot = 8 / per;
-    const __m128i mask = _mm_set1_epi8((char)((1 << slot) - 1));
+    const int CH = 8 * per;
     __m512 a = _mm512_setzero_ps();
     __m256 a8 = _mm256_setzero_ps();
     int c = c0;
     for (; c + 2 * CH <= c1; c += 2 * CH) {
-        __m128i b = _mm_loadu_si128((const __m128i *)(q + c / per));   // chunks c, c + CH
-        for (int k = 0; k < per; k++) {
-            __m128i codes = _mm_and_si128(_mm_srli_epi16(b, k * slot), mask);
-            __m512 w = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(codes));
-            a = _mm512_fmadd_ps(w, load_2x8(xp + c + k * 8, xp + c + CH + k * 8), a);
-        }
+        // chunks c, c + CH: 16 bytes, one lane each
+        __m512i w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + c / per)));
+        for (int k = 0; k < per; k++)
+            a = _mm512_fmadd_ps(plane16(w, k, per), load_2x8(xp + c + k * 8, xp + c + CH + k * 8), a);
     }
     if (c < c1) {
-        __m128i b = _mm_loadl_epi64((const __m128i *)(q + c / per));
-        for (int k = 0; k < per; k++) {
-            __m128i codes = _mm_and_si128(_mm_srli_epi16(b, k * slot), mask);
-            a8 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(codes)),
-                                 _mm256_loadu_ps(xp + c + k * 8), a8);
-        }
+        __m256i w = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q + c / per)));
+        for (int k = 0; k < per; k++)
+            a8 = _mm256_fmadd_ps(plane8(w, k, per), _mm256_loadu_ps(xp + c + k * 8), a8);
     }
     __m256 lo = _mm512_castps512_ps256(a);
     __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1));

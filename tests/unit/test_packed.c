@@ -6,7 +6,9 @@
 // compiled and present) and the tiled GEMM path agree with the naive reference (w_hat in
 // fp32, dot products in double) to |got - ref| <= 1e-5 * sum_i |w_hat_i x_i| + 1e-30, the
 // float rounding of a sum of that many terms (tolerance on the sum of magnitudes, not on
-// |ref|, which cancellation can make small); (3) accumulate adds to y. Quiet on success;
+// |ref|, which cancellation can make small); (3) accumulate adds to y; (4) linears that share
+// an input (packed_gemv_shared) get exactly their own packed_gemv's results; (5) the LM head
+// read as stored (packed/head.c) is right and row-order independent. Quiet on success;
 // AH_VERBOSE=1 prints each kernel's worst relative error.
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/half.h"
+#include "packed/head.h"
 #include "packed/packed.h"
 #include "quant/quant.h"
 #include "testutil.h"
@@ -161,6 +165,124 @@ static void test_edges(void **state) {
     one_case(37, 203, 3, 100, QUANT_MINMAX, 4);
 }
 
+// packed_gemv_shared (q, k, v or gate, up sharing one input) gives each linear exactly what
+// packed_gemv gives it alone, bit for bit: the same kernel on the same reordered x. Linears
+// of the same input layout (3 and 4 bits: two codes a byte) share it; an 8-bit one among
+// 4-bit ones does not and takes its own. N = 1, 4 (the 4-row kernel), 6 (4 + 2), 9 (GEMM in
+// packed_linear_apply_shared), also accumulating.
+static void shared_case(const int *rows, const int *bits, int n, int cols, int group, int N) {
+    packed_linear *p[3];
+    float *fake, *y[3], *y1[3];
+    size_t ns = 0;
+    for (int j = 0; j < n; j++) {
+        p[j] = make(rows[j], cols, bits[j], group, QUANT_MINMAX, &fake);
+        free(fake);
+        size_t k = packed_scratch(p[j]);
+        ns = k > ns ? k : ns;
+        y[j] = malloc((size_t)N * rows[j] * sizeof(float));
+        y1[j] = malloc((size_t)N * rows[j] * sizeof(float));
+        assert_non_null(y[j]);
+        assert_non_null(y1[j]);
+    }
+    float *x = malloc((size_t)N * cols * sizeof *x), *scratch = malloc(ns * sizeof *scratch);
+    assert_non_null(x);
+    assert_non_null(scratch);
+    for (size_t i = 0; i < (size_t)N * cols; i++) x[i] = rng_normal();
+    const packed_kernel ks[] = {PACKED_PORTABLE, PACKED_AVX2, PACKED_AVX512};
+    for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++) {
+        if (!packed_kernel_available(ks[k])) continue;
+        for (int acc = 0; acc < 2; acc++) {
+            for (int j = 0; j < n; j++)
+                for (size_t i = 0; i < (size_t)N * rows[j]; i++) y[j][i] = y1[j][i] = 0.5f * (float)i;
+            if (N < PACKED_GEMM_ROWS) {
+                packed_gemv_shared(y, x, (const packed_linear *const *)p, n, N, acc, ks[k], scratch);
+                for (int j = 0; j < n; j++) packed_gemv(y1[j], x, p[j], N, acc, ks[k], scratch);
+            } else {
+                packed_linear_apply_shared(y, x, (const packed_linear *const *)p, n, N, acc, scratch);
+                for (int j = 0; j < n; j++) packed_linear_apply(y1[j], x, p[j], N, acc, scratch);
+            }
+            for (int j = 0; j < n; j++)
+                if (memcmp(y[j], y1[j], (size_t)N * rows[j] * sizeof(float)))
+                    fail_msg("shared GEMV, %s, N=%d, accumulate %d: linear %d (b%d, %d rows) "
+                             "differs from its own packed_gemv", packed_kernel_name(ks[k]), N, acc,
+                             j, bits[j], rows[j]);
+        }
+        if (N >= PACKED_GEMM_ROWS) break;   // the GEMM path has no kernel choice
+    }
+    for (int j = 0; j < n; j++) {
+        packed_linear_free(p[j]);
+        free(y[j]);
+        free(y1[j]);
+    }
+    free(x);
+    free(scratch);
+}
+
+static void test_shared(void **state) {
+    (void)state;
+    const int rows[] = {37, 16, 9}, same[] = {4, 3, 4}, mixed[] = {4, 8, 4}, two_bit[] = {2, 2};
+    const int Ns[] = {1, 4, 6, 9};
+    for (size_t t = 0; t < 4; t++) {
+        shared_case(rows, same, 3, 203, 100, Ns[t]);
+        shared_case(rows, mixed, 3, 256, 128, Ns[t]);
+        shared_case(rows, two_bit, 2, 96, QUANT_GROUP_ROW, Ns[t]);
+    }
+}
+
+// The LM head read as stored (packed/head.c): F32, F16, BF16, rows aligned and not, an odd
+// row count. Each logit is within float rounding of the double dot of the stored values with
+// x, and equals bit for bit what the head gives for that row alone (V = 1: the one-row dot),
+// so reading two rows at a time changes no logit.
+static void test_head(void **state) {
+    (void)state;
+    const st_dtype dts[] = {ST_F32, ST_F16, ST_BF16};
+    const int V = 37, Cs[] = {576, 203};
+    for (size_t d = 0; d < 3; d++)
+        for (size_t c = 0; c < 2; c++)
+            for (int misalign = 0; misalign < 2; misalign++) {
+                int C = Cs[c];
+                size_t esz = st_dtype_size(dts[d]);
+                uint8_t *buf = malloc((size_t)V * C * esz + 8);
+                float *x = malloc((size_t)C * sizeof *x), *lg = malloc(V * sizeof *lg), one;
+                assert_non_null(buf);
+                assert_non_null(x);
+                assert_non_null(lg);
+                uint8_t *data = buf + misalign;   // misaligned rows take the widening loop
+                for (size_t i = 0; i < (size_t)V * C; i++) {
+                    float f = 0.05f * rng_normal();
+                    uint16_t h = dts[d] == ST_F16 ? ah_f32_to_f16(f) : ah_f32_to_bf16(f);
+                    if (dts[d] == ST_F32) memcpy(data + 4 * i, &f, 4);
+                    else memcpy(data + 2 * i, &h, 2);
+                }
+                for (int i = 0; i < C; i++) x[i] = rng_normal();
+                model_weight w = {.name = "lm_head", .dtype = dts[d], .data = data, .ndim = 2,
+                                  .shape = {V, C}};
+                assert_int_equal(packed_head_gemv(lg, x, &w, V, C), 0);
+                for (int v = 0; v < V; v++) {
+                    double ref = 0.0, mag = 0.0;
+                    for (int i = 0; i < C; i++) {
+                        float wi;
+                        st_widen(&wi, data + ((size_t)v * C + i) * esz, 1, dts[d]);
+                        ref += (double)wi * x[i];
+                        mag += fabs((double)wi * x[i]);
+                    }
+                    if (!(fabs(lg[v] - ref) <= 1e-5 * mag))
+                        fail_msg("head %s C=%d misaligned %d: logit %d = %.9g, reference %.9g",
+                                 st_dtype_name(dts[d]), C, misalign, v, lg[v], ref);
+                    model_weight row = w;
+                    row.data = data + (size_t)v * C * esz;
+                    row.shape[0] = 1;
+                    assert_int_equal(packed_head_gemv(&one, x, &row, 1, C), 0);
+                    if (memcmp(&one, &lg[v], sizeof one))
+                        fail_msg("head %s C=%d misaligned %d: logit %d = %.9g, alone %.9g",
+                                 st_dtype_name(dts[d]), C, misalign, v, lg[v], one);
+                }
+                free(buf);
+                free(x);
+                free(lg);
+            }
+}
+
 static void test_bad_shape(void **state) {
     (void)state;
     ah_err e = {{0}};
@@ -183,6 +305,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_shared),
+        cmocka_unit_test(test_head),
         cmocka_unit_test(test_bad_shape),
         cmocka_unit_test(test_bytes),
     };
