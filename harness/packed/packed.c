@@ -271,9 +271,19 @@ void packed_gemv(float *y, const float *x, const packed_linear *p, int N, int ac
 // ----------------------------------------------------------------------------
 // GEMM: dequantized tiles through OpenBLAS
 
-// Rows per tile: about 64 Ki floats (256 KiB, half of a Zen 3 core's L2), a multiple of 8.
+// Rows per tile: about PACKED_TILE_FLOATS floats (1 MiB), a multiple of 8, and at most a
+// quarter of the rows (so that a narrow linear, k/v with grouped-query heads, still gives both
+// threads tiles). Each sgemm call packs x (N, cols) again, so tiles of few rows over a wide
+// input spend their time copying x: with 64 Ki-float tiles TinyLlama's 5632-wide down_proj
+// had 8 rows a tile, and its packed pp64 linears ran at 0.80-0.82x the fp32 sgemm against
+// 0.94-0.99x with 256 Ki (bench/packed_gemm --dim 2048 --ffn 5632 --kv 256 --layers 2
+// --rows 64 --threads 2, 2026-12-06, idle; SmolLM2's shape unchanged within the spread).
+#ifndef PACKED_TILE_FLOATS
+#define PACKED_TILE_FLOATS 262144
+#endif
 static int tile_rows(const packed_linear *p) {
-    int r = 65536 / p->cols;
+    int r = PACKED_TILE_FLOATS / p->cols, quarter = p->rows / 4;
+    if (r > quarter) r = quarter;
     r = r / 8 * 8;
     if (r < 8) r = 8;
     return r < p->rows ? r : p->rows;
