@@ -9,7 +9,9 @@
 #          other agree (test_interop_gguf checks that to 1e-4). Whole-process wall time, tokens/s
 #          (W x 2048 / seconds: every token of every window goes through the model) and peak
 #          RSS (/usr/bin/time -f %M), runs alternating harness, llama.cpp, harness, ...;
-#          medians of REPS runs.
+#          medians of REPS runs. And the harness's achieved GFLOP/s (its own tok_per_s times
+#          bench/model_flops.py's FLOPs per token) against the sgemm peak (bench/gemm_peak.c)
+#          measured just before each of its runs: the median of the per-run shares.
 #   awq    the whole AWQ pass of `awq-harness quantize --method awq` against each AWQ peer on
 #          the CPU, on the same calibration token ids (N blocks of L tokens, in order), s =
 #          x_mean^alpha (duo_scaling off: the harness's default `search` rule), asymmetric 4-bit
