@@ -31,7 +31,7 @@ int exp_inputs_build(const exp_config *c, exp_input **in, int *n, ah_err *e) {
     int total = 1;
     for (int k = 0; k < EXP_IN_COUNT; k++) total *= c->inputs[k].n ? c->inputs[k].n : 1;
     if (!(*in = calloc((size_t)total, sizeof **in))) return ah_fail(e, "out of memory");
-    // Mixed radix, the last axis (calib) fastest: model outermost.
+    // Mixed radix in EXP_INPUT_AXES order: the last axis (protocol) fastest, model outermost.
     for (int i = 0; i < total; i++) {
         int rest = i;
         for (int k = EXP_IN_COUNT - 1; k >= 0; k--) {
