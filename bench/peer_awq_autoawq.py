@@ -43,7 +43,6 @@ and down_proj groups, the Gram matrix of their inputs), so a near-tie may choose
 weights for real (fp16 min-max, packed into WQLinear_GEMM int32 words in Python loops), work the
 harness's quant_seconds does not include in that form (it fake-quantizes in fp32).
 """
-import argparse
 import json
 import os
 import sys
@@ -51,20 +50,11 @@ import time
 
 import torch
 
+from peer_awq_common import common_args, read_blocks
+
 GROUP_OF_PREV_OP = {"input_layernorm": "qkv", "self_attn.v_proj": "o",
                     "post_attention_layernorm": "gate_up", "mlp.up_proj": "down"}
 N_GRID = 20   # fixed inside AutoAWQ's _compute_best_scale
-
-
-def read_blocks(path, samples, seqlen):
-    try:
-        ids = [int(t) for t in open(path).read().split()]
-    except (OSError, ValueError) as e:
-        sys.exit(f"{path}: {e}")
-    need = samples * seqlen
-    if len(ids) < need:
-        sys.exit(f"{path}: {len(ids)} ids, need {need} ({samples} x {seqlen})")
-    return [ids[i * seqlen:(i + 1) * seqlen] for i in range(samples)]
 
 
 def check_group(config_path, group):
@@ -127,13 +117,7 @@ def record_alphas(quantizer_cls, chosen, timing):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--ids", required=True)
-    ap.add_argument("--samples", type=int, required=True)
-    ap.add_argument("--seqlen", type=int, required=True)
-    ap.add_argument("--group", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=2)
+    ap = common_args("AutoAWQ's AWQ pass on the harness's calibration ids (bench/peers.sh)")
     ap.add_argument("--duo-scaling", action="store_true",
                     help="AutoAWQ's default rule (the harness's --scale-rule duo)")
     ap.add_argument("--as-shipped", action="store_true",

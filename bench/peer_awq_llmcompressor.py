@@ -16,22 +16,16 @@ i = 0..n-1, so 0, 1/20, ..., 1: the harness's grid with 1.0 added), asymmetric 4
 by design of the peers: compressed-tensors' min-max observer widens each group's range to
 include 0, so a few near-tie alphas may differ; the count of equal alphas is printed.
 """
-import argparse
-import sys
 import time
 
 import torch
 
+from peer_awq_common import common_args, read_blocks
+
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--ids", required=True)
-    ap.add_argument("--samples", type=int, required=True)
-    ap.add_argument("--seqlen", type=int, required=True)
-    ap.add_argument("--group", type=int, default=128)
+    ap = common_args("llm-compressor's AWQ pass on the harness's calibration ids (bench/peers.sh)")
     ap.add_argument("--grid", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     # llm-compressor 0.14 pins its cached activations (Tensor.pin_memory) unconditionally, which
@@ -46,11 +40,7 @@ def main():
     from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme
     from transformers import AutoModelForCausalLM
 
-    ids = [int(t) for t in open(a.ids).read().split()]
-    need = a.samples * a.seqlen
-    if len(ids) < need:
-        sys.exit(f"{a.ids}: {len(ids)} ids, need {need}")
-    rows = [ids[i * a.seqlen:(i + 1) * a.seqlen] for i in range(a.samples)]
+    rows = read_blocks(a.ids, a.samples, a.seqlen)
     ds = Dataset.from_dict({"input_ids": rows, "attention_mask": [[1] * a.seqlen for _ in rows]})
 
     # The alpha of each scaling group: the first grid point of least loss, as
