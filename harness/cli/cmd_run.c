@@ -108,10 +108,10 @@ int cmd_run(int argc, char **argv) {
     if (dry) {
         printf("experiment %s (%s): %d planned runs", cfg.name, cfg.source, total);
         if (shard_n) printf(", shard %d/%d runs %d of them", shard_i, shard_n, plan.n);
-        if (cfg.inputs[EXP_IN_MODEL].n + cfg.inputs[EXP_IN_EVAL].n + cfg.inputs[EXP_IN_CALIB].n +
-            cfg.inputs[EXP_IN_PROTOCOL].n)
-            printf("\n%d inputs (models, evaluation and calibration data of the sweep)\nresults "
-                   "%s\n\n", plan.n_inputs, o.output ? o.output : cfg.output);
+        char swept[128];   // the input axes of [sweep] that have values (data_axes.h)
+        if (exp_input_swept_list(&cfg, swept, sizeof swept))
+            printf("\n%d inputs (%s crossed: each run's line names its values)\nresults %s\n\n",
+                   plan.n_inputs, swept, o.output ? o.output : cfg.output);
         else
             printf("\nmodel %s, eval %s%s%s\nresults %s\n\n", cfg.model_path, cfg.eval_data,
                    cfg.calib[0] ? ", calibration " : "", cfg.calib, o.output ? o.output : cfg.output);

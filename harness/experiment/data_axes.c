@@ -27,6 +27,16 @@ void exp_input_keys_list(char *buf, size_t cap) {
         o += (size_t)snprintf(buf + o, cap - o, "%s%s", k ? ", " : "", EXP_INPUT_AXES[k].key);
 }
 
+int exp_input_swept_list(const exp_config *c, char *buf, size_t cap) {
+    size_t o = 0;
+    int n = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < EXP_IN_COUNT && o < cap; k++)
+        if (c->inputs[k].n)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", n++ ? ", " : "", EXP_INPUT_AXES[k].key);
+    return n;
+}
+
 int exp_inputs_build(const exp_config *c, exp_input **in, int *n, ah_err *e) {
     int total = 1;
     for (int k = 0; k < EXP_IN_COUNT; k++) total *= c->inputs[k].n ? c->inputs[k].n : 1;
