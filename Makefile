@@ -12,6 +12,7 @@
 #                   installs Debian's Slurm + munge, starts them in a temporary directory); not
 #                   in test
 #   make bench      performance benchmarks (never part of test)
+#   make bench-tools  the C programs of bench/ (build/bench/: gemm_peak, packed_gemm, stream)
 #   make fuzz       libFuzzer targets of the input parsers, FUZZ_SECONDS each (not part of
 #                   test; CI runs it for 5 s per target; tests/fuzz/README.md)
 #   make clean
@@ -46,7 +47,7 @@ FUZZ_REPLAY_BIN := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz_%)
 
 ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test asan test-asan demo bench clean tests interop slurm
+.PHONY: all deps test asan test-asan demo bench bench-tools clean tests interop slurm
 
 all: awq-harness
 
@@ -117,6 +118,16 @@ demo: deps
 bench: deps all
 	@bash tools/install-deps --bench
 	@bash bench/run.sh
+
+# The C programs the bench scripts run, with the harness's own flags and library objects (one
+# build line for all of them; the scripts call `make bench-tools`).
+BENCH_TOOLS := gemm_peak packed_gemm stream
+BENCH_BIN := $(BENCH_TOOLS:%=$(BUILD)/bench/%)
+$(BUILD)/bench/%: bench/%.c $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(OBJ) $(LDLIBS)
+
+bench-tools: $(BENCH_BIN)
 
 # Fuzz replay programs: a target's LLVMFuzzerTestOneInput + tests/fuzz/replay_main.c, built
 # with the normal compiler (and the sanitizer flags under make asan); tests/cli/fuzz_replay.sh

@@ -8,7 +8,7 @@
 // large square GEMM, prints the best of R timed calls (after one warm-up) in GFLOP/s
 // (2*M*N*K flops per call). The last line is key=value: peak_gflops= the best shape,
 // core= the kernel set OpenBLAS runs (SkylakeX = AVX-512, Haswell = AVX2), chosen as the
-// harness chooses it (ah_blas_select, AH_BLAS_CORE; build with harness/core/blas.c and err.c).
+// harness chooses it (ah_blas_select, AH_BLAS_CORE). Build: make bench-tools (build/bench/gemm_peak).
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>

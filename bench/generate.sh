@@ -21,7 +21,11 @@
 # Environment: BENCH_SHAPES (default "smollm2-135m"; also tinyllama-1.1b, llama-2-7b: configs/
 # models/NAME.config.json, synthesized once into $BENCH_TMP), BENCH_THREADS (2), BENCH_PP
 # (64), BENCH_TG (64), BENCH_REPS (5), BENCH_LLAMA=0 to leave llama.cpp out, BENCH_OMP_WAIT
-# (active; passive: the harness's default policy).
+# (active; passive: the harness's default policy), BENCH_CONFIGS (the harness rows, default
+# "fp32 f16-ckpt int8-g128 int4-g128 int3-g128") and BENCH_GGUFS (llama.cpp's, default "F32
+# F16 Q8_0 Q4_0 Q4_1"): the Llama-2-7B shape fits this machine's disk only as
+# BENCH_CONFIGS=int4-g128 BENCH_GGUFS=Q4_1 (its F32 checkpoint alone is 27 GB; the F16 one is
+# synthesized only when a selected row reads it).
 # llama.cpp rows need tools/llama-cpp (built on first use: minutes) and the family's tokenizer
 # (copied from ../shared/data/tokenizers: our GGUF export writes the tokenizer into the file).
 set -uo pipefail
@@ -51,24 +55,19 @@ median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print ""; else if (NR %
 kv() { tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
 
 # --- memory bandwidth: STREAM-style copy ------------------------------------------------------
-cc -O2 -fopenmp bench/stream.c -o "$TMP/stream" || exit 1
-bw=$(OMP_NUM_THREADS=$THR "$TMP/stream" 256 10 | kv copy_gb_per_s_best)
-row "stream copy $THR thr (256 MiB arrays)" "best of 10" "$bw" "GB/s" "" "cc -O2 -fopenmp bench/stream.c -o stream && OMP_NUM_THREADS=$THR ./stream 256 10"
+make -s --no-print-directory bench-tools >/dev/null || exit 1   # build/bench/: stream, packed_gemm
+bw=$(OMP_NUM_THREADS=$THR build/bench/stream 256 10 | kv copy_gb_per_s_best)
+row "stream copy $THR thr (256 MiB arrays)" "best of 10" "$bw" "GB/s" "" "make bench-tools && OMP_NUM_THREADS=$THR build/bench/stream 256 10"
 
 # --- the packed prefill linears against the fp32 ones: tokens/s through the linears of 30
 # SmolLM2-135M blocks (N prompt rows; best of 3 alternating calls; bench/packed_gemm.c)
-cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iharness bench/packed_gemm.c harness/packed/packed.c \
-   harness/packed/packed_avx2.c harness/packed/packed_avx512.c harness/quant/quant.c \
-   harness/core/blas.c harness/core/err.c harness/core/mem.c harness/core/half.c -o "$TMP/packed_gemm" \
-   -L/usr/lib/x86_64-linux-gnu/openblas-openmp -l:libopenblas.so.0 \
-   -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp -lm || exit 1
 for t in 1 "$THR"; do
-  "$TMP/packed_gemm" --threads "$t" --reps 3 --rows 4,8,16,64 | grep '^rows=' | while read -r l; do
+  build/bench/packed_gemm --threads "$t" --reps 3 --rows 4,8,16,64 | grep '^rows=' | while read -r l; do
     n=$(echo "$l" | kv rows)
     pk=$(awk -v n="$n" -v ms="$(echo "$l" | kv packed_ms)" 'BEGIN{printf "%.1f", n * 1000 / ms}')
     fp=$(awk -v n="$n" -v ms="$(echo "$l" | kv fp32_ms)" 'BEGIN{printf "%.1f", n * 1000 / ms}')
     row "smollm2-135m prefill linears N=$n INT4 g128 $t thr" "packed vs fp32 sgemm, best of 3" "$pk" "tok/s" "$fp" \
-      "bench/packed_gemm --threads $t --reps 3 --rows 4,8,16,64"
+      "make bench-tools && build/bench/packed_gemm --threads $t --reps 3 --rows 4,8,16,64"
   done
 done
 
@@ -79,21 +78,28 @@ if [ "${BENCH_LLAMA:-1}" != 0 ]; then
 fi
 for shape in $SHAPES; do
   cfg=configs/models/$shape.config.json; dir=$TMP/$shape; d32=$TMP/$shape-f32
-  [ -f "$dir/model.safetensors" ] || "$BIN" synth --quiet --config "$cfg" --out "$dir" --ids 0 --threads "$THR" >/dev/null || exit 1
-  [ -f "$d32/model.safetensors" ] || "$BIN" synth --quiet --config "$cfg" --out "$d32" --dtype f32 --ids 0 --threads "$THR" >/dev/null || exit 1
-  # configurations: name | model directory | bench-generate arguments
-  declare -a NAMES=(fp32 f16-ckpt int8-g128 int4-g128 int3-g128) DIRS=("$d32" "$dir" "$d32" "$d32" "$d32") ARGS=(
+  # configurations: name | model directory | bench-generate arguments (BENCH_CONFIGS selects)
+  declare -a ALLN=(fp32 f16-ckpt int8-g128 int4-g128 int3-g128) ALLD=("$d32" "$dir" "$d32" "$d32" "$d32") ALLA=(
     ""
     ""
     "--method minmax --bits 8 --group 128 --packed"
     "--method minmax --bits 4 --group 128 --packed"
     "--method minmax --bits 3 --group 128 --packed")
+  declare -a NAMES=() DIRS=() ARGS=()
+  for i in "${!ALLN[@]}"; do
+    [[ " ${BENCH_CONFIGS:-${ALLN[*]}} " == *" ${ALLN[$i]} "* ]] || continue
+    NAMES+=("${ALLN[$i]}"); DIRS+=("${ALLD[$i]}"); ARGS+=("${ALLA[$i]}")
+  done
+  # llama.cpp files: name | source directory | quantize arguments (BENCH_GGUFS selects)
+  declare -a LNAMES=() LALL=(${BENCH_GGUFS:-F32 F16 Q8_0 Q4_0 Q4_1})
+  if [[ " ${NAMES[*]} ${LALL[*]} " == *" f16-ckpt "* || " ${LALL[*]} " == *" F16 "* ]]; then
+    [ -f "$dir/model.safetensors" ] || "$BIN" synth --quiet --config "$cfg" --out "$dir" --ids 0 --threads "$THR" >/dev/null || exit 1
+  fi
+  [ -f "$d32/model.safetensors" ] || "$BIN" synth --quiet --config "$cfg" --out "$d32" --dtype f32 --ids 0 --threads "$THR" >/dev/null || exit 1
   declare -A DEC=() PRE=() LINE=()
   declare -A TOKDIR=([smollm2-135m]=smollm [tinyllama-1.1b]=llama2 [llama-2-7b]=llama2)
   tk=${AH_SHARED_DATA:-../shared/data}/tokenizers/${TOKDIR[$shape]:-none}
-  for dd in "$dir" "$d32"; do [ -f "$dd/tokenizer.json" ] || cp "$tk"/tokenizer*.json "$dd/" 2>/dev/null; done
-  # llama.cpp files: name | source directory | quantize arguments
-  declare -a LNAMES=() LALL=(F32 F16 Q8_0 Q4_0 Q4_1)
+  for dd in "$dir" "$d32"; do [ -d "$dd" ] && [ ! -f "$dd/tokenizer.json" ] && cp "$tk"/tokenizer*.json "$dd/" 2>/dev/null; done
   declare -A LSRC=([F32]=$d32 [F16]=$dir [Q8_0]=$d32 [Q4_0]=$d32 [Q4_1]=$d32) LARGS=(
     [F32]="--method fp16 --format gguf" [F16]="--method fp16 --format gguf"
     [Q8_0]="--method rtn --bits 8 --group 32 --format gguf-q8_0"

@@ -13,7 +13,7 @@
 // Runs alternate (fp32, packed, fp32, ...) and each side keeps its best of R calls, so load
 // that comes and goes on a shared machine hits both alike. Prints one key=value line per N:
 // rows= fp32_ms= packed_ms= ratio= (fp32 time / packed time: the packed path's share of the
-// fp32 speed). Build: see bench/generate.sh.
+// fp32 speed). Build: make bench-tools (build/bench/packed_gemm).
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -90,10 +90,8 @@ timed() {
 # harness run, since this VM's speed drifts by 5-10% within an hour (bench/README.md).
 peak=""
 if [ "$run_eval" = 1 ]; then
-  cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iharness bench/gemm_peak.c harness/core/blas.c harness/core/err.c \
-     -o "$tmp/gemm_peak" -L/usr/lib/x86_64-linux-gnu/openblas-openmp -l:libopenblas.so.0 \
-     -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp && peak="$tmp/gemm_peak" ||
-    echo "peers: bench/gemm_peak.c did not build: no share-of-peak rows"
+  make -s --no-print-directory bench-tools >/dev/null && peak=build/bench/gemm_peak ||
+    echo "peers: make bench-tools failed: no share-of-peak rows"
   printf '%-10s %-4s %-44s %-44s\n' model dtype "harness (s, tok/s, MiB, ppl)" "llama-perplexity (s, tok/s, MiB, ppl)"
 fi
 for m in $PEER_MODELS; do

@@ -1,7 +1,7 @@
 // stream.c — a STREAM-style copy bandwidth: b[i] = a[i] over arrays far larger than the caches,
 // OpenMP across the threads asked for, best and median of the repetitions. Decoding reads
 // every weight once per token, so bytes per token / this bandwidth bounds tokens/s.
-//   cc -O2 -fopenmp bench/stream.c -o bench/stream && bench/stream [MiB per array] [reps]
+//   make bench-tools && build/bench/stream [MiB per array] [reps]
 // Counts 2 bytes moved per byte copied (read a, write b), as STREAM's Copy does.
 #include <omp.h>
 #include <stdio.h>

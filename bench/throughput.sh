@@ -50,16 +50,14 @@ row() {   # benchmark metric value unit reference command   (ratio = value / ref
 printf '%-8s %-6s %3s  %-30s  %s\n' metric model thr result "reproduce"
 
 # --- GEMM peak ---------------------------------------------------------------------------
-cc -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Iharness bench/gemm_peak.c harness/core/blas.c harness/core/err.c -o "$tmp/gemm_peak" \
-   -L/usr/lib/x86_64-linux-gnu/openblas-openmp -l:libopenblas.so.0 \
-   -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp || { echo "gemm_peak: build failed"; exit 0; }
+make -s --no-print-directory bench-tools >/dev/null || { echo "make bench-tools failed"; exit 0; }
 declare -A PEAK
 for t in $THREADS; do
-  line=$("$tmp/gemm_peak" --threads "$t" | tail -n 1)
+  line=$(build/bench/gemm_peak --threads "$t" | tail -n 1)
   PEAK[$t]=$(kv peak_gflops <<<"$line"); core=$(kv core <<<"$line")
   row "gemm peak $t thr" "sgemm best shape ($core)" "${PEAK[$t]}" GFLOP/s "" "bench/gemm_peak --threads $t"
   printf '%-8s %-6s %3s  %-30s  %s\n' gemm - "$t" "${PEAK[$t]} GFLOP/s ($core)" \
-    "cc ... bench/gemm_peak.c (see bench/throughput.sh); ./gemm_peak --threads $t"
+    "make bench-tools && build/bench/gemm_peak --threads $t"
 done
 
 # The PyTorch references run on the same OpenBLAS kernel set as the harness (torch 1.13's
@@ -100,7 +98,7 @@ for name in $MODELS; do
     for i in $(seq "$REPS"); do   # alternating: GEMM peak, C, ref, GEMM peak, C, ref, ...
       # The peak again just before each C run: this VM's speed drifts by 5-10% within an hour
       # (bench/README.md), so each run is set against the peak of its own minute.
-      pk1=$("$tmp/gemm_peak" --threads "$t" --reps 3 | tail -n 1 | kv peak_gflops)
+      pk1=$(build/bench/gemm_peak --threads "$t" --reps 3 | tail -n 1 | kv peak_gflops)
       v=$("$BIN" eval --quiet --model "$dir" --data "ids:$tmp/ids.txt" --seqlen 2048 \
             --max-windows "$WINDOWS" --threads "$t" | tail -n 1 | kv tok_per_s)
       cs+=("$v"); pks+=("$pk1")
