@@ -78,6 +78,60 @@ awq_block_result *exp_awq_from_cache(const exp_config *c, const exp_inputs *s,
     return preset;
 }
 
+// A run's quantization pass and what goes with it (all empty for fp16): the pass, the
+// salient-channel log its sink fills, the AWQ search taken from the cache, and the cache
+// entry a search done here is saved to.
+typedef struct {
+    qpass *qp;
+    exp_salient_log slog;
+    awq_block_result *preset;        // [n_layers] from the cache; NULL: searched here (or none)
+    char awq_key[65];                // "" unless the method uses AWQ
+    char awq_path[EXP_PATH_MAX + 128];
+} run_pass;
+
+// The pass of method mc over the calibration rows cs (NULL: none) into *p (zeroed by the
+// caller); its AWQ search from the cache where use_cache allows, cache then "awq-cached".
+static int run_pass_open(run_pass *p, const exp_config *c, const exp_inputs *s,
+                         const method_cfg *mc, const calib_set *cs, int use_cache,
+                         char cache[16], ah_err *e) {
+    if (mc->kind == METHOD_FP16) return 0;
+    if (!(p->qp = qpass_new(s->m, mc, cs, e))) return -1;
+    if (cs == &s->cs && qpass_keep_stats(p->qp, e)) return -1;
+    if (exp_salient_log_init(&p->slog, s->m, e)) return -1;
+    p->qp->sink = exp_salient_sink;
+    p->qp->sink_ctx = &p->slog;
+    if (!method_uses_awq(mc->kind)) return 0;
+    exp_awq_key(mc, s->model_hash, s->calib_hash, p->awq_key);
+    snprintf(p->awq_path, sizeof p->awq_path, "%s/awq/%s.h5", c->cache_dir, p->awq_key);
+    // A damaged or misnamed cache entry is not fatal: search again and overwrite it.
+    if (use_cache && (p->preset = exp_awq_from_cache(c, s, mc, e))) {
+        p->qp->awq_preset = p->preset;
+        snprintf(cache, 16, "awq-cached");
+    }
+    return 0;
+}
+
+// The seconds of the AWQ search done here (0 when taken from the cache or none), and its
+// cache entry saved. The cache only saves later work: a failed save (full disk, read-only
+// cache) is a warning naming run_id, the run itself is still recorded.
+static double run_pass_save_awq(run_pass *p, const exp_inputs *s, const char *run_id,
+                                int use_cache, ah_err *e) {
+    if (!p->qp || !p->qp->awq || p->preset) return 0.0;
+    double secs = 0.0;
+    for (int l = 0; l < s->m->cfg.n_layers; l++) secs += p->qp->awq[l].seconds;
+    if (p->awq_key[0] && use_cache &&
+        awq_cache_save(p->awq_path, p->awq_key, s->m, p->qp->awq, e))
+        fprintf(stderr, "warning: %s: AWQ search not cached: %s\n", run_id, e->msg);
+    return secs;
+}
+
+static void run_pass_close(run_pass *p, int n_layers) {
+    if (p->qp) p->qp->awq_preset = NULL;
+    exp_awq_preset_free(p->preset, n_layers);
+    exp_salient_log_free(&p->slog);
+    qpass_free(p->qp);
+}
+
 // Run r: evaluated with its quantization pass in the evaluation's block hook, its tasks and
 // efficiency measured, its record written at run_path, its AWQ search saved to the cache (when
 // searched here) and its exports written (x). *out: what the final table shows of it.
@@ -87,35 +141,18 @@ static int compute_run(const exp_config *c, const exp_run *r, exp_inputs *s, con
     const method_cfg *mc = &r->mc;
     int quantized = mc->kind != METHOD_FP16;
     int calibrated = quantized && s->cs.n > 0;
-    qpass *qp = NULL;
+    run_pass pass = {0};
     ppl_result pr = {0};
-    exp_salient_log slog = {0};
-    awq_block_result *preset = NULL;
     task_result *tasks = NULL;
     size_t n_tasks = 0;
-    char awq_path[EXP_PATH_MAX + 128] = "", awq_key[65];
     int rc = -1;
     double t0 = ah_now();
     snprintf(out->cache, sizeof out->cache, "computed");
 
     calib_set metric_cs;
     const calib_set *use_cs = exp_run_calibration(s, mc, &metric_cs);
-    if (quantized) {
-        if (!(qp = qpass_new(s->m, mc, use_cs, e))) goto done;
-        if (use_cs == &s->cs && qpass_keep_stats(qp, e)) goto done;
-        if (exp_salient_log_init(&slog, s->m, e)) goto done;
-        qp->sink = exp_salient_sink;
-        qp->sink_ctx = &slog;
-    }
-    if (method_uses_awq(mc->kind)) {
-        exp_awq_key(mc, s->model_hash, s->calib_hash, awq_key);
-        snprintf(awq_path, sizeof awq_path, "%s/awq/%s.h5", c->cache_dir, awq_key);
-        // A damaged or misnamed cache entry is not fatal: search again and overwrite it.
-        if (o->use_cache && (preset = exp_awq_from_cache(c, s, mc, e))) {
-            qp->awq_preset = preset;
-            snprintf(out->cache, sizeof out->cache, "awq-cached");
-        }
-    }
+    if (run_pass_open(&pass, c, s, mc, use_cs, o->use_cache, out->cache, e)) goto done;
+    qpass *qp = pass.qp;
     block_hook hook = {.qp = qp, .stop = o->stop, .bar = bar, .layers = s->m->cfg.n_layers};
     snprintf(hook.stage, sizeof hook.stage, "%s", r->id);
     // KL divergence: an FP run computed here leaves the reference (no extra forward pass); a
@@ -141,18 +178,11 @@ static int compute_run(const exp_config *c, const exp_run *r, exp_inputs *s, con
         goto done;
     if (bar) ah_progress_step(bar, 1, hook.stage);
 
-    double awq_secs = 0.0;
-    if (qp && qp->awq && !preset)
-        for (int l = 0; l < s->m->cfg.n_layers; l++) awq_secs += qp->awq[l].seconds;
-    // The AWQ cache only saves later work: a failed save (full disk, read-only cache) is a
-    // warning, the run itself is still recorded.
-    if (method_uses_awq(mc->kind) && !preset && o->use_cache &&
-        awq_cache_save(awq_path, awq_key, s->m, qp->awq, e))
-        fprintf(stderr, "warning: %s: AWQ search not cached: %s\n", r->id, e->msg);
+    double awq_secs = run_pass_save_awq(&pass, s, r->id, o->use_cache, e);
     exp_record rec = {
         .cfg = c, .run = r, .m = s->m, .model_hash = s->model_hash, .eval_hash = s->eval_hash,
         .calib_hash = calibrated ? s->calib_hash : "", .key = key, .ppl = &pr, .qp = qp,
-        .cs = use_cs, .salient = &slog, .eval_tokens = s->eval.n,
+        .cs = use_cs, .salient = &pass.slog, .eval_tokens = s->eval.n,
         .eval_bytes = s->eval.text ? (long)s->eval.text_len : 0,
         .eval_words = s->eval.text ? pyt_split_ws_count(s->eval.text) : 0,
         .seqlen = s->seqlen, .threads = omp_get_max_threads(), .seconds = ah_now() - t0,
@@ -164,8 +194,8 @@ static int compute_run(const exp_config *c, const exp_run *r, exp_inputs *s, con
     // The exports quantize the run again with its own AWQ results (nothing is searched twice);
     // one that fails is recorded as failed, the run's results stand.
     if (x->overlay &&
-        exp_export_run(&x->ctx, r, key, use_cs, preset ? preset : qp ? qp->awq : NULL, x->overlay,
-                       &x->failed, &x->err)) {
+        exp_export_run(&x->ctx, r, key, use_cs, pass.preset ? pass.preset : qp ? qp->awq : NULL,
+                       x->overlay, &x->failed, &x->err)) {
         *e = x->err;
         goto done;
     }
@@ -175,12 +205,9 @@ static int compute_run(const exp_config *c, const exp_run *r, exp_inputs *s, con
     out->how = EXP_DONE_COMPUTED;
     rc = 0;
 done:
-    if (qp) qp->awq_preset = NULL;
-    exp_awq_preset_free(preset, s->m->cfg.n_layers);
-    exp_salient_log_free(&slog);
+    run_pass_close(&pass, s->m->cfg.n_layers);
     exp_tasks_free(tasks, n_tasks);
     ppl_result_free(&pr);
-    qpass_free(qp);
     return rc;
 }
 
