@@ -180,8 +180,8 @@ AVX2 static inline __m256 plane(__m256i w, int k, int per) {
 // With NI > 0 the whole groups (all but a last partial one) run the chunk loop with constant
 // offsets, fully unrolled, and skip the bounds and scalar-end tests: on the general path,
 // index arithmetic, loop control and spills took much of a group as short as 4 chunk pairs
-// (4 bits, group 128): the linears of 22 TinyLlama-1.1B-shaped blocks took 29.1 ms a token
-// at 2 threads instead of 36.3 (bench/packed_gemm --dim 2048 --ffn 5632 --kv 256 --layers 22
+// (4 bits, group 128): the linears of 22 TinyLlama-1.1B-shaped blocks took 29.6 ms a token
+// at 2 threads instead of 36.1 (bench/packed_gemm --dim 2048 --ffn 5632 --kv 256 --layers 22
 // --rows 1). The same FMAs, sums and zero-point terms in the same order as the general path,
 // so the results are bit for bit the same. (A branch between the two kinds of group inside
 // one loop cost a third of the gain: the constant loop has a function of its own.)
