@@ -109,7 +109,7 @@ int cmd_run(int argc, char **argv) {
         printf("experiment %s (%s): %d planned runs", cfg.name, cfg.source, total);
         if (shard_n) printf(", shard %d/%d runs %d of them", shard_i, shard_n, plan.n);
         char swept[128];   // the input axes of [sweep] that have values (data_axes.h)
-        if (exp_input_swept_list(&cfg, swept, sizeof swept))
+        if (exp_input_keys_list(&cfg, swept, sizeof swept))
             printf("\n%d inputs (%s crossed: each run's line names its values)\nresults %s\n\n",
                    plan.n_inputs, swept, o.output ? o.output : cfg.output);
         else

@@ -540,7 +540,7 @@ static int input_key(parse_ctx *p, const char *section, exp_input_axis a, const 
     exp_input_values *in = &p->c->inputs[a];
     if (strcmp(section, "sweep")) {
         char keys[256];
-        exp_input_keys_list(keys, sizeof keys);
+        exp_input_keys_list(NULL, keys, sizeof keys);
         return fail_at(p, "%s: the inputs (%s) are crossed in [sweep] only, not in [%s]", key,
                        keys, section);
     }
@@ -597,7 +597,7 @@ static int sweep_key(parse_ctx *p, const char *section, const char *name, const 
             o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s", i ? ", " : "",
                                   param_name((param_id)i));
         char inputs[128];
-        exp_input_keys_list(inputs, sizeof inputs);
+        exp_input_keys_list(NULL, inputs, sizeof inputs);
         if (o < sizeof allowed) snprintf(allowed + o, sizeof allowed - o, ", %s", inputs);
         return fail_at(p, "unknown key '%s' in [%s] (%s)", name, section, allowed);
     }

@@ -20,19 +20,12 @@ const exp_input_axis_def EXP_INPUT_AXES[EXP_IN_COUNT] = {
                          .column = "protocol"},
 };
 
-void exp_input_keys_list(char *buf, size_t cap) {
-    size_t o = 0;
-    buf[0] = '\0';
-    for (int k = 0; k < EXP_IN_COUNT && o < cap; k++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%s", k ? ", " : "", EXP_INPUT_AXES[k].key);
-}
-
-int exp_input_swept_list(const exp_config *c, char *buf, size_t cap) {
+int exp_input_keys_list(const exp_config *swept_in, char *buf, size_t cap) {
     size_t o = 0;
     int n = 0;
     buf[0] = '\0';
     for (int k = 0; k < EXP_IN_COUNT && o < cap; k++)
-        if (c->inputs[k].n)
+        if (!swept_in || swept_in->inputs[k].n)
             o += (size_t)snprintf(buf + o, cap - o, "%s%s", n++ ? ", " : "", EXP_INPUT_AXES[k].key);
     return n;
 }

@@ -40,11 +40,10 @@ typedef struct {
 } exp_input_axis_def;
 extern const exp_input_axis_def EXP_INPUT_AXES[EXP_IN_COUNT];
 
-// The [sweep] keys of the input axes, ", "-separated, into buf (cap bytes).
-void exp_input_keys_list(char *buf, size_t cap);
-// The keys of the input axes c sweeps ("model, calib"), ", "-separated, into buf (cap bytes);
-// returns how many there are (0: one input, nothing swept).
-int exp_input_swept_list(const exp_config *c, char *buf, size_t cap);
+// The [sweep] keys of the input axes, ", "-separated, into buf (cap bytes): all of them, or
+// (swept_in not NULL) those that experiment sweeps ("model, calib"). Returns how many (0 for
+// swept_in: one input, nothing swept).
+int exp_input_keys_list(const exp_config *swept_in, char *buf, size_t cap);
 
 typedef struct {
     int v[EXP_IN_COUNT];   // value index per input axis; 0 when the axis is not swept

@@ -199,7 +199,7 @@ AVX2 static inline __m256 plane(__m256i w, int k, int per) {
             float rows = 0.0f, rows1 = 0.0f;                                                  \
             int g = 0;                                                                        \
             for (; g < whole; g++) {   /* NI chunk pairs, no scalar ends */                  \
-                const size_t off = (size_t)g * (NI ? 2 * NI * 8 : 1);   /* bytes */           \
+                const size_t off = (size_t)g * 16 * NI;   /* the group's first byte */        \
                 const uint8_t *qa = q + off, *qb = q1 + off;                                  \
                 const float *xg = xp + off * PER;                                             \
                 PREFETCH_NEXT_PAIR(PER, qa, p->row_bytes, 0);                                 \
@@ -268,25 +268,23 @@ ROWS(4, 0)   // 2-bit codes: any group; groups of 64, 128
 ROWS(4, 1)
 ROWS(4, 2)
 
+typedef void (*rows_kernel)(float *, int, const packed_linear *, int, int, const float *,
+                            const float *, const float *);
+// The row kernels by codes a byte (PER) and chunk pairs a group (NI; 0: any group size).
+static const rows_kernel ROWS_KERNELS[5][9] = {
+    [1] = {[0] = rows_1_0, [2] = rows_1_2, [4] = rows_1_4, [8] = rows_1_8},
+    [2] = {[0] = rows_2_0, [1] = rows_2_1, [2] = rows_2_2, [4] = rows_2_4},
+    [4] = {[0] = rows_4_0, [1] = rows_4_1, [2] = rows_4_2},
+};
+
 AVX2 void packed_rows_avx2(float *y, int accumulate, const packed_linear *p, int o0, int o1,
                            const float *x, const float *xp, const float *xs) {
     const int per = packed_per_byte(p->bits);
-    // chunk pairs a group, where groups of that many have an instantiation (per-row
+    // chunk pairs a group, where groups of that many have a kernel of their own (per-row
     // "groups" and sizes off the chunk grid take the general one)
     const int ni = p->gsize % (16 * per) || p->gsize > p->cols ? 0 : p->gsize / (16 * per);
-    void (*rows)(float *, int, const packed_linear *, int, int, const float *, const float *,
-                 const float *);
-    switch (per * 100 + ni) {
-    case 102: rows = rows_1_2; break;
-    case 104: rows = rows_1_4; break;
-    case 108: rows = rows_1_8; break;
-    case 201: rows = rows_2_1; break;
-    case 202: rows = rows_2_2; break;
-    case 204: rows = rows_2_4; break;
-    case 401: rows = rows_4_1; break;
-    case 402: rows = rows_4_2; break;
-    default: rows = per == 1 ? rows_1_0 : per == 2 ? rows_2_0 : rows_4_0; break;
-    }
+    rows_kernel rows = ni <= 8 && ROWS_KERNELS[per][ni] ? ROWS_KERNELS[per][ni]
+                                                        : ROWS_KERNELS[per][0];
     rows(y, accumulate, p, o0, o1, x, xp, xs);
 }
 
