@@ -39,20 +39,13 @@ REPS=${BENCH_REPS:-5}; TMP=${BENCH_TMP:-/tmp/awq-harness-bench-generate}
 # tok/s passive against 68.2 active (2026-12-06). Both sides spin here, the same policy;
 # BENCH_OMP_WAIT=passive measures the default.
 OMP_WAIT=${BENCH_OMP_WAIT:-active}
-mkdir -p "$TMP" bench/results
-CSV=bench/results/generate.csv
-[ -f "$CSV" ] || echo "date,machine,benchmark,metric,value,unit,reference,ratio,command" >"$CSV"
-machine="$(lscpu | sed -n 's/^Model name: *//p' | head -n1); $(nproc) cores"
-today=$(date -u +%F)
-load() { cut -d' ' -f1 /proc/loadavg; }
-row() {   # benchmark metric value unit reference command
-  local ratio=""
-  [ -n "$5" ] && ratio=$(awk -v a="$3" -v b="$5" 'BEGIN{if (b > 0) printf "%.3f", a / b}')
-  echo "$today,$machine,$1,$2 (load $(load)),$3,$4,$5,$ratio,\"$6\"" >>"$CSV"
-  printf '%-48s %-22s %10s %-8s ref %10s ratio %s\n' "$1" "$2" "$3" "$4" "$5" "$ratio"
+. bench/lib.sh   # csv_open, csv_row, load, median, kv
+mkdir -p "$TMP"
+csv_open bench/results/generate.csv "$(lscpu | sed -n 's/^Model name: *//p' | head -n1); $(nproc) cores"
+row() {   # benchmark metric value unit reference command: the CSV row, and printed
+  csv_row "$@"
+  printf '%-48s %-22s %10s %-8s ref %10s ratio %s\n' "$1" "$2" "$3" "$4" "$5" "$CSV_RATIO"
 }
-median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-kv() { tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
 
 # --- memory bandwidth: STREAM-style copy ------------------------------------------------------
 make -s --no-print-directory bench-tools >/dev/null || exit 1   # build/bench/: stream, packed_gemm

@@ -61,16 +61,9 @@ TEXT="$SHARED/wikitext-2-raw/wiki.test.raw"
 bin=$(bash tools/llama-cpp) || { echo "peers: llama.cpp could not be built (tools/llama-cpp), skipped"; exit 0; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peers.XXXXXX"); trap 'rm -rf "$tmp"' EXIT
 BIN="$tmp/awq-harness"; cp ./awq-harness "$BIN"   # a concurrent `make` cannot swap it mid-run
-mkdir -p bench/results
-[ -f "$OUT" ] || echo "date,machine,benchmark,metric,value,unit,reference,ratio,command" >"$OUT"
-CPU=$(lscpu | sed -n 's/^Model name: *//p' | tr -d ',')
-load() { cut -d' ' -f1 /proc/loadavg; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
-row() {   # benchmark metric value unit reference command   (ratio = value / reference)
-  local ratio="" metric=${2//,/;}   # only the quoted command may hold commas (bench/README.md)
-  [ -n "$5" ] && ratio=$(awk -v a="$3" -v b="$5" 'BEGIN {if (b > 0) printf "%.3f", a / b}')
-  echo "$(date -u +%F),$CPU,$1,$metric (load $(load)),$3,$4,$5,$ratio,\"$6\"" >>"$OUT"
-}
+. bench/lib.sh   # csv_open, csv_row, load, median, kv
+csv_open "$OUT" "$(lscpu | sed -n 's/^Model name: *//p' | tr -d ',')"
+row() { csv_row "$@"; }   # benchmark metric value unit reference command
 
 run_eval=1; run_awq=1
 case "${PEERS_ONLY:-}" in eval) run_awq=0 ;; awq) run_eval=0 ;; esac
@@ -112,7 +105,7 @@ for m in $PEER_MODELS; do
     # every token runs the blocks; logits only for the scored positions 1024..2046 (eval/ppl.c)
     fpt=$(/usr/bin/python3 bench/model_flops.py "$cfg" 2048 "$(awk 'BEGIN {print 1023 / 2048}')")
     for i in $(seq "$REPS"); do   # alternating: harness, llama.cpp, harness, ...
-      pk1=""; [ -n "$peak" ] && pk1=$("$peak" --threads "$THREADS" --reps 3 | tail -n 1 | tr ' ' '\n' | sed -n 's/^peak_gflops=//p')
+      pk1=""; [ -n "$peak" ] && pk1=$("$peak" --threads "$THREADS" --reps 3 | tail -n 1 | kv peak_gflops)
       r=$(timed "$tmp/h.out" "$BIN" eval --model "$dir" --data "text:$TEXT" --protocol llamacpp --seqlen 2048 \
             --max-windows "$W" --threads "$THREADS") || { echo "peers: harness eval failed:"; tail -n 3 "$tmp/h.out"; break; }
       hs+=("${r% *}"); hm+=("${r#* }")

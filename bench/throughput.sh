@@ -36,17 +36,9 @@ OUT=bench/results/throughput.csv
 $PY -c 'import torch' 2>/dev/null || { echo "throughput: $PY has no torch, skipped"; exit 0; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 BIN="$tmp/awq-harness"; cp ./awq-harness "$BIN"   # a concurrent `make` cannot swap it mid-run
-mkdir -p bench/results
-[ -f "$OUT" ] || echo "date,machine,benchmark,metric,value,unit,reference,ratio,command" >"$OUT"
-CPU=$(lscpu | sed -n 's/^Model name: *//p' | tr -d ',')
-load() { cut -d' ' -f1 /proc/loadavg; }
-kv() { tr ' ' '\n' | sed -n "s/^$1=//p" | tail -n 1; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
-row() {   # benchmark metric value unit reference command   (ratio = value / reference)
-  local ratio=""
-  [ -n "$5" ] && ratio=$(awk -v a="$3" -v b="$5" 'BEGIN {if (b > 0) printf "%.3f", a / b}')
-  echo "$(date -u +%F),$CPU,$1,$2 (load $(load)),$3,$4,$5,$ratio,\"$6\"" >>"$OUT"
-}
+. bench/lib.sh   # csv_open, csv_row, load, median, kv
+csv_open "$OUT" "$(lscpu | sed -n 's/^Model name: *//p' | tr -d ',')"
+row() { csv_row "$@"; }   # benchmark metric value unit reference command
 printf '%-8s %-6s %3s  %-30s  %s\n' metric model thr result "reproduce"
 
 # --- GEMM peak ---------------------------------------------------------------------------
