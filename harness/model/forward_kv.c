@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/expf_vec.h"
 #include "core/mem.h"
+#include "model/attend.h"
 
 fwd_kv *fwd_kv_new(const model_config *c, int P, ah_err *e) {
     fwd_kv *kv = calloc(1, sizeof *kv);
@@ -52,29 +52,7 @@ static void attention_kv(fwd_state *s, const float *kc, const float *vc, const m
         float *S = s->scores + (size_t)omp_get_thread_num() * stride;
         const float *q = s->q + ((size_t)t * H + h) * D;
         const float *k0 = kc + (size_t)(h / group) * D, *v0 = vc + (size_t)(h / group) * D;
-        float mx = -INFINITY;
-        for (int j = 0; j < n; j++) {
-            const float *kj = k0 + (size_t)j * KV;
-            float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-            for (int d = 0; d < D; d++) dot += q[d] * kj[d];
-            S[j] = scale * dot;
-            mx = S[j] > mx ? S[j] : mx;
-        }
-        // exp(S - mx) by the vector path (ah_expf's values bit for bit: a scalar ah_expf here
-        // compiles, in the baseline build, to a libm call per fused multiply-add), then the
-        // serial sum in its order
-        ah_expf_shift_n(S, S, (size_t)n, mx);
-        float sum = 0.0f;
-        for (int j = 0; j < n; j++) sum += S[j];
-        float inv = 1.0f / sum, *out = s->att + ((size_t)t * H + h) * D;
-        for (int d = 0; d < D; d++) out[d] = 0.0f;
-        for (int j = 0; j < n; j++) {
-            const float *vj = v0 + (size_t)j * KV;
-            float p = S[j] * inv;
-#pragma omp simd
-            for (int d = 0; d < D; d++) out[d] += p * vj[d];
-        }
+        attend_row(s->att + ((size_t)t * H + h) * D, q, k0, v0, (size_t)KV, n, D, scale, S);
     }
 }
 

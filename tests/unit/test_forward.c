@@ -13,6 +13,7 @@
 
 #include "core/mem.h"
 #include "io/safetensors.h"
+#include "model/attend.h"
 #include "model/forward.h"
 #include "model/model.h"
 #include "testutil.h"
@@ -118,6 +119,52 @@ static void test_sum8_rows(void **st) {
     }
 }
 
+// attend_row (the AVX2 path where the CPU has it and D % 8 == 0) and attend_row_portable both
+// equal a double-precision softmax-weighted sum within float rounding, for head sizes with and
+// without a 64-column block, key counts around the 8-key step, and rows ld floats apart (a
+// cache row holds every head). Large score spreads make the softmax peaked, so a wrong max or
+// scale shows; a key or value from the wrong row shows as a mismatch in out.
+static void test_attend_row(void **st) {
+    (void)st;
+    enum { NMAX = 137, DMAX = 136, LD = 3 * DMAX + 5 };
+    static float K[NMAX * LD], V[NMAX * LD], q[DMAX], S[NMAX], got[DMAX], ref[DMAX];
+    unsigned x = 777u;
+    for (int i = 0; i < NMAX * LD; i++) {
+        x = x * 1103515245u + 12345u;
+        K[i] = ((float)((x >> 9) & 0xffff) / 32768.0f - 1.0f);
+        x = x * 1103515245u + 12345u;
+        V[i] = ((float)((x >> 9) & 0xffff) / 32768.0f - 1.0f) * 3.0f;
+    }
+    const int Ds[] = {8, 24, 64, 72, 128, 136, 12}, Ns[] = {1, 7, 8, 9, 16, 63, 137};
+    for (size_t a = 0; a < sizeof Ds / sizeof *Ds; a++)
+        for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++) {
+            int D = Ds[a], n = Ns[b];
+            for (int d = 0; d < D; d++) q[d] = (float)((d * 37) % 11) * 0.5f - 2.0f;
+            const float *k0 = K + DMAX, *v0 = V + 2 * DMAX;   // a head inside each cache row
+            double w[NMAX], mx = -1e300, sum = 0.0;
+            for (int j = 0; j < n; j++) {
+                double dot = 0.0;
+                for (int d = 0; d < D; d++) dot += (double)q[d] * k0[(size_t)j * LD + d];
+                w[j] = dot / sqrt((double)D);
+                mx = w[j] > mx ? w[j] : mx;
+            }
+            for (int j = 0; j < n; j++) sum += (w[j] = exp(w[j] - mx));
+            for (int d = 0; d < D; d++) {
+                double o = 0.0;
+                for (int j = 0; j < n; j++) o += w[j] / sum * v0[(size_t)j * LD + d];
+                ref[d] = (float)o;
+            }
+            char name[64];
+            float scale = 1.0f / sqrtf((float)D);
+            attend_row(got, q, k0, v0, LD, n, D, scale, S);
+            snprintf(name, sizeof name, "attend_row D=%d n=%d", D, n);
+            assert_int_equal(check_tensor(name, got, ref, (size_t)D, 1e-5, 1e-4), 0);
+            attend_row_portable(got, q, k0, v0, LD, n, D, scale, S);
+            snprintf(name, sizeof name, "attend_row_portable D=%d n=%d", D, n);
+            assert_int_equal(check_tensor(name, got, ref, (size_t)D, 1e-5, 1e-4), 0);
+        }
+}
+
 static void test_llama_gqa(void **st) { (void)st; check_fixture("llama-gqa", NULL); }
 static void test_llama_mha_f16(void **st) { (void)st; check_fixture("llama-mha-f16", NULL); }
 static void test_qwen2(void **st) { (void)st; check_fixture("qwen2", NULL); }
@@ -129,6 +176,7 @@ int main(void) {
         cmocka_unit_test(test_llama_gqa), cmocka_unit_test(test_llama_mha_f16),
         cmocka_unit_test(test_qwen2),     cmocka_unit_test(test_opt),
         cmocka_unit_test(test_llama2c),   cmocka_unit_test(test_sum8_rows),
+        cmocka_unit_test(test_attend_row),
     };
     return cmocka_run_group_tests_name("forward", tests, NULL, NULL);
 }
