@@ -1,6 +1,7 @@
 // packed_gemm.c — the prefill path of packed linears (packed_linear_apply with N >= 8 rows)
 // against the fp32 path's cblas_sgemm on the same (dequantized) weights, over the linears of
-// a model shape: the seven linears of each of L decoder blocks, N prompt rows. L blocks of
+// a model shape: the seven linears of each of L decoder blocks, N prompt rows (N = 1: a decoded
+// token, where the fp32 path calls cblas_sgemv). L blocks of
 // distinct weights (default 30, SmolLM2-135M's count) so the fp32 weights are read from
 // memory as in a model (one block's 14 MB would stay in the last-level cache and flatter
 // the fp32 side). Issue 22's prefill
@@ -103,10 +104,14 @@ int main(int argc, char **argv) {
         double best_f = 1e30, best_p = 1e30;
         for (int r = 0; r <= reps; r++) {   // r = 0 warms up
             double t0 = now();
-            for (int j = 0; j < L * NLIN; j++) {   // y (N, O) = x (N, In) @ W^T, as fwd_linear calls it
+            for (int j = 0; j < L * NLIN; j++) {   // y (N, O) = x (N, In) @ W^T, as fwd_block_linear calls it
                 int l = j % NLIN;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O[l], In[l], 1.0f, x,
-                            In[l], W[j], In[l], 0.0f, y, O[l]);
+                if (N == 1)   // a decoded token: sgemv (sgemm packs W even for one row)
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, O[l], In[l], 1.0f, W[j], In[l], x, 1,
+                                0.0f, y, 1);
+                else
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O[l], In[l], 1.0f, x,
+                                In[l], W[j], In[l], 0.0f, y, O[l]);
             }
             double t1 = now();
             for (int j = 0; j < L * NLIN; j++) packed_linear_apply(y, x, pk[j], N, 0, scratch);
