@@ -9,17 +9,13 @@
 #include "core/mem.h"
 #include "core/progress.h"
 #include "core/quantile.h"
+#include "core/vecmax.h"
 #include "model/forward.h"
 #include "model/forward_kv.h"
 #include "packed/head.h"
 
 // Index of the largest logit (ties: the lowest id, as torch.argmax).
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
+static int argmax(const float *x, int n) { return (int)ah_argmax_f32(x, (size_t)n); }
 
 typedef struct {
     float v;

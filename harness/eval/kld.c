@@ -8,6 +8,7 @@
 #include "core/fastexp.h"
 #include "core/mem.h"
 #include "core/simd.h"
+#include "core/vecmax.h"
 
 void kld_ref_free(kld_ref *r) {
     if (!r) return;
@@ -53,24 +54,15 @@ AH_VEC_CLONES static void base_probs(float *p, double *c0, double *s, const floa
     *s += ss;
 }
 
-// max of x[0, n), n >= 1
-AH_VEC_CLONES static float tile_max(const float *x, size_t n) {
-    float m = x[0];
-#pragma omp simd reduction(max : m)
-    for (size_t j = 1; j < n; j++) m = x[j] > m ? x[j] : m;
-    return m;
-}
-
 // Folds tile x[0, n) (vocabulary index i0 onwards) into a running (max, first index): the
 // tile's maximum replaces it only when strictly larger, and then at its first index, so the
 // first index of the overall maximum wins (llama.cpp: strict > from index 0). A vector max
-// and a short scan instead of a branch per entry (which cost as much as the rest).
+// and a short scan (ah_argmax_f32) instead of a branch per entry (which cost as much as the
+// rest).
 static void first_argmax(float *max, int *arg, const float *x, size_t n, size_t i0) {
-    float m = tile_max(x, n);
-    if (i0 != 0 && !(m > *max)) return;
-    size_t j = 0;
-    while (x[j] != m) j++;
-    *max = m;
+    size_t j = ah_argmax_f32(x, n);
+    if (i0 != 0 && !(x[j] > *max)) return;
+    *max = x[j];
     *arg = (int)(i0 + j);
 }
 

@@ -13,6 +13,7 @@
 #include "core/expf_vec.h"
 #include "core/fastexp.h"
 #include "core/mem.h"
+#include "core/vecmax.h"
 #include "packed/packed.h"
 
 #define ATT_ROWS 128   // query rows per block of the causal attention (128: half the K / V
@@ -27,17 +28,9 @@
 // flip on last-bit changes of the attention output (softmax sums in 8 lanes moved
 // tests/fixtures/awq/opt-b3-g32-search-clip's perplexity to 1.4e-3 off the reference).
 
-// max(x[0, n)), 0 for n = 0.
-AH_VEC_CLONES static float row_max(const float *x, size_t n) {
-    float mx = n ? x[0] : 0.0f;
-#pragma omp simd reduction(max : mx)
-    for (size_t j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
-    return mx;
-}
-
 // row[0, n) <- exp(row[0, n) - max(row[0, n))), the unnormalised softmax.
 static void exp_shifted_row(float *row, int n) {
-    ah_expf_shift_n(row, row, (size_t)n, row_max(row, (size_t)n));
+    ah_expf_shift_n(row, row, (size_t)n, ah_max_f32(row, (size_t)n));
 }
 
 // row[0, n) *= inv; row[n, m) <- 0 (the masked part of a block).
@@ -133,7 +126,7 @@ static void swiglu_row(float *up, const float *gate, int n) {
 
 // The exps go into a buffer of 256 so the double sum keeps its serial order.
 void fwd_lse_chunk(const float *l, size_t n, float *max, double *sum) {
-    float mx = row_max(l, n);
+    float mx = ah_max_f32(l, n);
     double se = 0.0;
     float e[256];
     for (size_t j0 = 0; j0 < n; j0 += 256) {
