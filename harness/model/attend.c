@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/avx2.h"
 #include "core/expf_vec.h"
 
 void attend_row_portable(float *out, const float *q, const float *k0, const float *v0, size_t ld,
@@ -34,16 +35,7 @@ void attend_row_portable(float *out, const float *q, const float *k0, const floa
 }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define AVX2 __attribute__((target("avx2,fma")))
-
-AVX2 static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+#define AVX2 AH_AVX2
 
 // Lane r = the sum of a[r]'s 8 lanes: three rounds of pairwise adds across the 8 vectors
 // (hadd within 128-bit halves, then the halves added), instead of 8 separate reductions.
@@ -85,7 +77,7 @@ AVX2 static float scores_avx2(float *S, const float *q, const float *k0, size_t 
         const float *k = k0 + (size_t)j * ld;
         __m256 a = _mm256_setzero_ps();
         for (int d = 0; d < D; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), a);
-        S[j] = scale * hsum8(a);
+        S[j] = scale * ah_hsum8(a);
         mx = S[j] > mx ? S[j] : mx;
     }
     return mx;
@@ -96,7 +88,7 @@ AVX2 static float sum_avx2(const float *S, int n) {
     __m256 a = _mm256_setzero_ps();
     int j = 0;
     for (; j + 8 <= n; j += 8) a = _mm256_add_ps(a, _mm256_loadu_ps(S + j));
-    float s = hsum8(a);
+    float s = ah_hsum8(a);
     for (; j < n; j++) s += S[j];
     return s;
 }

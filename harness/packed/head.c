@@ -8,14 +8,9 @@
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
-#define F16C __attribute__((target("avx2,fma,f16c")))
 
-F16C static float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+#include "core/avx2.h"
+#define F16C __attribute__((target("avx2,fma,f16c")))
 
 // 8 stored halves (F16 or BF16) at w widened to floats (exactly).
 F16C static inline __m256 widen_half8(const uint16_t *w, int bf16) {
@@ -32,7 +27,7 @@ F16C static float dot_half_avx2(const uint16_t *w, const float *x, int C, int bf
         a0 = _mm256_fmadd_ps(widen_half8(w + i, bf16), _mm256_loadu_ps(x + i), a0);
         a1 = _mm256_fmadd_ps(widen_half8(w + i + 8, bf16), _mm256_loadu_ps(x + i + 8), a1);
     }
-    float s = hsum8(_mm256_add_ps(a0, a1));
+    float s = ah_hsum8(_mm256_add_ps(a0, a1));
     for (; i < C; i++) s += (bf16 ? ah_bf16_to_f32(w[i]) : ah_f16_to_f32(w[i])) * x[i];
     return s;
 }
@@ -56,7 +51,7 @@ F16C static void dot2_half_avx2(float *s0, float *s1, const uint16_t *w, const f
         b0 = _mm256_fmadd_ps(widen_half8(u + i, bf16), xa, b0);
         b1 = _mm256_fmadd_ps(widen_half8(u + i + 8, bf16), xb, b1);
     }
-    float s = hsum8(_mm256_add_ps(a0, a1)), t = hsum8(_mm256_add_ps(b0, b1));
+    float s = ah_hsum8(_mm256_add_ps(a0, a1)), t = ah_hsum8(_mm256_add_ps(b0, b1));
     for (int j = i; j < C; j++) s += (bf16 ? ah_bf16_to_f32(w[j]) : ah_f16_to_f32(w[j])) * x[j];
     for (int j = i; j < C; j++) t += (bf16 ? ah_bf16_to_f32(u[j]) : ah_f16_to_f32(u[j])) * x[j];
     *s0 = s;
@@ -70,7 +65,7 @@ F16C static float dot_f32_avx2(const float *w, const float *x, int C) {
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
         a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
     }
-    float s = hsum8(_mm256_add_ps(a0, a1));
+    float s = ah_hsum8(_mm256_add_ps(a0, a1));
     for (; i < C; i++) s += w[i] * x[i];
     return s;
 }

@@ -13,16 +13,9 @@
 #include "packed/packed_internal.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "core/avx2.h"
 
-#define AVX2 __attribute__((target("avx2,fma")))
-
-AVX2 static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+#define AVX2 AH_AVX2
 
 // The 8 bytes at q, each widened to an int32 lane (one vpmovzxbd from memory).
 AVX2 static inline __m256i widen8(const uint8_t *q) {
@@ -168,7 +161,7 @@ AVX2 static inline float zero_dot(const float *s, const uint8_t *z, const float 
         __m256 sz = _mm256_mul_ps(_mm256_loadu_ps(s + g), _mm256_cvtepi32_ps(widen8(z + g)));
         a = _mm256_fmadd_ps(sz, _mm256_loadu_ps(xs + g), a);
     }
-    float r = hsum8(a);
+    float r = ah_hsum8(a);
     for (; g < G; g++) r += s[g] * (float)z[g] * xs[g];
     return r;
 }
@@ -217,8 +210,8 @@ AVX2 static inline float zero_dot(const float *s, const uint8_t *z, const float 
                 rows += s * tail;                                                             \
                 rows1 += s1 * tail1;                                                          \
             }                                                                                 \
-            float acc = hsum8(rowv) + (rows - zero_dot(sc, zr, xs, p->groups));               \
-            float acc1 = hsum8(rowv1) + (rows1 - zero_dot(sc1, zr1, xs, p->groups));          \
+            float acc = ah_hsum8(rowv) + (rows - zero_dot(sc, zr, xs, p->groups));               \
+            float acc1 = ah_hsum8(rowv1) + (rows1 - zero_dot(sc1, zr1, xs, p->groups));          \
             y[o] = accumulate ? y[o] + acc : acc;                                             \
             y[o + 1] = accumulate ? y[o + 1] + acc1 : acc1;                                   \
         }                                                                                     \
@@ -240,7 +233,7 @@ AVX2 static inline float zero_dot(const float *s, const uint8_t *z, const float 
                 }                                                                             \
                 rows += s * tail;                                                             \
             }                                                                                 \
-            float acc = hsum8(rowv) + (rows - zero_dot(sc, zr, xs, p->groups));               \
+            float acc = ah_hsum8(rowv) + (rows - zero_dot(sc, zr, xs, p->groups));               \
             y[o] = accumulate ? y[o] + acc : acc;                                             \
         }                                                                                     \
     }
@@ -351,7 +344,7 @@ CHUNKS_ROWS(4)
                 }                                                                             \
             }                                                                                 \
             for (int t = 0; t < GEMV_ROWS; t++) {                                             \
-                float acc = hsum8(rowv[t]) + rows[t];                                         \
+                float acc = ah_hsum8(rowv[t]) + rows[t];                                         \
                 float *yo = y + (size_t)t * ldy + o;                                          \
                 *yo = accumulate ? *yo + acc : acc;                                           \
             }                                                                                 \
