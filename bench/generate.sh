@@ -5,6 +5,8 @@
 # copy bandwidth, which bounds decoding (every weight is read once per token), and the packed
 # prefill linears against the fp32 ones (bench/packed_gemm). Issue 22.
 #
+# Each harness run warms up first (bench-generate's default --warmup 1: the prompt and one token
+# untimed), as llama-bench does before its timed runs.
 # Runs alternate: repetition r runs every configuration once before repetition r + 1 starts,
 # so a load that comes and goes on a shared machine hits all configurations alike; the value of
 # a row is the median over BENCH_REPS repetitions. Rows go to bench/results/generate.csv in the

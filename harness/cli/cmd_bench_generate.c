@@ -29,6 +29,8 @@ static void usage(FILE *f) {
             "  --prompt-tokens N     prompt length (default 128; seeded random ids)\n"
             "  --gen-tokens N        tokens generated greedily, never stopping early (default 128)\n"
             "  --reps N              repetitions; medians are reported (default 3)\n"
+            "  --warmup N            untimed runs first: the prompt and one token (default 1,\n"
+            "                        as llama-bench; 0: the first repetition runs cold)\n"
             "  --packed              with --method: the linears as packed codes\n"
             "  --no-packed           an export as fp32 fake-quantized weights\n"
             "  --threads N           OpenMP and BLAS threads\n"
@@ -45,11 +47,12 @@ static void usage(FILE *f) {
 
 int cmd_bench_generate(int argc, char **argv) {
     const char *model_path = NULL;
-    int pp = 128, tg = 128, reps = 3, threads = 0, packed = -1;
+    int pp = 128, tg = 128, reps = 3, warmup = 1, threads = 0, packed = -1;
     const cli_opt own[] = {
         CLI_STR("model", &model_path),
         CLI_INT("prompt-tokens", &pp, 1, 1 << 20),
         CLI_INT("gen-tokens", &tg, 1, 1 << 20), CLI_INT("reps", &reps, 1, 1000),
+        CLI_INT("warmup", &warmup, 0, 1000),
         CLI_INT("threads", &threads, 1, 1024),  CLI_FLAG("packed", &packed, 1),
         CLI_FLAG("no-packed", &packed, 0),
     };
@@ -123,11 +126,21 @@ int cmd_bench_generate(int argc, char **argv) {
     qpass_free(qp);   // the calibration-free pass holds nothing the generation needs
     qp = NULL;
     size_t head = gen_head_bytes(m), per_token = g.weight_bytes + head;
-    fprintf(stderr, "bench-generate: %s, %s; pp %d, tg %d, %d reps, %d threads, kernel %s\n",
-            model_path, what, pp, tg, reps, omp_get_max_threads(),
+    fprintf(stderr,
+            "bench-generate: %s, %s; pp %d, tg %d, %d reps after %d warm-up, %d threads, "
+            "kernel %s\n", model_path, what, pp, tg, reps, warmup, omp_get_max_threads(),
             ps ? packed_kernel_name(packed_kernel_auto()) : ah_blas_core());
     gen_opts go = {.max_new = tg, .top_k = 1, .temperature = 1.0, .seed = mo.seed, .stop_id = -1};
     gen_stats st = {0};
+    // Warm-up, as llama-bench's: the first pass over freshly mapped or written weights pays
+    // page faults and cold caches (a TinyLlama-shaped fp32 prefill ran at 50 tokens/s cold
+    // and 68 warm), which a comparison with llama-bench's warm numbers would count against us.
+    gen_opts wo = go;
+    wo.max_new = 1;
+    for (int w = 0; w < warmup; w++) {
+        int n_out;
+        if (gen_run_kv(m, g.blocks, prompt, pp, &wo, out, &n_out, NULL, NULL, NULL, &e)) goto fail;
+    }
     for (int r = 0; r < reps; r++) {
         int n_out;
         if (gen_run_kv(m, g.blocks, prompt, pp, &go, out, &n_out, NULL, NULL, &st, &e)) goto fail;
@@ -140,14 +153,14 @@ int cmd_bench_generate(int argc, char **argv) {
     }
     double dmed = ah_quantile(dc, reps, 0.5);
     printf("model=%s what=%s bits=%d group=%d packed=%d kernel=%s threads=%d prompt_tokens=%d "
-           "gen_tokens=%d reps=%d prefill_tok_per_s=%.2f decode_tok_per_s=%.3f "
+           "gen_tokens=%d reps=%d warmup=%d prefill_tok_per_s=%.2f decode_tok_per_s=%.3f "
            "latency_median_ms=%.3f latency_p90_ms=%.3f weight_bytes=%zu head_bytes=%zu "
            "kv_bytes=%zu bytes_per_token=%zu read_gb_per_s=%.3f peak_rss_mb=%.1f omp_wait=%s\n",
            model_path, ps ? "packed" : mo.mc.kind == METHOD_FP16 ? "fp32" : "fake-quant",
            ps ? ps->q.bits : mo.mc.kind == METHOD_FP16 ? 32 : mo.mc.q.bits,
            ps ? ps->q.group : mo.mc.q.group, ps != NULL,
            ps ? packed_kernel_name(packed_kernel_auto()) : "blas", omp_get_max_threads(), pp, tg,
-           reps, ah_quantile(pf, reps, 0.5), dmed, ah_quantile(lmed, reps, 0.5),
+           reps, warmup, ah_quantile(pf, reps, 0.5), dmed, ah_quantile(lmed, reps, 0.5),
            ah_quantile(lp90, reps, 0.5), g.weight_bytes,
            head, st.kv_bytes, per_token, (double)per_token * dmed / 1e9, ah_peak_rss_mb(),
            omp_wait_policy());

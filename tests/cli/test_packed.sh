@@ -9,7 +9,8 @@
 #     one (FP and quantized), the packed quantized model the same tokens as the fake-quant one,
 #     an export generates packed by default (--no-packed: fake-quant) with the same text;
 #  4. --stats prints the key=value line with its fields; --packed without codes is one error;
-#  5. bench-generate reports its key=value line and refuses a run beyond the context;
+#  5. bench-generate reports its key=value line (one warm-up by default, --warmup 0 none) and
+#     refuses a run beyond the context;
 #  6. a zero point out of range in quantized.safetensors is one error naming the tensor.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
@@ -78,10 +79,14 @@ expect_error packed-no-codes "--packed: .* holds no quantized.safetensors" -- \
   "$AH_BIN" generate --model $M --prompt x --max-new 2 --packed
 expect_error eval-packed-no-codes "--packed: .* holds no quantized.safetensors" -- \
   "$AH_BIN" eval --model $M --data "text:$D/heldout.txt" --max-windows 1 --packed --quiet
-# 5. bench-generate: runs, reports, refuses a prompt + generation beyond the context
+# 5. bench-generate: runs (one warm-up by default, --warmup 0 none), reports, refuses a prompt +
+#    generation beyond the context
 bg=$("$AH_BIN" bench-generate --model $M --method minmax --bits 4 --group 32 --packed --prompt-tokens 8 \
      --gen-tokens 8 --reps 2 --threads 2 2>/dev/null | tail -n 1) || fail "bench-generate failed"
-[ "$(kv packed "$bg")" = 1 ] && [ "$(kv bits "$bg")" = 4 ] || fail "bench-generate: $bg"
+[ "$(kv packed "$bg")" = 1 ] && [ "$(kv bits "$bg")" = 4 ] && [ "$(kv warmup "$bg")" = 1 ] || fail "bench-generate: $bg"
+bg0=$("$AH_BIN" bench-generate --model $M --prompt-tokens 8 --gen-tokens 4 --reps 1 --warmup 0 --threads 2 \
+      2>/dev/null | tail -n 1) || fail "bench-generate --warmup 0 failed"
+[ "$(kv warmup "$bg0")" = 0 ] && [ "$(kv reps "$bg0")" = 1 ] || fail "bench-generate --warmup 0: $bg0"
 awk -v d="$(kv decode_tok_per_s "$bg")" -v b="$(kv bytes_per_token "$bg")" -v w="$(kv weight_bytes "$bg")" \
   'BEGIN{exit !(d > 0 && b > w && w > 0)}' || fail "bench-generate numbers: $bg"
 expect_error bench-too-long "--prompt-tokens 500 \+ --gen-tokens 100 exceed the model's context \(512\)" -- \
