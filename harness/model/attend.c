@@ -76,7 +76,8 @@ AVX2 static float scores_avx2(float *S, const float *q, const float *k0, size_t 
     for (; j < n; j++) {   // the last n % 8 keys one at a time
         const float *k = k0 + (size_t)j * ld;
         __m256 a = _mm256_setzero_ps();
-        for (int d = 0; d < D; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), a);
+        for (int d = 0; d < D; d += 8)
+            a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), a);
         S[j] = scale * ah_hsum8(a);
         mx = S[j] > mx ? S[j] : mx;
     }

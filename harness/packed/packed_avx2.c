@@ -177,8 +177,8 @@ AVX2 static inline float zero_dot(const float *s, const uint8_t *z, const float 
 // at 2 threads instead of 36.1 (bench/packed_gemm --dim 2048 --ffn 5632 --kv 256 --layers 22
 // --rows 1; 27.7 with two accumulators a row and zero_dot). The same FMAs, sums and
 // zero-point terms in the same order as the general path, so the results are bit for bit the
-// same. (A branch between the two kinds of group inside
-// one loop cost a third of the gain: the constant loop has a function of its own.)
+// same. (A branch between the two kinds of group inside one loop cost a third of the gain:
+// the constant loop has a function of its own.)
 #define ROWS(PER, NI)                                                                         \
     AVX2 static void rows_##PER##_##NI(float *y, int accumulate, const packed_linear *p,      \
                                        int o0, int o1, const float *x, const float *xp,       \
@@ -210,8 +210,8 @@ AVX2 static inline float zero_dot(const float *s, const uint8_t *z, const float 
                 rows += s * tail;                                                             \
                 rows1 += s1 * tail1;                                                          \
             }                                                                                 \
-            float acc = ah_hsum8(rowv) + (rows - zero_dot(sc, zr, xs, p->groups));               \
-            float acc1 = ah_hsum8(rowv1) + (rows1 - zero_dot(sc1, zr1, xs, p->groups));          \
+            float acc = ah_hsum8(rowv) + (rows - zero_dot(sc, zr, xs, p->groups));             \
+            float acc1 = ah_hsum8(rowv1) + (rows1 - zero_dot(sc1, zr1, xs, p->groups));        \
             y[o] = accumulate ? y[o] + acc : acc;                                             \
             y[o + 1] = accumulate ? y[o + 1] + acc1 : acc1;                                   \
         }                                                                                     \
@@ -233,7 +233,7 @@ AVX2 static inline float zero_dot(const float *s, const uint8_t *z, const float 
                 }                                                                             \
                 rows += s * tail;                                                             \
             }                                                                                 \
-            float acc = ah_hsum8(rowv) + (rows - zero_dot(sc, zr, xs, p->groups));               \
+            float acc = ah_hsum8(rowv) + (rows - zero_dot(sc, zr, xs, p->groups));             \
             y[o] = accumulate ? y[o] + acc : acc;                                             \
         }                                                                                     \
     }
@@ -344,7 +344,7 @@ CHUNKS_ROWS(4)
                 }                                                                             \
             }                                                                                 \
             for (int t = 0; t < GEMV_ROWS; t++) {                                             \
-                float acc = ah_hsum8(rowv[t]) + rows[t];                                         \
+                float acc = ah_hsum8(rowv[t]) + rows[t];                                       \
                 float *yo = y + (size_t)t * ldy + o;                                          \
                 *yo = accumulate ? *yo + acc : acc;                                           \
             }                                                                                 \
