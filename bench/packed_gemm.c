@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
         double best_f = 1e30, best_p = 1e30;
         for (int r = 0; r <= reps; r++) {   // r = 0 warms up
             double t0 = now();
-            for (int j = 0; j < L * NLIN; j++) {   // y (N, O) = x (N, In) @ W^T, as fwd_block_linear calls it
+            for (int j = 0; j < L * NLIN; j++) {   // y (N, O) = x (N, In) @ W^T, as fwd_linear calls it
                 int l = j % NLIN;
                 if (N == 1)   // a decoded token: sgemv (sgemm packs W even for one row)
                     cblas_sgemv(CblasRowMajor, CblasNoTrans, O[l], In[l], 1.0f, W[j], In[l], x, 1,

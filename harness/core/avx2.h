@@ -10,6 +10,12 @@
 
 #define AH_AVX2 __attribute__((target("avx2,fma")))
 
+// 1 when this CPU runs AH_AVX2 code (the kernels' run-time dispatch test).
+static inline int ah_cpu_avx2_fma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
 // The sum of v's 8 lanes: the halves added, then pairs, then the last two.
 AH_AVX2 static inline float ah_hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -11,6 +11,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "core/avx2.h"
 #define AH_EXPF_X86 1
 #endif
 
@@ -120,8 +122,8 @@ int ah_expf_vec_fast(void) {
 #ifdef AH_EXPF_X86
         // Not on AVX-512 CPUs: there the reference path runs its AVX-512 clone (8 doubles a
         // vector against this path's 4), and this path has not been measured against it.
-        m = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-            !__builtin_cpu_supports("avx512f") && !(env && strcmp(env, "0") == 0);
+        m = ah_cpu_avx2_fma() && !__builtin_cpu_supports("avx512f") &&
+            !(env && strcmp(env, "0") == 0);
 #else
         (void)env;
 #endif

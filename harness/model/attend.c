@@ -2,6 +2,7 @@
 #include "model/attend.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,15 +130,14 @@ AVX2 static void attend_row_avx2(float *out, const float *q, const float *k0, co
 }
 
 // 1 where the AVX2 path runs: the CPU has AVX2 + FMA and AH_ATTEND_VEC is not 0. Worked out
-// on the first call; threads may race to it, hence the atomics (they all store the same value).
+// on the first call, as ah_expf_vec_fast does (racing threads agree).
 static int use_avx2(void) {
-    static int on = -1;
-    int v = __atomic_load_n(&on, __ATOMIC_RELAXED);
+    static atomic_int on = -1;
+    int v = atomic_load_explicit(&on, memory_order_relaxed);
     if (v < 0) {
         const char *env = getenv("AH_ATTEND_VEC");
-        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-            !(env && strcmp(env, "0") == 0);
-        __atomic_store_n(&on, v, __ATOMIC_RELAXED);
+        v = ah_cpu_avx2_fma() && !(env && strcmp(env, "0") == 0);
+        atomic_store_explicit(&on, v, memory_order_relaxed);
     }
     return v;
 }

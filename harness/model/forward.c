@@ -273,8 +273,14 @@ void fwd_norm(float *out, const float *x, const float *w, const float *b, const 
 // y (T, O) = x (T, In) @ W^T (O, In) + b (O); accumulate: y += instead of y =.
 void fwd_linear(float *y, const float *x, const float *W, const float *b, int T, int In,
                    int O, int accumulate) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, W, In,
-                accumulate ? 1.0f : 0.0f, y, O);
+    if (T == 1)   // one row (a decoded token): OpenBLAS's sgemm packs W into its tile layout
+        // even then (Debian 12's 0.3.21 has no forwarding to gemv), which read the fp32
+        // weights of a decode step at about a third of the copy bandwidth; sgemv streams them once
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, O, In, 1.0f, W, In, x, 1,
+                    accumulate ? 1.0f : 0.0f, y, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, W, In,
+                    accumulate ? 1.0f : 0.0f, y, O);
     if (b) fwd_add_bias(y, b, T, O);
 }
 
@@ -285,13 +291,6 @@ void fwd_block_linear(float *y, const float *x, const block_f32 *b, arch_layer_r
     if (b->pk[r]) {
         packed_linear_apply(y, x, b->pk[r], N, accumulate, b->pk_scratch);
         if (bias) fwd_add_bias(y, bias, N, O);
-    } else if (N == 1) {   // a decoded token: y (O) (+)= W (O, In) x (In)
-        // OpenBLAS's sgemm packs W into its tile layout even for one row of x (Debian 12's
-        // 0.3.21 has no forwarding to gemv), which read the fp32 weights of a decode step at
-        // about a third of the copy bandwidth; sgemv streams them once.
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, O, In, 1.0f, b->w[r], In, x, 1,
-                    accumulate ? 1.0f : 0.0f, y, 1);
-        if (bias) fwd_add_bias(y, bias, 1, O);
     } else {
         fwd_linear(y, x, b->w[r], bias, N, In, O, accumulate);
     }

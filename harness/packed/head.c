@@ -76,7 +76,7 @@ static int has_f16c(void) {
     __builtin_cpu_init();
     unsigned a, b, c, d;
     int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+    return ah_cpu_avx2_fma() && f16c;
 }
 #else
 static int has_f16c(void) { return 0; }

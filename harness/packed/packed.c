@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/avx2.h"
 #include "core/blas.h"
 #include "core/mem.h"
 #include "packed/packed_internal.h"
@@ -100,7 +101,7 @@ void packed_linear_dequant(float *out, const packed_linear *p, int r0, int n) {
 static int cpu_has(packed_kernel k) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (k == PACKED_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (k == PACKED_AVX2) return ah_cpu_avx2_fma();
 #if defined(__AVX512F__)
     if (k == PACKED_AVX512) return __builtin_cpu_supports("avx512f");
 #endif
