@@ -4,8 +4,10 @@
 #include "packed/packed.h"
 
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/avx2.h"
 #include "core/blas.h"
@@ -84,8 +86,12 @@ static void dequant_row(float *out, const packed_linear *p, size_t o) {
 void packed_linear_dequant_with(float *out, const packed_linear *p, int r0, int n,
                                 packed_kernel k) {
     if (k == PACKED_AUTO) k = packed_kernel_auto();
+    if (k == PACKED_AVX512 && cpu_has(PACKED_AVX512) && packed_avx512_fits(p)) {
+        packed_dequant_avx512(out, p, r0, n);
+        return;
+    }
     if (k != PACKED_PORTABLE && packed_kernel_available(PACKED_AVX2)) {
-        packed_dequant_avx2(out, p, r0, n);   // AVX-512 machines run the AVX2 dequantization
+        packed_dequant_avx2(out, p, r0, n);   // and the AVX-512 kernel's misfits
         return;
     }
     for (int r = 0; r < n; r++) dequant_row(out + (size_t)r * p->cols, p, (size_t)(r0 + r));
@@ -102,9 +108,8 @@ static int cpu_has(packed_kernel k) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (k == PACKED_AVX2) return ah_cpu_avx2_fma();
-#if defined(__AVX512F__)
-    if (k == PACKED_AVX512) return __builtin_cpu_supports("avx512f");
-#endif
+    // the AVX-512 kernel hands the linears it does not fit to the AVX2 one
+    if (k == PACKED_AVX512) return __builtin_cpu_supports("avx512f") && ah_cpu_avx2_fma();
 #endif
     return k == PACKED_PORTABLE;
 }
@@ -163,12 +168,13 @@ size_t packed_gemv_scratch(const packed_linear *p) {
     return GEMV_ROWS * ((size_t)p->cols + (size_t)p->groups);
 }
 
-// xp (cols): x reordered within whole chunks (packed_internal.h); xs (groups): sum of x per group.
-static void prepare_x(float *xp, float *xs, const float *x, const packed_linear *p) {
-    int per = packed_per_byte(p->bits), CH = 8 * per, whole = p->cols / CH * CH;
+// xp (cols): x reordered within whole chunks for `lanes` lanes, 8 (the AVX2 kernels) or 16 (the
+// AVX-512 one; packed_internal.h); xs (groups): sum of x per group.
+static void prepare_x(float *xp, float *xs, const float *x, const packed_linear *p, int lanes) {
+    int per = packed_per_byte(p->bits), CH = lanes * per, whole = p->cols / CH * CH;
     for (int c = 0; c < whole; c += CH)
         for (int k = 0; k < per; k++)
-            for (int j = 0; j < 8; j++) xp[c + k * 8 + j] = x[c + per * j + k];
+            for (int j = 0; j < lanes; j++) xp[c + k * lanes + j] = x[c + per * j + k];
     for (int i = whole; i < p->cols; i++) xp[i] = x[i];
     // Each group's sum is a serial chain of adds (its order fixed: the results depend on it);
     // four groups' chains side by side keep the adder busy instead of waiting on one chain
@@ -230,16 +236,20 @@ void packed_gemv_shared(float *const *y, const float *x, const packed_linear *co
         for (int j = 0; j < n; j++) packed_gemv_shared(&y[j], x, &p[j], 1, N, accumulate, k, scratch);
         return;
     }
-    const int In = p[0]->cols, G = p[0]->groups;
+    // The n linears share one layout, so the AVX-512 kernel fits all or none of them.
+    if (k == PACKED_AVX512 && !packed_avx512_fits(p[0])) k = PACKED_AVX2;
+    const int In = p[0]->cols, G = p[0]->groups, lanes = k == PACKED_AVX512 ? 16 : 8;
     int nb = 0;   // blocks of all n linears
     for (int j = 0; j < n; j++) nb += (p[j]->rows + GEMV_BLOCK - 1) / GEMV_BLOCK;
     int t = 0;
-    if (k == PACKED_AVX2) {   // GEMV_ROWS input rows at a time: the codes widened once for all
+    // GEMV_ROWS input rows at a time (the AVX2 multi-row kernel, also on AVX-512 CPUs): the
+    // codes widened once for all
+    if (k == PACKED_AVX2 || k == PACKED_AVX512) {
         float *xp = scratch, *xs = scratch + GEMV_ROWS * (size_t)In;
         for (; t + GEMV_ROWS <= N; t += GEMV_ROWS) {
             const float *xt = x + (size_t)t * In;
             for (int r = 0; r < GEMV_ROWS; r++)
-                prepare_x(xp + (size_t)r * In, xs + (size_t)r * G, xt + (size_t)r * In, p[0]);
+                prepare_x(xp + (size_t)r * In, xs + (size_t)r * G, xt + (size_t)r * In, p[0], 8);
 #pragma omp parallel for schedule(static)
             for (int blk = 0; blk < nb; blk++) {
                 int o0, o1, j = block_of(p, n, blk, &o0, &o1);
@@ -251,14 +261,14 @@ void packed_gemv_shared(float *const *y, const float *x, const packed_linear *co
     for (; t < N; t++) {
         const float *xt = x + (size_t)t * In;
         // x reordered and summed once for all n linears (the vector kernels' layout)
-        if (k != PACKED_PORTABLE) prepare_x(scratch, scratch + In, xt, p[0]);
+        if (k != PACKED_PORTABLE) prepare_x(scratch, scratch + In, xt, p[0], lanes);
 #pragma omp parallel for schedule(static)
         for (int blk = 0; blk < nb; blk++) {
             int o0, o1, j = block_of(p, n, blk, &o0, &o1);
             float *yt = y[j] + (size_t)t * p[j]->rows;
             if (k == PACKED_AVX2) packed_rows_avx2(yt, accumulate, p[j], o0, o1, xt, scratch, scratch + In);
             else if (k == PACKED_AVX512)
-                packed_rows_avx512(yt, accumulate, p[j], o0, o1, xt, scratch, scratch + In);
+                packed_rows_avx512(yt, accumulate, p[j], o0, o1, scratch, scratch + In);
             else rows_portable(yt, accumulate, p[j], o0, o1, xt);
         }
     }
@@ -272,18 +282,30 @@ void packed_gemv(float *y, const float *x, const packed_linear *p, int N, int ac
 // ----------------------------------------------------------------------------
 // GEMM: dequantized tiles through OpenBLAS
 
-// Rows per tile: about PACKED_TILE_FLOATS floats (1 MiB), a multiple of 8, and at most a
-// quarter of the rows (so that a narrow linear, k/v with grouped-query heads, still gives both
-// threads tiles). Each sgemm call packs x (N, cols) again, so tiles of few rows over a wide
-// input spend their time copying x: with 64 Ki-float tiles TinyLlama's 5632-wide down_proj
-// had 8 rows a tile, and its packed pp64 linears ran at 0.80-0.82x the fp32 sgemm against
-// 0.94-0.99x with 256 Ki (bench/packed_gemm --dim 2048 --ffn 5632 --kv 256 --layers 2
-// --rows 64 --threads 2, 2026-12-06, idle; SmolLM2's shape unchanged within the spread).
-#ifndef PACKED_TILE_FLOATS
-#define PACKED_TILE_FLOATS 262144
-#endif
+// Rows per tile: about tile_floats() floats, a multiple of 8, and at most a quarter of the
+// rows (so that a narrow linear, k/v with grouped-query heads, still gives both threads tiles).
+// Each sgemm call packs x (N, cols) again, so tiles of few rows over a wide input spend their
+// time copying x: with 64 Ki-float tiles TinyLlama's 5632-wide down_proj had 8 rows a tile,
+// and its packed pp64 linears ran at 0.80-0.82x the fp32 sgemm against 0.94-0.99x with 256 Ki
+// on an AMD EPYC with 512 KiB of L2 a core (bench/packed_gemm --dim 2048 --ffn 5632 --kv 256
+// --layers 2 --rows 64 --threads 2, 2026-12-06, idle; 2 and 4 MiB tiles were slower there).
+// On an Intel Xeon with 2 MiB of L2 a core 2 MiB tiles were best: 0.85-0.87x with 1 MiB, 0.89-0.92x
+// with 2 MiB, 0.89-0.90x with 4 MiB (the same command with --layers 4, 2026-12-07). So a tile
+// is the larger of 1 MiB and the core's L2 cache.
+static int tile_floats(void) {
+    static atomic_int floats;   // 0: not yet read; racing readers agree
+    int f = atomic_load_explicit(&floats, memory_order_relaxed);
+    if (f == 0) {
+        long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);   // bytes; 0 or -1 where unknown
+        f = 262144;
+        if (l2 / (long)sizeof(float) > f && l2 <= 64L << 20) f = (int)(l2 / (long)sizeof(float));
+        atomic_store_explicit(&floats, f, memory_order_relaxed);
+    }
+    return f;
+}
+
 static int tile_rows(const packed_linear *p) {
-    int r = PACKED_TILE_FLOATS / p->cols, quarter = p->rows / 4;
+    int r = tile_floats() / p->cols, quarter = p->rows / 4;
     if (r > quarter) r = quarter;
     r = r / 8 * 8;
     if (r < 8) r = 8;

@@ -15,9 +15,10 @@
 //     to floats in registers and multiplied by x; per group, sum_i (code_i - zero) * x_i is
 //     accumulated, then scaled. Meant to be bound by reading the codes; on the project's
 //     2-core machine converting them to floats and the FMAs bound it (docs/PACKED.md).
-//     Kernels: portable C, AVX2 + FMA (chosen at run time), AVX-512 (compiled only when the
-//     compiler targets AVX-512F). The vector kernels widen each 8 bytes of codes to int32
-//     lanes once and take each code plane from them by a shift and mask. The AVX2 kernel
+//     Kernels: portable C, AVX2 + FMA and AVX-512F (both chosen at run time; the AVX-512 one
+//     takes linears whose groups are whole 16-byte steps, the AVX2 one the rest). The vector
+//     kernels widen each 8 (16) bytes of codes to int32 lanes once and take each code plane
+//     from them by a shift and mask. The AVX2 kernel
 //     takes 4 input rows at a time where there are 4 (a prompt of 4 to 7 tokens): converting
 //     the codes to floats, not reading them, is then the cost, paid once for 4 rows.
 //   GEMM (N large: prefill, perplexity): a tile of rows of w_hat is dequantized into a

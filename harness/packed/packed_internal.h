@@ -8,6 +8,8 @@
 // its last one go through the scalar loop. xp is x reordered within each whole chunk so that
 // "plane" k of a chunk (the k-th code of each of its 8 bytes) meets 8 consecutive floats:
 //   xp[c*CH + k*8 + j] = x[c*CH + per*j + k],   CH = 8 * per.
+// The AVX-512 kernel reads steps of 16 bytes instead, with x reordered for 16 lanes:
+//   xq[c*CH + k*16 + j] = x[c*CH + per*j + k],  CH = 16 * per.
 #ifndef AH_PACKED_INTERNAL_H
 #define AH_PACKED_INTERNAL_H
 
@@ -38,7 +40,15 @@ void packed_rows_avx2_multi(float *y, int ldy, int accumulate, const packed_line
                             int o1, const float *x, const float *xp, const float *xs);
 // out (n, cols) = w_hat of rows [r0, r0 + n), vectorised (bit for bit packed_linear_dequant's).
 void packed_dequant_avx2(float *out, const packed_linear *p, int r0, int n);
+// 1 when the AVX-512 kernel takes p: every group is whole steps of 16 bytes (gsize a multiple
+// of 16 * per, cols a multiple of gsize); the AVX2 kernel takes the rest.
+int packed_avx512_fits(const packed_linear *p);
+// out (n, cols) = w_hat of rows [r0, r0 + n), 16 lanes at a time (bit for bit
+// packed_linear_dequant's); only where packed_avx512_fits(p).
+void packed_dequant_avx512(float *out, const packed_linear *p, int r0, int n);
+// Output rows [o0, o1) of one input row, x reordered for 16 lanes in xq (above), xs its group
+// sums; only where packed_avx512_fits(p).
 void packed_rows_avx512(float *y, int accumulate, const packed_linear *p, int o0, int o1,
-                        const float *x, const float *xp, const float *xs);
+                        const float *xq, const float *xs);
 
 #endif

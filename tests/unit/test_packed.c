@@ -95,8 +95,8 @@ static void one_case(int rows, int cols, int bits, int group, quant_kind kind, i
     // (1) dequantization == quant_fake, bit for bit
     float *deq = malloc((size_t)rows * cols * sizeof *deq);
     assert_non_null(deq);
-    const packed_kernel dk[] = {PACKED_PORTABLE, PACKED_AVX2};
-    for (size_t k = 0; k < 2; k++) {
+    const packed_kernel dk[] = {PACKED_PORTABLE, PACKED_AVX2, PACKED_AVX512};
+    for (size_t k = 0; k < 3; k++) {
         if (!packed_kernel_available(dk[k])) continue;
         memset(deq, 0xff, (size_t)rows * cols * sizeof *deq);
         packed_linear_dequant_with(deq, p, 0, rows, dk[k]);
