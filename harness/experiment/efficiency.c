@@ -99,6 +99,14 @@ int exp_efficiency_measure(exp_efficiency *out, const exp_config *c, const model
     snprintf(out->kernel, sizeof out->kernel, "%s",
              ps ? packed_kernel_name(packed_kernel_auto()) : "blas");
     gen_opts go = {.max_new = c->eff_decode, .top_k = 1, .temperature = 1.0, .seed = 0, .stop_id = -1};
+    // One untimed run first, the prompt and one token (bench-generate's --warmup 1, as
+    // llama-bench warms up): the first pass over fresh weights pays page faults and cold
+    // caches, and with a median over few repetitions it could still weigh.
+    gen_opts wo = go;
+    wo.max_new = 1;
+    int n_warm;
+    if (gen_run_kv(m, g.blocks, ids, c->eff_prompt, &wo, gen, &n_warm, NULL, NULL, NULL, e))
+        goto done;
     for (int r = 0; r < c->eff_reps; r++) {
         gen_stats st = {0};
         int n_out;

@@ -10,9 +10,10 @@
 // instruction: on Intel cores, whose 512-bit FMA and conversions share ports 0 and 5, the AVX2
 // kernel's shifts, conversions and FMAs filled ports 0 and 1 (bench/README.md, "Generation").
 //
-// Every group is whole steps, so there are no scalar ends: per group, the steps alternate
-// between two accumulators, whose sum is scaled into the row's vector; the zero points are one
-// dot per row at the end (zero_dot16), as in the AVX2 kernel. A row's operations do not depend
+// Every group is whole steps (a last partial group too: SmolLM2's 576 = 4.5 x 128 ends in a
+// group of 64 codes, 2 steps at 4 bits), so there are no scalar ends: per group, the steps
+// alternate between two accumulators, whose sum is scaled into the row's vector; the zero
+// points are one dot per row at the end (zero_dot16), as in the AVX2 kernel. A row's operations do not depend
 // on its neighbours (rows run two at a time only to overlap their memory reads), so a row in a
 // pair gives what it gives alone, bit for bit (test_pair_rows).
 #include "packed/packed_internal.h"
@@ -25,7 +26,7 @@
 
 int packed_avx512_fits(const packed_linear *p) {
     const int per = packed_per_byte(p->bits);
-    return p->gsize % (STEP * per) == 0 && p->cols % p->gsize == 0;
+    return p->gsize % (STEP * per) == 0 && p->cols % (STEP * per) == 0;
 }
 
 // The 16 bytes at q, each widened to an int32 lane.
@@ -93,6 +94,8 @@ AVX512 static inline float zero_dot16(const float *s, const uint8_t *z, const fl
     AVX512 static void rows_##PER##_##NI(float *y, int accumulate, const packed_linear *p,    \
                                          int o0, int o1, const float *xq, const float *xs) {  \
         const int G = p->groups, gbytes = p->gsize / PER, n = gbytes / STEP;                  \
+        /* whole groups, then a last partial one of n_last steps (none: n_last = 0) */        \
+        const int whole = p->cols / p->gsize, n_last = (p->cols - whole * p->gsize) / PER / STEP; \
         const size_t rb = p->row_bytes;                                                       \
         int o = o0;                                                                           \
         for (; o + 1 < o1; o += 2) {                                                          \
@@ -107,8 +110,14 @@ AVX512 static inline float zero_dot16(const float *s, const uint8_t *z, const fl
                     _mm_prefetch((const char *)(q + 3 * rb + off + l), _MM_HINT_T0);          \
                 }                                                                             \
                 const float *xg = xq + off * PER;                                             \
-                __m512 v = group_##PER##_##NI(q + off, xg, n);                                \
-                __m512 v1 = group_##PER##_##NI(q1 + off, xg, n);                              \
+                __m512 v, v1;                                                                 \
+                if (g < whole) {                                                              \
+                    v = group_##PER##_##NI(q + off, xg, n);                                   \
+                    v1 = group_##PER##_##NI(q1 + off, xg, n);                                 \
+                } else {                                                                      \
+                    v = group_##PER##_0(q + off, xg, n_last);                                 \
+                    v1 = group_##PER##_0(q1 + off, xg, n_last);                               \
+                }                                                                             \
                 rowv = _mm512_fmadd_ps(v, _mm512_set1_ps(sc[g]), rowv);                       \
                 rowv1 = _mm512_fmadd_ps(v1, _mm512_set1_ps(sc1[g]), rowv1);                   \
             }                                                                                 \
@@ -122,7 +131,8 @@ AVX512 static inline float zero_dot16(const float *s, const uint8_t *z, const fl
             __m512 rowv = _mm512_setzero_ps();                                                \
             for (int g = 0; g < G; g++) {                                                     \
                 const size_t off = (size_t)g * gbytes;                                        \
-                __m512 v = group_##PER##_##NI(q + off, xq + off * PER, n);                    \
+                __m512 v = g < whole ? group_##PER##_##NI(q + off, xq + off * PER, n)         \
+                                     : group_##PER##_0(q + off, xq + off * PER, n_last);      \
                 rowv = _mm512_fmadd_ps(v, _mm512_set1_ps(sc[g]), rowv);                       \
             }                                                                                 \
             ROW_END(o, rowv, sc, zr);                                                         \
@@ -209,7 +219,8 @@ AVX512 void packed_dequant_avx512(float *out, const packed_linear *p, int r0, in
         for (int g = 0; g < G; g++) {
             __m512 z = _mm512_set1_ps((float)p->zero[o * G + g]);
             __m512 s = _mm512_set1_ps(p->scale[o * G + g]);
-            for (int b = g * gbytes; b < (g + 1) * gbytes; b += STEP)
+            int end = (g + 1) * gbytes < (int)p->row_bytes ? (g + 1) * gbytes : (int)p->row_bytes;
+            for (int b = g * gbytes; b < end; b += STEP)   // the last group may be partial
                 dequant_step(w + (size_t)b * per, q + b, per, z, s);
         }
     }

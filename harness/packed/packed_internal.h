@@ -40,8 +40,8 @@ void packed_rows_avx2_multi(float *y, int ldy, int accumulate, const packed_line
                             int o1, const float *x, const float *xp, const float *xs);
 // out (n, cols) = w_hat of rows [r0, r0 + n), vectorised (bit for bit packed_linear_dequant's).
 void packed_dequant_avx2(float *out, const packed_linear *p, int r0, int n);
-// 1 when the AVX-512 kernel takes p: every group is whole steps of 16 bytes (gsize a multiple
-// of 16 * per, cols a multiple of gsize); the AVX2 kernel takes the rest.
+// 1 when the AVX-512 kernel takes p: every group is whole steps of 16 bytes (gsize and cols
+// multiples of 16 * per); the AVX2 kernel takes the rest.
 int packed_avx512_fits(const packed_linear *p);
 // out (n, cols) = w_hat of rows [r0, r0 + n), 16 lanes at a time (bit for bit
 // packed_linear_dequant's); only where packed_avx512_fits(p).

@@ -164,6 +164,11 @@ static void test_edges(void **state) {
     // exactly one block of 4 input rows (the AVX2 GEMV's multi-row kernel alone), with ragged
     // groups and a 3-bit tail
     one_case(37, 203, 3, 100, QUANT_MINMAX, 4);
+    // SmolLM2's row width, 576 = 4.5 x 128: a last group of 64 codes, whole 16-byte steps at
+    // 2, 4 and 8 bits (the AVX-512 kernel's partial last group)
+    one_case(19, 576, 4, 128, QUANT_MINMAX, 1);
+    one_case(19, 576, 2, 128, QUANT_RTN, 1);
+    one_case(19, 576, 8, 128, QUANT_MINMAX, 2);
 }
 
 // packed_gemv_shared (q, k, v or gate, up sharing one input) gives each linear exactly what
