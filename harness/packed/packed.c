@@ -289,9 +289,9 @@ void packed_gemv(float *y, const float *x, const packed_linear *p, int N, int ac
 // and its packed pp64 linears ran at 0.80-0.82x the fp32 sgemm against 0.94-0.99x with 256 Ki
 // on an AMD EPYC with 512 KiB of L2 a core (bench/packed_gemm --dim 2048 --ffn 5632 --kv 256
 // --layers 2 --rows 64 --threads 2, 2026-12-06, idle; 2 and 4 MiB tiles were slower there).
-// On an Intel Xeon with 2 MiB of L2 a core 2 MiB tiles were best: 0.85-0.87x with 1 MiB, 0.89-0.92x
-// with 2 MiB, 0.89-0.90x with 4 MiB (the same command with --layers 4, 2026-12-07). So a tile
-// is the larger of 1 MiB and the core's L2 cache.
+// On an Intel Xeon with 2 MiB of L2 a core 2 MiB tiles were best: 0.85-0.87x with 1 MiB,
+// 0.89-0.92x with 2 MiB, 0.89-0.90x with 4 MiB (the same command with --layers 4, 2026-12-07).
+// So a tile is the larger of 1 MiB and the core's L2 cache.
 static int tile_floats(void) {
     static atomic_int floats;   // 0: not yet read; racing readers agree
     int f = atomic_load_explicit(&floats, memory_order_relaxed);

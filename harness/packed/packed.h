@@ -59,7 +59,8 @@ void packed_linear_set_rows(packed_linear *p, int r0, int n, const uint8_t *code
 
 // out (n, cols) = w_hat of rows [r0, r0 + n) in fp32: (code - zero) * scale, rounded after
 // the subtraction and after the multiplication (quant_dequant's values, bit for bit), with the
-// best kernel (AVX2 when the CPU has it), or with kernel k (PACKED_PORTABLE: scalar C).
+// best kernel (AVX-512 where the CPU has it and the linear fits it, else AVX2 when the CPU
+// has it), or with kernel k (PACKED_PORTABLE: scalar C).
 typedef enum { PACKED_AUTO, PACKED_PORTABLE, PACKED_AVX2, PACKED_AVX512 } packed_kernel;
 void packed_linear_dequant(float *out, const packed_linear *p, int r0, int n);
 void packed_linear_dequant_with(float *out, const packed_linear *p, int r0, int n,
