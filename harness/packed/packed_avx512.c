@@ -7,8 +7,9 @@
 // codes a byte) a 512-bit shift and mask gives that plane's 16 codes, one conversion makes them
 // floats and one FMA meets them with 16 consecutive floats of x reordered for 16 lanes
 // (packed_internal.h, lanes = 16). Against the AVX2 kernel a step does twice the codes per
-// instruction: on Intel cores, whose 512-bit FMA and conversions share ports 0 and 5, the AVX2
-// kernel's shifts, conversions and FMAs filled ports 0 and 1 (bench/README.md, "Generation").
+// instruction: on a 2-core AVX-512 Xeon, where the AVX2 kernel was bound by those instructions
+// rather than by memory, TinyLlama-shaped linears took 26.3-28.2 ms a token against 30.3-33.8
+// (docs/PACKED.md, "Two paths").
 //
 // Every group is whole steps (a last partial group too: SmolLM2's 576 = 4.5 x 128 ends in a
 // group of 64 codes, 2 steps at 4 bits), so there are no scalar ends: per group, the steps
