@@ -111,8 +111,13 @@ case_ gptq:gptq gptq f16 "$FIX/llama-mha-f16" - - --method minmax --bits 4 --gro
 # run VENV LIST: every case of LIST in one check_export.py; each FAIL counts
 # stories260K converted to HF by transformers' own GGUF loader (tools/peers/gguf_to_hf.py), from
 # the harness's GGUF export of the llama2.c checkpoint. The conversion is checked first: the
-# HF directory scores the llama2.c file's token ids with its perplexity and NLL, every printed
-# digit. Its MLP is 172 wide: 4-bit AWQ GEMM and GPTQ cannot pack it (8 codes per int32 word)
+# HF directory scores the llama2.c file's token ids with its perplexity and NLL to 1e-7
+# relative. Not to every digit: the llama2.c file rotates interleaved pairs of head dims, the
+# converted one (its q/k rows permuted by the export, as llama.cpp's converter does) rotates
+# halves, so each attention score sums the same products in another order; with OpenBLAS's
+# Haswell kernels the NLL came out the same to all 8 decimals, with its SkylakeX ones (an
+# AVX-512 Xeon, 2026-12-07) 1e-8 apart (1.42653157 against 1.42653158), the perplexity the
+# same. A wrong conversion moves them by far more. Its MLP is 172 wide: 4-bit AWQ GEMM and GPTQ cannot pack it (8 codes per int32 word)
 # and no group of 32 or 128 divides it (test_export_quant holds those refusals), so
 # compressed-tensors at group 4 is the format that holds it.
 SHARED=${AH_SHARED_DATA:-../shared/data}
@@ -130,8 +135,10 @@ if [ -f "$S260/stories260K.bin" ] && [ -f "$SHARED/tinystories/tinystories_val.t
   a=$("$AH_BIN" eval --quiet --model "$S260/stories260K.bin" --tokenizer "$S260/tok512.bin" \
       --data "ids:$tmp/s260.ids" --seqlen "$SEQLEN" | tail -n 1)
   b=$("$AH_BIN" eval --quiet --model "$tmp/s260-hf" --data "ids:$tmp/s260.ids" --seqlen "$SEQLEN" | tail -n 1)
-  if [ -n "$(kv ppl "$a")" ] && [ "$(kv ppl "$a") $(kv nll "$a")" = "$(kv ppl "$b") $(kv nll "$b")" ]; then
-    echo "  stories260K as HF (transformers' GGUF loader): ppl=$(kv ppl "$b") nll=$(kv nll "$b"), the llama2.c file's"
+  if [ -n "$(kv ppl "$a")" ] && awk -v p="$(kv ppl "$a")" -v q="$(kv ppl "$b")" -v n="$(kv nll "$a")" \
+       -v m="$(kv nll "$b")" 'function rel(x, y) { return (x > y ? x - y : y - x) / (x > 0 ? x : -x) }
+       BEGIN { exit !(q != "" && m != "" && rel(p, q) <= 1e-7 && rel(n, m) <= 1e-7) }'; then
+    echo "  stories260K as HF (transformers' GGUF loader): ppl=$(kv ppl "$b") nll=$(kv nll "$b"), the llama2.c file ppl=$(kv ppl "$a") nll=$(kv nll "$a")"
   else
     echo "FAIL stories260K as HF: ppl=$(kv ppl "$b") nll=$(kv nll "$b"), the llama2.c file ppl=$(kv ppl "$a") nll=$(kv nll "$a")"
     errors=$((errors + 1))
