@@ -149,23 +149,6 @@ AVX2 static inline __m256 plane(__m256i w, int k, int per) {
         }                                                                                     \
     } while (0)
 
-// One row's zero-point term: the sum over its G groups of scale * zero * (group sum of x),
-// eight groups a step. Subtracted once per row instead of a scalar multiply-subtract per group
-// in the group loop (whose scalar work, loads and conversions took about 5% of the linears'
-// time on TinyLlama's shape); both the pair and the single-row path call it, so a row's result
-// does not depend on which path computed it.
-AVX2 static inline float zero_dot(const float *s, const uint8_t *z, const float *xs, int G) {
-    __m256 a = _mm256_setzero_ps();
-    int g = 0;
-    for (; g + 8 <= G; g += 8) {
-        __m256 sz = _mm256_mul_ps(_mm256_loadu_ps(s + g), _mm256_cvtepi32_ps(widen8(z + g)));
-        a = _mm256_fmadd_ps(sz, _mm256_loadu_ps(xs + g), a);
-    }
-    float r = ah_hsum8(a);
-    for (; g < G; g++) r += s[g] * (float)z[g] * xs[g];
-    return r;
-}
-
 // Output rows [o0, o1) of one input row (packed_internal.h), PER codes a byte, groups of
 // NI chunk pairs (NI > 0: gsize = 16 * PER * NI, which the dispatcher checks) or any (NI =
 // 0): two rows at a time, an odd last row alone; per row, the same operations in the same
@@ -175,7 +158,7 @@ AVX2 static inline float zero_dot(const float *s, const uint8_t *z, const float 
 // index arithmetic, loop control and spills took much of a group as short as 4 chunk pairs
 // (4 bits, group 128): the linears of 22 TinyLlama-1.1B-shaped blocks took 29.6 ms a token
 // at 2 threads instead of 36.1 (bench/packed_gemm --dim 2048 --ffn 5632 --kv 256 --layers 22
-// --rows 1; 27.7 with two accumulators a row and zero_dot). The same FMAs, sums and
+// --rows 1; 27.7 with two accumulators a row and packed_zero_dot). The same FMAs, sums and
 // zero-point terms in the same order as the general path, so the results are bit for bit the
 // same. (A branch between the two kinds of group inside one loop cost a third of the gain:
 // the constant loop has a function of its own.)
@@ -210,8 +193,8 @@ AVX2 static inline float zero_dot(const float *s, const uint8_t *z, const float 
                 rows += s * tail;                                                             \
                 rows1 += s1 * tail1;                                                          \
             }                                                                                 \
-            float acc = ah_hsum8(rowv) + (rows - zero_dot(sc, zr, xs, p->groups));             \
-            float acc1 = ah_hsum8(rowv1) + (rows1 - zero_dot(sc1, zr1, xs, p->groups));        \
+            float acc = ah_hsum8(rowv) + (rows - packed_zero_dot(sc, zr, xs, p->groups));     \
+            float acc1 = ah_hsum8(rowv1) + (rows1 - packed_zero_dot(sc1, zr1, xs, p->groups)); \
             y[o] = accumulate ? y[o] + acc : acc;                                             \
             y[o + 1] = accumulate ? y[o + 1] + acc1 : acc1;                                   \
         }                                                                                     \
@@ -233,7 +216,7 @@ AVX2 static inline float zero_dot(const float *s, const uint8_t *z, const float 
                 }                                                                             \
                 rows += s * tail;                                                             \
             }                                                                                 \
-            float acc = ah_hsum8(rowv) + (rows - zero_dot(sc, zr, xs, p->groups));             \
+            float acc = ah_hsum8(rowv) + (rows - packed_zero_dot(sc, zr, xs, p->groups));     \
             y[o] = accumulate ? y[o] + acc : acc;                                             \
         }                                                                                     \
     }

@@ -14,9 +14,10 @@
 // Every group is whole steps (a last partial group too: SmolLM2's 576 = 4.5 x 128 ends in a
 // group of 64 codes, 2 steps at 4 bits), so there are no scalar ends: per group, the steps
 // alternate between two accumulators, whose sum is scaled into the row's vector; the zero
-// points are one dot per row at the end (zero_dot16), as in the AVX2 kernel. A row's operations do not depend
-// on its neighbours (rows run two at a time only to overlap their memory reads), so a row in a
-// pair gives what it gives alone, bit for bit (test_pair_rows).
+// points are one dot per row at the end (packed_zero_dot, shared with the AVX2 kernel). A
+// row's operations do not depend on its neighbours (rows run two at a time only to overlap
+// their memory reads), so a row in a pair gives what it gives alone, bit for bit
+// (test_pair_rows).
 #include "packed/packed_internal.h"
 
 #if defined(__x86_64__)
@@ -67,24 +68,10 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
         return _mm512_add_ps(a0, a1);                                                         \
     }
 
-// One row's zero-point term: the sum over its G groups of scale * zero * (group sum of x),
-// 16 groups a step.
-AVX512 static inline float zero_dot16(const float *s, const uint8_t *z, const float *xs, int G) {
-    __m512 a = _mm512_setzero_ps();
-    int g = 0;
-    for (; g + 16 <= G; g += 16) {
-        __m512 sz = _mm512_mul_ps(_mm512_loadu_ps(s + g), _mm512_cvtepi32_ps(widen16(z + g)));
-        a = _mm512_fmadd_ps(sz, _mm512_loadu_ps(xs + g), a);
-    }
-    float r = _mm512_reduce_add_ps(a);
-    for (; g < G; g++) r += s[g] * (float)z[g] * xs[g];
-    return r;
-}
-
 // Output row o's sum over its groups, written to y[o] (added with accumulate).
 #define ROW_END(o, rowv, sc, zr)                                                              \
     do {                                                                                      \
-        float acc_ = _mm512_reduce_add_ps(rowv) - zero_dot16(sc, zr, xs, G);                  \
+        float acc_ = _mm512_reduce_add_ps(rowv) - packed_zero_dot(sc, zr, xs, G);           \
         y[o] = accumulate ? y[o] + acc_ : acc_;                                               \
     } while (0)
 
