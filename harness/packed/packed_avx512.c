@@ -4,8 +4,8 @@
 // build stays baseline x86-64); packed_gemv runs it where the CPU has AVX-512F and the linear's
 // groups are whole steps (packed_avx512_fits), the AVX2 kernel elsewhere. A step is 16 bytes
 // of one row: one vpmovzxbd widens them to 16 int32 lanes, then per plane k (per = 1, 2 or 4
-// codes a byte) a 512-bit shift and mask gives that plane's 16 codes, one conversion makes them
-// floats and one FMA meets them with 16 consecutive floats of x reordered for 16 lanes
+// codes a byte) a 512-bit shift and a table permute give that plane's 16 codes as floats
+// (plane16; 8-bit codes: one conversion) and one FMA meets them with 16 consecutive floats of x reordered for 16 lanes
 // (packed_internal.h, lanes = 16). Against the AVX2 kernel a step does twice the codes per
 // instruction: on a 2-core AVX-512 Xeon, where the AVX2 kernel was bound by those instructions
 // rather than by memory, TinyLlama-shaped linears took 26.3-28.2 ms a token against 30.3-33.8
@@ -37,11 +37,19 @@ AVX512 static inline __m512i widen16(const uint8_t *q) {
 }
 
 // Plane k (of per) of the widened bytes w as 16 floats: (w >> k * slot) & (2^slot - 1).
+// Codes of 4 bits or fewer (per = 2 or 4) are looked up, not converted: vpermps reads only the
+// low 4 bits of each lane, so one permute from a table of the floats 0..15 (per = 2; for per
+// = 4, index & 3) does the mask and the conversion at once, the same floats bit for bit. One
+// instruction fewer a plane: SmolLM2-shaped linears 4.25-4.74 -> 4.01-4.19 ms a token at 2
+// threads (bench/packed_gemm --rows 1, 3 alternating rounds).
 AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
     const int slot = 8 / per;
     __m512i v = k ? _mm512_srli_epi32(w, (unsigned)(k * slot)) : w;
-    if (k + 1 < per) v = _mm512_and_si512(v, _mm512_set1_epi32((1 << slot) - 1));
-    return _mm512_cvtepi32_ps(v);
+    if (per == 2)
+        return _mm512_permutexvar_ps(v, _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    if (per == 4)
+        return _mm512_permutexvar_ps(v, _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3));
+    return _mm512_cvtepi32_ps(v);   // 8-bit codes: one plane, the whole byte
 }
 
 // acc += the step of 16 bytes at q with x reordered at xq (16 * PER floats).
@@ -51,6 +59,14 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
         _Pragma("GCC unroll 4") for (int k_ = 0; k_ < PER; k_++)                              \
             acc = _mm512_fmadd_ps(plane16(w_, k_, PER), _mm512_loadu_ps((xq) + k_ * 16), acc); \
     } while (0)
+
+// How far ahead of a row pair its bytes are prefetched: the next pair (2 rows), but at least
+// 2 KiB. With SmolLM2's 288-byte rows the next pair alone was too close to hide the memory's
+// latency: its linears took 4.96-5.12 ms a token at 2 threads prefetching 576 bytes ahead,
+// 4.38-4.46 at 2 KiB, no better further (4.24-4.58 at 4 and 8 KiB); TinyLlama's 1 KiB rows
+// are 2 KiB apart a pair anyway (bench/packed_gemm --rows 1 [--dim 2048 --ffn 5632 --kv 256
+// --layers 22], AH_PF_DIST set for the experiment, 2 alternating rounds).
+#define PREFETCH_MIN 2048
 
 // One group of one row: n steps from byte q (x reordered at xq), even steps into one
 // accumulator and odd ones into the other, their sum returned. NI > 0: n = NI, a constant (the
@@ -76,8 +92,8 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
     } while (0)
 
 // Output rows [o0, o1), two at a time (their group loops interleaved), an odd last row alone.
-// The next pair's bytes of a group are prefetched as this pair reads it: the hardware
-// prefetcher alone left the AVX2 kernel waiting on memory (packed_avx2.c).
+// As this pair reads a group, the bytes pf_dist ahead are prefetched (PREFETCH_MIN): the
+// hardware prefetcher alone left the AVX2 kernel waiting on memory (packed_avx2.c).
 #define ROWS(PER, NI)                                                                         \
     AVX512 static void rows_##PER##_##NI(float *y, int accumulate, const packed_linear *p,    \
                                          int o0, int o1, const float *xq, const float *xs) {  \
@@ -85,6 +101,7 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
         /* whole groups, then a last partial one of n_last steps (none: n_last = 0) */        \
         const int whole = p->cols / p->gsize, n_last = (p->cols - whole * p->gsize) / PER / STEP; \
         const size_t rb = p->row_bytes;                                                       \
+        const size_t pf_dist = 2 * rb > PREFETCH_MIN ? 2 * rb : PREFETCH_MIN;                 \
         int o = o0;                                                                           \
         for (; o + 1 < o1; o += 2) {                                                          \
             const uint8_t *q = p->q + (size_t)o * rb, *q1 = q + rb;                           \
@@ -93,10 +110,8 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
             __m512 rowv = _mm512_setzero_ps(), rowv1 = _mm512_setzero_ps();                   \
             for (int g = 0; g < G; g++) {                                                     \
                 const size_t off = (size_t)g * gbytes;                                        \
-                for (int l = 0; l < gbytes; l += 64) {                                        \
-                    _mm_prefetch((const char *)(q + 2 * rb + off + l), _MM_HINT_T0);          \
-                    _mm_prefetch((const char *)(q + 3 * rb + off + l), _MM_HINT_T0);          \
-                }                                                                             \
+                for (int l = 0; l < 2 * gbytes; l += 64)                                      \
+                    _mm_prefetch((const char *)(q + pf_dist + 2 * off + l), _MM_HINT_T0);     \
                 const float *xg = xq + off * PER;                                             \
                 __m512 v, v1;                                                                 \
                 if (g < whole) {                                                              \
