@@ -14,20 +14,28 @@
 #
 # The same model files: the shape is synthesized once in F32 and once in F16 (same seed: the
 # F16 file holds the F32 values rounded). The harness runs the F32 file (fp32, and packed
-# INT8 / INT4 / INT3 g128 quantized from it) and the F16 file (widened to fp32 blocks: the
-# harness computes in fp32). llama.cpp runs GGUFs written by the harness's own export of those
+# INT8 / INT4 / INT3 g128 quantized from it) and the F16 file (f16-ckpt: widened to fp32
+# blocks, the harness computes in fp32; f16-int4-g128: packed INT4 g128 quantized from it).
+# The LM head stays as stored (packed/head.c), so an INT4 model of the F32 file reads an F32
+# head and one of the F16 file an F16 head, as the 16-bit checkpoints people quantize (and
+# AutoAWQ's exports) have: f16-int4-g128's ratio is to f16-ckpt, the fp32 decode of the same
+# file, and to Q4_1-F16emb. llama.cpp runs GGUFs written by the harness's own export of those
 # files: F32 and F16 (`--format gguf`), Q8_0 (`--method rtn --bits 8 --group 32 --format
 # gguf-q8_0`), Q4_0 (rtn 4-bit g32, gguf-q4_0) and Q4_1 (minmax 4-bit g32, gguf-q4_1): llama.cpp
-# computes with the very codes the harness would (block formats need an F32 checkpoint).
+# computes with the very codes the harness would (block formats need an F32 checkpoint, and
+# keep its F32 embedding, which is the tied head). Q4_1-F16emb is llama.cpp's own
+# `llama-quantize --token-embedding-type f16 --output-tensor-type f16` of the F16 GGUF: Q4_1
+# blocks (its own codes) with the F16 head of f16-int4-g128.
 #
 # Environment: BENCH_SHAPES (default "smollm2-135m"; also tinyllama-1.1b, llama-2-7b: configs/
 # models/NAME.config.json, synthesized once into $BENCH_TMP), BENCH_THREADS (2), BENCH_PP
 # (64), BENCH_TG (64), BENCH_REPS (5), BENCH_LLAMA=0 to leave llama.cpp out, BENCH_OMP_WAIT
 # (active; passive: the harness's default policy), BENCH_CONFIGS (the harness rows, default
-# "fp32 f16-ckpt int8-g128 int4-g128 int3-g128") and BENCH_GGUFS (llama.cpp's, default "F32
-# F16 Q8_0 Q4_0 Q4_1"): the Llama-2-7B shape fits this machine's disk only as
-# BENCH_CONFIGS=int4-g128 BENCH_GGUFS=Q4_1 (its F32 checkpoint alone is 27 GB; the F16 one is
-# synthesized only when a selected row reads it).
+# "fp32 f16-ckpt int8-g128 int4-g128 int3-g128 f16-int4-g128") and BENCH_GGUFS (llama.cpp's,
+# default "F32 F16 Q8_0 Q4_0 Q4_1 Q4_1-F16emb"): the Llama-2-7B shape fits this machine's disk
+# only as BENCH_CONFIGS=int4-g128 BENCH_GGUFS=Q4_1 or BENCH_CONFIGS=f16-int4-g128
+# BENCH_GGUFS=Q4_1-F16emb (its F32 checkpoint alone is 27 GB, the F16 one 13.5 GB; each is
+# synthesized only when a selected row reads it; its fp32 decode does not fit in 24 GiB).
 # llama.cpp rows need tools/llama-cpp (built on first use: minutes) and the family's tokenizer
 # (copied from ../shared/data/tokenizers: our GGUF export writes the tokenizer into the file).
 set -uo pipefail
@@ -74,28 +82,36 @@ fi
 for shape in $SHAPES; do
   cfg=configs/models/$shape.config.json; dir=$TMP/$shape; d32=$TMP/$shape-f32
   # configurations: name | model directory | bench-generate arguments (BENCH_CONFIGS selects)
-  declare -a ALLN=(fp32 f16-ckpt int8-g128 int4-g128 int3-g128) ALLD=("$d32" "$dir" "$d32" "$d32" "$d32") ALLA=(
+  declare -a ALLN=(fp32 f16-ckpt int8-g128 int4-g128 int3-g128 f16-int4-g128)
+  declare -a ALLD=("$d32" "$dir" "$d32" "$d32" "$d32" "$dir") ALLA=(
     ""
     ""
     "--method minmax --bits 8 --group 128 --packed"
     "--method minmax --bits 4 --group 128 --packed"
-    "--method minmax --bits 3 --group 128 --packed")
+    "--method minmax --bits 3 --group 128 --packed"
+    "--method minmax --bits 4 --group 128 --packed")
+  # each configuration's references: the harness's fp32 decode of the same file, llama.cpp's
+  # Q4_1 with the same head dtype
+  declare -A REF=([f16-int4-g128]=f16-ckpt) QREF=([f16-int4-g128]=Q4_1-F16emb)
   declare -a NAMES=() DIRS=() ARGS=()
   for i in "${!ALLN[@]}"; do
     [[ " ${BENCH_CONFIGS:-${ALLN[*]}} " == *" ${ALLN[$i]} "* ]] || continue
     NAMES+=("${ALLN[$i]}"); DIRS+=("${ALLD[$i]}"); ARGS+=("${ALLA[$i]}")
   done
   # llama.cpp files: name | source directory | quantize arguments (BENCH_GGUFS selects)
-  declare -a LNAMES=() LALL=(${BENCH_GGUFS:-F32 F16 Q8_0 Q4_0 Q4_1})
-  if [[ " ${NAMES[*]} ${LALL[*]} " == *" f16-ckpt "* || " ${LALL[*]} " == *" F16 "* ]]; then
+  declare -a LNAMES=() LALL=(${BENCH_GGUFS:-F32 F16 Q8_0 Q4_0 Q4_1 Q4_1-F16emb})
+  # the F16 file when a selected row reads it, the F32 one likewise
+  if [[ " ${DIRS[*]} " == *" $dir "* || " ${LALL[*]} " == *" F16"* || " ${LALL[*]} " == *"-F16emb "* ]]; then
     [ -f "$dir/model.safetensors" ] || "$BIN" synth --quiet --config "$cfg" --out "$dir" --ids 0 --threads "$THR" >/dev/null || exit 1
   fi
-  [ -f "$d32/model.safetensors" ] || "$BIN" synth --quiet --config "$cfg" --out "$d32" --dtype f32 --ids 0 --threads "$THR" >/dev/null || exit 1
+  if [[ " ${DIRS[*]} " == *" $d32 "* || " ${LALL[*]} " =~ \ (F32|Q8_0|Q4_0|Q4_1)\  ]]; then
+    [ -f "$d32/model.safetensors" ] || "$BIN" synth --quiet --config "$cfg" --out "$d32" --dtype f32 --ids 0 --threads "$THR" >/dev/null || exit 1
+  fi
   declare -A DEC=() PRE=() LINE=()
   declare -A TOKDIR=([smollm2-135m]=smollm [tinyllama-1.1b]=llama2 [llama-2-7b]=llama2)
   tk=${AH_SHARED_DATA:-../shared/data}/tokenizers/${TOKDIR[$shape]:-none}
   for dd in "$dir" "$d32"; do [ -d "$dd" ] && [ ! -f "$dd/tokenizer.json" ] && cp "$tk"/tokenizer*.json "$dd/" 2>/dev/null; done
-  declare -A LSRC=([F32]=$d32 [F16]=$dir [Q8_0]=$d32 [Q4_0]=$d32 [Q4_1]=$d32) LARGS=(
+  declare -A LSRC=([F32]=$d32 [F16]=$dir [Q8_0]=$d32 [Q4_0]=$d32 [Q4_1]=$d32 [Q4_1-F16emb]=$dir) LARGS=(
     [F32]="--method fp16 --format gguf" [F16]="--method fp16 --format gguf"
     [Q8_0]="--method rtn --bits 8 --group 32 --format gguf-q8_0"
     [Q4_0]="--method rtn --bits 4 --group 32 --format gguf-q4_0"
@@ -103,7 +119,12 @@ for shape in $SHAPES; do
   if [ -n "$LB" ]; then
     for t in "${LALL[@]}"; do
       f=$TMP/$shape-$t.gguf
-      [ -f "$f" ] || "$BIN" quantize --model "${LSRC[$t]}" ${LARGS[$t]} --out "$f" --threads "$THR" >/dev/null 2>&1
+      if [ "$t" = Q4_1-F16emb ]; then   # llama-quantize's Q4_1 of the F16 GGUF, F16 head
+        [ -f "$TMP/$shape-F16.gguf" ] || "$BIN" quantize --model "$dir" ${LARGS[F16]} --out "$TMP/$shape-F16.gguf" --threads "$THR" >/dev/null 2>&1
+        [ -f "$f" ] || "$LB/llama-quantize" --token-embedding-type f16 --output-tensor-type f16 "$TMP/$shape-F16.gguf" "$f" Q4_1 "$THR" >/dev/null 2>&1
+      else
+        [ -f "$f" ] || "$BIN" quantize --model "${LSRC[$t]}" ${LARGS[$t]} --out "$f" --threads "$THR" >/dev/null 2>&1
+      fi
       [ -f "$f" ] && LNAMES+=("$t") || echo "generate: no $t GGUF of ${LSRC[$t]} (no tokenizer in $tk?): its llama.cpp row skipped"
     done
   fi
@@ -120,24 +141,25 @@ for shape in $SHAPES; do
       PRE[ll-$t]+="$(printf '%s' "$j" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print([x['avg_ts'] for x in d if x['n_prompt'] > 0][0])") "
     done
   done
-  fp_dec=$(echo "${DEC[fp32]}" | tr ' ' '\n' | grep . | median)
-  fp_pre=$(echo "${PRE[fp32]}" | tr ' ' '\n' | grep . | median)
-  q41=""; [ -n "${DEC[ll-Q4_1]:-}" ] && q41=$(echo "${DEC[ll-Q4_1]}" | tr ' ' '\n' | grep . | median)
+  med() { echo "${1:-}" | tr ' ' '\n' | grep . | median; }
+  fp_dec=$(med "${DEC[fp32]:-}"); fp_pre=$(med "${PRE[fp32]:-}")
   for n in "${NAMES[@]}"; do
-    d=$(echo "${DEC[$n]}" | tr ' ' '\n' | grep . | median); p=$(echo "${PRE[$n]}" | tr ' ' '\n' | grep . | median)
+    d=$(med "${DEC[$n]}"); p=$(med "${PRE[$n]}")
     a=${ARGS[$(printf '%s\n' "${NAMES[@]}" | grep -nx "$n" | cut -d: -f1) - 1]}
-    src=F32; [ "$n" = f16-ckpt ] && src=F16
+    src=F32; [[ "$n" == f16-* ]] && src=F16
     cmd="OMP_WAIT_POLICY=$OMP_WAIT awq-harness bench-generate --model $shape-$src-DIR --prompt-tokens $PP --gen-tokens $TG --reps 1 --threads $THR $a"
     bpt=$(echo "${LINE[$n]}" | kv bytes_per_token); rss=$(echo "${LINE[$n]}" | kv peak_rss_mb)
-    row "$shape $n tg$TG $THR thr" "decode, median of $REPS" "$d" "tok/s" "$fp_dec" "$cmd"
-    [ -n "$q41" ] && row "$shape $n tg$TG vs llama.cpp Q4_1" "decode, median of $REPS" "$d" "tok/s" "$q41" "$cmd"
-    row "$shape $n pp$PP $THR thr" "prefill, median of $REPS" "$p" "tok/s" "$fp_pre" "$cmd"
+    rn=${REF[$n]:-fp32}; q=${QREF[$n]:-Q4_1}
+    ref_dec=$(med "${DEC[$rn]:-}"); ref_pre=$(med "${PRE[$rn]:-}"); q41=$(med "${DEC[ll-$q]:-}")
+    row "$shape $n tg$TG $THR thr" "decode vs harness $rn, median of $REPS" "$d" "tok/s" "$ref_dec" "$cmd"
+    [ -n "$q41" ] && row "$shape $n tg$TG vs llama.cpp $q" "decode, median of $REPS" "$d" "tok/s" "$q41" "$cmd"
+    row "$shape $n pp$PP $THR thr" "prefill vs harness $rn, median of $REPS" "$p" "tok/s" "$ref_pre" "$cmd"
     bound=$(awk -v b="$bpt" -v g="$bw" 'BEGIN{if (b > 0) printf "%.2f", g * 1e9 / b}')
     row "$shape $n decode vs bandwidth bound" "bytes/token $bpt" "$d" "tok/s" "$bound" "$cmd"
     row "$shape $n peak RSS" "whole process" "$rss" "MiB" "" "$cmd"
   done
   for t in "${LNAMES[@]}"; do
-    d=$(echo "${DEC[ll-$t]}" | tr ' ' '\n' | grep . | median); p=$(echo "${PRE[ll-$t]}" | tr ' ' '\n' | grep . | median)
+    d=$(med "${DEC[ll-$t]}"); p=$(med "${PRE[ll-$t]}")
     row "$shape llama.cpp $t tg$TG $THR thr" "decode, median of $REPS" "$d" "tok/s" "$fp_dec" "llama-bench -m $t.gguf -p $PP -n $TG -t $THR -r 1"
     row "$shape llama.cpp $t pp$PP $THR thr" "prefill, median of $REPS" "$p" "tok/s" "$fp_pre" "llama-bench -m $t.gguf -p $PP -n $TG -t $THR -r 1"
     # bytes per token: every tensor but an untied embedding table (bench/gguf_bytes_per_token.py,
@@ -148,5 +170,5 @@ for shape in $SHAPES; do
     bound=$(awk -v b="$fb" -v g="$bw" 'BEGIN{if (b > 0) printf "%.2f", g * 1e9 / b}')
     row "$shape llama.cpp $t decode vs bandwidth bound" "bytes/token $fb ($what)" "$d" "tok/s" "$bound" "llama-bench -m $t.gguf -p $PP -n $TG -t $THR -r 1"
   done
-  unset DEC PRE LINE LSRC LARGS
+  unset DEC PRE LINE LSRC LARGS REF QREF
 done
