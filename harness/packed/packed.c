@@ -314,8 +314,31 @@ static int tile_rows(const packed_linear *p) {
 
 size_t packed_gemm_scratch(const packed_linear *p) { return (size_t)tile_rows(p) * p->cols; }
 
+// From PACKED_WHOLE_ROWS input rows on: the whole linear dequantized into scratch (OpenMP over
+// blocks of rows), then one cblas_sgemm on OpenBLAS's own threads. Each tile's sgemm call
+// packs all N rows of x again, and that grows with N: TinyLlama-shaped linears ran at 0.86x
+// the fp32 sgemm with tiles at 64 rows but 0.83x at 512, against 0.77-0.81x (64) and
+// 0.91-0.92x (512) this way (build/bench/packed_gemm --dim 2048 --ffn 5632 --kv 256 --layers
+// 2 --rows 64,256,512 --threads 2, 2 alternating rounds, 2026-12-07, Intel Xeon; 0.89x
+// either way at 256). The fp32 copy of the linear is written once and read by the sgemm, as
+// the fp32 path reads its own weights.
+static void gemm_whole(float *y, const float *x, const packed_linear *p, int N, int accumulate,
+                       float *W) {
+    const int B = 64;   // rows a dequantization task
+#pragma omp parallel for schedule(static)
+    for (int r0 = 0; r0 < p->rows; r0 += B)
+        packed_linear_dequant(W + (size_t)r0 * p->cols, p, r0, r0 + B < p->rows ? B : p->rows - r0);
+    // y (N, rows) (+)= x (N, cols) @ W^T (cols, rows)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, p->rows, p->cols, 1.0f, x, p->cols, W,
+                p->cols, accumulate ? 1.0f : 0.0f, y, p->rows);
+}
+
 void packed_gemm(float *y, const float *x, const packed_linear *p, int N, int accumulate,
                  float *scratch) {
+    if (N >= PACKED_WHOLE_ROWS) {
+        gemm_whole(y, x, p, N, accumulate, scratch);
+        return;
+    }
     int TR = tile_rows(p), ntiles = (p->rows + TR - 1) / TR;
     size_t per_thread = packed_gemm_scratch(p);
     // Inside the parallel region OpenBLAS (the OpenMP build) runs each sgemm on its thread.
@@ -332,6 +355,8 @@ void packed_gemm(float *y, const float *x, const packed_linear *p, int N, int ac
 
 size_t packed_scratch(const packed_linear *p) {
     size_t g = packed_gemv_scratch(p), m = packed_gemm_scratch(p) * (size_t)omp_get_max_threads();
+    size_t w = (size_t)p->rows * p->cols;   // gemm_whole's fp32 copy (touched only when used)
+    if (m < w) m = w;
     return g > m ? g : m;
 }
 

@@ -90,13 +90,17 @@ void packed_gemv_shared(float *const *y, const float *x, const packed_linear *co
                         int N, int accumulate, packed_kernel k, float *scratch);
 
 // The GEMM path: tiles of w_hat dequantized into scratch, then cblas_sgemm per tile, OpenMP
-// over tiles. scratch holds packed_gemm_scratch(p) floats per thread (omp_get_max_threads).
+// over tiles; from PACKED_WHOLE_ROWS input rows on, the whole w_hat (rows x cols floats of
+// scratch) and one cblas_sgemm. scratch holds packed_scratch(p) floats (packed_gemm_scratch(p)
+// per thread, omp_get_max_threads, for the tiles).
+#define PACKED_WHOLE_ROWS 256
 size_t packed_gemm_scratch(const packed_linear *p);
 void packed_gemm(float *y, const float *x, const packed_linear *p, int N, int accumulate,
                  float *scratch);
 
 // Picks the path: GEMV below PACKED_GEMM_ROWS input rows, else GEMM. scratch holds
-// packed_scratch(p) floats: enough for either path. AH_PACKED_PATH=gemv|gemm forces one.
+// packed_scratch(p) floats: enough for either path (and the whole-linear GEMM: allocated
+// pages are touched only when a prompt of PACKED_WHOLE_ROWS tokens or more uses them). AH_PACKED_PATH=gemv|gemm forces one.
 #define PACKED_GEMM_ROWS 8
 size_t packed_scratch(const packed_linear *p);
 void packed_linear_apply(float *y, const float *x, const packed_linear *p, int N,

@@ -5,11 +5,11 @@
 // groups are whole steps (packed_avx512_fits), the AVX2 kernel elsewhere. A step is 16 bytes
 // of one row: one vpmovzxbd widens them to 16 int32 lanes, then per plane k (per = 1, 2 or 4
 // codes a byte) a 512-bit shift and a table permute give that plane's 16 codes as floats
-// (plane16; 8-bit codes: one conversion) and one FMA meets them with 16 consecutive floats of x reordered for 16 lanes
-// (packed_internal.h, lanes = 16). Against the AVX2 kernel a step does twice the codes per
-// instruction: on a 2-core AVX-512 Xeon, where the AVX2 kernel was bound by those instructions
-// rather than by memory, TinyLlama-shaped linears took 26.3-28.2 ms a token against 30.3-33.8
-// (docs/PACKED.md, "Two paths").
+// (plane16; 8-bit codes: one conversion), and one FMA meets them with 16 consecutive floats of
+// x reordered for 16 lanes (packed_internal.h, lanes = 16). Against the AVX2 kernel a step
+// does twice the codes per instruction: on a 2-core AVX-512 Xeon, where the AVX2 kernel was
+// bound by those instructions rather than by memory, TinyLlama-shaped linears took 26.3-28.2
+// ms a token against 30.3-33.8 (docs/PACKED.md, "Two paths").
 //
 // Every group is whole steps (a last partial group too: SmolLM2's 576 = 4.5 x 128 ends in a
 // group of 64 codes, 2 steps at 4 bits), so there are no scalar ends: per group, the steps
@@ -46,9 +46,11 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
     const int slot = 8 / per;
     __m512i v = k ? _mm512_srli_epi32(w, (unsigned)(k * slot)) : w;
     if (per == 2)
-        return _mm512_permutexvar_ps(v, _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+        return _mm512_permutexvar_ps(
+            v, _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     if (per == 4)
-        return _mm512_permutexvar_ps(v, _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3));
+        return _mm512_permutexvar_ps(
+            v, _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3));
     return _mm512_cvtepi32_ps(v);   // 8-bit codes: one plane, the whole byte
 }
 

@@ -2,7 +2,8 @@
 # test_packed.sh — the quantized model run from its packed codes (packed/, issue 22), end to end:
 #  1. eval --packed equals the fake-quant fp32 eval within 1e-5 relative perplexity on the
 #     bundled F32 model (minmax 4-bit g32, rtn 3-bit per-row, minmax 2-bit g64, 8-bit g128),
-#     through the tiled GEMM path and (AH_PACKED_PATH=gemv) through the GEMV kernels;
+#     through the tiled GEMM path, the whole-linear one (windows of 256) and
+#     (AH_PACKED_PATH=gemv) through the GEMV kernels;
 #  2. an export (quantize --format harness) evaluated with --packed from its quantized.safetensors
 #     equals the export's fake-quant model.safetensors within 1e-5;
 #  3. generate: the key/value-cached generation gives the same greedy tokens as the recomputing
@@ -36,6 +37,10 @@ a=$(ev $M --method minmax --bits 4 --group 32 --max-windows 2) || fail "eval fai
 b=$(AH_PACKED_PATH=gemv ev $M --method minmax --bits 4 --group 32 --max-windows 2 --packed) || fail "eval --packed (gemv) failed"
 rel_close "$(kv ppl "$b")" "$(kv ppl "$a")" 1e-5 || { echo "FAIL gemv: packed ppl $(kv ppl "$b") vs fake-quant $(kv ppl "$a")"; errors=$((errors + 1)); }
 [ -n "${AH_VERBOSE:-}" ] && echo "gemv path: fake $(kv ppl "$a") packed $(kv ppl "$b")"
+# ... and through the whole-linear GEMM of windows of 256 rows and more (PACKED_WHOLE_ROWS)
+a=$(ev $M --method minmax --bits 4 --group 32 --seqlen 256 --max-windows 2) || fail "eval failed"
+b=$(ev $M --method minmax --bits 4 --group 32 --seqlen 256 --max-windows 2 --packed) || fail "eval --packed (256 rows) failed"
+rel_close "$(kv ppl "$b")" "$(kv ppl "$a")" 1e-5 || { echo "FAIL whole-linear GEMM: packed ppl $(kv ppl "$b") vs fake-quant $(kv ppl "$a")"; errors=$((errors + 1)); }
 
 # 2. an export's codes
 "$AH_BIN" quantize --model $M --method minmax --bits 4 --group 32 --out "$tmp/x" --threads 2 >/dev/null 2>&1 \

@@ -169,6 +169,9 @@ static void test_edges(void **state) {
     one_case(19, 576, 4, 128, QUANT_MINMAX, 1);
     one_case(19, 576, 2, 128, QUANT_RTN, 1);
     one_case(19, 576, 8, 128, QUANT_MINMAX, 2);
+    // the GEMM path's whole-linear dequantization and single sgemm
+    one_case(37, 203, 3, 100, QUANT_MINMAX, PACKED_WHOLE_ROWS + 3);
+    one_case(19, 576, 4, 128, QUANT_RTN, PACKED_WHOLE_ROWS);
 }
 
 // packed_gemv_shared (q, k, v or gate, up sharing one input) gives each linear exactly what
