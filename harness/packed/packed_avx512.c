@@ -62,14 +62,6 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
             acc = _mm512_fmadd_ps(plane16(w_, k_, PER), _mm512_loadu_ps((xq) + k_ * 16), acc); \
     } while (0)
 
-// How far ahead of a row pair its bytes are prefetched: the next pair (2 rows), but at least
-// 2 KiB. With SmolLM2's 288-byte rows the next pair alone was too close to hide the memory's
-// latency: its linears took 4.96-5.12 ms a token at 2 threads prefetching 576 bytes ahead,
-// 4.38-4.46 at 2 KiB, no better further (4.24-4.58 at 4 and 8 KiB); TinyLlama's 1 KiB rows
-// are 2 KiB apart a pair anyway (bench/packed_gemm --rows 1 [--dim 2048 --ffn 5632 --kv 256
-// --layers 22], AH_PF_DIST set for the experiment, 2 alternating rounds).
-#define PREFETCH_MIN 2048
-
 // One group of one row: n steps from byte q (x reordered at xq), even steps into one
 // accumulator and odd ones into the other, their sum returned. NI > 0: n = NI, a constant (the
 // loop unrolls); NI = 0: any n.
@@ -94,8 +86,9 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
     } while (0)
 
 // Output rows [o0, o1), two at a time (their group loops interleaved), an odd last row alone.
-// As this pair reads a group, the bytes pf_dist ahead are prefetched (PREFETCH_MIN): the
-// hardware prefetcher alone left the AVX2 kernel waiting on memory (packed_avx2.c).
+// As this pair reads a group, the same group of the pair packed_prefetch_rows ahead is
+// prefetched: the hardware prefetcher alone left the AVX2 kernel waiting on memory
+// (packed_avx2.c).
 #define ROWS(PER, NI)                                                                         \
     AVX512 static void rows_##PER##_##NI(float *y, int accumulate, const packed_linear *p,    \
                                          int o0, int o1, const float *xq, const float *xs) {  \
@@ -103,7 +96,7 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
         /* whole groups, then a last partial one of n_last steps (none: n_last = 0) */        \
         const int whole = p->cols / p->gsize, n_last = (p->cols - whole * p->gsize) / PER / STEP; \
         const size_t rb = p->row_bytes;                                                       \
-        const size_t pf_dist = 2 * rb > PREFETCH_MIN ? 2 * rb : PREFETCH_MIN;                 \
+        const size_t ahead = packed_prefetch_rows(rb) * rb;                                   \
         int o = o0;                                                                           \
         for (; o + 1 < o1; o += 2) {                                                          \
             const uint8_t *q = p->q + (size_t)o * rb, *q1 = q + rb;                           \
@@ -112,8 +105,10 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
             __m512 rowv = _mm512_setzero_ps(), rowv1 = _mm512_setzero_ps();                   \
             for (int g = 0; g < G; g++) {                                                     \
                 const size_t off = (size_t)g * gbytes;                                        \
-                for (int l = 0; l < 2 * gbytes; l += 64)                                      \
-                    _mm_prefetch((const char *)(q + pf_dist + 2 * off + l), _MM_HINT_T0);     \
+                for (int l = 0; l < gbytes; l += 64) {                                        \
+                    _mm_prefetch((const char *)(q + ahead + off + l), _MM_HINT_T0);           \
+                    _mm_prefetch((const char *)(q + ahead + rb + off + l), _MM_HINT_T0);      \
+                }                                                                             \
                 const float *xg = xq + off * PER;                                             \
                 __m512 v, v1;                                                                 \
                 if (g < whole) {                                                              \

@@ -38,6 +38,20 @@ AH_AVX2 static inline float packed_zero_dot(const float *s, const uint8_t *z, co
 }
 #endif
 
+// How far ahead of a row pair the GEMV kernels prefetch: the same group of the first pair of
+// rows that starts at least 2 KiB ahead, as a count of rows (the next pair where rows are 1
+// KiB or longer). The next pair alone was too close to hide the memory's latency behind
+// SmolLM2's 288-byte rows, and a prefetch that swept the bytes 2 KiB ahead in order cost the
+// longer rows: linears of one token at 2 threads (bench/packed_gemm --rows 1 [--dim 2048 --ffn
+// 5632 --kv 256 --layers 22], 3 alternating rounds, Intel Xeon, 2026-12-07), next pair / sweep
+// / this: AVX-512 SmolLM2-shaped 4.23-4.31 / 3.46-3.67 / 3.46-3.57 ms (the first without the
+// table permute of packed_avx512.c), TinyLlama-shaped 25.6-27.2 / 26.4-27.5 / 24.4-25.3;
+// AVX2 SmolLM2-shaped 4.64-4.72 (next pair) / 4.01-4.23 (this).
+static inline size_t packed_prefetch_rows(size_t row_bytes) {
+    size_t pairs = (2048 + 2 * row_bytes - 1) / (2 * row_bytes);
+    return 2 * pairs;
+}
+
 // Codes per byte and the bits of each slot (quant_pack's layout).
 static inline int packed_per_byte(int bits) { return bits <= 2 ? 4 : bits <= 4 ? 2 : 1; }
 
