@@ -50,6 +50,7 @@ REPS=${BENCH_REPS:-5}; TMP=${BENCH_TMP:-/tmp/awq-harness-bench-generate}
 # BENCH_OMP_WAIT=passive measures the default.
 OMP_WAIT=${BENCH_OMP_WAIT:-active}
 . bench/lib.sh   # csv_open, csv_row, load, median, kv
+med() { echo "${1:-}" | tr ' ' '\n' | grep . | median; }   # the median of a list of words
 mkdir -p "$TMP"
 csv_open bench/results/generate.csv "$(lscpu | sed -n 's/^Model name: *//p' | head -n1); $(nproc) cores"
 row() {   # benchmark metric value unit reference command: the CSV row, and printed
@@ -141,7 +142,6 @@ for shape in $SHAPES; do
       PRE[ll-$t]+="$(printf '%s' "$j" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print([x['avg_ts'] for x in d if x['n_prompt'] > 0][0])") "
     done
   done
-  med() { echo "${1:-}" | tr ' ' '\n' | grep . | median; }
   fp_dec=$(med "${DEC[fp32]:-}"); fp_pre=$(med "${PRE[fp32]:-}")
   for n in "${NAMES[@]}"; do
     d=$(med "${DEC[$n]}"); p=$(med "${PRE[$n]}")

@@ -18,12 +18,14 @@
 //     Kernels: portable C, AVX2 + FMA and AVX-512F (both chosen at run time; the AVX-512 one
 //     takes linears whose groups are whole 16-byte steps, the AVX2 one the rest). The vector
 //     kernels widen each 8 (16) bytes of codes to int32 lanes once and take each code plane
-//     from them by a shift and mask. The AVX2 kernel
-//     takes 4 input rows at a time where there are 4 (a prompt of 4 to 7 tokens): converting
-//     the codes to floats, not reading them, is then the cost, paid once for 4 rows.
+//     from them by a shift, then a mask and conversion (AVX2) or one table permute (AVX-512,
+//     codes of 4 bits or fewer). The AVX2 kernel takes 4 input rows at a time where there
+//     are 4 (a prompt of 4 to 7 tokens): converting the codes to floats, not reading them,
+//     is then the cost, paid once for 4 rows.
 //   GEMM (N large: prefill, perplexity): a tile of rows of w_hat is dequantized into a
 //     cache-resident fp32 buffer (the same values the fake-quant model holds, bit for bit),
-//     then OpenBLAS multiplies it, one tile per thread.
+//     then OpenBLAS multiplies it, one tile per thread; from PACKED_WHOLE_ROWS rows on, the
+//     whole w_hat and one sgemm on OpenBLAS's threads.
 // The GEMV sums in another order than the fp32 GEMM, so results agree to float rounding; the
 // GEMM path's products are those of fp32 GEMMs over the same weights.
 #ifndef AH_PACKED_H
@@ -99,8 +101,8 @@ void packed_gemm(float *y, const float *x, const packed_linear *p, int N, int ac
                  float *scratch);
 
 // Picks the path: GEMV below PACKED_GEMM_ROWS input rows, else GEMM. scratch holds
-// packed_scratch(p) floats: enough for either path (and the whole-linear GEMM: allocated
-// pages are touched only when a prompt of PACKED_WHOLE_ROWS tokens or more uses them). AH_PACKED_PATH=gemv|gemm forces one.
+// packed_scratch(p) floats: enough for either path (and the whole-linear GEMM, whose pages are
+// touched only by PACKED_WHOLE_ROWS input rows or more). AH_PACKED_PATH=gemv|gemm forces one.
 #define PACKED_GEMM_ROWS 8
 size_t packed_scratch(const packed_linear *p);
 void packed_linear_apply(float *y, const float *x, const packed_linear *p, int N,

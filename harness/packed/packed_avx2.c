@@ -135,19 +135,6 @@ AVX2 static inline __m256 plane(__m256i w, int k, int per) {
         *rowv1 = _mm256_fmadd_ps(v1, _mm256_set1_ps(s1), *rowv1);                             \
     }
 
-// The prefetch of a row pair's group at byte offset off (gbytes bytes a row): the same bytes
-// of the pair `ahead` bytes further (packed_prefetch_rows). The hardware prefetcher alone left
-// a core's loop waiting on memory (a 4096 x 4096 4-bit linear ran at 2/3 of its
-// cache-resident speed when read from DRAM, at the same speed with the prefetch). A prefetch
-// past the last row is harmless (it never faults).
-#define PREFETCH_AHEAD(q, ahead, row_bytes, off, gbytes)                                      \
-    do {                                                                                      \
-        for (int l_ = 0; l_ < (int)(gbytes); l_ += 64) {                                      \
-            _mm_prefetch((const char *)((q) + (ahead) + (off) + l_), _MM_HINT_T0);            \
-            _mm_prefetch((const char *)((q) + (ahead) + (row_bytes) + (off) + l_), _MM_HINT_T0); \
-        }                                                                                     \
-    } while (0)
-
 // Output rows [o0, o1) of one input row (packed_internal.h), PER codes a byte, groups of
 // NI chunk pairs (NI > 0: gsize = 16 * PER * NI, which the dispatcher checks) or any (NI =
 // 0): two rows at a time, an odd last row alone; per row, the same operations in the same
@@ -166,7 +153,7 @@ AVX2 static inline __m256 plane(__m256i w, int k, int per) {
                                        int o0, int o1, const float *x, const float *xp,       \
                                        const float *xs) {                                     \
         const int whole = NI ? p->cols / p->gsize : 0;   /* groups of the constant loop */   \
-        const size_t ahead = packed_prefetch_rows(p->row_bytes) * p->row_bytes;               \
+        const size_t ahead = packed_prefetch_ahead(p->row_bytes);                             \
         int o = o0;                                                                           \
         for (; o + 1 < o1; o += 2) {                                                          \
             const uint8_t *q = p->q + (size_t)o * p->row_bytes, *q1 = q + p->row_bytes;       \
@@ -179,7 +166,7 @@ AVX2 static inline __m256 plane(__m256i w, int k, int per) {
                 const size_t off = (size_t)g * 16 * NI;   /* the group's first byte */        \
                 const uint8_t *qa = q + off, *qb = q1 + off;                                  \
                 const float *xg = xp + off * PER;                                             \
-                PREFETCH_AHEAD(q, ahead, p->row_bytes, off, 16 * NI);                         \
+                packed_prefetch_pair(q, ahead, p->row_bytes, off, 16 * NI);                   \
                 ZERO_PAIR_ACC;                                                                \
                 _Pragma("GCC unroll 16") for (int j = 0; j < NI; j++)                         \
                     PAIR_STEP(PER, qa, qb, xg, j * 16 * PER);                                 \
@@ -187,7 +174,7 @@ AVX2 static inline __m256 plane(__m256i w, int k, int per) {
                 rowv1 = _mm256_fmadd_ps(_mm256_add_ps(b0, b1), _mm256_set1_ps(sc1[g]), rowv1); \
             }                                                                                 \
             for (; g < p->groups; g++) {   /* any bounds */                                  \
-                PREFETCH_AHEAD(q, ahead, p->row_bytes, (size_t)g * p->gsize / PER, 1);         \
+                packed_prefetch_pair(q, ahead, p->row_bytes, (size_t)g * p->gsize / PER, 1);  \
                 float s = sc[g], s1 = sc1[g], tail, tail1;                                    \
                 group_pair_##PER(p, g, q, q1, x, xp, s, s1, &rowv, &rowv1, &tail, &tail1);   \
                 rows += s * tail;                                                             \

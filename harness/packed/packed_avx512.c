@@ -86,9 +86,8 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
     } while (0)
 
 // Output rows [o0, o1), two at a time (their group loops interleaved), an odd last row alone.
-// As this pair reads a group, the same group of the pair packed_prefetch_rows ahead is
-// prefetched: the hardware prefetcher alone left the AVX2 kernel waiting on memory
-// (packed_avx2.c).
+// As this pair reads a group, the same group of the pair packed_prefetch_ahead bytes further
+// is prefetched (packed_prefetch_pair, as the AVX2 kernel does).
 #define ROWS(PER, NI)                                                                         \
     AVX512 static void rows_##PER##_##NI(float *y, int accumulate, const packed_linear *p,    \
                                          int o0, int o1, const float *xq, const float *xs) {  \
@@ -96,7 +95,7 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
         /* whole groups, then a last partial one of n_last steps (none: n_last = 0) */        \
         const int whole = p->cols / p->gsize, n_last = (p->cols - whole * p->gsize) / PER / STEP; \
         const size_t rb = p->row_bytes;                                                       \
-        const size_t ahead = packed_prefetch_rows(rb) * rb;                                   \
+        const size_t ahead = packed_prefetch_ahead(rb);                                       \
         int o = o0;                                                                           \
         for (; o + 1 < o1; o += 2) {                                                          \
             const uint8_t *q = p->q + (size_t)o * rb, *q1 = q + rb;                           \
@@ -105,10 +104,7 @@ AVX512 static inline __m512 plane16(__m512i w, int k, int per) {
             __m512 rowv = _mm512_setzero_ps(), rowv1 = _mm512_setzero_ps();                   \
             for (int g = 0; g < G; g++) {                                                     \
                 const size_t off = (size_t)g * gbytes;                                        \
-                for (int l = 0; l < gbytes; l += 64) {                                        \
-                    _mm_prefetch((const char *)(q + ahead + off + l), _MM_HINT_T0);           \
-                    _mm_prefetch((const char *)(q + ahead + rb + off + l), _MM_HINT_T0);      \
-                }                                                                             \
+                packed_prefetch_pair(q, ahead, rb, off, gbytes);                              \
                 const float *xg = xq + off * PER;                                             \
                 __m512 v, v1;                                                                 \
                 if (g < whole) {                                                              \

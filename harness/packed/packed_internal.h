@@ -36,20 +36,33 @@ AH_AVX2 static inline float packed_zero_dot(const float *s, const uint8_t *z, co
     for (; g < G; g++) r += s[g] * (float)z[g] * xs[g];
     return r;
 }
+
+// The prefetch of a row pair's group: its gbytes bytes at offset off in both rows of the pair
+// `ahead` bytes (packed_prefetch_ahead) past row q. The hardware prefetcher alone left a core's
+// loop waiting on memory (a 4096 x 4096 4-bit linear ran at 2/3 of its cache-resident speed
+// when read from DRAM, at the same speed with the prefetch). A prefetch past the last row is
+// harmless (it never faults).
+static inline void packed_prefetch_pair(const uint8_t *q, size_t ahead, size_t row_bytes,
+                                        size_t off, int gbytes) {
+    for (int l = 0; l < gbytes; l += 64) {
+        _mm_prefetch((const char *)(q + ahead + off + l), _MM_HINT_T0);
+        _mm_prefetch((const char *)(q + ahead + row_bytes + off + l), _MM_HINT_T0);
+    }
+}
 #endif
 
-// How far ahead of a row pair the GEMV kernels prefetch: the same group of the first pair of
-// rows that starts at least 2 KiB ahead, as a count of rows (the next pair where rows are 1
-// KiB or longer). The next pair alone was too close to hide the memory's latency behind
-// SmolLM2's 288-byte rows, and a prefetch that swept the bytes 2 KiB ahead in order cost the
-// longer rows: linears of one token at 2 threads (bench/packed_gemm --rows 1 [--dim 2048 --ffn
-// 5632 --kv 256 --layers 22], 3 alternating rounds, Intel Xeon, 2026-12-07), next pair / sweep
-// / this: AVX-512 SmolLM2-shaped 4.23-4.31 / 3.46-3.67 / 3.46-3.57 ms (the first without the
-// table permute of packed_avx512.c), TinyLlama-shaped 25.6-27.2 / 26.4-27.5 / 24.4-25.3;
-// AVX2 SmolLM2-shaped 4.64-4.72 (next pair) / 4.01-4.23 (this).
-static inline size_t packed_prefetch_rows(size_t row_bytes) {
+// How far ahead of a row pair the GEMV kernels prefetch, in bytes: the first pair of rows that
+// starts at least 2 KiB ahead (the next pair where rows are 1 KiB or longer). The next pair
+// alone was too close to hide the memory's latency behind SmolLM2's 288-byte rows, and a
+// prefetch that swept the bytes 2 KiB ahead in order cost the longer rows: linears of one
+// token at 2 threads (bench/packed_gemm --rows 1 [--dim 2048 --ffn 5632 --kv 256 --layers
+// 22], 3 alternating rounds, Intel Xeon, 2026-12-07), next pair / sweep / this: AVX-512
+// SmolLM2-shaped 4.23-4.31 / 3.46-3.67 / 3.46-3.57 ms (the first without the table permute of
+// packed_avx512.c), TinyLlama-shaped 25.6-27.2 / 26.4-27.5 / 24.4-25.3; AVX2 SmolLM2-shaped
+// 4.64-4.72 (next pair) / 4.01-4.23 (this).
+static inline size_t packed_prefetch_ahead(size_t row_bytes) {
     size_t pairs = (2048 + 2 * row_bytes - 1) / (2 * row_bytes);
-    return 2 * pairs;
+    return 2 * pairs * row_bytes;
 }
 
 // Codes per byte and the bits of each slot (quant_pack's layout).
