@@ -1,6 +1,7 @@
-// expf_speed.c — ns per value of ah_expf_shift_n (core/expf_vec.h) against its reference path
-// (ah_expf per element, the compiler's widest clone), on one thread, rows of 2048 softmax-like
-// inputs (x - max in [-30, 0]), in place as the attention calls it. Alternating rounds, thread
+// expf_speed.c — ns per value of each path of ah_expf_shift_n (core/expf_vec.h) this CPU has
+// against the reference path (ah_expf per element, the compiler's widest clone), on one
+// thread, rows of 2048 softmax-like inputs (x - max in [-30, 0]), in place as the attention
+// calls it. Alternating rounds, thread
 // CPU time (the machines are shared), median of ROUNDS. Not part of the test suite.
 //
 //   cc -O2 -std=c11 -fopenmp -fno-trapping-math -Iharness -o /tmp/expf_speed
@@ -26,12 +27,12 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-// ns per value of REPS calls of f over a fresh copy of x (N values) each time.
-static double time_ns(void (*f)(float *, const float *, size_t, float), const float *x, float *y) {
+// ns per value of REPS calls of path p over a fresh copy of x (N values) each time.
+static double time_ns(int p, const float *x, float *y) {
     double t0 = cpu_seconds();
     for (int r = 0; r < REPS; r++) {
         memcpy(y, x, N * sizeof(float));
-        f(y, y, N, 0.0f);
+        ah_expf_shift_n_path(p, y, y, N, 0.0f);
     }
     return (cpu_seconds() - t0) / ((double)REPS * N) * 1e9;
 }
@@ -43,15 +44,18 @@ int main(void) {
         s = s * 1103515245u + 12345u;
         x[i] = -30.0f * (float)((s >> 8) & 0xffff) / 65536.0f;
     }
-    double ref[ROUNDS], fast[ROUNDS];
-    for (int k = 0; k < ROUNDS; k++) {
-        ref[k] = time_ns(ah_expf_shift_n_ref, x, y);
-        fast[k] = time_ns(ah_expf_shift_n, x, y);
-    }
-    qsort(ref, ROUNDS, sizeof ref[0], cmp_double);
-    qsort(fast, ROUNDS, sizeof fast[0], cmp_double);
-    printf("expf_speed: path %s, reference %.3f ns/value, ah_expf_shift_n %.3f ns/value (%.2fx), "
-           "medians of %d rounds\n", ah_expf_vec_fast() ? "AVX2+FMA" : "reference",
-           ref[ROUNDS / 2], fast[ROUNDS / 2], ref[ROUNDS / 2] / fast[ROUNDS / 2], ROUNDS);
+    enum { PATHS = AH_EXPF_AVX512 + 1 };
+    double t[PATHS][ROUNDS];
+    for (int k = 0; k < ROUNDS; k++)   // the paths alternating within each round
+        for (int p = 0; p < PATHS; p++)
+            if (ah_expf_path_supported(p)) t[p][k] = time_ns(p, x, y);
+    for (int p = 0; p < PATHS; p++) qsort(t[p], ROUNDS, sizeof t[p][0], cmp_double);
+    double ref = t[AH_EXPF_REF][ROUNDS / 2];
+    printf("expf_speed: reference %.3f ns/value", ref);
+    for (int p = AH_EXPF_AVX2; p < PATHS; p++)
+        if (ah_expf_path_supported(p))
+            printf(", %s %.3f (%.2fx)", ah_expf_path_name(p), t[p][ROUNDS / 2], ref / t[p][ROUNDS / 2]);
+    printf("; ah_expf_shift_n runs %s; medians of %d rounds\n", ah_expf_path_name(ah_expf_vec_path()),
+           ROUNDS);
     return 0;
 }

@@ -1,5 +1,5 @@
-// expf_vec.c — ah_expf over arrays: an AVX2 + FMA fast path that falls back to ah_expf
-// wherever its rounding could differ (expf_vec.h says why and how it was checked).
+// expf_vec.c — ah_expf over arrays: a fast path (AVX2 + FMA, or AVX-512F) that falls back to
+// ah_expf wherever its rounding could differ (expf_vec.h says why and how it was checked).
 #include "core/expf_vec.h"
 
 #include <stdatomic.h>
@@ -97,51 +97,121 @@ __attribute__((target("avx2,fma"))) static void exp_chunk(float *y, const float 
     if (!_mm256_testz_si256(near, near) || _mm256_movemask_ps(bad) != 0) expf_shift_ref(y, xs, CHUNK, 0.0f);
 }
 
-__attribute__((target("avx2,fma"))) static void expf_shift_avx2(float *y, const float *x, size_t n,
-                                                              float shift) {
+// The same path, 8 doubles a vector (AVX-512F): exp8 is exp4 lane for lane (the same
+// operations on the same values, so the same results and the same fallbacks), with the table
+// in a register (a permute by k mod 8 instead of a gather).
+#define AH_AVX512F __attribute__((target("avx512f")))
+
+AH_AVX512F __attribute__((always_inline)) static inline __m256 exp8(__m512d x, __mmask8 *near) {
+    const __m512d shifter = _mm512_set1_pd(0x1.8p52);
+    __m512d t = _mm512_fmadd_pd(x, _mm512_set1_pd(0x1.71547652b82fep+3), shifter);
+    __m512d k = _mm512_sub_pd(t, shifter);
+    __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(0x1.62e42fefa39efp-4), x);
+    __m512d p = _mm512_set1_pd(1.0 / 720.0);
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 120.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 24.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 6.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+    __m512i ti = _mm512_castpd_si512(t);
+    // permutexvar reads only the low 3 bits of each index: k mod 8, as the AVX2 path's mask
+    __m512d tab = _mm512_permutexvar_pd(ti, _mm512_loadu_pd(exp2_eighths));
+    __m512i e = _mm512_slli_epi64(_mm512_srli_epi64(ti, 3), 52);
+    __m512d y = _mm512_mul_pd(p, _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(tab), e)));
+    __m512i low = _mm512_and_si512(
+        _mm512_sub_epi64(_mm512_castpd_si512(y), _mm512_set1_epi64((1 << 28) - DELTA)),
+        _mm512_set1_epi64((1 << 29) - 1));
+    *near |= _mm512_cmpgt_epi64_mask(_mm512_set1_epi64(2 * DELTA), low);
+    return _mm512_cvtpd_ps(y);
+}
+
+// exp_chunk with 16 floats a vector; the same ranges, zeros and fallback.
+AH_AVX512F static void exp_chunk512(float *y, const float *x, float shift) {
+    const __m512 lo = _mm512_set1_ps(-87.0f), hi = _mm512_set1_ps(88.0f);
+    const __m512 zero_below = _mm512_set1_ps(-104.0f), vshift = _mm512_set1_ps(shift);
+    __mmask8 near = 0;
+    __mmask16 bad = 0;
+    _Alignas(64) float xs[CHUNK];
+    for (int i = 0; i < CHUNK; i += 16)
+        _mm512_store_ps(xs + i, _mm512_sub_ps(_mm512_loadu_ps(x + i), vshift));
+    for (int i = 0; i < CHUNK; i += 16) {
+        __m512 v = _mm512_load_ps(xs + i);
+        __mmask16 zero = _mm512_cmp_ps_mask(v, zero_below, _CMP_LT_OQ);
+        __mmask16 ok = _mm512_cmp_ps_mask(v, lo, _CMP_GE_OQ) & _mm512_cmp_ps_mask(v, hi, _CMP_LE_OQ);
+        bad |= (__mmask16)~(ok | zero);
+        v = _mm512_maskz_mov_ps((__mmask16)~zero, v);
+        __m256 a = exp8(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), &near);
+        __m256 b = exp8(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), &near);
+        __m512 ab = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(a)),
+                                                        _mm256_castps_pd(b), 1));
+        _mm512_storeu_ps(y + i, _mm512_maskz_mov_ps((__mmask16)~zero, ab));
+    }
+    if (near || bad) expf_shift_ref(y, xs, CHUNK, 0.0f);
+}
+
+// n values through chunk (exp_chunk or exp_chunk512), CHUNK at a time. The last partial
+// chunk goes through a buffer padded with 0 (exp(0) = 1 exactly, never near a midpoint); the
+// buffer holds x - shift already, so its shift is 0 (d - 0 = d exactly). Inlined into each
+// caller below with its chunk kernel fixed.
+__attribute__((always_inline)) static inline void expf_shift_chunks(
+    void (*chunk)(float *, const float *, float), float *y, const float *x, size_t n, float shift) {
     size_t j0 = 0;
-    for (; j0 + CHUNK <= n; j0 += CHUNK) exp_chunk(y + j0, x + j0, shift);
+    for (; j0 + CHUNK <= n; j0 += CHUNK) chunk(y + j0, x + j0, shift);
     if (j0 == n) return;
-    // The last partial chunk through a buffer padded with 0 (exp(0) = 1 exactly, never near a
-    // midpoint); the buffer holds x - shift already, so its shift is 0 (d - 0 = d exactly).
-    _Alignas(32) float buf[CHUNK];
+    _Alignas(64) float buf[CHUNK];
     size_t len = n - j0;
     for (size_t i = 0; i < CHUNK; i++) buf[i] = i < len ? x[j0 + i] - shift : 0.0f;
-    exp_chunk(buf, buf, 0.0f);
+    chunk(buf, buf, 0.0f);
     for (size_t i = 0; i < len; i++) y[j0 + i] = buf[i];
 }
 
+static void expf_shift_avx2(float *y, const float *x, size_t n, float shift) {
+    expf_shift_chunks(exp_chunk, y, x, n, shift);
+}
+
+static void expf_shift_avx512(float *y, const float *x, size_t n, float shift) {
+    expf_shift_chunks(exp_chunk512, y, x, n, shift);
+}
+
 #endif
 
-int ah_expf_vec_fast(void) {
-    static atomic_int mode = -1;   // -1: not yet decided; racing deciders agree
-    int m = atomic_load_explicit(&mode, memory_order_relaxed);
-    if (m < 0) {
-        const char *env = getenv("AH_EXPF_VEC");
-        m = 0;
+int ah_expf_path_supported(int p) {
 #ifdef AH_EXPF_X86
-        // Not on AVX-512 CPUs: there the reference path runs its AVX-512 clone (8 doubles a
-        // vector against this path's 4), and this path has not been measured against it.
-        m = ah_cpu_avx2_fma() && !__builtin_cpu_supports("avx512f") &&
-            !(env && strcmp(env, "0") == 0);
-#else
-        (void)env;
+    if (p == AH_EXPF_AVX512) return __builtin_cpu_supports("avx512f");
+    if (p == AH_EXPF_AVX2) return ah_cpu_avx2_fma();
 #endif
-        atomic_store_explicit(&mode, m, memory_order_relaxed);
+    return p == AH_EXPF_REF;
+}
+
+const char *ah_expf_path_name(int p) {
+    return p == AH_EXPF_AVX512 ? "AVX-512" : p == AH_EXPF_AVX2 ? "AVX2 + FMA" : "reference";
+}
+
+int ah_expf_vec_path(void) {
+    static atomic_int path = -1;   // -1: not yet decided; racing deciders agree
+    int p = atomic_load_explicit(&path, memory_order_relaxed);
+    if (p < 0) {
+        const char *env = getenv("AH_EXPF_VEC");
+        if (env && strcmp(env, "0") == 0) p = AH_EXPF_REF;
+        else if (env && strcmp(env, "avx2") == 0) p = AH_EXPF_AVX2;
+        else p = AH_EXPF_AVX512;
+        while (p > AH_EXPF_REF && !ah_expf_path_supported(p)) p--;
+        atomic_store_explicit(&path, p, memory_order_relaxed);
     }
-    return m;
+    return p;
+}
+
+void ah_expf_shift_n_path(int p, float *y, const float *x, size_t n, float shift) {
+    switch (p) {
+#ifdef AH_EXPF_X86
+    case AH_EXPF_AVX512: expf_shift_avx512(y, x, n, shift); return;
+    case AH_EXPF_AVX2: expf_shift_avx2(y, x, n, shift); return;
+#endif
+    default: expf_shift_ref(y, x, n, shift); return;
+    }
 }
 
 void ah_expf_shift_n(float *y, const float *x, size_t n, float shift) {
-#ifdef AH_EXPF_X86
-    if (ah_expf_vec_fast()) {
-        expf_shift_avx2(y, x, n, shift);
-        return;
-    }
-#endif
-    expf_shift_ref(y, x, n, shift);
-}
-
-void ah_expf_shift_n_ref(float *y, const float *x, size_t n, float shift) {
-    expf_shift_ref(y, x, n, shift);
+    ah_expf_shift_n_path(ah_expf_vec_path(), y, x, n, shift);
 }

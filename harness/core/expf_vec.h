@@ -1,4 +1,5 @@
-// expf_vec.h — ah_expf (core/fastexp.h) over arrays, bit for bit, faster on AVX2 + FMA.
+// expf_vec.h — ah_expf (core/fastexp.h) over arrays, bit for bit, faster on AVX2 + FMA and
+// on AVX-512.
 //
 // ah_expf evaluates a degree-11 polynomial in double for every element: the softmax of the
 // attention spends most of its time there (bench/README.md, "Faster evaluation"). Its results
@@ -26,13 +27,21 @@
 // `ah_expf(x[j] - shift)` does. y may be x (in place).
 void ah_expf_shift_n(float *y, const float *x, size_t n, float shift);
 
-// 1 when ah_expf_shift_n runs its AVX2 + FMA path on this CPU (AVX2 + FMA without AVX-512F),
-// 0 when it runs ah_expf per element (compiled for the widest vectors the CPU has);
-// AH_EXPF_VEC=0 in the environment forces the latter (A/B timing).
-int ah_expf_vec_fast(void);
+// The paths: the reference (ah_expf per element, compiled for the widest vectors the CPU
+// has), the fast path on AVX2 + FMA (4 doubles a vector), the same on AVX-512F (8).
+enum { AH_EXPF_REF, AH_EXPF_AVX2, AH_EXPF_AVX512 };
 
-// The reference path alone (ah_expf per element), whatever the CPU: what the fast path is
-// checked against (tests/unit/test_expf_vec.c).
-void ah_expf_shift_n_ref(float *y, const float *x, size_t n, float shift);
+// The path ah_expf_shift_n runs: the widest fast one this CPU has; AH_EXPF_VEC=0 in the
+// environment forces the reference, AH_EXPF_VEC=avx2 the AVX2 one where the CPU has it (A/B
+// timing, bench/expf_speed.c).
+int ah_expf_vec_path(void);
+
+// 1 when this CPU can run path p; its name for messages ("reference", "AVX2 + FMA", "AVX-512").
+int ah_expf_path_supported(int p);
+const char *ah_expf_path_name(int p);
+
+// ah_expf_shift_n on path p (supported by the CPU): what tests/unit/test_expf_vec.c checks
+// every path with, against AH_EXPF_REF.
+void ah_expf_shift_n_path(int p, float *y, const float *x, size_t n, float shift);
 
 #endif

@@ -17,15 +17,17 @@ int head_scan(const model *m, const head_block *blocks, size_t nblocks, head_fn 
     if (!head || !logits) goto out;
     for (size_t v0 = 0; v0 < V; v0 += VC) {
         size_t n = V - v0 < VC ? V - v0 : VC;
-        if (model_weight_rows_f32(head, hw, v0, n, e)) goto out;
-        model_release(m, hw, v0, n);
+        // the chunk in place in the mapped file (F32) or widened into head (model.h)
+        const float *h = model_weight_rows_view(head, hw, v0, n, e);
+        if (!h) goto out;
         for (size_t b = 0; b < nblocks; b++) {
             if (blocks[b].rows == 0) continue;
             // logits (rows, n) = x (rows, C) @ head^T (C, n)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)blocks[b].rows, (int)n,
-                        (int)C, 1.0f, blocks[b].x, (int)C, head, (int)C, 0.0f, logits, (int)n);
-            if (fn(ctx, b, blocks[b].rows, logits, head, v0, n, e)) goto out;
+                        (int)C, 1.0f, blocks[b].x, (int)C, h, (int)C, 0.0f, logits, (int)n);
+            if (fn(ctx, b, blocks[b].rows, logits, h, v0, n, e)) goto out;
         }
+        model_release(m, hw, v0, n);
     }
     rc = 0;
 out:

@@ -2,8 +2,9 @@
 // log-sum-exp (or more) over the whole vocabulary: the perplexity (ppl.c), the KL divergence
 // reference (kld_ref.c) and the log-likelihood of task requests (loglik.c).
 //
-// Head rows [v0, v0 + n) are widened to fp32 once per chunk (HEAD_VOCAB_CHUNK rows, fp32)
-// and multiplied with every block of hidden states: logits (rows, n) = x (rows, C) @ head^T.
+// Head rows [v0, v0 + n) are widened to fp32 once per chunk (HEAD_VOCAB_CHUNK rows, fp32;
+// an F32 head is read where it lies in the mapped file, model_weight_rows_view) and multiplied
+// with every block of hidden states: logits (rows, n) = x (rows, C) @ head^T.
 // Memory is one (HEAD_VOCAB_CHUNK, C) head chunk and one (max rows, HEAD_VOCAB_CHUNK) logit
 // block, never the whole fp32 head (V, C) nor the (rows, V) logits (Llama-2-7B: 512 MiB and
 // 250 MiB). The caller's callback sees each (block, chunk) pair in order: chunks outermost,

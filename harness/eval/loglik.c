@@ -169,7 +169,8 @@ static int score_chunk(ll_result *out, const model *m, const ll_request *req, co
     int Bmax = fwd_batch_windows(Tmax, nq);
     if (!(s = fwd_state_new(c, Tmax, Bmax, e)) || !(blk = block_f32_new(m, e))) goto out;
     for (int l = 0; l < c->n_layers; l++) {
-        if (block_f32_load(blk, m, l, e)) goto out;
+        // read in place unless a block_fn rewrites the weights (model.h: block_f32_view)
+        if ((o->block_fn ? block_f32_load : block_f32_view)(blk, m, l, e)) goto out;
         if (o->block_fn && o->block_fn(o->block_ctx, l, blk, e)) goto out;
         // Runs of equal length go through fwd_block together, at most what the state holds
         // (B * T rows).
@@ -181,6 +182,7 @@ static int score_chunk(ll_result *out, const model *m, const ll_request *req, co
             fwd_block(hidden + off[q] * C, s, blk, c, T, (int)(q1 - q));
             q = q1;
         }
+        model_release_layer(m, l);   // the pages a view kept resident
         char stage[48];
         snprintf(stage, sizeof stage, "block %d/%d", l + 1, c->n_layers);
         ah_progress_step(&prog, 1, stage);

@@ -262,7 +262,8 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
     if (!(s = fwd_state_new(c, T, B, e)) || !(blk = block_f32_new(m, e))) goto done_prog;
 
     for (int l = 0; l < c->n_layers; l++) {
-        if (block_f32_load(blk, m, l, e)) goto done_prog;
+        // read in place unless a block_fn rewrites the weights (model.h: block_f32_view)
+        if ((o->block_fn ? block_f32_load : block_f32_view)(blk, m, l, e)) goto done_prog;
         if (o->block_fn && o->block_fn(o->block_ctx, l, blk, e)) goto done_prog;
         for (size_t w = 0; w < W; w += (size_t)B) {
             int nb = W - w < (size_t)B ? (int)(W - w) : B;
@@ -270,6 +271,7 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
             if (check_block_output(hidden + w * T * C, (size_t)nb, T, C, w, l, m, e))
                 goto done_prog;
         }
+        model_release_layer(m, l);   // the pages a view kept resident
         char stage[48];
         snprintf(stage, sizeof stage, "block %d/%d", l + 1, c->n_layers);
         ah_progress_step(&prog, 1, stage);

@@ -130,7 +130,7 @@ AVX2 static void attend_row_avx2(float *out, const float *q, const float *k0, co
 }
 
 // 1 where the AVX2 path runs: the CPU has AVX2 + FMA and AH_ATTEND_VEC is not 0. Worked out
-// on the first call, as ah_expf_vec_fast does (racing threads agree).
+// on the first call, as ah_expf_vec_path does (racing threads agree).
 static int use_avx2(void) {
     static atomic_int on = -1;
     int v = atomic_load_explicit(&on, memory_order_relaxed);

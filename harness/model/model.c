@@ -2,6 +2,7 @@
 #include "model/model.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/finite.h"
 #include "core/mem.h"
 #include "export/export_dir.h"
 #include "io/gguf_read.h"
@@ -187,21 +189,49 @@ int model_weight_f32(float *out, const model_weight *w, ah_err *e) {
     return model_weight_rows_f32(out, w, 0, w->data ? (size_t)w->shape[0] : 0, e);
 }
 
+// x (n floats) = w's values from row r0 on: fails on the first NaN or infinity, with the
+// tensor's name and its position. Slices of 64 Ki values over the threads, each a vector
+// scan (core/finite.h).
+static int check_finite(const float *x, const model_weight *w, size_t r0, size_t n, ah_err *e) {
+    enum { SLICE = 1 << 16 };
+    size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1;
+    size_t bad = n, nslices = (n + SLICE - 1) / SLICE;
+#pragma omp parallel for reduction(min : bad) schedule(static) if (nslices > 1)
+    for (size_t sl = 0; sl < nslices; sl++) {
+        size_t lo = sl * SLICE, len = n - lo < SLICE ? n - lo : SLICE;
+        size_t i = ah_first_nonfinite_f32(x + lo, len);
+        if (i < len && lo + i < bad) bad = lo + i;
+    }
+    if (bad < n)
+        return ah_fail(e, "tensor '%s': non-finite value %g at [%zu, %zu]", w->name, x[bad],
+                       r0 + bad / cols, bad % cols);
+    return 0;
+}
+
 int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t nrows, ah_err *e) {
     size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1, n = nrows * cols, off = r0 * cols;
     if (n == 0 || !w->data) return 0;
     // Byte arithmetic: the data may sit at any alignment in the mapped file (st_widen).
     if (st_widen(out, (const uint8_t *)w->data + off * st_dtype_size(w->dtype), n, w->dtype))
         return ah_fail(e, "tensor '%s': dtype %s is not a float type", w->name, st_dtype_name(w->dtype));
-    // A single pass to find non-finite values: reported with the tensor name and position.
-    size_t bad = n;
-#pragma omp parallel for reduction(min : bad) schedule(static) if (n > (1 << 16))
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(out[i]) && i < bad) bad = i;
-    if (bad < n)
-        return ah_fail(e, "tensor '%s': non-finite value %g at [%zu, %zu]", w->name, out[bad],
-                       r0 + bad / cols, bad % cols);
-    return 0;
+    return check_finite(out, w, r0, n, e);
+}
+
+// Row r0 of w where it lies in the mapping, if it can be read as floats there: stored as F32
+// at a float-aligned address (a file may place a tensor at any byte offset). Else NULL.
+static const float *f32_in_place(const model_weight *w, size_t r0) {
+    if (!w->data || w->dtype != ST_F32) return NULL;
+    size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1;
+    const uint8_t *p = (const uint8_t *)w->data + r0 * cols * sizeof(float);
+    return ((uintptr_t)p & (sizeof(float) - 1)) == 0 ? (const float *)p : NULL;
+}
+
+const float *model_weight_rows_view(float *buf, const model_weight *w, size_t r0, size_t nrows,
+                                    ah_err *e) {
+    size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1;
+    const float *p = f32_in_place(w, r0);
+    if (p) return check_finite(p, w, r0, nrows * cols, e) ? NULL : p;
+    return model_weight_rows_f32(buf, w, r0, nrows, e) ? NULL : buf;
 }
 
 void model_release_layer(const model *m, int layer) {
@@ -250,7 +280,7 @@ block_f32 *block_f32_new(const model *m, ah_err *e) {
     float *p = b->arena;
     for (int r = 0; r < L_COUNT; r++) {
         if (b->numel[r] == 0) continue;
-        b->w[r] = p;
+        b->w[r] = b->own[r] = p;
         p += (b->numel[r] + 15) & ~(size_t)15;
     }
     return b;
@@ -262,24 +292,47 @@ void block_f32_free(block_f32 *b) {
     free(b);
 }
 
+// Role r of layer `layer` widened into b->own[r], chunk by chunk (ah_chunk_rows: 4 MiB of
+// fp32), each chunk's stored pages leaving the resident set right after, so a pass over the
+// model holds one block and at most a chunk of mapped pages, not every mapped page it has
+// read, nor a whole tensor's (docs: bench/README.md, memory).
+static int block_widen_role(block_f32 *b, const model_weight *w, const model *m, int r,
+                            ah_err *e) {
+    size_t rows = (size_t)w->shape[0], cols = b->numel[r] / (rows ? rows : 1);
+    size_t step = ah_chunk_rows(rows, cols * sizeof(float));
+    for (size_t r0 = 0; r0 < rows; r0 += step) {
+        size_t n = rows - r0 < step ? rows - r0 : step;
+        if (model_weight_rows_f32(b->own[r] + r0 * cols, w, r0, n, e)) return -1;
+        model_release(m, w, r0, n);
+    }
+    return 0;
+}
+
 int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
     for (int r = 0; r < L_COUNT; r++) {
-        if (!b->w[r]) continue;
+        if (!b->own[r]) continue;
+        b->w[r] = b->own[r];
         const model_weight *w = model_lw(m, layer, r);
-        if (!w->data) continue;
-        // Widened chunk by chunk (ah_chunk_rows: 4 MiB of fp32), each chunk's stored pages
-        // leaving the resident set right after, so a pass over the model holds one block and
-        // at most a chunk of mapped pages, not every mapped page it has read, nor a whole
-        // tensor's (docs: bench/README.md, memory).
-        size_t rows = (size_t)w->shape[0], cols = b->numel[r] / (rows ? rows : 1);
-        size_t step = ah_chunk_rows(rows, cols * sizeof(float));
-        for (size_t r0 = 0; r0 < rows; r0 += step) {
-            size_t n = rows - r0 < step ? rows - r0 : step;
-            if (model_weight_rows_f32(b->w[r] + r0 * cols, w, r0, n, e)) return -1;
-            model_release(m, w, r0, n);
-        }
+        if (w->data && block_widen_role(b, w, m, r, e)) return -1;
     }
     model_release_layer(m, layer);   // what the widening's faults mapped back (model.h)
+    return 0;
+}
+
+int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e) {
+    for (int r = 0; r < L_COUNT; r++) {
+        if (!b->own[r]) continue;
+        b->w[r] = b->own[r];
+        const model_weight *w = model_lw(m, layer, r);
+        if (!w->data) continue;
+        const float *p = f32_in_place(w, 0);
+        if (p) {   // read in place: the forward takes its weights const (the mapping is read-only)
+            if (check_finite(p, w, 0, b->numel[r], e)) return -1;
+            b->w[r] = (float *)(uintptr_t)p;
+        } else if (block_widen_role(b, w, m, r, e)) {
+            return -1;
+        }
+    }
     return 0;
 }
 

@@ -127,13 +127,16 @@ static inline const model_weight *model_lw(const model *m, int layer, arch_layer
 }
 
 // One block's weights widened to fp32. w[r] is NULL for roles the family lacks.
-// The storage is allocated once (block_f32_new) and reused for every layer.
+// The storage is allocated once (block_f32_new) and reused for every layer: own[r] is role r's
+// part of it. w[r] is what the forward reads: own[r] after block_f32_load, or the checkpoint's
+// own read-only F32 storage after block_f32_view.
 // A block may instead hold some linears packed (packed/packed.h): pk[r] non-NULL means the
 // forward computes linear r from its codes (w[r] is then not read), with pk_scratch as the
 // kernels' work space (packed_scratch floats of the widest of them). Both NULL here.
 struct packed_linear;
 typedef struct {
     float *w[L_COUNT];
+    float *own[L_COUNT];
     size_t numel[L_COUNT];
     float *arena;
     const struct packed_linear *pk[L_COUNT];   // borrowed
@@ -144,12 +147,23 @@ block_f32 *block_f32_new(const model *m, ah_err *e);
 void block_f32_free(block_f32 *b);   // NULL-safe
 // Converts layer `layer` into b. Rejects NaN/inf weights with the tensor name.
 int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e);
+// The same for a reader that never writes the weights (an evaluation): tensors stored as F32
+// at a float-aligned address are read where they lie in the mapped checkpoint (checked for
+// NaN/inf there), the others widened into b as by block_f32_load. Saves the copy of an F32
+// checkpoint (bench/README.md, "Evaluation"). The mapped pages stay resident until
+// model_release_layer(m, layer), which the caller makes when it is done with the block.
+int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e);
 
 // Widens any bound weight into out (numel floats); checks for NaN/inf.
 int model_weight_f32(float *out, const model_weight *w, ah_err *e);
 size_t model_weight_numel(const model_weight *w);
 // Rows [r0, r0 + nrows) of a bound weight widened into out (nrows * cols floats); checks too.
 int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t nrows, ah_err *e);
+// The same rows as fp32 for a reader that never writes them: where they lie in the mapped
+// checkpoint when stored as F32 at a float-aligned address (no copy), else widened into buf
+// (nrows * cols floats). Checked for NaN/inf either way; NULL with e set on failure.
+const float *model_weight_rows_view(float *buf, const model_weight *w, size_t r0, size_t nrows,
+                                    ah_err *e);
 // Drops the resident pages of rows [r0, r0 + nrows) of a weight mapped from the checkpoint
 // (st_release); the weight stays readable. A no-op for weights not in the model's mapping.
 void model_release(const model *m, const model_weight *w, size_t r0, size_t nrows);

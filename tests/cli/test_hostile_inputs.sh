@@ -185,6 +185,18 @@ b0, b1 = h['data_offsets']
 data = bytearray(DATA)
 data[b0:b1] = struct.pack('<f', 3e38) * ((b1 - b0) // 4)
 st_case('overflow-logits', HDR, data=bytes(data))
+# --- a NaN in an F32 weight (model.layers.1.mlp.gate_proj.weight, [172, 64], at [3, 5]), the
+# data at a float-aligned file offset (the evaluation reads it in place: block_f32_view) and at
+# one that is not (widened into a copy first): the same error either way
+h = HDR['model.layers.1.mlp.gate_proj.weight']
+data = bytearray(DATA)
+off = h['data_offsets'][0] + 4 * (3 * 64 + 5)
+data[off:off + 4] = struct.pack('<I', 0x7fc00000)
+for name, mod in (('f32-nan-weight', 0), ('f32-nan-weight-unaligned', 2)):
+    hb = json.dumps(HDR, separators=(',', ':')).encode()
+    hb += b' ' * ((mod - 8 - len(hb)) % 4)   # the data starts at 8 + len(header)
+    assert (8 + len(hb)) % 4 == mod
+    st_case(name, raw_header=hb, data=bytes(data))
 tok_case('tok-added-beyond-model', lambda t: t['added_tokens'].append(
     {'id': 600, 'content': '<zz>', 'special': True}))
 
@@ -337,6 +349,8 @@ expect_error cli-bits17 '--bits|bits 17' -- "$AH_BIN" quantize --model "$FIX/lla
 expect_error cli-group0 '--group: 0 is not a group size' -- "$AH_BIN" quantize --model "$FIX/llama-gqa" --method rtn --bits 4 --group 0 --out "$tmp/q"
 
 # ---- numerical guards: non-finite weights, activations and logits
+expect_error f32-nan-weight "tensor 'model\.layers\.1\.mlp\.gate_proj\.weight': non-finite value nan at \[3, 5\]" -- eval_on "$C/f32-nan-weight"
+expect_error f32-nan-weight-unaligned "tensor 'model\.layers\.1\.mlp\.gate_proj\.weight': non-finite value nan at \[3, 5\]" -- eval_on "$C/f32-nan-weight-unaligned"
 expect_error f16-inf-weight "tensor 'model\.layers\.1\.mlp\.down_proj\.weight': non-finite value inf at \[1, 2\]" -- eval_on "$C/f16-inf-weight"
 expect_error overflow-activations 'layer 0 \(model\.layers\.0\.\*\): non-finite activation .* in the block output' -- eval_on "$C/overflow-activations"
 expect_error overflow-logits "perplexity is not finite: window 0 .* the logits of 'lm_head\.weight' .* overflow" -- eval_on "$C/overflow-logits"

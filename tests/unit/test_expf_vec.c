@@ -1,11 +1,12 @@
-// test_expf_vec.c — ah_expf_shift_n (core/expf_vec.h) equals ah_expf bit for bit.
+// test_expf_vec.c — ah_expf_shift_n (core/expf_vec.h) equals ah_expf bit for bit, on every
+// path this CPU runs (AVX2 + FMA, AVX-512: each checked against the reference).
 //
-// The fast path may differ from ah_expf only where it falls back, so the check is on inputs:
+// A fast path may differ from ah_expf only where it falls back, so the check is on inputs:
 // by default 1 in 4099 of all 2^32 float bit patterns (a stride prime to every power of two
 // hits every exponent and low-bit pattern) plus every float within 2^16 ulps of each edge of
 // the fast path's ranges; AH_EXHAUSTIVE=1 checks all 2^32 (2-3 minutes on 2 loaded cores).
 // NaN inputs must give NaN (payloads are not compared). Also: shift, in place, lengths that
-// are not a multiple of the 64-element chunk. AH_VERBOSE=1 prints which path ran.
+// are not a multiple of the 64-element chunk. AH_VERBOSE=1 prints the paths checked.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,12 +47,18 @@ static size_t count_diff(const float *x, const float *got, const float *want, si
     return bad;
 }
 
-// Bit patterns u0, u0 + step, ... (n of them, wrapping mod 2^32) through both paths.
+// Bit patterns u0, u0 + step, ... (n of them, wrapping mod 2^32) through every fast path the
+// CPU has and the reference: the differences summed over the paths.
 static size_t check_patterns(uint32_t u0, uint32_t step, size_t n, float *x, float *got, float *want) {
     for (size_t i = 0; i < n; i++) x[i] = from_bits(u0 + (uint32_t)i * step);
-    ah_expf_shift_n(got, x, n, 0.0f);
-    ah_expf_shift_n_ref(want, x, n, 0.0f);
-    return count_diff(x, got, want, n);
+    ah_expf_shift_n_path(AH_EXPF_REF, want, x, n, 0.0f);
+    size_t bad = 0;
+    for (int p = AH_EXPF_AVX2; p <= AH_EXPF_AVX512; p++) {
+        if (!ah_expf_path_supported(p)) continue;
+        ah_expf_shift_n_path(p, got, x, n, 0.0f);
+        bad += count_diff(x, got, want, n);
+    }
+    return bad;
 }
 
 enum { BLOCK = 1 << 16 };
@@ -59,7 +66,9 @@ enum { BLOCK = 1 << 16 };
 static void test_sampled_and_edges(void **st) {
     (void)st;
     if (getenv("AH_VERBOSE"))
-        printf("expf_vec: %s path\n", ah_expf_vec_fast() ? "AVX2 + FMA" : "reference");
+        for (int p = AH_EXPF_AVX2; p <= AH_EXPF_AVX512; p++)
+            printf("expf_vec: %s path %s\n", ah_expf_path_name(p),
+                   ah_expf_path_supported(p) ? "checked" : "not on this CPU");
     float *x = malloc(BLOCK * sizeof(float)), *got = malloc(BLOCK * sizeof(float)),
           *want = malloc(BLOCK * sizeof(float));
     assert_non_null(x); assert_non_null(got); assert_non_null(want);
@@ -113,14 +122,17 @@ static void test_shift_inplace_lengths(void **st) {
     }
     x[3] = -200.0f;             // below the zero cut
     x[5] = from_bits(0x7fc00000u);   // NaN
-    for (int n = 0; n <= N; n++) {
-        const float shift = 13.25f;
-        ah_expf_shift_n(got, x, (size_t)n, shift);
-        for (int i = 0; i < n; i++) want[i] = ah_expf(x[i] - shift);
-        memcpy(inplace, x, sizeof x);
-        ah_expf_shift_n(inplace, inplace, (size_t)n, shift);
-        assert_int_equal(count_diff(x, got, want, (size_t)n), 0);
-        assert_int_equal(count_diff(x, inplace, want, (size_t)n), 0);
+    for (int p = AH_EXPF_REF; p <= AH_EXPF_AVX512; p++) {
+        if (!ah_expf_path_supported(p)) continue;
+        for (int n = 0; n <= N; n++) {
+            const float shift = 13.25f;
+            ah_expf_shift_n_path(p, got, x, (size_t)n, shift);
+            for (int i = 0; i < n; i++) want[i] = ah_expf(x[i] - shift);
+            memcpy(inplace, x, sizeof x);
+            ah_expf_shift_n_path(p, inplace, inplace, (size_t)n, shift);
+            assert_int_equal(count_diff(x, got, want, (size_t)n), 0);
+            assert_int_equal(count_diff(x, inplace, want, (size_t)n), 0);
+        }
     }
 }
 

@@ -165,6 +165,43 @@ static void test_attend_row(void **st) {
         }
 }
 
+// block_f32_view gives the forward the values block_f32_load copies, layer by layer: read in
+// place (w[r] outside b's own storage) for the F32 tensors of an aligned checkpoint, widened
+// into own[r] for the others; then a load after a view writes b's own storage again.
+static void check_view(const char *path, int want_in_place) {
+    ah_err e = {{0}};
+    model *m = model_load(path, &e);
+    if (!m) fail_msg("%s: %s", path, e.msg);
+    block_f32 *v = block_f32_new(m, &e), *l = block_f32_new(m, &e);
+    assert_non_null(v);
+    assert_non_null(l);
+    int in_place = 0;
+    for (int layer = 0; layer < m->cfg.n_layers; layer++) {
+        assert_int_equal(block_f32_view(v, m, layer, &e), 0);
+        assert_int_equal(block_f32_load(l, m, layer, &e), 0);
+        for (int r = 0; r < L_COUNT; r++) {
+            if (!l->w[r]) continue;
+            assert_non_null(v->w[r]);
+            in_place += v->w[r] != v->own[r];
+            assert_memory_equal(v->w[r], l->w[r], l->numel[r] * sizeof(float));
+        }
+        model_release_layer(m, layer);
+    }
+    assert_int_equal(in_place > 0, want_in_place);
+    assert_int_equal(block_f32_load(v, m, 0, &e), 0);   // back to its own storage
+    for (int r = 0; r < L_COUNT; r++) assert_ptr_equal(v->w[r], v->own[r]);
+    block_f32_free(v);
+    block_f32_free(l);
+    model_free(m);
+}
+
+static void test_block_view(void **st) {
+    (void)st;
+    check_view("tests/fixtures/llama-gqa", 1);        // F32 safetensors
+    check_view("tests/fixtures/llama2c/model.bin", 1);   // F32 llama2.c
+    check_view("tests/fixtures/llama-mha-f16", 0);    // F16: widened
+}
+
 static void test_llama_gqa(void **st) { (void)st; check_fixture("llama-gqa", NULL); }
 static void test_llama_mha_f16(void **st) { (void)st; check_fixture("llama-mha-f16", NULL); }
 static void test_qwen2(void **st) { (void)st; check_fixture("qwen2", NULL); }
@@ -176,7 +213,7 @@ int main(void) {
         cmocka_unit_test(test_llama_gqa), cmocka_unit_test(test_llama_mha_f16),
         cmocka_unit_test(test_qwen2),     cmocka_unit_test(test_opt),
         cmocka_unit_test(test_llama2c),   cmocka_unit_test(test_sum8_rows),
-        cmocka_unit_test(test_attend_row),
+        cmocka_unit_test(test_attend_row), cmocka_unit_test(test_block_view),
     };
     return cmocka_run_group_tests_name("forward", tests, NULL, NULL);
 }
