@@ -26,13 +26,18 @@
 #            a runtime patch turns into a copy (with duo_scaling off that changes no alpha; with
 #            its default duo_scaling the shipped code picks alpha 0 everywhere; the driver's
 #            docstring says why).
+#          - mit-han-lab/llm-awq's own search (pre_quant.run_awq; bench/peer_awq_llmawq.py),
+#            when LLM_AWQ_SRC names a copy of its source at commit d6e797a (it is on no
+#            package registry: `git clone https://github.com/mit-han-lab/llm-awq` and check out
+#            d6e797a): its fixed grid i/20, i = 0..19, the harness with --grid 20;
+#            mse_range=False; under the AutoAWQ venv's torch and transformers 4.51.3; run with
+#            its GPU semantics too (the same CPU aliasing of its weight snapshot, patched the
+#            same way; its first scales are exactly 1, so no alpha moves).
 #          Per peer: whole-process seconds, the in-process seconds of the pass (harness
-#          quant_seconds, llm-compressor's oneshot call, AutoAWQ's quantize call), and how many
-#          of the scaling groups' alphas are the same as the harness's. Models: the bundled
-#          tinyprose (its own calibration text) and the SmolLM2-135M shape (first AWQ_LAYERS
-#          blocks, random ids). Not run: mit-han-lab/llm-awq (on no registry this machine
-#          reaches: no PyPI, npm or Debian package); tools/ref_awq.py, which follows llm-awq with
-#          its GPU semantics, is timed by bench/throughput.sh.
+#          quant_seconds, llm-compressor's oneshot call, AutoAWQ's quantize call, llm-awq's
+#          run_awq call), and how many of the scaling groups' alphas are the same as the
+#          harness's. Models: the bundled tinyprose (its own calibration text) and the
+#          SmolLM2-135M shape (first AWQ_LAYERS blocks, random ids).
 #
 # Checkpoints: random-weight synthetic models (`awq-harness synth`) at the exact shapes of
 # ../shared/data/configs (SmolLM2-135M, TinyLlama-1.1B, Llama-2-7B), with the real tokenizer
@@ -42,7 +47,8 @@
 # problem as the harness's (its default F16 KV cache changes the perplexity in the 4th digit).
 #
 # Environment: PEERS_ONLY (eval | awq: one section), AWQ_SAMPLES (16), AWQ_SEQLEN (256),
-# AWQ_LAYERS (4), AWQ_PEERS (default "llm-compressor autoawq"), REPS (default 3), PEER_MODELS
+# AWQ_LAYERS (4), AWQ_PEERS (default "llm-compressor autoawq", and llm-awq when LLM_AWQ_SRC is
+# set), LLM_AWQ_SRC (a copy of mit-han-lab/llm-awq's source), REPS (default 3), PEER_MODELS
 # (default "smollm tinyllama"; add llama7b: an F16 7B GGUF is 13.5 GB and one run takes many
 # minutes on 2 cores; its F32 GGUF does not fit in 24 GiB and is skipped),
 # WINDOWS_smollm/_tinyllama/_llama7b (windows of 2048; defaults 4/2/1), THREADS (default 2),
@@ -143,12 +149,16 @@ done
 # Per peer: the venv (tools/peers/venv ARG), its driver and flags, and the harness's grid
 # that matches it: llm-compressor's n_grid 21 is 0, 1/20, ..., 1 (the harness with
 # --grid-include-one); AutoAWQ's grid is fixed at i/20, i = 0..19 (the harness's default).
-declare -A AWQ_VENV=([llm-compressor]="" [autoawq]=autoawq)
-declare -A AWQ_DRIVER=([llm-compressor]=bench/peer_awq_llmcompressor.py [autoawq]=bench/peer_awq_autoawq.py)
-declare -A AWQ_PEER_FLAGS=([llm-compressor]="--grid 20" [autoawq]="")
-declare -A AWQ_HARNESS_GRID=([llm-compressor]="--grid 20 --grid-include-one" [autoawq]="--grid 20")
+declare -A AWQ_VENV=([llm-compressor]="" [autoawq]=autoawq [llm-awq]=autoawq)
+declare -A AWQ_DRIVER=([llm-compressor]=bench/peer_awq_llmcompressor.py [autoawq]=bench/peer_awq_autoawq.py
+  [llm-awq]=bench/peer_awq_llmawq.py)
+declare -A AWQ_PEER_FLAGS=([llm-compressor]="--grid 20" [autoawq]="" [llm-awq]="--src ${LLM_AWQ_SRC:-}")
+declare -A AWQ_HARNESS_GRID=([llm-compressor]="--grid 20 --grid-include-one" [autoawq]="--grid 20"
+  [llm-awq]="--grid 20")
 declare -A AWQ_PASS=([llm-compressor]="llm-compressor 0.14 oneshot call"
-  [autoawq]="AutoAWQ 0.2.9 quantize call (GPU semantics: its weight snapshot copied on the CPU; with duo_scaling off that patch changes no alpha)")
+  [autoawq]="AutoAWQ 0.2.9 quantize call (GPU semantics: its weight snapshot copied on the CPU; with duo_scaling off that patch changes no alpha)"
+  [llm-awq]="llm-awq d6e797a run_awq call (GPU semantics, as AutoAWQ's; its first scales are exactly 1, so no alpha moves)")
+AWQ_DEFAULT_PEERS="llm-compressor autoawq${LLM_AWQ_SRC:+ llm-awq}"
 
 # same_alphas AWQ_SAFETENSORS PEER_OUT: "equal/total" over the peer's `alpha LAYER GROUP V`
 # lines, against the harness's layers.L.G.alpha in its awq.safetensors.
@@ -207,8 +217,11 @@ awq_vs_peer() {
 awq_section() {
   local S=${AWQ_SAMPLES:-16} L=${AWQ_SEQLEN:-256} NL=${AWQ_LAYERS:-4} peer p
   declare -A PY=()
-  for peer in ${AWQ_PEERS:-llm-compressor autoawq}; do
-    [ -n "${AWQ_DRIVER[$peer]-}" ] || { echo "peers: unknown AWQ peer '$peer' (llm-compressor | autoawq)"; continue; }
+  [ -n "${LLM_AWQ_SRC:-}" ] || echo "peers: llm-awq not run: set LLM_AWQ_SRC to a copy of github.com/mit-han-lab/llm-awq at d6e797a (on no package registry)"
+  for peer in ${AWQ_PEERS:-$AWQ_DEFAULT_PEERS}; do
+    [ -n "${AWQ_DRIVER[$peer]-}" ] || { echo "peers: unknown AWQ peer '$peer' (llm-compressor | autoawq | llm-awq)"; continue; }
+    [ "$peer" != llm-awq ] || [ -f "${LLM_AWQ_SRC:-}/awq/quantize/auto_scale.py" ] ||
+      { echo "peers: LLM_AWQ_SRC='${LLM_AWQ_SRC:-}' is not a copy of llm-awq, llm-awq rows skipped"; continue; }
     # shellcheck disable=SC2086   # an empty venv name is no argument
     p=$(bash tools/peers/venv ${AWQ_VENV[$peer]}) && PY[$peer]=$p/bin/python ||
       echo "peers: tools/peers/venv ${AWQ_VENV[$peer]} failed, $peer AWQ rows skipped"
@@ -231,7 +244,7 @@ awq_section() {
       cp "$dir/ids.txt" "$ids"
       m="smollm-${NL}L"
     fi
-    for peer in ${AWQ_PEERS:-llm-compressor autoawq}; do
+    for peer in ${AWQ_PEERS:-$AWQ_DEFAULT_PEERS}; do
       [ -n "${PY[$peer]-}" ] && awq_vs_peer "$peer" "${PY[$peer]}" "$m" "$dir" "$ids" "$S" "$L"
     done
   done
