@@ -129,8 +129,8 @@ for m in $PEER_MODELS; do
     [ ${#ls[@]} -gt 0 ] || { rm -rf "$dir" "$g"; continue; }
     h=$(printf '%s\n' "${hs[@]}" | median); l=$(printf '%s\n' "${ls[@]}" | median)
     hmem=$(printf '%s\n' "${hm[@]}" | median); lmem=$(printf '%s\n' "${lm[@]}" | median)
-    htps=$(awk -v n="$ntok" -v s="$h" 'BEGIN {printf "%.0f", n / s}')
-    ltps=$(awk -v n="$ntok" -v s="$l" 'BEGIN {printf "%.0f", n / s}')
+    htps=$(awk -v n="$ntok" -v s="$h" 'BEGIN {printf "%.1f", n / s}')
+    ltps=$(awk -v n="$ntok" -v s="$l" 'BEGIN {printf "%.1f", n / s}')
     row "peers eval $m $dt $THREADS thr" "tok/s harness vs llama-perplexity, whole process, medians (harness s $(echo ${hs[*]} | tr ' ' '/'), llama.cpp s $(echo ${ls[*]} | tr ' ' '/'); ppl $hppl vs $lppl)" \
         "$htps" tok/s "$ltps" "$hcmd  vs  $lcmd"
     row "peers eval $m $dt $THREADS thr" "peak RSS harness vs llama-perplexity (MiB, medians)" "$hmem" MiB "$lmem" "$hcmd  vs  $lcmd"
