@@ -50,10 +50,8 @@ import time
 
 import torch
 
-from peer_awq_common import common_args, read_blocks
+from peer_awq_common import GROUP_OF_PREV_OP, check_args, common_args, print_alphas, read_blocks
 
-GROUP_OF_PREV_OP = {"input_layernorm": "qkv", "self_attn.v_proj": "o",
-                    "post_attention_layernorm": "gate_up", "mlp.up_proj": "down"}
 N_GRID = 20   # fixed inside AutoAWQ's _compute_best_scale
 
 
@@ -123,11 +121,7 @@ def main():
     ap.add_argument("--as-shipped", action="store_true",
                     help="no GPU-semantics patch: the aliased CPU snapshot as AutoAWQ ships it")
     a = ap.parse_args()
-    if a.samples < 1 or a.seqlen < 1 or a.group < 1 or a.threads < 1:
-        sys.exit("--samples, --seqlen, --group and --threads must be positive")
-    # A path that is not a directory would make AutoAWQ try the Hugging Face hub.
-    if not os.path.isfile(os.path.join(a.model, "config.json")):
-        sys.exit(f"{a.model}: not a model directory (no config.json)")
+    check_args(a)
     check_group(os.path.join(a.model, "config.json"), a.group)
     torch.set_num_threads(a.threads)
     blocks = read_blocks(a.ids, a.samples, a.seqlen)
@@ -147,8 +141,7 @@ def main():
                    duo_scaling=a.duo_scaling, apply_clip=False,
                    max_calib_samples=a.samples, max_calib_seq_len=a.seqlen)
     seconds = time.time() - t0
-    for layer, group, ratio in chosen:
-        print(f"alpha {layer} {group} {ratio:.6f}")
+    print_alphas(chosen)
     print(f"seconds={seconds:.3f} search_seconds={timing[0]:.3f} groups={len(chosen)} "
           f"gpu_semantics={0 if a.as_shipped else 1} duo_scaling={int(a.duo_scaling)}")
 

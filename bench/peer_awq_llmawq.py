@@ -52,11 +52,9 @@ import types
 
 import torch
 
-from peer_awq_common import common_args, read_blocks
+from peer_awq_common import GROUP_OF_PREV_OP, check_args, common_args, print_alphas, read_blocks
 
 N_GRID = 20   # fixed inside llm-awq's _search_module_scale
-GROUP_OF_PREV_OP = {"input_layernorm": "qkv", "self_attn.v_proj": "o",
-                    "post_attention_layernorm": "gate_up", "mlp.up_proj": "down"}
 
 
 def import_llm_awq(src):
@@ -138,10 +136,7 @@ def main():
     ap = common_args("llm-awq's AWQ search on the harness's calibration ids (bench/peers.sh)")
     ap.add_argument("--src", required=True, help="a copy of mit-han-lab/llm-awq's source")
     a = ap.parse_args()
-    if a.samples < 1 or a.seqlen < 1 or a.group < 1 or a.threads < 1:
-        sys.exit("--samples, --seqlen, --group and --threads must be positive")
-    if not os.path.isfile(os.path.join(a.model, "config.json")):
-        sys.exit(f"{a.model}: not a model directory (no config.json)")
+    check_args(a)
     torch.set_num_threads(a.threads)
     blocks = read_blocks(a.ids, a.samples, a.seqlen)
 
@@ -161,8 +156,7 @@ def main():
     pre_quant.run_awq(model, None, w_bit=4, q_config=q_config, n_samples=a.samples,
                       seqlen=a.seqlen, auto_scale=True, mse_range=False)
     seconds = time.time() - t0
-    for layer, group, ratio in chosen:
-        print(f"alpha {layer} {group} {ratio:.6f}")
+    print_alphas(chosen)
     print(f"seconds={seconds:.3f} search_seconds={sum(timing):.3f} groups={len(chosen)} "
           f"gpu_semantics=1")
 
