@@ -32,6 +32,15 @@ static const double exp2_eighths[8] = {
     0x1.6a09e667f3bcdp+0, 0x1.8ace5422aa0dbp+0, 0x1.ae89f995ad3adp+0, 0x1.d5818dcfba487p+0,
 };
 
+// The constants of both vector widths (exp4, exp8 below): the same values through the same
+// operations, so both give the same floats. 1.5 * 2^52 rounds to an integer; 8 / ln 2 and
+// ln 2 / 8 in one double each; exp(r)'s Taylor coefficients to degree 6, highest first.
+#define EXP_SHIFTER 0x1.8p52
+#define EXP_8_OVER_LN2 0x1.71547652b82fep+3
+#define EXP_LN2_OVER_8 0x1.62e42fefa39efp-4
+static const double exp_taylor6[7] = {1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0,
+                                      0.5,         1.0,         1.0};
+
 // Four lanes of x (double, every lane in [-87, 88] or 0) -> exp(x) rounded to float. *near
 // gets all ones in each lane whose double result lies within DELTA units of 2^-52 (relative
 // to its binade) of a float rounding midpoint: DELTA = 2^12 is 2^-41 relative, 4x the sum of
@@ -39,19 +48,14 @@ static const double exp2_eighths[8] = {
 // reduction 1016 * 2^-57 = 2^-47, the rounding of 9 operations) and ah_expf's (2^-45).
 #define DELTA 4096
 __attribute__((target("avx2,fma"), always_inline)) static inline __m128 exp4(__m256d x, __m256i *near) {
-    const __m256d shifter = _mm256_set1_pd(0x1.8p52);   // 1.5 * 2^52: round to integer
+    const __m256d shifter = _mm256_set1_pd(EXP_SHIFTER);
     // k = round(x * 8 / ln 2); r = x - k ln2/8 with ln2/8 in one double: |k| <= 1016, so the
     // constant's error (2^-57) moves r by at most 2^-47
-    __m256d t = _mm256_fmadd_pd(x, _mm256_set1_pd(0x1.71547652b82fep+3), shifter);
+    __m256d t = _mm256_fmadd_pd(x, _mm256_set1_pd(EXP_8_OVER_LN2), shifter);
     __m256d k = _mm256_sub_pd(t, shifter);
-    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.62e42fefa39efp-4), x);
-    __m256d p = _mm256_set1_pd(1.0 / 720.0);            // exp(r) to degree 6, Horner
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 120.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 24.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 6.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(0.5));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(EXP_LN2_OVER_8), x);
+    __m256d p = _mm256_set1_pd(exp_taylor6[0]);   // exp(r) to degree 6, Horner
+    for (int i = 1; i < 7; i++) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(exp_taylor6[i]));
     // t's low mantissa bits hold 2^51 + k: j = k mod 8 picks the table entry, floor(k / 8)
     // goes into its exponent field (mod 2^64, so a negative one lowers it)
     __m256i ti = _mm256_castpd_si256(t);
@@ -103,17 +107,12 @@ __attribute__((target("avx2,fma"))) static void exp_chunk(float *y, const float 
 #define AH_AVX512F __attribute__((target("avx512f")))
 
 AH_AVX512F __attribute__((always_inline)) static inline __m256 exp8(__m512d x, __mmask8 *near) {
-    const __m512d shifter = _mm512_set1_pd(0x1.8p52);
-    __m512d t = _mm512_fmadd_pd(x, _mm512_set1_pd(0x1.71547652b82fep+3), shifter);
+    const __m512d shifter = _mm512_set1_pd(EXP_SHIFTER);
+    __m512d t = _mm512_fmadd_pd(x, _mm512_set1_pd(EXP_8_OVER_LN2), shifter);
     __m512d k = _mm512_sub_pd(t, shifter);
-    __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(0x1.62e42fefa39efp-4), x);
-    __m512d p = _mm512_set1_pd(1.0 / 720.0);
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 120.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 24.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 6.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+    __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(EXP_LN2_OVER_8), x);
+    __m512d p = _mm512_set1_pd(exp_taylor6[0]);
+    for (int i = 1; i < 7; i++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(exp_taylor6[i]));
     __m512i ti = _mm512_castpd_si512(t);
     // permutexvar reads only the low 3 bits of each index: k mod 8, as the AVX2 path's mask
     __m512d tab = _mm512_permutexvar_pd(ti, _mm512_loadu_pd(exp2_eighths));

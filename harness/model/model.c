@@ -325,32 +325,19 @@ static int block_widen_role(block_f32 *b, const model_weight *w, const model *m,
     return 0;
 }
 
-// An optional tensor (a bias) that layer 0 has and this layer lacks reads as zeros.
-static void zero_absent(block_f32 *b, int r) { memset(b->own[r], 0, b->numel[r] * sizeof(float)); }
-
-int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
+// Layer `layer` into b: each role widened into own[r], or, with in_place, an F32 tensor at a
+// float-aligned address read where it lies (the forward takes its weights const; the mapping
+// is read-only). An optional tensor (a bias) that layer 0 has and this layer lacks reads as
+// zeros.
+static int block_read(block_f32 *b, const model *m, int layer, int in_place, ah_err *e) {
     for (int r = 0; r < L_COUNT; r++) {
         if (!b->own[r]) continue;
         b->w[r] = b->own[r];
         const model_weight *w = model_lw(m, layer, r);
-        if (!w->data) zero_absent(b, r);
-        else if (block_widen_role(b, w, m, r, e)) return -1;
-    }
-    model_release_layer(m, layer);   // what the widening's faults mapped back (model.h)
-    return 0;
-}
-
-int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e) {
-    for (int r = 0; r < L_COUNT; r++) {
-        if (!b->own[r]) continue;
-        b->w[r] = b->own[r];
-        const model_weight *w = model_lw(m, layer, r);
+        const float *p = in_place ? f32_in_place(w, 0) : NULL;
         if (!w->data) {
-            zero_absent(b, r);
-            continue;
-        }
-        const float *p = f32_in_place(w, 0);
-        if (p) {   // read in place: the forward takes its weights const (the mapping is read-only)
+            memset(b->own[r], 0, b->numel[r] * sizeof(float));
+        } else if (p) {
             if (check_finite(p, w, 0, b->numel[r], e)) return -1;
             b->w[r] = (float *)(uintptr_t)p;
         } else if (block_widen_role(b, w, m, r, e)) {
@@ -358,6 +345,16 @@ int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e) {
         }
     }
     return 0;
+}
+
+int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
+    if (block_read(b, m, layer, 0, e)) return -1;
+    model_release_layer(m, layer);   // what the widening's faults mapped back (model.h)
+    return 0;
+}
+
+int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e) {
+    return block_read(b, m, layer, 1, e);
 }
 
 int model_own(model *m, void *p, ah_err *e) {
