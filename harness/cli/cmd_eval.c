@@ -210,6 +210,9 @@ int cmd_eval(int argc, char **argv) {
         .protocol = protocol, .seqlen = seqlen, .max_windows = max_windows,
         .bos_id = tok ? tok_bos_id(tok) : m->cfg.bos_id, .quiet = quiet,
         .block_fn = packed ? packed_hook_block : qpass_block, .block_ctx = packed ? (void *)&ph : qp,
+        // the FP model (no packed codes): qpass_block leaves the weights as they are, so the
+        // blocks are read in place (an F32 checkpoint is not copied block by block)
+        .block_fn_reads_only = !packed && mo.mc.kind == METHOD_FP16,
     };
     // --kld: the FP pass first, keeping the KLD reference (kld.h: C floats per scored position);
     // the quantized pass then compares every scored position with it.

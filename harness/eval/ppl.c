@@ -263,7 +263,8 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
 
     for (int l = 0; l < c->n_layers; l++) {
         // read in place unless a block_fn rewrites the weights (model.h: block_f32_view)
-        if ((o->block_fn ? block_f32_load : block_f32_view)(blk, m, l, e)) goto done_prog;
+        int rewrites = o->block_fn && !o->block_fn_reads_only;
+        if ((rewrites ? block_f32_load : block_f32_view)(blk, m, l, e)) goto done_prog;
         if (o->block_fn && o->block_fn(o->block_ctx, l, blk, e)) goto done_prog;
         for (size_t w = 0; w < W; w += (size_t)B) {
             int nb = W - w < (size_t)B ? (int)(W - w) : B;

@@ -43,6 +43,9 @@ typedef struct {
     int quiet;             // no progress output
     ppl_block_fn block_fn; // optional
     void *block_ctx;
+    // 1: block_fn only looks at the block (a progress step, a stop check) and never writes its
+    // weights, so the blocks are read in place as with no block_fn (model.h: block_f32_view).
+    int block_fn_reads_only;
     // KL divergence (kld.h). ref_out: build the reference of this (FP) evaluation's scored
     // positions, a second pass over the LM head (kld_ref.h; the caller frees it with
     // kld_ref_free). kld_ref: compare every scored position with that reference, which must

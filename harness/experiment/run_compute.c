@@ -160,7 +160,7 @@ static int compute_run(const exp_config *c, const exp_run *r, exp_inputs *s, con
     ppl_opts po = {
         .protocol = c->protocol, .seqlen = s->seqlen, .max_windows = c->max_windows,
         .bos_id = s->tok ? tok_bos_id(s->tok) : s->m->cfg.bos_id, .quiet = 1,
-        .block_fn = run_block, .block_ctx = &hook,
+        .block_fn = run_block, .block_ctx = &hook, .block_fn_reads_only = qp == NULL,
         .ref_out = c->kld && !quantized && s->have_ref == 0 ? &s->ref : NULL,
         .kld_ref = c->kld && quantized && s->have_ref == 1 ? &s->ref : NULL,
     };

@@ -102,6 +102,9 @@ struct tok_tokenizer {
     float *score;                // (vocab_size) llama2c only
     tok_smap vocab;              // token text -> id
     tok_pmap merges;             // BPE merges by rank (HF)
+    tok_pmap junctions;          // (last codepoint of a merge's left token, first of its right
+                                 // one) -> present: the only character pairs a merge can join
+                                 // across (tok_bpe.c cuts long words elsewhere)
     int unk_id, fuse_unk, byte_fallback, ignore_merges;
     int32_t byte_id[256];        // BYTELEVEL: id of the alphabet char of each byte;
                                  // SPM/LLAMA2C: id of the <0xNN> piece (-1 when absent)

@@ -133,6 +133,7 @@ void tok_free(tok_tokenizer *t) {
     free(t->piece); free(t->piece_len); free(t->score); free(t->piece_store);
     tok_smap_free(&t->vocab);
     tok_pmap_free(&t->merges);
+    tok_pmap_free(&t->junctions);
     tok_added_free(t);
     for (size_t i = 0; i < t->n_norm; i++) {
         free(t->norm[i].a); free(t->norm[i].b); pcre2_code_free(t->norm[i].re);

@@ -236,6 +236,34 @@ static const char MINI_JSON[] =
     "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2, \"\xc4\xa0\": 3},"
     " \"merges\": [\"a b\"]}, \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false}}";
 
+// A word over 256 bytes with no pre-tokenizer is merged in parts (tok_bpe.c): cut between
+// "b" and "\u2581" (no merge joins them), never between two unknown chars, which fuse_unk
+// joins into one <unk>. The ids are those of HF tokenizers 0.23.2 (tools/tokref.js) for this
+// tokenizer.json: 5 5 0, 40 times.
+static const char FUSE_UNK_JSON[] =
+    "{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"fuse_unk\": true,"
+    " \"byte_fallback\": false, \"vocab\": {\"<unk>\": 0, \"a\": 1, \"b\": 2,"
+    " \"\xe2\x96\x81\": 3, \"ab\": 4, \"\xe2\x96\x81" "ab\": 5},"
+    " \"merges\": [\"a b\", \"\xe2\x96\x81" " ab\"]}}";
+
+static void test_long_word_cuts(void **state) {
+    (void)state;
+    write_file(tmp_path("fuse.json"), FUSE_UNK_JSON, sizeof FUSE_UNK_JSON - 1);
+    ah_err e = {0};
+    tok_tokenizer *t = tok_load(tmp_path("fuse.json"), &e);
+    if (!t) fail_msg("%s", e.msg);
+    static const char unit[] = "\xe2\x96\x81" "ab" "\xe2\x96\x81" "ab" "\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad";
+    char text[40 * sizeof unit];
+    int32_t want[40 * 3];
+    text[0] = '\0';
+    for (int i = 0; i < 40; i++) {   // 17 bytes each: 680 in all
+        strcat(text, unit);
+        want[3 * i] = 5, want[3 * i + 1] = 5, want[3 * i + 2] = 0;
+    }
+    expect_ids(t, text, 1, want, 40 * 3);
+    tok_free(t);
+}
+
 static void test_bad_inputs(void **state) {
     (void)state;
     char p[512];
@@ -418,6 +446,7 @@ int main(void) {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/ah_test_tok_XXXXXX");
     if (!mkdtemp(g_tmp)) { perror("mkdtemp"); return 1; }
     const struct CMUnitTest offline[] = {cmocka_unit_test(test_bad_inputs),
+                                         cmocka_unit_test(test_long_word_cuts),
                                          cmocka_unit_test(test_added_tokens),
                                          cmocka_unit_test(test_regex_limit)};
     int rc = cmocka_run_group_tests_name("tokenizer (no data)", offline, NULL, NULL);
