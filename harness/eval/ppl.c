@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/blas.h"
+#include "core/finite.h"
 #include "core/mem.h"
 #include "core/progress.h"
 #include "core/simd.h"
@@ -75,10 +76,15 @@ static int kld_summarise(ppl_result *r, const kld_pos *pos, size_t W, size_t P, 
 // perplexity with no hint of where it came from.
 static int check_block_output(const float *x, size_t nb, int T, size_t C, size_t w0, int layer,
                               const model *m, ah_err *e) {
-    size_t n = nb * (size_t)T * C, bad = n;
-#pragma omp parallel for reduction(min : bad) schedule(static) if (n > (1 << 16))
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]) && i < bad) bad = i;
+    // by slices of 64 Ki floats over the threads, each a vector scan (core/finite.h)
+    size_t n = nb * (size_t)T * C, bad = n, slice = (size_t)1 << 16;
+    size_t nslices = (n + slice - 1) / slice;
+#pragma omp parallel for reduction(min : bad) schedule(static) if (nslices > 1)
+    for (size_t sl = 0; sl < nslices; sl++) {
+        size_t lo = sl * slice, len = n - lo < slice ? n - lo : slice;
+        size_t i = ah_first_nonfinite_f32(x + lo, len);
+        if (i < len && lo + i < bad) bad = lo + i;
+    }
     if (bad == n) return 0;
     // The block's tensor prefix ("model.layers.3") from one of its names, for the message.
     char block[MODEL_NAME_CAP] = "?", mark[24];
@@ -269,8 +275,12 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         for (size_t w = 0; w < W; w += (size_t)B) {
             int nb = W - w < (size_t)B ? (int)(W - w) : B;
             fwd_block(hidden + w * T * C, s, blk, c, T, nb);
-            if (check_block_output(hidden + w * T * C, (size_t)nb, T, C, w, l, m, e))
+            // a non-finite output names the NaN/inf weight behind it when there is one
+            // (the tensors read in place are checked only then: block_f32_view)
+            if (check_block_output(hidden + w * T * C, (size_t)nb, T, C, w, l, m, e)) {
+                (void)block_f32_check_in_place(blk, m, l, e);
                 goto done_prog;
+            }
         }
         model_release_layer(m, l);   // the pages a view kept resident
         char stage[48];
