@@ -170,9 +170,7 @@ static int score_chunk(ll_result *out, const model *m, const ll_request *req, co
     if (!(s = fwd_state_new(c, Tmax, Bmax, e)) || !(blk = block_f32_new(m, e))) goto out;
     for (int l = 0; l < c->n_layers; l++) {
         // read in place unless a block_fn rewrites the weights (model.h: block_f32_view)
-        if (o->block_fn ? block_f32_load(blk, m, l, e)
-                        : block_f32_view(blk, m, l, e) || block_f32_check_in_place(blk, m, l, e))
-            goto out;
+        if ((o->block_fn ? block_f32_load : block_f32_view)(blk, m, l, e)) goto out;
         if (o->block_fn && o->block_fn(o->block_ctx, l, blk, e)) goto out;
         // Runs of equal length go through fwd_block together, at most what the state holds
         // (B * T rows).

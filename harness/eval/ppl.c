@@ -275,12 +275,8 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         for (size_t w = 0; w < W; w += (size_t)B) {
             int nb = W - w < (size_t)B ? (int)(W - w) : B;
             fwd_block(hidden + w * T * C, s, blk, c, T, nb);
-            // a non-finite output names the NaN/inf weight behind it when there is one
-            // (the tensors read in place are checked only then: block_f32_view)
-            if (check_block_output(hidden + w * T * C, (size_t)nb, T, C, w, l, m, e)) {
-                (void)block_f32_check_in_place(blk, m, l, e);
+            if (check_block_output(hidden + w * T * C, (size_t)nb, T, C, w, l, m, e))
                 goto done_prog;
-            }
         }
         model_release_layer(m, l);   // the pages a view kept resident
         char stage[48];

@@ -338,7 +338,8 @@ static int block_read(block_f32 *b, const model *m, int layer, int in_place, ah_
         if (!w->data) {
             memset(b->own[r], 0, b->numel[r] * sizeof(float));
         } else if (p) {
-            b->w[r] = (float *)(uintptr_t)p;   // checked by block_f32_check_in_place
+            if (check_finite(p, w, 0, b->numel[r], e)) return -1;
+            b->w[r] = (float *)(uintptr_t)p;
         } else if (block_widen_role(b, w, m, r, e)) {
             return -1;
         }
@@ -354,14 +355,6 @@ int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
 
 int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e) {
     return block_read(b, m, layer, 1, e);
-}
-
-int block_f32_check_in_place(const block_f32 *b, const model *m, int layer, ah_err *e) {
-    for (int r = 0; r < L_COUNT; r++)
-        if (b->w[r] && b->w[r] != b->own[r] &&
-            check_finite(b->w[r], model_lw(m, layer, r), 0, b->numel[r], e))
-            return -1;
-    return 0;
 }
 
 int model_own(model *m, void *p, ah_err *e) {

@@ -148,18 +148,11 @@ void block_f32_free(block_f32 *b);   // NULL-safe
 // Converts layer `layer` into b. Rejects NaN/inf weights with the tensor name.
 int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e);
 // The same for a reader that never writes the weights (an evaluation): tensors stored as F32
-// at a float-aligned address are read where they lie in the mapped checkpoint, the others
-// widened into b (and checked) as by block_f32_load. Saves the copy of an F32 checkpoint
-// (bench/README.md, "Evaluation"). The tensors read in place are not checked for NaN/inf
-// here: the caller calls block_f32_check_in_place, before the forward or, when it checks the
-// block's output anyway, only once that output is not finite (a NaN or inf weight always
-// makes it so: every weight multiplies some activation), which saves a pass over the block.
-// The mapped pages stay resident until model_release_layer(m, layer), which the caller makes
-// when it is done with the block.
+// at a float-aligned address are read where they lie in the mapped checkpoint (checked for
+// NaN/inf there), the others widened into b as by block_f32_load. Saves the copy of an F32
+// checkpoint (bench/README.md, "Evaluation"). The mapped pages stay resident until
+// model_release_layer(m, layer), which the caller makes when it is done with the block.
 int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e);
-// Rejects a NaN/inf value in the tensors block_f32_view left in place, with the tensor's
-// name and position (as block_f32_load would have). 0 when all are finite.
-int block_f32_check_in_place(const block_f32 *b, const model *m, int layer, ah_err *e);
 
 // Widens any bound weight into out (numel floats); checks for NaN/inf.
 int model_weight_f32(float *out, const model_weight *w, ah_err *e);
