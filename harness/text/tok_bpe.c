@@ -227,7 +227,8 @@ int tok_bpe_word(const tok_tokenizer *t, tok_work *w, const char *s, size_t len,
     // (cut_between): before "▁" after a letter, for Llama-2; the parts are words again, and
     // repeat. A ByteLevel tokenizer's pre-tokenizer already splits; ignore_merges looks the
     // whole word up first, so neither is cut.
-    if (len <= CACHE_MAX_WORD || t->kind != TOK_SPM || t->ignore_merges || t->junctions.n == 0)
+    if (len <= CACHE_MAX_WORD || t->kind != TOK_SPM || t->ignore_merges || t->uncut ||
+        t->junctions.n == 0)
         return bpe_word(t, w, s, len, out, e);
     size_t start = 0, i = 0, pl = 0;   // the part begins at start; the previous char is [i-pl, i)
     uint32_t pc = 0;

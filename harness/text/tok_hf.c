@@ -75,15 +75,20 @@ static int add_merge(tok_tokenizer *t, const char *a, size_t al, const char *b, 
     if (ia < 0 || ib < 0 || ic < 0)
         return ah_fail(e, "%s: merges line %zu: token '%.*s' not in vocab", src, line,
                        (int)(ia < 0 ? al : ib < 0 ? bl : al + bl), ia < 0 ? a : ib < 0 ? b : cat);
+    if (tok_pmap_put(&t->merges, ia, ib, rank, ic) < 0) return ah_fail(e, "%s: out of memory", src);
     // The characters this merge joins: a's last codepoint (back over UTF-8 continuation bytes)
-    // and b's first.
+    // and b's first. A merge with an empty side (the [a, b] form allows "") joins no two
+    // characters one can name: long words are then never cut (tok_bpe.c).
+    if (al == 0 || bl == 0) {
+        t->uncut = 1;
+        return 0;
+    }
     size_t last = al - 1;
     while (last > 0 && ((unsigned char)a[last] & 0xC0) == 0x80) last--;
     uint32_t ca, cb;
     tok_utf8_get(a + last, al - last, &ca);
     tok_utf8_get(b, bl, &cb);
-    if (tok_pmap_put(&t->merges, ia, ib, rank, ic) < 0 ||
-        tok_pmap_put(&t->junctions, (int32_t)ca, (int32_t)cb, 0, 0) < 0)
+    if (tok_pmap_put(&t->junctions, (int32_t)ca, (int32_t)cb, 0, 0) < 0)
         return ah_fail(e, "%s: out of memory", src);
     return 0;
 }

@@ -105,6 +105,7 @@ struct tok_tokenizer {
     tok_pmap junctions;          // (last codepoint of a merge's left token, first of its right
                                  // one) -> present: the only character pairs a merge can join
                                  // across (tok_bpe.c cuts long words elsewhere)
+    int uncut;                   // 1: a merge with an empty side; long words are not cut
     int unk_id, fuse_unk, byte_fallback, ignore_merges;
     int32_t byte_id[256];        // BYTELEVEL: id of the alphabet char of each byte;
                                  // SPM/LLAMA2C: id of the <0xNN> piece (-1 when absent)

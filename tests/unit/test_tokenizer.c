@@ -262,6 +262,20 @@ static void test_long_word_cuts(void **state) {
     }
     expect_ids(t, text, 1, want, 40 * 3);
     tok_free(t);
+    // A merge with an empty side (the [a, b] form) names no junction: loads, no cut, no read
+    // before the string (ASan).
+    static const char empty_side[] =
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\": 0, \"a\": 1, \"b\": 2, \"ab\": 3},"
+        " \"merges\": [[\"\", \"a\"], [\"a\", \"b\"]]}}";
+    write_file(tmp_path("empty-side.json"), empty_side, sizeof empty_side - 1);
+    if (!(t = tok_load(tmp_path("empty-side.json"), &e))) fail_msg("%s", e.msg);
+    char ab[401];
+    for (int i = 0; i < 400; i++) ab[i] = i % 2 ? 'b' : 'a';
+    ab[400] = '\0';
+    int32_t want_ab[200];
+    for (int i = 0; i < 200; i++) want_ab[i] = 3;
+    expect_ids(t, ab, 1, want_ab, 200);
+    tok_free(t);
 }
 
 static void test_bad_inputs(void **state) {
