@@ -30,3 +30,14 @@ size_t ah_first_nonfinite_f32(const float *x, size_t n) {
     }
     return n;
 }
+
+size_t ah_first_nonfinite_f32_par(const float *x, size_t n) {
+    size_t bad = n, nslices = (n + AH_FINITE_SLICE - 1) / AH_FINITE_SLICE;
+#pragma omp parallel for reduction(min : bad) schedule(static) if (nslices > 1)
+    for (size_t sl = 0; sl < nslices; sl++) {
+        size_t lo = sl * AH_FINITE_SLICE, len = n - lo < AH_FINITE_SLICE ? n - lo : AH_FINITE_SLICE;
+        size_t i = ah_first_nonfinite_f32(x + lo, len);
+        if (i < len && lo + i < bad) bad = lo + i;
+    }
+    return bad;
+}

@@ -12,4 +12,9 @@
 // The lowest i with x[i] NaN or +-inf; n when x[0, n) is all finite.
 size_t ah_first_nonfinite_f32(const float *x, size_t n);
 
+// The same over the OpenMP threads, in slices of AH_FINITE_SLICE values (a whole block's
+// tensor or output).
+#define AH_FINITE_SLICE ((size_t)1 << 16)
+size_t ah_first_nonfinite_f32_par(const float *x, size_t n);
+
 #endif

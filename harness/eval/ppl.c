@@ -76,15 +76,7 @@ static int kld_summarise(ppl_result *r, const kld_pos *pos, size_t W, size_t P, 
 // perplexity with no hint of where it came from.
 static int check_block_output(const float *x, size_t nb, int T, size_t C, size_t w0, int layer,
                               const model *m, ah_err *e) {
-    // by slices of 64 Ki floats over the threads, each a vector scan (core/finite.h)
-    size_t n = nb * (size_t)T * C, bad = n, slice = (size_t)1 << 16;
-    size_t nslices = (n + slice - 1) / slice;
-#pragma omp parallel for reduction(min : bad) schedule(static) if (nslices > 1)
-    for (size_t sl = 0; sl < nslices; sl++) {
-        size_t lo = sl * slice, len = n - lo < slice ? n - lo : slice;
-        size_t i = ah_first_nonfinite_f32(x + lo, len);
-        if (i < len && lo + i < bad) bad = lo + i;
-    }
+    size_t n = nb * (size_t)T * C, bad = ah_first_nonfinite_f32_par(x, n);
     if (bad == n) return 0;
     // The block's tensor prefix ("model.layers.3") from one of its names, for the message.
     char block[MODEL_NAME_CAP] = "?", mark[24];

@@ -189,7 +189,6 @@ int model_weight_f32(float *out, const model_weight *w, ah_err *e) {
     return model_weight_rows_f32(out, w, 0, w->data ? (size_t)w->shape[0] : 0, e);
 }
 
-enum { FINITE_SLICE = 1 << 16 };   // values a thread widens and scans at a time (256 KiB)
 
 // The error for x[bad], the first NaN or infinity of w's values from row r0 on.
 static int nonfinite_error(const float *x, size_t bad, const model_weight *w, size_t r0,
@@ -202,13 +201,7 @@ static int nonfinite_error(const float *x, size_t bad, const model_weight *w, si
 // x (n floats) = w's values from row r0 on: fails on the first NaN or infinity, with the
 // tensor's name and its position. Slices over the threads, each a vector scan (core/finite.h).
 static int check_finite(const float *x, const model_weight *w, size_t r0, size_t n, ah_err *e) {
-    size_t bad = n, nslices = (n + FINITE_SLICE - 1) / FINITE_SLICE;
-#pragma omp parallel for reduction(min : bad) schedule(static) if (nslices > 1)
-    for (size_t sl = 0; sl < nslices; sl++) {
-        size_t lo = sl * FINITE_SLICE, len = n - lo < FINITE_SLICE ? n - lo : FINITE_SLICE;
-        size_t i = ah_first_nonfinite_f32(x + lo, len);
-        if (i < len && lo + i < bad) bad = lo + i;
-    }
+    size_t bad = ah_first_nonfinite_f32_par(x, n);
     return bad < n ? nonfinite_error(x, bad, w, r0, e) : 0;
 }
 
@@ -221,10 +214,10 @@ int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t n
     // slice is scanned right after it is widened, while it is in the cache (a second pass over
     // the whole output cost a 7B evaluation 0.7% of its time).
     const uint8_t *src = (const uint8_t *)w->data + off * st_dtype_size(w->dtype);
-    size_t bad = n, nslices = (n + FINITE_SLICE - 1) / FINITE_SLICE;
+    size_t bad = n, nslices = (n + AH_FINITE_SLICE - 1) / AH_FINITE_SLICE;
 #pragma omp parallel for reduction(min : bad) schedule(static) if (nslices > 1)
     for (size_t sl = 0; sl < nslices; sl++) {
-        size_t lo = sl * FINITE_SLICE, len = n - lo < FINITE_SLICE ? n - lo : FINITE_SLICE;
+        size_t lo = sl * AH_FINITE_SLICE, len = n - lo < AH_FINITE_SLICE ? n - lo : AH_FINITE_SLICE;
         (void)st_widen(out + lo, src + lo * st_dtype_size(w->dtype), len, w->dtype);   // a float type
         size_t i = ah_first_nonfinite_f32(out + lo, len);
         if (i < len && lo + i < bad) bad = lo + i;
