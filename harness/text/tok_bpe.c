@@ -206,41 +206,36 @@ oom:
     return ah_fail(e, "%s: out of memory in BPE", t->src);
 }
 
-// 1 where BPE may cut between two characters a and b: no merge joins a token ending in a to
-// one starting with b (t->junctions), and each is a vocab entry on its own, so neither becomes
-// byte pieces or an unk that fuse_unk could join to the other. No merge then crosses the cut,
-// and the merges on either side run in the same rank order as in the whole word (the queue's
-// order restricted to one side is that side's own), so each side merged alone gives the same
-// ids.
-static int cut_between(const tok_tokenizer *t, const char *a, size_t al, uint32_t ca,
-                       const char *b, size_t bl, uint32_t cb) {
-    int32_t r, id;
-    return !tok_pmap_get(&t->junctions, (int32_t)ca, (int32_t)cb, &r, &id) &&
-           tok_smap_get(&t->vocab, a, al) >= 0 && tok_smap_get(&t->vocab, b, bl) >= 0;
-}
-
+// A SentencePiece-style tokenizer without a pre-tokenizer (Llama-2, TinyLlama) passes a whole
+// text segment, all of WikiText-2's test set, as one word: one queue over 1.3 MB, and no use of
+// the word cache. Such a word is merged in parts, cut between two characters a and b where no
+// merge joins a token ending in a to one starting with b (t->junctions) and each is a vocab
+// entry on its own (so neither becomes byte pieces or an unk that fuse_unk could join to the
+// other): before "▁" after a letter, for Llama-2. No merge then crosses the cut, and the
+// merges on either side run in the same rank order as in the whole word (the queue's order
+// restricted to one side is that side's own), so each side merged alone gives the same ids;
+// the parts are words again, and repeat. A ByteLevel tokenizer's pre-tokenizer already
+// splits; ignore_merges looks the whole word up first, so neither is cut.
 int tok_bpe_word(const tok_tokenizer *t, tok_work *w, const char *s, size_t len, tok_ids *out,
                  ah_err *e) {
-    // A SentencePiece-style tokenizer without a pre-tokenizer (Llama-2, TinyLlama) passes a whole
-    // text segment, all of WikiText-2's test set, as one word: one queue over 1.3 MB, and no use
-    // of the word cache. Such a word is merged in parts cut where no merge can join across
-    // (cut_between): before "▁" after a letter, for Llama-2; the parts are words again, and
-    // repeat. A ByteLevel tokenizer's pre-tokenizer already splits; ignore_merges looks the
-    // whole word up first, so neither is cut.
     if (len <= CACHE_MAX_WORD || t->kind != TOK_SPM || t->ignore_merges || t->uncut ||
         t->junctions.n == 0)
         return bpe_word(t, w, s, len, out, e);
-    size_t start = 0, i = 0, pl = 0;   // the part begins at start; the previous char is [i-pl, i)
-    uint32_t pc = 0;
-    while (i < len) {
+    size_t start = 0;         // the current part is [start, i)
+    uint32_t prev_cp = 0;
+    int prev_known = 0;       // the previous char is a vocab entry (0 before the first)
+    for (size_t i = 0; i < len;) {
         uint32_t cp;
         size_t cl = tok_utf8_get(s + i, len - i, &cp);
-        if (pl && cut_between(t, s + i - pl, pl, pc, s + i, cl, cp)) {
+        int32_t r, id;
+        int known = tok_smap_get(&t->vocab, s + i, cl) >= 0;
+        if (prev_known && known &&
+            !tok_pmap_get(&t->junctions, (int32_t)prev_cp, (int32_t)cp, &r, &id)) {
             if (bpe_word(t, w, s + start, i - start, out, e)) return -1;
             start = i;
         }
-        pc = cp;
-        pl = cl;
+        prev_cp = cp;
+        prev_known = known;
         i += cl;
     }
     return bpe_word(t, w, s + start, len - start, out, e);
