@@ -264,9 +264,11 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         int rewrites = o->block_fn && !o->block_fn_reads_only;
         if ((rewrites ? block_f32_load : block_f32_view)(blk, m, l, e)) goto done_prog;
         if (o->block_fn && o->block_fn(o->block_ctx, l, blk, e)) goto done_prog;
+        // the last block only for the rows the head reads (rows from `first` on; model/forward.h)
+        int rows_from = l == c->n_layers - 1 ? first : 0;
         for (size_t w = 0; w < W; w += (size_t)B) {
             int nb = W - w < (size_t)B ? (int)(W - w) : B;
-            fwd_block(hidden + w * T * C, s, blk, c, T, nb);
+            fwd_block_rows(hidden + w * T * C, s, blk, c, T, nb, rows_from);
             if (check_block_output(hidden + w * T * C, (size_t)nb, T, C, w, l, m, e))
                 goto done_prog;
         }
@@ -295,7 +297,9 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         ah_fail(e, "out of memory (scores)");
         goto done_prog;
     }
-    for (size_t w = 0; w < W; w++) fwd_final_norm(hidden + w * T * C, s, c, fnorm, fnorm_b, T);
+    // the rows the head reads (the last block left the ones before `first` as they were)
+    for (size_t w = 0; w < W; w++)
+        fwd_final_norm(hidden + (w * T + first) * C, s, c, fnorm, fnorm_b, T - first);
     size_t P = (size_t)(T - 1 - first);
     head_kld hk = {.ref = o->kld_ref};
     if ((o->kld_ref && !(hk.pos = ah_alloc(W * P, sizeof *hk.pos, "KLD positions", e))) ||

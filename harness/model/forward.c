@@ -349,8 +349,9 @@ void fwd_rope(float *x, const fwd_state *s, int N, int T, int pos0, int n_heads,
 // attention
 
 // att (T, H*D) = causal softmax(q k^T / sqrt(D)) v for each of B windows and each head;
-// kv head g = h / (H/G). One (window, head) pair per task.
-static void attention(fwd_state *s, const model_config *c, int T, int B) {
+// kv head g = h / (H/G). One (window, head) pair per task. Only the rows from first_row on (a
+// multiple of ATT_ROWS) of each window: their row blocks are the ones a full pass has.
+static void attention(fwd_state *s, const model_config *c, int T, int B, int first_row) {
     int H = c->n_heads, G = c->n_kv_heads, D = c->head_dim, group = H / G;
     float scale = 1.0f / sqrtf((float)D);
     int nbuf = s->nthreads;
@@ -365,7 +366,7 @@ static void attention(fwd_state *s, const model_config *c, int T, int B) {
         const float *vh = s->v + row0 * G * D + (size_t)(h / group) * D;
         // Causal attention in row blocks of ATT_ROWS: block [i0, i1) needs keys 0 .. i1-1 only,
         // so the GEMMs skip the masked upper triangle (about half the work at long T).
-        for (int i0 = 0; i0 < T; i0 += ATT_ROWS) {
+        for (int i0 = first_row; i0 < T; i0 += ATT_ROWS) {
             int i1 = i0 + ATT_ROWS < T ? i0 + ATT_ROWS : T, nr = i1 - i0;
             // S (nr, i1) = scale * q_h[i0:i1] (nr, D) @ k_h[0:i1]^T (D, i1); row stride i1
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, i1, D, scale,
@@ -406,7 +407,7 @@ void fwd_attention_tail(float *out, int accumulate, fwd_state *s, const block_f3
         fwd_rope(s->q, s, N, T, 0, c->n_heads, c->head_dim, c->arch->rope);
         fwd_rope(s->k, s, N, T, 0, c->n_kv_heads, c->head_dim, c->arch->rope);
     }
-    attention(s, c, T, B);
+    attention(s, c, T, B, 0);
     capture(s, FWD_IN_O, s->att, N, Q);
     fwd_block_linear(out, s->att, b, L_O, w[L_O_B], N, Q, C, accumulate);
 }
@@ -473,6 +474,47 @@ void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c
         memcpy(s->xn, x, (size_t)N * C * sizeof(float));
         fwd_mlp(s->xn, 1, x, s, b, c, T, B);
         fwd_norm(x, s->xn, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
+    }
+}
+
+// 1 when some linear of b is computed from packed codes.
+static int block_has_packed(const block_f32 *b) {
+    for (int r = 0; r < L_COUNT; r++)
+        if (b->pk[r]) return 1;
+    return 0;
+}
+
+void fwd_block_rows(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T,
+                    int B, int first) {
+    int r0 = first > 0 ? first / ATT_ROWS * ATT_ROWS : 0;
+    // The GEMMs of the packed path, the post-norm order and a capture hook (which wants every
+    // row) take the whole block.
+    if (r0 == 0 || r0 >= T || !c->norm_before || s->capture || block_has_packed(b)) {
+        fwd_block(x, s, b, c, T, B);
+        return;
+    }
+    int C = c->dim, N = T * B, R = T - r0, H = c->n_heads, G = c->n_kv_heads, D = c->head_dim;
+    int Q = H * D, KV = G * D;
+    float *const *w = b->w;
+    // keys and values of every row (the rows from r0 on attend to all before them)
+    fwd_norm(s->xn, x, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
+    fwd_block_linear(s->k, s->xn, b, L_K, w[L_K_B], N, C, KV, 0);
+    fwd_block_linear(s->v, s->xn, b, L_V, w[L_V_B], N, C, KV, 0);
+    if (c->arch->rope != ROPE_NONE) fwd_rope(s->k, s, N, T, 0, G, D, c->arch->rope);
+    // queries of the rows from r0 on, window by window (their rows are R of every T)
+    for (int bw = 0; bw < B; bw++) {
+        size_t row = (size_t)bw * T + (size_t)r0;
+        fwd_block_linear(s->q + row * Q, s->xn + row * C, b, L_Q, w[L_Q_B], R, C, Q, 0);
+        if (c->arch->rope != ROPE_NONE) fwd_rope(s->q + row * Q, s, R, T, r0, H, D, c->arch->rope);
+    }
+    attention(s, c, T, B, r0);
+    // o_proj with its residual, then the MLP, on those rows only
+    for (int bw = 0; bw < B; bw++) {
+        size_t row = (size_t)bw * T + (size_t)r0;
+        float *xr = x + row * C, *xn = s->xn + row * C;
+        fwd_block_linear(xr, s->att + row * Q, b, L_O, w[L_O_B], R, Q, C, 1);
+        fwd_norm(xn, xr, w[L_MLP_NORM], w[L_MLP_NORM_B], c, R);
+        fwd_mlp(xr, 1, xn, s, b, c, R, 1);
     }
 }
 

@@ -43,6 +43,18 @@ int fwd_batch_windows(int T, size_t windows);
 // b holds this layer's fp32 weights.
 void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T, int B);
 
+// fwd_block for a last block whose rows before `first` of each window no one reads (llama.cpp's
+// perplexity scores the second half of every window). Rows [r0, T) of each window, r0 =
+// `first` rounded down to the attention's row block (128), come out as fwd_block gives them,
+// bit for bit: every row's keys and values are still computed, but the queries, attention,
+// o_proj and MLP only for those rows (about half of a 2048-token window's block). Rows before
+// r0 keep their input. The GEMMs sum over the same K in the same order whatever their row
+// count (OpenBLAS's kernels accumulate each output element along K alone), and the attention
+// keeps its row blocks. Takes the whole block (fwd_block) where r0 is 0, for post-norm
+// families, with a capture hook set, or when b holds packed linears.
+void fwd_block_rows(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T,
+                    int B, int first);
+
 // The block's parts, for AWQ's per-module losses. N = T*B rows; accumulate: out += instead
 // of out =. The capture hook (if set) sees the inputs of the linears as in fwd_block.
 // out (N, C) (+)= o_proj(causal attention(q, k, v of in)); in (N, C) the attention input.

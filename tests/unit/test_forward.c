@@ -202,6 +202,69 @@ static void test_block_view(void **st) {
     check_view("tests/fixtures/llama-mha-f16", 0);    // F16: widened
 }
 
+// Rows [r0, T) of each window of fwd_block_rows's output are fwd_block's, bit for bit (r0 =
+// first rounded down to the attention's 128-row blocks), and the rows before r0 are as they
+// came; with r0 = 0 it is fwd_block. Two windows of 384 tokens (three row blocks) through the
+// fixture's layers, the last one both ways. The second window is also run alone (B = 1): the
+// batch gives it the same floats (the GEMMs' row count does not change a row's sums).
+static void check_block_rows(const char *name, int first, int r0) {
+    enum { T = 384, B = 2 };
+    char path[256];
+    snprintf(path, sizeof path, "tests/fixtures/%s", name);
+    ah_err e = {{0}};
+    model *m = model_load(path, &e);
+    if (!m) fail_msg("%s: %s", name, e.msg);
+    const model_config *c = &m->cfg;
+    size_t C = (size_t)c->dim, n = (size_t)B * T * C;
+    fwd_state *s = fwd_state_new(c, T, B, &e);
+    block_f32 *b = block_f32_new(m, &e);
+    float *x = calloc(n, sizeof(float)), *y = calloc(n, sizeof(float)), *in = calloc(n, sizeof(float));
+    int32_t tokens[T];
+    assert_non_null(s);
+    assert_non_null(b);
+    for (int w = 0; w < B; w++) {
+        for (int t = 0; t < T; t++) tokens[t] = (int32_t)((t * 37 + w * 101 + 5) % c->vocab_size);
+        fwd_embed(x + (size_t)w * T * C, m, tokens, T);
+    }
+    for (int l = 0; l < c->n_layers - 1; l++) {
+        assert_int_equal(block_f32_load(b, m, l, &e), 0);
+        fwd_block(x, s, b, c, T, B);
+    }
+    memcpy(y, x, n * sizeof(float));
+    memcpy(in, x, n * sizeof(float));
+    assert_int_equal(block_f32_load(b, m, c->n_layers - 1, &e), 0);
+    fwd_block(x, s, b, c, T, B);
+    fwd_block_rows(y, s, b, c, T, B, first);
+    float *alone = calloc((size_t)T * C, sizeof(float));   // window 1 by itself
+    fwd_embed(alone, m, tokens, T);                         // tokens still hold window 1's
+    for (int l = 0; l < c->n_layers; l++) {
+        assert_int_equal(block_f32_load(b, m, l, &e), 0);
+        fwd_block(alone, s, b, c, T, 1);
+    }
+    assert_memory_equal(alone, x + (size_t)T * C, (size_t)T * C * sizeof(float));
+    free(alone);
+    for (int w = 0; w < B; w++) {
+        size_t w0 = (size_t)w * T * C;
+        assert_memory_equal(y + w0 + (size_t)r0 * C, x + w0 + (size_t)r0 * C,
+                            (size_t)(T - r0) * C * sizeof(float));
+        assert_memory_equal(y + w0, r0 ? in + w0 : x + w0, (size_t)r0 * C * sizeof(float));
+        if (r0) assert_memory_not_equal(x + w0 + (size_t)r0 * C, in + w0 + (size_t)r0 * C, C * sizeof(float));
+    }
+    free(x); free(y); free(in);
+    block_f32_free(b);
+    fwd_state_free(s);
+    model_free(m);
+}
+
+static void test_block_rows(void **st) {
+    (void)st;
+    check_block_rows("llama-gqa", 192, 128);       // F32, grouped-query attention
+    check_block_rows("llama-gqa", 256, 256);       // the last row block alone
+    check_block_rows("qwen2", 300, 256);           // q/k/v biases
+    check_block_rows("llama-mha-f16", 192, 128);   // F16, widened
+    check_block_rows("llama-gqa", 100, 0);         // under one row block: the whole block
+}
+
 static void test_llama_gqa(void **st) { (void)st; check_fixture("llama-gqa", NULL); }
 static void test_llama_mha_f16(void **st) { (void)st; check_fixture("llama-mha-f16", NULL); }
 static void test_qwen2(void **st) { (void)st; check_fixture("qwen2", NULL); }
@@ -214,6 +277,7 @@ int main(void) {
         cmocka_unit_test(test_qwen2),     cmocka_unit_test(test_opt),
         cmocka_unit_test(test_llama2c),   cmocka_unit_test(test_sum8_rows),
         cmocka_unit_test(test_attend_row), cmocka_unit_test(test_block_view),
+        cmocka_unit_test(test_block_rows),
     };
     return cmocka_run_group_tests_name("forward", tests, NULL, NULL);
 }
