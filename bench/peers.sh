@@ -108,8 +108,9 @@ for m in $PEER_MODELS; do
     hcmd="./awq-harness eval --model DIR --data text:wiki.test.raw --protocol llamacpp --seqlen 2048 --max-windows $W --threads $THREADS"
     lcmd="llama-perplexity -m DIR.gguf -f wiki.test.raw -c 2048 --chunks $W -t $THREADS -ctk f32 -ctv f32 -fa off"
     hs=(); ls=(); hm=(); lm=(); hppl=""; lppl=""; pks=(); pcts=()
-    # every token runs the blocks; logits only for the scored positions 1024..2046 (eval/ppl.c)
-    fpt=$(/usr/bin/python3 bench/model_flops.py "$cfg" 2048 "$(awk 'BEGIN {print 1023 / 2048}')")
+    # every token runs the blocks but the last, which computes rows 1024..2047 (keys and values
+    # of all); logits only for the scored positions 1024..2046 (eval/ppl.c, fwd_block_rows)
+    fpt=$(/usr/bin/python3 bench/model_flops.py "$cfg" 2048 "$(awk 'BEGIN {print 1023 / 2048}')" 1024)
     for i in $(seq "$REPS"); do   # alternating: harness, llama.cpp, harness, ...
       pk1=""; [ -n "$peak" ] && pk1=$("$peak" --threads "$THREADS" --reps 3 | tail -n 1 | kv peak_gflops)
       r=$(timed "$tmp/h.out" "$BIN" eval --model "$dir" --data "text:$TEXT" --protocol llamacpp --seqlen 2048 \
