@@ -41,7 +41,17 @@ void *ah_alloc(size_t n, size_t sz, const char *what, ah_err *e) {
 
 void *ah_calloc(size_t n, size_t sz, const char *what, ah_err *e) {
     void *p = ah_alloc(n, sz, what, e);
-    if (p) memset(p, 0, n * sz);   // ah_alloc checked the product
+    if (!p) return NULL;
+    size_t bytes = n * sz;   // ah_alloc checked the product
+    // The zeroing is the buffer's first touch, so its page faults: a large buffer is zeroed by
+    // all threads in 2 MiB pieces, each faulting its own pages (fresh memory costs a VM a host
+    // fault per page; a fresh 150 MiB buffer took 0.42 s serially, 0.25 s on 2 threads).
+    size_t pieces = (bytes + AH_HUGE_PAGE - 1) / AH_HUGE_PAGE;
+#pragma omp parallel for schedule(static) if (bytes >= AH_HUGE_MIN)
+    for (size_t i = 0; i < pieces; i++) {
+        size_t lo = i * AH_HUGE_PAGE, len = bytes - lo < AH_HUGE_PAGE ? bytes - lo : AH_HUGE_PAGE;
+        memset((char *)p + lo, 0, len);
+    }
     return p;
 }
 
