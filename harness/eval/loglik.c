@@ -173,13 +173,16 @@ static int score_chunk(ll_result *out, const model *m, const ll_request *req, co
         if ((o->block_fn ? block_f32_load : block_f32_view)(blk, m, l, e)) goto out;
         if (o->block_fn && o->block_fn(o->block_ctx, l, blk, e)) goto out;
         // Runs of equal length go through fwd_block together, at most what the state holds
-        // (B * T rows).
+        // (B * T rows). The last block computes a run only from its first scored row on
+        // (fwd_block_rows; the head reads no row before it).
         for (size_t q = 0; q < nq;) {
-            int T = req[ord[i0 + q]].n;
+            int T = req[ord[i0 + q]].n, first = T;
             int Bcap = (int)(((size_t)Bmax * (size_t)Tmax) / (size_t)T);
             size_t q1 = q;
-            while (q1 < nq && req[ord[i0 + q1]].n == T && (int)(q1 - q) < Bcap) q1++;
-            fwd_block(hidden + off[q] * C, s, blk, c, T, (int)(q1 - q));
+            for (; q1 < nq && req[ord[i0 + q1]].n == T && (int)(q1 - q) < Bcap; q1++)
+                if (T - req[ord[i0 + q1]].k < first) first = T - req[ord[i0 + q1]].k;
+            fwd_block_rows(hidden + off[q] * C, s, blk, c, T, (int)(q1 - q),
+                           l == c->n_layers - 1 ? first : 0);
             q = q1;
         }
         model_release_layer(m, l);   // the pages a view kept resident
@@ -206,7 +209,8 @@ static int score_chunk(ll_result *out, const model *m, const ll_request *req, co
     for (size_t q = 0; q < nq; q++) {
         const ll_request *r = &req[ord[i0 + q]];
         float *h = hidden + off[q] * C;
-        fwd_final_norm(h, s, c, fnorm, fnorm_b, r->n);
+        // the scored rows alone (the last block left earlier rows as they were)
+        fwd_final_norm(h + (size_t)(r->n - r->k) * C, s, c, fnorm, fnorm_b, r->k);
         for (int p = r->n - r->k; p < r->n; p++, g++) {
             memcpy(x + g * C, h + (size_t)p * C, C * sizeof(float));
             tgt[g] = r->seq[p + 1];
