@@ -9,7 +9,10 @@
 #          other agree (test_interop_gguf checks that to 1e-4). Whole-process wall time, tokens/s
 #          (W x 2048 / seconds: every token of every window goes through the model) and peak
 #          RSS (/usr/bin/time -f %M), runs alternating harness, llama.cpp, harness, ...;
-#          medians of REPS runs. And the harness's achieved GFLOP/s (its own tok_per_s times
+#          medians of REPS runs. Each run starts with its own model file in the page cache
+#          (read once, untimed, just before): a 7B shape's safetensors and GGUF (13.5 GB each)
+#          do not both fit in 24 GiB, so alternating runs would otherwise each read its file
+#          from disk, which is the disk's time, not the tool's. And the harness's achieved GFLOP/s (its own tok_per_s times
 #          bench/model_flops.py's FLOPs per token) against the sgemm peak (bench/gemm_peak.c)
 #          measured just before each of its runs: the median of the per-run shares.
 #   awq    the whole AWQ pass of `awq-harness quantize --method awq` against each AWQ peer on
@@ -78,6 +81,9 @@ declare -A TOK=([smollm]=smollm [tinyllama]=llama2 [llama7b]=llama2)
 declare -A WIN=([smollm]=${WINDOWS_smollm:-4} [tinyllama]=${WINDOWS_tinyllama:-2} [llama7b]=${WINDOWS_llama7b:-1})
 
 # timed OUTFILE cmd...: runs cmd, stdout+stderr to OUTFILE; prints "seconds peak_mib".
+# The files named read into the page cache (the runs above; untimed).
+warm() { cat "$@" >/dev/null 2>&1 || true; }
+
 timed() {
   local out=$1; shift
   /usr/bin/time -f 'peers_time %e %M' -o "$tmp/time" "$@" >"$out" 2>&1 || { echo "FAIL"; return 1; }
@@ -113,6 +119,7 @@ for m in $PEER_MODELS; do
     fpt=$(/usr/bin/python3 bench/model_flops.py "$cfg" 2048 "$(awk 'BEGIN {print 1023 / 2048}')" 1024)
     for i in $(seq "$REPS"); do   # alternating: harness, llama.cpp, harness, ...
       pk1=""; [ -n "$peak" ] && pk1=$("$peak" --threads "$THREADS" --reps 3 | tail -n 1 | kv peak_gflops)
+      warm "$dir"/*.safetensors
       r=$(timed "$tmp/h.out" "$BIN" eval --model "$dir" --data "text:$TEXT" --protocol llamacpp --seqlen 2048 \
             --max-windows "$W" --threads "$THREADS") || { echo "peers: harness eval failed:"; tail -n 3 "$tmp/h.out"; break; }
       hs+=("${r% *}"); hm+=("${r#* }")
@@ -122,6 +129,7 @@ for m in $PEER_MODELS; do
       if [ -n "$pk1" ] && [ -n "$htp" ]; then
         pks+=("$pk1"); pcts+=("$(awk -v a="$htp" -v f="$fpt" -v p="$pk1" 'BEGIN {printf "%.1f", 100 * a * f / 1e9 / p}')")
       fi
+      warm "$g"
       r=$(timed "$tmp/l.out" "$bin/llama-perplexity" -m "$g" -f "$TEXT" -c 2048 --chunks "$W" -t "$THREADS" \
             -ctk f32 -ctv f32 -fa off) || { echo "peers: llama-perplexity failed:"; tail -n 3 "$tmp/l.out"; break; }
       ls+=("${r% *}"); lm+=("${r#* }")
