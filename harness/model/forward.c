@@ -487,9 +487,11 @@ static int block_has_packed(const block_f32 *b) {
 void fwd_block_rows(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T,
                     int B, int first) {
     int r0 = first > 0 ? first / ATT_ROWS * ATT_ROWS : 0;
-    // The GEMMs of the packed path, the post-norm order and a capture hook (which wants every
-    // row) take the whole block.
-    if (r0 == 0 || r0 >= T || !c->norm_before || s->capture || block_has_packed(b)) {
+    // The whole block where fewer than ATT_ROWS rows would remain (a GEMM of so few rows may
+    // take another OpenBLAS path than the full block's: gemv for one row, a small-matrix
+    // kernel), for the packed path's GEMMs, the post-norm order, and a capture hook (which
+    // wants every row).
+    if (r0 == 0 || T - r0 < ATT_ROWS || !c->norm_before || s->capture || block_has_packed(b)) {
         fwd_block(x, s, b, c, T, B);
         return;
     }

@@ -50,8 +50,9 @@ void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c
 // o_proj and MLP only for those rows (about half of a 2048-token window's block). Rows before
 // r0 keep their input. The GEMMs sum over the same K in the same order whatever their row
 // count (OpenBLAS's kernels accumulate each output element along K alone), and the attention
-// keeps its row blocks. Takes the whole block (fwd_block) where r0 is 0, for post-norm
-// families, with a capture hook set, or when b holds packed linears.
+// keeps its row blocks. Takes the whole block (fwd_block) where r0 is 0 or fewer than 128
+// rows would remain, for post-norm families, with a capture hook set, or when b holds packed
+// linears.
 void fwd_block_rows(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T,
                     int B, int first);
 

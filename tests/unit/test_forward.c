@@ -204,11 +204,11 @@ static void test_block_view(void **st) {
 
 // Rows [r0, T) of each window of fwd_block_rows's output are fwd_block's, bit for bit (r0 =
 // first rounded down to the attention's 128-row blocks), and the rows before r0 are as they
-// came; with r0 = 0 it is fwd_block. Two windows of 384 tokens (three row blocks) through the
-// fixture's layers, the last one both ways. The second window is also run alone (B = 1): the
+// came; with r0 = 0 it is fwd_block. Two windows of T tokens (384: three row blocks) through
+// the fixture's layers, the last one both ways. The second window is also run alone (B = 1): the
 // batch gives it the same floats (the GEMMs' row count does not change a row's sums).
-static void check_block_rows(const char *name, int first, int r0) {
-    enum { T = 384, B = 2 };
+static void check_block_rows(const char *name, int T, int first, int r0) {
+    enum { B = 2 };
     char path[256];
     snprintf(path, sizeof path, "tests/fixtures/%s", name);
     ah_err e = {{0}};
@@ -219,7 +219,7 @@ static void check_block_rows(const char *name, int first, int r0) {
     fwd_state *s = fwd_state_new(c, T, B, &e);
     block_f32 *b = block_f32_new(m, &e);
     float *x = calloc(n, sizeof(float)), *y = calloc(n, sizeof(float)), *in = calloc(n, sizeof(float));
-    int32_t tokens[T];
+    int32_t *tokens = calloc((size_t)T, sizeof *tokens);
     assert_non_null(s);
     assert_non_null(b);
     for (int w = 0; w < B; w++) {
@@ -250,7 +250,7 @@ static void check_block_rows(const char *name, int first, int r0) {
         assert_memory_equal(y + w0, r0 ? in + w0 : x + w0, (size_t)r0 * C * sizeof(float));
         if (r0) assert_memory_not_equal(x + w0 + (size_t)r0 * C, in + w0 + (size_t)r0 * C, C * sizeof(float));
     }
-    free(x); free(y); free(in);
+    free(x); free(y); free(in); free(tokens);
     block_f32_free(b);
     fwd_state_free(s);
     model_free(m);
@@ -258,11 +258,12 @@ static void check_block_rows(const char *name, int first, int r0) {
 
 static void test_block_rows(void **st) {
     (void)st;
-    check_block_rows("llama-gqa", 192, 128);       // F32, grouped-query attention
-    check_block_rows("llama-gqa", 256, 256);       // the last row block alone
-    check_block_rows("qwen2", 300, 256);           // q/k/v biases
-    check_block_rows("llama-mha-f16", 192, 128);   // F16, widened
-    check_block_rows("llama-gqa", 100, 0);         // under one row block: the whole block
+    check_block_rows("llama-gqa", 384, 192, 128);       // F32, grouped-query attention
+    check_block_rows("llama-gqa", 384, 256, 256);       // the last row block alone
+    check_block_rows("qwen2", 384, 300, 256);           // q/k/v biases
+    check_block_rows("llama-mha-f16", 384, 192, 128);   // F16, widened
+    check_block_rows("llama-gqa", 384, 100, 0);         // under one row block: the whole block
+    check_block_rows("llama-gqa", 300, 290, 0);         // 44 rows would remain: the whole block
 }
 
 static void test_llama_gqa(void **st) { (void)st; check_fixture("llama-gqa", NULL); }
