@@ -13,7 +13,11 @@
 // kernels): their first touch then faults 2 MiB at a time instead of 4 KiB. On the project's
 // VMs a 4 KiB first-touch fault costs about 9 us, so a fresh 100 MiB buffer cost 0.23 s of
 // faults, serial where it is zeroed; the 2-window eval of a 135M-parameter model spent 5% of
-// its time in them. Weights and activations also want fewer TLB misses.
+// its time in them. Weights and activations also want fewer TLB misses. Which page size pays
+// depends on the host: on the Intel VM of later sessions a huge page took about 5.6 ms to
+// fault in where the kernel had to take a block it had reported free to the host, and the
+// evaluations ran 1.5-2.5% faster without them (bench/README.md, "the last block for the
+// scored rows"); the AMD figure, where they gained 2-3%, decided.
 #define AH_HUGE_MIN ((size_t)4 << 20)
 #define AH_HUGE_PAGE ((uintptr_t)2 << 20)
 
