@@ -454,6 +454,8 @@ void fwd_mlp_tail(float *out, int accumulate, fwd_state *s, const block_f32 *b,
     fwd_block_linear(out, s->h2, b, L_DOWN, w[L_DOWN_B], N, F, C, accumulate);
 }
 
+// fwd_block_rows (below) repeats these steps for a last block's later rows: a step added here
+// goes there too (test_block_rows compares the two).
 void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T, int B) {
     int C = c->dim, N = T * B;
     float *const *w = b->w;
