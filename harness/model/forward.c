@@ -386,8 +386,21 @@ static void capture(fwd_state *s, fwd_input which, const float *x, int T, int In
     if (s->capture) s->capture(s->capture_ctx, which, x, T, In);
 }
 
-void fwd_attention(float *out, int accumulate, const float *in, fwd_state *s,
-                   const block_f32 *b, const model_config *c, int T, int B) {
+static void attention_tail_rows(float *out, int accumulate, fwd_state *s, const block_f32 *b,
+                                const model_config *c, int T, int B, int r0);
+
+// The rows [r0, T) of each of B windows as segments of consecutive rows: one of all N = T*B
+// rows when r0 is 0 (one GEMM for the batch), else one per window, segment g starting at row
+// g*T + r0. Returns the count; *rows = each one's length.
+static int row_segments(int T, int B, int r0, int *rows) {
+    *rows = r0 ? T - r0 : T * B;
+    return r0 ? B : 1;
+}
+
+// fwd_attention for the rows from r0 on (fwd_block_rows): the keys and values of every row,
+// the rest only of those rows. r0 > 0 only without packed linears or a capture hook.
+static void attention_rows(float *out, int accumulate, const float *in, fwd_state *s,
+                           const block_f32 *b, const model_config *c, int T, int B, int r0) {
     int C = c->dim, Q = c->n_heads * c->head_dim, KV = c->n_kv_heads * c->head_dim, N = T * B;
     float *const *w = b->w;
     capture(s, FWD_IN_QKV, in, N, C);
@@ -395,21 +408,47 @@ void fwd_attention(float *out, int accumulate, const float *in, fwd_state *s,
     const arch_layer_role r[3] = {L_Q, L_K, L_V};
     const float *const bias[3] = {w[L_Q_B], w[L_K_B], w[L_V_B]};
     const int O[3] = {Q, KV, KV};
-    fwd_block_linears(3, y, r, bias, O, in, b, N, C);
-    fwd_attention_tail(out, accumulate, s, b, c, T, B);
+    if (r0 == 0) {   // q, k, v together (the packed GEMV path prepares `in` once for all three)
+        fwd_block_linears(3, y, r, bias, O, in, b, N, C);
+    } else {         // k, v of every row, q of the segments
+        fwd_block_linears(2, y + 1, r + 1, bias + 1, O + 1, in, b, N, C);
+        int rows, nseg = row_segments(T, B, r0, &rows);
+        for (int g = 0; g < nseg; g++) {
+            size_t row = (size_t)g * T + (size_t)r0;
+            fwd_block_linear(s->q + row * Q, in + row * C, b, L_Q, w[L_Q_B], rows, C, Q, 0);
+        }
+    }
+    attention_tail_rows(out, accumulate, s, b, c, T, B, r0);
+}
+
+void fwd_attention(float *out, int accumulate, const float *in, fwd_state *s,
+                   const block_f32 *b, const model_config *c, int T, int B) {
+    attention_rows(out, accumulate, in, s, b, c, T, B, 0);
+}
+
+// fwd_attention_tail for the rows from r0 on: rope of every key and of those queries, their
+// attention, o_proj of those rows into out.
+static void attention_tail_rows(float *out, int accumulate, fwd_state *s, const block_f32 *b,
+                                const model_config *c, int T, int B, int r0) {
+    int C = c->dim, H = c->n_heads, D = c->head_dim, Q = H * D, N = T * B;
+    float *const *w = b->w;
+    int rows, nseg = row_segments(T, B, r0, &rows);
+    if (c->arch->rope != ROPE_NONE) {
+        for (int g = 0; g < nseg; g++)   // row r of a segment is at position r0 + r % T
+            fwd_rope(s->q + ((size_t)g * T + (size_t)r0) * Q, s, rows, T, r0, H, D, c->arch->rope);
+        fwd_rope(s->k, s, N, T, 0, c->n_kv_heads, D, c->arch->rope);
+    }
+    attention(s, c, T, B, r0);
+    capture(s, FWD_IN_O, s->att, N, Q);
+    for (int g = 0; g < nseg; g++) {
+        size_t row = (size_t)g * T + (size_t)r0;
+        fwd_block_linear(out + row * C, s->att + row * Q, b, L_O, w[L_O_B], rows, Q, C, accumulate);
+    }
 }
 
 void fwd_attention_tail(float *out, int accumulate, fwd_state *s, const block_f32 *b,
                         const model_config *c, int T, int B) {
-    int C = c->dim, Q = c->n_heads * c->head_dim, N = T * B;
-    float *const *w = b->w;
-    if (c->arch->rope != ROPE_NONE) {
-        fwd_rope(s->q, s, N, T, 0, c->n_heads, c->head_dim, c->arch->rope);
-        fwd_rope(s->k, s, N, T, 0, c->n_kv_heads, c->head_dim, c->arch->rope);
-    }
-    attention(s, c, T, B, 0);
-    capture(s, FWD_IN_O, s->att, N, Q);
-    fwd_block_linear(out, s->att, b, L_O, w[L_O_B], N, Q, C, accumulate);
+    attention_tail_rows(out, accumulate, s, b, c, T, B, 0);
 }
 
 void fwd_mlp(float *out, int accumulate, const float *in, fwd_state *s, const block_f32 *b,
@@ -454,31 +493,6 @@ void fwd_mlp_tail(float *out, int accumulate, fwd_state *s, const block_f32 *b,
     fwd_block_linear(out, s->h2, b, L_DOWN, w[L_DOWN_B], N, F, C, accumulate);
 }
 
-// fwd_block_rows (below) repeats these steps for a last block's later rows: a step added here
-// goes there too (test_block_rows compares the two).
-void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T, int B) {
-    int C = c->dim, N = T * B;
-    float *const *w = b->w;
-    // attention: x = x + o(attn(norm(x)))   (post-norm: x = norm(x + o(attn(x))))
-    if (c->norm_before) {
-        fwd_norm(s->xn, x, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
-        fwd_attention(x, 1, s->xn, s, b, c, T, B);   // residual add through beta = 1
-    } else {
-        memcpy(s->xn, x, (size_t)N * C * sizeof(float));
-        fwd_attention(s->xn, 1, x, s, b, c, T, B);
-        fwd_norm(x, s->xn, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
-    }
-    // MLP: x = x + down(act(gate(n)) * up(n))  or  x + fc2(relu(fc1(n)))
-    if (c->norm_before) {
-        fwd_norm(s->xn, x, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
-        fwd_mlp(x, 1, s->xn, s, b, c, T, B);
-    } else {
-        memcpy(s->xn, x, (size_t)N * C * sizeof(float));
-        fwd_mlp(s->xn, 1, x, s, b, c, T, B);
-        fwd_norm(x, s->xn, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
-    }
-}
-
 // 1 when some linear of b is computed from packed codes.
 static int block_has_packed(const block_f32 *b) {
     for (int r = 0; r < L_COUNT; r++)
@@ -488,38 +502,38 @@ static int block_has_packed(const block_f32 *b) {
 
 void fwd_block_rows(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T,
                     int B, int first) {
-    int r0 = first > 0 ? first / ATT_ROWS * ATT_ROWS : 0;
-    // The whole block where fewer than ATT_ROWS rows would remain (a GEMM of so few rows may
-    // take another OpenBLAS path than the full block's: gemv for one row, a small-matrix
-    // kernel), for the packed path's GEMMs, the post-norm order, and a capture hook (which
-    // wants every row).
-    if (r0 == 0 || T - r0 < ATT_ROWS || !c->norm_before || s->capture || block_has_packed(b)) {
-        fwd_block(x, s, b, c, T, B);
+    int C = c->dim, N = T * B, r0 = first > 0 ? first / ATT_ROWS * ATT_ROWS : 0;
+    // Every row where fewer than ATT_ROWS rows would remain (a GEMM of so few rows may take
+    // another OpenBLAS path than the full block's: gemv for one row, a small-matrix kernel),
+    // for the packed path's shared GEMV, the post-norm order, and a capture hook (which wants
+    // every row).
+    if (T - r0 < ATT_ROWS || !c->norm_before || s->capture || block_has_packed(b)) r0 = 0;
+    float *const *w = b->w;
+    if (!c->norm_before) {   // post-norm: x = norm(x + o(attn(x))), then x = norm(x + mlp(x))
+        memcpy(s->xn, x, (size_t)N * C * sizeof(float));
+        fwd_attention(s->xn, 1, x, s, b, c, T, B);
+        fwd_norm(x, s->xn, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
+        memcpy(s->xn, x, (size_t)N * C * sizeof(float));
+        fwd_mlp(s->xn, 1, x, s, b, c, T, B);
+        fwd_norm(x, s->xn, w[L_MLP_NORM], w[L_MLP_NORM_B], c, N);
         return;
     }
-    int C = c->dim, N = T * B, R = T - r0, H = c->n_heads, G = c->n_kv_heads, D = c->head_dim;
-    int Q = H * D, KV = G * D;
-    float *const *w = b->w;
-    // keys and values of every row (the rows from r0 on attend to all before them)
+    // pre-norm: x = x + o(attn(norm(x))) (the residual added through beta = 1), then
+    // x = x + down(act(gate(n)) * up(n)) or x + fc2(relu(fc1(n))), n = norm(x); every row's
+    // norm feeds the keys and values, the rest runs on the rows from r0 on
     fwd_norm(s->xn, x, w[L_ATTN_NORM], w[L_ATTN_NORM_B], c, N);
-    fwd_block_linear(s->k, s->xn, b, L_K, w[L_K_B], N, C, KV, 0);
-    fwd_block_linear(s->v, s->xn, b, L_V, w[L_V_B], N, C, KV, 0);
-    if (c->arch->rope != ROPE_NONE) fwd_rope(s->k, s, N, T, 0, G, D, c->arch->rope);
-    // queries of the rows from r0 on, window by window (their rows are R of every T)
-    for (int bw = 0; bw < B; bw++) {
-        size_t row = (size_t)bw * T + (size_t)r0;
-        fwd_block_linear(s->q + row * Q, s->xn + row * C, b, L_Q, w[L_Q_B], R, C, Q, 0);
-        if (c->arch->rope != ROPE_NONE) fwd_rope(s->q + row * Q, s, R, T, r0, H, D, c->arch->rope);
-    }
-    attention(s, c, T, B, r0);
-    // o_proj with its residual, then the MLP, on those rows only
-    for (int bw = 0; bw < B; bw++) {
-        size_t row = (size_t)bw * T + (size_t)r0;
+    attention_rows(x, 1, s->xn, s, b, c, T, B, r0);
+    int rows, nseg = row_segments(T, B, r0, &rows);
+    for (int g = 0; g < nseg; g++) {
+        size_t row = (size_t)g * T + (size_t)r0;
         float *xr = x + row * C, *xn = s->xn + row * C;
-        fwd_block_linear(xr, s->att + row * Q, b, L_O, w[L_O_B], R, Q, C, 1);
-        fwd_norm(xn, xr, w[L_MLP_NORM], w[L_MLP_NORM_B], c, R);
-        fwd_mlp(xr, 1, xn, s, b, c, R, 1);
+        fwd_norm(xn, xr, w[L_MLP_NORM], w[L_MLP_NORM_B], c, rows);
+        fwd_mlp(xr, 1, xn, s, b, c, rows, 1);
     }
+}
+
+void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T, int B) {
+    fwd_block_rows(x, s, b, c, T, B, 0);
 }
 
 // ----------------------------------------------------------------------------

@@ -50,9 +50,10 @@ void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c
 // o_proj and MLP only for those rows (about half of a 2048-token window's block). Rows before
 // r0 keep their input. The GEMMs sum over the same K in the same order whatever their row
 // count (OpenBLAS's kernels accumulate each output element along K alone), and the attention
-// keeps its row blocks. Takes the whole block (fwd_block) where r0 is 0 or fewer than 128
-// rows would remain, for post-norm families, with a capture hook set, or when b holds packed
-// linears.
+// keeps its row blocks. Computes every row (fwd_block is first = 0) where r0 is 0 or fewer
+// than 128 rows would remain, for post-norm families, with a capture hook set, or when b holds
+// packed linears. One code path for both: the attention and MLP steps run over "segments",
+// all N rows at once from row 0, else each window's rows from r0 on.
 void fwd_block_rows(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T,
                     int B, int first);
 
