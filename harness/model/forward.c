@@ -14,10 +14,12 @@
 #include "core/fastexp.h"
 #include "core/mem.h"
 #include "core/vecmax.h"
+#include "model/attend_block.h"
 #include "packed/packed.h"
 
-#define ATT_ROWS 128   // query rows per block of the causal attention (128: half the K / V
-                       // packing of 64, measured 8% faster on OPT-125m; bench/README.md)
+// Query rows per block of the causal attention: 128 (half the K / V packing of 64, measured 8%
+// faster on OPT-125m; bench/README.md), the block attend_block.h's kernels take.
+#define ATT_ROWS ATTEND_BLOCK_ROWS
 
 // ----------------------------------------------------------------------------
 // elementwise kernels that call exp
@@ -197,6 +199,11 @@ fwd_state *fwd_state_new(const model_config *c, int T, int B, ah_err *e) {
         !(s->att = ah_calloc(n * Q, sizeof(float), "activations", e)) ||
         !(s->scores = ah_calloc(score_bufs * (t < ATT_ROWS ? t : ATT_ROWS) * t, sizeof(float),
                                 "attention scores", e)) ||
+        // keys in panels and values in rows for attend_block.h, per thread: head sizes its
+        // kernels take
+        (c->head_dim % 16 == 0 && t >= ATT_ROWS &&
+         !(s->kpack = ah_alloc(score_bufs * (attend_block_kp_floats(T, c->head_dim) + t * c->head_dim),
+                               sizeof(float), "attention keys", e))) ||
         // h1 holds the gate projection: gated MLPs only
         !(s->h1 = ah_calloc(c->arch->mlp == MLP_SWIGLU ? n * F : 1, sizeof(float), "MLP activations", e)) ||
         !(s->h2 = ah_calloc(n * F, sizeof(float), "MLP activations", e)) ||
@@ -222,7 +229,7 @@ fwd_state *fwd_state_new(const model_config *c, int T, int B, ah_err *e) {
 void fwd_state_free(fwd_state *s) {
     if (!s) return;
     ah_free(s->xn); ah_free(s->q); ah_free(s->k); ah_free(s->v); ah_free(s->att);
-    ah_free(s->scores); ah_free(s->h1); ah_free(s->h2);
+    ah_free(s->scores); ah_free(s->kpack); ah_free(s->h1); ah_free(s->h2);
     ah_free(s->rope_cos); ah_free(s->rope_sin);
     free(s);
 }
@@ -350,31 +357,55 @@ void fwd_rope(float *x, const fwd_state *s, int N, int T, int pos0, int n_heads,
 
 // att (T, H*D) = causal softmax(q k^T / sqrt(D)) v for each of B windows and each head;
 // kv head g = h / (H/G). One (window, head) pair per task. Only the rows from first_row on (a
-// multiple of ATT_ROWS) of each window: their row blocks are the ones a full pass has.
+// multiple of ATT_ROWS) of each window: their row blocks are the ones a full pass has. Full row
+// blocks take attend_block.h's kernels where they give OpenBLAS's bits (keys packed once per
+// window and kv head a thread meets: heads of a group come in a row), else cblas_sgemm.
 static void attention(fwd_state *s, const model_config *c, int T, int B, int first_row) {
     int H = c->n_heads, G = c->n_kv_heads, D = c->head_dim, group = H / G;
     float scale = 1.0f / sqrtf((float)D);
     int nbuf = s->nthreads;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nbuf)
-    for (int task = 0; task < B * H; task++) {
-        int bw = task / H, h = task % H;
+    int blocks = s->kpack && T >= ATT_ROWS && attend_block_usable(D, nbuf);
+    size_t kp_floats = attend_block_kp_floats(T, D), pack_floats = kp_floats + (size_t)T * D;
+#pragma omp parallel num_threads(nbuf)
+    {
+        int thread = omp_get_thread_num(), packed = -1;   // packed: the (window, kv head) in kp
         // (ATT_ROWS, T) per thread: one row block's scores at a time
-        float *S = s->scores + (size_t)omp_get_thread_num() * (T < ATT_ROWS ? T : ATT_ROWS) * T;
-        size_t row0 = (size_t)bw * T;   // first row of this window
-        const float *qh = s->q + row0 * H * D + (size_t)h * D;
-        const float *kh = s->k + row0 * G * D + (size_t)(h / group) * D;
-        const float *vh = s->v + row0 * G * D + (size_t)(h / group) * D;
-        // Causal attention in row blocks of ATT_ROWS: block [i0, i1) needs keys 0 .. i1-1 only,
-        // so the GEMMs skip the masked upper triangle (about half the work at long T).
-        for (int i0 = first_row; i0 < T; i0 += ATT_ROWS) {
-            int i1 = i0 + ATT_ROWS < T ? i0 + ATT_ROWS : T, nr = i1 - i0;
-            // S (nr, i1) = scale * q_h[i0:i1] (nr, D) @ k_h[0:i1]^T (D, i1); row stride i1
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, i1, D, scale,
-                        qh + (size_t)i0 * H * D, H * D, kh, G * D, 0.0f, S, i1);
-            softmax_causal_block(S, nr, i1, i0);   // softmax over j <= i; zero j in (i, i1)
-            // att_h[i0:i1] (nr, D) = S (nr, i1) @ v_h[0:i1] (i1, D)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, D, i1, 1.0f, S, i1, vh,
-                        G * D, 0.0f, s->att + (row0 + i0) * H * D + (size_t)h * D, H * D);
+        float *S = s->scores + (size_t)thread * (T < ATT_ROWS ? T : ATT_ROWS) * T;
+        // this thread's keys in panels, then its values in rows of D: read from rows G*D floats
+        // apart, a 7B shape's values (16 KiB apart) thrashed the caches' sets
+        float *kp = blocks ? s->kpack + (size_t)thread * pack_floats : NULL, *vp = kp ? kp + kp_floats : NULL;
+#pragma omp for schedule(dynamic, 1)
+        for (int task = 0; task < B * H; task++) {
+            int bw = task / H, h = task % H;
+            size_t row0 = (size_t)bw * T;   // first row of this window
+            const float *qh = s->q + row0 * H * D + (size_t)h * D;
+            const float *kh = s->k + row0 * G * D + (size_t)(h / group) * D;
+            const float *vh = s->v + row0 * G * D + (size_t)(h / group) * D;
+            float *att = s->att + row0 * H * D + (size_t)h * D;
+            // Causal attention in row blocks of ATT_ROWS: block [i0, i1) needs keys 0 .. i1-1
+            // only, so the products skip the masked upper triangle (about half the work at long T).
+            for (int i0 = first_row; i0 < T; i0 += ATT_ROWS) {
+                int i1 = i0 + ATT_ROWS < T ? i0 + ATT_ROWS : T, nr = i1 - i0;
+                if (kp && nr == ATT_ROWS) {
+                    if (packed != bw * G + h / group) {   // this kv head's keys and values
+                        attend_block_pack_keys(kp, kh, (size_t)G * D, T, D);
+                        for (int j = 0; j < T; j++)
+                            memcpy(vp + (size_t)j * D, vh + (size_t)j * G * D, sizeof(float) * D);
+                        packed = bw * G + h / group;
+                    }
+                    attend_block_scores(S, qh + (size_t)i0 * H * D, (size_t)H * D, kp, i0, D, scale);
+                    softmax_causal_block(S, nr, i1, i0);
+                    attend_block_values(att + (size_t)i0 * H * D, (size_t)H * D, S, vp, (size_t)D, i0, D);
+                    continue;
+                }
+                // S (nr, i1) = scale * q_h[i0:i1] (nr, D) @ k_h[0:i1]^T (D, i1); row stride i1
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, i1, D, scale,
+                            qh + (size_t)i0 * H * D, H * D, kh, G * D, 0.0f, S, i1);
+                softmax_causal_block(S, nr, i1, i0);   // softmax over j <= i; zero j in (i, i1)
+                // att_h[i0:i1] (nr, D) = S (nr, i1) @ v_h[0:i1] (i1, D)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, D, i1, 1.0f, S, i1, vh,
+                            G * D, 0.0f, att + (size_t)i0 * H * D, H * D);
+            }
         }
     }
 }

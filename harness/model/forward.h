@@ -1,8 +1,9 @@
 // forward.h — fp32 forward pass of one decoder block over one window, and the LM head.
 //
 // Dims legend (see model.h): T tokens, C width, H heads, G kv heads, D head_dim, F MLP width,
-// V vocabulary. All tensors row-major fp32. Matrix products go through CBLAS; attention heads
-// run in parallel (OpenMP), each with its own (T, T) score buffer.
+// V vocabulary. All tensors row-major fp32. Matrix products go through CBLAS (the attention's,
+// where they give its bits, through attend_block.h's kernels); attention heads run in parallel
+// (OpenMP), each with its own score buffer of one row block.
 #ifndef AH_FORWARD_H
 #define AH_FORWARD_H
 
@@ -24,6 +25,8 @@ typedef struct {
     float *k, *v;      // (N, G*D)
     float *att;        // (N, H*D) attention output (input of o_proj)
     float *scores;     // (nthreads, min(T, 128), T) per-thread attention scratch (one row block)
+    float *kpack;      // per thread: (T rounded up to 16, D) keys in panels of 16, then (T, D)
+                       // values (attend_block.h); NULL where its kernels cannot run (D % 16, T < 128)
     int nthreads;
     float *h1, *h2;    // (N, F)   MLP gate (gated MLPs only) / up activations
     float *rope_cos;   // (T, D/2)
