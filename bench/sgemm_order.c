@@ -4,7 +4,8 @@
 // split into even and odd d (two such chains added at the end), as the call is made inside the
 // attention (one thread: OpenBLAS runs single-threaded inside an OpenMP region). Why it
 // matters: a fused attention kernel of our own must give these bits to keep every perplexity
-// (bench/README.md, "Faster evaluation"). Not part of the test suite.
+// (bench/README.md, "Faster evaluation"); model/attend_block.c gives the `SkylakeX` kernels'
+// bits and checks them at first use. Not part of the test suite.
 //
 //   cc -O2 -mfma -o /tmp/sgemm_order bench/sgemm_order.c
 //      -I/usr/include/x86_64-linux-gnu/openblas-openmp -L/usr/lib/x86_64-linux-gnu/openblas-openmp
