@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
+#include "core/vecmax.h"
 
 // The K block (keys) OpenBLAS's level-3 driver takes from key ls of a product over n keys:
 // GEMM_Q = 448 while at least 2 * 448 remain, else half of what remains rounded up to
@@ -29,9 +29,13 @@ void attend_block_pack_keys(float *kp, const float *k, size_t ldk, int n, int D)
     for (int p = 0; p < (n + 15) / 16; p++)
         for (int l = 0; l < 16; l++) {
             int j = 16 * p + l;
-            const float *kj = k + (size_t)j * ldk;
             float *dst = kp + (size_t)p * D * 16 + l;
-            for (int d = 0; d < D; d++) dst[(size_t)d * 16] = j < n ? kj[d] : 0.0f;
+            if (j >= n) {
+                for (int d = 0; d < D; d++) dst[(size_t)d * 16] = 0.0f;
+                continue;
+            }
+            const float *kj = k + (size_t)j * ldk;
+            for (int d = 0; d < D; d++) dst[(size_t)d * 16] = kj[d];
         }
 }
 
@@ -42,45 +46,61 @@ void attend_block_pack_keys(float *kp, const float *k, size_t ldk, int n, int D)
 
 // S rows [0, R) x panels [0, P) of 16 keys: acc = fma chain over d from 0 (q broadcast, 16
 // keys a vector), then fma(acc, scale, 0) as OpenBLAS's kernel adds alpha * acc to the zeroed
-// block. R = 8, P <= 3: 24 accumulators.
+// block. R = 8, P <= 3: 24 accumulators. mx[r] (lanes) takes the max of the row's scores of
+// keys up to last[r] (the tile's first key is key 0 of the panels here).
 AVX512 INLINE void scores_tile(float *S, size_t ldS, const float *q, size_t ldq, const float *kp,
-                               int D, float scale, const int R, const int P) {
+                               int D, float scale, __m512 mx[8], const int last[8], const int R,
+                               const int P) {
     __m512 acc[8][3];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++)
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int p = 0; p < P; p++) acc[r][p] = _mm512_setzero_ps();
     for (int d = 0; d < D; d++) {
         __m512 kv[3];
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int p = 0; p < P; p++) kv[p] = _mm512_loadu_ps(kp + ((size_t)p * D + d) * 16);
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
             __m512 qb = _mm512_set1_ps(q[(size_t)r * ldq + d]);
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int p = 0; p < P; p++) acc[r][p] = _mm512_fmadd_ps(qb, kv[p], acc[r][p]);
         }
     }
     const __m512 vs = _mm512_set1_ps(scale), zero = _mm512_setzero_ps();
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++)
-        #pragma GCC unroll 8
-        for (int p = 0; p < P; p++)
-            _mm512_storeu_ps(S + (size_t)r * ldS + 16 * p, _mm512_fmadd_ps(acc[r][p], vs, zero));
+#pragma GCC unroll 8
+        for (int p = 0; p < P; p++) {
+            __m512 sc = _mm512_fmadd_ps(acc[r][p], vs, zero);
+            _mm512_storeu_ps(S + (size_t)r * ldS + 16 * p, sc);
+            int valid = last[r] - 16 * p + 1;   // keys of this panel at or before the row's
+            __mmask16 m = valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? 0 : (__mmask16)((1u << valid) - 1);
+            mx[r] = _mm512_mask_max_ps(mx[r], m, mx[r], sc);
+        }
 }
 
-AVX512 static void scores_avx512(float *S, const float *q, size_t ldq, const float *kp, int i0,
-                                 int D, float scale) {
+AVX512 static void scores_avx512(float *S, float *rowmax, const float *q, size_t ldq,
+                                 const float *kp, int i0, int D, float scale) {
     enum { R = 8 };
     size_t ldS = (size_t)i0 + ATTEND_BLOCK_ROWS, panel = (size_t)D * 16;
     for (int r0 = 0; r0 < ATTEND_BLOCK_ROWS; r0 += R) {
         // rows r0 .. r0+7 read keys up to i0 + r0 + 7
-        int np = (i0 + r0 + R + 15) / 16, p = 0;
+        int np = (i0 + r0 + R + 15) / 16, p = 0, last[R];
+        __m512 mx[R];
+        for (int r = 0; r < R; r++) {
+            mx[r] = _mm512_set1_ps(-INFINITY);
+            last[r] = i0 + r0 + r;
+        }
         float *Sr = S + (size_t)r0 * ldS;
         const float *qr = q + (size_t)r0 * ldq;
-        for (; p + 3 <= np; p += 3) scores_tile(Sr + 16 * p, ldS, qr, ldq, kp + p * panel, D, scale, R, 3);
-        if (np - p == 2) scores_tile(Sr + 16 * p, ldS, qr, ldq, kp + p * panel, D, scale, R, 2);
-        if (np - p == 1) scores_tile(Sr + 16 * p, ldS, qr, ldq, kp + p * panel, D, scale, R, 1);
+        for (; p + 3 <= np; p += 3) {
+            scores_tile(Sr + 16 * p, ldS, qr, ldq, kp + p * panel, D, scale, mx, last, R, 3);
+            for (int r = 0; r < R; r++) last[r] -= 48;   // keys counted from the next tile's
+        }
+        if (np - p == 2) scores_tile(Sr + 16 * p, ldS, qr, ldq, kp + p * panel, D, scale, mx, last, R, 2);
+        if (np - p == 1) scores_tile(Sr + 16 * p, ldS, qr, ldq, kp + p * panel, D, scale, mx, last, R, 1);
+        for (int r = 0; r < R; r++) rowmax[r0 + r] = _mm512_reduce_max_ps(mx[r]);
     }
 }
 
@@ -95,24 +115,24 @@ AVX512 INLINE void values_tile(float *out, size_t ldo, const float *P, size_t ld
         int le = ls + kblock(n, ls);
         int stop = le < jmax ? le : jmax;
         __m512 acc[6][4];
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int r = 0; r < R; r++)
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int c = 0; c < NC; c++) acc[r][c] = zero;
         for (int j = ls; j < stop; j++) {
             __m512 vv[4];
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int c = 0; c < NC; c++) vv[c] = _mm512_loadu_ps(v + (size_t)j * ldv + 16 * c);
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int r = 0; r < R; r++) {
                 __m512 pb = _mm512_set1_ps(P[(size_t)r * ldP + j]);
-                #pragma GCC unroll 8
+#pragma GCC unroll 8
                 for (int c = 0; c < NC; c++) acc[r][c] = _mm512_fmadd_ps(pb, vv[c], acc[r][c]);
             }
         }
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int r = 0; r < R; r++)
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int c = 0; c < NC; c++) {
                 float *o = out + (size_t)r * ldo + 16 * c;
                 _mm512_storeu_ps(o, _mm512_add_ps(first ? zero : _mm512_loadu_ps(o), acc[r][c]));
@@ -137,7 +157,8 @@ AVX512 INLINE void values_rows(float *out, size_t ldo, const float *P, size_t ld
 
 AVX512 static void values_avx512(float *out, size_t ldo, const float *P, const float *v,
                                  size_t ldv, int i0, int D) {
-    enum { R = 6 };   // 128 = 21 * 6 + 2
+    enum { R = 6 };
+    _Static_assert(ATTEND_BLOCK_ROWS % 6 == 2, "the row tiles below: 6 rows, then 2");
     int n = i0 + ATTEND_BLOCK_ROWS, r0 = 0;
     for (; r0 + R <= ATTEND_BLOCK_ROWS; r0 += R)
         values_rows(out + (size_t)r0 * ldo, ldo, P + (size_t)r0 * n, (size_t)n, v, ldv, n,
@@ -148,12 +169,12 @@ AVX512 static void values_avx512(float *out, size_t ldo, const float *P, const f
 }
 #endif
 
-void attend_block_scores(float *S, const float *q, size_t ldq, const float *kp, int i0, int D,
-                         float scale) {
+void attend_block_scores(float *S, float rowmax[ATTEND_BLOCK_ROWS], const float *q, size_t ldq,
+                         const float *kp, int i0, int D, float scale) {
 #if defined(__x86_64__)
-    scores_avx512(S, q, ldq, kp, i0, D, scale);
+    scores_avx512(S, rowmax, q, ldq, kp, i0, D, scale);
 #else
-    (void)S, (void)q, (void)ldq, (void)kp, (void)i0, (void)D, (void)scale;
+    (void)S, (void)rowmax, (void)q, (void)ldq, (void)kp, (void)i0, (void)D, (void)scale;
     abort();   // attend_block_usable is 0 here
 #endif
 }
@@ -189,6 +210,7 @@ static int matches_openblas(int D, int nthreads) {
           *kp = malloc(attend_block_kp_floats(N, D) * sizeof *kp),
           *S_ref = malloc((size_t)M * N * sizeof(float)), *S = malloc((size_t)M * N * sizeof(float)),
           *o_ref = malloc((size_t)M * D * sizeof(float)), *o = malloc((size_t)M * D * sizeof(float));
+    float rowmax[M];
     int ok = q && k && v && kp && S_ref && S && o_ref && o;
     if (ok) {
         fill(q, nd, 1, 2.0f);
@@ -202,9 +224,10 @@ static int matches_openblas(int D, int nthreads) {
             int n = i0 + M;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, n, D, scale, q + (size_t)i0 * D,
                         D, k, D, 0.0f, S_ref, n);
-            attend_block_scores(S, q + (size_t)i0 * D, (size_t)D, kp, i0, D, scale);
+            attend_block_scores(S, rowmax, q + (size_t)i0 * D, (size_t)D, kp, i0, D, scale);
             for (int r = 0; r < M && ok; r++)
-                ok = memcmp(S + (size_t)r * n, S_ref + (size_t)r * n, (size_t)(i0 + r + 1) * sizeof(float)) == 0;
+                ok = memcmp(S + (size_t)r * n, S_ref + (size_t)r * n, (size_t)(i0 + r + 1) * sizeof(float)) == 0 &&
+                     rowmax[r] == ah_max_f32(S_ref + (size_t)r * n, (size_t)(i0 + r + 1));
             // causal weights of mixed sizes: |score| / 16 up to the row's key, zeros after
             for (int r = 0; r < M; r++)
                 for (int j = 0; j < n; j++)

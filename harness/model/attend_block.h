@@ -37,9 +37,11 @@ size_t attend_block_kp_floats(int n, int D);
 void attend_block_pack_keys(float *kp, const float *k, size_t ldk, int n, int D);
 
 // S (128, ldS = i0 + 128): row r, keys [0, i0 + r + 1) = scale * q_(i0+r) . k_j, OpenBLAS's
-// bits (entries past a row's last key: unspecified). q: row i0 of the head, rows ldq apart.
-void attend_block_scores(float *S, const float *q, size_t ldq, const float *kp, int i0, int D,
-                         float scale);
+// bits (entries past a row's last key: unspecified); rowmax[r] = the max of those, taken from
+// the registers as they are stored (the softmax's first pass over the row). q: row i0 of the
+// head, rows ldq apart. i0 a multiple of 16.
+void attend_block_scores(float *S, float rowmax[ATTEND_BLOCK_ROWS], const float *q, size_t ldq,
+                         const float *kp, int i0, int D, float scale);
 
 // out (128, D), rows ldo apart = P (128, i0 + 128) @ v[0 : i0 + 128], P a causal softmax block
 // (row r zero past key i0 + r), OpenBLAS's bits. D a multiple of 16.

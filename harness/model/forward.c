@@ -30,9 +30,10 @@
 // flip on last-bit changes of the attention output (softmax sums in 8 lanes moved
 // tests/fixtures/awq/opt-b3-g32-search-clip's perplexity to 1.4e-3 off the reference).
 
-// row[0, n) <- exp(row[0, n) - max(row[0, n))), the unnormalised softmax.
-static void exp_shifted_row(float *row, int n) {
-    ah_expf_shift_n(row, row, (size_t)n, ah_max_f32(row, (size_t)n));
+// row[0, n) <- exp(row[0, n) - mx), mx = max(row[0, n)): the unnormalised softmax. mx: NULL to
+// take the max here, else the max already known.
+static void exp_shifted_row(float *row, int n, const float *mx) {
+    ah_expf_shift_n(row, row, (size_t)n, mx ? *mx : ah_max_f32(row, (size_t)n));
 }
 
 // row[0, n) *= inv; row[n, m) <- 0 (the masked part of a block).
@@ -88,13 +89,15 @@ AH_VEC_CLONES void fwd_sum8_rows(float sum[8], const float *base, int ld, int n)
 // sum (the order the AWQ reference tests were matched with); 8 rows' sums run side by side,
 // in vector lanes (fwd_sum8_rows), instead of one chain of n dependent adds per row. Eight
 // rows at a time from exp to scale: 8 rows of 2048 are 64 KiB and stay in L2 between the
-// passes (the whole block, 1 MiB, did not).
-static void softmax_causal_block(float *S, int nr, int ld, int n0) {
+// passes (the whole block, 1 MiB, did not). rowmax: each row's max score where the scores'
+// kernel took it (attend_block_scores), NULL to take it here.
+static void softmax_causal_block(float *S, int nr, int ld, int n0, const float *rowmax) {
     float sum[8];
     for (int r0 = 0; r0 < nr; r0 += 8) {
         int k = nr - r0 < 8 ? nr - r0 : 8, common = n0 + r0 + 1;   // row r0 is the shortest
         float *base = S + (size_t)r0 * ld;
-        for (int r = 0; r < k; r++) exp_shifted_row(base + (size_t)r * ld, common + r);
+        for (int r = 0; r < k; r++)
+            exp_shifted_row(base + (size_t)r * ld, common + r, rowmax ? rowmax + r0 + r : NULL);
         for (int r = 0; r < 8; r++) sum[r] = 0.0f;
         if (k == 8) {
             fwd_sum8_rows(sum, base, ld, common);
@@ -358,23 +361,27 @@ void fwd_rope(float *x, const fwd_state *s, int N, int T, int pos0, int n_heads,
 // att (T, H*D) = causal softmax(q k^T / sqrt(D)) v for each of B windows and each head;
 // kv head g = h / (H/G). One (window, head) pair per task. Only the rows from first_row on (a
 // multiple of ATT_ROWS) of each window: their row blocks are the ones a full pass has. Full row
-// blocks take attend_block.h's kernels where they give OpenBLAS's bits (keys packed once per
-// window and kv head a thread meets: heads of a group come in a row), else cblas_sgemm.
+// blocks take attend_block.h's kernels where they give OpenBLAS's bits (keys and values packed
+// once per window and kv head a thread meets), else cblas_sgemm. The tasks go out a kv head's
+// group of heads at a time where there are enough groups to share (so a thread packs each
+// kv head once), else one head at a time.
 static void attention(fwd_state *s, const model_config *c, int T, int B, int first_row) {
     int H = c->n_heads, G = c->n_kv_heads, D = c->head_dim, group = H / G;
     float scale = 1.0f / sqrtf((float)D);
     int nbuf = s->nthreads;
     int blocks = s->kpack && T >= ATT_ROWS && attend_block_usable(D, nbuf);
     size_t kp_floats = attend_block_kp_floats(T, D), pack_floats = kp_floats + (size_t)T * D;
+    int chunk = B * G >= 2 * nbuf ? group : 1;
 #pragma omp parallel num_threads(nbuf)
     {
         int thread = omp_get_thread_num(), packed = -1;   // packed: the (window, kv head) in kp
+        float rowmax[ATT_ROWS];   // each row's max score, from attend_block_scores
         // (ATT_ROWS, T) per thread: one row block's scores at a time
         float *S = s->scores + (size_t)thread * (T < ATT_ROWS ? T : ATT_ROWS) * T;
         // this thread's keys in panels, then its values in rows of D: read from rows G*D floats
         // apart, a 7B shape's values (16 KiB apart) thrashed the caches' sets
         float *kp = blocks ? s->kpack + (size_t)thread * pack_floats : NULL, *vp = kp ? kp + kp_floats : NULL;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, chunk)
         for (int task = 0; task < B * H; task++) {
             int bw = task / H, h = task % H;
             size_t row0 = (size_t)bw * T;   // first row of this window
@@ -393,15 +400,15 @@ static void attention(fwd_state *s, const model_config *c, int T, int B, int fir
                             memcpy(vp + (size_t)j * D, vh + (size_t)j * G * D, sizeof(float) * D);
                         packed = bw * G + h / group;
                     }
-                    attend_block_scores(S, qh + (size_t)i0 * H * D, (size_t)H * D, kp, i0, D, scale);
-                    softmax_causal_block(S, nr, i1, i0);
+                    attend_block_scores(S, rowmax, qh + (size_t)i0 * H * D, (size_t)H * D, kp, i0, D, scale);
+                    softmax_causal_block(S, nr, i1, i0, rowmax);
                     attend_block_values(att + (size_t)i0 * H * D, (size_t)H * D, S, vp, (size_t)D, i0, D);
                     continue;
                 }
                 // S (nr, i1) = scale * q_h[i0:i1] (nr, D) @ k_h[0:i1]^T (D, i1); row stride i1
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, i1, D, scale,
                             qh + (size_t)i0 * H * D, H * D, kh, G * D, 0.0f, S, i1);
-                softmax_causal_block(S, nr, i1, i0);   // softmax over j <= i; zero j in (i, i1)
+                softmax_causal_block(S, nr, i1, i0, NULL);   // softmax over j <= i; zero j in (i, i1)
                 // att_h[i0:i1] (nr, D) = S (nr, i1) @ v_h[0:i1] (i1, D)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, D, i1, 1.0f, S, i1, vh,
                             G * D, 0.0f, att + (size_t)i0 * H * D, H * D);

@@ -14,6 +14,7 @@
 #include "core/mem.h"
 #include "io/safetensors.h"
 #include "core/blas.h"
+#include "core/vecmax.h"
 #include "model/attend.h"
 #include "model/attend_block.h"
 #include "model/forward.h"
@@ -277,8 +278,8 @@ static void test_block_rows(void **st) {
 
 // attend_block's kernels give cblas_sgemm's bits, called as forward.c's attention calls it (one
 // thread of a team; q rows H*D floats apart, keys and values G*D) over every row block of a
-// 2048-token window: past the first-use check's 1024 keys, so the K blocks of 448 and the
-// halves after them are checked again; head sizes 64 and 128 (SmolLM2 and TinyLlama, Llama-2-7B)
+// 2048-token window (and each row's max score beside ah_max_f32's): past the first-use check's
+// 1024 keys, so the K blocks of 448 and the halves after them are checked again; head sizes 64 and 128 (SmolLM2 and TinyLlama, Llama-2-7B)
 // and 16 (the fixtures). Where the kernels do not run (no AVX-512, or an OpenBLAS whose order
 // differs) it says so; on OpenBLAS's SkylakeX core with AVX-512, where their order was read
 // off, the check finding a difference is a failure.
@@ -318,9 +319,12 @@ static void check_attend_block(int D, int nthreads) {
         const float *qh = q + (size_t)i0 * ldq + 2 * D;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, n, D, scale, qh, (int)ldq, kh,
                     (int)ldkv, 0.0f, S_ref, n);
-        attend_block_scores(S, qh, ldq, kp, i0, D, scale);
+        float rowmax[M];
+        attend_block_scores(S, rowmax, qh, ldq, kp, i0, D, scale);
         for (int r = 0; r < M; r++) {
-            if (memcmp(S + (size_t)r * n, S_ref + (size_t)r * n, sizeof(float) * (i0 + r + 1)) != 0) bad = i0;
+            if (memcmp(S + (size_t)r * n, S_ref + (size_t)r * n, sizeof(float) * (i0 + r + 1)) != 0 ||
+                rowmax[r] != ah_max_f32(S_ref + (size_t)r * n, (size_t)(i0 + r + 1)))
+                bad = i0;
             for (int j = 0; j < n; j++)   // causal weights, zero past the row's key
                 S[(size_t)r * n + j] = j <= i0 + r ? expf(S_ref[(size_t)r * n + j] - 8.0f) : 0.0f;
         }
