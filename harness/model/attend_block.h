@@ -7,8 +7,9 @@
 // through cblas_sgemm, which packs the score block, zeroes it, and runs its kernel at about a
 // quarter of the GEMM peak at these shapes (one dimension of 64). The kernels here compute
 // the same elements in the same order as OpenBLAS 0.3.21's `SkylakeX` kernels do at these
-// shapes (found with bench/sgemm_order.c and a scratch program over every key count 10..2048
-// for D = 64 and 128):
+// shapes (found by comparing cblas_sgemm's outputs with candidate orders at every key count
+// 10..2048 for D = 64 and 128: bench/README.md, "Evaluation: the attention's products without
+// OpenBLAS's packing"; tests/unit/test_forward.c repeats the comparison):
 //   - a score is one fused multiply-add chain over d = 0..D-1 from 0, then fma(acc, scale, 0);
 //   - an output element is a fused chain over keys inside each K block of the GEMM driver
 //     (driver/level3/level3.c: blocks of GEMM_Q = 448 while 896 or more keys remain, then two

@@ -11,10 +11,10 @@
 
 #include <cmocka.h>
 
-#include "core/mem.h"
-#include "io/safetensors.h"
 #include "core/blas.h"
+#include "core/mem.h"
 #include "core/vecmax.h"
+#include "io/safetensors.h"
 #include "model/attend.h"
 #include "model/attend_block.h"
 #include "model/forward.h"
@@ -279,10 +279,10 @@ static void test_block_rows(void **st) {
 // attend_block's kernels give cblas_sgemm's bits, called as forward.c's attention calls it (one
 // thread of a team; q rows H*D floats apart, keys and values G*D) over every row block of a
 // 2048-token window (and each row's max score beside ah_max_f32's): past the first-use check's
-// 1024 keys, so the K blocks of 448 and the halves after them are checked again; head sizes 64 and 128 (SmolLM2 and TinyLlama, Llama-2-7B)
-// and 16 (the fixtures). Where the kernels do not run (no AVX-512, or an OpenBLAS whose order
-// differs) it says so; on OpenBLAS's SkylakeX core with AVX-512, where their order was read
-// off, the check finding a difference is a failure.
+// 1024 keys, so the K blocks of 448 and the halves after them are checked again; head sizes 64
+// and 128 (SmolLM2 and TinyLlama, Llama-2-7B) and 16 (the fixtures). Where the kernels do not
+// run (no AVX-512, or an OpenBLAS whose order differs) it says so; on OpenBLAS's SkylakeX core
+// with AVX-512, where their order was read off, the check finding a difference is a failure.
 static void check_attend_block(int D, int nthreads) {
     enum { T = 2048, M = ATTEND_BLOCK_ROWS, H = 3, G = 2 };
     if (!attend_block_usable(D, nthreads)) {
@@ -297,6 +297,7 @@ static void check_attend_block(int D, int nthreads) {
           *v = malloc(sizeof(float) * T * ldkv), *kp = malloc(sizeof(float) * attend_block_kp_floats(T, D)),
           *S = malloc(sizeof(float) * M * T), *S_ref = malloc(sizeof(float) * M * T),
           *o = malloc(sizeof(float) * M * ldq), *o_ref = malloc(sizeof(float) * M * ldq);
+    assert_true(q && k && v && kp && S && S_ref && o && o_ref);
     unsigned x = 99u;
     for (size_t i = 0; i < (size_t)T * ldq; i++) {
         x = x * 1103515245u + 12345u;
