@@ -39,6 +39,10 @@ void attend_block_pack_keys(float *kp, const float *k, size_t ldk, int n, int D)
         }
 }
 
+void attend_block_pack_values(float *vp, const float *v, size_t ldv, int n, int D) {
+    for (int j = 0; j < n; j++) memcpy(vp + (size_t)j * D, v + (size_t)j * ldv, sizeof(float) * D);
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define AVX512 __attribute__((target("avx512f")))

@@ -36,6 +36,9 @@ int attend_block_usable(int D, int nthreads);
 // kp[(p * D + d) * 16 + l] = k_(16p + l)[d], zero past n. kp holds attend_block_kp_floats(n, D).
 size_t attend_block_kp_floats(int n, int D);
 void attend_block_pack_keys(float *kp, const float *k, size_t ldk, int n, int D);
+// Values 0..n-1 of one head (row j at v + j * ldv) into rows of D: vp[j * D + d]. Read in place,
+// a 7B shape's value rows (16 KiB apart) fell into one cache set.
+void attend_block_pack_values(float *vp, const float *v, size_t ldv, int n, int D);
 
 // S (128, ldS = i0 + 128): row r, keys [0, i0 + r + 1) = scale * q_(i0+r) . k_j, OpenBLAS's
 // bits (entries past a row's last key: unspecified); rowmax[r] = the max of those, taken from

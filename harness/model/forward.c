@@ -378,8 +378,7 @@ static void attention(fwd_state *s, const model_config *c, int T, int B, int fir
         float rowmax[ATT_ROWS];   // each row's max score, from attend_block_scores
         // (ATT_ROWS, T) per thread: one row block's scores at a time
         float *S = s->scores + (size_t)thread * (T < ATT_ROWS ? T : ATT_ROWS) * T;
-        // this thread's keys in panels, then its values in rows of D: read from rows G*D floats
-        // apart, a 7B shape's values (16 KiB apart) thrashed the caches' sets
+        // this thread's keys in panels, then its values in rows of D (attend_block.h)
         float *kp = blocks ? s->kpack + (size_t)thread * pack_floats : NULL, *vp = kp ? kp + kp_floats : NULL;
 #pragma omp for schedule(dynamic, chunk)
         for (int task = 0; task < B * H; task++) {
@@ -396,8 +395,7 @@ static void attention(fwd_state *s, const model_config *c, int T, int B, int fir
                 if (kp && nr == ATT_ROWS) {
                     if (packed != bw * G + h / group) {   // this kv head's keys and values
                         attend_block_pack_keys(kp, kh, (size_t)G * D, T, D);
-                        for (int j = 0; j < T; j++)
-                            memcpy(vp + (size_t)j * D, vh + (size_t)j * G * D, sizeof(float) * D);
+                        attend_block_pack_values(vp, vh, (size_t)G * D, T, D);
                         packed = bw * G + h / group;
                     }
                     attend_block_scores(S, rowmax, qh + (size_t)i0 * H * D, (size_t)H * D, kp, i0, D, scale);
