@@ -204,46 +204,51 @@ static void fill(float *x, size_t n, uint32_t seed, float amp) {
     }
 }
 
-// 1 when both products give cblas_sgemm's bits on random data, row blocks i0 = 0, 128, ...,
-// 896 (up to 1024 keys: one K block, two halves, blocks of 448 and halves), called as the
-// attention calls OpenBLAS (from one thread of a team of nthreads).
-static int matches_openblas(int D, int nthreads) {
-    enum { N = 1024, M = ATTEND_BLOCK_ROWS };
-    size_t nd = (size_t)N * D;
-    float *q = malloc(nd * sizeof *q), *k = malloc(nd * sizeof *k), *v = malloc(nd * sizeof *v),
-          *kp = malloc(attend_block_kp_floats(N, D) * sizeof *kp),
-          *S_ref = malloc((size_t)M * N * sizeof(float)), *S = malloc((size_t)M * N * sizeof(float)),
-          *o_ref = malloc((size_t)M * D * sizeof(float)), *o = malloc((size_t)M * D * sizeof(float));
-    float rowmax[M];
-    int ok = q && k && v && kp && S_ref && S && o_ref && o;
-    if (ok) {
-        fill(q, nd, 1, 2.0f);
-        fill(k, nd, 2, 2.0f);
-        fill(v, nd, 3, 1.0f);
-        attend_block_pack_keys(kp, k, (size_t)D, N, D);
+int attend_block_first_difference(int D, int nthreads, int n) {
+    enum { M = ATTEND_BLOCK_ROWS, H = 3, G = 2 };
+    size_t ldq = (size_t)H * D, ldkv = (size_t)G * D;
+    float *q = malloc((size_t)n * ldq * sizeof *q), *k = malloc((size_t)n * ldkv * sizeof *k),
+          *v = malloc((size_t)n * ldkv * sizeof *v),
+          *kp = malloc(attend_block_kp_floats(n, D) * sizeof *kp),
+          *S_ref = malloc((size_t)M * n * sizeof(float)), *S = malloc((size_t)M * n * sizeof(float)),
+          *o_ref = malloc((size_t)M * ldq * sizeof(float)), *o = malloc((size_t)M * ldq * sizeof(float));
+    int bad = -2;
+    if (q && k && v && kp && S_ref && S && o_ref && o) {
+        bad = -1;
+        fill(q, (size_t)n * ldq, 1, 2.0f);
+        fill(k, (size_t)n * ldkv, 2, 2.0f);
+        fill(v, (size_t)n * ldkv, 3, 1.0f);
+        const float *kh = k + (size_t)(G - 1) * D, *vh = v + (size_t)(G - 1) * D;   // the last kv head
+        attend_block_pack_keys(kp, kh, ldkv, n, D);
         float scale = 1.0f / sqrtf((float)D);
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
 #pragma omp single
-        for (int i0 = 0; i0 < N && ok; i0 += M) {
-            int n = i0 + M;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, n, D, scale, q + (size_t)i0 * D,
-                        D, k, D, 0.0f, S_ref, n);
-            attend_block_scores(S, rowmax, q + (size_t)i0 * D, (size_t)D, kp, i0, D, scale);
-            for (int r = 0; r < M && ok; r++)
-                ok = memcmp(S + (size_t)r * n, S_ref + (size_t)r * n, (size_t)(i0 + r + 1) * sizeof(float)) == 0 &&
-                     rowmax[r] == ah_max_f32(S_ref + (size_t)r * n, (size_t)(i0 + r + 1));
-            // causal weights of mixed sizes: |score| / 16 up to the row's key, zeros after
-            for (int r = 0; r < M; r++)
-                for (int j = 0; j < n; j++)
-                    S[(size_t)r * n + j] = j <= i0 + r ? fabsf(S_ref[(size_t)r * n + j]) * 0.0625f : 0.0f;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, D, n, 1.0f, S, n, v, D, 0.0f,
-                        o_ref, D);
-            attend_block_values(o, (size_t)D, S, v, (size_t)D, i0, D);
-            ok = ok && memcmp(o, o_ref, (size_t)M * D * sizeof(float)) == 0;
+        for (int i0 = 0; i0 + M <= n && bad == -1; i0 += M) {
+            int nk = i0 + M;   // the block's keys
+            const float *qh = q + (size_t)i0 * ldq + (size_t)(H - 1) * D;   // the last query head
+            float rowmax[M];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, nk, D, scale, qh, (int)ldq, kh,
+                        (int)ldkv, 0.0f, S_ref, nk);
+            attend_block_scores(S, rowmax, qh, ldq, kp, i0, D, scale);
+            for (int r = 0; r < M; r++) {
+                const float *row = S_ref + (size_t)r * nk;
+                if (memcmp(S + (size_t)r * nk, row, (size_t)(i0 + r + 1) * sizeof(float)) != 0 ||
+                    rowmax[r] != ah_max_f32(row, (size_t)(i0 + r + 1)))
+                    bad = i0;
+                // causal softmax numerators: weights of mixed sizes, zeros past the row's key
+                for (int j = 0; j < nk; j++)
+                    S[(size_t)r * nk + j] = j <= i0 + r ? expf(row[j] - rowmax[r]) : 0.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, D, nk, 1.0f, S, nk, vh,
+                        (int)ldkv, 0.0f, o_ref, (int)ldq);
+            attend_block_values(o, ldq, S, vh, ldkv, i0, D);
+            for (int r = 0; r < M && bad == -1; r++)
+                if (memcmp(o + (size_t)r * ldq, o_ref + (size_t)r * ldq, (size_t)D * sizeof(float)) != 0)
+                    bad = i0;
         }
     }
     free(q); free(k); free(v); free(kp); free(S_ref); free(S); free(o_ref); free(o);
-    return ok;
+    return bad;
 }
 
 int attend_block_usable(int D, int nthreads) {
@@ -257,7 +262,7 @@ int attend_block_usable(int D, int nthreads) {
     atomic_int *v = &verdict[nthreads > 1][D / 16];
     int got = atomic_load_explicit(v, memory_order_relaxed);
     if (got == 0) {   // racing checkers reach the same verdict
-        got = matches_openblas(D, nthreads) ? 1 : 2;
+        got = attend_block_first_difference(D, nthreads, 1024) == -1 ? 1 : 2;
         atomic_store_explicit(v, got, memory_order_relaxed);
     }
     return got == 1;

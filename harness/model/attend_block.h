@@ -32,6 +32,15 @@
 // (D, nthreads > 1). AH_ATTEND_BLOCK=0 in the environment: 0 (A/B timing, tests).
 int attend_block_usable(int D, int nthreads);
 
+// The comparison attend_block_usable runs (at n = 1024) and tests/unit/test_forward.c repeats
+// past it: both kernels and the row maxima against cblas_sgemm / ah_max_f32 on random data, for
+// every 128-row block of n keys (n a multiple of 128), called as the attention calls OpenBLAS
+// (from one thread of a team of nthreads; query rows 3 heads wide, keys and values 2 kv heads
+// wide, the last head of each: the attention's strides), the value product on causal softmax
+// numerators. Returns the first differing block's first row, -1 where every bit agrees, -2
+// when out of memory.
+int attend_block_first_difference(int D, int nthreads, int n);
+
 // Keys 0..n-1 of one head (row j at k + j * ldk, D floats) in panels of 16 keys:
 // kp[(p * D + d) * 16 + l] = k_(16p + l)[d], zero past n. kp holds attend_block_kp_floats(n, D).
 size_t attend_block_kp_floats(int n, int D);

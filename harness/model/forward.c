@@ -202,9 +202,9 @@ fwd_state *fwd_state_new(const model_config *c, int T, int B, ah_err *e) {
         !(s->att = ah_calloc(n * Q, sizeof(float), "activations", e)) ||
         !(s->scores = ah_calloc(score_bufs * (t < ATT_ROWS ? t : ATT_ROWS) * t, sizeof(float),
                                 "attention scores", e)) ||
-        // keys in panels and values in rows for attend_block.h, per thread: head sizes its
-        // kernels take
-        (c->head_dim % 16 == 0 && t >= ATT_ROWS &&
+        // keys in panels and values in rows for attend_block.h, per thread: where its kernels
+        // will run (its first-use check is made here, as the attention will call it)
+        (t >= ATT_ROWS && attend_block_usable(c->head_dim, (int)score_bufs) &&
          !(s->kpack = ah_alloc(score_bufs * (attend_block_kp_floats(T, c->head_dim) + t * c->head_dim),
                                sizeof(float), "attention keys", e))) ||
         // h1 holds the gate projection: gated MLPs only

@@ -276,15 +276,14 @@ static void test_block_rows(void **st) {
     check_block_rows("llama-gqa", 300, 290, 0);         // 44 rows would remain: the whole block
 }
 
-// attend_block's kernels give cblas_sgemm's bits, called as forward.c's attention calls it (one
-// thread of a team; q rows H*D floats apart, keys and values G*D) over every row block of a
-// 2048-token window (and each row's max score beside ah_max_f32's): past the first-use check's
-// 1024 keys, so the K blocks of 448 and the halves after them are checked again; head sizes 64
-// and 128 (SmolLM2 and TinyLlama, Llama-2-7B) and 16 (the fixtures). Where the kernels do not
-// run (no AVX-512, or an OpenBLAS whose order differs) it says so; on OpenBLAS's SkylakeX core
-// with AVX-512, where their order was read off, the check finding a difference is a failure.
+// attend_block's kernels give cblas_sgemm's bits, called as forward.c's attention calls it,
+// over every row block of a 2048-token window (attend_block_first_difference): past the
+// first-use check's 1024 keys, so the K blocks of 448 and the halves after them are checked
+// again; head sizes 64 and 128 (SmolLM2 and TinyLlama, Llama-2-7B) and 16 (the fixtures). Where
+// the kernels do not run (no AVX-512, or an OpenBLAS whose order differs) it says so; on
+// OpenBLAS's SkylakeX core with AVX-512, where their order was read off, the check finding a
+// difference is a failure.
 static void check_attend_block(int D, int nthreads) {
-    enum { T = 2048, M = ATTEND_BLOCK_ROWS, H = 3, G = 2 };
     if (!attend_block_usable(D, nthreads)) {
         int derived_here = __builtin_cpu_supports("avx512f") && strcmp(ah_blas_core(), "SkylakeX") == 0;
         if (derived_here) fail_msg("D=%d: attend_block does not match OpenBLAS on its SkylakeX core", D);
@@ -292,51 +291,9 @@ static void check_attend_block(int D, int nthreads) {
                       "cblas_sgemm\n", D, ah_blas_core());
         return;
     }
-    size_t ldq = (size_t)H * D, ldkv = (size_t)G * D;
-    float *q = malloc(sizeof(float) * T * ldq), *k = malloc(sizeof(float) * T * ldkv),
-          *v = malloc(sizeof(float) * T * ldkv), *kp = malloc(sizeof(float) * attend_block_kp_floats(T, D)),
-          *S = malloc(sizeof(float) * M * T), *S_ref = malloc(sizeof(float) * M * T),
-          *o = malloc(sizeof(float) * M * ldq), *o_ref = malloc(sizeof(float) * M * ldq);
-    assert_true(q && k && v && kp && S && S_ref && o && o_ref);
-    unsigned x = 99u;
-    for (size_t i = 0; i < (size_t)T * ldq; i++) {
-        x = x * 1103515245u + 12345u;
-        q[i] = (float)((x >> 8) & 0xffffff) / 4194304.0f - 2.0f;
-    }
-    for (size_t i = 0; i < (size_t)T * ldkv; i++) {
-        x = x * 1103515245u + 12345u;
-        k[i] = (float)((x >> 8) & 0xffffff) / 4194304.0f - 2.0f;
-        x = x * 1103515245u + 12345u;
-        v[i] = (float)((x >> 8) & 0xffffff) / 8388608.0f - 1.0f;
-    }
-    const float *kh = k + D, *vh = v + D;   // kv head 1, query head 2
-    attend_block_pack_keys(kp, kh, ldkv, T, D);
-    float scale = 1.0f / sqrtf((float)D);
-    int bad = -1;
-#pragma omp parallel num_threads(nthreads)
-#pragma omp single
-    for (int i0 = 0; i0 < T && bad < 0; i0 += M) {
-        int n = i0 + M;
-        const float *qh = q + (size_t)i0 * ldq + 2 * D;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, n, D, scale, qh, (int)ldq, kh,
-                    (int)ldkv, 0.0f, S_ref, n);
-        float rowmax[M];
-        attend_block_scores(S, rowmax, qh, ldq, kp, i0, D, scale);
-        for (int r = 0; r < M; r++) {
-            if (memcmp(S + (size_t)r * n, S_ref + (size_t)r * n, sizeof(float) * (i0 + r + 1)) != 0 ||
-                rowmax[r] != ah_max_f32(S_ref + (size_t)r * n, (size_t)(i0 + r + 1)))
-                bad = i0;
-            for (int j = 0; j < n; j++)   // causal weights, zero past the row's key
-                S[(size_t)r * n + j] = j <= i0 + r ? expf(S_ref[(size_t)r * n + j] - 8.0f) : 0.0f;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, D, n, 1.0f, S, n, vh, (int)ldkv,
-                    0.0f, o_ref, (int)ldq);
-        attend_block_values(o, ldq, S, vh, ldkv, i0, D);
-        for (int r = 0; r < M; r++)
-            if (memcmp(o + (size_t)r * ldq, o_ref + (size_t)r * ldq, sizeof(float) * D) != 0) bad = i0;
-    }
+    int bad = attend_block_first_difference(D, nthreads, 2048);
+    assert_int_not_equal(bad, -2);   // out of memory
     if (bad >= 0) fail_msg("attend_block D=%d threads=%d: row block %d differs from cblas_sgemm", D, nthreads, bad);
-    free(q); free(k); free(v); free(kp); free(S); free(S_ref); free(o); free(o_ref);
 }
 
 static void test_attend_block(void **st) {
