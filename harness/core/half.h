@@ -18,4 +18,13 @@ uint16_t ah_f32_to_bf16(float f);
 void ah_f16_to_f32_n(float *out, const void *src, size_t n);
 void ah_bf16_to_f32_n(float *out, const void *src, size_t n);
 
+// The same widening (F16, or BF16 where bf16 is 1) with non-temporal stores, scanning each
+// value as it is written: returns the index of the first NaN or infinity (out written up to and
+// including it, the rest not), n where every value is finite. For outputs much larger than the
+// caches that are read later, a block's weights: the stores skip reading each output line
+// into the cache first (widening an F16 Llama-2-7B block, 404 MB in, took 0.18 s with ordinary
+// stores and 0.05 s with these; bench/README.md). AVX2 + F16C (half_stream.c); elsewhere
+// ah_f16_to_f32_n / ah_bf16_to_f32_n and a scan.
+size_t ah_half_to_f32_stream(float *out, const void *src, size_t n, int bf16);
+
 #endif

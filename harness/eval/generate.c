@@ -83,13 +83,7 @@ int gen_run_kv(const model *m, block_f32 *const *blocks, const int32_t *prompt, 
                 st_dtype_name(hw->dtype));
         goto done;
     }
-    if (!(fnorm = ah_calloc((size_t)C, sizeof(float), "final norm", e)) ||
-        model_weight_f32(fnorm, &m->global[G_FINAL_NORM], e))
-        goto done;
-    if (m->global[G_FINAL_NORM_B].data &&
-        (!(fnorm_b = ah_calloc((size_t)C, sizeof(float), "final norm", e)) ||
-         model_weight_f32(fnorm_b, &m->global[G_FINAL_NORM_B], e)))
-        goto done;
+    if (model_final_norm_f32(m, &fnorm, &fnorm_b, e)) goto done;
     int n = 0, T = n_prompt, n_lat = 0;   // positions in the cache; tokens fed next
     const int32_t *feed = prompt;
     int32_t last;
@@ -160,13 +154,7 @@ int gen_run(const model *m, block_f32 *const *blocks, const int32_t *prompt, int
     gsl_rng_set(rng, (unsigned long)o->seed);
     const model_weight *hw = m->global[G_LM_HEAD].data ? &m->global[G_LM_HEAD] : &m->global[G_EMBED];
     if (!(head = ah_calloc(model_weight_numel(hw), sizeof(float), "LM head", e)) ||
-        model_weight_f32(head, hw, e) ||
-        !(fnorm = ah_calloc((size_t)C, sizeof(float), "final norm", e)) ||
-        model_weight_f32(fnorm, &m->global[G_FINAL_NORM], e))
-        goto done;
-    if (m->global[G_FINAL_NORM_B].data &&
-        (!(fnorm_b = ah_calloc((size_t)C, sizeof(float), "final norm", e)) ||
-         model_weight_f32(fnorm_b, &m->global[G_FINAL_NORM_B], e)))
+        model_weight_f32(head, hw, e) || model_final_norm_f32(m, &fnorm, &fnorm_b, e))
         goto done;
     memcpy(seq, prompt, (size_t)n_prompt * sizeof *seq);
     int n = n_prompt;

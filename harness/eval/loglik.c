@@ -192,13 +192,7 @@ static int score_chunk(ll_result *out, const model *m, const ll_request *req, co
     }
     block_f32_free(blk);
     blk = NULL;
-    if (!(fnorm = ah_calloc(C, sizeof(float), "final norm", e)) ||
-        model_weight_f32(fnorm, &m->global[G_FINAL_NORM], e))
-        goto out;
-    if (m->global[G_FINAL_NORM_B].data &&
-        (!(fnorm_b = ah_calloc(C, sizeof(float), "final norm", e)) ||
-         model_weight_f32(fnorm_b, &m->global[G_FINAL_NORM_B], e)))
-        goto out;
+    if (model_final_norm_f32(m, &fnorm, &fnorm_b, e)) goto out;
     // The scored rows, final-normed, gathered into x (scored, C) with their targets.
     if (!(x = ah_calloc(scored, C * sizeof(float), "scored states", e)) ||
         !(tgt = ah_calloc(scored, sizeof *tgt, "targets", e)) ||

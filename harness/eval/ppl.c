@@ -281,13 +281,7 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
     block_f32_free(blk);
     blk = NULL;
 
-    if (!(fnorm = ah_calloc(C, sizeof(float), "final norm", e)) ||
-        model_weight_f32(fnorm, &m->global[G_FINAL_NORM], e))
-        goto done_prog;
-    if (m->global[G_FINAL_NORM_B].data &&
-        (!(fnorm_b = ah_calloc(C, sizeof(float), "final norm", e)) ||
-         model_weight_f32(fnorm_b, &m->global[G_FINAL_NORM_B], e)))
-        goto done_prog;
+    if (model_final_norm_f32(m, &fnorm, &fnorm_b, e)) goto done_prog;
 
     sum = calloc(W, sizeof *sum);
     sum_sq = calloc(W, sizeof *sum_sq);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/finite.h"
+#include "core/half.h"
 #include "core/mem.h"
 #include "export/export_dir.h"
 #include "io/gguf_read.h"
@@ -189,6 +190,22 @@ int model_weight_f32(float *out, const model_weight *w, ah_err *e) {
     return model_weight_rows_f32(out, w, 0, w->data ? (size_t)w->shape[0] : 0, e);
 }
 
+int model_final_norm_f32(const model *m, float **w, float **b, ah_err *e) {
+    size_t C = (size_t)m->cfg.dim;
+    const model_weight *bias = &m->global[G_FINAL_NORM_B];
+    *b = NULL;
+    if (!(*w = ah_calloc(C, sizeof(float), "final norm", e)) ||
+        model_weight_f32(*w, &m->global[G_FINAL_NORM], e) ||
+        (bias->data && (!(*b = ah_calloc(C, sizeof(float), "final norm", e)) ||
+                        model_weight_f32(*b, bias, e)))) {
+        ah_free(*w);
+        ah_free(*b);
+        *w = *b = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 
 // The error for x[bad], the first NaN or infinity of w's values from row r0 on.
 static int nonfinite_error(const float *x, size_t bad, const model_weight *w, size_t r0,
@@ -205,24 +222,38 @@ static int check_finite(const float *x, const model_weight *w, size_t r0, size_t
     return bad < n ? nonfinite_error(x, bad, w, r0, e) : 0;
 }
 
-int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t nrows, ah_err *e) {
+// model_weight_rows_f32, with non-temporal stores for F16 / BF16 where `stream` is 1 (an
+// output far larger than the caches, read later: half.h, ah_half_to_f32_stream).
+static int weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t nrows, int stream,
+                           ah_err *e) {
     size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1, n = nrows * cols, off = r0 * cols;
     if (n == 0 || !w->data) return 0;
     if (w->dtype != ST_F32 && w->dtype != ST_F16 && w->dtype != ST_BF16)
         return ah_fail(e, "tensor '%s': dtype %s is not a float type", w->name, st_dtype_name(w->dtype));
     // Byte arithmetic: the data may sit at any alignment in the mapped file (st_widen). Each
     // slice is scanned right after it is widened, while it is in the cache (a second pass over
-    // the whole output cost a 7B evaluation 0.7% of its time).
+    // the whole output cost a 7B evaluation 0.7% of its time), or in registers as it is streamed.
     const uint8_t *src = (const uint8_t *)w->data + off * st_dtype_size(w->dtype);
     size_t bad = n, nslices = (n + AH_FINITE_SLICE - 1) / AH_FINITE_SLICE;
+    stream = stream && w->dtype != ST_F32;
 #pragma omp parallel for reduction(min : bad) schedule(static) if (nslices > 1)
     for (size_t sl = 0; sl < nslices; sl++) {
         size_t lo = sl * AH_FINITE_SLICE, len = n - lo < AH_FINITE_SLICE ? n - lo : AH_FINITE_SLICE;
-        (void)st_widen(out + lo, src + lo * st_dtype_size(w->dtype), len, w->dtype);   // a float type
-        size_t i = ah_first_nonfinite_f32(out + lo, len);
+        const uint8_t *s = src + lo * st_dtype_size(w->dtype);
+        size_t i;
+        if (stream) {
+            i = ah_half_to_f32_stream(out + lo, s, len, w->dtype == ST_BF16);
+        } else {
+            (void)st_widen(out + lo, s, len, w->dtype);   // a float type
+            i = ah_first_nonfinite_f32(out + lo, len);
+        }
         if (i < len && lo + i < bad) bad = lo + i;
     }
     return bad < n ? nonfinite_error(out, bad, w, r0, e) : 0;
+}
+
+int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t nrows, ah_err *e) {
+    return weight_rows_f32(out, w, r0, nrows, 0, e);
 }
 
 // Row r0 of w where it lies in the mapping, if it can be read as floats there: stored as F32
@@ -304,18 +335,31 @@ void block_f32_free(block_f32 *b) {
 
 // Role r of layer `layer` widened into b->own[r], chunk by chunk (ah_chunk_rows: 4 MiB of
 // fp32), each chunk's stored pages leaving the resident set right after, so a pass over the
-// model holds one block and at most a chunk of mapped pages, not every mapped page it has
-// read, nor a whole tensor's (docs: bench/README.md, memory).
+// model holds one block and at most a chunk of mapped pages per thread, not every mapped page
+// it has read, nor a whole tensor's (docs: bench/README.md, memory). The threads take the
+// chunks in turn in one parallel region (a region per chunk woke the sleeping threads 200
+// times per 7B block: half of its widening time); F16 / BF16 with non-temporal stores, as the
+// block (808 MB on Llama-2-7B) is far larger than the caches and read after.
 static int block_widen_role(block_f32 *b, const model_weight *w, const model *m, int r,
                             ah_err *e) {
     size_t rows = (size_t)w->shape[0], cols = b->numel[r] / (rows ? rows : 1);
-    size_t step = ah_chunk_rows(rows, cols * sizeof(float));
-    for (size_t r0 = 0; r0 < rows; r0 += step) {
-        size_t n = rows - r0 < step ? rows - r0 : step;
-        if (model_weight_rows_f32(b->own[r] + r0 * cols, w, r0, n, e)) return -1;
+    size_t step = ah_chunk_rows(rows, cols * sizeof(float)), nchunks = (rows + step - 1) / step;
+    size_t first_bad = nchunks;   // the first chunk holding a NaN or infinity
+#pragma omp parallel for schedule(static, 1) reduction(min : first_bad) if (nchunks > 1)
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t r0 = c * step, n = rows - r0 < step ? rows - r0 : step;
+        ah_err chunk_err = {{0}};
+        if (weight_rows_f32(b->own[r] + r0 * cols, w, r0, n, 1, &chunk_err) && c < first_bad)
+            first_bad = c;
         model_release(m, w, r0, n);
     }
-    return 0;
+    if (first_bad == nchunks) return 0;
+    // that chunk again, alone, for its error (the first bad value in row order)
+    size_t r0 = first_bad * step, n = rows - r0 < step ? rows - r0 : step;
+    if (weight_rows_f32(b->own[r] + r0 * cols, w, r0, n, 1, e) == 0)
+        return ah_fail(e, "tensor '%s': rows %zu..%zu read differently twice", w->name, r0, r0 + n - 1);
+    model_release(m, w, r0, n);
+    return -1;
 }
 
 // Layer `layer` into b: each role widened into own[r], or, with in_place, an F32 tensor at a

@@ -156,6 +156,10 @@ int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e);
 
 // Widens any bound weight into out (numel floats); checks for NaN/inf.
 int model_weight_f32(float *out, const model_weight *w, ah_err *e);
+// The final norm's weight (dim floats) and its bias where the family has one (else *b = NULL),
+// widened into buffers the caller frees (ah_free); checked for NaN/inf. -1 with e set and
+// nothing allocated on failure.
+int model_final_norm_f32(const model *m, float **w, float **b, ah_err *e);
 size_t model_weight_numel(const model_weight *w);
 // Rows [r0, r0 + nrows) of a bound weight widened into out (nrows * cols floats); checks too.
 int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t nrows, ah_err *e);

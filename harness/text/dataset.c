@@ -82,29 +82,35 @@ static int jsonl_rows(const char *path, const char *raw, size_t len, ah_buf *out
     return 0;
 }
 
-int ds_load_text(const char *spec, const char *wikitext_dir, char **text, size_t *len,
-                 ah_err *e) {
-    *text = NULL;
-    *len = 0;
+int ds_resolve(const char *spec, const char *wikitext_dir, char *path, size_t cap, ds_kind *kind,
+               ah_err *e) {
     if (!spec) return ah_fail(e, "dataset: no source given");
-    char path[4096];
-    int kind;   // 0 wikitext2, 1 text, 2 jsonl
     if (!strcmp(spec, "wikitext2:test") || !strcmp(spec, "wikitext2:valid")) {
         const char *dir = wikitext_dir ? wikitext_dir : getenv("AH_WIKITEXT_DIR");
         if (!dir || !*dir) dir = DS_DEFAULT_WIKITEXT_DIR;
         const char *name = !strcmp(spec + 10, "test") ? "wiki.test.raw" : "wiki.valid.raw";
-        if (ah_path_join(path, sizeof path, dir, name)) return ah_fail(e, "%s: path too long", dir);
-        kind = 0;
+        if (ah_path_join(path, cap, dir, name)) return ah_fail(e, "%s: path too long", dir);
+        *kind = DS_WIKITEXT;
     } else if (!strncmp(spec, "text:", 5) || !strncmp(spec, "jsonl:", 6)) {
-        kind = spec[0] == 't' ? 1 : 2;
-        const char *f = spec + (kind == 1 ? 5 : 6);
+        *kind = spec[0] == 't' ? DS_TEXT : DS_JSONL;
+        const char *f = spec + (*kind == DS_TEXT ? 5 : 6);
         if (!*f) return ah_fail(e, "dataset '%s': no file named", spec);
-        if (snprintf(path, sizeof path, "%s", f) >= (int)sizeof path)
+        if (snprintf(path, cap, "%s", f) >= (int)cap)
             return ah_fail(e, "dataset '%s': path too long", spec);
     } else {
         return ah_fail(e, "dataset '%s': unknown source (want wikitext2:test|wikitext2:valid, "
                        "text:FILE or jsonl:FILE)", spec);
     }
+    return 0;
+}
+
+int ds_load_text(const char *spec, const char *wikitext_dir, char **text, size_t *len,
+                 ah_err *e) {
+    *text = NULL;
+    *len = 0;
+    char path[4096];
+    ds_kind kind;
+    if (ds_resolve(spec, wikitext_dir, path, sizeof path, &kind, e)) return -1;
     size_t rawlen, bad;
     char *raw = ah_read_file(path, &rawlen, e);
     if (!raw) return -1;
@@ -112,14 +118,14 @@ int ds_load_text(const char *spec, const char *wikitext_dir, char **text, size_t
         free(raw);
         return ah_fail(e, "%s: not valid UTF-8 at byte offset %zu", path, bad);
     }
-    if (kind == 1) {
+    if (kind == DS_TEXT) {
         if (rawlen == 0) { free(raw); return ah_fail(e, "%s: empty data (no text)", path); }
         *text = raw;
         *len = rawlen;
         return 0;
     }
     ah_buf out = {0};
-    int rc = kind == 0 ? (wikitext_rows(raw, rawlen, &out) ? ah_fail(e, "%s: out of memory", path) : 0)
+    int rc = kind == DS_WIKITEXT ? (wikitext_rows(raw, rawlen, &out) ? ah_fail(e, "%s: out of memory", path) : 0)
                        : jsonl_rows(path, raw, rawlen, &out, e);
     free(raw);
     if (rc) { free(out.p); return -1; }

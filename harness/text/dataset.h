@@ -25,6 +25,12 @@
 int ds_load_text(const char *spec, const char *wikitext_dir, char **text, size_t *len,
                  ah_err *e);
 
+// The file `spec` names and its kind (the forms above): wikitext2 splits under wikitext_dir as
+// ds_load_text finds them. -1 with e set for an unknown source, no file or a path over cap.
+typedef enum { DS_WIKITEXT, DS_TEXT, DS_JSONL } ds_kind;
+int ds_resolve(const char *spec, const char *wikitext_dir, char *path, size_t cap, ds_kind *kind,
+               ah_err *e);
+
 // A short stable name for a spec, for records ("wikitext2:test", "text:tinystories_val.txt").
 const char *ds_spec_kind(const char *spec);
 

@@ -118,28 +118,16 @@ static int jsonl_docs(ds_docs *d, const char *path, const char *raw, size_t len,
 int ds_load_docs(ds_docs *d, const char *spec, const char *wikitext_dir, ah_err *e) {
     memset(d, 0, sizeof *d);
     char path[4096];
-    int kind;   // 0 wikitext2, 1 text, 2 jsonl
-    if (!strcmp(spec, "wikitext2:test") || !strcmp(spec, "wikitext2:valid")) {
-        const char *dir = wikitext_dir ? wikitext_dir : getenv("AH_WIKITEXT_DIR");
-        if (!dir || !*dir) dir = DS_DEFAULT_WIKITEXT_DIR;
-        const char *name = !strcmp(spec + 10, "test") ? "wiki.test.raw" : "wiki.valid.raw";
-        if (ah_path_join(path, sizeof path, dir, name)) return ah_fail(e, "%s: path too long", dir);
-        kind = 0;
-    } else if (!strncmp(spec, "text:", 5) || !strncmp(spec, "jsonl:", 6)) {
-        kind = spec[0] == 't' ? 1 : 2;
-        snprintf(path, sizeof path, "%s", spec + (kind == 1 ? 5 : 6));
-    } else {
-        return ah_fail(e, "dataset '%s': the lmeval protocol reads documents from "
-                          "wikitext2:test|wikitext2:valid, text:FILE or jsonl:FILE", spec);
-    }
+    ds_kind kind;
+    if (ds_resolve(spec, wikitext_dir, path, sizeof path, &kind, e)) return -1;
     size_t len, bad;
     char *raw = ah_read_file(path, &len, e);
     if (!raw) return -1;
     int rc = 0;
     size_t cap = 0;
     if (!ds_utf8_valid(raw, len, &bad)) rc = ah_fail(e, "%s: not valid UTF-8 at byte offset %zu", path, bad);
-    else if (kind == 0) rc = wikitext_pages(d, raw, len, e);
-    else if (kind == 1) rc = add(d, &cap, raw, len, 0, e);
+    else if (kind == DS_WIKITEXT) rc = wikitext_pages(d, raw, len, e);
+    else if (kind == DS_TEXT) rc = add(d, &cap, raw, len, 0, e);
     else rc = jsonl_docs(d, path, raw, len, e);
     free(raw);
     if (!rc && d->n == 0) rc = ah_fail(e, "%s: no documents", path);

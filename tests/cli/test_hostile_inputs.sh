@@ -217,6 +217,17 @@ n = struct.unpack('<Q', b[:8])[0]
 beg = 8 + n + json.loads(b[8:8 + n])['model.layers.1.mlp.down_proj.weight']['data_offsets'][0] + 2 * 130
 b[beg:beg + 2] = struct.pack('<H', 0x7c00)
 wr(p, bytes(b))
+# two non-finite F16 values in a 128 x 64 weight, in different 64-row chunks of the widening
+# (AH_TEST_CHUNK_BYTES=1 below): the one first in row order is named, whichever thread meets its own first
+d = hf_copy('f16-nonfinite-chunks', 'llama-mha-f16')
+name = 'model.layers.1.mlp.gate_proj.weight'
+p = os.path.join(d, IDX['weight_map'][name])
+b = bytearray(rd(p))
+n = struct.unpack('<Q', b[:8])[0]
+base = 8 + n + json.loads(b[8:8 + n])[name]['data_offsets'][0]
+for (row, col, bits) in ((100, 3, 0x7e00), (40, 7, 0xfc00)):
+    b[base + 2 * (row * 64 + col):base + 2 * (row * 64 + col) + 2] = struct.pack('<H', bits)
+wr(p, bytes(b))
 EOF
 $PY "$tmp/gen.py" "$FIX" "$C" || fail "could not build the damaged inputs"
 
@@ -352,6 +363,7 @@ expect_error cli-group0 '--group: 0 is not a group size' -- "$AH_BIN" quantize -
 expect_error f32-nan-weight "tensor 'model\.layers\.1\.mlp\.gate_proj\.weight': non-finite value nan at \[3, 5\]" -- eval_on "$C/f32-nan-weight"
 expect_error f32-nan-weight-unaligned "tensor 'model\.layers\.1\.mlp\.gate_proj\.weight': non-finite value nan at \[3, 5\]" -- eval_on "$C/f32-nan-weight-unaligned"
 expect_error f16-inf-weight "tensor 'model\.layers\.1\.mlp\.down_proj\.weight': non-finite value inf at \[1, 2\]" -- eval_on "$C/f16-inf-weight"
+AH_TEST_CHUNK_BYTES=1 expect_error f16-nonfinite-chunks "tensor 'model\.layers\.1\.mlp\.gate_proj\.weight': non-finite value -inf at \[40, 7\]" -- eval_on "$C/f16-nonfinite-chunks" --threads 2
 expect_error overflow-activations 'layer 0 \(model\.layers\.0\.\*\): non-finite activation .* in the block output' -- eval_on "$C/overflow-activations"
 expect_error overflow-logits "perplexity is not finite: window 0 .* the logits of 'lm_head\.weight' .* overflow" -- eval_on "$C/overflow-logits"
 

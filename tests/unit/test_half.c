@@ -220,11 +220,57 @@ static void test_bulk(void **state) {
     }
 }
 
+// The streaming widening (non-temporal stores, scan in registers) gives the bulk widening's
+// bits on every finite 16-bit pattern, F16 and BF16, at every output alignment (its scalar head
+// before the first 32-byte line), from an odd source address, with a tail; and returns the index
+// of the first NaN or infinity, in the head, the vector body or the tail, that value stored.
+static void test_stream(void **state) {
+    (void)state;
+    enum { N = 65536 };
+    static unsigned char bytes[2 * N + 2];
+    static uint16_t finite[N];
+    static _Alignas(64) float out[N + 16], ref[N + 16];
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        size_t n = 0;
+        for (int h = 0; h < N; h++) {
+            int exp_all_ones = bf16 ? (h & 0x7f80) == 0x7f80 : (h & 0x7c00) == 0x7c00;
+            if (!exp_all_ones) finite[n++] = (uint16_t)h;
+        }
+        for (int odd = 0; odd < 2; odd++)
+            for (int align = 0; align < 8; align++) {
+                size_t len = n - (size_t)align;   // with align 1..7, a tail shorter than a vector
+                unsigned char *src = bytes + odd;
+                for (size_t i = 0; i < len; i++) memcpy(src + 2 * i, &finite[i], 2);
+                if (bf16) ah_bf16_to_f32_n(ref, src, len);
+                else ah_f16_to_f32_n(ref, src, len);
+                size_t got = ah_half_to_f32_stream(out + align, src, len, bf16);
+                assert_int_equal(got, len);
+                if (memcmp(out + align, ref, len * sizeof(float)) != 0)
+                    fail_msg("%s stream, output offset %d floats, source +%d: differs from the "
+                             "bulk widening", bf16 ? "bf16" : "f16", align, odd);
+                // a NaN (then an infinity) at an index in the head, the body and the tail
+                uint16_t specials[2] = {bf16 ? 0x7fc1 : 0x7e01, bf16 ? 0xff80 : 0xfc00};
+                size_t at[3] = {1, 1000, len - 2};
+                for (int k = 0; k < 3; k++)
+                    for (int sp = 0; sp < 2; sp++) {
+                        memcpy(src + 2 * at[k], &specials[sp], 2);
+                        memcpy(src + 2 * (at[k] + 1), &specials[1 - sp], 2);   // not the first
+                        size_t bad = ah_half_to_f32_stream(out + align, src, len, bf16);
+                        assert_int_equal(bad, at[k]);
+                        assert_true(sp == 0 ? isnan(out[align + at[k]]) : isinf(out[align + at[k]]));
+                        memcpy(src + 2 * at[k], &finite[at[k]], 2);
+                        memcpy(src + 2 * (at[k] + 1), &finite[at[k] + 1], 2);
+                    }
+            }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f16_narrow), cmocka_unit_test(test_bf16_narrow),
         cmocka_unit_test(test_widen),      cmocka_unit_test(test_nan),
         cmocka_unit_test(test_roundtrip_all), cmocka_unit_test(test_bulk),
+        cmocka_unit_test(test_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
