@@ -197,6 +197,28 @@ for name, mod in (('f32-nan-weight', 0), ('f32-nan-weight-unaligned', 2)):
     hb += b' ' * ((mod - 8 - len(hb)) % 4)   # the data starts at 8 + len(header)
     assert (8 + len(hb)) % 4 == mod
     st_case(name, raw_header=hb, data=bytes(data))
+# --- the same NaN in an F32 OPT weight read in place (fc1 of layer 0, [256, 64], at [3, 5]):
+# ReLU maps NaN to 0, so the block's output stays finite and only the weights' own scan names
+# it (a check of the block's output alone would let the evaluation finish)
+OST = rd(os.path.join(fix, 'opt/model.safetensors'))
+on = struct.unpack('<Q', OST[:8])[0]
+ohdr, odata = json.loads(OST[8:8 + on]), OST[8 + on:]
+h32, d32 = {}, bytearray()
+for k, v in ohdr.items():
+    if k == '__metadata__':
+        h32[k] = v
+        continue
+    vals = struct.unpack('<%de' % ((v['data_offsets'][1] - v['data_offsets'][0]) // 2),
+                         odata[v['data_offsets'][0]:v['data_offsets'][1]])
+    b = bytearray(struct.pack('<%df' % len(vals), *vals))
+    if k == 'model.decoder.layers.0.fc1.weight':
+        b[4 * (3 * 64 + 5):4 * (3 * 64 + 5) + 4] = struct.pack('<I', 0x7fc00000)
+    h32[k] = {'dtype': 'F32', 'shape': v['shape'], 'data_offsets': [len(d32), len(d32) + len(b)]}
+    d32 += b
+hb = json.dumps(h32, separators=(',', ':')).encode()
+hb += b' ' * ((-8 - len(hb)) % 4)   # the data float-aligned: read in place
+d = hf_copy('opt-f32-nan-weight', 'opt')
+wr(os.path.join(d, 'model.safetensors'), struct.pack('<Q', len(hb)) + hb + bytes(d32))
 tok_case('tok-added-beyond-model', lambda t: t['added_tokens'].append(
     {'id': 600, 'content': '<zz>', 'special': True}))
 
@@ -362,6 +384,7 @@ expect_error cli-group0 '--group: 0 is not a group size' -- "$AH_BIN" quantize -
 # ---- numerical guards: non-finite weights, activations and logits
 expect_error f32-nan-weight "tensor 'model\.layers\.1\.mlp\.gate_proj\.weight': non-finite value nan at \[3, 5\]" -- eval_on "$C/f32-nan-weight"
 expect_error f32-nan-weight-unaligned "tensor 'model\.layers\.1\.mlp\.gate_proj\.weight': non-finite value nan at \[3, 5\]" -- eval_on "$C/f32-nan-weight-unaligned"
+expect_error opt-f32-nan-weight "tensor 'model\.decoder\.layers\.0\.fc1\.weight': non-finite value nan at \[3, 5\]" -- eval_on "$C/opt-f32-nan-weight"
 expect_error f16-inf-weight "tensor 'model\.layers\.1\.mlp\.down_proj\.weight': non-finite value inf at \[1, 2\]" -- eval_on "$C/f16-inf-weight"
 AH_TEST_CHUNK_BYTES=1 expect_error f16-nonfinite-chunks "tensor 'model\.layers\.1\.mlp\.gate_proj\.weight': non-finite value -inf at \[40, 7\]" -- eval_on "$C/f16-nonfinite-chunks" --threads 2
 expect_error overflow-activations 'layer 0 \(model\.layers\.0\.\*\): non-finite activation .* in the block output' -- eval_on "$C/overflow-activations"
