@@ -2,8 +2,6 @@
 // registers (half.h: ah_half_to_f32_stream).
 #include "core/half.h"
 
-#include <string.h>
-
 #include "core/finite.h"
 
 #if defined(__x86_64__)
