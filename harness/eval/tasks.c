@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "eval/lmeval.h"
 #include "eval/tasks_doc.h"
+#include "text/dataset.h"
 #include "text/pytext.h"
 
 void task_result_free(task_result *r) {
@@ -89,15 +90,8 @@ static int read_file(task_result *r, lme_set *s, const lme_ctx *c, const char *p
     char *raw = ah_read_file(path, &len, e);
     if (!raw) return missing_file(t, path, e);
     int rc = -1;
-    size_t cap = 0, line = 0;
-    for (size_t i = 0; i < len && (max_items == 0 || r->n < max_items);) {
-        size_t j = i;
-        while (j < len && raw[j] != '\n') j++;
-        line++;
-        size_t a = i, b = j;
-        i = j + 1;
-        while (a < b && (raw[a] == ' ' || raw[a] == '\t' || raw[a] == '\r')) a++;
-        if (a == b) continue;   // blank line
+    size_t cap = 0, line = 0, i = 0, a, b;
+    while ((max_items == 0 || r->n < max_items) && ds_jsonl_next(raw, len, &i, &line, &a, &b)) {
         json_error_t je;
         json_t *doc = json_loadb(raw + a, b - a, 0, &je);
         if (!doc) {

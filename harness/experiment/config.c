@@ -802,9 +802,15 @@ static int end_load(exp_config *c, parse_ctx *p, int rc, ah_err *e) {
     return 0;
 }
 
-int exp_config_load(exp_config *c, const char *path, ah_err *e) {
+// The experiment file `path` into c. plots_only: only its [plot.NAME] sections are wanted, so
+// what an experiment requires (a model, eval data) gets stand-ins.
+static int load_path(exp_config *c, const char *path, int plots_only, ah_err *e) {
     defaults(c);
     snprintf(c->source, sizeof c->source, "%s", path);
+    if (plots_only) {
+        snprintf(c->model_path, sizeof c->model_path, "-");
+        snprintf(c->eval_data, sizeof c->eval_data, "-");
+    }
     ah_buf text = {0};
     ini_reads reads = {0};
     parse_ctx p = {.c = c, .text = &text, .reads = &reads};
@@ -817,22 +823,10 @@ int exp_config_load(exp_config *c, const char *path, ah_err *e) {
     return end_load(c, &p, 0, e);
 }
 
+int exp_config_load(exp_config *c, const char *path, ah_err *e) { return load_path(c, path, 0, e); }
+
 int exp_config_load_plots(exp_config *c, const char *path, ah_err *e) {
-    defaults(c);
-    snprintf(c->source, sizeof c->source, "%s", path);
-    // Stand-ins for what an experiment requires: only the [plot.NAME] sections are wanted.
-    snprintf(c->model_path, sizeof c->model_path, "-");
-    snprintf(c->eval_data, sizeof c->eval_data, "-");
-    ah_buf text = {0};
-    ini_reads reads = {0};
-    parse_ctx p = {.c = c, .text = &text, .reads = &reads};
-    char why[256];
-    if (load_file(&p, path, why, sizeof why) < 0) {
-        free(text.p);
-        ini_reads_free(&reads);
-        return ah_fail(e, "%s: cannot read: %s", path, why);
-    }
-    if (end_load(c, &p, 0, e)) return -1;
+    if (load_path(c, path, 1, e)) return -1;
     if (!c->n_plots) {
         exp_config_free(c);
         return ah_fail(e, "%s: no [plot.NAME] section", path);

@@ -54,29 +54,37 @@ static int wikitext_rows(const char *raw, size_t len, ah_buf *out) {
     return 0;
 }
 
-static int jsonl_rows(const char *path, const char *raw, size_t len, ah_buf *out, ah_err *e) {
-    size_t i = 0, line = 0, rows = 0;
-    while (i < len) {
-        size_t j = i;
+int ds_jsonl_next(const char *raw, size_t len, size_t *i, size_t *line, size_t *a, size_t *b) {
+    while (*i < len) {
+        size_t j = *i, k = *i;
         while (j < len && raw[j] != '\n') j++;
-        line++;
-        size_t k = i;
+        ++*line;
+        *i = j + 1;
         while (k < j && (raw[k] == ' ' || raw[k] == '\t' || raw[k] == '\r')) k++;
-        if (k < j) {   // blank lines are skipped
-            json_error_t je;
-            json_t *o = json_loadb(raw + i, j - i, JSON_ALLOW_NUL, &je);
-            json_t *txt = json_object_get(o, "text");
-            if (!o || !json_is_string(txt)) {
-                json_decref(o);
-                return ah_fail(e, "%s: line %zu: %s", path, line,
-                               o ? "no string field \"text\"" : je.text);
-            }
-            int rc = (rows++ && ah_buf_put(out, "\n\n", 2)) ||
-                     ah_buf_put(out, json_string_value(txt), json_string_length(txt));
-            json_decref(o);
-            if (rc) return ah_fail(e, "%s: out of memory", path);
+        if (k < j) {
+            *a = k;
+            *b = j;
+            return 1;
         }
-        i = j + 1;
+    }
+    return 0;
+}
+
+static int jsonl_rows(const char *path, const char *raw, size_t len, ah_buf *out, ah_err *e) {
+    size_t i = 0, line = 0, rows = 0, a, b;
+    while (ds_jsonl_next(raw, len, &i, &line, &a, &b)) {
+        json_error_t je;
+        json_t *o = json_loadb(raw + a, b - a, JSON_ALLOW_NUL, &je);
+        json_t *txt = json_object_get(o, "text");
+        if (!o || !json_is_string(txt)) {
+            json_decref(o);
+            return ah_fail(e, "%s: line %zu: %s", path, line,
+                           o ? "no string field \"text\"" : je.text);
+        }
+        int rc = (rows++ && ah_buf_put(out, "\n\n", 2)) ||
+                 ah_buf_put(out, json_string_value(txt), json_string_length(txt));
+        json_decref(o);
+        if (rc) return ah_fail(e, "%s: out of memory", path);
     }
     if (!out->p && ah_buf_put(out, "", 0)) return ah_fail(e, "%s: out of memory", path);
     return 0;

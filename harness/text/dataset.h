@@ -31,6 +31,11 @@ typedef enum { DS_WIKITEXT, DS_TEXT, DS_JSONL } ds_kind;
 int ds_resolve(const char *spec, const char *wikitext_dir, char *path, size_t cap, ds_kind *kind,
                ah_err *e);
 
+// JSON Lines: the next line of raw[0, len) from *i (0 at first) that is not blank (spaces, tabs
+// and CRs only), as [*a, *b) without its leading blanks; *i moves past it and *line counts the
+// lines passed (from 1, for messages). 0 when none is left.
+int ds_jsonl_next(const char *raw, size_t len, size_t *i, size_t *line, size_t *a, size_t *b);
+
 // A short stable name for a spec, for records ("wikitext2:test", "text:tinystories_val.txt").
 const char *ds_spec_kind(const char *spec);
 

@@ -90,15 +90,8 @@ static int wikitext_pages(ds_docs *d, const char *raw, size_t len, ah_err *e) {
 }
 
 static int jsonl_docs(ds_docs *d, const char *path, const char *raw, size_t len, ah_err *e) {
-    size_t cap = 0, line = 0;
-    for (size_t i = 0; i < len;) {
-        size_t j = i;
-        while (j < len && raw[j] != '\n') j++;
-        line++;
-        size_t a = i, b = j;
-        i = j + 1;
-        while (a < b && (raw[a] == ' ' || raw[a] == '\t' || raw[a] == '\r')) a++;
-        if (a == b) continue;
+    size_t cap = 0, line = 0, i = 0, a, b;
+    while (ds_jsonl_next(raw, len, &i, &line, &a, &b)) {
         json_error_t je;
         json_t *o = json_loadb(raw + a, b - a, 0, &je);
         if (!o) return ah_fail(e, "%s:%zu: not JSON: %s", path, line, je.text);
