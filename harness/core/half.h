@@ -26,5 +26,7 @@ void ah_bf16_to_f32_n(float *out, const void *src, size_t n);
 // stores and 0.05 s with these; bench/README.md). AVX2 + F16C (half_stream.c); elsewhere
 // ah_f16_to_f32_n / ah_bf16_to_f32_n and a scan.
 size_t ah_half_to_f32_stream(float *out, const void *src, size_t n, int bf16);
+// 1 where ah_half_to_f32_stream takes its AVX2 + F16C path (the tests say which they checked).
+int ah_half_stream_fast(void);
 
 #endif

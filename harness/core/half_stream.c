@@ -5,6 +5,7 @@
 #include "core/finite.h"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define AH_F16C __attribute__((target("avx2,f16c")))
@@ -51,13 +52,15 @@ AH_F16C static size_t stream_avx2(float *out, const unsigned char *p, size_t n, 
 #endif
 
 // 1 when this CPU runs stream_avx2 (decided once; racing deciders agree).
-static int stream_supported(void) {
+int ah_half_stream_fast(void) {
 #if defined(__x86_64__)
     static int known = -1;
     int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
     if (k < 0) {
+        // F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports has no "f16c"
+        unsigned a, b, c, d;
         __builtin_cpu_init();
-        k = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+        k = __builtin_cpu_supports("avx2") && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
         __atomic_store_n(&known, k, __ATOMIC_RELAXED);
     }
     return k;
@@ -68,7 +71,7 @@ static int stream_supported(void) {
 
 size_t ah_half_to_f32_stream(float *out, const void *src, size_t n, int bf16) {
 #if defined(__x86_64__)
-    if (stream_supported()) return stream_avx2(out, src, n, bf16);
+    if (ah_half_stream_fast()) return stream_avx2(out, src, n, bf16);
 #endif
     if (bf16) ah_bf16_to_f32_n(out, src, n);
     else ah_f16_to_f32_n(out, src, n);

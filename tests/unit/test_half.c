@@ -230,6 +230,11 @@ static void test_stream(void **state) {
     static unsigned char bytes[2 * N + 2];
     static uint16_t finite[N];
     static _Alignas(64) float out[N + 16], ref[N + 16];
+#if defined(__x86_64__)
+    // every AVX2 CPU has F16C: the streaming path must be the one tested there
+    if (__builtin_cpu_supports("avx2")) assert_true(ah_half_stream_fast());
+#endif
+    if (!ah_half_stream_fast()) print_message("streaming widening: no AVX2 + F16C here; its portable path tested\n");
     for (int bf16 = 0; bf16 < 2; bf16++) {
         size_t n = 0;
         for (int h = 0; h < N; h++) {
