@@ -4,6 +4,14 @@
 
 #include "core/finite.h"
 
+// out[0, n) = the halves at src widened by the bulk kernels, then scanned: the first NaN or
+// infinity's index, n if none (the streaming path's head and tail, and the portable path).
+static size_t widen_scan(float *out, const void *src, size_t n, int bf16) {
+    if (bf16) ah_bf16_to_f32_n(out, src, n);
+    else ah_f16_to_f32_n(out, src, n);
+    return ah_first_nonfinite_f32(out, n);
+}
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
@@ -30,9 +38,7 @@ AH_F16C static size_t stream_avx2(float *out, const unsigned char *p, size_t n, 
     // up to the first 32-byte aligned output (out is at least float-aligned)
     size_t head = (size_t)((32 - ((uintptr_t)out & 31)) & 31) / sizeof(float);
     if (head > n) head = n;
-    if (bf16) ah_bf16_to_f32_n(out, p, head);
-    else ah_f16_to_f32_n(out, p, head);
-    size_t bad = ah_first_nonfinite_f32(out, head);
+    size_t bad = widen_scan(out, p, head, bf16);
     if (bad < head) return bad;
     for (i = head; i + 8 <= n; i += 8) {
         __m256 x = widen8(p + 2 * i, bf16);
@@ -44,10 +50,7 @@ AH_F16C static size_t stream_avx2(float *out, const unsigned char *p, size_t n, 
         }
     }
     _mm_sfence();   // the streamed lines reach memory before anything after this call reads them
-    if (bf16) ah_bf16_to_f32_n(out + i, p + 2 * i, n - i);
-    else ah_f16_to_f32_n(out + i, p + 2 * i, n - i);
-    bad = ah_first_nonfinite_f32(out + i, n - i);
-    return i + bad;
+    return i + widen_scan(out + i, p + 2 * i, n - i, bf16);
 }
 #endif
 
@@ -73,7 +76,5 @@ size_t ah_half_to_f32_stream(float *out, const void *src, size_t n, int bf16) {
 #if defined(__x86_64__)
     if (ah_half_stream_fast()) return stream_avx2(out, src, n, bf16);
 #endif
-    if (bf16) ah_bf16_to_f32_n(out, src, n);
-    else ah_f16_to_f32_n(out, src, n);
-    return ah_first_nonfinite_f32(out, n);
+    return widen_scan(out, src, n, bf16);
 }

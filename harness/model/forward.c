@@ -369,7 +369,9 @@ static void attention(fwd_state *s, const model_config *c, int T, int B, int fir
     int H = c->n_heads, G = c->n_kv_heads, D = c->head_dim, group = H / G;
     float scale = 1.0f / sqrtf((float)D);
     int nbuf = s->nthreads;
-    int blocks = s->kpack && T >= ATT_ROWS && attend_block_usable(D, nbuf);
+    // kpack is there only where the kernels run (fwd_state_new); asked again for
+    // AH_ATTEND_BLOCK=0, which a test sets between calls
+    int blocks = s->kpack && attend_block_usable(D, nbuf);
     size_t kp_floats = attend_block_kp_floats(T, D), pack_floats = kp_floats + (size_t)T * D;
     int chunk = B * G >= 2 * nbuf ? group : 1;
 #pragma omp parallel num_threads(nbuf)

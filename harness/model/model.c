@@ -222,14 +222,16 @@ static int check_finite(const float *x, const model_weight *w, size_t r0, size_t
     return bad < n ? nonfinite_error(x, bad, w, r0, e) : 0;
 }
 
-// model_weight_rows_f32, with non-temporal stores for F16 / BF16 where `stream` is 1 (an
-// output far larger than the caches, read later: half.h, ah_half_to_f32_stream).
-static int weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t nrows, int stream,
-                           ah_err *e) {
+static int check_float_dtype(const model_weight *w, ah_err *e) {
+    if (w->dtype == ST_F32 || w->dtype == ST_F16 || w->dtype == ST_BF16) return 0;
+    return ah_fail(e, "tensor '%s': dtype %s is not a float type", w->name, st_dtype_name(w->dtype));
+}
+
+// Rows [r0, r0 + nrows) of w (a float dtype) widened into out (nrows * cols floats); returns the
+// index in out of the first NaN or infinity, nrows * cols if none. stream: F16 / BF16 with
+// non-temporal stores (an output far larger than the caches, read later: half.h).
+static size_t widen_rows(float *out, const model_weight *w, size_t r0, size_t nrows, int stream) {
     size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1, n = nrows * cols, off = r0 * cols;
-    if (n == 0 || !w->data) return 0;
-    if (w->dtype != ST_F32 && w->dtype != ST_F16 && w->dtype != ST_BF16)
-        return ah_fail(e, "tensor '%s': dtype %s is not a float type", w->name, st_dtype_name(w->dtype));
     // Byte arithmetic: the data may sit at any alignment in the mapped file (st_widen). Each
     // slice is scanned right after it is widened, while it is in the cache (a second pass over
     // the whole output cost a 7B evaluation 0.7% of its time), or in registers as it is streamed.
@@ -249,11 +251,15 @@ static int weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t 
         }
         if (i < len && lo + i < bad) bad = lo + i;
     }
-    return bad < n ? nonfinite_error(out, bad, w, r0, e) : 0;
+    return bad;
 }
 
 int model_weight_rows_f32(float *out, const model_weight *w, size_t r0, size_t nrows, ah_err *e) {
-    return weight_rows_f32(out, w, r0, nrows, 0, e);
+    size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1, n = nrows * cols;
+    if (n == 0 || !w->data) return 0;
+    if (check_float_dtype(w, e)) return -1;
+    size_t bad = widen_rows(out, w, r0, nrows, 0);
+    return bad < n ? nonfinite_error(out, bad, w, r0, e) : 0;
 }
 
 // Row r0 of w where it lies in the mapping, if it can be read as floats there: stored as F32
@@ -342,24 +348,18 @@ void block_f32_free(block_f32 *b) {
 // block (808 MB on Llama-2-7B) is far larger than the caches and read after.
 static int block_widen_role(block_f32 *b, const model_weight *w, const model *m, int r,
                             ah_err *e) {
+    if (check_float_dtype(w, e)) return -1;
     size_t rows = (size_t)w->shape[0], cols = b->numel[r] / (rows ? rows : 1);
     size_t step = ah_chunk_rows(rows, cols * sizeof(float)), nchunks = (rows + step - 1) / step;
-    size_t first_bad = nchunks;   // the first chunk holding a NaN or infinity
-#pragma omp parallel for schedule(static, 1) reduction(min : first_bad) if (nchunks > 1)
+    size_t bad = b->numel[r];   // the first NaN or infinity in row order, over the chunks
+#pragma omp parallel for schedule(static, 1) reduction(min : bad) if (nchunks > 1)
     for (size_t c = 0; c < nchunks; c++) {
         size_t r0 = c * step, n = rows - r0 < step ? rows - r0 : step;
-        ah_err chunk_err = {{0}};
-        if (weight_rows_f32(b->own[r] + r0 * cols, w, r0, n, 1, &chunk_err) && c < first_bad)
-            first_bad = c;
+        size_t i = widen_rows(b->own[r] + r0 * cols, w, r0, n, 1);
+        if (i < n * cols && r0 * cols + i < bad) bad = r0 * cols + i;
         model_release(m, w, r0, n);
     }
-    if (first_bad == nchunks) return 0;
-    // that chunk again, alone, for its error (the first bad value in row order)
-    size_t r0 = first_bad * step, n = rows - r0 < step ? rows - r0 : step;
-    if (weight_rows_f32(b->own[r] + r0 * cols, w, r0, n, 1, e) == 0)
-        return ah_fail(e, "tensor '%s': rows %zu..%zu read differently twice", w->name, r0, r0 + n - 1);
-    model_release(m, w, r0, n);
-    return -1;
+    return bad < b->numel[r] ? nonfinite_error(b->own[r], bad, w, 0, e) : 0;
 }
 
 // Layer `layer` into b: each role widened into own[r], or, with in_place, an F32 tensor at a
