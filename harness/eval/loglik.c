@@ -185,6 +185,7 @@ static int score_chunk(ll_result *out, const model *m, const ll_request *req, co
                            l == c->n_layers - 1 ? first : 0);
             q = q1;
         }
+        if (block_f32_view_check(blk, e)) goto out;   // weights a view left as halves
         model_release_layer(m, l);   // the pages a view kept resident
         char stage[48];
         snprintf(stage, sizeof stage, "block %d/%d", l + 1, c->n_layers);

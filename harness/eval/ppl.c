@@ -269,6 +269,8 @@ int ppl_evaluate(ppl_result *r, const model *m, const int32_t *ids, size_t n,
         for (size_t w = 0; w < W; w += (size_t)B) {
             int nb = W - w < (size_t)B ? (int)(W - w) : B;
             fwd_block_rows(hidden + w * T * C, s, blk, c, T, nb, rows_from);
+            // a NaN / infinity in weights a view left as halves is named before its effect
+            if (block_f32_view_check(blk, e)) goto done_prog;
             if (check_block_output(hidden + w * T * C, (size_t)nb, T, C, w, l, m, e))
                 goto done_prog;
         }

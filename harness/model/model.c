@@ -2,6 +2,7 @@
 #include "model/model.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "core/mem.h"
 #include "export/export_dir.h"
 #include "io/gguf_read.h"
+#include "model/linear16.h"
 
 int model_llama2c_bind(model *m, ah_err *e);   // llama2c.c
 
@@ -207,12 +209,18 @@ int model_final_norm_f32(const model *m, float **w, float **b, ah_err *e) {
 }
 
 
+// The error for value v, w's first NaN or infinity, at element `at` of its row-major values.
+static int nonfinite_value_error(float v, size_t at, const model_weight *w, ah_err *e) {
+    size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1;
+    return ah_fail(e, "tensor '%s': non-finite value %g at [%zu, %zu]", w->name, v, at / cols,
+                   at % cols);
+}
+
 // The error for x[bad], the first NaN or infinity of w's values from row r0 on.
 static int nonfinite_error(const float *x, size_t bad, const model_weight *w, size_t r0,
                            ah_err *e) {
     size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1;
-    return ah_fail(e, "tensor '%s': non-finite value %g at [%zu, %zu]", w->name, x[bad],
-                   r0 + bad / cols, bad % cols);
+    return nonfinite_value_error(x[bad], r0 * cols + bad, w, e);
 }
 
 // x (n floats) = w's values from row r0 on: fails on the first NaN or infinity, with the
@@ -306,8 +314,20 @@ void model_embed_row(float *out, const model_weight *w, int id, int C) {
     (void)st_widen(out, (const uint8_t *)w->data + off, (size_t)C, w->dtype);   // float: bound
 }
 
+// What the forward writes into a view that left linears as halves (model.h).
+struct block_h16 {
+    float *scratch;          // linear16_gemm's, for scratch_threads threads
+    int scratch_threads;
+    int bad[L_COUNT];        // a NaN / infinity met in role r by the GEMM or the widening
+    int widened[L_COUNT];    // own[r] holds role r (block_f32_widened)
+};
+
 block_f32 *block_f32_new(const model *m, ah_err *e) {
     block_f32 *b = calloc(1, sizeof *b);
+    if (b && !(b->h16s = calloc(1, sizeof *b->h16s))) {
+        free(b);
+        b = NULL;
+    }
     if (!b) {
         ah_fail(e, "out of memory (block)");
         return NULL;
@@ -321,6 +341,7 @@ block_f32 *block_f32_new(const model *m, ah_err *e) {
     // view never touches the tensors it reads in place (an F32 7B block is 808 MB).
     b->arena = ah_alloc(total, sizeof(float), "block weights", e);
     if (!b->arena) {
+        free(b->h16s);
         free(b);
         return NULL;
     }
@@ -336,6 +357,8 @@ block_f32 *block_f32_new(const model *m, ah_err *e) {
 void block_f32_free(block_f32 *b) {
     if (!b) return;
     ah_free(b->arena);
+    if (b->h16s) ah_free(b->h16s->scratch);   // NULL in a block packed_block_slim made
+    free(b->h16s);
     free(b);
 }
 
@@ -366,13 +389,40 @@ static int block_widen_role(block_f32 *b, const model_weight *w, const model *m,
 // float-aligned address read where it lies (the forward takes its weights const; the mapping
 // is read-only). An optional tensor (a bias) that layer 0 has and this layer lacks reads as
 // zeros.
+// A linear a view leaves as halves for linear16_gemm: stored F16 / BF16 at a 2-byte aligned
+// address (a file may place a tensor at any byte offset), where that GEMM runs.
+static int h16_in_place(const model_weight *w, arch_layer_role r) {
+    return w->data && arch_role_is_linear(r) && w->ndim == 2 &&
+           (w->dtype == ST_F16 || w->dtype == ST_BF16) && ((uintptr_t)w->data & 1) == 0 &&
+           linear16_available();
+}
+
+// The GEMM's scratch for the current thread count (block_h16).
+static int h16_scratch(block_h16 *h, ah_err *e) {
+    int nth = omp_get_max_threads();
+    if (h->scratch && h->scratch_threads >= nth) return 0;
+    ah_free(h->scratch);
+    h->scratch_threads = 0;
+    if (!(h->scratch = ah_alloc(linear16_scratch_floats(nth), sizeof(float), "GEMM panels", e)))
+        return -1;
+    h->scratch_threads = nth;
+    return 0;
+}
+
 static int block_read(block_f32 *b, const model *m, int layer, int in_place, ah_err *e) {
     for (int r = 0; r < L_COUNT; r++) {
+        b->h16[r] = NULL;
+        b->src[r] = NULL;
+        b->h16s->bad[r] = b->h16s->widened[r] = 0;
         if (!b->own[r]) continue;
         b->w[r] = b->own[r];
         const model_weight *w = model_lw(m, layer, r);
         const float *p = in_place ? f32_in_place(w, 0) : NULL;
-        if (!w->data) {
+        if (in_place && h16_in_place(w, (arch_layer_role)r)) {
+            if (h16_scratch(b->h16s, e)) return -1;
+            b->h16[r] = w->data;
+            b->src[r] = w;
+        } else if (!w->data) {
             memset(b->own[r], 0, b->numel[r] * sizeof(float));
         } else if (p) {
             if (check_finite(p, w, 0, b->numel[r], e)) return -1;
@@ -392,6 +442,37 @@ int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e) {
 
 int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e) {
     return block_read(b, m, layer, 1, e);
+}
+
+float *block_h16_scratch(const block_f32 *b) { return b->h16s->scratch; }
+void block_h16_flag(const block_f32 *b, int r) { b->h16s->bad[r] = 1; }
+
+const float *block_f32_widened(const block_f32 *b, int r) {
+    block_h16 *h = b->h16s;
+    if (!h->widened[r]) {
+        const model_weight *w = b->src[r];
+        if (widen_rows(b->own[r], w, 0, (size_t)w->shape[0], 0) < b->numel[r]) h->bad[r] = 1;
+        h->widened[r] = 1;
+    }
+    return b->own[r];
+}
+
+int block_f32_view_check(const block_f32 *b, ah_err *e) {
+    for (int r = 0; r < L_COUNT && b->h16s; r++) {
+        if (!b->h16s->bad[r]) continue;
+        // the first in row order, from the stored halves
+        const model_weight *w = b->src[r];
+        const uint16_t *h = b->h16[r];
+        int bf16 = w->dtype == ST_BF16;
+        uint16_t em = bf16 ? 0x7f80 : 0x7c00;
+        for (size_t i = 0; i < b->numel[r]; i++)
+            if ((h[i] & em) == em)
+                return nonfinite_value_error(bf16 ? ah_bf16_to_f32(h[i]) : ah_f16_to_f32(h[i]), i,
+                                             w, e);
+        return ah_fail(e, "tensor '%s': a non-finite value met in the product is not in the "
+                          "stored values (read differently twice)", w->name);
+    }
+    return 0;
 }
 
 int model_own(model *m, void *p, ah_err *e) {

@@ -133,7 +133,14 @@ static inline const model_weight *model_lw(const model *m, int layer, arch_layer
 // A block may instead hold some linears packed (packed/packed.h): pk[r] non-NULL means the
 // forward computes linear r from its codes (w[r] is then not read), with pk_scratch as the
 // kernels' work space (packed_scratch floats of the widest of them). Both NULL here.
+// A view (block_f32_view) of a block stored as F16 / BF16, on a CPU where model/linear16.h's
+// GEMM gives OpenBLAS's bits, leaves its linears where they lie: h16[r] is role r's stored
+// halves (src[r] its tensor), which the forward multiplies by linear16_gemm without widening
+// them (fwd_block_linear); own[r] is widened only if a product is too small for that GEMM
+// (block_f32_widened). The weights' NaN / infinity test then happens inside the GEMM and the
+// widening, and block_f32_view_check names the first one after the forward.
 struct packed_linear;
+typedef struct block_h16 block_h16;
 typedef struct {
     float *w[L_COUNT];
     float *own[L_COUNT];
@@ -141,6 +148,9 @@ typedef struct {
     float *arena;
     const struct packed_linear *pk[L_COUNT];   // borrowed
     float *pk_scratch;                          // borrowed
+    const uint16_t *h16[L_COUNT];               // borrowed from the mapping; NULL: use w[r]
+    const model_weight *src[L_COUNT];           // the tensor behind h16[r]
+    block_h16 *h16s;   // what the forward writes (model.c); NULL in packed_block_slim's blocks
 } block_f32;
 
 block_f32 *block_f32_new(const model *m, ah_err *e);
@@ -153,6 +163,15 @@ int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e);
 // checkpoint (bench/README.md, "Evaluation"). The mapped pages stay resident until
 // model_release_layer(m, layer), which the caller makes when it is done with the block.
 int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e);
+// After a view's forward: the error block_f32_load would have given for a NaN or infinity in
+// a linear the view left as 16-bit halves (the first in role and row order), else 0.
+int block_f32_view_check(const block_f32 *b, ah_err *e);
+// Role r of a view that left it as halves, widened into own[r] on the first call (and checked:
+// block_f32_view_check reports it); own[r]. For a product linear16_gemm cannot compute.
+const float *block_f32_widened(const block_f32 *b, int r);
+// The 16-bit GEMM's scratch and its NaN / infinity flag for role r (forward.c).
+float *block_h16_scratch(const block_f32 *b);
+void block_h16_flag(const block_f32 *b, int r);
 
 // Widens any bound weight into out (numel floats); checks for NaN/inf.
 int model_weight_f32(float *out, const model_weight *w, ah_err *e);

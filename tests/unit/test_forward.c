@@ -18,6 +18,7 @@
 #include "model/attend.h"
 #include "model/attend_block.h"
 #include "model/forward.h"
+#include "model/linear16.h"
 #include "model/model.h"
 #include "testutil.h"
 
@@ -169,8 +170,10 @@ static void test_attend_row(void **st) {
 }
 
 // block_f32_view gives the forward the values block_f32_load copies, layer by layer: read in
-// place (w[r] outside b's own storage) for the F32 tensors of an aligned checkpoint, widened
-// into own[r] for the others; then a load after a view writes b's own storage again.
+// place (w[r] outside b's own storage) for the F32 tensors of an aligned checkpoint, left as
+// the stored halves for F16 linears where linear16.h's GEMM runs (h16[r]; widened on demand by
+// block_f32_widened), widened into own[r] for the others; then a load after a view writes b's
+// own storage again.
 static void check_view(const char *path, int want_in_place) {
     ah_err e = {{0}};
     model *m = model_load(path, &e);
@@ -185,9 +188,12 @@ static void check_view(const char *path, int want_in_place) {
         for (int r = 0; r < L_COUNT; r++) {
             if (!l->w[r]) continue;
             assert_non_null(v->w[r]);
-            in_place += v->w[r] != v->own[r];
-            assert_memory_equal(v->w[r], l->w[r], l->numel[r] * sizeof(float));
+            in_place += v->w[r] != v->own[r] || v->h16[r];
+            const float *got = v->h16[r] ? block_f32_widened(v, r) : v->w[r];
+            assert_memory_equal(got, l->w[r], l->numel[r] * sizeof(float));
+            assert_null(l->h16[r]);
         }
+        assert_int_equal(block_f32_view_check(v, &e), 0);
         model_release_layer(m, layer);
     }
     assert_int_equal(in_place > 0, want_in_place);
@@ -202,7 +208,8 @@ static void test_block_view(void **st) {
     (void)st;
     check_view("tests/fixtures/llama-gqa", 1);        // F32 safetensors
     check_view("tests/fixtures/llama2c/model.bin", 1);   // F32 llama2.c
-    check_view("tests/fixtures/llama-mha-f16", 0);    // F16: widened
+    // F16: linears left as halves where linear16 runs, else widened
+    check_view("tests/fixtures/llama-mha-f16", linear16_available());
 }
 
 // Rows [r0, T) of each window of fwd_block_rows's output are fwd_block's, bit for bit (r0 =
@@ -231,15 +238,24 @@ static void check_block_rows(const char *name, int T, int first, int r0) {
         for (int t = 0; t < T; t++) tokens[t] = (int32_t)((t * 37 + w * 101 + 5) % c->vocab_size);
         fwd_embed(x + (size_t)w * T * C, m, tokens, T);
     }
+    block_f32 *v = block_f32_new(m, &e);
+    assert_non_null(v);
     for (int l = 0; l < c->n_layers - 1; l++) {
         assert_int_equal(block_f32_load(b, m, l, &e), 0);
         memcpy(y, x, n * sizeof(float));
+        memcpy(in, x, n * sizeof(float));
         fwd_block(x, s, b, c, T, B);
         setenv("AH_ATTEND_BLOCK", "0", 1);   // the attention's products all by OpenBLAS
         fwd_block(y, s, b, c, T, B);
         unsetenv("AH_ATTEND_BLOCK");
         assert_memory_equal(x, y, n * sizeof(float));
+        // a view: F16 linears by linear16.h's GEMM from the stored halves, the same bits
+        assert_int_equal(block_f32_view(v, m, l, &e), 0);
+        fwd_block(in, s, v, c, T, B);
+        assert_int_equal(block_f32_view_check(v, &e), 0);
+        assert_memory_equal(x, in, n * sizeof(float));
     }
+    block_f32_free(v);
     memcpy(y, x, n * sizeof(float));
     memcpy(in, x, n * sizeof(float));
     assert_int_equal(block_f32_load(b, m, c->n_layers - 1, &e), 0);
