@@ -385,10 +385,6 @@ static int block_widen_role(block_f32 *b, const model_weight *w, const model *m,
     return bad < b->numel[r] ? nonfinite_error(b->own[r], bad, w, 0, e) : 0;
 }
 
-// Layer `layer` into b: each role widened into own[r], or, with in_place, an F32 tensor at a
-// float-aligned address read where it lies (the forward takes its weights const; the mapping
-// is read-only). An optional tensor (a bias) that layer 0 has and this layer lacks reads as
-// zeros.
 // A linear a view leaves as halves for linear16_gemm: stored F16 / BF16 at a 2-byte aligned
 // address (a file may place a tensor at any byte offset), where that GEMM runs.
 static int h16_in_place(const model_weight *w, arch_layer_role r) {
@@ -409,6 +405,11 @@ static int h16_scratch(block_h16 *h, ah_err *e) {
     return 0;
 }
 
+// Layer `layer` into b: each role widened into own[r], or, with in_place, an F32 tensor at a
+// float-aligned address read where it lies (the forward takes its weights const; the mapping
+// is read-only). An optional tensor (a bias) that layer 0 has and this layer lacks reads as
+// zeros. With in_place, a linear stored as halves may also be left where it lies (h16[r]:
+// h16_in_place), its NaN / infinity test then made by the forward (block_f32_view_check).
 static int block_read(block_f32 *b, const model *m, int layer, int in_place, ah_err *e) {
     for (int r = 0; r < L_COUNT; r++) {
         b->h16[r] = NULL;

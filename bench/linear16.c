@@ -1,0 +1,132 @@
+// linear16.c — an F16 / BF16 checkpoint's block linears two ways, on the mapped weights as an
+// evaluation reads them: widened to fp32 (ah_half_to_f32_stream, the widening an evaluation did
+// before) and multiplied by cblas_sgemm, against model/linear16.h's GEMM from the stored halves.
+// Both get the same T random activation rows (no subnormals: they would slow both sides by
+// 100x); each block's mapped pages are released after each side, so both read them afresh.
+//
+//   bench/linear16 --model DIR [--rows T] [--layers L] [--reps R] [--threads N]
+//
+// Defaults: 2048 rows, every block, 3 passes. Passes alternate (OpenBLAS side, linear16 side)
+// so drift on a shared machine hits both alike. Prints one key=value line: the seconds of a pass
+// (medians) for the widening, the sgemm, their sum, and linear16, and their ratio; whether the
+// outputs were equal bit for bit (they must be wherever linear16_usable says so); and how many
+// linears linear16 may not compute (not timed on its side; 0 at real models' shapes).
+// Build: make bench-tools (build/bench/linear16).
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/half.h"
+#include "model/linear16.h"
+#include "model/model.h"
+
+void openblas_set_num_threads(int n);
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = NULL;
+    int T = 2048, layers = 0, reps = 3, threads = 2;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--model")) dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--rows")) T = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--layers")) layers = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "linear16: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!dir || T < 1 || reps < 1 || reps > 64 || threads < 1) {
+        fprintf(stderr, "usage: linear16 --model DIR [--rows T] [--layers L] [--reps R] [--threads N]\n");
+        return 2;
+    }
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+    ah_err e = {{0}};
+    model *m = ah_blas_select(&e) ? NULL : model_load(dir, &e);
+    if (!m) {
+        fprintf(stderr, "linear16: %s\n", e.msg);
+        return 1;
+    }
+    if (!linear16_available()) {
+        fprintf(stderr, "linear16: the GEMM does not run here (OpenBLAS core %s, or no AVX-512F)\n",
+                ah_blas_core());
+        return 1;
+    }
+    static const arch_layer_role roles[] = {L_Q, L_K, L_V, L_O, L_GATE, L_UP, L_DOWN};
+    enum { NR = sizeof roles / sizeof roles[0] };
+    if (layers <= 0 || layers > m->cfg.n_layers) layers = m->cfg.n_layers;
+    size_t maxw = 0, maxin = 0, maxout = 0;
+    for (int i = 0; i < NR; i++) {
+        const model_weight *w = model_lw(m, 0, roles[i]);
+        if (w->dtype != ST_F16 && w->dtype != ST_BF16) {
+            fprintf(stderr, "linear16: %s is not F16 or BF16\n", w->name);
+            return 1;
+        }
+        if (model_weight_numel(w) > maxw) maxw = model_weight_numel(w);
+        if ((size_t)w->shape[1] > maxin) maxin = (size_t)w->shape[1];
+        if ((size_t)w->shape[0] > maxout) maxout = (size_t)w->shape[0];
+    }
+    float *Wf = aligned_alloc(64, (maxw * sizeof(float) + 63) / 64 * 64),
+          *x = malloc((size_t)T * maxin * sizeof(float)), *ya = malloc((size_t)T * maxout * sizeof(float)),
+          *yb = malloc((size_t)T * maxout * sizeof(float)),
+          *scratch = aligned_alloc(64, linear16_scratch_floats(threads) * sizeof(float));
+    if (!Wf || !x || !ya || !yb || !scratch) {
+        fprintf(stderr, "linear16: out of memory\n");
+        return 1;
+    }
+    uint32_t s = 1;
+    for (size_t i = 0; i < (size_t)T * maxin; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)(s >> 8) * 0x1p-23f - 1.0f;
+    }
+    double widen[64], sgemm[64], sum[64], lin[64];
+    int equal = 1, not_usable = 0;
+    for (int r = 0; r < reps; r++) {
+        widen[r] = sgemm[r] = lin[r] = 0;
+        for (int l = 0; l < layers; l++)
+            for (int i = 0; i < NR; i++) {
+                const model_weight *w = model_lw(m, l, roles[i]);
+                int O = (int)w->shape[0], In = (int)w->shape[1], bf16 = w->dtype == ST_BF16;
+                double t0 = omp_get_wtime();
+                ah_half_to_f32_stream(Wf, w->data, (size_t)O * In, bf16);
+                double t1 = omp_get_wtime();
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, Wf,
+                            In, 0.0f, ya, O);
+                double t2 = omp_get_wtime();
+                model_release_layer(m, l);
+                int usable = linear16_usable(T, In, O);
+                double t3 = omp_get_wtime();
+                if (usable)
+                    linear16_gemm(yb, x, w->data, bf16 ? LIN16_BF16 : LIN16_F16, T, In, O, 0, scratch);
+                double t4 = omp_get_wtime();
+                model_release_layer(m, l);
+                not_usable += !usable && r == 0;
+                if (usable && memcmp(ya, yb, (size_t)T * O * sizeof(float)) != 0) equal = 0;
+                widen[r] += t1 - t0;
+                sgemm[r] += t2 - t1;
+                lin[r] += t4 - t3;
+            }
+        sum[r] = widen[r] + sgemm[r];
+    }
+    double mw = median(widen, reps), ms = median(sgemm, reps), mt = median(sum, reps),
+           ml = median(lin, reps);
+    printf("model=%s rows=%d layers=%d threads=%d reps=%d widen_s=%.3f sgemm_s=%.3f "
+           "widen_sgemm_s=%.3f linear16_s=%.3f ratio=%.3f bits_equal=%d not_usable=%d\n",
+           dir, T, layers, threads, reps, mw, ms, mt, ml, mt / ml, equal, not_usable);
+    free(Wf); free(x); free(ya); free(yb); free(scratch);
+    model_free(m);
+    return equal ? 0 : 1;
+}
