@@ -251,7 +251,10 @@ long linear16_first_difference(int T, int In, int O, lin16_dtype dt) {
             for (size_t i = 0; i < ny; i++) y[i] = yr[i] = (float)(lcg(&s) >> 8) * 0x1p-20f;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, Wf, In,
                         accumulate ? 1.0f : 0.0f, yr, O);
-            if (linear16_gemm(y, x, W, dt, T, In, O, accumulate, scratch)) return -2;
+            if (linear16_gemm(y, x, W, dt, T, In, O, accumulate, scratch)) {
+                bad = -2;   // finite weights read as NaN / infinity: cannot be
+                break;
+            }
             for (size_t i = 0; i < ny && bad == -1; i++)
                 if (memcmp(&y[i], &yr[i], sizeof(float)) != 0) bad = (long)i;
         }
