@@ -12,7 +12,7 @@
 #                   installs Debian's Slurm + munge, starts them in a temporary directory); not
 #                   in test
 #   make bench      performance benchmarks (never part of test)
-#   make bench-tools  the C programs of bench/ (build/bench/: gemm_peak, packed_gemm, stream, linear16)
+#   make bench-tools  the C programs of bench/ (build/bench/: gemm_peak, packed_gemm, stream, gemm_stored)
 #   make fuzz       libFuzzer targets of the input parsers, FUZZ_SECONDS each (not part of
 #                   test; CI runs it for 5 s per target; tests/fuzz/README.md)
 #   make clean
@@ -121,7 +121,7 @@ bench: deps all
 
 # The C programs the bench scripts run, with the harness's own flags and library objects (one
 # build line for all of them; the scripts call `make bench-tools`).
-BENCH_TOOLS := gemm_peak packed_gemm stream linear16
+BENCH_TOOLS := gemm_peak packed_gemm stream gemm_stored
 BENCH_BIN := $(BENCH_TOOLS:%=$(BUILD)/bench/%)
 $(BUILD)/bench/%: bench/%.c $(OBJ)
 	@mkdir -p $(dir $@)

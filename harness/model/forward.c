@@ -15,7 +15,7 @@
 #include "core/mem.h"
 #include "core/vecmax.h"
 #include "model/attend_block.h"
-#include "model/linear16.h"
+#include "model/gemm_stored.h"
 #include "packed/packed.h"
 
 // Query rows per block of the causal attention: 128 (half the K / V packing of 64, measured 8%
@@ -302,13 +302,13 @@ void fwd_block_linear(float *y, const float *x, const block_f32 *b, arch_layer_r
     if (b->pk[r]) {
         packed_linear_apply(y, x, b->pk[r], N, accumulate, b->pk_scratch);
         if (bias) fwd_add_bias(y, bias, N, O);
-    } else if (b->h16[r] && linear16_usable(N, In, O)) {
-        lin16_dtype dt = b->src[r]->dtype == ST_BF16 ? LIN16_BF16 : LIN16_F16;
-        if (linear16_gemm(y, x, b->h16[r], dt, N, In, O, accumulate, block_h16_scratch(b)))
-            block_h16_flag(b, r);   // block_f32_view_check names it
+    } else if (b->stored[r] && gemm_stored_usable(N, In, O)) {
+        gs_dtype dt = b->src[r]->dtype == ST_BF16 ? GS_BF16 : GS_F16;   // stored halves
+        if (gemm_stored(y, x, b->stored[r], dt, N, In, O, accumulate, block_stored_scratch(b)))
+            block_stored_flag(b, r);   // block_f32_view_check names it
         if (bias) fwd_add_bias(y, bias, N, O);
-    } else if (b->h16[r]) {
-        fwd_linear(y, x, block_f32_widened(b, r), bias, N, In, O, accumulate);
+    } else if (b->stored[r]) {
+        fwd_linear(y, x, block_f32_as_floats(b, r), bias, N, In, O, accumulate);
     } else {
         fwd_linear(y, x, b->w[r], bias, N, In, O, accumulate);
     }

@@ -16,7 +16,7 @@
 #include "core/mem.h"
 #include "export/export_dir.h"
 #include "io/gguf_read.h"
-#include "model/linear16.h"
+#include "model/gemm_stored.h"
 
 int model_llama2c_bind(model *m, ah_err *e);   // llama2c.c
 
@@ -315,16 +315,16 @@ void model_embed_row(float *out, const model_weight *w, int id, int C) {
 }
 
 // What the forward writes into a view that left linears as halves (model.h).
-struct block_h16 {
-    float *scratch;          // linear16_gemm's, for scratch_threads threads
+struct block_stored {
+    float *scratch;          // gemm_stored's, for scratch_threads threads
     int scratch_threads;
-    int bad[L_COUNT];        // a NaN / infinity met in role r by the GEMM or the widening
-    int widened[L_COUNT];    // own[r] holds role r (block_f32_widened)
+    int bad[L_COUNT];        // a NaN / infinity met in role r by the GEMM or block_f32_as_floats
+    int floats[L_COUNT];     // own[r] holds role r widened (and checked): block_f32_as_floats
 };
 
 block_f32 *block_f32_new(const model *m, ah_err *e) {
     block_f32 *b = calloc(1, sizeof *b);
-    if (b && !(b->h16s = calloc(1, sizeof *b->h16s))) {
+    if (b && !(b->sts = calloc(1, sizeof *b->sts))) {
         free(b);
         b = NULL;
     }
@@ -341,7 +341,7 @@ block_f32 *block_f32_new(const model *m, ah_err *e) {
     // view never touches the tensors it reads in place (an F32 7B block is 808 MB).
     b->arena = ah_alloc(total, sizeof(float), "block weights", e);
     if (!b->arena) {
-        free(b->h16s);
+        free(b->sts);
         free(b);
         return NULL;
     }
@@ -357,8 +357,8 @@ block_f32 *block_f32_new(const model *m, ah_err *e) {
 void block_f32_free(block_f32 *b) {
     if (!b) return;
     ah_free(b->arena);
-    if (b->h16s) ah_free(b->h16s->scratch);   // NULL in a block packed_block_slim made
-    free(b->h16s);
+    if (b->sts) ah_free(b->sts->scratch);   // NULL in a block packed_block_slim made
+    free(b->sts);
     free(b);
 }
 
@@ -385,21 +385,24 @@ static int block_widen_role(block_f32 *b, const model_weight *w, const model *m,
     return bad < b->numel[r] ? nonfinite_error(b->own[r], bad, w, 0, e) : 0;
 }
 
-// A linear a view leaves as halves for linear16_gemm: stored F16 / BF16 at a 2-byte aligned
-// address (a file may place a tensor at any byte offset), where that GEMM runs.
-static int h16_in_place(const model_weight *w, arch_layer_role r) {
+// A linear a view leaves where it lies for gemm_stored: F16 / BF16 at a 2-byte aligned address
+// (a file may place a tensor at any byte offset), where that GEMM runs. Not F32: those are read
+// in place by OpenBLAS already, and gemm_stored on them, 3-13% faster than OpenBLAS on mapped
+// weights alone (bench/gemm_stored), made whole evaluations no faster (SmolLM2-135M) or 1-3%
+// slower (TinyLlama-1.1B): bench/README.md, "Evaluation: F16 linears from the stored halves".
+static int stored_in_place(const model_weight *w, arch_layer_role r) {
     return w->data && arch_role_is_linear(r) && w->ndim == 2 &&
            (w->dtype == ST_F16 || w->dtype == ST_BF16) && ((uintptr_t)w->data & 1) == 0 &&
-           linear16_available();
+           gemm_stored_available();
 }
 
-// The GEMM's scratch for the current thread count (block_h16).
-static int h16_scratch(block_h16 *h, ah_err *e) {
+// The GEMM's scratch for the current thread count (block_stored).
+static int stored_scratch(block_stored *h, ah_err *e) {
     int nth = omp_get_max_threads();
     if (h->scratch && h->scratch_threads >= nth) return 0;
     ah_free(h->scratch);
     h->scratch_threads = 0;
-    if (!(h->scratch = ah_alloc(linear16_scratch_floats(nth), sizeof(float), "GEMM panels", e)))
+    if (!(h->scratch = ah_alloc(gemm_stored_scratch_floats(nth), sizeof(float), "GEMM panels", e)))
         return -1;
     h->scratch_threads = nth;
     return 0;
@@ -408,20 +411,20 @@ static int h16_scratch(block_h16 *h, ah_err *e) {
 // Layer `layer` into b: each role widened into own[r], or, with in_place, an F32 tensor at a
 // float-aligned address read where it lies (the forward takes its weights const; the mapping
 // is read-only). An optional tensor (a bias) that layer 0 has and this layer lacks reads as
-// zeros. With in_place, a linear stored as halves may also be left where it lies (h16[r]:
-// h16_in_place), its NaN / infinity test then made by the forward (block_f32_view_check).
+// zeros. With in_place, a linear stored as halves may also be left where it lies (stored[r]:
+// stored_in_place), its NaN / infinity test then made by the forward (block_f32_view_check).
 static int block_read(block_f32 *b, const model *m, int layer, int in_place, ah_err *e) {
     for (int r = 0; r < L_COUNT; r++) {
-        b->h16[r] = NULL;
+        b->stored[r] = NULL;
         b->src[r] = NULL;
-        b->h16s->bad[r] = b->h16s->widened[r] = 0;
+        b->sts->bad[r] = b->sts->floats[r] = 0;
         if (!b->own[r]) continue;
         b->w[r] = b->own[r];
         const model_weight *w = model_lw(m, layer, r);
         const float *p = in_place ? f32_in_place(w, 0) : NULL;
-        if (in_place && h16_in_place(w, (arch_layer_role)r)) {
-            if (h16_scratch(b->h16s, e)) return -1;
-            b->h16[r] = w->data;
+        if (in_place && stored_in_place(w, (arch_layer_role)r)) {
+            if (stored_scratch(b->sts, e)) return -1;
+            b->stored[r] = w->data;
             b->src[r] = w;
         } else if (!w->data) {
             memset(b->own[r], 0, b->numel[r] * sizeof(float));
@@ -445,25 +448,25 @@ int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e) {
     return block_read(b, m, layer, 1, e);
 }
 
-float *block_h16_scratch(const block_f32 *b) { return b->h16s->scratch; }
-void block_h16_flag(const block_f32 *b, int r) { b->h16s->bad[r] = 1; }
+float *block_stored_scratch(const block_f32 *b) { return b->sts->scratch; }
+void block_stored_flag(const block_f32 *b, int r) { b->sts->bad[r] = 1; }
 
-const float *block_f32_widened(const block_f32 *b, int r) {
-    block_h16 *h = b->h16s;
-    if (!h->widened[r]) {
+const float *block_f32_as_floats(const block_f32 *b, int r) {
+    block_stored *h = b->sts;
+    if (!h->floats[r]) {
         const model_weight *w = b->src[r];
         if (widen_rows(b->own[r], w, 0, (size_t)w->shape[0], 0) < b->numel[r]) h->bad[r] = 1;
-        h->widened[r] = 1;
+        h->floats[r] = 1;
     }
     return b->own[r];
 }
 
 int block_f32_view_check(const block_f32 *b, ah_err *e) {
-    for (int r = 0; r < L_COUNT && b->h16s; r++) {
-        if (!b->h16s->bad[r]) continue;
+    for (int r = 0; r < L_COUNT && b->sts; r++) {
+        if (!b->sts->bad[r]) continue;
         // the first in row order, from the stored halves
         const model_weight *w = b->src[r];
-        const uint16_t *h = b->h16[r];
+        const uint16_t *h = b->stored[r];
         int bf16 = w->dtype == ST_BF16;
         uint16_t em = bf16 ? 0x7f80 : 0x7c00;
         for (size_t i = 0; i < b->numel[r]; i++)

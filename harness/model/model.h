@@ -133,14 +133,14 @@ static inline const model_weight *model_lw(const model *m, int layer, arch_layer
 // A block may instead hold some linears packed (packed/packed.h): pk[r] non-NULL means the
 // forward computes linear r from its codes (w[r] is then not read), with pk_scratch as the
 // kernels' work space (packed_scratch floats of the widest of them). Both NULL here.
-// A view (block_f32_view) of a block stored as F16 / BF16, on a CPU where model/linear16.h's
-// GEMM gives OpenBLAS's bits, leaves its linears where they lie: h16[r] is role r's stored
-// halves (src[r] its tensor), which the forward multiplies by linear16_gemm without widening
+// A view (block_f32_view) of a block stored as F16 / BF16, on a CPU where model/gemm_stored.h's
+// GEMM gives OpenBLAS's bits, leaves its linears where they lie: stored[r] is role r's stored
+// halves (src[r] its tensor), which the forward multiplies by gemm_stored without widening
 // them (fwd_block_linear); own[r] is widened only if a product is too small for that GEMM
-// (block_f32_widened). The weights' NaN / infinity test then happens inside the GEMM and the
+// (block_f32_as_floats). The weights' NaN / infinity test then happens inside the GEMM and the
 // widening, and block_f32_view_check names the first one after the forward.
 struct packed_linear;
-typedef struct block_h16 block_h16;
+typedef struct block_stored block_stored;
 typedef struct {
     float *w[L_COUNT];
     float *own[L_COUNT];
@@ -148,9 +148,9 @@ typedef struct {
     float *arena;
     const struct packed_linear *pk[L_COUNT];   // borrowed
     float *pk_scratch;                          // borrowed
-    const uint16_t *h16[L_COUNT];               // borrowed from the mapping; NULL: use w[r]
-    const model_weight *src[L_COUNT];           // the tensor behind h16[r]
-    block_h16 *h16s;   // what the forward writes (model.c); NULL in packed_block_slim's blocks
+    const uint16_t *stored[L_COUNT];            // borrowed from the mapping; NULL: use w[r]
+    const model_weight *src[L_COUNT];           // the tensor behind stored[r]
+    block_stored *sts;   // what the forward writes (model.c); NULL in packed_block_slim's blocks
 } block_f32;
 
 block_f32 *block_f32_new(const model *m, ah_err *e);
@@ -159,19 +159,21 @@ void block_f32_free(block_f32 *b);   // NULL-safe
 int block_f32_load(block_f32 *b, const model *m, int layer, ah_err *e);
 // The same for a reader that never writes the weights (an evaluation): tensors stored as F32
 // at a float-aligned address are read where they lie in the mapped checkpoint (checked for
-// NaN/inf there), the others widened into b as by block_f32_load. Saves the copy of an F32
-// checkpoint (bench/README.md, "Evaluation"). The mapped pages stay resident until
-// model_release_layer(m, layer), which the caller makes when it is done with the block.
+// NaN/inf there), the others widened into b as by block_f32_load, but F16 / BF16 linears left
+// where they lie where gemm_stored runs (stored[r], above). Saves the copy of an F32 checkpoint
+// and the widening of an F16 one's linears (bench/README.md, "Evaluation"). The mapped pages
+// stay resident until model_release_layer(m, layer), which the caller makes when it is done
+// with the block.
 int block_f32_view(block_f32 *b, const model *m, int layer, ah_err *e);
 // After a view's forward: the error block_f32_load would have given for a NaN or infinity in
-// a linear the view left as 16-bit halves (the first in role and row order), else 0.
+// a linear the view left as halves (stored[r]; the first in role and row order), else 0.
 int block_f32_view_check(const block_f32 *b, ah_err *e);
-// Role r of a view that left it as halves, widened into own[r] on the first call (and checked:
-// block_f32_view_check reports it); own[r]. For a product linear16_gemm cannot compute.
-const float *block_f32_widened(const block_f32 *b, int r);
-// The 16-bit GEMM's scratch and its NaN / infinity flag for role r (forward.c).
-float *block_h16_scratch(const block_f32 *b);
-void block_h16_flag(const block_f32 *b, int r);
+// Role r of a view that left it as halves, as floats for a product gemm_stored cannot compute:
+// widened into own[r] on the first call and checked (block_f32_view_check reports it); own[r].
+const float *block_f32_as_floats(const block_f32 *b, int r);
+// gemm_stored's scratch, and the NaN / infinity flag for role r (forward.c).
+float *block_stored_scratch(const block_f32 *b);
+void block_stored_flag(const block_f32 *b, int r);
 
 // Widens any bound weight into out (numel floats); checks for NaN/inf.
 int model_weight_f32(float *out, const model_weight *w, ah_err *e);

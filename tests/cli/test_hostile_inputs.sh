@@ -387,10 +387,10 @@ expect_error f32-nan-weight-unaligned "tensor 'model\.layers\.1\.mlp\.gate_proj\
 expect_error opt-f32-nan-weight "tensor 'model\.decoder\.layers\.0\.fc1\.weight': non-finite value nan at \[3, 5\]" -- eval_on "$C/opt-f32-nan-weight"
 expect_error f16-inf-weight "tensor 'model\.layers\.1\.mlp\.down_proj\.weight': non-finite value inf at \[1, 2\]" -- eval_on "$C/f16-inf-weight"
 AH_TEST_CHUNK_BYTES=1 expect_error f16-nonfinite-chunks "tensor 'model\.layers\.1\.mlp\.gate_proj\.weight': non-finite value -inf at \[40, 7\]" -- eval_on "$C/f16-nonfinite-chunks" --threads 2
-# On an AVX-512 CPU the line above leaves the F16 linears as halves (model/linear16.h: 4 windows
+# On an AVX-512 CPU the line above leaves the F16 linears where they lie (model/gemm_stored.h: 4 windows
 # of 64 rows make the products large enough for its GEMM, whose packing meets the values and
 # block_f32_view_check names the first); with that GEMM off, the chunked widening names it.
-AH_LINEAR16=0 AH_TEST_CHUNK_BYTES=1 expect_error f16-nonfinite-widened "tensor 'model\.layers\.1\.mlp\.gate_proj\.weight': non-finite value -inf at \[40, 7\]" -- eval_on "$C/f16-nonfinite-chunks" --threads 2
+AH_GEMM_STORED=0 AH_TEST_CHUNK_BYTES=1 expect_error f16-nonfinite-widened "tensor 'model\.layers\.1\.mlp\.gate_proj\.weight': non-finite value -inf at \[40, 7\]" -- eval_on "$C/f16-nonfinite-chunks" --threads 2
 expect_error overflow-activations 'layer 0 \(model\.layers\.0\.\*\): non-finite activation .* in the block output' -- eval_on "$C/overflow-activations"
 expect_error overflow-logits "perplexity is not finite: window 0 .* the logits of 'lm_head\.weight' .* overflow" -- eval_on "$C/overflow-logits"
 

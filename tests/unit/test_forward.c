@@ -18,7 +18,7 @@
 #include "model/attend.h"
 #include "model/attend_block.h"
 #include "model/forward.h"
-#include "model/linear16.h"
+#include "model/gemm_stored.h"
 #include "model/model.h"
 #include "testutil.h"
 
@@ -171,9 +171,9 @@ static void test_attend_row(void **st) {
 
 // block_f32_view gives the forward the values block_f32_load copies, layer by layer: read in
 // place (w[r] outside b's own storage) for the F32 tensors of an aligned checkpoint, left as
-// the stored halves for F16 linears where linear16.h's GEMM runs (h16[r]; widened on demand by
-// block_f32_widened), widened into own[r] for the others; then a load after a view writes b's
-// own storage again.
+// the stored halves for F16 linears where gemm_stored.h's GEMM runs (stored[r]; widened on
+// demand by block_f32_as_floats), widened into own[r] for the others; then a load after a view
+// writes b's own storage again.
 static void check_view(const char *path, int want_in_place) {
     ah_err e = {{0}};
     model *m = model_load(path, &e);
@@ -188,10 +188,10 @@ static void check_view(const char *path, int want_in_place) {
         for (int r = 0; r < L_COUNT; r++) {
             if (!l->w[r]) continue;
             assert_non_null(v->w[r]);
-            in_place += v->w[r] != v->own[r] || v->h16[r];
-            const float *got = v->h16[r] ? block_f32_widened(v, r) : v->w[r];
+            in_place += v->w[r] != v->own[r] || v->stored[r];
+            const float *got = v->stored[r] ? block_f32_as_floats(v, r) : v->w[r];
             assert_memory_equal(got, l->w[r], l->numel[r] * sizeof(float));
-            assert_null(l->h16[r]);
+            assert_null(l->stored[r]);
         }
         assert_int_equal(block_f32_view_check(v, &e), 0);
         model_release_layer(m, layer);
@@ -208,8 +208,8 @@ static void test_block_view(void **st) {
     (void)st;
     check_view("tests/fixtures/llama-gqa", 1);        // F32 safetensors
     check_view("tests/fixtures/llama2c/model.bin", 1);   // F32 llama2.c
-    // F16: linears left as halves where linear16 runs, else widened
-    check_view("tests/fixtures/llama-mha-f16", linear16_available());
+    // F16: linears left as halves where gemm_stored runs, else widened
+    check_view("tests/fixtures/llama-mha-f16", gemm_stored_available());
 }
 
 // Rows [r0, T) of each window of fwd_block_rows's output are fwd_block's, bit for bit (r0 =
@@ -249,7 +249,7 @@ static void check_block_rows(const char *name, int T, int first, int r0) {
         fwd_block(y, s, b, c, T, B);
         unsetenv("AH_ATTEND_BLOCK");
         assert_memory_equal(x, y, n * sizeof(float));
-        // a view: F16 linears by linear16.h's GEMM from the stored halves, the same bits
+        // a view: F16 linears by gemm_stored.h's GEMM from the stored halves, the same bits
         assert_int_equal(block_f32_view(v, m, l, &e), 0);
         fwd_block(in, s, v, c, T, B);
         assert_int_equal(block_f32_view_check(v, &e), 0);

@@ -1,7 +1,8 @@
-// linear16.c — y = x @ W^T from 16-bit weights read in place, in OpenBLAS's summation order
-// (linear16.h says which order and where it holds).
-#include "model/linear16.h"
+// gemm_stored.c — y = x @ W^T from F32 / F16 / BF16 weights read in place, in OpenBLAS's order
+// (gemm_stored.h says which order and where it holds).
+#include "model/gemm_stored.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,28 +40,33 @@ static int runs_threaded(int T, int In, int O) {
     return omp_get_max_threads() > 1 && (double)T * O * In > ONE_THREAD_MNK;
 }
 
-size_t linear16_scratch_floats(int nthreads) { return CHUNK_FLOATS * (size_t)(nthreads > 0 ? nthreads : 1); }
-
-static float widen1(uint16_t h, int bf16) { return bf16 ? ah_bf16_to_f32(h) : ah_f16_to_f32(h); }
-static int nonfinite1(uint16_t h, int bf16) {
-    uint16_t e = bf16 ? 0x7f80 : 0x7c00;
-    return (h & e) == e;
+size_t gemm_stored_scratch_floats(int nthreads) {
+    return CHUNK_FLOATS * (size_t)(nthreads > 0 ? nthreads : 1);
 }
 
-// Panels [0, np) of 16 rows from row f0 (rows from O on read as zeros), inputs [ls, ls + kb),
+// W[i] as a float (exactly: F16 and BF16 widen without rounding).
+static float weight_at(const void *W, size_t i, gs_dtype dt) {
+    if (dt == GS_F32) return ((const float *)W)[i];
+    uint16_t h = ((const uint16_t *)W)[i];
+    return dt == GS_BF16 ? ah_bf16_to_f32(h) : ah_f16_to_f32(h);
+}
+
+static int nonfinite(float v) { return isnan(v) || isinf(v); }
+
+// Panel p of 16 rows from row f0 (rows from O on read as zeros), inputs [ls + k0, ls + kb),
 // packed one input after another: pk[(p * kb + k) * 16 + l] = W[f0 + 16 p + l][ls + k]. The
 // portable path (a panel short of 16 rows, the inputs past the last 16, CPUs without AVX-512).
 // Returns 1 when a weight read is NaN or infinite.
-static int pack_rest(float *pk, const uint16_t *W, size_t ldw, int f0, int p, int O, int ls,
-                     int k0, int kb, int bf16) {
+static int pack_rest(float *pk, const void *W, size_t ldw, int f0, int p, int O, int ls,
+                     int k0, int kb, gs_dtype dt) {
     int bad = 0;
     float *dst = pk + (size_t)p * kb * 16;
     for (int k = k0; k < kb; k++)
         for (int l = 0; l < 16; l++) {
             int f = f0 + 16 * p + l;
-            uint16_t h = f < O ? W[(size_t)f * ldw + ls + k] : 0;
-            bad |= nonfinite1(h, bf16);
-            dst[(size_t)k * 16 + l] = widen1(h, bf16);
+            float v = f < O ? weight_at(W, (size_t)f * ldw + ls + k, dt) : 0.0f;
+            bad |= nonfinite(v);
+            dst[(size_t)k * 16 + l] = v;
         }
     return bad;
 }
@@ -70,10 +76,20 @@ static int pack_rest(float *pk, const uint16_t *W, size_t ldw, int f0, int p, in
 #define AVX512 __attribute__((target("avx512f")))
 #define INLINE __attribute__((always_inline)) static inline
 
-// 16 halves -> 16 floats: F16 by vcvtph2ps (exact, subnormals included), BF16 by a shift.
-AVX512 INLINE __m512 widen16(__m256i h, int bf16) {
-    if (bf16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    return _mm512_cvtph_ps(h);
+// 16 stored weights at p -> 16 floats: F32 as they are, F16 by vcvtph2ps (exact, subnormals
+// included), BF16 by a shift. *bad gets the lanes that are NaN or infinite (exponent all ones).
+AVX512 INLINE __m512 load16(const void *p, gs_dtype dt, __mmask16 *bad) {
+    const __m512i e = _mm512_set1_epi32(0x7f800000);
+    __m512 v;
+    if (dt == GS_F32) {
+        v = _mm512_loadu_ps(p);
+    } else {
+        __m256i h = _mm256_loadu_si256((const __m256i *)p);
+        v = dt == GS_BF16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))
+                          : _mm512_cvtph_ps(h);
+    }
+    *bad |= _mm512_cmpeq_epi32_mask(_mm512_and_si512(_mm512_castps_si512(v), e), e);
+    return v;
 }
 
 // r[i] = row i of a 16 x 16 block -> r[c] = column c.
@@ -104,31 +120,35 @@ AVX512 INLINE void transpose16(__m512 r[16]) {
 }
 
 // pack_rest's layout for panels [0, np), 16 x 16 blocks through the registers; the NaN /
-// infinity test on the halves as they are loaded.
-AVX512 static int pack_panels(float *pk, const uint16_t *W, size_t ldw, int f0, int np, int O,
-                              int ls, int kb, int bf16) {
-    const __m256i em = _mm256_set1_epi16(bf16 ? 0x7f80 : 0x7c00);
-    __m256i badv = _mm256_setzero_si256();
+// infinity test on the widened values as they are loaded. Inlined per dtype (pack_panels).
+AVX512 INLINE int pack_panels_dt(float *pk, const void *W, size_t ldw, int f0, int np, int O,
+                                 int ls, int kb, const gs_dtype dt) {
+    size_t esz = dt == GS_F32 ? 4 : 2;
+    __mmask16 badm = 0;
     int bad = 0;
     for (int p = 0; p < np; p++) {
         int k = 0;
         if (f0 + 16 * p + 16 <= O) {
-            const uint16_t *src = W + (size_t)(f0 + 16 * p) * ldw + ls;
+            const char *src = (const char *)W + ((size_t)(f0 + 16 * p) * ldw + (size_t)ls) * esz;
             float *dst = pk + (size_t)p * kb * 16;
             for (; k + 16 <= kb; k += 16) {
                 __m512 r[16];
-                for (int l = 0; l < 16; l++) {
-                    __m256i h = _mm256_loadu_si256((const __m256i *)(src + (size_t)l * ldw + k));
-                    badv = _mm256_or_si256(badv, _mm256_cmpeq_epi16(_mm256_and_si256(h, em), em));
-                    r[l] = widen16(h, bf16);
-                }
+                for (int l = 0; l < 16; l++)
+                    r[l] = load16(src + ((size_t)l * ldw + k) * esz, dt, &badm);
                 transpose16(r);
                 for (int c = 0; c < 16; c++) _mm512_store_ps(dst + (size_t)(k + c) * 16, r[c]);
             }
         }
-        bad |= pack_rest(pk, W, ldw, f0, p, O, ls, k, kb, bf16);
+        bad |= pack_rest(pk, W, ldw, f0, p, O, ls, k, kb, dt);
     }
-    return bad | !_mm256_testz_si256(badv, badv);
+    return bad | (badm != 0);
+}
+
+AVX512 static int pack_panels(float *pk, const void *W, size_t ldw, int f0, int np, int O, int ls,
+                              int kb, gs_dtype dt) {
+    if (dt == GS_F32) return pack_panels_dt(pk, W, ldw, f0, np, O, ls, kb, GS_F32);
+    if (dt == GS_BF16) return pack_panels_dt(pk, W, ldw, f0, np, O, ls, kb, GS_BF16);
+    return pack_panels_dt(pk, W, ldw, f0, np, O, ls, kb, GS_F16);
 }
 
 // y rows [0, R) x panels [0, P) of 16 outputs (mask: the last panel's live outputs), over one
@@ -177,14 +197,14 @@ static const tile_fn tiles[NR][NP] = {ROW(1), ROW(2), ROW(3), ROW(4), ROW(5), RO
 
 // One thread's panels [p0, p1) of the product, CHUNK_PANELS at a time: each chunk packed per
 // K block, then every token tile against it.
-static int gemm_panels(float *y, const float *x, const uint16_t *W, int bf16, int T, int In,
+static int gemm_panels(float *y, const float *x, const void *W, gs_dtype dt, int T, int In,
                        int O, int accumulate, int threaded, float *pk, int p0, int p1) {
     int bad = 0, npanels = (O + 15) / 16;
     for (int c0 = p0; c0 < p1; c0 += CHUNK_PANELS) {
         int nc = p1 - c0 < CHUNK_PANELS ? p1 - c0 : CHUNK_PANELS;
         for (int ls = 0, first = 1; ls < In; first = 0) {
             int kb = kblock(In, ls, threaded);
-            bad |= pack_panels(pk, W, (size_t)In, 16 * c0, nc, O, ls, kb, bf16);
+            bad |= pack_panels(pk, W, (size_t)In, 16 * c0, nc, O, ls, kb, dt);
             for (int t0 = 0; t0 < T; t0 += NR) {
                 int R = T - t0 < NR ? T - t0 : NR;
                 for (int p = 0; p < nc; p += NP) {
@@ -203,8 +223,8 @@ static int gemm_panels(float *y, const float *x, const uint16_t *W, int bf16, in
 }
 #endif
 
-int linear16_gemm(float *y, const float *x, const uint16_t *W, lin16_dtype dt, int T, int In,
-                  int O, int accumulate, float *scratch) {
+int gemm_stored(float *y, const float *x, const void *W, gs_dtype dt, int T, int In, int O,
+                int accumulate, float *scratch) {
 #if defined(__x86_64__)
     int threaded = runs_threaded(T, In, O), npanels = (O + 15) / 16, bad = 0;
 #pragma omp parallel reduction(| : bad)
@@ -212,13 +232,13 @@ int linear16_gemm(float *y, const float *x, const uint16_t *W, lin16_dtype dt, i
         int t = omp_get_thread_num(), n = omp_get_num_threads();
         // the panels split evenly: each thread widens and multiplies its own outputs' weights
         int p0 = (int)((long)npanels * t / n), p1 = (int)((long)npanels * (t + 1) / n);
-        bad |= gemm_panels(y, x, W, dt == LIN16_BF16, T, In, O, accumulate, threaded,
+        bad |= gemm_panels(y, x, W, dt, T, In, O, accumulate, threaded,
                            scratch + (size_t)t * CHUNK_FLOATS, p0, p1);
     }
     return bad;
 #else
     (void)y, (void)x, (void)W, (void)dt, (void)T, (void)In, (void)O, (void)accumulate, (void)scratch;
-    abort();   // linear16_usable is 0 here
+    abort();   // gemm_stored_usable is 0 here
 #endif
 }
 
@@ -227,22 +247,28 @@ int linear16_gemm(float *y, const float *x, const uint16_t *W, lin16_dtype dt, i
 
 static uint32_t lcg(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
 
-long linear16_first_difference(int T, int In, int O, lin16_dtype dt) {
-    int bf16 = dt == LIN16_BF16, nth = omp_get_max_threads();
+long gemm_stored_first_difference(int T, int In, int O, gs_dtype dt) {
+    int nth = omp_get_max_threads();
     size_t nw = (size_t)O * In, ny = (size_t)T * O;
-    uint16_t *W = malloc(nw * sizeof *W);
-    float *Wf = malloc(nw * sizeof *Wf), *x = malloc((size_t)T * In * sizeof *x),
+    uint16_t *W = malloc(nw * sizeof *W);   // the stored halves (F16 / BF16)
+    float *Wf = malloc(nw * sizeof *Wf),   // the weights as floats (what F32 stores)
+          *x = malloc((size_t)T * In * sizeof *x),
           *y = malloc(ny * sizeof *y), *yr = malloc(ny * sizeof *yr),
-          *scratch = aligned_alloc(64, linear16_scratch_floats(nth) * sizeof(float));
+          *scratch = aligned_alloc(64, gemm_stored_scratch_floats(nth) * sizeof(float));
     long bad = -2;
     if (W && Wf && x && y && yr && scratch) {
         uint32_t s = 12345;
         // finite weights of magnitudes 2^-5 .. 2^5 with random mantissas, and random signs
         for (size_t i = 0; i < nw; i++) {
             uint32_t v = lcg(&s) >> 8, e = (lcg(&s) >> 16) % 11;
-            W[i] = bf16 ? (uint16_t)((v & 0x807f) | ((122 + e) << 7))
-                        : (uint16_t)((v & 0x83ff) | ((10 + e) << 10));
-            Wf[i] = widen1(W[i], bf16);
+            if (dt == GS_F32) {
+                uint32_t bits = (v & 0x807fffffu) | ((122 + e) << 23);
+                memcpy(&Wf[i], &bits, sizeof bits);
+                continue;
+            }
+            W[i] = dt == GS_BF16 ? (uint16_t)((v & 0x807f) | ((122 + e) << 7))
+                                 : (uint16_t)((v & 0x83ff) | ((10 + e) << 10));
+            Wf[i] = weight_at(W, i, dt);
         }
         for (size_t i = 0; i < (size_t)T * In; i++)
             x[i] = ((float)(lcg(&s) >> 8) * 0x1p-23f - 1.0f) * (float)(1 << ((lcg(&s) >> 20) % 8));
@@ -251,7 +277,8 @@ long linear16_first_difference(int T, int In, int O, lin16_dtype dt) {
             for (size_t i = 0; i < ny; i++) y[i] = yr[i] = (float)(lcg(&s) >> 8) * 0x1p-20f;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, Wf, In,
                         accumulate ? 1.0f : 0.0f, yr, O);
-            if (linear16_gemm(y, x, W, dt, T, In, O, accumulate, scratch)) {
+            if (gemm_stored(y, x, dt == GS_F32 ? (const void *)Wf : W, dt, T, In, O, accumulate,
+                            scratch)) {
                 bad = -2;   // finite weights read as NaN / infinity: cannot be
                 break;
             }
@@ -263,8 +290,8 @@ long linear16_first_difference(int T, int In, int O, lin16_dtype dt) {
     return bad;
 }
 
-int linear16_available(void) {
-    const char *env = getenv("AH_LINEAR16");
+int gemm_stored_available(void) {
+    const char *env = getenv("AH_GEMM_STORED");
     if (env && strcmp(env, "0") == 0) return 0;
 #if defined(__x86_64__)
     return __builtin_cpu_supports("avx512f") && strcasecmp(ah_blas_core(), "SkylakeX") == 0;
@@ -273,7 +300,7 @@ int linear16_available(void) {
 #endif
 }
 
-int linear16_usable(int T, int In, int O) {
+int gemm_stored_usable(int T, int In, int O) {
     enum { SLOTS = 64 };
     // per checked inner size and thread regime: 1 matches, 2 does not
     typedef struct { int In, threaded, verdict; } checked;
@@ -281,10 +308,10 @@ int linear16_usable(int T, int In, int O) {
     static int nseen;
 #if defined(__x86_64__)
     if (T <= 0 || In <= 0 || O <= 0 || (double)T * O * In <= SMALL_MNK || omp_in_parallel() ||
-        !linear16_available())
+        !gemm_stored_available())
         return 0;
     int threaded = runs_threaded(T, In, O), verdict = 0;
-#pragma omp critical(linear16_verdicts)
+#pragma omp critical(gemm_stored_verdicts)
     {
         for (int i = 0; i < nseen && !verdict; i++)
             if (seen[i].In == In && seen[i].threaded == threaded) verdict = seen[i].verdict;
@@ -293,7 +320,7 @@ int linear16_usable(int T, int In, int O) {
             // panel half full), more rows until past the small-matrix bound
             int Tc = 69;
             while ((double)Tc * 88 * In <= SMALL_MNK) Tc += 8;
-            verdict = linear16_first_difference(Tc, In, 88, LIN16_F16) == -1 ? 1 : 2;
+            verdict = gemm_stored_first_difference(Tc, In, 88, GS_F16) == -1 ? 1 : 2;
             if (nseen < SLOTS) seen[nseen++] = (checked){In, threaded, verdict};
         }
     }

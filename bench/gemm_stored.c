@@ -1,25 +1,29 @@
-// linear16.c — an F16 / BF16 checkpoint's block linears two ways, on the mapped weights as an
-// evaluation reads them: widened to fp32 (ah_half_to_f32_stream, the widening an evaluation did
-// before) and multiplied by cblas_sgemm, against model/linear16.h's GEMM from the stored halves.
+// gemm_stored.c — a checkpoint's block linears two ways, on the mapped weights as an evaluation
+// reads them: as an evaluation did before (F16 / BF16 widened to fp32 by ah_half_to_f32_stream,
+// F32 scanned for NaN where it lies; then cblas_sgemm), against model/gemm_stored.h's GEMM from
+// the stored values.
 // Both get the same T random activation rows (no subnormals: they would slow both sides by
 // 100x); each block's mapped pages are released after each side, so both read them afresh.
 //
-//   bench/linear16 --model DIR [--rows T] [--layers L] [--reps R] [--threads N]
+//   bench/gemm_stored --model DIR [--rows T] [--layers L] [--reps R] [--threads N]
 //
-// Defaults: 2048 rows, every block, 3 passes. Passes alternate (OpenBLAS side, linear16 side)
+// Defaults: 2048 rows, every block, 3 passes. Passes alternate (OpenBLAS side, gemm_stored side)
 // so drift on a shared machine hits both alike. Prints one key=value line: the seconds of a pass
-// (medians) for the widening, the sgemm, their sum, and linear16, and their ratio; whether the
-// outputs were equal bit for bit (they must be wherever linear16_usable says so); and how many
-// linears linear16 may not compute (not timed on its side; 0 at real models' shapes).
-// Build: make bench-tools (build/bench/linear16).
+// (medians) for the widening or scan, the sgemm, their sum, and gemm_stored, and their ratio;
+// whether the outputs were equal bit for bit (they must be wherever gemm_stored_usable says
+// so); and how many linears gemm_stored may not compute (not timed on its side; 0 at real
+// models' shapes). F32 checkpoints too: the evaluation does not use gemm_stored on them
+// (model.c, stored_in_place, says why), this measures what it would gain.
+// Build: make bench-tools (build/bench/gemm_stored).
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/blas.h"
+#include "core/finite.h"
 #include "core/half.h"
-#include "model/linear16.h"
+#include "model/gemm_stored.h"
 #include "model/model.h"
 
 void openblas_set_num_threads(int n);
@@ -44,12 +48,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "linear16: unknown option %s\n", argv[i]);
+            fprintf(stderr, "gemm_stored: unknown option %s\n", argv[i]);
             return 2;
         }
     }
     if (!dir || T < 1 || reps < 1 || reps > 64 || threads < 1) {
-        fprintf(stderr, "usage: linear16 --model DIR [--rows T] [--layers L] [--reps R] [--threads N]\n");
+        fprintf(stderr, "usage: gemm_stored --model DIR [--rows T] [--layers L] [--reps R] [--threads N]\n");
         return 2;
     }
     omp_set_num_threads(threads);
@@ -57,11 +61,11 @@ int main(int argc, char **argv) {
     ah_err e = {{0}};
     model *m = ah_blas_select(&e) ? NULL : model_load(dir, &e);
     if (!m) {
-        fprintf(stderr, "linear16: %s\n", e.msg);
+        fprintf(stderr, "gemm_stored: %s\n", e.msg);
         return 1;
     }
-    if (!linear16_available()) {
-        fprintf(stderr, "linear16: the GEMM does not run here (OpenBLAS core %s, or no AVX-512F)\n",
+    if (!gemm_stored_available()) {
+        fprintf(stderr, "gemm_stored: the GEMM does not run here (OpenBLAS core %s, or no AVX-512F)\n",
                 ah_blas_core());
         return 1;
     }
@@ -71,8 +75,8 @@ int main(int argc, char **argv) {
     size_t maxw = 0, maxin = 0, maxout = 0;
     for (int i = 0; i < NR; i++) {
         const model_weight *w = model_lw(m, 0, roles[i]);
-        if (w->dtype != ST_F16 && w->dtype != ST_BF16) {
-            fprintf(stderr, "linear16: %s is not F16 or BF16\n", w->name);
+        if (w->dtype != ST_F32 && w->dtype != ST_F16 && w->dtype != ST_BF16) {
+            fprintf(stderr, "gemm_stored: %s is not F32, F16 or BF16\n", w->name);
             return 1;
         }
         if (model_weight_numel(w) > maxw) maxw = model_weight_numel(w);
@@ -82,9 +86,9 @@ int main(int argc, char **argv) {
     float *Wf = aligned_alloc(64, (maxw * sizeof(float) + 63) / 64 * 64),
           *x = malloc((size_t)T * maxin * sizeof(float)), *ya = malloc((size_t)T * maxout * sizeof(float)),
           *yb = malloc((size_t)T * maxout * sizeof(float)),
-          *scratch = aligned_alloc(64, linear16_scratch_floats(threads) * sizeof(float));
+          *scratch = aligned_alloc(64, gemm_stored_scratch_floats(threads) * sizeof(float));
     if (!Wf || !x || !ya || !yb || !scratch) {
-        fprintf(stderr, "linear16: out of memory\n");
+        fprintf(stderr, "gemm_stored: out of memory\n");
         return 1;
     }
     uint32_t s = 1;
@@ -99,18 +103,21 @@ int main(int argc, char **argv) {
         for (int l = 0; l < layers; l++)
             for (int i = 0; i < NR; i++) {
                 const model_weight *w = model_lw(m, l, roles[i]);
-                int O = (int)w->shape[0], In = (int)w->shape[1], bf16 = w->dtype == ST_BF16;
+                int O = (int)w->shape[0], In = (int)w->shape[1], f32 = w->dtype == ST_F32;
+                gs_dtype dt = f32 ? GS_F32 : w->dtype == ST_BF16 ? GS_BF16 : GS_F16;
+                const float *Wa = f32 ? w->data : Wf;   // safetensors: float-aligned
                 double t0 = omp_get_wtime();
-                ah_half_to_f32_stream(Wf, w->data, (size_t)O * In, bf16);
+                if (f32) (void)ah_first_nonfinite_f32_par(Wa, (size_t)O * In);
+                else ah_half_to_f32_stream(Wf, w->data, (size_t)O * In, dt == GS_BF16);
                 double t1 = omp_get_wtime();
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, Wf,
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, In, 1.0f, x, In, Wa,
                             In, 0.0f, ya, O);
                 double t2 = omp_get_wtime();
                 model_release_layer(m, l);
-                int usable = linear16_usable(T, In, O);
+                int usable = gemm_stored_usable(T, In, O);
                 double t3 = omp_get_wtime();
                 if (usable)
-                    linear16_gemm(yb, x, w->data, bf16 ? LIN16_BF16 : LIN16_F16, T, In, O, 0, scratch);
+                    gemm_stored(yb, x, w->data, dt, T, In, O, 0, scratch);
                 double t4 = omp_get_wtime();
                 model_release_layer(m, l);
                 not_usable += !usable && r == 0;
@@ -124,7 +131,7 @@ int main(int argc, char **argv) {
     double mw = median(widen, reps), ms = median(sgemm, reps), mt = median(sum, reps),
            ml = median(lin, reps);
     printf("model=%s rows=%d layers=%d threads=%d reps=%d widen_s=%.3f sgemm_s=%.3f "
-           "widen_sgemm_s=%.3f linear16_s=%.3f ratio=%.3f bits_equal=%d not_usable=%d\n",
+           "widen_sgemm_s=%.3f gemm_stored_s=%.3f ratio=%.3f bits_equal=%d not_usable=%d\n",
            dir, T, layers, threads, reps, mw, ms, mt, ml, mt / ml, equal, not_usable);
     free(Wf); free(x); free(ya); free(yb); free(scratch);
     model_free(m);
