@@ -55,7 +55,7 @@ static int nonfinite(float v) { return isnan(v) || isinf(v); }
 
 // Panel p of 16 rows from row f0 (rows from O on read as zeros), inputs [ls + k0, ls + kb),
 // packed one input after another: pk[(p * kb + k) * 16 + l] = W[f0 + 16 p + l][ls + k]. The
-// portable path (a panel short of 16 rows, the inputs past the last 16, CPUs without AVX-512).
+// scalar path of pack_panels (a panel short of 16 rows, the inputs past the last 16-wide step).
 // Returns 1 when a weight read is NaN or infinite.
 static int pack_rest(float *pk, const void *W, size_t ldw, int f0, int p, int O, int ls,
                      int k0, int kb, gs_dtype dt) {
