@@ -23,20 +23,11 @@
 #include "core/blas.h"
 #include "core/finite.h"
 #include "core/half.h"
+#include "core/quantile.h"
 #include "model/gemm_stored.h"
 #include "model/model.h"
 
 void openblas_set_num_threads(int n);
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 int main(int argc, char **argv) {
     const char *dir = NULL;
@@ -128,8 +119,8 @@ int main(int argc, char **argv) {
             }
         sum[r] = widen[r] + sgemm[r];
     }
-    double mw = median(widen, reps), ms = median(sgemm, reps), mt = median(sum, reps),
-           ml = median(lin, reps);
+    double mw = ah_quantile(widen, reps, 0.5), ms = ah_quantile(sgemm, reps, 0.5),
+           mt = ah_quantile(sum, reps, 0.5), ml = ah_quantile(lin, reps, 0.5);
     printf("model=%s rows=%d layers=%d threads=%d reps=%d widen_s=%.3f sgemm_s=%.3f "
            "widen_sgemm_s=%.3f gemm_stored_s=%.3f ratio=%.3f bits_equal=%d not_usable=%d\n",
            dir, T, layers, threads, reps, mw, ms, mt, ml, mt / ml, equal, not_usable);

@@ -209,18 +209,12 @@ int model_final_norm_f32(const model *m, float **w, float **b, ah_err *e) {
 }
 
 
-// The error for value v, w's first NaN or infinity, at element `at` of its row-major values.
-static int nonfinite_value_error(float v, size_t at, const model_weight *w, ah_err *e) {
-    size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1;
-    return ah_fail(e, "tensor '%s': non-finite value %g at [%zu, %zu]", w->name, v, at / cols,
-                   at % cols);
-}
-
 // The error for x[bad], the first NaN or infinity of w's values from row r0 on.
 static int nonfinite_error(const float *x, size_t bad, const model_weight *w, size_t r0,
                            ah_err *e) {
     size_t cols = w->ndim > 1 ? (size_t)w->shape[1] : 1;
-    return nonfinite_value_error(x[bad], r0 * cols + bad, w, e);
+    return ah_fail(e, "tensor '%s': non-finite value %g at [%zu, %zu]", w->name, x[bad],
+                   r0 + bad / cols, bad % cols);
 }
 
 // x (n floats) = w's values from row r0 on: fails on the first NaN or infinity, with the
@@ -464,15 +458,10 @@ const float *block_f32_as_floats(const block_f32 *b, int r) {
 int block_f32_view_check(const block_f32 *b, ah_err *e) {
     for (int r = 0; r < L_COUNT && b->sts; r++) {
         if (!b->sts->bad[r]) continue;
-        // the first in row order, from the stored halves
+        // the first in row order: the widening's scan (own[r] is free for it on this error path)
         const model_weight *w = b->src[r];
-        const uint16_t *h = b->stored[r];
-        int bf16 = w->dtype == ST_BF16;
-        uint16_t em = bf16 ? 0x7f80 : 0x7c00;
-        for (size_t i = 0; i < b->numel[r]; i++)
-            if ((h[i] & em) == em)
-                return nonfinite_value_error(bf16 ? ah_bf16_to_f32(h[i]) : ah_f16_to_f32(h[i]), i,
-                                             w, e);
+        size_t i = widen_rows(b->own[r], w, 0, (size_t)w->shape[0], 0);
+        if (i < b->numel[r]) return nonfinite_error(b->own[r], i, w, 0, e);
         return ah_fail(e, "tensor '%s': a non-finite value met in the product is not in the "
                           "stored values (read differently twice)", w->name);
     }
