@@ -16,6 +16,8 @@
 // before the first BLAS call (no buffers or parameters are in use yet).
 #include "core/blas.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -62,6 +64,46 @@ int ah_blas_select(ah_err *e) {
         return ah_fail(e, "AH_BLAS_CORE=%s: not a kernel set this OpenBLAS runs (it runs %s; "
                           "auto, openblas, SkylakeX, Haswell, ...)", requested, got ? got : "?");
     return 0;
+}
+
+// The probe's shape: a 29-row product and its rows 7.. alone. On the Haswell kernel row 7
+// moves from the second half of a 12-row panel to the first (a different accumulation for the
+// first 8 outputs), and rows 24-28 from the 4-row and 1-row tails into a 12-row panel. K = 64
+// >= 8 (the split needs eight steps); 48 outputs cover the kernel's first, middle and last
+// 8-output tiles. Well below OpenBLAS's threading threshold: one thread, as for the block's
+// products per thread range.
+enum { PROBE_ROWS = 29, PROBE_FROM = 7, PROBE_K = 64, PROBE_OUT = 48 };
+
+static int rows_independent_probe(void) {
+    float x[PROBE_ROWS * PROBE_K], w[PROBE_OUT * PROBE_K], full[PROBE_ROWS * PROBE_OUT],
+        part[(PROBE_ROWS - PROBE_FROM) * PROBE_OUT];
+    uint32_t state = 12345u;   // xorshift: values in [-1, 1) whose sums round differently by order
+    for (int i = 0; i < PROBE_ROWS * PROBE_K; i++) {
+        state ^= state << 13, state ^= state >> 17, state ^= state << 5;
+        x[i] = (float)(state >> 8) / (float)(1u << 23) - 1.0f;
+    }
+    for (int i = 0; i < PROBE_OUT * PROBE_K; i++) {
+        state ^= state << 13, state ^= state >> 17, state ^= state << 5;
+        w[i] = (float)(state >> 8) / (float)(1u << 23) - 1.0f;
+    }
+    // y (rows, OUT) = x (rows, K) @ w^T: the forward's linear (fwd_linear)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, PROBE_ROWS, PROBE_OUT, PROBE_K, 1.0f, x,
+                PROBE_K, w, PROBE_K, 0.0f, full, PROBE_OUT);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, PROBE_ROWS - PROBE_FROM, PROBE_OUT,
+                PROBE_K, 1.0f, x + PROBE_FROM * PROBE_K, PROBE_K, w, PROBE_K, 0.0f, part, PROBE_OUT);
+    return memcmp(full + PROBE_FROM * PROBE_OUT, part, sizeof part) == 0;
+}
+
+int ah_blas_rows_independent(void) {
+    // per kernel set: a test switches sets with ah_blas_select (OPENBLAS_CORETYPE + re-init)
+    static _Atomic(const char *) asked;   // the core name the answer is for
+    static atomic_int answer;
+    const char *core = ah_blas_core();
+    if (atomic_load(&asked) != core) {
+        atomic_store(&answer, rows_independent_probe());
+        atomic_store(&asked, core);
+    }
+    return atomic_load(&answer);
 }
 
 const char *ah_blas_core(void) {

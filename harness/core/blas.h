@@ -22,4 +22,12 @@ int ah_blas_select(ah_err *e);
 // The kernel set OpenBLAS runs now ("SkylakeX", "Haswell", ...).
 const char *ah_blas_core(void);
 
+// 1 when OpenBLAS's sgemm gives a row of x the same output bits wherever the row sits in
+// x (rows 7.. of a 29-row product against the same rows as a 22-row product of their own);
+// 0 where the kernel's order depends on the row's place. SkylakeX: 1 (its kernel sums each
+// output along K alone). Haswell and Zen: 0 (the 8x4 kernel of 0.3.21 splits K over two
+// accumulators at the edges of its 12-row panels and in its 4-row tail). Asked once per
+// kernel set (blas.c); fwd_block_rows computes only some rows of a GEMM where this is 1.
+int ah_blas_rows_independent(void);
+
 #endif

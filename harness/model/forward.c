@@ -551,9 +551,12 @@ void fwd_block_rows(float *x, fwd_state *s, const block_f32 *b, const model_conf
     int C = c->dim, N = T * B, r0 = first > 0 ? first / ATT_ROWS * ATT_ROWS : 0;
     // Every row where fewer than ATT_ROWS rows would remain (a GEMM of so few rows may take
     // another OpenBLAS path than the full block's: gemv for one row, a small-matrix kernel),
-    // for the packed path's shared GEMV, the post-norm order, and a capture hook (which wants
-    // every row).
-    if (T - r0 < ATT_ROWS || !c->norm_before || s->capture || block_has_packed(b)) r0 = 0;
+    // where OpenBLAS's kernel sums a row by its place in the GEMM (Haswell, Zen: a segment's
+    // rows would come out in other bits than the batch's), for the packed path's shared GEMV,
+    // the post-norm order, and a capture hook (which wants every row).
+    if (T - r0 < ATT_ROWS || !c->norm_before || s->capture || block_has_packed(b) ||
+        !ah_blas_rows_independent())
+        r0 = 0;
     float *const *w = b->w;
     if (!c->norm_before) {   // post-norm: x = norm(x + o(attn(x))), then x = norm(x + mlp(x))
         memcpy(s->xn, x, (size_t)N * C * sizeof(float));

@@ -52,10 +52,11 @@ void fwd_block(float *x, fwd_state *s, const block_f32 *b, const model_config *c
 // bit for bit: every row's keys and values are still computed, but the queries, attention,
 // o_proj and MLP only for those rows (about half of a 2048-token window's block). Rows before
 // r0 keep their input. The GEMMs sum over the same K in the same order whatever their row
-// count (OpenBLAS's kernels accumulate each output element along K alone), and the attention
-// keeps its row blocks. Computes every row (fwd_block is first = 0) where r0 is 0 or fewer
-// than 128 rows would remain, for post-norm families, with a capture hook set, or when b holds
-// packed linears. One code path for both: the attention and MLP steps run over "segments",
+// count where OpenBLAS's kernel accumulates each output along K alone (SkylakeX;
+// ah_blas_rows_independent asks), and the attention keeps its row blocks. Computes every row
+// (fwd_block is first = 0) where r0 is 0 or fewer than 128 rows would remain, where the kernel
+// sums a row by its place (Haswell, Zen), for post-norm families, with a capture hook set, or
+// when b holds packed linears. One code path for both: the attention and MLP steps run over "segments",
 // all N rows at once from row 0, else each window's rows from r0 on.
 void fwd_block_rows(float *x, fwd_state *s, const block_f32 *b, const model_config *c, int T,
                     int B, int first);
