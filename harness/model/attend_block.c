@@ -4,12 +4,15 @@
 
 #include "core/blas.h"
 #include <math.h>
+#include <omp.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/vecmax.h"
+#include "model/attend_block_avx2.h"
 
 // The K block (keys) OpenBLAS's level-3 driver takes from key ls of a product over n keys:
 // GEMM_Q = 448 while at least 2 * 448 remain, else half of what remains rounded up to
@@ -173,10 +176,27 @@ AVX512 static void values_avx512(float *out, size_t ldo, const float *P, const f
 }
 #endif
 
+// Which kernels follow the order of the kernel set OpenBLAS runs: the AVX2 ones for its Haswell
+// (and Zen) set, else the AVX-512 ones (SkylakeX's order) where the CPU has AVX-512; none
+// elsewhere. attend_block_usable checks the bits before either runs.
+typedef enum { KERNELS_NONE, KERNELS_SKYLAKEX, KERNELS_HASWELL } kernel_set;
+
+static kernel_set kernels_here(void) {
+#if defined(__x86_64__)
+    const char *core = ah_blas_core();
+    if ((!strcasecmp(core, "Haswell") || !strcasecmp(core, "Zen")) &&
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return KERNELS_HASWELL;
+    if (__builtin_cpu_supports("avx512f")) return KERNELS_SKYLAKEX;
+#endif
+    return KERNELS_NONE;
+}
+
 void attend_block_scores(float *S, float rowmax[ATTEND_BLOCK_ROWS], const float *q, size_t ldq,
                          const float *kp, int i0, int D, float scale) {
 #if defined(__x86_64__)
-    scores_avx512(S, rowmax, q, ldq, kp, i0, D, scale);
+    if (kernels_here() == KERNELS_HASWELL) attend_block_scores_avx2(S, rowmax, q, ldq, kp, i0, D, scale);
+    else scores_avx512(S, rowmax, q, ldq, kp, i0, D, scale);
 #else
     (void)S, (void)rowmax, (void)q, (void)ldq, (void)kp, (void)i0, (void)D, (void)scale;
     abort();   // attend_block_usable is 0 here
@@ -186,7 +206,8 @@ void attend_block_scores(float *S, float rowmax[ATTEND_BLOCK_ROWS], const float 
 void attend_block_values(float *out, size_t ldo, const float *P, const float *v, size_t ldv,
                          int i0, int D) {
 #if defined(__x86_64__)
-    values_avx512(out, ldo, P, v, ldv, i0, D);
+    if (kernels_here() == KERNELS_HASWELL) attend_block_values_avx2(out, ldo, P, v, ldv, i0, D);
+    else values_avx512(out, ldo, P, v, ldv, i0, D);
 #else
     (void)out, (void)ldo, (void)P, (void)v, (void)ldv, (void)i0, (void)D;
     abort();
@@ -221,6 +242,11 @@ int attend_block_first_difference(int D, int nthreads, int n) {
         const float *kh = k + (size_t)(G - 1) * D, *vh = v + (size_t)(G - 1) * D;   // the last kv head
         attend_block_pack_keys(kp, kh, ldkv, n, D);
         float scale = 1.0f / sqrtf((float)D);
+        // One thread: OpenBLAS on one thread too, as in a run with one (the attention's team of
+        // one is no parallel region to OpenBLAS, which would otherwise take the process's
+        // threads; the Haswell kernel's order depends on how its driver shares the work).
+        int threads_were = omp_get_max_threads();
+        if (nthreads == 1) omp_set_num_threads(1);
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
 #pragma omp single
         for (int i0 = 0; i0 + M <= n && bad == -1; i0 += M) {
@@ -246,6 +272,7 @@ int attend_block_first_difference(int D, int nthreads, int n) {
                 if (memcmp(o + (size_t)r * ldq, o_ref + (size_t)r * ldq, (size_t)D * sizeof(float)) != 0)
                     bad = i0;
         }
+        omp_set_num_threads(threads_were);
     }
     free(q); free(k); free(v); free(kp); free(S_ref); free(S); free(o_ref); free(o);
     return bad;
@@ -253,13 +280,15 @@ int attend_block_first_difference(int D, int nthreads, int n) {
 
 int attend_block_usable(int D, int nthreads) {
     enum { MAX_D = 256 };
-    // per (one thread or more, D / 16): 0 not yet checked, 1 matches, 2 does not
-    static atomic_int verdict[2][MAX_D / 16 + 1];
+    // per (kernel set, one thread or more, D / 8): 0 not yet checked, 1 matches, 2 does not
+    static atomic_int verdict[3][2][MAX_D / 8 + 1];
     const char *env = getenv("AH_ATTEND_BLOCK");
     if (env && strcmp(env, "0") == 0) return 0;
 #if defined(__x86_64__)
-    if (D <= 0 || D > MAX_D || D % 16 != 0 || !__builtin_cpu_supports("avx512f")) return 0;
-    atomic_int *v = &verdict[nthreads > 1][D / 16];
+    kernel_set ks = kernels_here();
+    int lanes = ks == KERNELS_HASWELL ? 8 : 16;   // D in whole vectors
+    if (ks == KERNELS_NONE || D <= 0 || D > MAX_D || D % lanes != 0) return 0;
+    atomic_int *v = &verdict[ks][nthreads > 1][D / 8];
     int got = atomic_load_explicit(v, memory_order_relaxed);
     if (got == 0) {   // racing checkers reach the same verdict
         got = attend_block_first_difference(D, nthreads, 1024) == -1 ? 1 : 2;

@@ -15,9 +15,12 @@
 //     (driver/level3/level3.c: blocks of GEMM_Q = 448 while 896 or more keys remain, then two
 //     halves rounded up to 16 when more than 448 remain), the blocks' sums added in order to
 //     the zeroed output.
-// Only where that holds: the first use for a head size runs both on random data over row
-// blocks up to 1024 keys (every blocking regime above) and compares the bits; a CPU without
-// AVX-512, another OpenBLAS core or version whose order differs keeps the OpenBLAS calls.
+// Where OpenBLAS runs its `Haswell` or `Zen` kernels (AVX2-only CPUs) the same products run in
+// attend_block_avx2.c, in the order of that kernel (K split over two chains at some places of
+// its tiles; that file says which). Only where the order holds: the first use for a head size
+// runs the kernels on random data over row blocks up to 1024 keys (every blocking regime above)
+// and compares the bits with cblas_sgemm; another OpenBLAS core or version whose order differs
+// keeps the OpenBLAS calls.
 // Causal: keys past a row's position are never computed (their softmax weights are zeros; a
 // zero product leaves a chain's sum as it was).
 #ifndef AH_ATTEND_BLOCK_H
@@ -28,8 +31,9 @@
 #define ATTEND_BLOCK_ROWS 128   // query rows per block (forward.c's ATT_ROWS)
 
 // 1 when attend_block_scores / _values give OpenBLAS's bits for head size D here, as the
-// attention calls OpenBLAS (inside a parallel region of `nthreads` threads). Checked once per
-// (D, nthreads > 1). AH_ATTEND_BLOCK=0 in the environment: 0 (A/B timing, tests).
+// attention calls OpenBLAS (inside a parallel region of `nthreads` threads; OpenBLAS on one
+// thread when nthreads is 1). Checked once per (kernel set, D, nthreads > 1). D a multiple of
+// 16 (AVX-512) or 8 (AVX2). AH_ATTEND_BLOCK=0 in the environment: 0 (A/B timing, tests).
 int attend_block_usable(int D, int nthreads);
 
 // The comparison attend_block_usable runs (at n = 1024) and tests/unit/test_forward.c repeats
@@ -57,7 +61,7 @@ void attend_block_scores(float *S, float rowmax[ATTEND_BLOCK_ROWS], const float 
                          const float *kp, int i0, int D, float scale);
 
 // out (128, D), rows ldo apart = P (128, i0 + 128) @ v[0 : i0 + 128], P a causal softmax block
-// (row r zero past key i0 + r), OpenBLAS's bits. D a multiple of 16.
+// (row r zero past key i0 + r), OpenBLAS's bits. D a multiple of 16 (8 on the AVX2 path).
 void attend_block_values(float *out, size_t ldo, const float *P, const float *v, size_t ldv,
                          int i0, int D);
 

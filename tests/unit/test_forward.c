@@ -301,14 +301,20 @@ static void test_block_rows(void **st) {
 // attend_block's kernels give cblas_sgemm's bits, called as forward.c's attention calls it,
 // over every row block of a 2048-token window (attend_block_first_difference): past the
 // first-use check's 1024 keys, so the K blocks of 448 and the halves after them are checked
-// again; head sizes 64 and 128 (SmolLM2 and TinyLlama, Llama-2-7B) and 16 (the fixtures). Where
-// the kernels do not run (no AVX-512, or an OpenBLAS whose order differs) it says so; on
-// OpenBLAS's SkylakeX core with AVX-512, where their order was read off, the check finding a
-// difference is a failure.
+// again; head sizes 64 and 128 (SmolLM2 and TinyLlama, Llama-2-7B), 16 (the fixtures) and 24
+// (three 8-wide panels: on the Haswell kernel the last panel's split moves to the 12-row
+// calls' last six rows). Where the kernels do not run (another OpenBLAS core, or an OpenBLAS
+// whose order differs) it says so; where their order was read off (OpenBLAS's SkylakeX core
+// with AVX-512 and D a multiple of 16; its Haswell or Zen core with AVX2 and D a multiple of
+// 8), the check finding a difference is a failure.
 static void check_attend_block(int D, int nthreads) {
     if (!attend_block_usable(D, nthreads)) {
-        int derived_here = __builtin_cpu_supports("avx512f") && strcmp(ah_blas_core(), "SkylakeX") == 0;
-        if (derived_here) fail_msg("D=%d: attend_block does not match OpenBLAS on its SkylakeX core", D);
+        const char *core = ah_blas_core();
+        int derived_here =
+            (__builtin_cpu_supports("avx512f") && !strcasecmp(core, "SkylakeX") && D % 16 == 0) ||
+            (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && D % 8 == 0 &&
+             (!strcasecmp(core, "Haswell") || !strcasecmp(core, "Zen")));
+        if (derived_here) fail_msg("D=%d: attend_block does not match OpenBLAS on its %s core", D, core);
         print_message("attend_block D=%d: not used here (OpenBLAS core %s): the attention keeps "
                       "cblas_sgemm\n", D, ah_blas_core());
         return;
@@ -345,6 +351,7 @@ static void test_attend_block(void **st) {
     check_attend_block(64, 2);
     check_attend_block(128, 2);
     check_attend_block(16, 2);
+    check_attend_block(24, 2);
     check_attend_block(64, 1);
 }
 
