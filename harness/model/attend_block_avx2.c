@@ -124,36 +124,33 @@ AVX2 INLINE void scores_tile(float *S, size_t ldS, const float *q, size_t ldq, c
 }
 
 // Rows [r0, r0 + R) of the block, all met alike by the kernel (within one 6-row half of a 12-row
-// call, or within rows 120-127): every key panel up to the rows' last key, m block by m block.
+// call, or within rows 120-127), against the keys [is, is + m) of one m block: every key panel
+// of it up to the rows' last key; rowmax[r0 ..] takes their maxima.
 AVX2 INLINE void scores_rows(float *S, float *rowmax, const float *q, size_t ldq, const float *kp,
-                             int i0, int r0, int D, float scale, const int R) {
+                             int i0, int r0, int is, int m, int D, float scale, const int R) {
     int n = i0 + ATTEND_BLOCK_ROWS, top = i0 + r0 + R - 1;   // the rows' last key
     size_t ldS = (size_t)n;
     __m256 mx[6];
     int last[6];
-    for (int r = 0; r < R; r++) mx[r] = _mm256_set1_ps(-INFINITY);
-    for (int is = 0; is <= top;) {
-        int m = driver_block(n, is, HSW_P);
-        row_call k = row_kind(r0, is == 0);
-        int np = (top - is) / 8 + 1;   // panels of this block the rows read
-        if (np > (m + 7) / 8) np = (m + 7) / 8;
-        for (int p = 0; p < np;) {
-            int q0 = is / 8 + p, key0 = 8 * q0;
-            for (int r = 0; r < R; r++) last[r] = i0 + r0 + r - key0;
-            float *Sp = S + (size_t)r0 * ldS + key0;
-            const float *qr = q + (size_t)r0 * ldq;
-            if (panel_split(m, p, k)) {
-                scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 1, 1);
-                p++;
-            } else if (p + 1 < np && !panel_split(m, p + 1, k)) {
-                scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 2, 0);
-                p += 2;
-            } else {
-                scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 1, 0);
-                p++;
-            }
+    for (int r = 0; r < R; r++) mx[r] = _mm256_set1_ps(rowmax[r0 + r]);
+    row_call k = row_kind(r0, is == 0);
+    int np = (top - is) / 8 + 1;   // panels of this block the rows read
+    if (np > (m + 7) / 8) np = (m + 7) / 8;
+    for (int p = 0; p < np;) {
+        int q0 = is / 8 + p, key0 = 8 * q0;
+        for (int r = 0; r < R; r++) last[r] = i0 + r0 + r - key0;
+        float *Sp = S + (size_t)r0 * ldS + key0;
+        const float *qr = q + (size_t)r0 * ldq;
+        if (panel_split(m, p, k)) {
+            scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 1, 1);
+            p++;
+        } else if (p + 1 < np && !panel_split(m, p + 1, k)) {
+            scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 2, 0);
+            p += 2;
+        } else {
+            scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 1, 0);
+            p++;
         }
-        is += m;
     }
     for (int r = 0; r < R; r++) {   // the max of the 8 lanes
         __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx[r]), _mm256_extractf128_ps(mx[r], 1));
@@ -163,11 +160,20 @@ AVX2 INLINE void scores_rows(float *S, float *rowmax, const float *q, size_t ldq
     }
 }
 
+// m block by m block (its keys, up to 320, stay in L2 while every row tile reads them), the
+// row tiles that reach into it.
 AVX2 void attend_block_scores_avx2(float *S, float *rowmax, const float *q, size_t ldq,
                                    const float *kp, int i0, int D, float scale) {
-    int r0 = 0;
-    for (; r0 < FOUR_FROM; r0 += 6) scores_rows(S, rowmax, q, ldq, kp, i0, r0, D, scale, 6);
-    for (; r0 < ATTEND_BLOCK_ROWS; r0 += 4) scores_rows(S, rowmax, q, ldq, kp, i0, r0, D, scale, 4);
+    int n = i0 + ATTEND_BLOCK_ROWS;
+    for (int r = 0; r < ATTEND_BLOCK_ROWS; r++) rowmax[r] = -INFINITY;
+    for (int is = 0; is < n;) {
+        int m = driver_block(n, is, HSW_P), r0 = 0;
+        for (; r0 < FOUR_FROM; r0 += 6)
+            if (i0 + r0 + 5 >= is) scores_rows(S, rowmax, q, ldq, kp, i0, r0, is, m, D, scale, 6);
+        for (; r0 < ATTEND_BLOCK_ROWS; r0 += 4)
+            if (i0 + r0 + 3 >= is) scores_rows(S, rowmax, q, ldq, kp, i0, r0, is, m, D, scale, 4);
+        is += m;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,37 +234,42 @@ AVX2 INLINE void values_tile(float *out, size_t ldo, const float *P, size_t ldP,
         }
 }
 
-// Rows [r0, r0 + R), met alike by the kernel: each K block, the dimension panels two at a time
-// where both are sequential, split ones alone.
+// Rows [r0, r0 + R), met alike by the kernel, over the K block [ls, le): the dimension panels
+// two at a time where both are sequential, split ones alone.
 AVX2 INLINE void values_rows(float *out, size_t ldo, const float *P, const float *v, size_t ldv,
-                             int i0, int r0, int D, const int R) {
+                             int i0, int r0, int ls, int le, int D, const int R) {
     int n = i0 + ATTEND_BLOCK_ROWS, jmax = i0 + r0 + R;   // keys from jmax on: zero weights
+    int stop = le < jmax ? le : jmax, first = ls == 0;
     row_call k = row_kind(r0, 1);                          // D <= 320: one m block
     float *o = out + (size_t)r0 * ldo;
     const float *Pr = P + (size_t)r0 * n;
-    for (int ls = 0, first = 1; ls < jmax; first = 0) {
-        int le = ls + driver_block(n, ls, HSW_Q), stop = le < jmax ? le : jmax;
-        for (int c = 0; c < D / 8;) {
-            if (panel_split(D, c, k)) {
-                values_tile(o + 8 * c, ldo, Pr, (size_t)n, v + 8 * c, ldv, ls, le, stop, first, R, 1, 1);
-                c++;
-            } else if (c + 1 < D / 8 && !panel_split(D, c + 1, k)) {
-                values_tile(o + 8 * c, ldo, Pr, (size_t)n, v + 8 * c, ldv, ls, le, stop, first, R, 2, 0);
-                c += 2;
-            } else {
-                values_tile(o + 8 * c, ldo, Pr, (size_t)n, v + 8 * c, ldv, ls, le, stop, first, R, 1, 0);
-                c++;
-            }
+    for (int c = 0; c < D / 8;) {
+        if (panel_split(D, c, k)) {
+            values_tile(o + 8 * c, ldo, Pr, (size_t)n, v + 8 * c, ldv, ls, le, stop, first, R, 1, 1);
+            c++;
+        } else if (c + 1 < D / 8 && !panel_split(D, c + 1, k)) {
+            values_tile(o + 8 * c, ldo, Pr, (size_t)n, v + 8 * c, ldv, ls, le, stop, first, R, 2, 0);
+            c += 2;
+        } else {
+            values_tile(o + 8 * c, ldo, Pr, (size_t)n, v + 8 * c, ldv, ls, le, stop, first, R, 1, 0);
+            c++;
         }
-        ls = le;
     }
 }
 
+// K block by K block (its values, up to 320 rows, stay in L2 while every row tile reads them),
+// the row tiles whose keys reach into it; a tile's output is complete after its last block.
 AVX2 void attend_block_values_avx2(float *out, size_t ldo, const float *P, const float *v,
                                    size_t ldv, int i0, int D) {
-    int r0 = 0;
-    for (; r0 < FOUR_FROM; r0 += 6) values_rows(out, ldo, P, v, ldv, i0, r0, D, 6);
-    for (; r0 < ATTEND_BLOCK_ROWS; r0 += 4) values_rows(out, ldo, P, v, ldv, i0, r0, D, 4);
+    int n = i0 + ATTEND_BLOCK_ROWS;
+    for (int ls = 0; ls < n;) {
+        int le = ls + driver_block(n, ls, HSW_Q), r0 = 0;
+        for (; r0 < FOUR_FROM; r0 += 6)
+            if (i0 + r0 + 6 > ls) values_rows(out, ldo, P, v, ldv, i0, r0, ls, le, D, 6);
+        for (; r0 < ATTEND_BLOCK_ROWS; r0 += 4)
+            if (i0 + r0 + 4 > ls) values_rows(out, ldo, P, v, ldv, i0, r0, ls, le, D, 4);
+        ls = le;
+    }
 }
 
 #else
