@@ -31,7 +31,11 @@
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE __attribute__((always_inline)) static inline
 
-enum { HSW_P = 320, HSW_Q = 320, HSW_UNROLL_M = 8, TWELVE = 12, FOUR_FROM = 120 };
+// The driver's blocks (GEMM_P, GEMM_Q, GEMM_UNROLL_M); the kernel's calls over a block's 128
+// query rows: 12 rows a call up to row 120 (CALL_ROWS), then the rest in calls of 4 or one walk.
+enum { HSW_P = 320, HSW_Q = 320, HSW_UNROLL_M = 8, CALL_ROWS = 12, TAIL_ROWS_FROM = 120 };
+_Static_assert(ATTEND_BLOCK_ROWS == TAIL_ROWS_FROM + 8 && TAIL_ROWS_FROM % CALL_ROWS == 0,
+               "the row calls below are those of a 128-row block");
 
 // The length of the block from index `at` of a dimension of n cut by OpenBLAS's driver into
 // blocks of up to `cap` (cap while 2 cap remain, then two halves rounded up to 8).
@@ -47,7 +51,7 @@ static int driver_block(int n, int at, int cap) {
 typedef enum { ROWS12_FIRST6, ROWS12_LAST6, ROWS4, ROWS8 } row_call;
 
 static row_call row_kind(int r, int first_m_block) {
-    if (r < FOUR_FROM) return r % TWELVE < 6 ? ROWS12_FIRST6 : ROWS12_LAST6;
+    if (r < TAIL_ROWS_FROM) return r % CALL_ROWS < 6 ? ROWS12_FIRST6 : ROWS12_LAST6;
     return first_m_block ? ROWS4 : ROWS8;
 }
 
@@ -168,7 +172,7 @@ AVX2 void attend_block_scores_avx2(float *S, float *rowmax, const float *q, size
     for (int r = 0; r < ATTEND_BLOCK_ROWS; r++) rowmax[r] = -INFINITY;
     for (int is = 0; is < n;) {
         int m = driver_block(n, is, HSW_P), r0 = 0;
-        for (; r0 < FOUR_FROM; r0 += 6)
+        for (; r0 < TAIL_ROWS_FROM; r0 += 6)
             if (i0 + r0 + 5 >= is) scores_rows(S, rowmax, q, ldq, kp, i0, r0, is, m, D, scale, 6);
         for (; r0 < ATTEND_BLOCK_ROWS; r0 += 4)
             if (i0 + r0 + 3 >= is) scores_rows(S, rowmax, q, ldq, kp, i0, r0, is, m, D, scale, 4);
@@ -264,7 +268,7 @@ AVX2 void attend_block_values_avx2(float *out, size_t ldo, const float *P, const
     int n = i0 + ATTEND_BLOCK_ROWS;
     for (int ls = 0; ls < n;) {
         int le = ls + driver_block(n, ls, HSW_Q), r0 = 0;
-        for (; r0 < FOUR_FROM; r0 += 6)
+        for (; r0 < TAIL_ROWS_FROM; r0 += 6)
             if (i0 + r0 + 6 > ls) values_rows(out, ldo, P, v, ldv, i0, r0, ls, le, D, 6);
         for (; r0 < ATTEND_BLOCK_ROWS; r0 += 4)
             if (i0 + r0 + 4 > ls) values_rows(out, ldo, P, v, ldv, i0, r0, ls, le, D, 4);
