@@ -65,6 +65,16 @@ static int panel_split(int m, int p, row_call k) {
     return p8 % 2 == 1 && p == p8 - 1;
 }
 
+// How the tiles take the panels from p on (np of them): a split panel alone (its two chains fill
+// the registers), two sequential ones together, or a sequential one whose neighbour is split or
+// absent alone. The tiles' shapes are compile-time constants, so the callers switch on this.
+typedef enum { RUN_SPLIT, RUN_PAIR, RUN_ONE } panel_run;
+
+static panel_run next_run(int m, int p, int np, row_call k) {
+    if (panel_split(m, p, k)) return RUN_SPLIT;
+    return p + 1 < np && !panel_split(m, p + 1, k) ? RUN_PAIR : RUN_ONE;
+}
+
 // ---------------------------------------------------------------------------------------------
 // scores: S row r, keys in panels of 8 (kp holds panels of 16: attend_block_pack_keys)
 
@@ -145,16 +155,11 @@ AVX2 INLINE void scores_rows(float *S, float *rowmax, const float *q, size_t ldq
         for (int r = 0; r < R; r++) last[r] = i0 + r0 + r - key0;
         float *Sp = S + (size_t)r0 * ldS + key0;
         const float *qr = q + (size_t)r0 * ldq;
-        if (panel_split(m, p, k)) {
-            scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 1, 1);
-            p++;
-        } else if (p + 1 < np && !panel_split(m, p + 1, k)) {
-            scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 2, 0);
-            p += 2;
-        } else {
-            scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 1, 0);
-            p++;
-        }
+        panel_run run = next_run(m, p, np, k);
+        if (run == RUN_SPLIT) scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 1, 1);
+        else if (run == RUN_PAIR) scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 2, 0);
+        else scores_tile(Sp, ldS, qr, ldq, kp, q0, D, scale, mx, last, R, 1, 0);
+        p += run == RUN_PAIR ? 2 : 1;
     }
     for (int r = 0; r < R; r++) {   // the max of the 8 lanes
         __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx[r]), _mm256_extractf128_ps(mx[r], 1));
@@ -238,8 +243,8 @@ AVX2 INLINE void values_tile(float *out, size_t ldo, const float *P, size_t ldP,
         }
 }
 
-// Rows [r0, r0 + R), met alike by the kernel, over the K block [ls, le): the dimension panels
-// two at a time where both are sequential, split ones alone.
+// Rows [r0, r0 + R), met alike by the kernel, over the K block [ls, le): the dimension panels in
+// next_run's runs.
 AVX2 INLINE void values_rows(float *out, size_t ldo, const float *P, const float *v, size_t ldv,
                              int i0, int r0, int ls, int le, int D, const int R) {
     int n = i0 + ATTEND_BLOCK_ROWS, jmax = i0 + r0 + R;   // keys from jmax on: zero weights
@@ -248,16 +253,13 @@ AVX2 INLINE void values_rows(float *out, size_t ldo, const float *P, const float
     float *o = out + (size_t)r0 * ldo;
     const float *Pr = P + (size_t)r0 * n;
     for (int c = 0; c < D / 8;) {
-        if (panel_split(D, c, k)) {
-            values_tile(o + 8 * c, ldo, Pr, (size_t)n, v + 8 * c, ldv, ls, le, stop, first, R, 1, 1);
-            c++;
-        } else if (c + 1 < D / 8 && !panel_split(D, c + 1, k)) {
-            values_tile(o + 8 * c, ldo, Pr, (size_t)n, v + 8 * c, ldv, ls, le, stop, first, R, 2, 0);
-            c += 2;
-        } else {
-            values_tile(o + 8 * c, ldo, Pr, (size_t)n, v + 8 * c, ldv, ls, le, stop, first, R, 1, 0);
-            c++;
-        }
+        panel_run run = next_run(D, c, D / 8, k);
+        float *oc = o + 8 * c;
+        const float *vc = v + 8 * c;
+        if (run == RUN_SPLIT) values_tile(oc, ldo, Pr, (size_t)n, vc, ldv, ls, le, stop, first, R, 1, 1);
+        else if (run == RUN_PAIR) values_tile(oc, ldo, Pr, (size_t)n, vc, ldv, ls, le, stop, first, R, 2, 0);
+        else values_tile(oc, ldo, Pr, (size_t)n, vc, ldv, ls, le, stop, first, R, 1, 0);
+        c += run == RUN_PAIR ? 2 : 1;
     }
 }
 
